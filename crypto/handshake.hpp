@@ -1,0 +1,58 @@
+// This project's handshake messages on top of Noise IK (see wire.hpp for the
+// byte layout). The initiation carries a 12-byte timestamp that must increase
+// per initiator; the response carries the client's VIP assignment. mac1/mac2
+// are stamped and checked by cookie.hpp, outside the Noise transcript.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+#include "crypto/noise.hpp"
+#include "tund/wire.hpp"
+
+namespace tund::crypto {
+
+// Bound into every handshake hash: a peer speaking another protocol or version
+// cannot complete a handshake with us.
+inline constexpr std::string_view kPrologue = "tund protocol v1";
+
+struct StaticKeypair {
+  PrivateKey priv{};
+  PublicKey pub{};
+  // Fills `pub` from `priv`; false for a key that cannot be used.
+  bool complete();
+};
+
+using Timestamp = std::array<std::uint8_t, wire::kTimestampSize>;
+// Big-endian seconds and nanoseconds: byte order equals time order.
+Timestamp encode_timestamp(WallTime ns_since_epoch);
+
+struct VipAssignment {
+  std::uint32_t vip = 0;      // IPv4, host order
+  std::uint8_t prefix_len = 0;
+  std::uint16_t mtu = 0;
+  std::uint32_t gateway = 0;  // hub's own VIP, host order
+};
+
+// --- Client side -----------------------------------------------------------------
+noise::IkInitiator make_initiator(const StaticKeypair& local, const PublicKey& hub);
+// Writes the initiation except its macs. `out` is wire::initiation::kSize bytes.
+noise::Failure write_initiation(noise::IkInitiator& ik, const PrivateKey& ephemeral,
+                                std::uint32_t sender_index, const Timestamp& ts, MutableBytes out);
+// Reads a response whose mac1 was checked. Fills the assignment and keys.
+noise::Failure read_response(noise::IkInitiator& ik, Bytes msg, VipAssignment& vip,
+                             noise::TransportKeys& keys);
+
+// --- Hub side --------------------------------------------------------------------
+noise::IkResponder make_responder(const StaticKeypair& local);
+// Reads an initiation whose mac1 was checked; on success the initiator's static
+// key is ik.remote_static() and `ts` holds its timestamp.
+noise::Failure read_initiation(noise::IkResponder& ik, Bytes msg, Timestamp& ts);
+// Writes the response except its macs. `out` is wire::response::kSize bytes.
+noise::Failure write_response(noise::IkResponder& ik, const PrivateKey& ephemeral,
+                              std::uint32_t sender_index, std::uint32_t receiver_index,
+                              const VipAssignment& vip, MutableBytes out,
+                              noise::TransportKeys& keys);
+
+}  // namespace tund::crypto

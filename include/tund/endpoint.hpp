@@ -1,0 +1,59 @@
+// A remote UDP endpoint as plain data (no socket types), so the core can key
+// state and cookies on it without doing I/O.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "tund/types.hpp"
+
+namespace tund {
+
+struct Endpoint {
+  std::uint8_t family = 0;  // 4 or 6; 0 = none
+  std::array<std::uint8_t, 16> addr{};  // IPv4 in the first 4 bytes, network order
+  std::uint16_t port = 0;               // host order
+
+  static Endpoint v4(std::uint32_t ip_host_order, std::uint16_t port) {
+    Endpoint e;
+    e.family = 4;
+    store_be32(e.addr.data(), ip_host_order);
+    e.port = port;
+    return e;
+  }
+  bool valid() const { return family != 0; }
+  bool operator==(const Endpoint&) const = default;
+
+  // Address and port as bytes, the input of a cookie MAC.
+  std::array<std::uint8_t, 18> key_bytes() const {
+    std::array<std::uint8_t, 18> b{};
+    const std::size_t n = family == 4 ? 4 : 16;
+    for (std::size_t i = 0; i < n; ++i) b[i] = addr[i];
+    store_be16(b.data() + 16, port);
+    return b;
+  }
+  std::string to_string() const;  // "ip:port" or "[ip6]:port"
+};
+
+inline std::string Endpoint::to_string() const {
+  if (family == 4) {
+    return std::to_string(addr[0]) + "." + std::to_string(addr[1]) + "." +
+           std::to_string(addr[2]) + "." + std::to_string(addr[3]) + ":" + std::to_string(port);
+  }
+  if (family == 6) {
+    static const char* hex = "0123456789abcdef";
+    std::string s = "[";
+    for (int i = 0; i < 16; i += 2) {
+      if (i) s += ':';
+      for (int j = 0; j < 2; ++j) {
+        s += hex[addr[i + j] >> 4];
+        s += hex[addr[i + j] & 15];
+      }
+    }
+    return s + "]:" + std::to_string(port);
+  }
+  return "(none)";
+}
+
+}  // namespace tund

@@ -1,0 +1,60 @@
+// Every protocol constant in one place: timers, counters, sizes of bounded state.
+// The wire layout itself is in wire.hpp.
+//
+// Timers of a session (client side initiates every handshake):
+//   kRekeyTimeout       no response to an initiation: send a fresh one (plus jitter).
+//   kRekeyAfterTime     current keypair this old: the client starts a new handshake.
+//   kRejectAfterTime    a keypair this old is never used again, in either direction.
+//   kKeepaliveTimeout   received something but sent nothing for this long: send a keepalive.
+//   kNewHandshakeTime   sent something but received nothing for this long: re-handshake.
+// The previous keypair keeps being accepted after a rekey until it is itself
+// kRejectAfterTime old, which gives in-flight packets a grace period.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+
+namespace tund::limits {
+
+using namespace std::chrono_literals;
+
+// --- Keys and counters ------------------------------------------------------
+inline constexpr std::uint64_t kRekeyAfterMessages = 1ull << 60;
+// Replay window: RFC 6479 ring of 64-bit blocks. One block is always being
+// recycled, so the window that is guaranteed is (kReplayBlocks - 1) * 64.
+inline constexpr std::size_t kReplayBlocks = 129;
+inline constexpr std::uint64_t kReplayWindow = (kReplayBlocks - 1) * 64;  // 8192
+// A counter at or beyond this is refused, so the 64-bit nonce can never wrap.
+inline constexpr std::uint64_t kRejectAfterMessages =
+    std::numeric_limits<std::uint64_t>::max() - kReplayWindow - 1;
+
+// --- Timers -----------------------------------------------------------------
+inline constexpr auto kRekeyAfterTime = 120s;
+inline constexpr auto kRejectAfterTime = 180s;
+inline constexpr auto kRekeyTimeout = 5s;
+inline constexpr auto kRekeyTimeoutJitterMax = 333ms;
+inline constexpr auto kKeepaliveTimeout = 10s;
+inline constexpr auto kNewHandshakeTime = kKeepaliveTimeout + kRekeyTimeout;
+// A hub forgets a session whose keys have all expired this long ago.
+inline constexpr auto kSessionIdleExpiry = 3 * kRejectAfterTime;
+
+// --- Handshake defence ------------------------------------------------------
+// Initiations from one identity closer together than this are refused.
+inline constexpr auto kMinInitiationInterval = 20ms;
+// Above this many mac1-valid initiations per second the hub is "under load":
+// it then answers initiations without a valid mac2 with a cookie reply only.
+inline constexpr std::uint32_t kUnderLoadInitiationsPerSecond = 4096;
+inline constexpr auto kUnderLoadHold = 1s;
+inline constexpr auto kCookieSecretLifetime = 120s;
+// A cookie received from a responder is used for mac2 this long.
+inline constexpr auto kCookieLifetime = kCookieSecretLifetime - 2s;
+
+// --- Bounded state ----------------------------------------------------------
+// Inner packets queued while a session has no usable key (copied, bounded).
+inline constexpr std::size_t kStagedPackets = 128;
+// Largest inner packet the core accepts (TUN MTU is smaller; GSO comes later).
+inline constexpr std::size_t kMaxInnerPacket = 65535;
+
+}  // namespace tund::limits

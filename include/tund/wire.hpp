@@ -1,0 +1,153 @@
+// The wire format: every message type, its exact size and field offsets.
+// All multi-byte integers are little-endian except inside inner IP packets.
+//
+// Every message starts with a 4-byte header: type (1 byte) and 3 zero bytes.
+//
+//  initiation (148)  type | sender_idx | noise msg1: e(32) enc_s(48) enc_ts(28) | mac1(16) | mac2(16)
+//  response   (108)  type | sender_idx | receiver_idx | noise msg2: e(32) enc_payload(32) | mac1 | mac2
+//  cookie     (64)   type | receiver_idx | nonce(24) | enc_cookie(32)
+//  data       (32+n) type | receiver_idx | counter(8) | AEAD(inner IP packet)
+//  control    (32+n) type | receiver_idx | counter(8) | AEAD(control frame)
+//
+// Data and control share one counter space per keypair; the 16-byte header is
+// the AEAD's associated data, so the type byte is authenticated too. Replies to
+// unauthenticated messages are always smaller than what triggered them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+
+#include "tund/types.hpp"
+
+namespace tund::wire {
+
+enum class MessageType : std::uint8_t {
+  kInitiation = 1,
+  kResponse = 2,
+  kCookieReply = 3,
+  kData = 4,
+  kControl = 5,
+};
+
+inline constexpr std::size_t kTagSize = 16;
+inline constexpr std::size_t kMacSize = 16;
+inline constexpr std::size_t kTimestampSize = 12;  // u64 BE seconds, u32 BE nanoseconds
+
+// --- Handshake initiation -----------------------------------------------------
+namespace initiation {
+inline constexpr std::size_t kSender = 4;
+inline constexpr std::size_t kNoise = 8;
+inline constexpr std::size_t kNoiseSize = 32 + (32 + kTagSize) + (kTimestampSize + kTagSize);
+inline constexpr std::size_t kMac1 = kNoise + kNoiseSize;  // 116
+inline constexpr std::size_t kMac2 = kMac1 + kMacSize;     // 132
+inline constexpr std::size_t kSize = kMac2 + kMacSize;     // 148
+}  // namespace initiation
+
+// Payload the hub returns inside the response (encrypted): the client's VIP.
+namespace response_payload {
+inline constexpr std::size_t kVip = 0;        // IPv4, network order
+inline constexpr std::size_t kPrefixLen = 4;  // u8
+inline constexpr std::size_t kFlags = 5;      // u8, reserved (0)
+inline constexpr std::size_t kMtu = 6;        // u16 LE, suggested inner MTU (0 = no advice)
+inline constexpr std::size_t kGateway = 8;    // IPv4 of the hub's VIP, network order
+inline constexpr std::size_t kReserved = 12;  // 4 zero bytes
+inline constexpr std::size_t kSize = 16;
+}  // namespace response_payload
+
+// --- Handshake response -------------------------------------------------------
+namespace response {
+inline constexpr std::size_t kSender = 4;
+inline constexpr std::size_t kReceiver = 8;
+inline constexpr std::size_t kNoise = 12;
+inline constexpr std::size_t kNoiseSize = 32 + response_payload::kSize + kTagSize;
+inline constexpr std::size_t kMac1 = kNoise + kNoiseSize;  // 76
+inline constexpr std::size_t kMac2 = kMac1 + kMacSize;     // 92
+inline constexpr std::size_t kSize = kMac2 + kMacSize;     // 108
+}  // namespace response
+
+// --- Cookie reply ---------------------------------------------------------------
+namespace cookie_reply {
+inline constexpr std::size_t kReceiver = 4;
+inline constexpr std::size_t kNonce = 8;
+inline constexpr std::size_t kNonceSize = 24;
+inline constexpr std::size_t kCookie = kNonce + kNonceSize;  // 32
+inline constexpr std::size_t kCookieSize = 16;
+inline constexpr std::size_t kSize = kCookie + kCookieSize + kTagSize;  // 64
+}  // namespace cookie_reply
+
+// --- Transport (data and control) -----------------------------------------------
+namespace transport {
+inline constexpr std::size_t kReceiver = 4;
+inline constexpr std::size_t kCounter = 8;
+inline constexpr std::size_t kHeaderSize = 16;
+inline constexpr std::size_t kOverhead = kHeaderSize + kTagSize;  // 32
+inline constexpr std::size_t kMinSize = kOverhead;
+}  // namespace transport
+
+// --- Control frames (plaintext inside a control message) -----------------------
+// Each frame: kind (1 byte), 3 zero bytes, then a body of a fixed size per kind.
+enum class ControlKind : std::uint8_t {
+  kKeepalive = 1,   // no body
+  kPathProbe = 2,   // probe_id u32, reserved u32, challenge 8 bytes
+  kProbeReply = 3,  // echo of the probe body
+  kAck = 4,         // key_index u32, reserved u32, highest u64, bitmap of 512 counters below it
+};
+namespace control {
+inline constexpr std::size_t kHeaderSize = 4;
+inline constexpr std::size_t kProbeId = 4;
+inline constexpr std::size_t kChallenge = 12;
+inline constexpr std::size_t kProbeSize = 20;
+inline constexpr std::size_t kAckKeyIndex = 4;
+inline constexpr std::size_t kAckHighest = 12;
+inline constexpr std::size_t kAckBitmap = 20;
+inline constexpr std::size_t kAckBitmapBytes = 64;
+inline constexpr std::size_t kAckSize = kAckBitmap + kAckBitmapBytes;  // 84
+inline constexpr std::size_t kKeepaliveSize = kHeaderSize;
+inline constexpr std::size_t kMaxSize = kAckSize;
+}  // namespace control
+
+inline constexpr std::size_t control_frame_size(ControlKind kind) {
+  switch (kind) {
+    case ControlKind::kKeepalive: return control::kKeepaliveSize;
+    case ControlKind::kPathProbe:
+    case ControlKind::kProbeReply: return control::kProbeSize;
+    case ControlKind::kAck: return control::kAckSize;
+  }
+  return 0;
+}
+
+// Classifies an outer datagram by its header and checks its exact length.
+// Returns nothing for an unknown type, non-zero reserved bytes or a wrong size.
+inline std::optional<MessageType> classify(Bytes datagram) {
+  if (datagram.size() < 4 || datagram[1] != 0 || datagram[2] != 0 || datagram[3] != 0)
+    return std::nullopt;
+  const auto type = static_cast<MessageType>(datagram[0]);
+  switch (type) {
+    case MessageType::kInitiation:
+      if (datagram.size() == initiation::kSize) return type;
+      break;
+    case MessageType::kResponse:
+      if (datagram.size() == response::kSize) return type;
+      break;
+    case MessageType::kCookieReply:
+      if (datagram.size() == cookie_reply::kSize) return type;
+      break;
+    case MessageType::kData:
+      if (datagram.size() >= transport::kMinSize) return type;
+      break;
+    case MessageType::kControl:
+      if (datagram.size() >= transport::kMinSize + control::kHeaderSize &&
+          datagram.size() <= transport::kOverhead + control::kMaxSize)
+        return type;
+      break;
+  }
+  return std::nullopt;
+}
+
+inline void write_header(std::uint8_t* p, MessageType type) {
+  p[0] = static_cast<std::uint8_t>(type);
+  p[1] = p[2] = p[3] = 0;
+}
+
+}  // namespace tund::wire

@@ -1,0 +1,309 @@
+#include "session/client.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "session/ip_packet.hpp"
+
+namespace tund::session {
+
+namespace t = wire::transport;
+using wire::MessageType;
+
+// --- ClientSession -------------------------------------------------------------
+
+ClientSession::ClientSession(Client& owner, std::size_t slot, const PublicKey& hub_key)
+    : owner_(owner),
+      slot_(slot),
+      hub_key_(hub_key),
+      cookies_(hub_key),
+      channel_([this](std::uint32_t idx) { owner_.indices_.release(idx); }) {}
+
+ClientSession::~ClientSession() { stop(); }
+
+void ClientSession::start(Time now) {
+  if (state_ != State::kIdle) return;
+  state_ = State::kHandshaking;
+  begin_handshake(now);
+}
+
+void ClientSession::stop() {
+  cancel_handshake();
+  channel_.clear();
+  control_queue_.clear();
+  state_ = State::kIdle;
+  unanswered_since_ = keepalive_due_ = earliest_expiry_ = kNever;
+}
+
+void ClientSession::cancel_handshake() {
+  if (pending_index_) owner_.indices_.release(pending_index_);
+  pending_index_ = 0;
+  initiator_.reset();
+  initiation_queued_ = false;
+  retransmit_at_ = kNever;
+}
+
+void ClientSession::begin_handshake(Time now) {
+  cancel_handshake();
+  const auto& id = owner_.config_.identity;
+  initiator_.emplace(crypto::make_initiator(id, hub_key_));
+  pending_index_ = owner_.indices_.allocate(this);
+
+  // Strictly increasing timestamps even if the wall clock steps back.
+  const WallTime wall = owner_.config_.wall_offset +
+                        static_cast<WallTime>(now.time_since_epoch().count());
+  auto ts = crypto::encode_timestamp(wall);
+  if (std::memcmp(ts.data(), last_timestamp_.data(), ts.size()) <= 0) {
+    ts = last_timestamp_;
+    for (int i = static_cast<int>(ts.size()) - 1; i >= 0 && ++ts[i] == 0; --i) {
+    }
+  }
+  last_timestamp_ = ts;
+
+  PrivateKey ephemeral;
+  crypto::generate_private_key(owner_.rng_, ephemeral);
+  const auto f = crypto::write_initiation(*initiator_, ephemeral, pending_index_, ts, initiation_);
+  crypto::wipe(ephemeral);
+  if (f != crypto::noise::Failure::kNone) {
+    // Only a low-order hub key gets here, and config loading refuses those.
+    cancel_handshake();
+    retransmit_at_ = now + limits::kRekeyTimeout;
+    return;
+  }
+  cookies_.stamp(initiation_, wire::initiation::kMac1, now);
+  initiation_queued_ = true;
+  const auto jitter = std::chrono::milliseconds(
+      owner_.rng_.uniform(static_cast<std::uint32_t>(limits::kRekeyTimeoutJitterMax.count())));
+  retransmit_at_ = now + limits::kRekeyTimeout + jitter;
+}
+
+SealResult ClientSession::seal(MutableBytes buf, std::size_t inner_len, Time now) {
+  if (state_ == State::kIdle) return SealResult::drop(DropReason::kNoSession);
+  if (inner_len + t::kOverhead > buf.size()) return SealResult::drop(DropReason::kPacketTooBig);
+  if (auto n = channel_.seal(MessageType::kData, buf, inner_len, now)) {
+    on_sent(now, true);
+    // Rekey by message count is checked where messages are counted.
+    if (!initiator_ && channel_.current()->wants_rekey(now)) begin_handshake(now);
+    return SealResult::send(*n);
+  }
+  if (!channel_.stage(Bytes(buf.data() + t::kHeaderSize, inner_len)))
+    return SealResult::drop(DropReason::kStagingFull);
+  if (!initiator_) begin_handshake(now);
+  return SealResult::staged();
+}
+
+std::optional<ClientTransmit> ClientSession::poll_transmit(MutableBytes out, Time now) {
+  if (state_ == State::kIdle) return std::nullopt;
+  if (initiation_queued_ && out.size() >= initiation_.size()) {
+    initiation_queued_ = false;
+    std::memcpy(out.data(), initiation_.data(), initiation_.size());
+    return ClientTransmit{initiation_.size(), path_};
+  }
+  if (!channel_.can_send(now)) return std::nullopt;
+  while (channel_.has_staged()) {
+    const std::size_t n = channel_.unstage(out);
+    if (auto len = channel_.seal(MessageType::kData, out, n, now)) {
+      on_sent(now, true);
+      return ClientTransmit{*len, path_};
+    }
+  }
+  if (!control_queue_.empty() && out.size() >= t::kOverhead + wire::control::kMaxSize) {
+    const ControlFrame f = control_queue_.front();
+    control_queue_.erase(control_queue_.begin());
+    const std::size_t n = encode_control(f, out.data() + t::kHeaderSize);
+    if (auto len = channel_.seal(MessageType::kControl, out, n, now)) {
+      if (f.kind == wire::ControlKind::kPathProbe) probe_sent_ = now;
+      on_sent(now, false);
+      return ClientTransmit{*len, path_};
+    }
+  }
+  return std::nullopt;
+}
+
+void ClientSession::queue_control(const ControlFrame& f) {
+  if (control_queue_.size() >= kMaxQueuedControl) control_queue_.erase(control_queue_.begin());
+  control_queue_.push_back(f);
+}
+
+void ClientSession::send_probe(std::uint32_t probe_id, Time now) {
+  (void)now;
+  ControlFrame f;
+  f.kind = wire::ControlKind::kPathProbe;
+  f.probe.probe_id = probe_id_ = probe_id;
+  owner_.rng_.fill(probe_challenge_);
+  f.probe.challenge = probe_challenge_;
+  queue_control(f);
+}
+
+void ClientSession::on_sent(Time now, bool data) {
+  last_sent_ = now;
+  keepalive_due_ = kNever;
+  if (data && unanswered_since_ == kNever) unanswered_since_ = now;
+}
+
+void ClientSession::on_authenticated_receive(Time now) {
+  (void)now;
+  unanswered_since_ = kNever;
+}
+
+ReceiveResult ClientSession::on_response(Bytes msg, PathId path, Time now) {
+  (void)path;
+  if (!initiator_) return owner_.dropped(DropReason::kUnexpectedResponse);
+  crypto::noise::TransportKeys keys;
+  crypto::VipAssignment vip;
+  const auto f = crypto::read_response(*initiator_, msg, vip, keys);
+  if (f != crypto::noise::Failure::kNone) {
+    // A failed response leaves the handshake state spent: start afresh later.
+    return owner_.dropped(f == crypto::noise::Failure::kLowOrder ? DropReason::kLowOrderKey
+                                                                 : DropReason::kHandshakeFailed);
+  }
+  const std::uint32_t local = pending_index_;
+  const std::uint32_t remote = load_le32(msg.data() + wire::response::kSender);
+  pending_index_ = 0;  // ownership of the index moves to the keypair
+  initiator_.reset();
+  initiation_queued_ = false;
+  retransmit_at_ = kNever;
+
+  channel_.install(std::make_unique<crypto::Keypair>(keys, local, remote, true, now), true);
+  crypto::wipe(keys.send);
+  crypto::wipe(keys.recv);
+  vip_ = vip;
+  last_handshake_ = now;
+  ++channel_.stats().handshakes;
+  state_ = State::kEstablished;
+  on_authenticated_receive(now);
+  earliest_expiry_ = std::min(earliest_expiry_, now + limits::kRejectAfterTime);
+  // Confirm the new keys to the hub at once, unless staged data will do it.
+  if (!channel_.has_staged()) queue_control(ControlFrame{});
+  return ReceiveResult::none();
+}
+
+ReceiveResult ClientSession::on_cookie(Bytes msg, Time now) {
+  if (!cookies_.consume_reply(msg, now)) return owner_.dropped(DropReason::kBadCookie);
+  return ReceiveResult::none();
+}
+
+ReceiveResult ClientSession::on_transport(crypto::Keypair& kp, MutableBytes msg, PathId path,
+                                          Time now) {
+  (void)path;
+  std::size_t len = 0;
+  bool newest = false;
+  if (auto drop = channel_.open(kp, msg, len, newest, now)) return owner_.dropped(*drop);
+  on_authenticated_receive(now);
+  const Bytes plain(msg.data() + t::kHeaderSize, len);
+  if (msg[0] == static_cast<std::uint8_t>(MessageType::kData)) {
+    const auto inner = parse_inner(plain);
+    if (!inner) return owner_.dropped(DropReason::kBadInnerPacket);
+    if (keepalive_due_ == kNever) keepalive_due_ = now + limits::kKeepaliveTimeout;
+    return ReceiveResult::deliver(t::kHeaderSize, inner->length);
+  }
+  const auto frame = decode_control(plain);
+  if (!frame) return owner_.dropped(DropReason::kBadControl);
+  switch (frame->kind) {
+    case wire::ControlKind::kKeepalive:
+    case wire::ControlKind::kAck: break;
+    case wire::ControlKind::kPathProbe: {
+      ControlFrame reply = *frame;
+      reply.kind = wire::ControlKind::kProbeReply;
+      queue_control(reply);
+      break;
+    }
+    case wire::ControlKind::kProbeReply:
+      if (frame->probe.probe_id == probe_id_ && frame->probe.challenge == probe_challenge_)
+        last_rtt_ = now - probe_sent_;
+      break;
+  }
+  return ReceiveResult::none();
+}
+
+Time ClientSession::next_deadline() const {
+  if (state_ == State::kIdle) return kNever;
+  Time t = std::min({retransmit_at_, unanswered_since_ == kNever ? kNever
+                                                                  : unanswered_since_ + limits::kNewHandshakeTime,
+                     keepalive_due_, earliest_expiry_});
+  if (const auto* cur = channel_.current(); cur && !initiator_)
+    t = std::min(t, cur->created() + limits::kRekeyAfterTime);
+  if (owner_.config_.persistent_keepalive.count() > 0 && last_sent_ != Time::min())
+    t = std::min(t, last_sent_ + owner_.config_.persistent_keepalive);
+  return t;
+}
+
+void ClientSession::on_timer(Time now) {
+  if (state_ == State::kIdle) return;
+  earliest_expiry_ = channel_.expire(now);
+  const auto* cur = channel_.current();
+  if (!cur && state_ == State::kEstablished) state_ = State::kHandshaking;
+
+  const bool unanswered = unanswered_since_ != kNever &&
+                          now - unanswered_since_ >= limits::kNewHandshakeTime;
+  if (initiator_) {
+    if (now >= retransmit_at_) begin_handshake(now);
+  } else if (!cur || cur->wants_rekey(now) || unanswered) {
+    begin_handshake(now);
+  } else if (retransmit_at_ != kNever && now >= retransmit_at_) {
+    begin_handshake(now);  // an earlier attempt failed before sending
+  }
+  if (unanswered) unanswered_since_ = kNever;  // one new handshake per silence
+
+  const auto& pk = owner_.config_.persistent_keepalive;
+  const bool persistent_due = pk.count() > 0 && last_sent_ != Time::min() && now - last_sent_ >= pk;
+  if ((now >= keepalive_due_ || persistent_due) && channel_.can_send(now)) {
+    keepalive_due_ = kNever;
+    queue_control(ControlFrame{});
+    last_sent_ = now;  // counts as sent for the timers even before it is polled
+  }
+}
+
+// --- Client ------------------------------------------------------------------------
+
+Client::Client(ClientConfig config, Rng& rng)
+    : config_(std::move(config)), rng_(rng), indices_(rng), own_macs_(config_.identity.pub, rng) {}
+
+Client::~Client() { sessions_.clear(); }
+
+std::size_t Client::add_hub(const PublicKey& hub_key) {
+  sessions_.push_back(std::make_unique<ClientSession>(*this, sessions_.size(), hub_key));
+  return sessions_.size() - 1;
+}
+
+ReceiveResult Client::receive(MutableBytes datagram, PathId path, Time now) {
+  const auto type = wire::classify(datagram);
+  if (!type) return dropped(DropReason::kMalformed);
+  switch (*type) {
+    case MessageType::kInitiation: return dropped(DropReason::kMalformed);  // clients never respond
+    case MessageType::kResponse: {
+      if (!own_macs_.mac1_valid(datagram, wire::response::kMac1)) return dropped(DropReason::kBadMac1);
+      auto* s = indices_.find(load_le32(datagram.data() + wire::response::kReceiver));
+      if (!s || s->pending_index_ != load_le32(datagram.data() + wire::response::kReceiver))
+        return dropped(DropReason::kUnexpectedResponse);
+      return s->on_response(datagram, path, now);
+    }
+    case MessageType::kCookieReply: {
+      auto* s = indices_.find(load_le32(datagram.data() + wire::cookie_reply::kReceiver));
+      if (!s) return dropped(DropReason::kUnknownIndex);
+      return s->on_cookie(datagram, now);
+    }
+    case MessageType::kData:
+    case MessageType::kControl: {
+      const std::uint32_t idx = load_le32(datagram.data() + t::kReceiver);
+      auto* s = indices_.find(idx);
+      crypto::Keypair* kp = s ? s->channel_.find(idx) : nullptr;
+      if (!kp) return dropped(DropReason::kUnknownIndex);
+      return s->on_transport(*kp, datagram, path, now);
+    }
+  }
+  return dropped(DropReason::kMalformed);
+}
+
+Time Client::next_deadline() const {
+  Time t = kNever;
+  for (const auto& s : sessions_) t = std::min(t, s->next_deadline());
+  return t;
+}
+
+void Client::on_timer(Time now) {
+  for (auto& s : sessions_)
+    if (s->next_deadline() <= now) s->on_timer(now);
+}
+
+}  // namespace tund::session

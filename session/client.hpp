@@ -1,0 +1,171 @@
+// The client side of the protocol, sans I/O: one ClientSession per hub, all
+// sharing one index table so a datagram on any uplink finds its session by
+// receiver index. The client initiates every handshake (first, rekey, retry).
+//
+// Session states:
+//
+//   idle ──start()──▶ handshaking ──response──▶ established
+//                        ▲   │ no response for kRekeyTimeout: fresh initiation
+//                        │   ▼
+//                        └── all keys expired / nothing heard for kNewHandshakeTime
+//   established ──key older than kRekeyAfterTime──▶ established + handshake pending
+//
+// Timers (all derived from timestamps, reported by next_deadline()):
+//   retransmit  a pending initiation is resent (new ephemeral, new index) after
+//               kRekeyTimeout plus up to kRekeyTimeoutJitterMax of jitter
+//   rekey       current keypair reached kRekeyAfterTime or kRekeyAfterMessages
+//   unanswered  data sent and nothing authenticated received for kNewHandshakeTime
+//   keepalive   data received and nothing sent for kKeepaliveTimeout (passive),
+//               or nothing sent for `persistent_keepalive` (when non-zero)
+//   expiry      keypairs older than kRejectAfterTime are discarded
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "crypto/cookie.hpp"
+#include "crypto/handshake.hpp"
+#include "session/control.hpp"
+#include "session/index_table.hpp"
+#include "session/secure_channel.hpp"
+
+namespace tund::session {
+
+using PathId = std::uint32_t;
+
+struct ClientConfig {
+  crypto::StaticKeypair identity;
+  // Nanoseconds since the Unix epoch at Time{} (the daemon computes it once):
+  // initiation timestamps are wall_offset + now, forced strictly increasing.
+  WallTime wall_offset = 0;
+  Duration persistent_keepalive{0};
+};
+
+struct ClientTransmit {
+  std::size_t len = 0;
+  PathId path = 0;
+};
+
+class Client;
+
+class ClientSession {
+ public:
+  enum class State : std::uint8_t { kIdle, kHandshaking, kEstablished };
+
+  ClientSession(Client& owner, std::size_t slot, const PublicKey& hub_key);
+  ~ClientSession();
+
+  void start(Time now);
+  void stop();
+
+  // Hot path: seals the inner packet at buf[16, 16+inner_len) in place.
+  SealResult seal(MutableBytes buf, std::size_t inner_len, Time now);
+  // The next datagram this session wants sent (handshakes, staged packets,
+  // control frames), written to `out`; nothing when there is none.
+  std::optional<ClientTransmit> poll_transmit(MutableBytes out, Time now);
+
+  Time next_deadline() const;
+  void on_timer(Time now);
+
+  // Sends future traffic on this path (uplink); the hub follows.
+  void set_path(PathId path) { path_ = path; }
+  PathId path() const { return path_; }
+
+  // Queues a path probe with this id; its reply updates last_rtt().
+  void send_probe(std::uint32_t probe_id, Time now);
+  std::optional<Duration> last_rtt() const { return last_rtt_; }
+
+  State state() const { return state_; }
+  bool established() const { return state_ == State::kEstablished; }
+  const crypto::VipAssignment& vip() const { return vip_; }
+  const PublicKey& hub_key() const { return hub_key_; }
+  std::optional<Time> last_handshake() const { return last_handshake_; }
+  const SessionStats& stats() const { return channel_.stats(); }
+  const SecureChannel& channel() const { return channel_; }
+  // Test hook: reach the current keypair to jump its counter.
+  crypto::Keypair* current_keypair_for_test() { return channel_.find(channel_.current() ? channel_.current()->local_index() : 0); }
+  std::size_t slot() const { return slot_; }
+
+ private:
+  friend class Client;
+  ReceiveResult on_response(Bytes msg, PathId path, Time now);
+  ReceiveResult on_cookie(Bytes msg, Time now);
+  ReceiveResult on_transport(crypto::Keypair& kp, MutableBytes msg, PathId path, Time now);
+
+  void begin_handshake(Time now);
+  void cancel_handshake();
+  void queue_control(const ControlFrame& f);
+  void on_authenticated_receive(Time now);
+  void on_sent(Time now, bool data);
+
+  Client& owner_;
+  std::size_t slot_;
+  PublicKey hub_key_;
+  crypto::CookieMaker cookies_;
+  SecureChannel channel_;
+  State state_ = State::kIdle;
+  PathId path_ = 0;
+
+  // Pending handshake.
+  std::optional<crypto::noise::IkInitiator> initiator_;
+  std::uint32_t pending_index_ = 0;
+  bool initiation_queued_ = false;
+  std::array<std::uint8_t, wire::initiation::kSize> initiation_{};
+  Time retransmit_at_ = kNever;
+  crypto::Timestamp last_timestamp_{};
+
+  crypto::VipAssignment vip_;
+  std::optional<Time> last_handshake_;
+
+  // Timer state (see the header comment).
+  Time last_sent_ = Time::min();
+  Time unanswered_since_ = kNever;
+  Time keepalive_due_ = kNever;
+  Time earliest_expiry_ = kNever;
+
+  // Control frames waiting to be sent (small and bounded: oldest dropped).
+  static constexpr std::size_t kMaxQueuedControl = 8;
+  std::vector<ControlFrame> control_queue_;
+  std::uint32_t probe_id_ = 0;
+  std::array<std::uint8_t, 8> probe_challenge_{};
+  Time probe_sent_{};
+  std::optional<Duration> last_rtt_;
+};
+
+class Client {
+ public:
+  Client(ClientConfig config, Rng& rng);
+  ~Client();
+
+  // Adds a session to a hub; returns its slot (stable for the Client's life).
+  std::size_t add_hub(const PublicKey& hub_key);
+  ClientSession& session(std::size_t slot) { return *sessions_[slot]; }
+  const ClientSession& session(std::size_t slot) const { return *sessions_[slot]; }
+  std::size_t session_count() const { return sessions_.size(); }
+
+  // Opens a datagram received on `path` in place. Inner packets are delivered
+  // at datagram[offset, offset+len).
+  ReceiveResult receive(MutableBytes datagram, PathId path, Time now);
+
+  Time next_deadline() const;
+  void on_timer(Time now);
+
+  const DropCounters& drops() const { return drops_; }
+
+ private:
+  friend class ClientSession;
+  ReceiveResult dropped(DropReason r) {
+    drops_.count(r);
+    return ReceiveResult::drop(r);
+  }
+
+  ClientConfig config_;
+  Rng& rng_;
+  IndexTable<ClientSession> indices_;
+  crypto::CookieChecker own_macs_;  // checks mac1 on responses sent to us
+  std::vector<std::unique_ptr<ClientSession>> sessions_;
+  DropCounters drops_;
+};
+
+}  // namespace tund::session

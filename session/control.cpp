@@ -1,0 +1,54 @@
+#include "session/control.hpp"
+
+#include <cstring>
+
+namespace tund::session {
+
+namespace c = wire::control;
+using wire::ControlKind;
+
+std::size_t encode_control(const ControlFrame& f, std::uint8_t* out) {
+  const std::size_t size = wire::control_frame_size(f.kind);
+  std::memset(out, 0, size);
+  out[0] = static_cast<std::uint8_t>(f.kind);
+  switch (f.kind) {
+    case ControlKind::kKeepalive: break;
+    case ControlKind::kPathProbe:
+    case ControlKind::kProbeReply:
+      store_le32(out + c::kProbeId, f.probe.probe_id);
+      std::memcpy(out + c::kChallenge, f.probe.challenge.data(), f.probe.challenge.size());
+      break;
+    case ControlKind::kAck:
+      store_le32(out + c::kAckKeyIndex, f.ack.key_index);
+      store_le64(out + c::kAckHighest, f.ack.highest);
+      std::memcpy(out + c::kAckBitmap, f.ack.bitmap.data(), f.ack.bitmap.size());
+      break;
+  }
+  return size;
+}
+
+std::optional<ControlFrame> decode_control(Bytes p) {
+  if (p.size() < c::kHeaderSize || p[1] != 0 || p[2] != 0 || p[3] != 0) return std::nullopt;
+  ControlFrame f;
+  f.kind = static_cast<ControlKind>(p[0]);
+  const std::size_t expected = wire::control_frame_size(f.kind);
+  if (expected == 0 || p.size() != expected) return std::nullopt;
+  switch (f.kind) {
+    case ControlKind::kKeepalive: break;
+    case ControlKind::kPathProbe:
+    case ControlKind::kProbeReply:
+      if (load_le32(p.data() + 8) != 0) return std::nullopt;  // reserved
+      f.probe.probe_id = load_le32(p.data() + c::kProbeId);
+      std::memcpy(f.probe.challenge.data(), p.data() + c::kChallenge, f.probe.challenge.size());
+      break;
+    case ControlKind::kAck:
+      if (load_le32(p.data() + 8) != 0) return std::nullopt;  // reserved
+      f.ack.key_index = load_le32(p.data() + c::kAckKeyIndex);
+      f.ack.highest = load_le64(p.data() + c::kAckHighest);
+      std::memcpy(f.ack.bitmap.data(), p.data() + c::kAckBitmap, f.ack.bitmap.size());
+      break;
+  }
+  return f;
+}
+
+}  // namespace tund::session

@@ -1,0 +1,260 @@
+#include "session/hub.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "session/control.hpp"
+#include "session/ip_packet.hpp"
+
+namespace tund::session {
+
+namespace t = wire::transport;
+using wire::MessageType;
+
+namespace {
+constexpr auto kHousekeeping = std::chrono::seconds(1);
+}
+
+HubSession::HubSession(Hub& hub, ClientId client)
+    : hub_(hub), client_(client), channel_([this](std::uint32_t idx) { hub_.indices_.release(idx); }) {}
+
+HubSession::~HubSession() { channel_.clear(); }
+
+Hub::Hub(HubConfig config, Rng& rng)
+    : config_(std::move(config)), rng_(rng), indices_(rng), cookies_(config_.identity.pub, rng) {}
+
+Hub::~Hub() {
+  for (auto& c : clients_) c.session.reset();
+}
+
+ClientId Hub::add_client(const PublicKey& key, const crypto::VipAssignment& vip) {
+  if (auto it = by_key_.find(key); it != by_key_.end()) {
+    auto& c = clients_[it->second];
+    by_vip_.erase(c.vip.vip);
+    c.vip = vip;
+    by_vip_[vip.vip] = it->second;
+    return it->second;
+  }
+  const auto id = static_cast<ClientId>(clients_.size());
+  clients_.push_back(ClientEntry{key, vip, {}, Time::min(), nullptr});
+  by_key_.emplace(key, id);
+  by_vip_[vip.vip] = id;
+  return id;
+}
+
+std::optional<ClientId> Hub::find_client(const PublicKey& key) const {
+  const auto it = by_key_.find(key);
+  if (it == by_key_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<ClientId> Hub::find_client_by_vip(std::uint32_t vip) const {
+  const auto it = by_vip_.find(vip);
+  if (it == by_vip_.end()) return std::nullopt;
+  return it->second;
+}
+
+void Hub::note_initiation(Time now) {
+  if (now - load_bucket_start_ >= std::chrono::seconds(1)) {
+    load_bucket_start_ = now;
+    load_bucket_count_ = 0;
+  }
+  if (++load_bucket_count_ > config_.under_load_initiations_per_second)
+    under_load_until_ = now + limits::kUnderLoadHold;
+}
+
+ReceiveResult Hub::receive(MutableBytes datagram, const Endpoint& from, Time now, MutableBytes reply) {
+  const auto type = wire::classify(datagram);
+  if (!type) return dropped(DropReason::kMalformed);
+  switch (*type) {
+    case MessageType::kInitiation: return on_initiation(datagram, from, now, reply);
+    case MessageType::kData:
+    case MessageType::kControl: return on_transport(datagram, from, now);
+    case MessageType::kResponse:
+    case MessageType::kCookieReply: break;  // the hub never initiates
+  }
+  return dropped(DropReason::kMalformed);
+}
+
+ReceiveResult Hub::on_initiation(MutableBytes msg, const Endpoint& from, Time now, MutableBytes reply) {
+  namespace m = wire::initiation;
+  if (!cookies_.mac1_valid(msg, m::kMac1)) return dropped(DropReason::kBadMac1);
+  note_initiation(now);
+  if (under_load(now)) {
+    const auto source = from.key_bytes();
+    if (!cookies_.mac2_valid(msg, m::kMac2, source, now)) {
+      if (reply.size() < wire::cookie_reply::kSize) return dropped(DropReason::kCookieSent);
+      cookies_.make_reply(msg, m::kMac1, load_le32(msg.data() + m::kSender), source, now, reply);
+      drops_.count(DropReason::kCookieSent);
+      return ReceiveResult::reply(wire::cookie_reply::kSize);
+    }
+    if (!rate_limiter_.allow(from.addr, now)) return dropped(DropReason::kRateLimited);
+  }
+
+  auto responder = crypto::make_responder(config_.identity);
+  crypto::Timestamp ts;
+  const auto f = crypto::read_initiation(responder, msg, ts);
+  if (f == crypto::noise::Failure::kLowOrder) return dropped(DropReason::kLowOrderKey);
+  if (f != crypto::noise::Failure::kNone) return dropped(DropReason::kHandshakeFailed);
+
+  const auto id = find_client(responder.remote_static());
+  if (!id) return dropped(DropReason::kUnknownPeer);
+  ClientEntry& client = clients_[*id];
+  if (std::memcmp(ts.data(), client.last_timestamp.data(), ts.size()) <= 0)
+    return dropped(DropReason::kStaleTimestamp);
+  if (client.last_initiation != Time::min() && now - client.last_initiation < limits::kMinInitiationInterval)
+    return dropped(DropReason::kInitiationFlood);
+  if (reply.size() < wire::response::kSize) return dropped(DropReason::kPacketTooBig);
+
+  if (!client.session) {
+    client.session = std::make_unique<HubSession>(*this, *id);
+    ++live_sessions_;
+  }
+  HubSession& s = *client.session;
+  const std::uint32_t local = indices_.allocate(&s);
+  const std::uint32_t remote = load_le32(msg.data() + m::kSender);
+
+  crypto::VipAssignment vip = client.vip;
+  vip.mtu = config_.mtu_advice;
+  PrivateKey ephemeral;
+  crypto::generate_private_key(rng_, ephemeral);
+  crypto::noise::TransportKeys keys;
+  const auto wf = crypto::write_response(responder, ephemeral, local, remote, vip,
+                                         reply.first(wire::response::kSize), keys);
+  crypto::wipe(ephemeral);
+  if (wf != crypto::noise::Failure::kNone) {
+    indices_.release(local);
+    return dropped(DropReason::kLowOrderKey);
+  }
+  crypto::CookieMaker(client.key).stamp(reply.first(wire::response::kSize), wire::response::kMac1, now);
+
+  client.last_timestamp = ts;
+  client.last_initiation = now;
+  s.channel_.install(std::make_unique<crypto::Keypair>(keys, local, remote, false, now), false);
+  crypto::wipe(keys.send);
+  crypto::wipe(keys.recv);
+  // The initiation is authenticated and fresh (newer timestamp): follow the client.
+  s.endpoint_ = from;
+  s.last_handshake_ = now;
+  s.last_received_ = now;
+  ++s.channel_.stats().handshakes;
+  if (next_housekeeping_ == kNever) next_housekeeping_ = now + kHousekeeping;
+  return ReceiveResult::reply(wire::response::kSize);
+}
+
+ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now) {
+  const std::uint32_t idx = load_le32(msg.data() + t::kReceiver);
+  HubSession* s = indices_.find(idx);
+  crypto::Keypair* kp = s ? s->channel_.find(idx) : nullptr;
+  if (!kp) return dropped(DropReason::kUnknownIndex);
+  const bool was_confirmed = s->channel_.can_send(now);
+  const auto* before = s->channel_.current();
+  std::size_t len = 0;
+  bool newest = false;
+  if (auto drop = s->channel_.open(*kp, msg, len, newest, now)) return dropped(*drop);
+  s->last_received_ = now;
+  // Only the freshest authenticated packet may move the return path, so a
+  // replayed or delayed one from an old address cannot steal it.
+  if (newest && s->channel_.current() == kp) s->endpoint_ = from;
+  if ((!was_confirmed || before != s->channel_.current()) && s->channel_.has_staged()) mark_ready(*s);
+
+  const Bytes plain(msg.data() + t::kHeaderSize, len);
+  if (msg[0] == static_cast<std::uint8_t>(MessageType::kData)) {
+    const auto inner = parse_inner(plain);
+    if (!inner) return dropped(DropReason::kBadInnerPacket);
+    const auto& vip = clients_[s->client_].vip;
+    if (inner->version != 4 || inner->src4 != vip.vip) return dropped(DropReason::kInnerSourceMismatch);
+    if (s->keepalive_due_ == kNever) s->keepalive_due_ = now + limits::kKeepaliveTimeout;
+    return ReceiveResult::deliver(t::kHeaderSize, inner->length);
+  }
+  const auto frame = decode_control(plain);
+  if (!frame) return dropped(DropReason::kBadControl);
+  if (frame->kind == wire::ControlKind::kPathProbe) {
+    s->probe_reply_ = frame->probe;
+    s->probe_reply_queued_ = true;
+    mark_ready(*s);
+  }
+  return ReceiveResult::none();
+}
+
+void Hub::mark_ready(HubSession& s) {
+  if (std::find(ready_.begin(), ready_.end(), s.client_) == ready_.end()) ready_.push_back(s.client_);
+}
+
+SealResult Hub::seal_to_vip(std::uint32_t vip, MutableBytes buf, std::size_t inner_len, Time now) {
+  const auto id = find_client_by_vip(vip);
+  if (!id || !clients_[*id].session) return SealResult::drop(DropReason::kNoSession);
+  HubSession& s = *clients_[*id].session;
+  if (inner_len + t::kOverhead > buf.size()) return SealResult::drop(DropReason::kPacketTooBig);
+  if (auto n = s.channel_.seal(MessageType::kData, buf, inner_len, now)) {
+    s.last_sent_ = now;
+    s.keepalive_due_ = kNever;
+    SealResult r = SealResult::send(*n);
+    r.to = s.endpoint_;
+    return r;
+  }
+  // Keys not confirmed yet (the client's first packet is on its way): wait.
+  if (!s.channel_.has_any_keypair()) return SealResult::drop(DropReason::kNoSession);
+  if (!s.channel_.stage(Bytes(buf.data() + t::kHeaderSize, inner_len)))
+    return SealResult::drop(DropReason::kStagingFull);
+  return SealResult::staged();
+}
+
+std::optional<HubTransmit> Hub::poll_transmit(MutableBytes out, Time now) {
+  while (!ready_.empty()) {
+    auto& entry = clients_[ready_.back()];
+    HubSession* s = entry.session.get();
+    if (!s || !s->channel_.can_send(now)) {
+      ready_.pop_back();
+      continue;
+    }
+    std::optional<std::size_t> len;
+    if (s->channel_.has_staged()) {
+      const std::size_t n = s->channel_.unstage(out);
+      len = s->channel_.seal(MessageType::kData, out, n, now);
+    } else if (s->probe_reply_queued_ || s->keepalive_queued_) {
+      ControlFrame f;
+      if (s->probe_reply_queued_) {
+        f.kind = wire::ControlKind::kProbeReply;
+        f.probe = s->probe_reply_;
+        s->probe_reply_queued_ = false;
+      } else {
+        s->keepalive_queued_ = false;
+      }
+      const std::size_t n = encode_control(f, out.data() + t::kHeaderSize);
+      len = s->channel_.seal(MessageType::kControl, out, n, now);
+    } else {
+      ready_.pop_back();
+      continue;
+    }
+    if (!len) continue;
+    s->last_sent_ = now;
+    s->keepalive_due_ = kNever;
+    return HubTransmit{*len, s->endpoint_};
+  }
+  return std::nullopt;
+}
+
+Time Hub::next_deadline() const { return next_housekeeping_; }
+
+void Hub::on_timer(Time now) {
+  if (now < next_housekeeping_) return;
+  for (auto& c : clients_) {
+    HubSession* s = c.session.get();
+    if (!s) continue;
+    s->channel_.expire(now);
+    if (!s->channel_.has_any_keypair() && now - s->last_received_ >= limits::kSessionIdleExpiry) {
+      c.session.reset();  // releases its indices; the VIP stays with the client
+      --live_sessions_;
+      continue;
+    }
+    if (now >= s->keepalive_due_ && s->channel_.can_send(now)) {
+      s->keepalive_due_ = kNever;
+      s->keepalive_queued_ = true;
+      mark_ready(*s);
+    }
+  }
+  next_housekeeping_ = live_sessions_ ? now + kHousekeeping : kNever;
+}
+
+}  // namespace tund::session

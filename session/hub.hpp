@@ -1,0 +1,142 @@
+// The hub side of the protocol, sans I/O: answers initiations from known
+// clients, keeps one session per client (found by receiver index, so the
+// client's address may change under it), checks that every inner packet comes
+// from the session's VIP, and seals packets toward a VIP.
+//
+// Defence order for an initiation (cheapest first; nothing unauthenticated is
+// ever answered except by a cookie reply smaller than the initiation):
+//   exact size -> mac1 -> (under load: mac2 else cookie reply; per-source rate)
+//   -> Noise (3 DH) -> known client -> timestamp newer -> not a flood -> respond
+//
+// The hub never initiates. Its timers are coarse (keepalive, expiry), so one
+// housekeeping pass over all sessions runs at most every kHousekeeping.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "crypto/cookie.hpp"
+#include "crypto/handshake.hpp"
+#include "session/control.hpp"
+#include "session/index_table.hpp"
+#include "session/rate_limiter.hpp"
+#include "session/secure_channel.hpp"
+
+namespace tund::session {
+
+struct HubConfig {
+  crypto::StaticKeypair identity;
+  std::uint32_t under_load_initiations_per_second = limits::kUnderLoadInitiationsPerSecond;
+  std::uint16_t mtu_advice = 0;
+};
+
+struct HubTransmit {
+  std::size_t len = 0;
+  Endpoint to;
+};
+
+using ClientId = std::uint32_t;
+
+class Hub;
+
+// One client's live session: keys, current return path, counters.
+class HubSession {
+ public:
+  HubSession(Hub& hub, ClientId client);
+  ~HubSession();
+
+  ClientId client() const { return client_; }
+  const Endpoint& endpoint() const { return endpoint_; }
+  const SessionStats& stats() const { return channel_.stats(); }
+  std::optional<Time> last_handshake() const { return last_handshake_; }
+
+ private:
+  friend class Hub;
+  Hub& hub_;
+  ClientId client_;
+  SecureChannel channel_;
+  Endpoint endpoint_;
+  std::optional<Time> last_handshake_;
+  Time last_received_ = Time::min();
+  Time last_sent_ = Time::min();
+  Time keepalive_due_ = kNever;
+  bool keepalive_queued_ = false;
+  bool probe_reply_queued_ = false;
+  Probe probe_reply_;
+};
+
+class Hub {
+ public:
+  Hub(HubConfig config, Rng& rng);
+  ~Hub();
+
+  // Registers a client allowed to connect, with the VIP it will be given.
+  // Returns its id; a key already registered gets its VIP updated.
+  ClientId add_client(const PublicKey& key, const crypto::VipAssignment& vip);
+  std::optional<ClientId> find_client(const PublicKey& key) const;
+  std::optional<ClientId> find_client_by_vip(std::uint32_t vip) const;
+  const crypto::VipAssignment& client_vip(ClientId id) const { return clients_[id].vip; }
+  const PublicKey& client_key(ClientId id) const { return clients_[id].key; }
+  std::size_t client_count() const { return clients_.size(); }
+  // The client's live session, if any.
+  const HubSession* session(ClientId id) const { return clients_[id].session.get(); }
+
+  // Handles a datagram from `from`: inner packets are opened in place at
+  // datagram[offset, offset+len); handshake answers are written to `reply`.
+  ReceiveResult receive(MutableBytes datagram, const Endpoint& from, Time now, MutableBytes reply);
+
+  // Seals buf[16, 16+inner_len) toward the session that owns `vip`.
+  SealResult seal_to_vip(std::uint32_t vip, MutableBytes buf, std::size_t inner_len, Time now);
+
+  std::optional<HubTransmit> poll_transmit(MutableBytes out, Time now);
+  Time next_deadline() const;
+  void on_timer(Time now);
+
+  bool under_load(Time now) const { return now < under_load_until_; }
+  const DropCounters& drops() const { return drops_; }
+  std::size_t session_count() const { return live_sessions_; }
+
+ private:
+  friend class HubSession;
+  struct ClientEntry {
+    PublicKey key;
+    crypto::VipAssignment vip;
+    crypto::Timestamp last_timestamp{};
+    Time last_initiation = Time::min();
+    std::unique_ptr<HubSession> session;
+  };
+  struct KeyHash {
+    std::size_t operator()(const PublicKey& k) const { return static_cast<std::size_t>(load_le64(k.data())); }
+  };
+
+  ReceiveResult on_initiation(MutableBytes msg, const Endpoint& from, Time now, MutableBytes reply);
+  ReceiveResult on_transport(MutableBytes msg, const Endpoint& from, Time now);
+  ReceiveResult dropped(DropReason r) {
+    drops_.count(r);
+    return ReceiveResult::drop(r);
+  }
+  void note_initiation(Time now);
+  void mark_ready(HubSession& s);
+
+  HubConfig config_;
+  Rng& rng_;
+  IndexTable<HubSession> indices_;
+  crypto::CookieChecker cookies_;
+  RateLimiter rate_limiter_;
+  std::vector<ClientEntry> clients_;
+  std::unordered_map<PublicKey, ClientId, KeyHash> by_key_;
+  std::unordered_map<std::uint32_t, ClientId> by_vip_;
+  std::vector<ClientId> ready_;  // sessions with something queued to send
+  std::size_t live_sessions_ = 0;
+  DropCounters drops_;
+
+  // Load estimate: mac1-valid initiations in the current one-second bucket.
+  Time load_bucket_start_{};
+  std::uint32_t load_bucket_count_ = 0;
+  Time under_load_until_ = Time::min();
+  Time next_housekeeping_ = kNever;
+};
+
+}  // namespace tund::session

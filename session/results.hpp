@@ -1,0 +1,58 @@
+// What the core asks its caller to do. The caller owns every buffer; the core
+// writes into them and says how many bytes are meaningful.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "tund/drop_reason.hpp"
+#include "tund/endpoint.hpp"
+
+namespace tund::session {
+
+// An outgoing inner packet, sealed in place.
+struct SealResult {
+  enum class Kind : std::uint8_t {
+    kSend,    // buf[0, len) is a datagram to send
+    kStaged,  // no usable key yet: copied to a bounded queue, a handshake is under way
+    kDrop,    // see reason
+  };
+  Kind kind = Kind::kDrop;
+  std::size_t len = 0;
+  DropReason reason = DropReason::kNoSession;
+  Endpoint to;  // hub only: where to send
+
+  static SealResult send(std::size_t n) { return {Kind::kSend, n, {}, {}}; }
+  static SealResult staged() { return {Kind::kStaged, 0, {}, {}}; }
+  static SealResult drop(DropReason r) { return {Kind::kDrop, 0, r, {}}; }
+};
+
+// An incoming datagram, opened in place.
+struct ReceiveResult {
+  enum class Kind : std::uint8_t {
+    kNone,     // consumed (handshake, control frame); maybe poll_transmit now
+    kDeliver,  // datagram[offset, offset+len) is an inner IP packet for the TUN
+    kReply,    // reply[0, len) goes back to the sender's address
+    kDrop,     // see reason
+  };
+  Kind kind = Kind::kNone;
+  std::size_t offset = 0;
+  std::size_t len = 0;
+  DropReason reason = DropReason::kMalformed;
+
+  static ReceiveResult none() { return {}; }
+  static ReceiveResult deliver(std::size_t off, std::size_t n) { return {Kind::kDeliver, off, n, {}}; }
+  static ReceiveResult reply(std::size_t n) { return {Kind::kReply, 0, n, {}}; }
+  static ReceiveResult drop(DropReason r) { return {Kind::kDrop, 0, 0, r}; }
+};
+
+// Traffic counters of one session (outer datagram bytes, as `wg show` counts).
+struct SessionStats {
+  std::uint64_t rx_bytes = 0;
+  std::uint64_t tx_bytes = 0;
+  std::uint64_t rx_packets = 0;
+  std::uint64_t tx_packets = 0;
+  std::uint64_t handshakes = 0;
+};
+
+}  // namespace tund::session

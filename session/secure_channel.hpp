@@ -1,0 +1,71 @@
+// The transport half of a session, the same for client and hub: up to three
+// keypairs (previous, current, next), sealing and opening of transport
+// messages, the bounded queue of packets waiting for a key, and counters.
+//
+//   install(confirmed)    initiator: new keypair becomes current at once
+//   install(unconfirmed)  responder: new keypair waits in `next` until the
+//                         initiator sends anything under it
+//   current -> previous   previous stays usable for receiving until it expires
+//                         (kRejectAfterTime), the grace for in-flight packets
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <deque>
+#include <vector>
+
+#include "crypto/keypair.hpp"
+#include "session/results.hpp"
+
+namespace tund::session {
+
+class SecureChannel {
+ public:
+  // Called with the local index of every keypair that is discarded, so the
+  // owner can release it from its index table.
+  using OnRetire = std::function<void(std::uint32_t)>;
+  explicit SecureChannel(OnRetire on_retire) : on_retire_(std::move(on_retire)) {}
+  ~SecureChannel();
+  SecureChannel(const SecureChannel&) = delete;
+  SecureChannel& operator=(const SecureChannel&) = delete;
+
+  void install(std::unique_ptr<crypto::Keypair> kp, bool confirmed);
+  crypto::Keypair* find(std::uint32_t local_index);
+  const crypto::Keypair* current() const { return current_.get(); }
+  // A keypair we may send with now.
+  bool can_send(Time now) const;
+
+  // Opens a transport message in place (plaintext at msg[16, 16+len)).
+  // `newest` is true when its counter is the highest seen on that keypair.
+  std::optional<DropReason> open(crypto::Keypair& kp, MutableBytes msg, std::size_t& len,
+                                 bool& newest, Time now);
+  // Seals buf[16, 16+payload_len) in place under the current keypair.
+  // Returns nothing when no keypair can send.
+  std::optional<std::size_t> seal(wire::MessageType type, MutableBytes buf,
+                                  std::size_t payload_len, Time now);
+
+  // Bounded queue for packets that wait for a key.
+  bool stage(Bytes inner);
+  bool has_staged() const { return !staged_.empty(); }
+  // Moves the oldest staged packet to buf[16, ...); returns its length.
+  std::size_t unstage(MutableBytes buf);
+  void clear_staged() { staged_.clear(); }
+
+  // Drops expired keypairs; returns the earliest future expiry.
+  Time expire(Time now);
+  bool has_any_keypair() const { return previous_ || current_ || next_; }
+  void clear();
+
+  SessionStats& stats() { return stats_; }
+  const SessionStats& stats() const { return stats_; }
+
+ private:
+  void retire(std::unique_ptr<crypto::Keypair>& kp);
+
+  OnRetire on_retire_;
+  std::unique_ptr<crypto::Keypair> previous_, current_, next_;
+  std::deque<std::vector<std::uint8_t>> staged_;
+  SessionStats stats_;
+};
+
+}  // namespace tund::session

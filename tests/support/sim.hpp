@@ -1,0 +1,201 @@
+// An in-memory two-party world: one session::Client and one session::Hub, a
+// fake clock, and a wire that can drop, duplicate and reorder with a fixed
+// seed. Records every (direction, receiver index, counter) that is sent, so a
+// test can assert no nonce is ever used twice under one key.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <random>
+#include <set>
+#include <tuple>
+#include <vector>
+
+#include "crypto/primitives.hpp"
+#include "session/client.hpp"
+#include "session/hub.hpp"
+#include "support/test_rng.hpp"
+
+namespace tund::test {
+
+struct WireNoise {
+  double drop = 0;
+  double duplicate = 0;
+  Duration max_extra_delay{0};  // uniform extra delay per datagram: reorders
+};
+
+inline crypto::StaticKeypair keypair_from_seed(std::uint8_t seed) {
+  crypto::StaticKeypair k;
+  k.priv.fill(seed);
+  k.priv[0] &= 248;
+  k.priv[31] = (k.priv[31] & 127) | 64;
+  k.complete();
+  return k;
+}
+
+inline constexpr std::uint32_t kClientVip = 0x0a4d0002;  // 10.77.0.2
+inline constexpr std::uint32_t kHubVip = 0x0a4d0001;
+inline constexpr std::uint32_t kServer = 0x0a040002;     // 10.4.0.2
+
+// An IPv4/UDP-shaped packet whose payload is a sequence number and a pattern.
+inline std::vector<std::uint8_t> make_inner(std::uint32_t src, std::uint32_t dst, std::uint32_t seq,
+                                            std::size_t size = 200) {
+  std::vector<std::uint8_t> p(size, 0);
+  p[0] = 0x45;
+  store_be16(p.data() + 2, static_cast<std::uint16_t>(size));
+  p[8] = 64;
+  p[9] = 17;
+  store_be32(p.data() + 12, src);
+  store_be32(p.data() + 16, dst);
+  store_be32(p.data() + 28, seq);
+  for (std::size_t i = 32; i < size; ++i) p[i] = static_cast<std::uint8_t>(seq * 31 + i);
+  return p;
+}
+
+class Sim {
+ public:
+  static constexpr std::size_t kBuf = 2048;
+  enum class Dir { kToHub, kToClient };
+
+  explicit Sim(std::uint64_t seed, WireNoise noise = {},
+               std::uint32_t under_load_threshold = limits::kUnderLoadInitiationsPerSecond)
+      : rng_client_(seed * 3 + 1), rng_hub_(seed * 3 + 2), noise_rng_(seed), noise_(noise) {
+    crypto::init();
+    session::ClientConfig cc;
+    cc.identity = keypair_from_seed(1);
+    cc.wall_offset = 1'700'000'000ull * 1'000'000'000ull;
+    session::HubConfig hc;
+    hc.identity = keypair_from_seed(2);
+    hc.under_load_initiations_per_second = under_load_threshold;
+    hub_key = hc.identity.pub;
+    client_key = cc.identity.pub;
+    client = std::make_unique<session::Client>(cc, rng_client_);
+    hub = std::make_unique<session::Hub>(hc, rng_hub_);
+    hub->add_client(client_key, crypto::VipAssignment{kClientVip, 24, 0, kHubVip});
+    slot = client->add_hub(hub_key);
+  }
+
+  Time now = Time{} + std::chrono::hours(1);
+  PublicKey hub_key{}, client_key{};
+  std::unique_ptr<session::Client> client;
+  std::unique_ptr<session::Hub> hub;
+  std::size_t slot = 0;
+  Endpoint client_addr = Endpoint::v4(0x0a010002, 40000);
+
+  // What each side delivered to its TUN, in order.
+  std::vector<std::vector<std::uint8_t>> delivered_to_hub, delivered_to_client;
+  std::set<std::tuple<int, std::uint32_t, std::uint64_t>> nonces;
+  bool nonce_reused = false;
+  std::size_t sent_to_hub = 0, sent_to_client = 0;
+
+  session::ClientSession& cs() { return client->session(slot); }
+
+  // Client app sends an inner packet into the tunnel.
+  session::SealResult client_send(const std::vector<std::uint8_t>& inner) {
+    std::vector<std::uint8_t> buf(kBuf);
+    std::copy(inner.begin(), inner.end(), buf.begin() + wire::transport::kHeaderSize);
+    const auto r = cs().seal(buf, inner.size(), now);
+    if (r.kind == session::SealResult::Kind::kSend) put(Dir::kToHub, Bytes(buf.data(), r.len));
+    return r;
+  }
+  session::SealResult hub_send(const std::vector<std::uint8_t>& inner) {
+    std::vector<std::uint8_t> buf(kBuf);
+    std::copy(inner.begin(), inner.end(), buf.begin() + wire::transport::kHeaderSize);
+    const auto r = hub->seal_to_vip(kClientVip, buf, inner.size(), now);
+    if (r.kind == session::SealResult::Kind::kSend) put(Dir::kToClient, Bytes(buf.data(), r.len));
+    return r;
+  }
+
+  // Moves everything that is due: polls, timers, deliveries. Call after each time step.
+  void pump() {
+    for (int rounds = 0; rounds < 1000; ++rounds) {
+      bool progress = false;
+      if (client->next_deadline() <= now) client->on_timer(now);
+      if (hub->next_deadline() <= now) hub->on_timer(now);
+      std::vector<std::uint8_t> out(kBuf);
+      while (auto t = cs().poll_transmit(out, now)) {
+        put(Dir::kToHub, Bytes(out.data(), t->len));
+        progress = true;
+      }
+      while (auto t = hub->poll_transmit(out, now)) {
+        put(Dir::kToClient, Bytes(out.data(), t->len));
+        progress = true;
+      }
+      while (!in_flight_.empty() && in_flight_.begin()->first.first <= now) {
+        auto node = in_flight_.extract(in_flight_.begin());
+        deliver(node.mapped().first, node.mapped().second);
+        progress = true;
+      }
+      if (!progress) return;
+    }
+  }
+
+  // Advances the clock in steps, pumping at each.
+  void run_for(Duration d, Duration step = std::chrono::milliseconds(10)) {
+    const Time end = now + d;
+    while (now < end) {
+      now += step;
+      pump();
+    }
+  }
+
+  void put(Dir dir, Bytes datagram) {
+    record_nonce(dir, datagram);
+    (dir == Dir::kToHub ? sent_to_hub : sent_to_client)++;
+    std::uniform_real_distribution<double> u(0, 1);
+    if (u(noise_rng_) < noise_.drop) return;
+    const int copies = u(noise_rng_) < noise_.duplicate ? 2 : 1;
+    for (int i = 0; i < copies; ++i) {
+      Duration delay = std::chrono::milliseconds(1);
+      if (noise_.max_extra_delay.count() > 0)
+        delay += Duration(noise_rng_() % static_cast<std::uint64_t>(noise_.max_extra_delay.count()));
+      in_flight_.emplace(std::make_pair(now + delay, seq_++),
+                         std::make_pair(dir, std::vector<std::uint8_t>(datagram.begin(), datagram.end())));
+    }
+  }
+
+  // Injects raw bytes as if they came from `from` (attacks, garbage).
+  session::ReceiveResult inject_to_hub(std::vector<std::uint8_t> bytes, const Endpoint& from,
+                                       std::vector<std::uint8_t>* reply_out = nullptr) {
+    std::vector<std::uint8_t> reply(kBuf);
+    const auto r = hub->receive(bytes, from, now, reply);
+    if (r.kind == session::ReceiveResult::Kind::kDeliver)
+      delivered_to_hub.emplace_back(bytes.begin() + r.offset, bytes.begin() + r.offset + r.len);
+    if (reply_out) reply_out->assign(reply.begin(), reply.begin() + (r.kind == session::ReceiveResult::Kind::kReply ? r.len : 0));
+    return r;
+  }
+
+  std::vector<std::vector<std::uint8_t>> captured_to_hub;  // every datagram the hub received
+  bool capture = false;
+
+ private:
+  void record_nonce(Dir dir, Bytes d) {
+    const auto type = wire::classify(d);
+    if (!type || (*type != wire::MessageType::kData && *type != wire::MessageType::kControl)) return;
+    const auto key = std::make_tuple(int(dir), load_le32(d.data() + 4), load_le64(d.data() + 8));
+    if (!nonces.insert(key).second) nonce_reused = true;
+  }
+
+  void deliver(Dir dir, std::vector<std::uint8_t>& d) {
+    if (dir == Dir::kToHub) {
+      if (capture) captured_to_hub.push_back(d);
+      std::vector<std::uint8_t> reply(kBuf);
+      const auto r = hub->receive(d, client_addr, now, reply);
+      if (r.kind == session::ReceiveResult::Kind::kDeliver)
+        delivered_to_hub.emplace_back(d.begin() + r.offset, d.begin() + r.offset + r.len);
+      if (r.kind == session::ReceiveResult::Kind::kReply) put(Dir::kToClient, Bytes(reply.data(), r.len));
+    } else {
+      const auto r = client->receive(d, 0, now);
+      if (r.kind == session::ReceiveResult::Kind::kDeliver)
+        delivered_to_client.emplace_back(d.begin() + r.offset, d.begin() + r.offset + r.len);
+    }
+  }
+
+  SeededRng rng_client_, rng_hub_;
+  std::mt19937_64 noise_rng_;
+  WireNoise noise_;
+  std::uint64_t seq_ = 0;
+  std::map<std::pair<Time, std::uint64_t>, std::pair<Dir, std::vector<std::uint8_t>>> in_flight_;
+};
+
+}  // namespace tund::test

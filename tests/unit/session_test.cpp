@@ -1,0 +1,298 @@
+// Client and hub cores against each other on a fake clock: handshake, data,
+// staging, rekey on time and count, expiry, the previous key's grace period,
+// and every way the hub refuses bad input without answering it.
+#include <gtest/gtest.h>
+
+#include "support/sim.hpp"
+
+namespace tund {
+namespace {
+
+using namespace std::chrono_literals;
+using session::ReceiveResult;
+using session::SealResult;
+using test::kClientVip;
+using test::kServer;
+using test::make_inner;
+using test::Sim;
+
+void connect(Sim& s) {
+  s.cs().start(s.now);
+  s.run_for(50ms);
+  ASSERT_TRUE(s.cs().established());
+}
+
+TEST(Session, HandshakeAssignsVipAndCarriesDataBothWays) {
+  Sim s(1);
+  connect(s);
+  EXPECT_EQ(s.cs().vip().vip, kClientVip);
+  EXPECT_EQ(s.cs().vip().prefix_len, 24);
+  EXPECT_EQ(s.cs().vip().gateway, test::kHubVip);
+  ASSERT_EQ(s.hub->session_count(), 1u);
+  EXPECT_EQ(s.hub->session(0)->endpoint(), s.client_addr);
+
+  const auto up = make_inner(kClientVip, kServer, 1);
+  EXPECT_EQ(s.client_send(up).kind, SealResult::Kind::kSend);
+  const auto down = make_inner(kServer, kClientVip, 2, 1400);
+  EXPECT_EQ(s.hub_send(down).kind, SealResult::Kind::kSend);
+  s.run_for(20ms);
+  ASSERT_EQ(s.delivered_to_hub.size(), 1u);
+  EXPECT_EQ(s.delivered_to_hub[0], up);
+  ASSERT_EQ(s.delivered_to_client.size(), 1u);
+  EXPECT_EQ(s.delivered_to_client[0], down);
+  EXPECT_FALSE(s.nonce_reused);
+}
+
+TEST(Session, PacketsBeforeTheHandshakeAreStagedThenSent) {
+  Sim s(2);
+  s.cs().start(s.now);
+  for (std::uint32_t i = 0; i < 5; ++i)
+    EXPECT_EQ(s.client_send(make_inner(kClientVip, kServer, i)).kind, SealResult::Kind::kStaged);
+  s.run_for(50ms);
+  ASSERT_EQ(s.delivered_to_hub.size(), 5u);
+  for (std::uint32_t i = 0; i < 5; ++i) EXPECT_EQ(s.delivered_to_hub[i], make_inner(kClientVip, kServer, i));
+}
+
+TEST(Session, StagingIsBounded) {
+  Sim s(3);
+  s.cs().start(s.now);
+  std::size_t staged = 0, dropped = 0;
+  for (std::uint32_t i = 0; i < limits::kStagedPackets + 10; ++i) {
+    const auto r = s.client_send(make_inner(kClientVip, kServer, i));
+    (r.kind == SealResult::Kind::kStaged ? staged : dropped)++;
+    if (r.kind == SealResult::Kind::kDrop) {
+      EXPECT_EQ(r.reason, DropReason::kStagingFull);
+    }
+  }
+  EXPECT_EQ(staged, limits::kStagedPackets);
+  EXPECT_EQ(dropped, 10u);
+}
+
+TEST(Session, RekeysOnTimeAndKeepsThePreviousKeyForInFlightPackets) {
+  Sim s(4);
+  connect(s);
+  const auto first_key = s.cs().channel().current()->local_index();
+
+  // A packet sealed under the old key but delivered after the rekey.
+  std::vector<std::uint8_t> held(Sim::kBuf);
+  const auto late = make_inner(kClientVip, kServer, 777);
+  std::copy(late.begin(), late.end(), held.begin() + 16);
+  s.run_for(limits::kRekeyAfterTime - 1s, 100ms);
+  const auto r = s.cs().seal(held, late.size(), s.now);
+  ASSERT_EQ(r.kind, SealResult::Kind::kSend);
+  held.resize(r.len);
+
+  s.run_for(2s + limits::kRekeyTimeoutJitterMax, 100ms);
+  EXPECT_EQ(s.cs().stats().handshakes, 2u);
+  EXPECT_NE(s.cs().channel().current()->local_index(), first_key);
+  // The client sends with the new key; the hub promotes it on first use.
+  ASSERT_EQ(s.client_send(make_inner(kClientVip, kServer, 1)).kind, SealResult::Kind::kSend);
+  s.run_for(10ms);
+
+  const auto before = s.delivered_to_hub.size();
+  const auto got = s.inject_to_hub(held, s.client_addr);
+  EXPECT_EQ(got.kind, ReceiveResult::Kind::kDeliver) << to_string(got.reason);
+  ASSERT_EQ(s.delivered_to_hub.size(), before + 1);
+  EXPECT_EQ(s.delivered_to_hub.back(), late);
+  EXPECT_FALSE(s.nonce_reused);
+}
+
+TEST(Session, RekeysAfterMessageCountAndRefusesAtTheHardLimit) {
+  Sim s(5);
+  connect(s);
+  s.cs().current_keypair_for_test()->skip_send_counter_for_test(limits::kRekeyAfterMessages);
+  EXPECT_EQ(s.client_send(make_inner(kClientVip, kServer, 1)).kind, SealResult::Kind::kSend);
+  s.run_for(50ms);
+  EXPECT_EQ(s.cs().stats().handshakes, 2u) << "the send saw the count and rekeyed";
+
+  s.cs().current_keypair_for_test()->skip_send_counter_for_test(limits::kRejectAfterMessages);
+  // At the hard limit nothing is sealed under that key: the packet waits for a new one.
+  EXPECT_EQ(s.client_send(make_inner(kClientVip, kServer, 2)).kind, SealResult::Kind::kStaged);
+  s.run_for(50ms);
+  EXPECT_EQ(s.cs().stats().handshakes, 3u);
+  EXPECT_EQ(s.delivered_to_hub.back(), make_inner(kClientVip, kServer, 2));
+}
+
+TEST(Session, KeysExpireWhenTheHubIsGoneAndTheClientKeepsTrying) {
+  Sim s(6, test::WireNoise{1.0, 0, {}});  // everything is dropped
+  s.cs().start(s.now);
+  s.run_for(1s, 100ms);
+  EXPECT_FALSE(s.cs().established());
+  const auto sent = s.sent_to_hub;
+  s.run_for(30s, 100ms);
+  // One initiation per kRekeyTimeout (+ jitter): about 6 in 30 s.
+  EXPECT_GE(s.sent_to_hub - sent, 5u);
+  EXPECT_LE(s.sent_to_hub - sent, 7u);
+}
+
+TEST(Session, KeysNeverOutliveRejectAfterTime) {
+  Sim s(7);
+  connect(s);
+  for (int i = 0; i < 40; ++i) {
+    s.run_for(10s, 500ms);
+    s.client_send(make_inner(kClientVip, kServer, i));
+    ASSERT_TRUE(s.cs().channel().current());
+    EXPECT_LT(s.now - s.cs().channel().current()->created(), limits::kRejectAfterTime);
+  }
+  EXPECT_GE(s.cs().stats().handshakes, 3u);
+}
+
+TEST(HubDefence, GarbageGetsNoReplyAndIsCounted) {
+  Sim s(8);
+  connect(s);
+  std::mt19937_64 rng(99);
+  const auto from = Endpoint::v4(0x0a010063, 5555);
+  for (std::size_t n : {0, 1, 3, 4, 31, 32, 64, 107, 108, 147, 148, 149, 1500}) {
+    for (int type = 0; type < 7; ++type) {
+      std::vector<std::uint8_t> g(n);
+      for (auto& b : g) b = static_cast<std::uint8_t>(rng());
+      if (n >= 4) {
+        g[0] = static_cast<std::uint8_t>(type);
+        g[1] = g[2] = g[3] = 0;
+      }
+      const auto r = s.inject_to_hub(g, from);
+      EXPECT_EQ(r.kind, ReceiveResult::Kind::kDrop) << "size " << n << " type " << type;
+    }
+  }
+  EXPECT_GT(s.hub->drops()[DropReason::kMalformed], 0u);
+  EXPECT_GT(s.hub->drops()[DropReason::kBadMac1], 0u);
+  EXPECT_GT(s.hub->drops()[DropReason::kUnknownIndex], 0u);
+  EXPECT_EQ(s.hub->session(0)->endpoint(), s.client_addr) << "garbage never moves the path";
+}
+
+TEST(HubDefence, UnknownClientGetsNoAnswer) {
+  Sim s(9);
+  test::SeededRng rng(1);
+  session::ClientConfig cc;
+  cc.identity = test::keypair_from_seed(42);  // not registered at the hub
+  session::Client stranger(cc, rng);
+  const auto slot = stranger.add_hub(s.hub_key);
+  stranger.session(slot).start(s.now);
+  std::vector<std::uint8_t> out(Sim::kBuf);
+  const auto t = stranger.session(slot).poll_transmit(out, s.now);
+  ASSERT_TRUE(t);
+  out.resize(t->len);
+  const auto r = s.inject_to_hub(out, Endpoint::v4(0x0a010009, 1));
+  EXPECT_EQ(r.kind, ReceiveResult::Kind::kDrop);
+  EXPECT_EQ(r.reason, DropReason::kUnknownPeer);
+  EXPECT_EQ(s.hub->drops()[DropReason::kUnknownPeer], 1u);
+  EXPECT_EQ(s.hub->session_count(), 0u);
+}
+
+TEST(HubDefence, ReplayedInitiationAndFloodAreRefused) {
+  Sim s(10);
+  s.capture = true;
+  connect(s);
+  ASSERT_FALSE(s.captured_to_hub.empty());
+  const auto initiation = s.captured_to_hub.front();
+  ASSERT_EQ(wire::classify(initiation), wire::MessageType::kInitiation);
+  std::vector<std::uint8_t> reply;
+  s.now += 1s;
+  const auto r = s.inject_to_hub(initiation, Endpoint::v4(0x0a0100ee, 1), &reply);
+  EXPECT_EQ(r.reason, DropReason::kStaleTimestamp);
+  EXPECT_TRUE(reply.empty());
+  EXPECT_EQ(s.hub->session(0)->endpoint(), s.client_addr) << "a replay never moves the path";
+
+  // Two fresh initiations 1 ms apart: the second is a flood.
+  s.cs().stop();
+  s.cs().start(s.now);
+  std::vector<std::uint8_t> a(Sim::kBuf), b(Sim::kBuf);
+  a.resize(s.cs().poll_transmit(a, s.now)->len);
+  s.cs().stop();
+  s.cs().start(s.now + 1ms);
+  b.resize(s.cs().poll_transmit(b, s.now + 1ms)->len);
+  EXPECT_EQ(s.inject_to_hub(a, s.client_addr).kind, ReceiveResult::Kind::kReply);
+  s.now += 1ms;
+  EXPECT_EQ(s.inject_to_hub(b, s.client_addr).reason, DropReason::kInitiationFlood);
+}
+
+TEST(HubDefence, LowOrderEphemeralCostsNoReply) {
+  Sim s(11);
+  s.cs().start(s.now);
+  std::vector<std::uint8_t> m(Sim::kBuf);
+  m.resize(s.cs().poll_transmit(m, s.now)->len);
+  std::fill(m.begin() + wire::initiation::kNoise, m.begin() + wire::initiation::kNoise + 32, 0);
+  crypto::CookieMaker(s.hub_key).stamp(m, wire::initiation::kMac1, s.now);
+  std::vector<std::uint8_t> reply;
+  EXPECT_EQ(s.inject_to_hub(m, s.client_addr, &reply).reason, DropReason::kLowOrderKey);
+  EXPECT_TRUE(reply.empty());
+}
+
+TEST(HubDefence, UnderLoadAnswersWithACookieThenAcceptsMac2) {
+  Sim s(12, {}, /*under_load_threshold=*/0);
+  s.cs().start(s.now);
+  std::vector<std::uint8_t> m(Sim::kBuf);
+  m.resize(s.cs().poll_transmit(m, s.now)->len);
+  std::vector<std::uint8_t> reply;
+  const auto r = s.inject_to_hub(m, s.client_addr, &reply);
+  ASSERT_EQ(r.kind, ReceiveResult::Kind::kReply);
+  EXPECT_EQ(reply.size(), wire::cookie_reply::kSize);
+  EXPECT_LT(reply.size(), m.size());
+  EXPECT_EQ(s.hub->session_count(), 0u) << "no state for a handshake without mac2";
+  // The client takes the cookie and its next initiation carries mac2.
+  EXPECT_EQ(s.client->receive(reply, 0, s.now).kind, ReceiveResult::Kind::kNone);
+  s.run_for(limits::kRekeyTimeout + limits::kRekeyTimeoutJitterMax + 100ms, 100ms);
+  EXPECT_TRUE(s.cs().established());
+  EXPECT_TRUE(s.hub->under_load(s.now));
+}
+
+TEST(HubDefence, DataReplayTamperSpoofAndStaleEndpoint) {
+  Sim s(13);
+  s.capture = true;
+  connect(s);
+  s.captured_to_hub.clear();
+  ASSERT_EQ(s.client_send(make_inner(kClientVip, kServer, 1)).kind, SealResult::Kind::kSend);
+  s.run_for(10ms);
+  ASSERT_EQ(s.captured_to_hub.size(), 1u);
+  const auto data = s.captured_to_hub[0];
+
+  EXPECT_EQ(s.inject_to_hub(data, s.client_addr).reason, DropReason::kReplay);
+  auto flipped = data;
+  flipped[40] ^= 1;
+  // Counter is new (we bump it) so only the tag can catch the flip.
+  store_le64(flipped.data() + 8, 1000);
+  EXPECT_EQ(s.inject_to_hub(flipped, s.client_addr).reason, DropReason::kAuthFailed);
+
+  // A replayed packet from a new address does not move the return path.
+  const auto attacker = Endpoint::v4(0x0a0100ee, 6666);
+  s.inject_to_hub(data, attacker);
+  EXPECT_EQ(s.hub->session(0)->endpoint(), s.client_addr);
+
+  // The inner source must be the session's VIP.
+  ASSERT_EQ(s.client_send(make_inner(0x0a4d0009, kServer, 2)).kind, SealResult::Kind::kSend);
+  s.run_for(10ms);
+  EXPECT_EQ(s.hub->drops()[DropReason::kInnerSourceMismatch], 1u);
+  EXPECT_EQ(s.delivered_to_hub.size(), 1u);
+
+  // A fresh authenticated packet from a new address moves it (the client roamed).
+  s.client_addr = Endpoint::v4(0x0a020002, 40001);
+  ASSERT_EQ(s.client_send(make_inner(kClientVip, kServer, 3)).kind, SealResult::Kind::kSend);
+  s.run_for(10ms);
+  EXPECT_EQ(s.hub->session(0)->endpoint(), s.client_addr);
+}
+
+TEST(Session, ProbeMeasuresRoundTrip) {
+  Sim s(14);
+  connect(s);
+  s.cs().send_probe(5, s.now);
+  s.run_for(10ms, 1ms);
+  ASSERT_TRUE(s.cs().last_rtt());
+  EXPECT_GT(*s.cs().last_rtt(), 0ms);
+  EXPECT_LT(*s.cs().last_rtt(), 10ms);
+}
+
+TEST(Session, IdleHubSessionIsForgottenButTheVipStays) {
+  Sim s(15);
+  connect(s);
+  s.cs().stop();
+  s.run_for(limits::kRejectAfterTime + limits::kSessionIdleExpiry + 5s, 1s);
+  EXPECT_EQ(s.hub->session_count(), 0u);
+  EXPECT_EQ(s.hub->client_vip(0).vip, kClientVip);
+  s.cs().start(s.now);
+  s.run_for(50ms);
+  EXPECT_TRUE(s.cs().established());
+  EXPECT_EQ(s.cs().vip().vip, kClientVip);
+}
+
+}  // namespace
+}  // namespace tund
