@@ -223,8 +223,8 @@ Time ClientSession::next_deadline() const {
                      keepalive_due_, earliest_expiry_});
   if (const auto* cur = channel_.current(); cur && !initiator_)
     t = std::min(t, cur->created() + limits::kRekeyAfterTime);
-  if (owner_.config_.persistent_keepalive.count() > 0 && last_sent_ != Time::min())
-    t = std::min(t, last_sent_ + owner_.config_.persistent_keepalive);
+  if (persistent_keepalive_.count() > 0 && last_sent_ != Time::min())
+    t = std::min(t, last_sent_ + persistent_keepalive_);
   return t;
 }
 
@@ -245,7 +245,7 @@ void ClientSession::on_timer(Time now) {
   }
   if (unanswered) unanswered_since_ = kNever;  // one new handshake per silence
 
-  const auto& pk = owner_.config_.persistent_keepalive;
+  const auto pk = persistent_keepalive_;
   const bool persistent_due = pk.count() > 0 && last_sent_ != Time::min() && now - last_sent_ >= pk;
   if ((now >= keepalive_due_ || persistent_due) && channel_.can_send(now)) {
     keepalive_due_ = kNever;

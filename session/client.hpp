@@ -39,7 +39,6 @@ struct ClientConfig {
   // Nanoseconds since the Unix epoch at Time{} (the daemon computes it once):
   // initiation timestamps are wall_offset + now, forced strictly increasing.
   WallTime wall_offset = 0;
-  Duration persistent_keepalive{0};
 };
 
 struct ClientTransmit {
@@ -70,6 +69,8 @@ class ClientSession {
 
   // Sends future traffic on this path (uplink); the hub follows.
   void set_path(PathId path) { path_ = path; }
+  // Sends a keepalive whenever nothing was sent for `interval` (0 = off).
+  void set_persistent_keepalive(Duration interval) { persistent_keepalive_ = interval; }
   PathId path() const { return path_; }
 
   // Queues a path probe with this id; its reply updates last_rtt().
@@ -123,6 +124,7 @@ class ClientSession {
   Time unanswered_since_ = kNever;
   Time keepalive_due_ = kNever;
   Time earliest_expiry_ = kNever;
+  Duration persistent_keepalive_{0};
 
   // Control frames waiting to be sent (small and bounded: oldest dropped).
   static constexpr std::size_t kMaxQueuedControl = 8;

@@ -95,6 +95,7 @@ class Hub {
   void on_timer(Time now);
 
   bool under_load(Time now) const { return now < under_load_until_; }
+  const PublicKey& public_key() const { return config_.identity.pub; }
   const DropCounters& drops() const { return drops_; }
   std::size_t session_count() const { return live_sessions_; }
 

@@ -1,0 +1,45 @@
+#include "daemon/cli.hpp"
+
+#include <cstdio>
+#include <ctime>
+
+#include "daemon/asio.hpp"
+#include "daemon/log.hpp"
+
+namespace tund::cli {
+
+std::string human_bytes(std::uint64_t n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(n);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u ? "%.2f %s" : "%.0f %s", v, units[u]);
+  return buf;
+}
+
+std::string human_age(std::int64_t unix_seconds) {
+  if (unix_seconds <= 0) return "never";
+  const std::int64_t age = static_cast<std::int64_t>(std::time(nullptr)) - unix_seconds;
+  if (age < 120) return std::to_string(age < 0 ? 0 : age) + " s ago";
+  if (age < 7200) return std::to_string(age / 60) + " min ago";
+  return std::to_string(age / 3600) + " h ago";
+}
+
+int run_daemon(const std::function<std::shared_ptr<void>(asio::io_context& io)>& make) {
+  asio::io_context io(1);
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&io](boost::system::error_code ec, int sig) {
+    if (!ec) log::notice(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ", shutting down");
+    io.stop();
+  });
+  auto daemon = make(io);
+  io.run();
+  daemon.reset();
+  return kOk;
+}
+
+}  // namespace tund::cli

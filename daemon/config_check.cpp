@@ -1,0 +1,209 @@
+#include "daemon/config_check.hpp"
+
+#include <arpa/inet.h>
+#include <sys/stat.h>
+
+#include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "crypto/primitives.hpp"
+
+namespace tund::config {
+
+namespace {
+std::string type_name(const toml::value& v) {
+  switch (v.type()) {
+    case toml::value_t::empty: return "nothing";
+    case toml::value_t::boolean: return "a boolean";
+    case toml::value_t::integer: return "an integer";
+    case toml::value_t::floating: return "a float";
+    case toml::value_t::string: return "a string";
+    case toml::value_t::offset_datetime:
+    case toml::value_t::local_datetime:
+    case toml::value_t::local_date:
+    case toml::value_t::local_time: return "a date/time";
+    case toml::value_t::array: return "an array";
+    case toml::value_t::table: return "a table";
+  }
+  return "an unknown type";
+}
+
+std::string where(const toml::source_location& loc) {
+  std::string s = loc.file_name();
+  if (loc.line() > 0) s += ":" + std::to_string(loc.line()) + ":" + std::to_string(loc.column());
+  return s;
+}
+
+const toml::value& require(const toml::value& table, const std::string& key) {
+  const auto* v = find(table, key);
+  if (!v) fail(table, "missing required key '" + key + "'");
+  return *v;
+}
+}  // namespace
+
+toml::value parse_file(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) fail_file(path, "cannot read the file: no such file");
+  try {
+    return toml::parse(path);
+  } catch (const toml::syntax_error& e) {
+    // toml11's message starts with "[error] reason" then a picture of the line.
+    std::string what = e.what();
+    std::string reason = what.substr(0, what.find('\n'));
+    if (reason.rfind("[error] ", 0) == 0) reason = reason.substr(8);
+    throw ConfigError(where(e.location()) + ": syntax error: " + reason);
+  } catch (const std::runtime_error& e) {
+    throw ConfigError(path + ": cannot read the file: " + e.what());
+  }
+}
+
+void fail(const toml::value& at, const std::string& reason) {
+  throw ConfigError(where(at.location()) + ": " + reason);
+}
+
+void fail_file(const std::string& file, const std::string& reason) {
+  throw ConfigError(file + ": " + reason);
+}
+
+void check_keys(const toml::value& table, std::initializer_list<std::string_view> allowed,
+                std::string_view section) {
+  if (!table.is_table()) fail(table, std::string(section) + " must be a table, not " + type_name(table));
+  for (const auto& [key, value] : table.as_table()) {
+    bool ok = false;
+    for (auto a : allowed) ok = ok || a == key;
+    if (!ok) fail(value, "unknown key '" + key + "' in " + std::string(section));
+  }
+}
+
+const toml::value* find(const toml::value& table, const std::string& key) {
+  if (!table.is_table()) return nullptr;
+  const auto& t = table.as_table();
+  const auto it = t.find(key);
+  return it == t.end() ? nullptr : &it->second;
+}
+
+std::string get_string(const toml::value& table, const std::string& key) {
+  const auto& v = require(table, key);
+  if (!v.is_string()) fail(v, "'" + key + "' must be a string, not " + type_name(v));
+  return v.as_string().str;
+}
+
+std::optional<std::string> get_optional_string(const toml::value& table, const std::string& key) {
+  if (!find(table, key)) return std::nullopt;
+  return get_string(table, key);
+}
+
+std::optional<std::int64_t> get_optional_int(const toml::value& table, const std::string& key,
+                                             std::int64_t min, std::int64_t max) {
+  const auto* v = find(table, key);
+  if (!v) return std::nullopt;
+  if (!v->is_integer()) fail(*v, "'" + key + "' must be an integer, not " + type_name(*v));
+  const auto i = v->as_integer();
+  if (i < min || i > max)
+    fail(*v, "'" + key + "' must be between " + std::to_string(min) + " and " + std::to_string(max));
+  return i;
+}
+
+std::optional<bool> get_optional_bool(const toml::value& table, const std::string& key) {
+  const auto* v = find(table, key);
+  if (!v) return std::nullopt;
+  if (!v->is_boolean()) fail(*v, "'" + key + "' must be true or false, not " + type_name(*v));
+  return v->as_boolean();
+}
+
+std::vector<std::string> get_string_array(const toml::value& table, const std::string& key) {
+  std::vector<std::string> out;
+  const auto* v = find(table, key);
+  if (!v) return out;
+  if (!v->is_array()) fail(*v, "'" + key + "' must be an array of strings, not " + type_name(*v));
+  for (const auto& e : v->as_array()) {
+    if (!e.is_string()) fail(e, "'" + key + "' must hold strings, not " + type_name(e));
+    out.push_back(e.as_string().str);
+  }
+  return out;
+}
+
+std::vector<toml::value> get_table_array(const toml::value& table, const std::string& key) {
+  std::vector<toml::value> out;
+  const auto* v = find(table, key);
+  if (!v) return out;
+  if (!v->is_array()) fail(*v, "'" + key + "' must be written as [[" + key + "]] tables");
+  for (const auto& e : v->as_array()) {
+    if (!e.is_table()) fail(e, "'" + key + "' must be written as [[" + key + "]] tables");
+    out.push_back(e);
+  }
+  return out;
+}
+
+const toml::value* get_optional_table(const toml::value& table, const std::string& key) {
+  const auto* v = find(table, key);
+  if (v && !v->is_table()) fail(*v, "'" + key + "' must be a table ([" + key + "]), not " + type_name(*v));
+  return v;
+}
+
+std::optional<std::uint32_t> parse_ipv4(std::string_view text) {
+  const std::string s(text);
+  in_addr a{};
+  if (inet_pton(AF_INET, s.c_str(), &a) != 1) return std::nullopt;
+  return ntohl(a.s_addr);
+}
+
+std::string ipv4_to_string(std::uint32_t ip) {
+  return std::to_string(ip >> 24) + "." + std::to_string((ip >> 16) & 255) + "." +
+         std::to_string((ip >> 8) & 255) + "." + std::to_string(ip & 255);
+}
+
+std::string Prefix::to_string() const { return ipv4_to_string(addr) + "/" + std::to_string(len); }
+
+std::optional<Prefix> parse_prefix(std::string_view text, bool allow_host_bits) {
+  const auto slash = text.find('/');
+  const auto ip = parse_ipv4(text.substr(0, slash));
+  if (!ip) return std::nullopt;
+  unsigned len = 32;
+  if (slash != std::string_view::npos) {
+    const auto digits = text.substr(slash + 1);
+    const auto r = std::from_chars(digits.data(), digits.data() + digits.size(), len);
+    if (r.ec != std::errc{} || r.ptr != digits.data() + digits.size() || len > 32) return std::nullopt;
+  }
+  Prefix p{*ip, static_cast<std::uint8_t>(len)};
+  const std::uint32_t mask = len == 0 ? 0 : ~std::uint32_t{0} << (32 - len);
+  if (!allow_host_bits && (p.addr & ~mask) != 0) return std::nullopt;
+  return p;
+}
+
+std::optional<Endpoint> parse_endpoint(std::string_view text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  const auto ip = parse_ipv4(text.substr(0, colon));
+  unsigned port = 0;
+  const auto digits = text.substr(colon + 1);
+  const auto r = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+  if (!ip || r.ec != std::errc{} || r.ptr != digits.data() + digits.size() || port > 65535)
+    return std::nullopt;
+  return Endpoint::v4(*ip, static_cast<std::uint16_t>(port));
+}
+
+PrivateKey load_private_key(const toml::value& at, const std::string& config_path,
+                            const std::string& key_file) {
+  std::filesystem::path p(key_file);
+  if (p.is_relative()) p = std::filesystem::path(config_path).parent_path() / p;
+  std::ifstream in(p);
+  if (!in) fail(at, "cannot read private key file '" + p.string() + "'");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  PrivateKey key;
+  if (!crypto::key_from_base64(ss.str(), key))
+    fail(at, "private key file '" + p.string() + "' does not hold a base64 32-byte key");
+  return key;
+}
+
+PublicKey parse_public_key(const toml::value& at, const std::string& text) {
+  PublicKey key;
+  if (!crypto::key_from_base64(text, key)) fail(at, "'" + text + "' is not a base64 32-byte public key");
+  if (crypto::is_low_order(key)) fail(at, "public key '" + text + "' is a low-order point and cannot be used");
+  return key;
+}
+
+}  // namespace tund::config

@@ -1,0 +1,70 @@
+// Strict reading of TOML configs (toml11 v3). Every error names the file, the
+// line and column where toml11 knows them, and the reason; the daemons print it
+// and exit 2. Unknown keys and wrong types are errors, never silently ignored
+// (toml11's find_or would return the default on a wrong type).
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <toml.hpp>
+
+#include "tund/endpoint.hpp"
+#include "tund/types.hpp"
+
+namespace tund::config {
+
+// A config error, already formatted as "file:line:column: reason".
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Parses the file; syntax errors become ConfigError.
+toml::value parse_file(const std::string& path);
+
+[[noreturn]] void fail(const toml::value& at, const std::string& reason);
+[[noreturn]] void fail_file(const std::string& file, const std::string& reason);
+
+// Refuses any key of `table` not in `allowed`.
+void check_keys(const toml::value& table, std::initializer_list<std::string_view> allowed,
+                std::string_view where);
+
+const toml::value* find(const toml::value& table, const std::string& key);
+std::string get_string(const toml::value& table, const std::string& key);  // required
+std::optional<std::string> get_optional_string(const toml::value& table, const std::string& key);
+std::optional<std::int64_t> get_optional_int(const toml::value& table, const std::string& key,
+                                             std::int64_t min, std::int64_t max);
+std::optional<bool> get_optional_bool(const toml::value& table, const std::string& key);
+std::vector<std::string> get_string_array(const toml::value& table, const std::string& key);
+// An array of tables ([[name]]); empty when absent.
+std::vector<toml::value> get_table_array(const toml::value& table, const std::string& key);
+const toml::value* get_optional_table(const toml::value& table, const std::string& key);
+
+struct Prefix {
+  std::uint32_t addr = 0;  // host order, IPv4
+  std::uint8_t len = 0;
+  bool contains(std::uint32_t ip) const {
+    return len == 0 || (ip >> (32 - len)) == (addr >> (32 - len));
+  }
+  std::string to_string() const;
+};
+
+// Parsers for values; each returns nothing on bad syntax.
+std::optional<std::uint32_t> parse_ipv4(std::string_view text);
+std::optional<Prefix> parse_prefix(std::string_view text, bool allow_host_bits);
+std::optional<Endpoint> parse_endpoint(std::string_view text);  // "a.b.c.d:port"
+std::string ipv4_to_string(std::uint32_t ip);
+
+// Reads a base64 key from a file named in the config (relative to the config's
+// directory). Errors point at the config value.
+PrivateKey load_private_key(const toml::value& at, const std::string& config_path,
+                            const std::string& key_file);
+PublicKey parse_public_key(const toml::value& at, const std::string& text);
+
+}  // namespace tund::config

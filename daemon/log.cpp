@@ -1,0 +1,55 @@
+#include "daemon/log.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <mutex>
+#include <string>
+
+namespace tund::log {
+
+namespace {
+bool g_verbose = false;
+std::mutex g_mutex;
+
+bool under_journal() {
+  static const bool v = std::getenv("JOURNAL_STREAM") != nullptr;
+  return v;
+}
+
+const char* level_name(Level l) {
+  switch (l) {
+    case Level::kError: return "error";
+    case Level::kWarning: return "warning";
+    case Level::kNotice: return "notice";
+    case Level::kInfo: return "info";
+    case Level::kDebug: return "debug";
+  }
+  return "?";
+}
+}  // namespace
+
+void set_verbose(bool verbose) { g_verbose = verbose; }
+
+void write(Level level, std::string_view message) {
+  if (level == Level::kDebug && !g_verbose) return;
+  std::string line;
+  if (under_journal()) {
+    line = "<" + std::to_string(static_cast<int>(level)) + ">";
+  } else {
+    char ts[32];
+    const std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    localtime_r(&now, &tm);
+    std::strftime(ts, sizeof ts, "%H:%M:%S ", &tm);
+    line = ts;
+    line += level_name(level);
+    line += ": ";
+  }
+  line.append(message);
+  line += '\n';
+  std::lock_guard lock(g_mutex);
+  std::fwrite(line.data(), 1, line.size(), stderr);
+}
+
+}  // namespace tund::log

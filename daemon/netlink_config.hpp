@@ -1,0 +1,43 @@
+// Addresses and routes through rtnetlink (libnl-route-3): what the daemons add
+// to the system. Everything added is remembered and removed again by
+// remove_all() (and the destructor), so a clean shutdown leaves nothing behind.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+struct nl_sock;
+
+namespace tund::daemon {
+
+class NetlinkConfig {
+ public:
+  NetlinkConfig();  // throws std::runtime_error if netlink is unavailable
+  ~NetlinkConfig();
+  NetlinkConfig(const NetlinkConfig&) = delete;
+  NetlinkConfig& operator=(const NetlinkConfig&) = delete;
+
+  // IPv4 only for now. `src` (host order, 0 = none) becomes the route's
+  // preferred source. Return an error text, empty on success.
+  std::string add_address(int ifindex, std::uint32_t addr, std::uint8_t prefix_len);
+  std::string add_route(int ifindex, std::uint32_t dst, std::uint8_t prefix_len, std::uint32_t src,
+                        std::uint32_t table = 254);
+  void remove_all();
+
+ private:
+  struct Added {
+    bool is_route;
+    int ifindex;
+    std::uint32_t addr;
+    std::uint8_t prefix_len;
+    std::uint32_t src;
+    std::uint32_t table;
+  };
+  std::string apply(const Added& a, bool add);
+
+  nl_sock* sock_ = nullptr;
+  std::vector<Added> added_;
+};
+
+}  // namespace tund::daemon

@@ -1,0 +1,32 @@
+// Firewall and NAT rules through libnftables (the library behind `nft`, no
+// shell). A daemon owns whole tables: it creates them atomically from one
+// ruleset text and deletes them on shutdown.
+#pragma once
+
+#include <string>
+#include <vector>
+
+struct nft_ctx;
+
+namespace tund::daemon {
+
+class Nftables {
+ public:
+  Nftables();
+  ~Nftables();
+  Nftables(const Nftables&) = delete;
+  Nftables& operator=(const Nftables&) = delete;
+
+  // Runs nft commands atomically. Returns the error text, empty on success.
+  std::string run(const std::string& commands);
+  // Creates `family name` from `body` (replacing any old copy) and remembers
+  // to delete it in remove_all().
+  std::string install_table(const std::string& family, const std::string& name, const std::string& body);
+  void remove_all();
+
+ private:
+  nft_ctx* ctx_ = nullptr;
+  std::vector<std::string> tables_;  // "family name"
+};
+
+}  // namespace tund::daemon

@@ -1,0 +1,108 @@
+#include "hub/hub_config.hpp"
+
+#include <charconv>
+#include <set>
+
+#include "hub/vip_pool.hpp"
+
+namespace tund::hub {
+
+using namespace config;
+
+HubSettings load_hub_config(const std::string& path) {
+  const auto root = parse_file(path);
+  check_keys(root, {"private_key_file", "listen", "control_socket", "tun", "client", "nat", "expose"},
+             "the top level");
+  HubSettings s;
+  s.config_path = path;
+  const auto key_file = get_string(root, "private_key_file");
+  s.private_key = load_private_key(*find(root, "private_key_file"), path, key_file);
+  const auto listen = get_string(root, "listen");
+  const auto ep = parse_endpoint(listen);
+  if (!ep || ep->port == 0) fail(*find(root, "listen"), "listen '" + listen + "' is not ip:port");
+  s.listen = *ep;
+  if (auto cs = get_optional_string(root, "control_socket")) s.control_socket = *cs;
+
+  if (const auto* tun = get_optional_table(root, "tun")) {
+    check_keys(*tun, {"name", "address", "mtu"}, "[tun]");
+    if (auto n = get_optional_string(*tun, "name")) {
+      if (n->empty() || n->size() > 15) fail(*find(*tun, "name"), "interface names have 1 to 15 characters");
+      s.tun_name = *n;
+    }
+    if (auto a = get_optional_string(*tun, "address")) {
+      const auto p = parse_prefix(*a, true);
+      if (!p || p->len == 0 || p->len > 30) fail(*find(*tun, "address"), "address '" + *a + "' is not like 10.77.0.1/24");
+      s.tun_address = *p;
+    }
+    if (auto m = get_optional_int(*tun, "mtu", 576, 65000)) s.mtu = static_cast<unsigned>(*m);
+  }
+
+  const auto clients = get_table_array(root, "client");
+  std::vector<VipRequest> requests;
+  std::set<std::string> names;
+  std::set<PublicKey> keys;
+  for (const auto& c : clients) {
+    check_keys(c, {"name", "public_key", "vip"}, "[[client]]");
+    ClientSettings cs;
+    cs.name = get_string(c, "name");
+    if (!names.insert(cs.name).second) fail(*find(c, "name"), "client name '" + cs.name + "' is used twice");
+    const auto key = get_string(c, "public_key");
+    cs.public_key = parse_public_key(*find(c, "public_key"), key);
+    if (!keys.insert(cs.public_key).second) fail(*find(c, "public_key"), "public key of '" + cs.name + "' is used twice");
+    VipRequest req;
+    if (auto v = get_optional_string(c, "vip")) {
+      req.vip = parse_ipv4(*v);
+      if (!req.vip) fail(*find(c, "vip"), "vip '" + *v + "' is not an IPv4 address");
+    }
+    requests.push_back(req);
+    s.clients.push_back(cs);
+  }
+  const auto vips = assign_vips(s.tun_address, requests);
+  if (!vips.ok()) {
+    const auto& c = clients[vips.bad_index];
+    fail(find(c, "vip") ? *find(c, "vip") : c, vips.error);
+  }
+  for (std::size_t i = 0; i < s.clients.size(); ++i) s.clients[i].vip = vips.vips[i];
+
+  if (const auto* nat = get_optional_table(root, "nat")) {
+    check_keys(*nat, {"masquerade"}, "[nat]");
+    for (const auto& m : get_string_array(*nat, "masquerade")) {
+      const auto p = parse_prefix(m, false);
+      if (!p) fail(*find(*nat, "masquerade"), "'" + m + "' is not an IPv4 prefix like 10.4.0.0/24");
+      s.masquerade.push_back(*p);
+    }
+  }
+
+  for (const auto& e : get_table_array(root, "expose")) {
+    check_keys(e, {"listen", "to", "protocol"}, "[[expose]]");
+    ExposeSettings x;
+    const auto l = get_string(e, "listen");
+    const auto lep = parse_endpoint(l);
+    if (!lep || lep->port == 0) fail(*find(e, "listen"), "listen '" + l + "' is not ip:port");
+    x.listen = *lep;
+    const auto to = get_string(e, "to");
+    const auto colon = to.rfind(':');
+    unsigned port = 0;
+    const char* digits = to.data() + (colon == std::string::npos ? to.size() : colon + 1);
+    const auto r = std::from_chars(digits, to.data() + to.size(), port);
+    if (colon == std::string::npos || r.ec != std::errc{} || r.ptr != to.data() + to.size() || port == 0 || port > 65535)
+      fail(*find(e, "to"), "to '" + to + "' is not client-name:port");
+    const auto name = to.substr(0, colon);
+    bool found = false;
+    for (std::size_t i = 0; i < s.clients.size(); ++i)
+      if (s.clients[i].name == name) {
+        x.client = i;
+        found = true;
+      }
+    if (!found) fail(*find(e, "to"), "no [[client]] is named '" + name + "'");
+    x.port = static_cast<std::uint16_t>(port);
+    if (auto p = get_optional_string(e, "protocol")) {
+      if (*p != "tcp" && *p != "udp") fail(*find(e, "protocol"), "protocol must be \"tcp\" or \"udp\"");
+      x.protocol = *p;
+    }
+    s.exposes.push_back(x);
+  }
+  return s;
+}
+
+}  // namespace tund::hub

@@ -1,0 +1,45 @@
+// The hub's TOML config, read strictly (see daemon/config_check.hpp).
+//
+//   private_key_file, listen = "0.0.0.0:51900", control_socket
+//   [tun]      name = "hub0", address = "10.77.0.1/24", mtu = 1420
+//   [[client]] name, public_key, vip (optional: else from the pool, stable per config order)
+//   [nat]      masquerade = ["10.4.0.0/24"]
+//   [[expose]] listen = "10.4.0.1:8080", to = "phone:80", protocol = "tcp" | "udp"
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "daemon/config_check.hpp"
+
+namespace tund::hub {
+
+struct ClientSettings {
+  std::string name;
+  PublicKey public_key{};
+  std::uint32_t vip = 0;
+};
+
+struct ExposeSettings {
+  Endpoint listen;
+  std::size_t client = 0;  // index into clients
+  std::uint16_t port = 0;
+  std::string protocol = "tcp";
+};
+
+struct HubSettings {
+  std::string config_path;
+  PrivateKey private_key{};
+  Endpoint listen;
+  std::string control_socket = "/run/tund/hub.sock";
+  std::string tun_name = "hub0";
+  config::Prefix tun_address{0x0a4d0001, 24};
+  unsigned mtu = 1420;
+  std::vector<ClientSettings> clients;
+  std::vector<config::Prefix> masquerade;
+  std::vector<ExposeSettings> exposes;
+};
+
+HubSettings load_hub_config(const std::string& path);
+
+}  // namespace tund::hub

@@ -1,0 +1,62 @@
+// The hub daemon: moves packets between its UDP socket and its TUN device
+// through the sans-I/O session::Hub, installs NAT and expose rules, and
+// answers the control socket.
+//
+//   UDP readable ─▶ recvmmsg ─▶ Hub::receive (VIP check) ─▶ write to hub0 | reply
+//   hub0 readable ─▶ read batch ─▶ Hub::seal_to_vip(destination) ─▶ sendmmsg
+//   timer ─▶ Hub::on_timer ─▶ poll_transmit ─▶ send
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "crypto/primitives.hpp"
+#include "daemon/asio.hpp"
+#include "daemon/control_socket.hpp"
+#include "daemon/netlink_config.hpp"
+#include "daemon/nftables.hpp"
+#include "daemon/tun_device.hpp"
+#include "daemon/udp_socket.hpp"
+#include "hub/hub_config.hpp"
+#include "session/hub.hpp"
+
+namespace tund::hub {
+
+class HubDaemon {
+ public:
+  HubDaemon(asio::io_context& io, HubSettings settings);  // throws on startup failure
+  ~HubDaemon();
+
+  std::string status_json() const;
+
+ private:
+  void wait_tun();
+  void wait_udp();
+  void on_tun_readable();
+  void on_udp_readable();
+  void after_event(Time now);
+  void arm_timer(Time deadline);
+  std::string nat_rules() const;
+  std::string handle_control(const std::string& request);
+
+  HubSettings settings_;
+  crypto::SodiumRng rng_;
+  std::unique_ptr<session::Hub> hub_;
+  std::unique_ptr<daemon::TunDevice> tun_;
+  std::unique_ptr<daemon::UdpSocket> udp_;
+  daemon::NetlinkConfig netlink_;
+  daemon::Nftables nft_;
+  std::unique_ptr<daemon::ControlServer> control_;
+  asio::posix::stream_descriptor tun_wait_;
+  asio::posix::stream_descriptor udp_wait_;
+  asio::steady_timer timer_;
+  Time armed_for_ = kNever;
+
+  daemon::DatagramBatch tx_batch_;
+  daemon::DatagramBatch rx_batch_;
+  std::vector<std::uint8_t> reply_buf_;
+  std::uint64_t tun_write_errors_ = 0;
+  std::uint64_t not_ipv4_ = 0;
+};
+
+}  // namespace tund::hub

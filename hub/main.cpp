@@ -1,0 +1,93 @@
+// tund-hub: the hub. Subcommands:
+//   tund-hub run -c hub.toml [-v]
+//   tund-hub status -c hub.toml [--json]
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "daemon/cli.hpp"
+#include "daemon/control_socket.hpp"
+#include "daemon/log.hpp"
+#include "hub/hub_daemon.hpp"
+
+namespace {
+
+using namespace tund;
+
+int usage() {
+  std::cerr << "usage: tund-hub run -c hub.toml [-v]\n"
+               "       tund-hub status -c hub.toml [--json]\n";
+  return cli::kUsage;
+}
+
+int print_status(const std::string& text, bool as_json) {
+  const auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    std::cerr << "tund-hub status: the daemon sent an unreadable reply\n";
+    return cli::kNotConnected;
+  }
+  if (as_json) {
+    std::cout << j.dump(2) << "\n";
+    return cli::kOk;
+  }
+  std::cout << "interface: " << j.value("interface", "") << " " << j.value("address", "") << "\n"
+            << "  listening: " << j.value("listen", "") << "\n"
+            << "  public key: " << j.value("public_key", "") << "\n"
+            << "  sessions: " << j["sessions"].size() << " of " << j["clients"].size() << " clients\n";
+  for (const auto& s : j["sessions"]) {
+    std::cout << "\nclient: " << s.value("name", "") << "\n"
+              << "  vip: " << s.value("vip", "") << "\n"
+              << "  endpoint: " << s.value("endpoint", "") << "\n"
+              << "  latest handshake: " << cli::human_age(s.value("last_handshake", std::int64_t{0})) << "\n"
+              << "  transfer: " << cli::human_bytes(s.value("rx_bytes", std::uint64_t{0})) << " received, "
+              << cli::human_bytes(s.value("tx_bytes", std::uint64_t{0})) << " sent\n";
+  }
+  if (!j["drops"].empty()) {
+    std::cout << "\ndropped:";
+    for (const auto& [reason, n] : j["drops"].items()) std::cout << " " << reason << "=" << n;
+    std::cout << "\n";
+  }
+  return cli::kOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) return usage();
+  const std::string cmd = args[0];
+  std::string config;
+  bool as_json = false, verbose = false;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    if ((args[i] == "-c" || args[i] == "--config") && i + 1 < args.size()) config = args[++i];
+    else if (args[i] == "--json") as_json = true;
+    else if (args[i] == "-v" || args[i] == "--verbose") verbose = true;
+    else return usage();
+  }
+  if ((cmd != "run" && cmd != "status") || config.empty()) return usage();
+  crypto::init();
+  hub::HubSettings settings;
+  try {
+    settings = hub::load_hub_config(config);
+  } catch (const config::ConfigError& e) {
+    std::cerr << e.what() << "\n";
+    return cli::kUsage;
+  }
+  if (cmd == "status") {
+    const auto reply = daemon::control_request(settings.control_socket, "status");
+    if (!reply) {
+      std::cerr << "tund-hub is not running (no daemon at " << settings.control_socket << ")\n";
+      return cli::kNotConnected;
+    }
+    return print_status(*reply, as_json);
+  }
+  log::set_verbose(verbose);
+  try {
+    return cli::run_daemon(
+        [&](asio::io_context& io) { return std::make_shared<hub::HubDaemon>(io, std::move(settings)); });
+  } catch (const std::exception& e) {
+    log::error(std::string("tund-hub: ") + e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,112 @@
+# The netns lab, sourced by tests, the demo and the benchmarks.
+#
+#   cli  (tun0) 10.1.0.2 ─wlan0─┐
+#   cli2 (tun0) 10.5.0.2 ─wlan0─┤ inet (router) ─eth0─ hub  (hub0 10.77.0.1/24) ─s0─ srv  10.4.0.2
+#                               └─────────────── ─eth0─ hub2 (hub0 10.78.0.1/24) ─s0─ srv2 10.8.0.2
+#
+# inet routes between 10.1/24, 10.5/24, 10.3/24 (hub) and 10.6/24 (hub2).
+# srv and srv2 reach the VIP subnets through their hub. Every namespace name
+# carries LAB_ID so parallel runs never collide. Needs root.
+
+LAB_ID=${LAB_ID:-t$$}
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BIN=${BIN:-$ROOT/build/bin}
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+NETPEER="$PY $ROOT/tests/netns/netpeer.py"
+LAB_DIR=${LAB_DIR:-$(mktemp -d /tmp/tund-lab.XXXXXX)}
+LAB_PIDS=()
+
+ns() { echo "${LAB_ID}-$1"; }
+nsx() { local n=$1; shift; ip netns exec "$(ns "$n")" "$@"; }
+
+lab_veth() {  # lab_veth NS_A IF_A ADDR_A/len NS_B IF_B ADDR_B/len
+  ip link add "$2" netns "$(ns "$1")" type veth peer name "$5" netns "$(ns "$4")"
+  nsx "$1" ip addr add "$3" dev "$2"
+  nsx "$4" ip addr add "$6" dev "$5"
+  nsx "$1" ip link set "$2" up
+  nsx "$4" ip link set "$5" up
+}
+
+lab_up() {
+  for n in cli cli2 inet hub hub2 srv srv2; do
+    ip netns add "$(ns $n)"
+    nsx $n ip link set lo up
+  done
+  lab_veth cli wlan0 10.1.0.2/24 inet w1 10.1.0.1/24
+  lab_veth cli2 wlan0 10.5.0.2/24 inet w5 10.5.0.1/24
+  lab_veth hub eth0 10.3.0.2/24 inet e3 10.3.0.1/24
+  lab_veth hub2 eth0 10.6.0.2/24 inet e6 10.6.0.1/24
+  lab_veth hub s0 10.4.0.1/24 srv eth0 10.4.0.2/24
+  lab_veth hub2 s0 10.8.0.1/24 srv2 eth0 10.8.0.2/24
+  nsx cli ip route add default via 10.1.0.1
+  nsx cli2 ip route add default via 10.5.0.1
+  nsx hub ip route add default via 10.3.0.1
+  nsx hub2 ip route add default via 10.6.0.1
+  nsx srv ip route add default via 10.4.0.1
+  nsx srv2 ip route add default via 10.8.0.1
+  for n in inet hub hub2; do nsx $n sysctl -qw net.ipv4.ip_forward=1; done
+}
+
+lab_keys() {  # lab_keys NAME...: NAME.key and NAME.pub in LAB_DIR
+  for k in "$@"; do
+    (umask 077; "$BIN/tund" genkey > "$LAB_DIR/$k.key")
+    "$BIN/tund" pubkey < "$LAB_DIR/$k.key" > "$LAB_DIR/$k.pub"
+  done
+}
+
+pub() { cat "$LAB_DIR/$1.pub"; }
+
+# lab_start NS NAME CMD...: runs a process in the background, output to
+# LAB_DIR/NAME.log; PID_NAME holds its pid (ip netns exec execs, so the pid
+# is the process itself) and lab_down stops it.
+lab_start() {
+  local n=$1 name=$2; shift 2
+  ip netns exec "$(ns "$n")" "$@" >"$LAB_DIR/$name.log" 2>&1 &
+  LAB_PIDS+=($!)
+  eval "PID_$name=$!"
+}
+
+# wait_for SECONDS CMD...: retries CMD every 0.1 s until it succeeds.
+wait_for() {
+  local deadline=$(( $(date +%s%N) + $1 * 1000000000 )); shift
+  until "$@" >/dev/null 2>&1; do
+    [ "$(date +%s%N)" -lt "$deadline" ] || return 1
+    sleep 0.1
+  done
+}
+
+lab_down() {
+  for p in "${LAB_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${LAB_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+  LAB_PIDS=()
+  # Anything else still running inside a lab namespace goes too.
+  for n in cli cli2 inet hub hub2 srv srv2; do
+    ip netns pids "$(ns $n)" 2>/dev/null | xargs -r kill 2>/dev/null
+    ip netns del "$(ns $n)" 2>/dev/null
+  done
+  [ -n "${KEEP_LAB_DIR:-}" ] || rm -rf "$LAB_DIR"
+}
+
+require_root() {
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "SKIPPED: $1 needs root to create network namespaces (run as root, as CI does)"
+    exit 77
+  fi
+}
+
+# Results: check NAME CMD... counts a pass or a failure and says which.
+PASSED=0
+FAILED=0
+check() {
+  local name=$1; shift
+  if "$@"; then
+    PASSED=$((PASSED + 1)); echo "ok - $name"
+  else
+    FAILED=$((FAILED + 1)); echo "FAIL - $name"
+  fi
+}
+summary() {
+  echo "$PASSED passed, $FAILED failed"
+  [ "$FAILED" -eq 0 ]
+}

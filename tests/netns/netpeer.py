@@ -1,0 +1,104 @@
+#!/usr/bin/python3
+"""Traffic endpoints for the netns lab (stdlib only).
+
+  netpeer.py sink PORT            accept one TCP connection, print "<sha256> <bytes> <peer-ip>"
+  netpeer.py send HOST PORT BYTES stream deterministic pseudo-random bytes, print "<sha256> <bytes>"
+  netpeer.py answer PORT TEXT     answer every TCP connection with TEXT (until killed)
+  netpeer.py ask HOST PORT        connect, print what the server says
+  netpeer.py udpecho PORT         echo UDP datagrams (until killed)
+  netpeer.py udpcheck HOST PORT N send N datagrams, print how many came back intact
+  netpeer.py garbage HOST PORT    send random UDP datagrams, print how many replies arrived
+"""
+import hashlib, os, socket, sys, time
+
+
+def chunks(total, seed=b"tund"):
+    block = hashlib.sha256(seed).digest()
+    sent = 0
+    while sent < total:
+        buf = bytearray()
+        while len(buf) < 65536:
+            block = hashlib.sha256(block).digest()
+            buf += block * 32
+        piece = bytes(buf[: min(65536, total - sent)])
+        sent += len(piece)
+        yield piece
+
+
+def main(argv):
+    cmd = argv[1]
+    if cmd == "sink":
+        srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind(("0.0.0.0", int(argv[2])))
+        srv.listen(1)
+        print("ready", flush=True)
+        conn, peer = srv.accept()
+        h, n = hashlib.sha256(), 0
+        while True:
+            data = conn.recv(1 << 16)
+            if not data:
+                break
+            h.update(data)
+            n += len(data)
+        print(h.hexdigest(), n, peer[0], flush=True)
+    elif cmd == "send":
+        s = socket.create_connection((argv[2], int(argv[3])), timeout=30)
+        h, n = hashlib.sha256(), 0
+        for piece in chunks(int(argv[4])):
+            s.sendall(piece)
+            h.update(piece)
+            n += len(piece)
+        s.shutdown(socket.SHUT_WR)
+        s.recv(1)
+        print(h.hexdigest(), n, flush=True)
+    elif cmd == "answer":
+        srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind(("0.0.0.0", int(argv[2])))
+        srv.listen(8)
+        while True:
+            conn, _ = srv.accept()
+            conn.sendall(argv[3].encode())
+            conn.close()
+    elif cmd == "ask":
+        s = socket.create_connection((argv[2], int(argv[3])), timeout=5)
+        print(s.recv(1024).decode(), flush=True)
+    elif cmd == "udpecho":
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("0.0.0.0", int(argv[2])))
+        while True:
+            data, peer = s.recvfrom(65536)
+            s.sendto(data, peer)
+    elif cmd == "udpcheck":
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(2)
+        good = 0
+        for i in range(int(argv[4])):
+            payload = hashlib.sha256(str(i).encode()).digest() * 40
+            s.sendto(payload, (argv[2], int(argv[3])))
+            try:
+                if s.recv(65536) == payload:
+                    good += 1
+            except socket.timeout:
+                pass
+        print(good, flush=True)
+    elif cmd == "garbage":
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(0.2)
+        replies = 0
+        for size in (1, 4, 16, 32, 64, 100, 148, 500, 1400):
+            for _ in range(5):
+                s.sendto(os.urandom(size), (argv[2], int(argv[3])))
+                try:
+                    s.recv(65536)
+                    replies += 1
+                except socket.timeout:
+                    pass
+        print(replies, flush=True)
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

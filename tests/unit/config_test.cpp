@@ -1,0 +1,127 @@
+// Config checking and VIP assignment: pure logic, no daemons.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "crypto/primitives.hpp"
+#include "hub/hub_config.hpp"
+#include "hub/vip_pool.hpp"
+#include "support/sim.hpp"
+#include "tund/client_config.hpp"
+
+namespace tund {
+namespace {
+
+using config::Prefix;
+
+TEST(VipPool, ExplicitFirstThenLowestFreeInOrder) {
+  const Prefix hub{0x0a4d0001, 24};
+  const auto r = hub::assign_vips(hub, {{std::nullopt}, {0x0a4d0002}, {std::nullopt}});
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.vips, (std::vector<std::uint32_t>{0x0a4d0003, 0x0a4d0002, 0x0a4d0004}));
+}
+
+TEST(VipPool, RefusesHubNetworkBroadcastOutsideAndDuplicates) {
+  const Prefix hub{0x0a4d0001, 24};
+  for (std::uint32_t bad : {0x0a4d0001u, 0x0a4d0000u, 0x0a4d00ffu, 0x0a4e0002u}) {
+    const auto r = hub::assign_vips(hub, {{std::nullopt}, {bad}});
+    EXPECT_FALSE(r.ok()) << config::ipv4_to_string(bad);
+    EXPECT_EQ(r.bad_index, 1u);
+  }
+  const auto dup = hub::assign_vips(hub, {{0x0a4d0005}, {0x0a4d0005}});
+  EXPECT_FALSE(dup.ok());
+  EXPECT_EQ(dup.bad_index, 1u);
+}
+
+TEST(VipPool, ExhaustionIsAClearError) {
+  const Prefix hub{0x0a4d0001, 30};  // .1 hub, .2 the only client address
+  const auto r = hub::assign_vips(hub, {{std::nullopt}, {std::nullopt}});
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.bad_index, 1u);
+  EXPECT_NE(r.error.find("no free address"), std::string::npos);
+}
+
+class ConfigFiles : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    crypto::init();
+    dir_ = std::filesystem::temp_directory_path() / ("tund-config-test-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+    write("k.key", crypto::key_to_base64(test::keypair_from_seed(1).priv));
+    pub_ = crypto::key_to_base64(test::keypair_from_seed(2).pub);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string write(const std::string& name, const std::string& text) {
+    const auto p = (dir_ / name).string();
+    std::ofstream(p) << text;
+    return p;
+  }
+  // Loads a client config and returns the error text ("" when it loads).
+  std::string client_error(const std::string& text) {
+    try {
+      client::load_client_config(write("c.toml", text));
+      return "";
+    } catch (const config::ConfigError& e) {
+      return e.what();
+    }
+  }
+  std::filesystem::path dir_;
+  std::string pub_;
+};
+
+TEST_F(ConfigFiles, ValidClientConfigLoads) {
+  const auto path = write("ok.toml", "private_key_file = \"k.key\"\n[tun]\nmtu = 1400\n[[hub]]\nname = \"a\"\n"
+                                     "endpoint = \"10.3.0.2:51900\"\npublic_key = \"" + pub_ + "\"\nroutes = [\"10.4.0.0/24\"]\n");
+  const auto s = client::load_client_config(path);
+  EXPECT_EQ(s.mtu, 1400u);
+  EXPECT_EQ(s.tun_name, "tun0");
+  ASSERT_EQ(s.hubs.size(), 1u);
+  EXPECT_EQ(s.hubs[0].endpoint.to_string(), "10.3.0.2:51900");
+  EXPECT_EQ(s.hubs[0].routes[0].to_string(), "10.4.0.0/24");
+}
+
+TEST_F(ConfigFiles, EveryErrorNamesFileLineColumn) {
+  const std::string hub = "[[hub]]\nname = \"a\"\nendpoint = \"10.3.0.2:51900\"\npublic_key = \"" + pub_ + "\"\n";
+  struct Case {
+    std::string text;
+    std::string expect;
+  };
+  const Case cases[] = {
+      {"private_key_file = \"k.key\"\n[tun]\nmtu = \"big\"\n" + hub, "c.toml:3:7: 'mtu' must be an integer"},
+      {"private_key_file = \"k.key\"\nfoo = 1\n" + hub, "c.toml:2:7: unknown key 'foo'"},
+      {"private_key_file = 7\n" + hub, "c.toml:1:20: 'private_key_file' must be a string"},
+      {"private_key_file = \"nope.key\"\n" + hub, "c.toml:1:20: cannot read private key file"},
+      {"private_key_file = \"k.key\"\n[[hub]]\nname = \"a\"\nendpoint = \"10.3.0.2\"\npublic_key = \"" + pub_ + "\"\n",
+       "c.toml:4:12: endpoint '10.3.0.2' is not ip:port"},
+      {"private_key_file = \"k.key\"\n" + hub + "routes = [\"10.4.0.1/24\"]\n", "c.toml:6:10: route '10.4.0.1/24'"},
+      {"private_key_file = \"k.key\"\n[tun]\nmtu = 100\n" + hub, "c.toml:3:7: 'mtu' must be between 576 and 65000"},
+      {"private_key_file = \"k.key\"\n", "c.toml: at least one [[hub]] is required"},
+      {"private_key_file = \"k.key\"\n[[hub]]\nname = \"a\"\nendpoint = \"10.3.0.2:1\"\npublic_key = \"" +
+           std::string(43, 'A') + "=\"\n",
+       "low-order point"},
+  };
+  for (const auto& c : cases) {
+    const auto err = client_error(c.text);
+    EXPECT_NE(err.find(c.expect), std::string::npos) << "got: " << err << "\nexpected: " << c.expect;
+  }
+}
+
+TEST_F(ConfigFiles, HubConfigAssignsVipsAndChecksExposeTargets) {
+  const auto base = "private_key_file = \"k.key\"\nlisten = \"0.0.0.0:51900\"\n[tun]\naddress = \"10.77.0.1/24\"\n"
+                    "[[client]]\nname = \"phone\"\npublic_key = \"" + pub_ + "\"\n";
+  const auto s = hub::load_hub_config(write("h.toml", base + "[[expose]]\nlisten = \"10.4.0.1:8080\"\nto = \"phone:80\"\n"));
+  ASSERT_EQ(s.clients.size(), 1u);
+  EXPECT_EQ(s.clients[0].vip, 0x0a4d0002u);
+  ASSERT_EQ(s.exposes.size(), 1u);
+  EXPECT_EQ(s.exposes[0].port, 80);
+  try {
+    hub::load_hub_config(write("h2.toml", base + "[[expose]]\nlisten = \"10.4.0.1:8080\"\nto = \"tablet:80\"\n"));
+    FAIL() << "an expose to an unknown client must be refused";
+  } catch (const config::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("h2.toml:10:6: no [[client]] is named 'tablet'"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace tund

@@ -1,0 +1,54 @@
+#include "tund/client_config.hpp"
+
+#include <set>
+
+namespace tund::client {
+
+using namespace config;
+
+ClientSettings load_client_config(const std::string& path) {
+  const auto root = parse_file(path);
+  check_keys(root, {"private_key_file", "control_socket", "tun", "hub"}, "the top level");
+  ClientSettings s;
+  s.config_path = path;
+  const auto key_file = get_string(root, "private_key_file");
+  s.private_key = load_private_key(*find(root, "private_key_file"), path, key_file);
+  if (auto cs = get_optional_string(root, "control_socket")) s.control_socket = *cs;
+
+  if (const auto* tun = get_optional_table(root, "tun")) {
+    check_keys(*tun, {"name", "mtu"}, "[tun]");
+    if (auto n = get_optional_string(*tun, "name")) {
+      if (n->empty() || n->size() > 15) fail(*find(*tun, "name"), "interface names have 1 to 15 characters");
+      s.tun_name = *n;
+    }
+    if (auto m = get_optional_int(*tun, "mtu", 576, 65000)) s.mtu = static_cast<unsigned>(*m);
+  }
+
+  const auto hubs = get_table_array(root, "hub");
+  if (hubs.empty()) fail_file(path, "at least one [[hub]] is required");
+  std::set<std::string> names;
+  for (const auto& h : hubs) {
+    check_keys(h, {"name", "endpoint", "public_key", "routes", "persistent_keepalive"}, "[[hub]]");
+    HubSettings hub;
+    hub.name = get_string(h, "name");
+    if (!names.insert(hub.name).second) fail(*find(h, "name"), "hub name '" + hub.name + "' is used twice");
+    const auto ep = get_string(h, "endpoint");
+    const auto endpoint = parse_endpoint(ep);
+    if (!endpoint || endpoint->port == 0) fail(*find(h, "endpoint"), "endpoint '" + ep + "' is not ip:port");
+    hub.endpoint = *endpoint;
+    const auto key = get_string(h, "public_key");
+    hub.public_key = parse_public_key(*find(h, "public_key"), key);
+    if (const auto* routes = find(h, "routes")) {
+      for (const auto& r : get_string_array(h, "routes")) {
+        const auto p = parse_prefix(r, false);
+        if (!p) fail(*routes, "route '" + r + "' is not an IPv4 prefix like 10.4.0.0/24");
+        hub.routes.push_back(*p);
+      }
+    }
+    if (auto k = get_optional_int(h, "persistent_keepalive", 0, 3600)) hub.persistent_keepalive_s = static_cast<unsigned>(*k);
+    s.hubs.push_back(std::move(hub));
+  }
+  return s;
+}
+
+}  // namespace tund::client

@@ -1,0 +1,37 @@
+// The client's TOML config, read strictly (see daemon/config_check.hpp).
+//
+//   private_key_file = "client.key"          # relative to this file's directory
+//   control_socket = "/run/tund/client.sock"
+//   [tun]   name = "tun0", mtu = 1420
+//   [[hub]] name, endpoint = "ip:port", public_key, routes = ["cidr", ...],
+//           persistent_keepalive = seconds (0 = off)
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "daemon/config_check.hpp"
+
+namespace tund::client {
+
+struct HubSettings {
+  std::string name;
+  Endpoint endpoint;
+  PublicKey public_key{};
+  std::vector<config::Prefix> routes;
+  unsigned persistent_keepalive_s = 0;
+};
+
+struct ClientSettings {
+  std::string config_path;
+  PrivateKey private_key{};
+  std::string control_socket = "/run/tund/client.sock";
+  std::string tun_name = "tun0";
+  unsigned mtu = 1420;
+  std::vector<HubSettings> hubs;
+};
+
+// Throws config::ConfigError with "file:line:column: reason".
+ClientSettings load_client_config(const std::string& path);
+
+}  // namespace tund::client
