@@ -8,6 +8,21 @@
 
 namespace tund::cli {
 
+std::optional<Args> parse_args(int argc, char** argv) {
+  if (argc < 2) return std::nullopt;
+  Args a;
+  a.command = argv[1];
+  for (int i = 2; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if ((arg == "-c" || arg == "--config") && i + 1 < argc) a.config = argv[++i];
+    else if (arg == "--json") a.json = true;
+    else if (arg == "-v" || arg == "--verbose") a.verbose = true;
+    else return std::nullopt;
+  }
+  a.count = static_cast<std::size_t>(argc - 2);
+  return a;
+}
+
 std::string human_bytes(std::uint64_t n) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   double v = static_cast<double>(n);

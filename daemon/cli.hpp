@@ -3,10 +3,15 @@
 
 #include <cstdint>
 #include <functional>
+#include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "daemon/asio.hpp"
+#include "daemon/config_check.hpp"
+#include "daemon/control_socket.hpp"
+#include "daemon/log.hpp"
 
 namespace tund::cli {
 
@@ -16,6 +21,16 @@ inline constexpr int kOk = 0;
 inline constexpr int kNotConnected = 1;
 inline constexpr int kUsage = 2;
 
+// `PROG COMMAND [-c FILE] [--json] [-v]`; nothing when an argument is unknown.
+struct Args {
+  std::string command;
+  std::string config;
+  bool json = false;
+  bool verbose = false;
+  std::size_t count = 0;  // arguments after the command
+};
+std::optional<Args> parse_args(int argc, char** argv);
+
 std::string human_bytes(std::uint64_t n);  // "1.20 MiB"
 std::string human_age(std::int64_t unix_seconds);  // "12 s ago", "never"
 
@@ -23,5 +38,35 @@ std::string human_age(std::int64_t unix_seconds);  // "12 s ago", "never"
 // or SIGTERM; the daemon is destroyed (cleaning up what it added to the
 // system) before the io_context. Startup exceptions propagate to the caller.
 int run_daemon(const std::function<std::shared_ptr<void>(asio::io_context& io)>& make);
+
+// The `run` and `status` commands, the same for both programs: load the config
+// (errors exit 2), then either ask the running daemon for its status or run
+// one. `print` formats a status reply and returns the exit code.
+template <class Daemon, class Settings>
+int run_or_status(const Args& args, const std::string& program, Settings (*load)(const std::string&),
+                  int (*print)(const std::string& reply, bool json)) {
+  Settings settings;
+  try {
+    settings = load(args.config);
+  } catch (const config::ConfigError& e) {
+    std::cerr << e.what() << "\n";
+    return kUsage;
+  }
+  if (args.command == "status") {
+    const auto reply = daemon::control_request(settings.control_socket, "status");
+    if (!reply) {
+      std::cerr << program << " is not running (no daemon at " << settings.control_socket << ")\n";
+      return kNotConnected;
+    }
+    return print(*reply, args.json);
+  }
+  log::set_verbose(args.verbose);
+  try {
+    return run_daemon([&](asio::io_context& io) { return std::make_shared<Daemon>(io, std::move(settings)); });
+  } catch (const std::exception& e) {
+    log::error(program + ": " + e.what());
+    return 1;
+  }
+}
 
 }  // namespace tund::cli

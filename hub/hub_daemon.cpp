@@ -30,7 +30,9 @@ bool forwarding_enabled() {
 }  // namespace
 
 HubDaemon::HubDaemon(asio::io_context& io, HubSettings settings)
-    : settings_(std::move(settings)), tun_wait_(io), udp_wait_(io), timer_(io), reply_buf_(daemon::kBufferSize) {
+    : settings_(std::move(settings)),
+      timer_(io, [this] { after_event(daemon::now()); }),
+      reply_buf_(daemon::kBufferSize) {
   session::HubConfig hc;
   hc.identity.priv = settings_.private_key;
   if (!hc.identity.complete()) throw std::runtime_error("the private key gives no usable public key");
@@ -53,19 +55,16 @@ HubDaemon::HubDaemon(asio::io_context& io, HubSettings settings)
   if (!forwarding_enabled())
     log::warning("net.ipv4.ip_forward is 0: traffic between " + tun_->name() +
                  " and other interfaces will not be routed");
-  tun_wait_.assign(::dup(tun_->fd()));
-  udp_wait_.assign(::dup(udp_->fd()));
   control_ = std::make_unique<daemon::ControlServer>(
       io, settings_.control_socket, [this](const std::string& r) { return handle_control(r); });
   log::notice("tund-hub: listening on " + settings_.listen.to_string() + ", " + tun_->name() + " " +
               settings_.tun_address.to_string() + ", " + std::to_string(settings_.clients.size()) +
               " client(s), control socket " + settings_.control_socket);
-  wait_tun();
-  wait_udp();
+  tun_watch_ = std::make_unique<daemon::FdWatch>(io, tun_->fd(), [this] { on_tun_readable(); });
+  udp_watch_ = std::make_unique<daemon::FdWatch>(io, udp_->fd(), [this] { on_udp_readable(); });
 }
 
 HubDaemon::~HubDaemon() {
-  timer_.cancel();
   nft_.remove_all();
   netlink_.remove_all();
 }
@@ -91,18 +90,6 @@ std::string HubDaemon::nat_rules() const {
   return r;
 }
 
-void HubDaemon::wait_tun() {
-  tun_wait_.async_wait(asio::posix::stream_descriptor::wait_read, [this](boost::system::error_code ec) {
-    if (!ec) on_tun_readable();
-  });
-}
-
-void HubDaemon::wait_udp() {
-  udp_wait_.async_wait(asio::posix::stream_descriptor::wait_read, [this](boost::system::error_code ec) {
-    if (!ec) on_udp_readable();
-  });
-}
-
 void HubDaemon::on_tun_readable() {
   const Time now = daemon::now();
   auto& b = tx_batch_;
@@ -124,7 +111,6 @@ void HubDaemon::on_tun_readable() {
   }
   if (b.count) udp_->send(b);
   after_event(now);
-  wait_tun();
 }
 
 void HubDaemon::on_udp_readable() {
@@ -140,28 +126,12 @@ void HubDaemon::on_udp_readable() {
     }
   }
   after_event(now);
-  wait_udp();
 }
 
 void HubDaemon::after_event(Time now) {
   if (hub_->next_deadline() <= now) hub_->on_timer(now);
   while (auto tx = hub_->poll_transmit(reply_buf_, now)) udp_->send_one(Bytes(reply_buf_.data(), tx->len), tx->to);
-  arm_timer(hub_->next_deadline());
-}
-
-void HubDaemon::arm_timer(Time deadline) {
-  if (deadline == armed_for_) return;
-  armed_for_ = deadline;
-  if (deadline == kNever) {
-    timer_.cancel();
-    return;
-  }
-  timer_.expires_at(deadline);
-  timer_.async_wait([this](boost::system::error_code ec) {
-    if (ec) return;
-    armed_for_ = kNever;
-    after_event(daemon::now());
-  });
+  timer_.arm(hub_->next_deadline());
 }
 
 std::string HubDaemon::status_json() const {

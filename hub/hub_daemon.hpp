@@ -13,6 +13,7 @@
 #include "crypto/primitives.hpp"
 #include "daemon/asio.hpp"
 #include "daemon/control_socket.hpp"
+#include "daemon/event_sources.hpp"
 #include "daemon/netlink_config.hpp"
 #include "daemon/nftables.hpp"
 #include "daemon/tun_device.hpp"
@@ -30,12 +31,9 @@ class HubDaemon {
   std::string status_json() const;
 
  private:
-  void wait_tun();
-  void wait_udp();
   void on_tun_readable();
   void on_udp_readable();
   void after_event(Time now);
-  void arm_timer(Time deadline);
   std::string nat_rules() const;
   std::string handle_control(const std::string& request);
 
@@ -47,10 +45,9 @@ class HubDaemon {
   daemon::NetlinkConfig netlink_;
   daemon::Nftables nft_;
   std::unique_ptr<daemon::ControlServer> control_;
-  asio::posix::stream_descriptor tun_wait_;
-  asio::posix::stream_descriptor udp_wait_;
-  asio::steady_timer timer_;
-  Time armed_for_ = kNever;
+  std::unique_ptr<daemon::FdWatch> tun_watch_;
+  std::unique_ptr<daemon::FdWatch> udp_watch_;
+  daemon::DeadlineTimer timer_;
 
   daemon::DatagramBatch tx_batch_;
   daemon::DatagramBatch rx_batch_;

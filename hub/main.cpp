@@ -4,7 +4,6 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <vector>
 
 #include "daemon/cli.hpp"
 #include "daemon/control_socket.hpp"
@@ -54,40 +53,8 @@ int print_status(const std::string& text, bool as_json) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  if (args.empty()) return usage();
-  const std::string cmd = args[0];
-  std::string config;
-  bool as_json = false, verbose = false;
-  for (std::size_t i = 1; i < args.size(); ++i) {
-    if ((args[i] == "-c" || args[i] == "--config") && i + 1 < args.size()) config = args[++i];
-    else if (args[i] == "--json") as_json = true;
-    else if (args[i] == "-v" || args[i] == "--verbose") verbose = true;
-    else return usage();
-  }
-  if ((cmd != "run" && cmd != "status") || config.empty()) return usage();
+  const auto args = cli::parse_args(argc, argv);
+  if (!args || (args->command != "run" && args->command != "status") || args->config.empty()) return usage();
   crypto::init();
-  hub::HubSettings settings;
-  try {
-    settings = hub::load_hub_config(config);
-  } catch (const config::ConfigError& e) {
-    std::cerr << e.what() << "\n";
-    return cli::kUsage;
-  }
-  if (cmd == "status") {
-    const auto reply = daemon::control_request(settings.control_socket, "status");
-    if (!reply) {
-      std::cerr << "tund-hub is not running (no daemon at " << settings.control_socket << ")\n";
-      return cli::kNotConnected;
-    }
-    return print_status(*reply, as_json);
-  }
-  log::set_verbose(verbose);
-  try {
-    return cli::run_daemon(
-        [&](asio::io_context& io) { return std::make_shared<hub::HubDaemon>(io, std::move(settings)); });
-  } catch (const std::exception& e) {
-    log::error(std::string("tund-hub: ") + e.what());
-    return 1;
-  }
+  return cli::run_or_status<hub::HubDaemon>(*args, "tund-hub", hub::load_hub_config, print_status);
 }

@@ -16,11 +16,8 @@ using session::ReceiveResult;
 using session::SealResult;
 
 ClientDaemon::ClientDaemon(asio::io_context& io, ClientSettings settings)
-    : io_(io),
-      settings_(std::move(settings)),
-      tun_wait_(io),
-      udp_wait_(io),
-      timer_(io),
+    : settings_(std::move(settings)),
+      timer_(io, [this] { after_event(daemon::now()); }),
       control_buf_(daemon::kBufferSize) {
   session::ClientConfig cc;
   cc.identity.priv = settings_.private_key;
@@ -30,8 +27,6 @@ ClientDaemon::ClientDaemon(asio::io_context& io, ClientSettings settings)
 
   tun_ = std::make_unique<daemon::TunDevice>(settings_.tun_name, settings_.mtu);
   udp_ = std::make_unique<daemon::UdpSocket>(daemon::UdpSocket::Options{});
-  tun_wait_.assign(::dup(tun_->fd()));
-  udp_wait_.assign(::dup(udp_->fd()));
   control_ = std::make_unique<daemon::ControlServer>(
       io, settings_.control_socket, [this](const std::string& r) { return handle_control(r); });
 
@@ -48,26 +43,11 @@ ClientDaemon::ClientDaemon(asio::io_context& io, ClientSettings settings)
   log::notice("tund: " + tun_->name() + " up (mtu " + std::to_string(tun_->mtu()) + "), " +
               std::to_string(settings_.hubs.size()) + " hub(s), control socket " + settings_.control_socket);
   after_event(now);
-  wait_tun();
-  wait_udp();
+  tun_watch_ = std::make_unique<daemon::FdWatch>(io, tun_->fd(), [this] { on_tun_readable(); });
+  udp_watch_ = std::make_unique<daemon::FdWatch>(io, udp_->fd(), [this] { on_udp_readable(); });
 }
 
-ClientDaemon::~ClientDaemon() {
-  timer_.cancel();
-  netlink_.remove_all();
-}
-
-void ClientDaemon::wait_tun() {
-  tun_wait_.async_wait(asio::posix::stream_descriptor::wait_read, [this](boost::system::error_code ec) {
-    if (!ec) on_tun_readable();
-  });
-}
-
-void ClientDaemon::wait_udp() {
-  udp_wait_.async_wait(asio::posix::stream_descriptor::wait_read, [this](boost::system::error_code ec) {
-    if (!ec) on_udp_readable();
-  });
-}
+ClientDaemon::~ClientDaemon() { netlink_.remove_all(); }
 
 std::optional<std::size_t> ClientDaemon::route_for(std::uint32_t dst) const {
   for (const auto& r : routes_)
@@ -102,7 +82,6 @@ void ClientDaemon::on_tun_readable() {
   }
   if (b.count) udp_->send(b);
   after_event(now);
-  wait_tun();
 }
 
 void ClientDaemon::on_udp_readable() {
@@ -115,7 +94,6 @@ void ClientDaemon::on_udp_readable() {
       ++tun_write_errors_;
   }
   after_event(now);
-  wait_udp();
 }
 
 void ClientDaemon::after_event(Time now) {
@@ -129,22 +107,7 @@ void ClientDaemon::after_event(Time now) {
       on_handshake(slot);
     }
   }
-  arm_timer(client_->next_deadline());
-}
-
-void ClientDaemon::arm_timer(Time deadline) {
-  if (deadline == armed_for_) return;
-  armed_for_ = deadline;
-  if (deadline == kNever) {
-    timer_.cancel();
-    return;
-  }
-  timer_.expires_at(deadline);
-  timer_.async_wait([this](boost::system::error_code ec) {
-    if (ec) return;
-    armed_for_ = kNever;
-    after_event(daemon::now());
-  });
+  timer_.arm(client_->next_deadline());
 }
 
 void ClientDaemon::on_handshake(std::size_t slot) {

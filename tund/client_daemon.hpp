@@ -13,6 +13,7 @@
 
 #include "daemon/asio.hpp"
 #include "daemon/control_socket.hpp"
+#include "daemon/event_sources.hpp"
 #include "daemon/netlink_config.hpp"
 #include "daemon/tun_device.hpp"
 #include "daemon/udp_socket.hpp"
@@ -41,17 +42,13 @@ class ClientDaemon {
     std::uint32_t installed_vip = 0;
   };
 
-  void wait_tun();
-  void wait_udp();
   void on_tun_readable();
   void on_udp_readable();
   void after_event(Time now);
   void on_handshake(std::size_t slot);
-  void arm_timer(Time deadline);
   std::optional<std::size_t> route_for(std::uint32_t dst) const;
   std::string handle_control(const std::string& request);
 
-  asio::io_context& io_;
   ClientSettings settings_;
   crypto::SodiumRng rng_;
   std::unique_ptr<session::Client> client_;
@@ -59,10 +56,9 @@ class ClientDaemon {
   std::unique_ptr<daemon::UdpSocket> udp_;
   daemon::NetlinkConfig netlink_;
   std::unique_ptr<daemon::ControlServer> control_;
-  asio::posix::stream_descriptor tun_wait_;
-  asio::posix::stream_descriptor udp_wait_;
-  asio::steady_timer timer_;
-  Time armed_for_ = kNever;
+  std::unique_ptr<daemon::FdWatch> tun_watch_;
+  std::unique_ptr<daemon::FdWatch> udp_watch_;
+  daemon::DeadlineTimer timer_;
 
   daemon::DatagramBatch tx_batch_;
   daemon::DatagramBatch rx_batch_;

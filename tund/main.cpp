@@ -10,7 +10,6 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <vector>
 
 #include "crypto/primitives.hpp"
 #include "daemon/cli.hpp"
@@ -91,43 +90,11 @@ int print_status(const std::string& json_text, bool as_json) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  if (args.empty()) return usage();
-  const std::string cmd = args[0];
-  std::string config;
-  bool as_json = false, verbose = false;
-  for (std::size_t i = 1; i < args.size(); ++i) {
-    if ((args[i] == "-c" || args[i] == "--config") && i + 1 < args.size()) config = args[++i];
-    else if (args[i] == "--json") as_json = true;
-    else if (args[i] == "-v" || args[i] == "--verbose") verbose = true;
-    else return usage();
-  }
+  const auto args = cli::parse_args(argc, argv);
+  if (!args) return usage();
   crypto::init();
-  if (cmd == "genkey" && args.size() == 1) return cmd_genkey();
-  if (cmd == "pubkey" && args.size() == 1) return cmd_pubkey();
-  if ((cmd != "run" && cmd != "status") || config.empty()) return usage();
-
-  client::ClientSettings settings;
-  try {
-    settings = client::load_client_config(config);
-  } catch (const config::ConfigError& e) {
-    std::cerr << e.what() << "\n";
-    return cli::kUsage;
-  }
-  if (cmd == "status") {
-    const auto reply = daemon::control_request(settings.control_socket, "status");
-    if (!reply) {
-      std::cerr << "tund is not running (no daemon at " << settings.control_socket << ")\n";
-      return cli::kNotConnected;
-    }
-    return print_status(*reply, as_json);
-  }
-  log::set_verbose(verbose);
-  try {
-    return cli::run_daemon(
-        [&](asio::io_context& io) { return std::make_shared<client::ClientDaemon>(io, std::move(settings)); });
-  } catch (const std::exception& e) {
-    log::error(std::string("tund: ") + e.what());
-    return 1;
-  }
+  if (args->command == "genkey" && args->count == 0) return cmd_genkey();
+  if (args->command == "pubkey" && args->count == 0) return cmd_pubkey();
+  if ((args->command != "run" && args->command != "status") || args->config.empty()) return usage();
+  return cli::run_or_status<client::ClientDaemon>(*args, "tund", client::load_client_config, print_status);
 }
