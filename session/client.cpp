@@ -31,6 +31,7 @@ void ClientSession::stop() {
   cancel_handshake();
   channel_.clear();
   control_queue_.clear();
+  outstanding_.clear();
   state_ = State::kIdle;
   unanswered_since_ = keepalive_due_ = earliest_expiry_ = kNever;
 }
@@ -97,42 +98,104 @@ std::optional<ClientTransmit> ClientSession::poll_transmit(MutableBytes out, Tim
   if (initiation_queued_ && out.size() >= initiation_.size()) {
     initiation_queued_ = false;
     std::memcpy(out.data(), initiation_.data(), initiation_.size());
-    return ClientTransmit{initiation_.size(), path_};
+    return ClientTransmit{initiation_.size(), active_path_};
   }
   if (!channel_.can_send(now)) return std::nullopt;
   while (channel_.has_staged()) {
     const std::size_t n = channel_.unstage(out);
     if (auto len = channel_.seal(MessageType::kData, out, n, now)) {
       on_sent(now, true);
-      return ClientTransmit{*len, path_};
+      return ClientTransmit{*len, active_path_};
     }
   }
-  if (!control_queue_.empty() && out.size() >= t::kOverhead + wire::control::kMaxSize) {
-    const ControlFrame f = control_queue_.front();
+  while (!control_queue_.empty() && out.size() >= t::kOverhead + wire::control::kMaxSize) {
+    const QueuedControl q = control_queue_.front();
     control_queue_.erase(control_queue_.begin());
-    const std::size_t n = encode_control(f, out.data() + t::kHeaderSize);
+    if (!has_path(q.path) && q.path != active_path_) continue;  // its path is gone
+    const std::size_t n = encode_control(q.frame, out.data() + t::kHeaderSize);
     if (auto len = channel_.seal(MessageType::kControl, out, n, now)) {
-      if (f.kind == wire::ControlKind::kPathProbe) probe_sent_ = now;
-      on_sent(now, false);
-      return ClientTransmit{*len, path_};
+      if (q.path == active_path_) on_sent(now, false);
+      return ClientTransmit{*len, q.path};
     }
   }
   return std::nullopt;
 }
 
-void ClientSession::queue_control(const ControlFrame& f) {
+void ClientSession::queue_control(const ControlFrame& f, PathId path) {
   if (control_queue_.size() >= kMaxQueuedControl) control_queue_.erase(control_queue_.begin());
-  control_queue_.push_back(f);
+  control_queue_.push_back({f, path});
 }
 
-void ClientSession::send_probe(std::uint32_t probe_id, Time now) {
-  (void)now;
-  ControlFrame f;
-  f.kind = wire::ControlKind::kPathProbe;
-  f.probe.probe_id = probe_id_ = probe_id;
-  owner_.rng_.fill(probe_challenge_);
-  f.probe.challenge = probe_challenge_;
-  queue_control(f);
+ClientSession::Path* ClientSession::find_path(PathId id) {
+  for (auto& p : paths_)
+    if (p.id == id) return &p;
+  return nullptr;
+}
+
+bool ClientSession::has_path(PathId id) const {
+  return std::any_of(paths_.begin(), paths_.end(), [id](const Path& p) { return p.id == id; });
+}
+
+const PathStats* ClientSession::path_stats(PathId id) const {
+  for (const auto& p : paths_)
+    if (p.id == id) return &p.stats;
+  return nullptr;
+}
+
+void ClientSession::add_path(PathId id, Time now) {
+  if (has_path(id)) return;
+  Path p;
+  p.id = id;
+  p.next_probe = now;  // measure a new path at once
+  paths_.push_back(p);
+}
+
+void ClientSession::remove_path(PathId id) {
+  std::erase_if(paths_, [id](const Path& p) { return p.id == id; });
+  std::erase_if(outstanding_, [id](const Outstanding& o) { return o.path == id; });
+  std::erase_if(control_queue_, [id](const QueuedControl& q) { return q.path == id; });
+}
+
+void ClientSession::set_active_path(PathId id, Time now) {
+  if (id == active_path_) return;
+  active_path_ = id;
+  if (channel_.can_send(now)) queue_control(ControlFrame{}, id);  // the hub follows this packet
+  if (Path* p = find_path(id)) p->next_probe = now;               // and measure it at once
+}
+
+void ClientSession::record_outcome(Path& p, bool answered) {
+  p.outcomes[p.outcome_next] = answered;
+  p.outcome_next = (p.outcome_next + 1) % p.outcomes.size();
+  p.outcome_count = std::min(p.outcome_count + 1, p.outcomes.size());
+  std::size_t lost = 0;
+  for (std::size_t i = 0; i < p.outcome_count; ++i) lost += !p.outcomes[i];
+  p.stats.loss = static_cast<double>(lost) / static_cast<double>(p.outcome_count);
+}
+
+void ClientSession::queue_probes(Time now) {
+  // Probes nobody answered within kProbeTimeout count as lost.
+  for (auto it = outstanding_.begin(); it != outstanding_.end();) {
+    if (now - it->sent < limits::kProbeTimeout) {
+      ++it;
+      continue;
+    }
+    if (Path* p = find_path(it->path)) record_outcome(*p, false);
+    it = outstanding_.erase(it);
+  }
+  const bool can_send = channel_.can_send(now);
+  for (auto& p : paths_) {
+    if (now < p.next_probe) continue;
+    p.next_probe = now + (p.id == active_path_ ? limits::kProbeIntervalActive : limits::kProbeIntervalStandby);
+    if (!can_send) continue;  // no key: try at the next interval
+    ControlFrame f;
+    f.kind = wire::ControlKind::kPathProbe;
+    f.probe.probe_id = next_probe_id_++;
+    owner_.rng_.fill(f.probe.challenge);
+    if (outstanding_.size() >= 4 * paths_.size() + 4) outstanding_.erase(outstanding_.begin());
+    outstanding_.push_back({f.probe.probe_id, p.id, now, f.probe.challenge});
+    ++p.stats.probes_sent;
+    queue_control(f, p.id);
+  }
 }
 
 void ClientSession::on_sent(Time now, bool data) {
@@ -174,7 +237,7 @@ ReceiveResult ClientSession::on_response(Bytes msg, PathId path, Time now) {
   on_authenticated_receive(now);
   earliest_expiry_ = std::min(earliest_expiry_, now + limits::kRejectAfterTime);
   // Confirm the new keys to the hub at once, unless staged data will do it.
-  if (!channel_.has_staged()) queue_control(ControlFrame{});
+  if (!channel_.has_staged()) queue_control(ControlFrame{}, active_path_);
   return ReceiveResult::none();
 }
 
@@ -185,11 +248,11 @@ ReceiveResult ClientSession::on_cookie(Bytes msg, Time now) {
 
 ReceiveResult ClientSession::on_transport(crypto::Keypair& kp, MutableBytes msg, PathId path,
                                           Time now) {
-  (void)path;
   std::size_t len = 0;
   bool newest = false;
   if (auto drop = channel_.open(kp, msg, len, newest, now)) return owner_.dropped(*drop);
   on_authenticated_receive(now);
+  if (Path* p = find_path(path)) p->stats.last_received = now;
   const Bytes plain(msg.data() + t::kHeaderSize, len);
   if (msg[0] == static_cast<std::uint8_t>(MessageType::kData)) {
     const auto inner = parse_inner(plain);
@@ -203,15 +266,26 @@ ReceiveResult ClientSession::on_transport(crypto::Keypair& kp, MutableBytes msg,
     case wire::ControlKind::kKeepalive:
     case wire::ControlKind::kAck: break;
     case wire::ControlKind::kPathProbe: {
+      // The hub challenges a path: answer on the path the challenge came in on.
       ControlFrame reply = *frame;
       reply.kind = wire::ControlKind::kProbeReply;
-      queue_control(reply);
+      queue_control(reply, path);
       break;
     }
-    case wire::ControlKind::kProbeReply:
-      if (frame->probe.probe_id == probe_id_ && frame->probe.challenge == probe_challenge_)
-        last_rtt_ = now - probe_sent_;
+    case wire::ControlKind::kProbeReply: {
+      const auto it = std::find_if(outstanding_.begin(), outstanding_.end(), [&](const Outstanding& o) {
+        return o.probe_id == frame->probe.probe_id && o.challenge == frame->probe.challenge;
+      });
+      if (it == outstanding_.end()) break;  // late (already counted lost) or not ours
+      if (Path* p = find_path(it->path)) {
+        const Duration sample = now - it->sent;
+        p->stats.rtt = p->stats.rtt ? (*p->stats.rtt * 7 + sample) / 8 : sample;
+        ++p->stats.replies;
+        record_outcome(*p, true);
+      }
+      outstanding_.erase(it);
       break;
+    }
   }
   return ReceiveResult::none();
 }
@@ -225,6 +299,10 @@ Time ClientSession::next_deadline() const {
     t = std::min(t, cur->created() + limits::kRekeyAfterTime);
   if (persistent_keepalive_.count() > 0 && last_sent_ != Time::min())
     t = std::min(t, last_sent_ + persistent_keepalive_);
+  if (channel_.current()) {
+    for (const auto& p : paths_) t = std::min(t, p.next_probe);
+  }
+  for (const auto& o : outstanding_) t = std::min(t, o.sent + limits::kProbeTimeout);
   return t;
 }
 
@@ -249,9 +327,10 @@ void ClientSession::on_timer(Time now) {
   const bool persistent_due = pk.count() > 0 && last_sent_ != Time::min() && now - last_sent_ >= pk;
   if ((now >= keepalive_due_ || persistent_due) && channel_.can_send(now)) {
     keepalive_due_ = kNever;
-    queue_control(ControlFrame{});
+    queue_control(ControlFrame{}, active_path_);
     last_sent_ = now;  // counts as sent for the timers even before it is polled
   }
+  queue_probes(now);
 }
 
 // --- Client ------------------------------------------------------------------------

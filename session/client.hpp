@@ -18,6 +18,13 @@
 //   keepalive   data received and nothing sent for kKeepaliveTimeout (passive),
 //               or nothing sent for `persistent_keepalive` (when non-zero)
 //   expiry      keypairs older than kRejectAfterTime are discarded
+//   probes      every path (uplink) gets a probe under the session keys every
+//               kProbeIntervalActive (active) or kProbeIntervalStandby
+//               (standby); replies give its RTT, missing replies its loss
+//
+// Paths: the daemon adds one per uplink and says which is active. Data,
+// keepalives and handshakes go on the active path; each path's probes on that
+// path; a reply to the hub's path challenge on the path it came in on.
 #pragma once
 
 #include <memory>
@@ -46,6 +53,15 @@ struct ClientTransmit {
   PathId path = 0;
 };
 
+// What probes measured on one path.
+struct PathStats {
+  std::optional<Duration> rtt;   // smoothed (EWMA 1/8)
+  std::optional<double> loss;    // over the last kLossWindow probes
+  std::uint64_t probes_sent = 0;
+  std::uint64_t replies = 0;
+  Time last_received = Time::min();
+};
+
 class Client;
 
 class ClientSession {
@@ -67,15 +83,18 @@ class ClientSession {
   Time next_deadline() const;
   void on_timer(Time now);
 
-  // Sends future traffic on this path (uplink); the hub follows.
-  void set_path(PathId path) { path_ = path; }
   // Sends a keepalive whenever nothing was sent for `interval` (0 = off).
   void set_persistent_keepalive(Duration interval) { persistent_keepalive_ = interval; }
-  PathId path() const { return path_; }
 
-  // Queues a path probe with this id; its reply updates last_rtt().
-  void send_probe(std::uint32_t probe_id, Time now);
-  std::optional<Duration> last_rtt() const { return last_rtt_; }
+  // Paths (one per uplink). Traffic goes on the active one; switching queues
+  // a keepalive on the new path at once so the hub follows even when the
+  // client has no data to send.
+  void add_path(PathId path, Time now);
+  void remove_path(PathId path);
+  void set_active_path(PathId path, Time now);
+  PathId active_path() const { return active_path_; }
+  bool has_path(PathId path) const;
+  const PathStats* path_stats(PathId path) const;
 
   State state() const { return state_; }
   bool established() const { return state_ == State::kEstablished; }
@@ -96,7 +115,27 @@ class ClientSession {
 
   void begin_handshake(Time now);
   void cancel_handshake();
-  void queue_control(const ControlFrame& f);
+  struct Path {
+    PathId id = 0;
+    Time next_probe{};
+    PathStats stats;
+    std::array<bool, limits::kLossWindow> outcomes{};  // ring: true = answered
+    std::size_t outcome_count = 0, outcome_next = 0;
+  };
+  struct Outstanding {
+    std::uint32_t probe_id;
+    PathId path;
+    Time sent;
+    std::array<std::uint8_t, 8> challenge;
+  };
+  struct QueuedControl {
+    ControlFrame frame;
+    PathId path;
+  };
+  Path* find_path(PathId id);
+  void record_outcome(Path& p, bool answered);
+  void queue_control(const ControlFrame& f, PathId path);
+  void queue_probes(Time now);
   void on_authenticated_receive(Time now);
   void on_sent(Time now, bool data);
 
@@ -106,7 +145,9 @@ class ClientSession {
   crypto::CookieMaker cookies_;
   SecureChannel channel_;
   State state_ = State::kIdle;
-  PathId path_ = 0;
+  PathId active_path_ = 0;
+  std::vector<Path> paths_;
+  std::vector<Outstanding> outstanding_;
 
   // Pending handshake.
   std::optional<crypto::noise::IkInitiator> initiator_;
@@ -127,12 +168,9 @@ class ClientSession {
   Duration persistent_keepalive_{0};
 
   // Control frames waiting to be sent (small and bounded: oldest dropped).
-  static constexpr std::size_t kMaxQueuedControl = 8;
-  std::vector<ControlFrame> control_queue_;
-  std::uint32_t probe_id_ = 0;
-  std::array<std::uint8_t, 8> probe_challenge_{};
-  Time probe_sent_{};
-  std::optional<Duration> last_rtt_;
+  static constexpr std::size_t kMaxQueuedControl = 16;
+  std::vector<QueuedControl> control_queue_;
+  std::uint32_t next_probe_id_ = 1;
 };
 
 class Client {

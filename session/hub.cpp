@@ -133,8 +133,11 @@ ReceiveResult Hub::on_initiation(MutableBytes msg, const Endpoint& from, Time no
   s.channel_.install(std::make_unique<crypto::Keypair>(keys, local, remote, false, now), false);
   crypto::wipe(keys.send);
   crypto::wipe(keys.recv);
-  // The initiation is authenticated and fresh (newer timestamp): follow the client.
+  // The initiation is authenticated and fresh (newer timestamp): follow the
+  // client there; the handshake itself was the round trip that validates it.
   s.endpoint_ = from;
+  s.validated_ = true;
+  s.validation_deadline_ = s.challenge_next_ = kNever;
   s.last_handshake_ = now;
   s.last_received_ = now;
   ++s.channel_.stats().handshakes;
@@ -153,13 +156,24 @@ ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now
   bool newest = false;
   if (auto drop = s->channel_.open(*kp, msg, len, newest, now)) return dropped(*drop);
   s->last_received_ = now;
-  // Only the freshest authenticated packet may move the return path, so a
-  // replayed or delayed one from an old address cannot steal it.
-  if (newest && s->channel_.current() == kp) s->endpoint_ = from;
   if ((!was_confirmed || before != s->channel_.current()) && s->channel_.has_staged()) mark_ready(*s);
 
   const Bytes plain(msg.data() + t::kHeaderSize, len);
-  if (msg[0] == static_cast<std::uint8_t>(MessageType::kData)) {
+  const bool is_data = msg[0] == static_cast<std::uint8_t>(MessageType::kData);
+  std::optional<ControlFrame> frame;
+  if (!is_data) {
+    frame = decode_control(plain);
+    if (!frame) return dropped(DropReason::kBadControl);
+  }
+  const bool is_probe = frame && (frame->kind == wire::ControlKind::kPathProbe ||
+                                  frame->kind == wire::ControlKind::kProbeReply);
+  if (from == s->endpoint_ && !s->validated_) s->unvalidated_rx_ += msg.size();
+  // Only the freshest authenticated non-probe packet may move the return path,
+  // so a replayed or delayed packet, or a standby uplink's probe, cannot.
+  if (newest && !is_probe && !(from == s->endpoint_) && s->channel_.current() == kp)
+    migrate(*s, from, msg.size(), now);
+
+  if (is_data) {
     const auto inner = parse_inner(plain);
     if (!inner) return dropped(DropReason::kBadInnerPacket);
     const auto& vip = clients_[s->client_].vip;
@@ -167,18 +181,51 @@ ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now
     if (s->keepalive_due_ == kNever) s->keepalive_due_ = now + limits::kKeepaliveTimeout;
     return ReceiveResult::deliver(t::kHeaderSize, inner->length);
   }
-  const auto frame = decode_control(plain);
-  if (!frame) return dropped(DropReason::kBadControl);
   if (frame->kind == wire::ControlKind::kPathProbe) {
-    s->probe_reply_ = frame->probe;
-    s->probe_reply_queued_ = true;
-    mark_ready(*s);
+    ControlFrame reply = *frame;
+    reply.kind = wire::ControlKind::kProbeReply;
+    queue_control(*s, reply, from);  // answer where it came from; it is no bigger
+  } else if (frame->kind == wire::ControlKind::kProbeReply && !s->validated_ && from == s->endpoint_ &&
+             frame->probe == s->challenge_) {
+    s->validated_ = true;
+    s->validation_deadline_ = s->challenge_next_ = kNever;
+    if (s->channel_.has_staged()) mark_ready(*s);
   }
   return ReceiveResult::none();
 }
 
+void Hub::migrate(HubSession& s, const Endpoint& to, std::size_t bytes, Time now) {
+  if (s.validated_) s.previous_ = s.endpoint_;
+  s.endpoint_ = to;
+  s.validated_ = false;
+  s.unvalidated_rx_ = bytes;
+  s.unvalidated_tx_ = 0;
+  ++s.path_changes_;
+  s.validation_deadline_ = now + limits::kPathValidationTimeout;
+  challenge(s, now);
+  if (std::find(validating_.begin(), validating_.end(), s.client_) == validating_.end())
+    validating_.push_back(s.client_);
+}
+
+void Hub::challenge(HubSession& s, Time now) {
+  ControlFrame f;
+  f.kind = wire::ControlKind::kPathProbe;
+  f.probe.probe_id = rng_.next_u32();
+  rng_.fill(f.probe.challenge);
+  s.challenge_ = f.probe;
+  s.challenge_next_ = now + limits::kPathChallengeInterval;
+  queue_control(s, f, s.endpoint_);
+}
+
 void Hub::mark_ready(HubSession& s) {
   if (std::find(ready_.begin(), ready_.end(), s.client_) == ready_.end()) ready_.push_back(s.client_);
+}
+
+void Hub::queue_control(HubSession& s, const ControlFrame& f, const Endpoint& to) {
+  constexpr std::size_t kMaxQueued = 8;
+  if (s.control_queue_.size() >= kMaxQueued) s.control_queue_.erase(s.control_queue_.begin());
+  s.control_queue_.push_back({f, to});
+  mark_ready(s);
 }
 
 SealResult Hub::seal_to_vip(std::uint32_t vip, MutableBytes buf, std::size_t inner_len, Time now) {
@@ -186,14 +233,20 @@ SealResult Hub::seal_to_vip(std::uint32_t vip, MutableBytes buf, std::size_t inn
   if (!id || !clients_[*id].session) return SealResult::drop(DropReason::kNoSession);
   HubSession& s = *clients_[*id].session;
   if (inner_len + t::kOverhead > buf.size()) return SealResult::drop(DropReason::kPacketTooBig);
-  if (auto n = s.channel_.seal(MessageType::kData, buf, inner_len, now)) {
-    s.last_sent_ = now;
-    s.keepalive_due_ = kNever;
-    SealResult r = SealResult::send(*n);
-    r.to = s.endpoint_;
-    return r;
+  const bool within_budget = s.validated_ || s.unvalidated_tx_ + inner_len + t::kOverhead <=
+                                                 limits::kUnvalidatedAmplification * s.unvalidated_rx_;
+  if (within_budget) {
+    if (auto n = s.channel_.seal(MessageType::kData, buf, inner_len, now)) {
+      s.last_sent_ = now;
+      s.keepalive_due_ = kNever;
+      if (!s.validated_) s.unvalidated_tx_ += *n;
+      SealResult r = SealResult::send(*n);
+      r.to = s.endpoint_;
+      return r;
+    }
   }
-  // Keys not confirmed yet (the client's first packet is on its way): wait.
+  // Keys not confirmed yet (the client's first packet is on its way), or a new
+  // path not validated yet (one round trip): wait in the bounded queue.
   if (!s.channel_.has_any_keypair()) return SealResult::drop(DropReason::kNoSession);
   if (!s.channel_.stage(Bytes(buf.data() + t::kHeaderSize, inner_len)))
     return SealResult::drop(DropReason::kStagingFull);
@@ -209,35 +262,53 @@ std::optional<HubTransmit> Hub::poll_transmit(MutableBytes out, Time now) {
       continue;
     }
     std::optional<std::size_t> len;
-    if (s->channel_.has_staged()) {
+    Endpoint to = s->endpoint_;
+    if (!s->control_queue_.empty()) {
+      const auto q = s->control_queue_.front();
+      s->control_queue_.erase(s->control_queue_.begin());
+      const std::size_t n = encode_control(q.frame, out.data() + t::kHeaderSize);
+      len = s->channel_.seal(MessageType::kControl, out, n, now);
+      to = q.to;
+    } else if (s->channel_.has_staged() && s->validated_) {
       const std::size_t n = s->channel_.unstage(out);
       len = s->channel_.seal(MessageType::kData, out, n, now);
-    } else if (s->probe_reply_queued_ || s->keepalive_queued_) {
-      ControlFrame f;
-      if (s->probe_reply_queued_) {
-        f.kind = wire::ControlKind::kProbeReply;
-        f.probe = s->probe_reply_;
-        s->probe_reply_queued_ = false;
-      } else {
-        s->keepalive_queued_ = false;
-      }
-      const std::size_t n = encode_control(f, out.data() + t::kHeaderSize);
-      len = s->channel_.seal(MessageType::kControl, out, n, now);
     } else {
       ready_.pop_back();
       continue;
     }
     if (!len) continue;
-    s->last_sent_ = now;
-    s->keepalive_due_ = kNever;
-    return HubTransmit{*len, s->endpoint_};
+    if (to == s->endpoint_) {
+      s->last_sent_ = now;
+      s->keepalive_due_ = kNever;
+    }
+    return HubTransmit{*len, to};
   }
   return std::nullopt;
 }
 
-Time Hub::next_deadline() const { return next_housekeeping_; }
+Time Hub::next_deadline() const {
+  Time t = next_housekeeping_;
+  for (ClientId id : validating_)
+    if (const auto* s = clients_[id].session.get())
+      t = std::min({t, s->challenge_next_, s->validation_deadline_});
+  return t;
+}
 
 void Hub::on_timer(Time now) {
+  // Path validation: re-challenge, or give up and return to the last validated path.
+  std::erase_if(validating_, [&](ClientId id) {
+    HubSession* s = clients_[id].session.get();
+    if (!s || s->validated_) return true;
+    if (now >= s->validation_deadline_) {
+      if (s->previous_.valid()) s->endpoint_ = s->previous_;
+      s->validated_ = true;
+      s->validation_deadline_ = s->challenge_next_ = kNever;
+      if (s->channel_.has_staged()) mark_ready(*s);
+      return true;
+    }
+    if (now >= s->challenge_next_) challenge(*s, now);
+    return false;
+  });
   if (now < next_housekeeping_) return;
   for (auto& c : clients_) {
     HubSession* s = c.session.get();
@@ -250,8 +321,7 @@ void Hub::on_timer(Time now) {
     }
     if (now >= s->keepalive_due_ && s->channel_.can_send(now)) {
       s->keepalive_due_ = kNever;
-      s->keepalive_queued_ = true;
-      mark_ready(*s);
+      queue_control(*s, ControlFrame{}, s->endpoint_);
     }
   }
   next_housekeeping_ = live_sessions_ ? now + kHousekeeping : kNever;

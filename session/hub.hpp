@@ -10,6 +10,14 @@
 //
 // The hub never initiates. Its timers are coarse (keepalive, expiry), so one
 // housekeeping pass over all sessions runs at most every kHousekeeping.
+//
+// Return path (QUIC-style migration): the path moves only to the source of an
+// authenticated packet whose counter is the highest seen, and never on a probe
+// (clients probe standby uplinks). The new path is then challenged under the
+// session keys; until the client answers from it, the hub sends there at most
+// kUnvalidatedAmplification times what it received from it (the rest waits in
+// the staging queue), and without an answer within kPathValidationTimeout it
+// returns to the last validated path.
 #pragma once
 
 #include <memory>
@@ -49,6 +57,8 @@ class HubSession {
 
   ClientId client() const { return client_; }
   const Endpoint& endpoint() const { return endpoint_; }
+  bool path_validated() const { return validated_; }
+  std::uint64_t path_changes() const { return path_changes_; }
   const SessionStats& stats() const { return channel_.stats(); }
   std::optional<Time> last_handshake() const { return last_handshake_; }
 
@@ -62,9 +72,23 @@ class HubSession {
   Time last_received_ = Time::min();
   Time last_sent_ = Time::min();
   Time keepalive_due_ = kNever;
-  bool keepalive_queued_ = false;
-  bool probe_reply_queued_ = false;
-  Probe probe_reply_;
+
+  // Return-path validation.
+  bool validated_ = true;
+  Endpoint previous_;  // last validated endpoint, to fall back to
+  Probe challenge_;
+  Time challenge_next_ = kNever;
+  Time validation_deadline_ = kNever;
+  std::uint64_t unvalidated_rx_ = 0;
+  std::uint64_t unvalidated_tx_ = 0;
+  std::uint64_t path_changes_ = 0;
+
+  // Control frames to send, each to its own address (bounded, oldest dropped).
+  struct QueuedControl {
+    ControlFrame frame;
+    Endpoint to;
+  };
+  std::vector<QueuedControl> control_queue_;
 };
 
 class Hub {
@@ -120,6 +144,9 @@ class Hub {
   }
   void note_initiation(Time now);
   void mark_ready(HubSession& s);
+  void queue_control(HubSession& s, const ControlFrame& f, const Endpoint& to);
+  void migrate(HubSession& s, const Endpoint& to, std::size_t bytes, Time now);
+  void challenge(HubSession& s, Time now);
 
   HubConfig config_;
   Rng& rng_;
@@ -129,7 +156,8 @@ class Hub {
   std::vector<ClientEntry> clients_;
   std::unordered_map<PublicKey, ClientId, KeyHash> by_key_;
   std::unordered_map<std::uint32_t, ClientId> by_vip_;
-  std::vector<ClientId> ready_;  // sessions with something queued to send
+  std::vector<ClientId> ready_;       // sessions with something queued to send
+  std::vector<ClientId> validating_;  // sessions whose return path is being challenged
   std::size_t live_sessions_ = 0;
   DropCounters drops_;
 

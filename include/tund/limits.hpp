@@ -58,3 +58,18 @@ inline constexpr std::size_t kStagedPackets = 128;
 inline constexpr std::size_t kMaxInnerPacket = 65535;
 
 }  // namespace tund::limits
+
+namespace tund::limits {
+// --- Paths (uplinks) ----------------------------------------------------------
+// Every path is probed under the session keys so a switch never starts cold.
+inline constexpr auto kProbeIntervalActive = std::chrono::seconds(1);
+inline constexpr auto kProbeIntervalStandby = std::chrono::seconds(2);
+inline constexpr auto kProbeTimeout = std::chrono::seconds(1);  // then counted lost
+inline constexpr std::size_t kLossWindow = 10;                  // probes per loss estimate
+// Hub: a new return path is challenged this often, and abandoned (back to the
+// last validated one) if no answer came within the timeout. Until validated it
+// gets at most kUnvalidatedAmplification times the bytes received from it.
+inline constexpr auto kPathChallengeInterval = std::chrono::milliseconds(300);
+inline constexpr auto kPathValidationTimeout = std::chrono::seconds(1);
+inline constexpr std::uint64_t kUnvalidatedAmplification = 3;
+}  // namespace tund::limits

@@ -6,6 +6,7 @@
 
 #include <deque>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <tuple>
@@ -73,6 +74,8 @@ class Sim {
     hub = std::make_unique<session::Hub>(hc, rng_hub_);
     hub->add_client(client_key, crypto::VipAssignment{kClientVip, 24, 0, kHubVip});
     slot = client->add_hub(hub_key);
+    cs().add_path(1, now);
+    cs().set_active_path(1, now);
   }
 
   Time now = Time{} + std::chrono::hours(1);
@@ -80,7 +83,12 @@ class Sim {
   std::unique_ptr<session::Client> client;
   std::unique_ptr<session::Hub> hub;
   std::size_t slot = 0;
-  Endpoint client_addr = Endpoint::v4(0x0a010002, 40000);
+  // The client's uplinks: path id -> its address as the hub sees it. A path
+  // in `dead` silently loses everything sent on it or to it.
+  std::map<session::PathId, Endpoint> paths{{1, Endpoint::v4(0x0a010002, 40000)}};
+  std::set<session::PathId> dead;
+  Endpoint client_addr() const { return paths.at(1); }
+  Endpoint path_addr(session::PathId p) const { return paths.at(p); }
 
   // What each side delivered to its TUN, in order.
   std::vector<std::vector<std::uint8_t>> delivered_to_hub, delivered_to_client;
@@ -95,14 +103,14 @@ class Sim {
     std::vector<std::uint8_t> buf(kBuf);
     std::copy(inner.begin(), inner.end(), buf.begin() + wire::transport::kHeaderSize);
     const auto r = cs().seal(buf, inner.size(), now);
-    if (r.kind == session::SealResult::Kind::kSend) put(Dir::kToHub, Bytes(buf.data(), r.len));
+    if (r.kind == session::SealResult::Kind::kSend) put_from_path(cs().active_path(), Bytes(buf.data(), r.len));
     return r;
   }
   session::SealResult hub_send(const std::vector<std::uint8_t>& inner) {
     std::vector<std::uint8_t> buf(kBuf);
     std::copy(inner.begin(), inner.end(), buf.begin() + wire::transport::kHeaderSize);
     const auto r = hub->seal_to_vip(kClientVip, buf, inner.size(), now);
-    if (r.kind == session::SealResult::Kind::kSend) put(Dir::kToClient, Bytes(buf.data(), r.len));
+    if (r.kind == session::SealResult::Kind::kSend) put(Dir::kToClient, Bytes(buf.data(), r.len), r.to);
     return r;
   }
 
@@ -114,16 +122,16 @@ class Sim {
       if (hub->next_deadline() <= now) hub->on_timer(now);
       std::vector<std::uint8_t> out(kBuf);
       while (auto t = cs().poll_transmit(out, now)) {
-        put(Dir::kToHub, Bytes(out.data(), t->len));
+        put_from_path(t->path, Bytes(out.data(), t->len));
         progress = true;
       }
       while (auto t = hub->poll_transmit(out, now)) {
-        put(Dir::kToClient, Bytes(out.data(), t->len));
+        put(Dir::kToClient, Bytes(out.data(), t->len), t->to);
         progress = true;
       }
       while (!in_flight_.empty() && in_flight_.begin()->first.first <= now) {
         auto node = in_flight_.extract(in_flight_.begin());
-        deliver(node.mapped().first, node.mapped().second);
+        deliver(node.mapped());
         progress = true;
       }
       if (!progress) return;
@@ -139,7 +147,17 @@ class Sim {
     }
   }
 
-  void put(Dir dir, Bytes datagram) {
+  void put_from_path(session::PathId path, Bytes datagram) {
+    if (dead.count(path) || !paths.count(path)) {
+      record_nonce(Dir::kToHub, datagram);
+      ++sent_to_hub;
+      return;
+    }
+    put(Dir::kToHub, datagram, paths.at(path));
+  }
+
+  // `addr`: the client's address (source toward the hub, destination back).
+  void put(Dir dir, Bytes datagram, const Endpoint& addr) {
     record_nonce(dir, datagram);
     (dir == Dir::kToHub ? sent_to_hub : sent_to_client)++;
     std::uniform_real_distribution<double> u(0, 1);
@@ -150,7 +168,7 @@ class Sim {
       if (noise_.max_extra_delay.count() > 0)
         delay += Duration(noise_rng_() % static_cast<std::uint64_t>(noise_.max_extra_delay.count()));
       in_flight_.emplace(std::make_pair(now + delay, seq_++),
-                         std::make_pair(dir, std::vector<std::uint8_t>(datagram.begin(), datagram.end())));
+                         InFlight{dir, addr, std::vector<std::uint8_t>(datagram.begin(), datagram.end())});
     }
   }
 
@@ -176,26 +194,43 @@ class Sim {
     if (!nonces.insert(key).second) nonce_reused = true;
   }
 
-  void deliver(Dir dir, std::vector<std::uint8_t>& d) {
-    if (dir == Dir::kToHub) {
+  struct InFlight {
+    Dir dir;
+    Endpoint addr;
+    std::vector<std::uint8_t> bytes;
+  };
+
+  void deliver(InFlight& f) {
+    auto& d = f.bytes;
+    if (f.dir == Dir::kToHub) {
       if (capture) captured_to_hub.push_back(d);
       std::vector<std::uint8_t> reply(kBuf);
-      const auto r = hub->receive(d, client_addr, now, reply);
+      const auto r = hub->receive(d, f.addr, now, reply);
       if (r.kind == session::ReceiveResult::Kind::kDeliver)
         delivered_to_hub.emplace_back(d.begin() + r.offset, d.begin() + r.offset + r.len);
-      if (r.kind == session::ReceiveResult::Kind::kReply) put(Dir::kToClient, Bytes(reply.data(), r.len));
+      if (r.kind == session::ReceiveResult::Kind::kReply) put(Dir::kToClient, Bytes(reply.data(), r.len), f.addr);
     } else {
-      const auto r = client->receive(d, 0, now);
+      std::optional<session::PathId> path;
+      for (const auto& [id, a] : paths)
+        if (a == f.addr && !dead.count(id)) path = id;
+      if (!path) return;  // nobody is at that address any more
+      ++delivered_per_path[*path];
+      const auto r = client->receive(d, *path, now);
       if (r.kind == session::ReceiveResult::Kind::kDeliver)
         delivered_to_client.emplace_back(d.begin() + r.offset, d.begin() + r.offset + r.len);
     }
   }
 
+ public:
+  std::map<session::PathId, std::size_t> delivered_per_path;
+
+ private:
+
   SeededRng rng_client_, rng_hub_;
   std::mt19937_64 noise_rng_;
   WireNoise noise_;
   std::uint64_t seq_ = 0;
-  std::map<std::pair<Time, std::uint64_t>, std::pair<Dir, std::vector<std::uint8_t>>> in_flight_;
+  std::map<std::pair<Time, std::uint64_t>, InFlight> in_flight_;
 };
 
 }  // namespace tund::test

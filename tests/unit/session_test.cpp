@@ -29,7 +29,7 @@ TEST(Session, HandshakeAssignsVipAndCarriesDataBothWays) {
   EXPECT_EQ(s.cs().vip().prefix_len, 24);
   EXPECT_EQ(s.cs().vip().gateway, test::kHubVip);
   ASSERT_EQ(s.hub->session_count(), 1u);
-  EXPECT_EQ(s.hub->session(0)->endpoint(), s.client_addr);
+  EXPECT_EQ(s.hub->session(0)->endpoint(), s.client_addr());
 
   const auto up = make_inner(kClientVip, kServer, 1);
   EXPECT_EQ(s.client_send(up).kind, SealResult::Kind::kSend);
@@ -90,7 +90,7 @@ TEST(Session, RekeysOnTimeAndKeepsThePreviousKeyForInFlightPackets) {
   s.run_for(10ms);
 
   const auto before = s.delivered_to_hub.size();
-  const auto got = s.inject_to_hub(held, s.client_addr);
+  const auto got = s.inject_to_hub(held, s.client_addr());
   EXPECT_EQ(got.kind, ReceiveResult::Kind::kDeliver) << to_string(got.reason);
   ASSERT_EQ(s.delivered_to_hub.size(), before + 1);
   EXPECT_EQ(s.delivered_to_hub.back(), late);
@@ -157,7 +157,7 @@ TEST(HubDefence, GarbageGetsNoReplyAndIsCounted) {
   EXPECT_GT(s.hub->drops()[DropReason::kMalformed], 0u);
   EXPECT_GT(s.hub->drops()[DropReason::kBadMac1], 0u);
   EXPECT_GT(s.hub->drops()[DropReason::kUnknownIndex], 0u);
-  EXPECT_EQ(s.hub->session(0)->endpoint(), s.client_addr) << "garbage never moves the path";
+  EXPECT_EQ(s.hub->session(0)->endpoint(), s.client_addr()) << "garbage never moves the path";
 }
 
 TEST(HubDefence, UnknownClientGetsNoAnswer) {
@@ -191,7 +191,7 @@ TEST(HubDefence, ReplayedInitiationAndFloodAreRefused) {
   const auto r = s.inject_to_hub(initiation, Endpoint::v4(0x0a0100ee, 1), &reply);
   EXPECT_EQ(r.reason, DropReason::kStaleTimestamp);
   EXPECT_TRUE(reply.empty());
-  EXPECT_EQ(s.hub->session(0)->endpoint(), s.client_addr) << "a replay never moves the path";
+  EXPECT_EQ(s.hub->session(0)->endpoint(), s.client_addr()) << "a replay never moves the path";
 
   // Two fresh initiations 1 ms apart: the second is a flood.
   s.cs().stop();
@@ -201,9 +201,9 @@ TEST(HubDefence, ReplayedInitiationAndFloodAreRefused) {
   s.cs().stop();
   s.cs().start(s.now + 1ms);
   b.resize(s.cs().poll_transmit(b, s.now + 1ms)->len);
-  EXPECT_EQ(s.inject_to_hub(a, s.client_addr).kind, ReceiveResult::Kind::kReply);
+  EXPECT_EQ(s.inject_to_hub(a, s.client_addr()).kind, ReceiveResult::Kind::kReply);
   s.now += 1ms;
-  EXPECT_EQ(s.inject_to_hub(b, s.client_addr).reason, DropReason::kInitiationFlood);
+  EXPECT_EQ(s.inject_to_hub(b, s.client_addr()).reason, DropReason::kInitiationFlood);
 }
 
 TEST(HubDefence, LowOrderEphemeralCostsNoReply) {
@@ -214,7 +214,7 @@ TEST(HubDefence, LowOrderEphemeralCostsNoReply) {
   std::fill(m.begin() + wire::initiation::kNoise, m.begin() + wire::initiation::kNoise + 32, 0);
   crypto::CookieMaker(s.hub_key).stamp(m, wire::initiation::kMac1, s.now);
   std::vector<std::uint8_t> reply;
-  EXPECT_EQ(s.inject_to_hub(m, s.client_addr, &reply).reason, DropReason::kLowOrderKey);
+  EXPECT_EQ(s.inject_to_hub(m, s.client_addr(), &reply).reason, DropReason::kLowOrderKey);
   EXPECT_TRUE(reply.empty());
 }
 
@@ -224,7 +224,7 @@ TEST(HubDefence, UnderLoadAnswersWithACookieThenAcceptsMac2) {
   std::vector<std::uint8_t> m(Sim::kBuf);
   m.resize(s.cs().poll_transmit(m, s.now)->len);
   std::vector<std::uint8_t> reply;
-  const auto r = s.inject_to_hub(m, s.client_addr, &reply);
+  const auto r = s.inject_to_hub(m, s.client_addr(), &reply);
   ASSERT_EQ(r.kind, ReceiveResult::Kind::kReply);
   EXPECT_EQ(reply.size(), wire::cookie_reply::kSize);
   EXPECT_LT(reply.size(), m.size());
@@ -246,17 +246,17 @@ TEST(HubDefence, DataReplayTamperSpoofAndStaleEndpoint) {
   ASSERT_EQ(s.captured_to_hub.size(), 1u);
   const auto data = s.captured_to_hub[0];
 
-  EXPECT_EQ(s.inject_to_hub(data, s.client_addr).reason, DropReason::kReplay);
+  EXPECT_EQ(s.inject_to_hub(data, s.client_addr()).reason, DropReason::kReplay);
   auto flipped = data;
   flipped[40] ^= 1;
   // Counter is new (we bump it) so only the tag can catch the flip.
   store_le64(flipped.data() + 8, 1000);
-  EXPECT_EQ(s.inject_to_hub(flipped, s.client_addr).reason, DropReason::kAuthFailed);
+  EXPECT_EQ(s.inject_to_hub(flipped, s.client_addr()).reason, DropReason::kAuthFailed);
 
   // A replayed packet from a new address does not move the return path.
   const auto attacker = Endpoint::v4(0x0a0100ee, 6666);
   s.inject_to_hub(data, attacker);
-  EXPECT_EQ(s.hub->session(0)->endpoint(), s.client_addr);
+  EXPECT_EQ(s.hub->session(0)->endpoint(), s.client_addr());
 
   // The inner source must be the session's VIP.
   ASSERT_EQ(s.client_send(make_inner(0x0a4d0009, kServer, 2)).kind, SealResult::Kind::kSend);
@@ -265,20 +265,84 @@ TEST(HubDefence, DataReplayTamperSpoofAndStaleEndpoint) {
   EXPECT_EQ(s.delivered_to_hub.size(), 1u);
 
   // A fresh authenticated packet from a new address moves it (the client roamed).
-  s.client_addr = Endpoint::v4(0x0a020002, 40001);
+  s.paths[1] = Endpoint::v4(0x0a020002, 40001);
   ASSERT_EQ(s.client_send(make_inner(kClientVip, kServer, 3)).kind, SealResult::Kind::kSend);
   s.run_for(10ms);
-  EXPECT_EQ(s.hub->session(0)->endpoint(), s.client_addr);
+  EXPECT_EQ(s.hub->session(0)->endpoint(), s.client_addr());
 }
 
-TEST(Session, ProbeMeasuresRoundTrip) {
+TEST(Paths, ProbesMeasureRttAndLossOnEveryPath) {
   Sim s(14);
+  s.paths[2] = Endpoint::v4(0x0a020002, 40002);
+  s.cs().add_path(2, s.now);
   connect(s);
-  s.cs().send_probe(5, s.now);
+  s.run_for(5s, 1ms);
+  for (session::PathId p : {1u, 2u}) {
+    const auto* st = s.cs().path_stats(p);
+    ASSERT_TRUE(st && st->rtt) << "path " << p;
+    EXPECT_GT(*st->rtt, 0ms);
+    EXPECT_LT(*st->rtt, 30ms);  // first samples were taken at 10 ms steps
+    EXPECT_EQ(st->loss, 0.0);
+  }
+  EXPECT_GE(s.cs().path_stats(1)->probes_sent, 4u) << "active path: one probe a second";
+  EXPECT_GE(s.cs().path_stats(2)->probes_sent, 2u) << "standby path: one every two seconds";
+  EXPECT_EQ(s.hub->session(0)->endpoint(), s.path_addr(1)) << "standby probes never move the hub";
+  EXPECT_EQ(s.hub->session(0)->path_changes(), 0u);
+
+  s.dead.insert(2);
+  s.run_for(12s, 10ms);
+  ASSERT_TRUE(s.cs().path_stats(2)->loss);
+  EXPECT_GE(*s.cs().path_stats(2)->loss, 0.5) << "a dead path shows its loss";
+  EXPECT_EQ(*s.cs().path_stats(1)->loss, 0.0);
+}
+
+TEST(Paths, SwitchingMovesTheHubWhichValidatesTheNewPath) {
+  Sim s(15);
+  s.paths[2] = Endpoint::v4(0x0a020002, 40002);
+  s.cs().add_path(2, s.now);
+  connect(s);
+  s.cs().set_active_path(2, s.now);
+  s.run_for(20ms, 1ms);  // keepalive on path 2 -> hub moves, challenges, client answers
+  EXPECT_EQ(s.hub->session(0)->endpoint(), s.path_addr(2));
+  EXPECT_TRUE(s.hub->session(0)->path_validated());
+  EXPECT_EQ(s.hub->session(0)->path_changes(), 1u);
+  // Data both ways now flows on path 2.
+  const auto before = s.delivered_per_path[2];
+  ASSERT_EQ(s.hub_send(make_inner(kServer, kClientVip, 1)).kind, SealResult::Kind::kSend);
   s.run_for(10ms, 1ms);
-  ASSERT_TRUE(s.cs().last_rtt());
-  EXPECT_GT(*s.cs().last_rtt(), 0ms);
-  EXPECT_LT(*s.cs().last_rtt(), 10ms);
+  EXPECT_EQ(s.delivered_per_path[2], before + 1);
+  EXPECT_EQ(s.delivered_to_client.back(), make_inner(kServer, kClientVip, 1));
+}
+
+TEST(Paths, UnvalidatedPathGetsABudgetThenTheHubFallsBack) {
+  Sim s(16);
+  connect(s);
+  // Someone sends a fresh authenticated packet from an address that cannot
+  // answer (a copied-and-raced packet): the hub moves, challenges, gets no
+  // answer, sends little there, and returns to the validated path.
+  std::vector<std::uint8_t> buf(Sim::kBuf);
+  const auto inner = make_inner(kClientVip, kServer, 9);
+  std::copy(inner.begin(), inner.end(), buf.begin() + 16);
+  const auto r = s.cs().seal(buf, inner.size(), s.now);
+  buf.resize(r.len);
+  const auto attacker = Endpoint::v4(0x0a0900ee, 9999);
+  EXPECT_EQ(s.inject_to_hub(buf, attacker).kind, session::ReceiveResult::Kind::kDeliver);
+  EXPECT_EQ(s.hub->session(0)->endpoint(), attacker);
+  EXPECT_FALSE(s.hub->session(0)->path_validated());
+
+  std::size_t sent_to_attacker = 0, staged = 0;
+  for (std::uint32_t i = 0; i < 20; ++i) {
+    const auto x = s.hub_send(make_inner(kServer, kClientVip, 100 + i, 1000));
+    if (x.kind == SealResult::Kind::kSend && x.to == attacker) sent_to_attacker += x.len;
+    if (x.kind == SealResult::Kind::kStaged) ++staged;
+  }
+  EXPECT_LE(sent_to_attacker, limits::kUnvalidatedAmplification * buf.size());
+  EXPECT_GT(staged, 0u);
+  s.run_for(limits::kPathValidationTimeout + 100ms, 10ms);
+  EXPECT_EQ(s.hub->session(0)->endpoint(), s.client_addr());
+  EXPECT_TRUE(s.hub->session(0)->path_validated());
+  // The staged packets went to the real client after the fallback.
+  EXPECT_GE(s.delivered_to_client.size(), staged);
 }
 
 TEST(Session, IdleHubSessionIsForgottenButTheVipStays) {

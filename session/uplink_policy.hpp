@@ -1,0 +1,80 @@
+// Which uplink a session sends through, as a pure function of the uplink
+// table, the paths' measurements and the user's policy:
+//
+//   1. never an avoided, down, address-less or route-less uplink;
+//   2. a pinned uplink (`tund switch IF`) while it is usable;
+//   3. otherwise the best healthy uplink: unmetered before metered, then the
+//      order of `prefer` (unmatched names last), then name; healthy = no
+//      measurement yet, or RTT ≤ max_rtt and loss ≤ max_loss;
+//   4. with nothing healthy, the best usable one (something beats nothing);
+//   5. failures move at once; a move to a *better* uplink while the current one
+//      is still healthy waits until that uplink has been healthy for hold_down
+//      (no flapping back and forth on a recovering link).
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tund/types.hpp"
+
+namespace tund::session {
+
+struct UplinkPolicyConfig {
+  std::vector<std::string> prefer{"eth*", "en*", "wlan*", "wl*", "wwan*", "lte*"};
+  std::vector<std::string> avoid{"docker*", "br-*", "virbr*", "veth*"};
+  std::vector<std::string> metered{"wwan*", "lte*"};
+  Duration max_rtt = std::chrono::milliseconds(500);
+  double max_loss = 0.2;
+  Duration hold_down = std::chrono::milliseconds(2000);
+};
+
+struct UplinkCandidate {
+  std::string name;
+  std::uint32_t id = 0;   // the path id (ifindex)
+  bool usable = false;    // up, IPv4 address, default route
+  std::string unusable_reason;
+  std::optional<Duration> rtt;
+  std::optional<double> loss;
+};
+
+enum class UplinkRole : std::uint8_t { kActive, kStandby, kUnusable };
+const char* to_string(UplinkRole r);
+
+struct UplinkVerdict {
+  UplinkRole role = UplinkRole::kUnusable;
+  std::string reason;
+};
+
+struct UplinkChoice {
+  std::optional<std::uint32_t> active;
+  std::vector<UplinkVerdict> verdicts;  // parallel to the candidates
+  Time revisit = kNever;                // when a hold-down ends: decide again then
+};
+
+bool glob_match(const std::vector<std::string>& globs, const std::string& name);
+
+// healthy_since[id]: since when that uplink has been continuously healthy.
+UplinkChoice choose_uplink(const UplinkPolicyConfig& config, const std::vector<UplinkCandidate>& candidates,
+                           std::optional<std::uint32_t> current, const std::optional<std::string>& pinned,
+                           const std::map<std::uint32_t, Time>& healthy_since, Time now);
+
+// The state around choose_uplink: tracks healthy_since and the current choice.
+class UplinkSelector {
+ public:
+  explicit UplinkSelector(UplinkPolicyConfig config) : config_(std::move(config)) {}
+  const UplinkChoice& update(const std::vector<UplinkCandidate>& candidates, std::optional<std::uint32_t> current,
+                             const std::optional<std::string>& pinned, Time now);
+  const UplinkChoice& last() const { return last_; }
+  const UplinkPolicyConfig& config() const { return config_; }
+  void set_config(UplinkPolicyConfig c) { config_ = std::move(c); }
+
+ private:
+  UplinkPolicyConfig config_;
+  std::map<std::uint32_t, Time> healthy_since_;
+  UplinkChoice last_;
+};
+
+}  // namespace tund::session
