@@ -17,6 +17,7 @@ std::optional<Args> parse_args(int argc, char** argv) {
     if ((arg == "-c" || arg == "--config") && i + 1 < argc) a.config = argv[++i];
     else if (arg == "--json") a.json = true;
     else if (arg == "-v" || arg == "--verbose") a.verbose = true;
+    else if (!arg.empty() && arg[0] != '-') a.positional.push_back(arg);
     else return std::nullopt;
   }
   a.count = static_cast<std::size_t>(argc - 2);

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "daemon/asio.hpp"
 #include "daemon/config_check.hpp"
@@ -27,7 +28,8 @@ struct Args {
   std::string config;
   bool json = false;
   bool verbose = false;
-  std::size_t count = 0;  // arguments after the command
+  std::vector<std::string> positional;  // e.g. the interface of `tund switch`
+  std::size_t count = 0;                // arguments after the command
 };
 std::optional<Args> parse_args(int argc, char** argv);
 

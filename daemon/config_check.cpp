@@ -106,6 +106,18 @@ std::optional<std::int64_t> get_optional_int(const toml::value& table, const std
   return i;
 }
 
+std::optional<double> get_optional_number(const toml::value& table, const std::string& key, double min,
+                                          double max) {
+  const auto* v = find(table, key);
+  if (!v) return std::nullopt;
+  double d = 0;
+  if (v->is_floating()) d = v->as_floating();
+  else if (v->is_integer()) d = static_cast<double>(v->as_integer());
+  else fail(*v, "'" + key + "' must be a number, not " + type_name(*v));
+  if (d < min || d > max) fail(*v, "'" + key + "' must be between " + std::to_string(min) + " and " + std::to_string(max));
+  return d;
+}
+
 std::optional<bool> get_optional_bool(const toml::value& table, const std::string& key) {
   const auto* v = find(table, key);
   if (!v) return std::nullopt;

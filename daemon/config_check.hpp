@@ -40,6 +40,8 @@ std::string get_string(const toml::value& table, const std::string& key);  // re
 std::optional<std::string> get_optional_string(const toml::value& table, const std::string& key);
 std::optional<std::int64_t> get_optional_int(const toml::value& table, const std::string& key,
                                              std::int64_t min, std::int64_t max);
+std::optional<double> get_optional_number(const toml::value& table, const std::string& key, double min,
+                                          double max);
 std::optional<bool> get_optional_bool(const toml::value& table, const std::string& key);
 std::vector<std::string> get_string_array(const toml::value& table, const std::string& key);
 // An array of tables ([[name]]); empty when absent.

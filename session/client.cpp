@@ -136,6 +136,12 @@ bool ClientSession::has_path(PathId id) const {
   return std::any_of(paths_.begin(), paths_.end(), [id](const Path& p) { return p.id == id; });
 }
 
+std::vector<PathId> ClientSession::path_ids() const {
+  std::vector<PathId> ids;
+  for (const auto& p : paths_) ids.push_back(p.id);
+  return ids;
+}
+
 const PathStats* ClientSession::path_stats(PathId id) const {
   for (const auto& p : paths_)
     if (p.id == id) return &p.stats;
@@ -167,6 +173,7 @@ void ClientSession::record_outcome(Path& p, bool answered) {
   p.outcomes[p.outcome_next] = answered;
   p.outcome_next = (p.outcome_next + 1) % p.outcomes.size();
   p.outcome_count = std::min(p.outcome_count + 1, p.outcomes.size());
+  if (p.outcome_count < limits::kMinLossSamples) return;  // one early loss is not a rate
   std::size_t lost = 0;
   for (std::size_t i = 0; i < p.outcome_count; ++i) lost += !p.outcomes[i];
   p.stats.loss = static_cast<double>(lost) / static_cast<double>(p.outcome_count);

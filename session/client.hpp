@@ -94,6 +94,7 @@ class ClientSession {
   void set_active_path(PathId path, Time now);
   PathId active_path() const { return active_path_; }
   bool has_path(PathId path) const;
+  std::vector<PathId> path_ids() const;
   const PathStats* path_stats(PathId path) const;
 
   State state() const { return state_; }

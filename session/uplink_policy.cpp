@@ -127,9 +127,10 @@ const UplinkChoice& UplinkSelector::update(const std::vector<UplinkCandidate>& c
   for (const auto& u : cands) {
     if (!u.usable || glob_match(config_.avoid, u.name) || !unhealthy_reason(config_, u).empty()) continue;
     const auto it = healthy_since_.find(u.id);
-    still[u.id] = it == healthy_since_.end() ? now : it->second;
+    still[u.id] = it != healthy_since_.end() ? it->second : first_update_ ? now - config_.hold_down : now;
   }
   healthy_since_ = std::move(still);
+  first_update_ = false;
   last_ = choose_uplink(config_, cands, current, pinned, healthy_since_, now);
   return last_;
 }

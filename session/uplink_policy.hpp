@@ -62,6 +62,8 @@ UplinkChoice choose_uplink(const UplinkPolicyConfig& config, const std::vector<U
                            const std::map<std::uint32_t, Time>& healthy_since, Time now);
 
 // The state around choose_uplink: tracks healthy_since and the current choice.
+// Uplinks already healthy at the first update count as long healthy: the
+// hold-down is for links that recover while we watch, not for the start.
 class UplinkSelector {
  public:
   explicit UplinkSelector(UplinkPolicyConfig config) : config_(std::move(config)) {}
@@ -75,6 +77,7 @@ class UplinkSelector {
   UplinkPolicyConfig config_;
   std::map<std::uint32_t, Time> healthy_since_;
   UplinkChoice last_;
+  bool first_update_ = true;
 };
 
 }  // namespace tund::session

@@ -8,12 +8,23 @@ using namespace config;
 
 ClientSettings load_client_config(const std::string& path) {
   const auto root = parse_file(path);
-  check_keys(root, {"private_key_file", "control_socket", "tun", "hub"}, "the top level");
+  check_keys(root, {"private_key_file", "control_socket", "fwmark", "tun", "hub", "uplinks"}, "the top level");
   ClientSettings s;
   s.config_path = path;
   const auto key_file = get_string(root, "private_key_file");
   s.private_key = load_private_key(*find(root, "private_key_file"), path, key_file);
   if (auto cs = get_optional_string(root, "control_socket")) s.control_socket = *cs;
+  if (auto m = get_optional_int(root, "fwmark", 1, 0xffffffffll)) s.fwmark = static_cast<std::uint32_t>(*m);
+
+  if (const auto* up = get_optional_table(root, "uplinks")) {
+    check_keys(*up, {"prefer", "avoid", "metered", "max_rtt_ms", "max_loss", "hold_down_ms"}, "[uplinks]");
+    if (find(*up, "prefer")) s.uplinks.prefer = get_string_array(*up, "prefer");
+    if (find(*up, "avoid")) s.uplinks.avoid = get_string_array(*up, "avoid");
+    if (find(*up, "metered")) s.uplinks.metered = get_string_array(*up, "metered");
+    if (auto v = get_optional_int(*up, "max_rtt_ms", 1, 60000)) s.uplinks.max_rtt = std::chrono::milliseconds(*v);
+    if (auto v = get_optional_number(*up, "max_loss", 0.0, 1.0)) s.uplinks.max_loss = *v;
+    if (auto v = get_optional_int(*up, "hold_down_ms", 0, 600000)) s.uplinks.hold_down = std::chrono::milliseconds(*v);
+  }
 
   if (const auto* tun = get_optional_table(root, "tun")) {
     check_keys(*tun, {"name", "mtu"}, "[tun]");

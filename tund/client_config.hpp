@@ -3,14 +3,17 @@
 //   private_key_file = "client.key"          # relative to this file's directory
 //   control_socket = "/run/tund/client.sock"
 //   [tun]   name = "tun0", mtu = 1420
+//   fwmark = 0x7475                          # on the tunnel's own sockets
 //   [[hub]] name, endpoint = "ip:port", public_key, routes = ["cidr", ...],
 //           persistent_keepalive = seconds (0 = off)
+//   [uplinks] prefer, avoid, metered (globs), max_rtt_ms, max_loss, hold_down_ms
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "daemon/config_check.hpp"
+#include "session/uplink_policy.hpp"
 
 namespace tund::client {
 
@@ -29,6 +32,8 @@ struct ClientSettings {
   std::string tun_name = "tun0";
   unsigned mtu = 1420;
   std::vector<HubSettings> hubs;
+  std::uint32_t fwmark = 0x7475;
+  session::UplinkPolicyConfig uplinks;
 };
 
 // Throws config::ConfigError with "file:line:column: reason".

@@ -1,8 +1,7 @@
 #include "tund/client_daemon.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "daemon/clock.hpp"
@@ -16,7 +15,8 @@ using session::ReceiveResult;
 using session::SealResult;
 
 ClientDaemon::ClientDaemon(asio::io_context& io, ClientSettings settings)
-    : settings_(std::move(settings)),
+    : io_(io),
+      settings_(std::move(settings)),
       timer_(io, [this] { after_event(daemon::now()); }),
       control_buf_(daemon::kBufferSize) {
   session::ClientConfig cc;
@@ -24,30 +24,160 @@ ClientDaemon::ClientDaemon(asio::io_context& io, ClientSettings settings)
   if (!cc.identity.complete()) throw std::runtime_error("the private key gives no usable public key");
   cc.wall_offset = daemon::wall_offset();
   client_ = std::make_unique<session::Client>(cc, rng_);
-
   tun_ = std::make_unique<daemon::TunDevice>(settings_.tun_name, settings_.mtu);
-  udp_ = std::make_unique<daemon::UdpSocket>(daemon::UdpSocket::Options{});
-  control_ = std::make_unique<daemon::ControlServer>(
-      io, settings_.control_socket, [this](const std::string& r) { return handle_control(r); });
 
   const Time now = daemon::now();
   for (const auto& hub : settings_.hubs) {
     const auto slot = client_->add_hub(hub.public_key);
     client_->session(slot).set_persistent_keepalive(std::chrono::seconds(hub.persistent_keepalive_s));
-    client_->session(slot).start(now);
-    hub_state_.push_back({});
+    hub_state_.push_back({{}, 0, session::UplinkSelector(settings_.uplinks)});
     for (const auto& r : hub.routes) routes_.push_back({r, slot});
   }
   std::stable_sort(routes_.begin(), routes_.end(),
                    [](const Route& a, const Route& b) { return a.prefix.len > b.prefix.len; });
-  log::notice("tund: " + tun_->name() + " up (mtu " + std::to_string(tun_->mtu()) + "), " +
-              std::to_string(settings_.hubs.size()) + " hub(s), control socket " + settings_.control_socket);
-  after_event(now);
+
+  // The tunnel's own TUN devices are never uplinks.
+  monitor_ = std::make_unique<netmon::LinkMonitor>(io, std::vector<std::string>{tun_->name(), "tun*"},
+                                                   [this](const netmon::UplinkTable&) { on_table_change(daemon::now()); });
+  reconcile_sockets(now);
+  apply_policy(now, "start");
+  for (std::size_t slot = 0; slot < client_->session_count(); ++slot) client_->session(slot).start(now);
+
+  control_ = std::make_unique<daemon::ControlServer>(
+      io, settings_.control_socket, [this](const std::string& r) { return handle_control(r); });
   tun_watch_ = std::make_unique<daemon::FdWatch>(io, tun_->fd(), [this] { on_tun_readable(); });
-  udp_watch_ = std::make_unique<daemon::FdWatch>(io, udp_->fd(), [this] { on_udp_readable(); });
+  log::notice("tund: " + tun_->name() + " up (mtu " + std::to_string(tun_->mtu()) + "), " +
+              std::to_string(settings_.hubs.size()) + " hub(s), " + std::to_string(uplinks_.size()) +
+              " uplink(s), control socket " + settings_.control_socket);
+  after_event(now);
 }
 
 ClientDaemon::~ClientDaemon() { netlink_.remove_all(); }
+
+std::string ClientDaemon::uplink_name(int ifindex) const {
+  const auto it = uplinks_.find(ifindex);
+  return it == uplinks_.end() ? "" : it->second.name;
+}
+
+// --- Uplinks -------------------------------------------------------------------------
+
+void ClientDaemon::on_table_change(Time now) {
+  reconcile_sockets(now);
+  apply_policy(now, "uplink table changed");
+  after_event(now);
+}
+
+void ClientDaemon::reconcile_sockets(Time now) {
+  const auto& table = monitor_->table();
+  // Close sockets of interfaces that are gone, renamed or now avoided.
+  for (auto it = uplinks_.begin(); it != uplinks_.end();) {
+    const auto u = std::find_if(table.begin(), table.end(), [&](const auto& x) { return x.ifindex == it->first; });
+    if (u != table.end() && u->name == it->second.name && !session::glob_match(settings_.uplinks.avoid, u->name)) {
+      ++it;
+      continue;
+    }
+    log::info("uplink " + it->second.name + " removed");
+    it = uplinks_.erase(it);
+  }
+  // Open one for every other interface (even while down: it may come back).
+  for (const auto& u : table) {
+    if (uplinks_.count(u.ifindex) || session::glob_match(settings_.uplinks.avoid, u.name)) continue;
+    daemon::UdpSocket::Options o;
+    o.device = u.name;
+    o.fwmark = settings_.fwmark;
+    try {
+      UplinkSocket us{u.name, std::make_unique<daemon::UdpSocket>(o), nullptr};
+      const int idx = u.ifindex;
+      us.watch = std::make_unique<daemon::FdWatch>(io_, us.socket->fd(), [this, idx] { on_uplink_readable(idx); });
+      uplinks_.emplace(idx, std::move(us));
+      log::info("uplink " + u.name + " added (" + netmon::to_string(u.kind) + ")");
+    } catch (const std::exception& e) {
+      log::warning("uplink " + u.name + ": cannot open a socket: " + e.what());
+    }
+  }
+  // A session has a path (probed, measured) exactly for each usable uplink
+  // with a socket; a path that stops being usable starts afresh when it returns.
+  for (std::size_t slot = 0; slot < client_->session_count(); ++slot) {
+    auto& s = client_->session(slot);
+    for (const auto& u : table) {
+      const auto id = static_cast<session::PathId>(u.ifindex);
+      if (u.usable() && uplinks_.count(u.ifindex)) s.add_path(id, now);
+      else s.remove_path(id);
+    }
+    std::vector<session::PathId> stale;
+    for (session::PathId id : s.path_ids())
+      if (!uplinks_.count(static_cast<int>(id))) stale.push_back(id);
+    for (auto id : stale) s.remove_path(id);
+  }
+}
+
+std::vector<session::UplinkCandidate> ClientDaemon::candidates(std::size_t slot) const {
+  std::vector<session::UplinkCandidate> out;
+  const auto& s = client_->session(slot);
+  for (const auto& u : monitor_->table()) {
+    session::UplinkCandidate c;
+    c.name = u.name;
+    c.id = static_cast<std::uint32_t>(u.ifindex);
+    c.usable = u.usable() && uplinks_.count(u.ifindex);
+    c.unusable_reason = !u.up ? "link down" : u.ipv4.empty() ? "no IPv4 address"
+                        : !u.has_default_route ? "no default route" : !uplinks_.count(u.ifindex) ? "no socket" : "";
+    if (const auto* st = s.path_stats(c.id)) {
+      c.rtt = st->rtt;
+      c.loss = st->loss;
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+void ClientDaemon::apply_policy(Time now, const std::string& why) {
+  for (std::size_t slot = 0; slot < client_->session_count(); ++slot) {
+    auto& s = client_->session(slot);
+    const auto current = s.active_path();
+    const auto& choice = hub_state_[slot].selector.update(
+        candidates(slot), current ? std::optional<std::uint32_t>(current) : std::nullopt, pinned_, now);
+    const session::PathId next = choice.active.value_or(0);
+    if (next == current) continue;
+    s.set_active_path(next, now);
+    const std::string from = current ? uplink_name(static_cast<int>(current)) : "(none)";
+    const std::string to = next ? uplink_name(static_cast<int>(next)) : "(none)";
+    std::string reason = why;
+    for (std::size_t i = 0; i < monitor_->table().size() && i < choice.verdicts.size(); ++i)
+      if (monitor_->table()[i].ifindex == static_cast<int>(next)) reason += ": " + choice.verdicts[i].reason;
+    if (current) {
+      ++handovers_.count;
+      handovers_.last_reason = reason;
+      handovers_.last_from = from;
+      handovers_.last_to = to;
+      handovers_.last_at = daemon::to_unix_seconds(now);
+    }
+    log::notice("hub " + settings_.hubs[slot].name + ": uplink " + from + " -> " + to + " (" + reason + ")");
+  }
+}
+
+std::string ClientDaemon::handle_switch(const std::string& target) {
+  using nlohmann::json;
+  const Time now = daemon::now();
+  if (target == "auto") {
+    pinned_.reset();
+  } else {
+    const auto& table = monitor_->table();
+    const auto u = std::find_if(table.begin(), table.end(), [&](const auto& x) { return x.name == target; });
+    if (u == table.end()) return json{{"error", "unknown interface '" + target + "'"}}.dump();
+    if (session::glob_match(settings_.uplinks.avoid, target))
+      return json{{"error", "interface '" + target + "' is avoided by the [uplinks] policy"}}.dump();
+    if (!u->usable())
+      return json{{"error", "interface '" + target + "' is not usable (" +
+                                (!u->up ? "link down" : u->ipv4.empty() ? "no IPv4 address" : "no default route") + ")"}}
+          .dump();
+    pinned_ = target;
+  }
+  apply_policy(now, target == "auto" ? "switch auto" : "switch " + target);
+  after_event(now);
+  return json{{"ok", true}, {"active_uplink", uplink_name(static_cast<int>(client_->session(0).active_path()))}}.dump();
+}
+
+// --- Packets --------------------------------------------------------------------------
 
 std::optional<std::size_t> ClientDaemon::route_for(std::uint32_t dst) const {
   for (const auto& r : routes_)
@@ -60,10 +190,22 @@ std::optional<std::size_t> ClientDaemon::route_for(std::uint32_t dst) const {
   return std::nullopt;
 }
 
+void ClientDaemon::flush_tx(int ifindex) {
+  if (!tx_batch_.count) return;
+  const auto it = uplinks_.find(ifindex);
+  if (it == uplinks_.end()) {
+    no_uplink_ += tx_batch_.count;
+    tx_batch_.count = 0;
+    return;
+  }
+  it->second.socket->send(tx_batch_);
+}
+
 void ClientDaemon::on_tun_readable() {
   const Time now = daemon::now();
   auto& b = tx_batch_;
   b.count = 0;
+  int batch_uplink = -1;  // one sendmmsg per uplink: a change of uplink flushes
   for (std::size_t reads = 0; reads < daemon::kBatch; ++reads) {
     const MutableBytes buf = b.buffer(b.count);
     const long n = tun_->read_packet(buf.subspan(t::kHeaderSize, daemon::kBufferSize - t::kOverhead));
@@ -74,22 +216,34 @@ void ClientDaemon::on_tun_readable() {
       ++no_route_;
       continue;
     }
-    const auto r = client_->session(*slot).seal(buf, static_cast<std::size_t>(n), now);
+    auto& s = client_->session(*slot);
+    const int uplink = static_cast<int>(s.active_path());
+    if (uplink != batch_uplink && b.count) {
+      // Send what is batched for the other uplink, then start a fresh batch
+      // with this packet in slot 0.
+      const std::size_t pending = b.count;
+      flush_tx(batch_uplink);
+      std::memcpy(b.data(0) + t::kHeaderSize, b.data(pending) + t::kHeaderSize, static_cast<std::size_t>(n));
+    }
+    batch_uplink = uplink;
+    const auto r = s.seal(b.buffer(b.count), static_cast<std::size_t>(n), now);
     if (r.kind != SealResult::Kind::kSend) continue;
     b.length(b.count) = r.len;
     b.peer(b.count) = settings_.hubs[*slot].endpoint;
     ++b.count;
   }
-  if (b.count) udp_->send(b);
+  flush_tx(batch_uplink);
   after_event(now);
 }
 
-void ClientDaemon::on_udp_readable() {
+void ClientDaemon::on_uplink_readable(int ifindex) {
+  const auto it = uplinks_.find(ifindex);
+  if (it == uplinks_.end()) return;
   const Time now = daemon::now();
-  udp_->receive(rx_batch_);
+  it->second.socket->receive(rx_batch_);
   for (std::size_t i = 0; i < rx_batch_.count; ++i) {
     const MutableBytes d(rx_batch_.data(i), rx_batch_.length(i));
-    const auto r = client_->receive(d, 0, now);
+    const auto r = client_->receive(d, static_cast<session::PathId>(ifindex), now);
     if (r.kind == ReceiveResult::Kind::kDeliver && !tun_->write_packet(Bytes(d.data() + r.offset, r.len)))
       ++tun_write_errors_;
   }
@@ -97,17 +251,31 @@ void ClientDaemon::on_udp_readable() {
 }
 
 void ClientDaemon::after_event(Time now) {
-  if (client_->next_deadline() <= now) client_->on_timer(now);
+  bool revisit_due = false;
+  for (const auto& st : hub_state_) revisit_due = revisit_due || st.selector.last().revisit <= now;
+  if (client_->next_deadline() <= now || revisit_due) {
+    client_->on_timer(now);
+    apply_policy(now, revisit_due ? "hold-down over" : "path measurements");
+  }
+  Time deadline = client_->next_deadline();
   for (std::size_t slot = 0; slot < client_->session_count(); ++slot) {
     auto& s = client_->session(slot);
-    while (auto tx = s.poll_transmit(control_buf_, now))
-      udp_->send_one(Bytes(control_buf_.data(), tx->len), settings_.hubs[slot].endpoint);
+    while (auto tx = s.poll_transmit(control_buf_, now)) {
+      const auto it = uplinks_.find(static_cast<int>(tx->path));
+      if (it == uplinks_.end()) {
+        ++no_uplink_;
+        continue;
+      }
+      it->second.socket->send_one(Bytes(control_buf_.data(), tx->len), settings_.hubs[slot].endpoint);
+    }
     if (s.last_handshake() != hub_state_[slot].seen_handshake) {
       hub_state_[slot].seen_handshake = s.last_handshake();
       on_handshake(slot);
     }
+    const Time revisit = hub_state_[slot].selector.last().revisit;
+    if (revisit != kNever) deadline = std::min(deadline, std::max(revisit, now + std::chrono::milliseconds(1)));
   }
-  timer_.arm(client_->next_deadline());
+  timer_.arm(deadline);
 }
 
 void ClientDaemon::on_handshake(std::size_t slot) {
@@ -129,10 +297,13 @@ void ClientDaemon::on_handshake(std::size_t slot) {
     if (auto e = netlink_.add_route(tun_->ifindex(), r.addr, r.len, vip); !e.empty()) errors.push_back(e);
   for (const auto& e : errors) log::error("hub " + hub.name + ": " + e);
   st.installed_vip = vip;
-  log::notice("hub " + hub.name + ": connected to " + hub.endpoint.to_string() + ", vip " +
-              config::ipv4_to_string(vip) + "/" + std::to_string(s.vip().prefix_len) + ", " +
-              std::to_string(hub.routes.size()) + " route(s) via " + tun_->name());
+  log::notice("hub " + hub.name + ": connected to " + hub.endpoint.to_string() + " via " +
+              uplink_name(static_cast<int>(s.active_path())) + ", vip " + config::ipv4_to_string(vip) + "/" +
+              std::to_string(s.vip().prefix_len) + ", " + std::to_string(hub.routes.size()) + " route(s) via " +
+              tun_->name());
 }
+
+// --- Status -------------------------------------------------------------------------------
 
 bool ClientDaemon::all_connected() const {
   for (std::size_t i = 0; i < client_->session_count(); ++i)
@@ -153,31 +324,60 @@ std::string ClientDaemon::status_json() const {
                     {"public_key", crypto::key_to_base64(h.public_key)},
                     {"state", s.established() ? "connected" : s.state() == session::ClientSession::State::kIdle ? "idle" : "connecting"},
                     {"vip", s.vip().vip ? config::ipv4_to_string(s.vip().vip) : ""},
+                    {"uplink", uplink_name(static_cast<int>(s.active_path()))},
                     {"routes", routes},
                     {"rx_bytes", s.stats().rx_bytes},
                     {"tx_bytes", s.stats().tx_bytes},
                     {"handshakes", s.stats().handshakes},
                     {"last_handshake", s.last_handshake() ? daemon::to_unix_seconds(*s.last_handshake()) : 0}});
   }
+  // The uplink table as session 0 (the first hub) sees it.
+  json uplinks = json::array();
+  const auto& table = monitor_->table();
+  const auto& verdicts = hub_state_[0].selector.last().verdicts;
+  for (std::size_t i = 0; i < table.size(); ++i) {
+    const auto& u = table[i];
+    const auto* st = client_->session(0).path_stats(static_cast<session::PathId>(u.ifindex));
+    json addresses = json::array();
+    for (const auto& a : u.addresses) addresses.push_back(a);
+    const bool has_verdict = i < verdicts.size();
+    uplinks.push_back({{"name", u.name},
+                       {"ifindex", u.ifindex},
+                       {"up", u.up},
+                       {"kind", netmon::to_string(u.kind)},
+                       {"addresses", addresses},
+                       {"default_route", u.has_default_route},
+                       {"gateway", u.gateway},
+                       {"metered", session::glob_match(settings_.uplinks.metered, u.name)},
+                       {"rtt_ms", st && st->rtt ? json(std::chrono::duration<double, std::milli>(*st->rtt).count()) : json(nullptr)},
+                       {"loss", st && st->loss ? json(*st->loss) : json(nullptr)},
+                       {"role", has_verdict ? session::to_string(verdicts[i].role) : "unusable"},
+                       {"reason", has_verdict ? verdicts[i].reason : ""}});
+  }
   json drops = json::object();
   for (std::size_t r = 0; r < kDropReasonCount; ++r)
     if (client_->drops().by_reason[r]) drops[std::string(to_string(DropReason(r)))] = client_->drops().by_reason[r];
   if (no_route_) drops["no_route"] = no_route_;
+  if (no_uplink_) drops["no_uplink"] = no_uplink_;
   if (tun_write_errors_) drops["tun_write_error"] = tun_write_errors_;
   const auto& first = client_->session(0).vip();
   return json{{"state", all_connected() ? "connected" : "connecting"},
               {"interface", tun_->name()},
               {"vip", first.vip ? config::ipv4_to_string(first.vip) : ""},
-              {"active_uplink", ""},
-              {"handovers", 0},
+              {"active_uplink", uplink_name(static_cast<int>(client_->session(0).active_path()))},
+              {"pinned", pinned_ ? *pinned_ : ""},
+              {"handovers", handovers_.count},
+              {"last_handover", {{"reason", handovers_.last_reason}, {"from", handovers_.last_from},
+                                 {"to", handovers_.last_to}, {"at", handovers_.last_at}}},
               {"hubs", hubs},
-              {"uplinks", json::array()},
+              {"uplinks", uplinks},
               {"drops", drops}}
       .dump();
 }
 
 std::string ClientDaemon::handle_control(const std::string& request) {
   if (request == "status") return status_json();
+  if (request.rfind("switch ", 0) == 0) return handle_switch(request.substr(7));
   return nlohmann::json{{"error", "unknown request '" + request.substr(0, 64) + "'"}}.dump();
 }
 

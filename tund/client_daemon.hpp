@@ -1,24 +1,33 @@
-// The client daemon: moves packets between tun0 and the hubs' UDP endpoints
-// through the sans-I/O session::Client, configures tun0's addresses and routes
-// as sessions come up, and answers the control socket.
+// The client daemon: moves packets between tun0 and the hubs through the
+// sans-I/O session::Client, one UDP socket per uplink, and decides which
+// uplink each session uses.
 //
-//   tun0 readable ─▶ read batch ─▶ route by destination to a hub ─▶ seal ─▶ sendmmsg
-//   UDP readable  ─▶ recvmmsg   ─▶ Client::receive ─▶ write inner packets to tun0
-//   timer         ─▶ Client::on_timer ─▶ poll_transmit ─▶ send
+//   tun0 readable   ─▶ read batch ─▶ route to a hub ─▶ seal ─▶ sendmmsg on the session's active uplink
+//   uplink readable ─▶ recvmmsg ─▶ Client::receive(path = ifindex) ─▶ write inner packets to tun0
+//   timer           ─▶ Client::on_timer (handshakes, keepalives, probes) ─▶ poll_transmit ─▶ send
+//   netlink change  ─▶ reconcile uplink sockets and paths ─▶ policy ─▶ set_active_path
+//
+// Each uplink socket is bound to its interface (SO_BINDTODEVICE) and carries
+// the bypass fwmark, so the tunnel's own packets leave through that interface
+// whatever the routing table says and can never loop into tun0.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "crypto/primitives.hpp"
 #include "daemon/asio.hpp"
 #include "daemon/control_socket.hpp"
 #include "daemon/event_sources.hpp"
 #include "daemon/netlink_config.hpp"
 #include "daemon/tun_device.hpp"
 #include "daemon/udp_socket.hpp"
-#include "crypto/primitives.hpp"
+#include "netmon/link_monitor.hpp"
 #include "session/client.hpp"
+#include "session/uplink_policy.hpp"
 #include "tund/client_config.hpp"
 
 namespace tund::client {
@@ -40,24 +49,45 @@ class ClientDaemon {
   struct HubState {
     std::optional<Time> seen_handshake;
     std::uint32_t installed_vip = 0;
+    session::UplinkSelector selector;
+  };
+  struct UplinkSocket {
+    std::string name;
+    std::unique_ptr<daemon::UdpSocket> socket;
+    std::unique_ptr<daemon::FdWatch> watch;
+  };
+  struct Handovers {
+    std::uint64_t count = 0;
+    std::string last_reason;
+    std::string last_from, last_to;
+    std::int64_t last_at = 0;  // unix seconds
   };
 
   void on_tun_readable();
-  void on_udp_readable();
+  void on_uplink_readable(int ifindex);
+  void on_table_change(Time now);
+  void reconcile_sockets(Time now);
+  void apply_policy(Time now, const std::string& why);
   void after_event(Time now);
   void on_handshake(std::size_t slot);
+  void flush_tx(int ifindex);
   std::optional<std::size_t> route_for(std::uint32_t dst) const;
+  std::vector<session::UplinkCandidate> candidates(std::size_t slot) const;
+  std::string uplink_name(int ifindex) const;
   std::string handle_control(const std::string& request);
+  std::string handle_switch(const std::string& target);
 
+  asio::io_context& io_;
   ClientSettings settings_;
   crypto::SodiumRng rng_;
   std::unique_ptr<session::Client> client_;
   std::unique_ptr<daemon::TunDevice> tun_;
-  std::unique_ptr<daemon::UdpSocket> udp_;
   daemon::NetlinkConfig netlink_;
+  std::unique_ptr<netmon::LinkMonitor> monitor_;
+  std::map<int, UplinkSocket> uplinks_;  // by ifindex = session path id
+  std::optional<std::string> pinned_;
   std::unique_ptr<daemon::ControlServer> control_;
   std::unique_ptr<daemon::FdWatch> tun_watch_;
-  std::unique_ptr<daemon::FdWatch> udp_watch_;
   daemon::DeadlineTimer timer_;
 
   daemon::DatagramBatch tx_batch_;
@@ -65,8 +95,10 @@ class ClientDaemon {
   std::vector<std::uint8_t> control_buf_;
   std::vector<Route> routes_;  // longest prefix first
   std::vector<HubState> hub_state_;
+  Handovers handovers_;
   std::uint64_t tun_write_errors_ = 0;
   std::uint64_t no_route_ = 0;
+  std::uint64_t no_uplink_ = 0;
 };
 
 }  // namespace tund::client

@@ -3,9 +3,11 @@
 //   tund pubkey < private.key        base64 public key on stdout
 //   tund run -c client.toml [-v]     the daemon, in the foreground
 //   tund status -c client.toml [--json]
+//   tund switch IFNAME|auto -c client.toml
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <iostream>
 #include <iterator>
 #include <nlohmann/json.hpp>
@@ -25,7 +27,8 @@ int usage() {
   std::cerr << "usage: tund genkey\n"
                "       tund pubkey < private.key\n"
                "       tund run -c client.toml [-v]\n"
-               "       tund status -c client.toml [--json]\n";
+               "       tund status -c client.toml [--json]\n"
+               "       tund switch IFNAME|auto -c client.toml\n";
   return cli::kUsage;
 }
 
@@ -54,6 +57,30 @@ int cmd_pubkey() {
   return cli::kOk;
 }
 
+// `tund switch IF` pins every session to that uplink; `auto` returns to policy.
+int cmd_switch(const cli::Args& args) {
+  if (args.positional.size() != 1 || args.config.empty()) return usage();
+  client::ClientSettings settings;
+  try {
+    settings = client::load_client_config(args.config);
+  } catch (const config::ConfigError& e) {
+    std::cerr << e.what() << "\n";
+    return cli::kUsage;
+  }
+  const auto reply = daemon::control_request(settings.control_socket, "switch " + args.positional[0]);
+  if (!reply) {
+    std::cerr << "tund is not running (no daemon at " << settings.control_socket << ")\n";
+    return cli::kNotConnected;
+  }
+  const auto j = nlohmann::json::parse(*reply, nullptr, false);
+  if (j.is_discarded() || j.contains("error")) {
+    std::cerr << "tund switch: " << (j.is_discarded() ? std::string("unreadable reply") : j.value("error", "")) << "\n";
+    return cli::kNotConnected;
+  }
+  std::cout << "active uplink: " << j.value("active_uplink", "") << "\n";
+  return cli::kOk;
+}
+
 int print_status(const std::string& json_text, bool as_json) {
   const auto j = nlohmann::json::parse(json_text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
@@ -79,6 +106,19 @@ int print_status(const std::string& json_text, bool as_json) {
               << "  transfer: " << cli::human_bytes(h.value("rx_bytes", std::uint64_t{0})) << " received, "
               << cli::human_bytes(h.value("tx_bytes", std::uint64_t{0})) << " sent\n";
   }
+  if (j.contains("uplinks") && !j["uplinks"].empty()) {
+    std::cout << "\nuplinks:\n";
+    std::printf("  %-10s %-9s %-5s %-8s %-9s %-6s %s\n", "name", "kind", "up", "rtt", "loss", "role", "why");
+    for (const auto& u : j["uplinks"]) {
+      std::string addrs;
+      for (const auto& a : u["addresses"]) addrs += (addrs.empty() ? "" : ",") + a.get<std::string>();
+      const std::string rtt = u["rtt_ms"].is_null() ? "-" : std::to_string(u["rtt_ms"].get<double>()).substr(0, 5) + "ms";
+      const std::string loss = u["loss"].is_null() ? "-" : std::to_string(static_cast<int>(u["loss"].get<double>() * 100)) + "%";
+      std::printf("  %-10s %-9s %-5s %-8s %-9s %-6s %s [%s]\n", u.value("name", "").c_str(), u.value("kind", "").c_str(),
+                  u.value("up", false) ? "yes" : "no", rtt.c_str(), loss.c_str(), u.value("role", "").c_str(),
+                  u.value("reason", "").c_str(), addrs.c_str());
+    }
+  }
   if (j.contains("drops") && !j["drops"].empty()) {
     std::cout << "\ndropped:";
     for (const auto& [reason, n] : j["drops"].items()) std::cout << " " << reason << "=" << n;
@@ -95,6 +135,8 @@ int main(int argc, char** argv) {
   crypto::init();
   if (args->command == "genkey" && args->count == 0) return cmd_genkey();
   if (args->command == "pubkey" && args->count == 0) return cmd_pubkey();
-  if ((args->command != "run" && args->command != "status") || args->config.empty()) return usage();
+  if (args->command == "switch") return cmd_switch(*args);
+  if ((args->command != "run" && args->command != "status") || args->config.empty() || !args->positional.empty())
+    return usage();
   return cli::run_or_status<client::ClientDaemon>(*args, "tund", client::load_client_config, print_status);
 }

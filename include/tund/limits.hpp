@@ -66,6 +66,7 @@ inline constexpr auto kProbeIntervalActive = std::chrono::seconds(1);
 inline constexpr auto kProbeIntervalStandby = std::chrono::seconds(2);
 inline constexpr auto kProbeTimeout = std::chrono::seconds(1);  // then counted lost
 inline constexpr std::size_t kLossWindow = 10;                  // probes per loss estimate
+inline constexpr std::size_t kMinLossSamples = 3;               // before a loss rate is reported
 // Hub: a new return path is challenged this often, and abandoned (back to the
 // last validated one) if no answer came within the timeout. Until validated it
 // gets at most kUnvalidatedAmplification times the bytes received from it.

@@ -1,10 +1,13 @@
 # The netns lab, sourced by tests, the demo and the benchmarks.
 #
 #   cli  (tun0) 10.1.0.2 ─wlan0─┐
+#               10.2.0.2 ─lte0──┤
 #   cli2 (tun0) 10.5.0.2 ─wlan0─┤ inet (router) ─eth0─ hub  (hub0 10.77.0.1/24) ─s0─ srv  10.4.0.2
 #                               └─────────────── ─eth0─ hub2 (hub0 10.78.0.1/24) ─s0─ srv2 10.8.0.2
 #
-# inet routes between 10.1/24, 10.5/24, 10.3/24 (hub) and 10.6/24 (hub2).
+# inet routes between 10.1/24, 10.2/24, 10.5/24, 10.3/24 (hub) and 10.6/24
+# (hub2). cli has a default route on each uplink (wlan0 metric 100, lte0 200)
+# and loose reverse-path filtering, as a multi-homed host needs.
 # srv and srv2 reach the VIP subnets through their hub. Every namespace name
 # carries LAB_ID so parallel runs never collide. Needs root.
 
@@ -34,12 +37,15 @@ lab_up() {
     nsx $n ip link set lo up
   done
   lab_veth cli wlan0 10.1.0.2/24 inet w1 10.1.0.1/24
+  lab_veth cli lte0 10.2.0.2/24 inet l2 10.2.0.1/24
   lab_veth cli2 wlan0 10.5.0.2/24 inet w5 10.5.0.1/24
   lab_veth hub eth0 10.3.0.2/24 inet e3 10.3.0.1/24
   lab_veth hub2 eth0 10.6.0.2/24 inet e6 10.6.0.1/24
   lab_veth hub s0 10.4.0.1/24 srv eth0 10.4.0.2/24
   lab_veth hub2 s0 10.8.0.1/24 srv2 eth0 10.8.0.2/24
-  nsx cli ip route add default via 10.1.0.1
+  nsx cli ip route add default via 10.1.0.1 dev wlan0 metric 100
+  nsx cli ip route add default via 10.2.0.1 dev lte0 metric 200
+  for k in all default wlan0 lte0; do nsx cli sysctl -qw net.ipv4.conf.$k.rp_filter=2; done
   nsx cli2 ip route add default via 10.5.0.1
   nsx hub ip route add default via 10.3.0.1
   nsx hub2 ip route add default via 10.6.0.1
@@ -74,6 +80,16 @@ wait_for() {
     [ "$(date +%s%N)" -lt "$deadline" ] || return 1
     sleep 0.1
   done
+}
+
+# wait_ms MILLISECONDS CMD...: retries CMD every 20 ms; prints how long it took.
+wait_ms() {
+  local start=$(date +%s%N); local deadline=$(( start + $1 * 1000000 )); shift
+  until "$@" >/dev/null 2>&1; do
+    if [ "$(date +%s%N)" -ge "$deadline" ]; then echo "timeout"; return 1; fi
+    sleep 0.02
+  done
+  echo $(( ($(date +%s%N) - start) / 1000000 ))
 }
 
 lab_down() {
