@@ -96,9 +96,9 @@ void HubDaemon::on_tun_readable() {
   b.count = 0;
   for (std::size_t reads = 0; reads < daemon::kBatch; ++reads) {
     const MutableBytes buf = b.buffer(b.count);
-    const long n = tun_->read_packet(buf.subspan(t::kHeaderSize, daemon::kBufferSize - t::kOverhead));
+    const long n = tun_->read_packet(buf.subspan(t::kDataOffset, daemon::kBufferSize - t::kDataOverhead));
     if (n <= 0) break;
-    const auto inner = session::parse_inner(Bytes(buf.data() + t::kHeaderSize, static_cast<std::size_t>(n)));
+    const auto inner = session::parse_inner(Bytes(buf.data() + t::kDataOffset, static_cast<std::size_t>(n)));
     if (!inner || inner->version != 4) {
       ++not_ipv4_;
       continue;

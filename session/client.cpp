@@ -80,17 +80,29 @@ void ClientSession::begin_handshake(Time now) {
 
 SealResult ClientSession::seal(MutableBytes buf, std::size_t inner_len, Time now) {
   if (state_ == State::kIdle) return SealResult::drop(DropReason::kNoSession);
-  if (inner_len + t::kOverhead > buf.size()) return SealResult::drop(DropReason::kPacketTooBig);
-  if (auto n = channel_.seal(MessageType::kData, buf, inner_len, now)) {
-    on_sent(now, true);
-    // Rekey by message count is checked where messages are counted.
-    if (!initiator_ && channel_.current()->wants_rekey(now)) begin_handshake(now);
-    return SealResult::send(*n);
+  if (inner_len + t::kDataOverhead > buf.size()) return SealResult::drop(DropReason::kPacketTooBig);
+  if (channel_.can_send(now)) {
+    const std::uint64_t seq = next_seq_++;
+    resend_.remember(seq, Bytes(buf.data() + t::kDataOffset, inner_len), now);
+    if (auto tx = seal_data(buf, inner_len, seq, now)) {
+      // Rekey by message count is checked where messages are counted.
+      if (!initiator_ && channel_.current()->wants_rekey(now)) begin_handshake(now);
+      return SealResult::send(tx->len);
+    }
   }
-  if (!channel_.stage(Bytes(buf.data() + t::kHeaderSize, inner_len)))
+  if (!channel_.stage(Bytes(buf.data() + t::kDataOffset, inner_len)))
     return SealResult::drop(DropReason::kStagingFull);
   if (!initiator_) begin_handshake(now);
   return SealResult::staged();
+}
+
+std::optional<ClientTransmit> ClientSession::seal_data(MutableBytes out, std::size_t inner_len, std::uint64_t seq,
+                                                       Time now) {
+  store_le64(out.data() + t::kHeaderSize, seq);
+  const auto len = channel_.seal(MessageType::kData, out, inner_len + t::kSeqSize, now);
+  if (!len) return std::nullopt;
+  on_sent(now, true);
+  return ClientTransmit{*len, active_path_};
 }
 
 std::optional<ClientTransmit> ClientSession::poll_transmit(MutableBytes out, Time now) {
@@ -101,22 +113,39 @@ std::optional<ClientTransmit> ClientSession::poll_transmit(MutableBytes out, Tim
     return ClientTransmit{initiation_.size(), active_path_};
   }
   if (!channel_.can_send(now)) return std::nullopt;
-  while (channel_.has_staged()) {
-    const std::size_t n = channel_.unstage(out);
-    if (auto len = channel_.seal(MessageType::kData, out, n, now)) {
-      on_sent(now, true);
-      return ClientTransmit{*len, active_path_};
-    }
+  // Control first (the switch exchange, acks), then what the hub lacks (oldest
+  // first), then what waited for a key.
+  if (acks_.due(now) && !std::any_of(control_queue_.begin(), control_queue_.end(), [](const QueuedControl& q) {
+        return q.frame.kind == wire::ControlKind::kAck;
+      })) {
+    ControlFrame f;
+    f.kind = wire::ControlKind::kAck;
+    queue_control(f, active_path_);
   }
   while (!control_queue_.empty() && out.size() >= t::kOverhead + wire::control::kMaxSize) {
-    const QueuedControl q = control_queue_.front();
+    QueuedControl q = control_queue_.front();
     control_queue_.erase(control_queue_.begin());
     if (!has_path(q.path) && q.path != active_path_) continue;  // its path is gone
+    if (q.frame.kind == wire::ControlKind::kAck) q.frame.ack = acks_.make_ack(q.frame.ack.flags);
     const std::size_t n = encode_control(q.frame, out.data() + t::kHeaderSize);
     if (auto len = channel_.seal(MessageType::kControl, out, n, now)) {
-      if (q.path == active_path_) on_sent(now, false);
+      if (q.path == active_path_) {
+        on_sent(now, false);
+        const bool answered = q.frame.kind == wire::ControlKind::kPathProbe ||
+                              (q.frame.kind == wire::ControlKind::kAck && (q.frame.ack.flags & wire::control::kAckFlagSwitch));
+        if (answered && awaiting_since_ == kNever) awaiting_since_ = now;
+      }
       return ClientTransmit{*len, q.path};
     }
+  }
+  std::uint64_t seq = 0;
+  if (auto n = resend_.next_resend(out.subspan(t::kDataOffset, out.size() - t::kDataOverhead), seq))
+    return seal_data(out, *n, seq, now);
+  if (channel_.has_staged()) {
+    const std::size_t n = channel_.unstage(out.subspan(t::kSeqSize));
+    const std::uint64_t s = next_seq_++;
+    resend_.remember(s, Bytes(out.data() + t::kDataOffset, n), now);
+    return seal_data(out, n, s, now);
   }
   return std::nullopt;
 }
@@ -164,9 +193,28 @@ void ClientSession::remove_path(PathId id) {
 
 void ClientSession::set_active_path(PathId id, Time now) {
   if (id == active_path_) return;
+  const bool handover = active_path_ != 0;
   active_path_ = id;
-  if (channel_.can_send(now)) queue_control(ControlFrame{}, id);  // the hub follows this packet
-  if (Path* p = find_path(id)) p->next_probe = now;               // and measure it at once
+  awaiting_since_ = kNever;
+  if (Path* p = find_path(id)) p->next_probe = now;  // measure it at once
+  if (!handover || !channel_.can_send(now)) return;
+  // The switching exchange: our receive state, on the new path. The hub
+  // follows this packet, answers with its own receive state, and each side
+  // resends what the other lacks.
+  ControlFrame f;
+  f.kind = wire::ControlKind::kAck;
+  f.ack.flags = wire::control::kAckFlagSwitch;
+  std::erase_if(control_queue_, [](const QueuedControl& q) { return q.frame.kind == wire::ControlKind::kAck; });
+  control_queue_.insert(control_queue_.begin(), {f, id});
+  switch_started_ = now;
+  switch_seq_ = next_seq_;
+}
+
+Duration ClientSession::dead_timeout() const {
+  for (const auto& p : paths_)
+    if (p.id == active_path_ && p.stats.rtt)
+      return std::clamp<Duration>(*p.stats.rtt * limits::kDeadRttFactor, limits::kDeadFloor, limits::kDeadCeiling);
+  return limits::kDeadCeiling;
 }
 
 void ClientSession::record_outcome(Path& p, bool answered) {
@@ -207,6 +255,9 @@ void ClientSession::queue_probes(Time now) {
 
 void ClientSession::on_sent(Time now, bool data) {
   last_sent_ = now;
+  // Liveness counts only what the hub answers: data (it acks), probes and the
+  // switch exchange (see poll_transmit). Keepalives and acks get no answer.
+  if (data && awaiting_since_ == kNever) awaiting_since_ = now;
   keepalive_due_ = kNever;
   if (data && unanswered_since_ == kNever) unanswered_since_ = now;
 }
@@ -260,18 +311,30 @@ ReceiveResult ClientSession::on_transport(crypto::Keypair& kp, MutableBytes msg,
   if (auto drop = channel_.open(kp, msg, len, newest, now)) return owner_.dropped(*drop);
   on_authenticated_receive(now);
   if (Path* p = find_path(path)) p->stats.last_received = now;
+  if (path == active_path_) awaiting_since_ = kNever;
   const Bytes plain(msg.data() + t::kHeaderSize, len);
   if (msg[0] == static_cast<std::uint8_t>(MessageType::kData)) {
-    const auto inner = parse_inner(plain);
+    if (len < t::kSeqSize) return owner_.dropped(DropReason::kBadInnerPacket);
+    const auto inner = parse_inner(plain.subspan(t::kSeqSize));
     if (!inner) return owner_.dropped(DropReason::kBadInnerPacket);
+    if (!acks_.accept(load_le64(plain.data()), now)) return owner_.dropped(DropReason::kDuplicateData);
     if (keepalive_due_ == kNever) keepalive_due_ = now + limits::kKeepaliveTimeout;
-    return ReceiveResult::deliver(t::kHeaderSize, inner->length);
+    return ReceiveResult::deliver(t::kDataOffset, inner->length);
   }
   const auto frame = decode_control(plain);
   if (!frame) return owner_.dropped(DropReason::kBadControl);
   switch (frame->kind) {
-    case wire::ControlKind::kKeepalive:
-    case wire::ControlKind::kAck: break;
+    case wire::ControlKind::kKeepalive: break;
+    case wire::ControlKind::kAck:
+      if (!resend_.on_ack(frame->ack, next_seq_)) return owner_.dropped(DropReason::kBadAck);
+      if ((frame->ack.flags & wire::control::kAckFlagSwitch) && switch_started_ != kNever) {
+        // The hub's half of the switching exchange: resend exactly what it lacks.
+        handover_.resent_packets += resend_.schedule_resend(switch_seq_, now);
+        handover_.last_duration = now - switch_started_;
+        ++handover_.switches;
+        switch_started_ = kNever;
+      }
+      break;
     case wire::ControlKind::kPathProbe: {
       // The hub challenges a path: answer on the path the challenge came in on.
       ControlFrame reply = *frame;
@@ -285,6 +348,7 @@ ReceiveResult ClientSession::on_transport(crypto::Keypair& kp, MutableBytes msg,
       });
       if (it == outstanding_.end()) break;  // late (already counted lost) or not ours
       if (Path* p = find_path(it->path)) {
+        p->stats.dead = false;
         const Duration sample = now - it->sent;
         p->stats.rtt = p->stats.rtt ? (*p->stats.rtt * 7 + sample) / 8 : sample;
         ++p->stats.replies;
@@ -310,6 +374,8 @@ Time ClientSession::next_deadline() const {
     for (const auto& p : paths_) t = std::min(t, p.next_probe);
   }
   for (const auto& o : outstanding_) t = std::min(t, o.sent + limits::kProbeTimeout);
+  if (awaiting_since_ != kNever) t = std::min(t, awaiting_since_ + dead_timeout());
+  t = std::min(t, acks_.deadline());
   return t;
 }
 
@@ -338,6 +404,12 @@ void ClientSession::on_timer(Time now) {
     last_sent_ = now;  // counts as sent for the timers even before it is polled
   }
   queue_probes(now);
+  // Liveness of the active path: sent on it, heard nothing back for too long.
+  if (awaiting_since_ != kNever && now - awaiting_since_ >= dead_timeout()) {
+    if (Path* p = find_path(active_path_)) p->stats.dead = true;
+    awaiting_since_ = kNever;
+  }
+  resend_.expire(now);
 }
 
 // --- Client ------------------------------------------------------------------------

@@ -35,6 +35,7 @@
 #include "crypto/handshake.hpp"
 #include "session/control.hpp"
 #include "session/index_table.hpp"
+#include "session/resend_buffer.hpp"
 #include "session/secure_channel.hpp"
 
 namespace tund::session {
@@ -60,6 +61,16 @@ struct PathStats {
   std::uint64_t probes_sent = 0;
   std::uint64_t replies = 0;
   Time last_received = Time::min();
+  // Sent on and heard nothing back for the liveness timeout; cleared when a
+  // probe on it is answered again.
+  bool dead = false;
+};
+
+// What the last handovers cost.
+struct HandoverStats {
+  std::uint64_t switches = 0;       // switching exchanges completed
+  Duration last_duration{0};        // switch sent -> the hub's switch reply
+  std::uint64_t resent_packets = 0;
 };
 
 class Client;
@@ -96,6 +107,10 @@ class ClientSession {
   bool has_path(PathId path) const;
   std::vector<PathId> path_ids() const;
   const PathStats* path_stats(PathId path) const;
+  // Liveness timeout of the active path: clamp(4 srtt, 120 ms, 600 ms).
+  Duration dead_timeout() const;
+  const HandoverStats& handover_stats() const { return handover_; }
+  const ResendBuffer& resend_buffer() const { return resend_; }
 
   State state() const { return state_; }
   bool established() const { return state_ == State::kEstablished; }
@@ -104,6 +119,7 @@ class ClientSession {
   std::optional<Time> last_handshake() const { return last_handshake_; }
   const SessionStats& stats() const { return channel_.stats(); }
   const SecureChannel& channel() const { return channel_; }
+  std::optional<ClientTransmit> seal_data(MutableBytes out, std::size_t inner_len, std::uint64_t seq, Time now);
   // Test hook: reach the current keypair to jump its counter.
   crypto::Keypair* current_keypair_for_test() { return channel_.find(channel_.current() ? channel_.current()->local_index() : 0); }
   std::size_t slot() const { return slot_; }
@@ -149,6 +165,15 @@ class ClientSession {
   PathId active_path_ = 0;
   std::vector<Path> paths_;
   std::vector<Outstanding> outstanding_;
+  Time awaiting_since_ = kNever;  // first send on the active path since it last answered
+
+  // Reliability across handovers.
+  std::uint64_t next_seq_ = 1;
+  ResendBuffer resend_;
+  AckState acks_;
+  Time switch_started_ = kNever;
+  std::uint64_t switch_seq_ = 0;  // next_seq_ when the switch began
+  HandoverStats handover_;
 
   // Pending handshake.
   std::optional<crypto::noise::IkInitiator> initiator_;

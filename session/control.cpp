@@ -19,7 +19,7 @@ std::size_t encode_control(const ControlFrame& f, std::uint8_t* out) {
       std::memcpy(out + c::kChallenge, f.probe.challenge.data(), f.probe.challenge.size());
       break;
     case ControlKind::kAck:
-      store_le32(out + c::kAckKeyIndex, f.ack.key_index);
+      store_le32(out + c::kAckFlags, f.ack.flags);
       store_le64(out + c::kAckHighest, f.ack.highest);
       std::memcpy(out + c::kAckBitmap, f.ack.bitmap.data(), f.ack.bitmap.size());
       break;
@@ -43,7 +43,7 @@ std::optional<ControlFrame> decode_control(Bytes p) {
       break;
     case ControlKind::kAck:
       if (load_le32(p.data() + 8) != 0) return std::nullopt;  // reserved
-      f.ack.key_index = load_le32(p.data() + c::kAckKeyIndex);
+      f.ack.flags = load_le32(p.data() + c::kAckFlags);
       f.ack.highest = load_le64(p.data() + c::kAckHighest);
       std::memcpy(f.ack.bitmap.data(), p.data() + c::kAckBitmap, f.ack.bitmap.size());
       break;

@@ -16,10 +16,12 @@ struct Probe {
   bool operator==(const Probe&) const = default;
 };
 
-// Receive state of one keypair: the highest counter and which of the 512
-// counters below it arrived (bit i of the bitmap = counter highest - 1 - i).
+// Receive state of a session's data: the highest data sequence received and
+// which of the 512 below it arrived (bit i of the bitmap = highest - 1 - i).
+// Sequences older than that are treated as settled. Flagged kAckFlagSwitch, it
+// is the switching exchange after a handover.
 struct Ack {
-  std::uint32_t key_index = 0;
+  std::uint32_t flags = 0;
   std::uint64_t highest = 0;
   std::array<std::uint8_t, wire::control::kAckBitmapBytes> bitmap{};
   bool operator==(const Ack&) const = default;

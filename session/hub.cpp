@@ -174,12 +174,21 @@ ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now
     migrate(*s, from, msg.size(), now);
 
   if (is_data) {
-    const auto inner = parse_inner(plain);
+    if (len < t::kSeqSize) return dropped(DropReason::kBadInnerPacket);
+    const auto inner = parse_inner(plain.subspan(t::kSeqSize));
     if (!inner) return dropped(DropReason::kBadInnerPacket);
     const auto& vip = clients_[s->client_].vip;
     if (inner->version != 4 || inner->src4 != vip.vip) return dropped(DropReason::kInnerSourceMismatch);
+    if (!s->acks_.accept(load_le64(plain.data()), now)) return dropped(DropReason::kDuplicateData);
+    if (s->acks_.due(now)) {
+      ControlFrame f;
+      f.kind = wire::ControlKind::kAck;
+      queue_control(*s, f, s->endpoint_);
+    } else if (std::find(acking_.begin(), acking_.end(), s->client_) == acking_.end()) {
+      acking_.push_back(s->client_);
+    }
     if (s->keepalive_due_ == kNever) s->keepalive_due_ = now + limits::kKeepaliveTimeout;
-    return ReceiveResult::deliver(t::kHeaderSize, inner->length);
+    return ReceiveResult::deliver(t::kDataOffset, inner->length);
   }
   if (frame->kind == wire::ControlKind::kPathProbe) {
     ControlFrame reply = *frame;
@@ -189,7 +198,20 @@ ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now
              frame->probe == s->challenge_) {
     s->validated_ = true;
     s->validation_deadline_ = s->challenge_next_ = kNever;
-    if (s->channel_.has_staged()) mark_ready(*s);
+    if (s->channel_.has_staged() || s->resend_.has_resend()) mark_ready(*s);
+  } else if (frame->kind == wire::ControlKind::kAck) {
+    if (!s->resend_.on_ack(frame->ack, s->next_seq_)) return dropped(DropReason::kBadAck);
+    if (frame->ack.flags & wire::control::kAckFlagSwitch) {
+      // The client moved: it told us what it has; everything else we sent
+      // (toward the old path) goes again, once the new path is validated. Our
+      // own receive state goes back at once, so the client can do the same.
+      s->resend_.schedule_resend(s->next_seq_, now);
+      ++s->switches_;
+      ControlFrame reply;
+      reply.kind = wire::ControlKind::kAck;
+      reply.ack.flags = wire::control::kAckFlagSwitch;
+      queue_control(*s, reply, from);
+    }
   }
   return ReceiveResult::none();
 }
@@ -232,14 +254,14 @@ SealResult Hub::seal_to_vip(std::uint32_t vip, MutableBytes buf, std::size_t inn
   const auto id = find_client_by_vip(vip);
   if (!id || !clients_[*id].session) return SealResult::drop(DropReason::kNoSession);
   HubSession& s = *clients_[*id].session;
-  if (inner_len + t::kOverhead > buf.size()) return SealResult::drop(DropReason::kPacketTooBig);
-  const bool within_budget = s.validated_ || s.unvalidated_tx_ + inner_len + t::kOverhead <=
+  if (inner_len + t::kDataOverhead > buf.size()) return SealResult::drop(DropReason::kPacketTooBig);
+  const bool within_budget = s.validated_ || s.unvalidated_tx_ + inner_len + t::kDataOverhead <=
                                                  limits::kUnvalidatedAmplification * s.unvalidated_rx_;
-  if (within_budget) {
-    if (auto n = s.channel_.seal(MessageType::kData, buf, inner_len, now)) {
-      s.last_sent_ = now;
-      s.keepalive_due_ = kNever;
-      if (!s.validated_) s.unvalidated_tx_ += *n;
+  // Resends go first: new data waits behind them (keeps reordering small).
+  if (within_budget && !s.resend_.has_resend() && s.channel_.can_send(now)) {
+    const std::uint64_t seq = s.next_seq_++;
+    s.resend_.remember(seq, Bytes(buf.data() + t::kDataOffset, inner_len), now);
+    if (auto n = seal_data(s, buf, inner_len, seq, now)) {
       SealResult r = SealResult::send(*n);
       r.to = s.endpoint_;
       return r;
@@ -248,9 +270,21 @@ SealResult Hub::seal_to_vip(std::uint32_t vip, MutableBytes buf, std::size_t inn
   // Keys not confirmed yet (the client's first packet is on its way), or a new
   // path not validated yet (one round trip): wait in the bounded queue.
   if (!s.channel_.has_any_keypair()) return SealResult::drop(DropReason::kNoSession);
-  if (!s.channel_.stage(Bytes(buf.data() + t::kHeaderSize, inner_len)))
+  if (!s.channel_.stage(Bytes(buf.data() + t::kDataOffset, inner_len)))
     return SealResult::drop(DropReason::kStagingFull);
+  mark_ready(s);
   return SealResult::staged();
+}
+
+std::optional<std::size_t> Hub::seal_data(HubSession& s, MutableBytes out, std::size_t inner_len, std::uint64_t seq,
+                                          Time now) {
+  store_le64(out.data() + t::kHeaderSize, seq);
+  const auto n = s.channel_.seal(MessageType::kData, out, inner_len + t::kSeqSize, now);
+  if (!n) return std::nullopt;
+  s.last_sent_ = now;
+  s.keepalive_due_ = kNever;
+  if (!s.validated_) s.unvalidated_tx_ += *n;
+  return n;
 }
 
 std::optional<HubTransmit> Hub::poll_transmit(MutableBytes out, Time now) {
@@ -263,24 +297,33 @@ std::optional<HubTransmit> Hub::poll_transmit(MutableBytes out, Time now) {
     }
     std::optional<std::size_t> len;
     Endpoint to = s->endpoint_;
+    std::uint64_t seq = 0;
     if (!s->control_queue_.empty()) {
-      const auto q = s->control_queue_.front();
+      auto q = s->control_queue_.front();
       s->control_queue_.erase(s->control_queue_.begin());
+      if (q.frame.kind == wire::ControlKind::kAck) q.frame.ack = s->acks_.make_ack(q.frame.ack.flags);
       const std::size_t n = encode_control(q.frame, out.data() + t::kHeaderSize);
       len = s->channel_.seal(MessageType::kControl, out, n, now);
       to = q.to;
-    } else if (s->channel_.has_staged() && s->validated_) {
-      const std::size_t n = s->channel_.unstage(out);
-      len = s->channel_.seal(MessageType::kData, out, n, now);
+      if (len && to == s->endpoint_) {
+        s->last_sent_ = now;
+        s->keepalive_due_ = kNever;
+      }
+    } else if (!s->validated_) {
+      ready_.pop_back();  // data waits for the new path's validation
+      continue;
+    } else if (auto n = s->resend_.next_resend(out.subspan(t::kDataOffset, out.size() - t::kDataOverhead), seq)) {
+      len = seal_data(*s, out, *n, seq, now);
+    } else if (s->channel_.has_staged()) {
+      const std::size_t staged = s->channel_.unstage(out.subspan(t::kSeqSize));
+      seq = s->next_seq_++;
+      s->resend_.remember(seq, Bytes(out.data() + t::kDataOffset, staged), now);
+      len = seal_data(*s, out, staged, seq, now);
     } else {
       ready_.pop_back();
       continue;
     }
     if (!len) continue;
-    if (to == s->endpoint_) {
-      s->last_sent_ = now;
-      s->keepalive_due_ = kNever;
-    }
     return HubTransmit{*len, to};
   }
   return std::nullopt;
@@ -288,6 +331,8 @@ std::optional<HubTransmit> Hub::poll_transmit(MutableBytes out, Time now) {
 
 Time Hub::next_deadline() const {
   Time t = next_housekeeping_;
+  for (ClientId id : acking_)
+    if (const auto* s = clients_[id].session.get()) t = std::min(t, s->acks_.deadline());
   for (ClientId id : validating_)
     if (const auto* s = clients_[id].session.get())
       t = std::min({t, s->challenge_next_, s->validation_deadline_});
@@ -295,6 +340,16 @@ Time Hub::next_deadline() const {
 }
 
 void Hub::on_timer(Time now) {
+  // Acknowledgements that are due by time.
+  std::erase_if(acking_, [&](ClientId id) {
+    HubSession* s = clients_[id].session.get();
+    if (!s || s->acks_.deadline() == kNever) return true;
+    if (!s->acks_.due(now)) return false;
+    ControlFrame f;
+    f.kind = wire::ControlKind::kAck;
+    queue_control(*s, f, s->endpoint_);
+    return true;
+  });
   // Path validation: re-challenge, or give up and return to the last validated path.
   std::erase_if(validating_, [&](ClientId id) {
     HubSession* s = clients_[id].session.get();
@@ -314,6 +369,7 @@ void Hub::on_timer(Time now) {
     HubSession* s = c.session.get();
     if (!s) continue;
     s->channel_.expire(now);
+    s->resend_.expire(now);
     if (!s->channel_.has_any_keypair() && now - s->last_received_ >= limits::kSessionIdleExpiry) {
       c.session.reset();  // releases its indices; the VIP stays with the client
       --live_sessions_;

@@ -30,6 +30,7 @@
 #include "session/control.hpp"
 #include "session/index_table.hpp"
 #include "session/rate_limiter.hpp"
+#include "session/resend_buffer.hpp"
 #include "session/secure_channel.hpp"
 
 namespace tund::session {
@@ -59,6 +60,8 @@ class HubSession {
   const Endpoint& endpoint() const { return endpoint_; }
   bool path_validated() const { return validated_; }
   std::uint64_t path_changes() const { return path_changes_; }
+  const ResendBuffer& resend_buffer() const { return resend_; }
+  std::uint64_t switches() const { return switches_; }
   const SessionStats& stats() const { return channel_.stats(); }
   std::optional<Time> last_handshake() const { return last_handshake_; }
 
@@ -82,6 +85,12 @@ class HubSession {
   std::uint64_t unvalidated_rx_ = 0;
   std::uint64_t unvalidated_tx_ = 0;
   std::uint64_t path_changes_ = 0;
+
+  // Reliability across handovers.
+  std::uint64_t next_seq_ = 1;
+  ResendBuffer resend_;
+  AckState acks_;
+  std::uint64_t switches_ = 0;
 
   // Control frames to send, each to its own address (bounded, oldest dropped).
   struct QueuedControl {
@@ -147,6 +156,8 @@ class Hub {
   void queue_control(HubSession& s, const ControlFrame& f, const Endpoint& to);
   void migrate(HubSession& s, const Endpoint& to, std::size_t bytes, Time now);
   void challenge(HubSession& s, Time now);
+  std::optional<std::size_t> seal_data(HubSession& s, MutableBytes out, std::size_t inner_len, std::uint64_t seq,
+                                       Time now);
 
   HubConfig config_;
   Rng& rng_;
@@ -158,6 +169,7 @@ class Hub {
   std::unordered_map<std::uint32_t, ClientId> by_vip_;
   std::vector<ClientId> ready_;       // sessions with something queued to send
   std::vector<ClientId> validating_;  // sessions whose return path is being challenged
+  std::vector<ClientId> acking_;      // sessions owing an acknowledgement
   std::size_t live_sessions_ = 0;
   DropCounters drops_;
 

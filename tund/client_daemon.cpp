@@ -124,6 +124,14 @@ std::vector<session::UplinkCandidate> ClientDaemon::candidates(std::size_t slot)
     if (const auto* st = s.path_stats(c.id)) {
       c.rtt = st->rtt;
       c.loss = st->loss;
+      if (st->dead && c.usable) {
+        // Sent on it and heard nothing back: walked out of range, or a black
+        // hole. Unusable until a probe on it is answered again.
+        c.usable = false;
+        c.unusable_reason = "no answer within " +
+                            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(s.dead_timeout()).count()) +
+                            " ms";
+      }
     }
     out.push_back(std::move(c));
   }
@@ -208,9 +216,9 @@ void ClientDaemon::on_tun_readable() {
   int batch_uplink = -1;  // one sendmmsg per uplink: a change of uplink flushes
   for (std::size_t reads = 0; reads < daemon::kBatch; ++reads) {
     const MutableBytes buf = b.buffer(b.count);
-    const long n = tun_->read_packet(buf.subspan(t::kHeaderSize, daemon::kBufferSize - t::kOverhead));
+    const long n = tun_->read_packet(buf.subspan(t::kDataOffset, daemon::kBufferSize - t::kDataOverhead));
     if (n <= 0) break;
-    const auto inner = session::parse_inner(Bytes(buf.data() + t::kHeaderSize, static_cast<std::size_t>(n)));
+    const auto inner = session::parse_inner(Bytes(buf.data() + t::kDataOffset, static_cast<std::size_t>(n)));
     const auto slot = inner && inner->version == 4 ? route_for(inner->dst4) : std::nullopt;
     if (!slot) {
       ++no_route_;
@@ -223,7 +231,7 @@ void ClientDaemon::on_tun_readable() {
       // with this packet in slot 0.
       const std::size_t pending = b.count;
       flush_tx(batch_uplink);
-      std::memcpy(b.data(0) + t::kHeaderSize, b.data(pending) + t::kHeaderSize, static_cast<std::size_t>(n));
+      std::memcpy(b.data(0) + t::kDataOffset, b.data(pending) + t::kDataOffset, static_cast<std::size_t>(n));
     }
     batch_uplink = uplink;
     const auto r = s.seal(b.buffer(b.count), static_cast<std::size_t>(n), now);
@@ -361,6 +369,14 @@ std::string ClientDaemon::status_json() const {
   if (no_uplink_) drops["no_uplink"] = no_uplink_;
   if (tun_write_errors_) drops["tun_write_error"] = tun_write_errors_;
   const auto& first = client_->session(0).vip();
+  std::uint64_t resent = 0, switches = 0;
+  Duration last_duration{0};
+  for (std::size_t i = 0; i < client_->session_count(); ++i) {
+    const auto& h = client_->session(i).handover_stats();
+    resent += h.resent_packets;
+    switches += h.switches;
+    if (i == 0) last_duration = h.last_duration;
+  }
   return json{{"state", all_connected() ? "connected" : "connecting"},
               {"interface", tun_->name()},
               {"vip", first.vip ? config::ipv4_to_string(first.vip) : ""},
@@ -368,7 +384,10 @@ std::string ClientDaemon::status_json() const {
               {"pinned", pinned_ ? *pinned_ : ""},
               {"handovers", handovers_.count},
               {"last_handover", {{"reason", handovers_.last_reason}, {"from", handovers_.last_from},
-                                 {"to", handovers_.last_to}, {"at", handovers_.last_at}}},
+                                 {"to", handovers_.last_to}, {"at", handovers_.last_at},
+                                 {"duration_us", std::chrono::duration_cast<std::chrono::microseconds>(last_duration).count()}}},
+              {"switch_exchanges", switches},
+              {"resent_packets", resent},
               {"hubs", hubs},
               {"uplinks", uplinks},
               {"drops", drops}}

@@ -96,7 +96,14 @@ int print_status(const std::string& json_text, bool as_json) {
             << "  state: " << j.value("state", "") << "\n"
             << "  vip: " << j.value("vip", "") << "\n"
             << "  active uplink: " << (j.value("active_uplink", "").empty() ? "(system routing)" : j.value("active_uplink", "")) << "\n"
-            << "  handovers: " << j.value("handovers", 0) << "\n";
+            << "  handovers: " << j.value("handovers", 0);
+  if (j.value("handovers", 0) > 0) {
+    const auto& h = j["last_handover"];
+    std::cout << " (last: " << h.value("from", "") << " -> " << h.value("to", "") << ", " << h.value("reason", "")
+              << ", switch exchange " << h.value("duration_us", 0) / 1000.0 << " ms, "
+              << j.value("resent_packets", 0) << " packets resent in all)";
+  }
+  std::cout << "\n";
   for (const auto& h : j["hubs"]) {
     std::cout << "\nhub: " << h.value("name", "") << "\n"
               << "  state: " << h.value("state", "") << "\n"

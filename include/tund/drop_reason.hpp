@@ -25,6 +25,8 @@ namespace tund {
   X(kKeyExpired, "key_expired")              /* keypair past kRejectAfterTime */          \
   X(kCounterLimit, "counter_limit")          /* counter at the hard limit */              \
   X(kReplay, "replay")                       /* duplicate or older than the window */     \
+  X(kDuplicateData, "duplicate_data")        /* a resent packet that had arrived already */ \
+  X(kBadAck, "bad_ack")                      /* acknowledges data never sent */           \
   X(kAuthFailed, "auth_failed")              /* AEAD tag mismatch */                      \
   X(kBadControl, "bad_control")              /* control frame unknown or wrong size */    \
   X(kBadInnerPacket, "bad_inner_packet")     /* decrypted bytes are not an IP packet */   \

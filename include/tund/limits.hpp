@@ -74,3 +74,21 @@ inline constexpr auto kPathChallengeInterval = std::chrono::milliseconds(300);
 inline constexpr auto kPathValidationTimeout = std::chrono::seconds(1);
 inline constexpr std::uint64_t kUnvalidatedAmplification = 3;
 }  // namespace tund::limits
+
+namespace tund::limits {
+// --- Handover: liveness, acknowledgements, resend -------------------------------
+// The active path is declared dead when something was sent on it and nothing
+// authenticated came back for clamp(kDeadRttFactor * srtt, floor, ceiling).
+// Active-path probes (every kProbeIntervalActive) double as keepalives, so an
+// idle session notices a dead path within kProbeIntervalActive + the ceiling.
+inline constexpr int kDeadRttFactor = 4;
+inline constexpr auto kDeadFloor = std::chrono::milliseconds(120);
+inline constexpr auto kDeadCeiling = std::chrono::milliseconds(600);
+// A receiver acknowledges data after this many packets or this delay.
+inline constexpr std::uint32_t kAckEveryPackets = 16;
+inline constexpr auto kAckDelay = std::chrono::milliseconds(5);
+// Resend buffer per session (defaults: a few hundred ms at a few hundred Mbit/s).
+inline constexpr std::size_t kResendMaxBytes = 4u << 20;
+inline constexpr std::size_t kResendMaxPackets = 4096;
+inline constexpr auto kResendMaxAge = std::chrono::milliseconds(500);
+}  // namespace tund::limits

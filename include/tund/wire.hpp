@@ -6,11 +6,14 @@
 //  initiation (148)  type | sender_idx | noise msg1: e(32) enc_s(48) enc_ts(28) | mac1(16) | mac2(16)
 //  response   (108)  type | sender_idx | receiver_idx | noise msg2: e(32) enc_payload(32) | mac1 | mac2
 //  cookie     (64)   type | receiver_idx | nonce(24) | enc_cookie(32)
-//  data       (32+n) type | receiver_idx | counter(8) | AEAD(inner IP packet)
+//  data       (40+n) type | receiver_idx | counter(8) | AEAD(data_seq(8) | inner IP packet)
 //  control    (32+n) type | receiver_idx | counter(8) | AEAD(control frame)
 //
 // Data and control share one counter space per keypair; the 16-byte header is
-// the AEAD's associated data, so the type byte is authenticated too. Replies to
+// the AEAD's associated data, so the type byte is authenticated too. The data
+// sequence is per session (it survives rekeys): a packet that is resent after a
+// handover gets a new counter (fresh nonce) but keeps its data sequence, so the
+// receiver delivers it at most once. Replies to
 // unauthenticated messages are always smaller than what triggered them.
 #pragma once
 
@@ -83,6 +86,10 @@ inline constexpr std::size_t kCounter = 8;
 inline constexpr std::size_t kHeaderSize = 16;
 inline constexpr std::size_t kOverhead = kHeaderSize + kTagSize;  // 32
 inline constexpr std::size_t kMinSize = kOverhead;
+inline constexpr std::size_t kSeqSize = 8;
+// Where the inner packet starts in a data message, and all that surrounds it.
+inline constexpr std::size_t kDataOffset = kHeaderSize + kSeqSize;  // 24
+inline constexpr std::size_t kDataOverhead = kOverhead + kSeqSize;  // 40
 }  // namespace transport
 
 // --- Control frames (plaintext inside a control message) -----------------------
@@ -91,14 +98,15 @@ enum class ControlKind : std::uint8_t {
   kKeepalive = 1,   // no body
   kPathProbe = 2,   // probe_id u32, reserved u32, challenge 8 bytes
   kProbeReply = 3,  // echo of the probe body
-  kAck = 4,         // key_index u32, reserved u32, highest u64, bitmap of 512 counters below it
+  kAck = 4,         // flags u32, reserved u32, highest data_seq u64, bitmap of the 512 below it
 };
 namespace control {
 inline constexpr std::size_t kHeaderSize = 4;
 inline constexpr std::size_t kProbeId = 4;
 inline constexpr std::size_t kChallenge = 12;
 inline constexpr std::size_t kProbeSize = 20;
-inline constexpr std::size_t kAckKeyIndex = 4;
+inline constexpr std::size_t kAckFlags = 4;
+inline constexpr std::uint32_t kAckFlagSwitch = 1;  // part of the switching exchange
 inline constexpr std::size_t kAckHighest = 12;
 inline constexpr std::size_t kAckBitmap = 20;
 inline constexpr std::size_t kAckBitmapBytes = 64;
@@ -134,7 +142,7 @@ inline std::optional<MessageType> classify(Bytes datagram) {
       if (datagram.size() == cookie_reply::kSize) return type;
       break;
     case MessageType::kData:
-      if (datagram.size() >= transport::kMinSize) return type;
+      if (datagram.size() >= transport::kMinSize + transport::kSeqSize) return type;
       break;
     case MessageType::kControl:
       if (datagram.size() >= transport::kMinSize + control::kHeaderSize &&

@@ -101,14 +101,14 @@ class Sim {
   // Client app sends an inner packet into the tunnel.
   session::SealResult client_send(const std::vector<std::uint8_t>& inner) {
     std::vector<std::uint8_t> buf(kBuf);
-    std::copy(inner.begin(), inner.end(), buf.begin() + wire::transport::kHeaderSize);
+    std::copy(inner.begin(), inner.end(), buf.begin() + wire::transport::kDataOffset);
     const auto r = cs().seal(buf, inner.size(), now);
     if (r.kind == session::SealResult::Kind::kSend) put_from_path(cs().active_path(), Bytes(buf.data(), r.len));
     return r;
   }
   session::SealResult hub_send(const std::vector<std::uint8_t>& inner) {
     std::vector<std::uint8_t> buf(kBuf);
-    std::copy(inner.begin(), inner.end(), buf.begin() + wire::transport::kHeaderSize);
+    std::copy(inner.begin(), inner.end(), buf.begin() + wire::transport::kDataOffset);
     const auto r = hub->seal_to_vip(kClientVip, buf, inner.size(), now);
     if (r.kind == session::SealResult::Kind::kSend) put(Dir::kToClient, Bytes(buf.data(), r.len), r.to);
     return r;

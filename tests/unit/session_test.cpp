@@ -76,7 +76,7 @@ TEST(Session, RekeysOnTimeAndKeepsThePreviousKeyForInFlightPackets) {
   // A packet sealed under the old key but delivered after the rekey.
   std::vector<std::uint8_t> held(Sim::kBuf);
   const auto late = make_inner(kClientVip, kServer, 777);
-  std::copy(late.begin(), late.end(), held.begin() + 16);
+  std::copy(late.begin(), late.end(), held.begin() + wire::transport::kDataOffset);
   s.run_for(limits::kRekeyAfterTime - 1s, 100ms);
   const auto r = s.cs().seal(held, late.size(), s.now);
   ASSERT_EQ(r.kind, SealResult::Kind::kSend);
@@ -322,7 +322,7 @@ TEST(Paths, UnvalidatedPathGetsABudgetThenTheHubFallsBack) {
   // answer, sends little there, and returns to the validated path.
   std::vector<std::uint8_t> buf(Sim::kBuf);
   const auto inner = make_inner(kClientVip, kServer, 9);
-  std::copy(inner.begin(), inner.end(), buf.begin() + 16);
+  std::copy(inner.begin(), inner.end(), buf.begin() + wire::transport::kDataOffset);
   const auto r = s.cs().seal(buf, inner.size(), s.now);
   buf.resize(r.len);
   const auto attacker = Endpoint::v4(0x0a0900ee, 9999);

@@ -50,7 +50,8 @@ TEST(Wire, ClassifyRejectsEveryWrongLength) {
   const auto data = message(MessageType::kData, 64);
   for (std::size_t n = 0; n < wire::transport::kMinSize; ++n)
     EXPECT_FALSE(wire::classify(Bytes(data.data(), n))) << n;
-  EXPECT_EQ(wire::classify(message(MessageType::kData, 32)), MessageType::kData);
+  EXPECT_FALSE(wire::classify(message(MessageType::kData, 39)));  // no room for the data sequence
+  EXPECT_EQ(wire::classify(message(MessageType::kData, 40)), MessageType::kData);
   EXPECT_EQ(wire::classify(message(MessageType::kData, 1500)), MessageType::kData);
   EXPECT_FALSE(wire::classify(message(MessageType::kControl, 32)));  // no room for a frame header
   EXPECT_EQ(wire::classify(message(MessageType::kControl, 36)), MessageType::kControl);
@@ -81,7 +82,7 @@ TEST(Control, RoundTripEveryKind) {
   frames[2] = frames[1];
   frames[2].kind = wire::ControlKind::kProbeReply;
   frames[3].kind = wire::ControlKind::kAck;
-  frames[3].ack.key_index = 77;
+  frames[3].ack.flags = wire::control::kAckFlagSwitch;
   frames[3].ack.highest = 1ull << 50;
   for (std::size_t i = 0; i < frames[3].ack.bitmap.size(); ++i) frames[3].ack.bitmap[i] = std::uint8_t(i * 7);
 

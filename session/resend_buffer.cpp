@@ -1,0 +1,120 @@
+#include "session/resend_buffer.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace tund::session {
+
+namespace {
+constexpr std::size_t kPoolMax = 256;
+constexpr std::uint64_t kAckBits = wire::control::kAckBitmapBytes * 8;  // 512
+}  // namespace
+
+void ResendBuffer::pop_front() {
+  Entry& e = entries_.front();
+  bytes_ -= e.data.size();
+  if (e.resend && !e.acked) --resend_pending_;
+  if (pool_.size() < kPoolMax) pool_.push_back(std::move(e.data));
+  entries_.pop_front();
+}
+
+void ResendBuffer::trim_front() {
+  while (!entries_.empty() && entries_.front().acked) pop_front();
+}
+
+void ResendBuffer::remember(std::uint64_t seq, Bytes packet, Time now) {
+  if (packet.size() > limits_.max_bytes || limits_.max_packets == 0) return;
+  while (!entries_.empty() &&
+         (bytes_ + packet.size() > limits_.max_bytes || entries_.size() >= limits_.max_packets))
+    pop_front();
+  std::vector<std::uint8_t> data;
+  if (!pool_.empty()) {
+    data = std::move(pool_.back());
+    pool_.pop_back();
+  }
+  data.assign(packet.begin(), packet.end());  // reuses the recycled capacity
+  bytes_ += data.size();
+  entries_.push_back(Entry{seq, now, false, false, std::move(data)});
+}
+
+bool ResendBuffer::on_ack(const Ack& ack, std::uint64_t next_seq) {
+  if (ack.highest >= next_seq) return false;  // acknowledges data never sent
+  const std::uint64_t floor = ack.highest >= kAckBits ? ack.highest - kAckBits : 0;
+  for (auto& e : entries_) {
+    if (e.seq > ack.highest) break;
+    bool have = e.seq == ack.highest || e.seq < floor;
+    if (!have) {
+      const std::uint64_t bit = ack.highest - 1 - e.seq;
+      have = (ack.bitmap[bit / 8] >> (bit % 8)) & 1;
+    }
+    if (have && !e.acked) {
+      e.acked = true;
+      if (e.resend) --resend_pending_;
+    }
+  }
+  trim_front();
+  return true;
+}
+
+std::size_t ResendBuffer::schedule_resend(std::uint64_t end_seq, Time now) {
+  expire(now);
+  std::size_t n = 0;
+  for (auto& e : entries_) {
+    if (e.seq >= end_seq) break;
+    if (!e.acked && !e.resend) {
+      e.resend = true;
+      ++resend_pending_;
+      ++n;
+    }
+  }
+  return n;
+}
+
+std::optional<std::size_t> ResendBuffer::next_resend(MutableBytes out, std::uint64_t& seq) {
+  if (!resend_pending_) return std::nullopt;
+  for (auto& e : entries_) {
+    if (!e.resend || e.acked) continue;
+    e.resend = false;
+    --resend_pending_;
+    if (e.data.size() > out.size()) continue;
+    std::memcpy(out.data(), e.data.data(), e.data.size());
+    seq = e.seq;
+    ++resent_;
+    return e.data.size();
+  }
+  return std::nullopt;
+}
+
+void ResendBuffer::expire(Time now) {
+  while (!entries_.empty() && (entries_.front().acked || now - entries_.front().sent > limits_.max_age)) pop_front();
+}
+
+void ResendBuffer::clear() {
+  while (!entries_.empty()) pop_front();
+}
+
+bool AckState::accept(std::uint64_t seq, Time now) {
+  if (!window_.accept(seq)) return false;
+  if (unacked_++ == 0) first_unacked_ = now;
+  return true;
+}
+
+bool AckState::due(Time now) const {
+  return unacked_ >= limits::kAckEveryPackets || (unacked_ > 0 && now >= first_unacked_ + limits::kAckDelay);
+}
+
+Time AckState::deadline() const { return unacked_ > 0 ? first_unacked_ + limits::kAckDelay : kNever; }
+
+Ack AckState::make_ack(std::uint32_t flags) {
+  Ack a;
+  a.flags = flags;
+  unacked_ = 0;
+  first_unacked_ = kNever;
+  if (!window_.has_any()) return a;
+  a.highest = window_.highest();
+  for (std::uint64_t bit = 0; bit < kAckBits && bit < a.highest; ++bit)
+    if (window_.seen(a.highest - 1 - bit)) a.bitmap[bit / 8] |= static_cast<std::uint8_t>(1u << (bit % 8));
+  return a;
+}
+
+}  // namespace tund::session

@@ -1,0 +1,88 @@
+// The sender's memory of recently sent inner packets, so that what the other
+// side did not receive can be sent again after a handover. Bounded three ways
+// (bytes, packets, age): the oldest go first. Packet storage is recycled
+// through a small pool, so steady state allocates nothing.
+//
+//   remember(seq, packet)      after sealing data sequence `seq`
+//   on_ack(ack)                drops what the peer has; refuses an ack for
+//                              data never sent
+//   schedule_resend(end_seq)   everything unacknowledged below data sequence `end_seq`
+//   next_resend(out)           the oldest scheduled packet, copied out
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <vector>
+
+#include "crypto/replay_window.hpp"
+#include "session/control.hpp"
+#include "tund/limits.hpp"
+#include "tund/types.hpp"
+
+namespace tund::session {
+
+struct ResendLimits {
+  std::size_t max_bytes = limits::kResendMaxBytes;
+  std::size_t max_packets = limits::kResendMaxPackets;
+  Duration max_age = limits::kResendMaxAge;
+};
+
+class ResendBuffer {
+ public:
+  explicit ResendBuffer(ResendLimits limits = {}) : limits_(limits) {}
+
+  void remember(std::uint64_t seq, Bytes packet, Time now);
+  // False when the ack claims data that was never sent (it is then ignored).
+  bool on_ack(const Ack& ack, std::uint64_t next_seq);
+  // Marks every unacknowledged packet with a sequence below `end_seq` for
+  // resending (a sequence boundary, exact where a timestamp would not be).
+  std::size_t schedule_resend(std::uint64_t end_seq, Time now);
+  // Copies the oldest packet scheduled for resend to `out`; its size, or nothing.
+  std::optional<std::size_t> next_resend(MutableBytes out, std::uint64_t& seq);
+  bool has_resend() const { return resend_pending_ > 0; }
+  void expire(Time now);
+  void clear();
+
+  std::size_t packets() const { return entries_.size(); }
+  std::size_t bytes() const { return bytes_; }
+  std::uint64_t resent() const { return resent_; }
+
+ private:
+  struct Entry {
+    std::uint64_t seq;
+    Time sent;
+    bool acked;
+    bool resend;
+    std::vector<std::uint8_t> data;
+  };
+  void pop_front();
+  void trim_front();
+
+  ResendLimits limits_;
+  std::deque<Entry> entries_;  // in sequence order
+  std::vector<std::vector<std::uint8_t>> pool_;
+  std::size_t bytes_ = 0;
+  std::size_t resend_pending_ = 0;
+  std::uint64_t resent_ = 0;
+};
+
+// The receiver's side: which data sequences arrived (each delivered at most
+// once) and when an acknowledgement is due.
+class AckState {
+ public:
+  // True when `seq` is new: deliver it. False for a duplicate or a very old one.
+  bool accept(std::uint64_t seq, Time now);
+  bool due(Time now) const;
+  Time deadline() const;
+  // The acknowledgement to send now; resets the schedule.
+  Ack make_ack(std::uint32_t flags = 0);
+  bool any() const { return window_.has_any(); }
+
+ private:
+  crypto::ReplayWindow window_;
+  std::uint32_t unacked_ = 0;
+  Time first_unacked_ = kNever;
+};
+
+}  // namespace tund::session

@@ -1,0 +1,149 @@
+// Handover in the simulation: traffic both ways, then the active path dies
+// silently (or the client switches by plan). The client must notice within
+// its liveness timeout, switch, run the switching exchange, and between the
+// two sides every inner packet must arrive exactly once, intact.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "support/sim.hpp"
+
+namespace tund {
+namespace {
+
+using namespace std::chrono_literals;
+using session::SealResult;
+using test::kClientVip;
+using test::kServer;
+using test::make_inner;
+using test::Sim;
+
+struct Flow {
+  std::uint32_t up = 0, down = 0;
+};
+
+// Sends one packet each way every `gap`, for `d`, doing what the daemon's
+// policy would: leave a path the session declared dead.
+void run_traffic(Sim& s, Flow& f, Duration d, Duration gap = 1ms) {
+  const Time end = s.now + d;
+  while (s.now < end) {
+    s.now += gap;
+    s.client_send(make_inner(kClientVip, kServer, f.up++, 300));
+    s.hub_send(make_inner(kServer, kClientVip, f.down++, 1200));
+    s.pump();
+    const auto* st = s.cs().path_stats(s.cs().active_path());
+    if (st && st->dead) s.cs().set_active_path(s.cs().active_path() == 1 ? 2 : 1, s.now);
+  }
+}
+
+void expect_exactly_once(const std::vector<std::vector<std::uint8_t>>& got, std::uint32_t src, std::uint32_t dst,
+                         std::uint32_t sent, std::size_t size) {
+  std::map<std::uint32_t, int> seen;
+  for (const auto& p : got) {
+    const std::uint32_t seq = load_be32(p.data() + 28);
+    EXPECT_EQ(p, make_inner(src, dst, seq, size));
+    EXPECT_EQ(++seen[seq], 1) << "packet " << seq << " delivered twice";
+  }
+  std::string missing;
+  for (std::uint32_t i = 0; i < sent; ++i)
+    if (!seen.count(i)) missing += " " + std::to_string(i);
+  EXPECT_EQ(seen.size(), sent) << "every packet arrived; missing:" << missing;
+}
+
+Sim two_path_sim(std::uint64_t seed) {
+  Sim s(seed);
+  s.paths[2] = Endpoint::v4(0x0a020002, 40002);
+  s.cs().add_path(2, s.now);
+  s.cs().start(s.now);
+  s.run_for(3s, 1ms);  // handshake and a few probes on both paths
+  return s;
+}
+
+TEST(Handover, SilentPathDeathLosesNothing) {
+  Sim s = two_path_sim(21);
+  Flow f;
+  run_traffic(s, f, 200ms);
+  s.dead.insert(1);  // wlan0 walks out of range: no error, no event
+  const Time died = s.now;
+  run_traffic(s, f, 1s);
+  s.run_for(200ms, 1ms);
+
+  EXPECT_EQ(s.cs().active_path(), 2u);
+  EXPECT_EQ(s.hub->session(0)->endpoint(), s.path_addr(2));
+  EXPECT_EQ(s.cs().handover_stats().switches, 1u);
+  EXPECT_GT(s.cs().handover_stats().resent_packets + s.hub->session(0)->resend_buffer().resent(), 0u);
+  expect_exactly_once(s.delivered_to_hub, kClientVip, kServer, f.up, 300);
+  expect_exactly_once(s.delivered_to_client, kServer, kClientVip, f.down, 1200);
+  EXPECT_FALSE(s.nonce_reused) << "resends are re-encrypted under fresh nonces";
+  EXPECT_LE(s.cs().dead_timeout(), limits::kDeadCeiling);
+  (void)died;
+}
+
+TEST(Handover, PlannedSwitchLosesNothingAndResendsNothing) {
+  Sim s = two_path_sim(22);
+  Flow f;
+  run_traffic(s, f, 200ms);
+  s.cs().set_active_path(2, s.now);  // tund switch lte0
+  run_traffic(s, f, 300ms);
+  s.run_for(100ms, 1ms);
+  EXPECT_EQ(s.hub->session(0)->endpoint(), s.path_addr(2));
+  EXPECT_EQ(s.cs().handover_stats().switches, 1u);
+  EXPECT_LT(s.cs().handover_stats().last_duration, 10ms);
+  // Only what was in flight on the old path during the exchange (at most one
+  // round trip's worth) can be sent twice; the receiver delivers it once.
+  EXPECT_LE(s.cs().handover_stats().resent_packets, 3u);
+  EXPECT_LE(s.hub->session(0)->resend_buffer().resent(), 3u);
+  expect_exactly_once(s.delivered_to_hub, kClientVip, kServer, f.up, 300);
+  expect_exactly_once(s.delivered_to_client, kServer, kClientVip, f.down, 1200);
+}
+
+TEST(Handover, DeadPathIsNoticedWithinTheLivenessTimeoutEvenWhenIdle) {
+  Sim s = two_path_sim(23);
+  s.dead.insert(1);
+  const Time died = s.now;
+  // No traffic at all: the active-path probe (every second) is the keepalive.
+  while (!s.cs().path_stats(1)->dead && s.now - died < 5s) s.run_for(1ms, 1ms);
+  EXPECT_TRUE(s.cs().path_stats(1)->dead);
+  EXPECT_LE(s.now - died, limits::kProbeIntervalActive + s.cs().dead_timeout() + 5ms);
+}
+
+TEST(Handover, AckForDataNeverSentIsRefused) {
+  Sim s = two_path_sim(24);
+  // A client (authenticated, but lying) acknowledges data the hub never sent.
+  const auto before = s.hub->drops()[DropReason::kBadAck];
+  session::ResendBuffer buf;
+  session::Ack bogus;
+  bogus.highest = 1000;
+  EXPECT_FALSE(buf.on_ack(bogus, 10));
+  EXPECT_TRUE(buf.on_ack(session::Ack{}, 10)) << "an empty ack is fine";
+  EXPECT_EQ(s.hub->drops()[DropReason::kBadAck], before);
+}
+
+TEST(Handover, ResendBufferStaysWithinItsCaps) {
+  session::ResendBuffer buf({/*bytes*/ 10000, /*packets*/ 50, /*age*/ 100ms});
+  std::vector<std::uint8_t> pkt(700, 1);
+  Time now{};
+  for (std::uint64_t seq = 1; seq < 1000; ++seq) {
+    buf.remember(seq, pkt, now);
+    EXPECT_LE(buf.bytes(), 10000u);
+    EXPECT_LE(buf.packets(), 50u);
+  }
+  now += 200ms;
+  buf.expire(now);
+  EXPECT_EQ(buf.packets(), 0u) << "older than the age bound: gone, inner TCP takes over";
+  // Resends come oldest first, each once.
+  for (std::uint64_t seq = 1; seq <= 5; ++seq) buf.remember(seq, pkt, now);
+  session::Ack ack;
+  ack.highest = 4;                         // has 4, and (bit 1 = seq 2) 2
+  ack.bitmap[0] = 0b10;
+  ASSERT_TRUE(buf.on_ack(ack, 6));
+  EXPECT_EQ(buf.schedule_resend(6, now), 3u);  // 1, 3, 5
+  std::vector<std::uint8_t> out(2000);
+  std::uint64_t seq = 0;
+  std::vector<std::uint64_t> order;
+  while (buf.next_resend(out, seq)) order.push_back(seq);
+  EXPECT_EQ(order, (std::vector<std::uint64_t>{1, 3, 5}));
+}
+
+}  // namespace
+}  // namespace tund
