@@ -348,7 +348,13 @@ ReceiveResult ClientSession::on_transport(crypto::Keypair& kp, MutableBytes msg,
       });
       if (it == outstanding_.end()) break;  // late (already counted lost) or not ours
       if (Path* p = find_path(it->path)) {
-        p->stats.dead = false;
+        if (p->stats.dead) {
+          // A dead path answers again: judge it afresh, not by the losses of
+          // its outage (the policy's hold-down still guards against flapping).
+          p->stats.dead = false;
+          p->outcome_count = p->outcome_next = 0;
+          p->stats.loss.reset();
+        }
         const Duration sample = now - it->sent;
         p->stats.rtt = p->stats.rtt ? (*p->stats.rtt * 7 + sample) / 8 : sample;
         ++p->stats.replies;

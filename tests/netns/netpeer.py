@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """Traffic endpoints for the netns lab (stdlib only).
 
-  netpeer.py sink PORT            accept one TCP connection, print "<sha256> <bytes> <peer-ip>"
-  netpeer.py send HOST PORT BYTES stream deterministic pseudo-random bytes, print "<sha256> <bytes>"
+  netpeer.py sink PORT [TIMELINE]  accept one TCP connection, print "<sha256> <bytes> <peer-ip> <longest-gap-ms>"
+                                   (TIMELINE: file of "ms bytes" per 10 ms bin)
+  netpeer.py send HOST PORT BYTES [RATE]  stream deterministic pseudo-random bytes (RATE bytes/s,
+                                   paced in 8 KiB writes), print "<sha256> <bytes>"
   netpeer.py answer PORT TEXT     answer every TCP connection with TEXT (until killed)
   netpeer.py ask HOST PORT        connect, print what the server says
   netpeer.py udpecho PORT         echo UDP datagrams (until killed)
@@ -12,15 +14,15 @@
 import hashlib, os, socket, sys, time
 
 
-def chunks(total, seed=b"tund"):
+def chunks(total, size=65536, seed=b"tund"):
     block = hashlib.sha256(seed).digest()
     sent = 0
     while sent < total:
         buf = bytearray()
-        while len(buf) < 65536:
+        while len(buf) < size:
             block = hashlib.sha256(block).digest()
             buf += block * 32
-        piece = bytes(buf[: min(65536, total - sent)])
+        piece = bytes(buf[: min(size, total - sent)])
         sent += len(piece)
         yield piece
 
@@ -35,20 +37,41 @@ def main(argv):
         print("ready", flush=True)
         conn, peer = srv.accept()
         h, n = hashlib.sha256(), 0
+        bins = {}
+        start = last = None
+        gap = 0.0
         while True:
             data = conn.recv(1 << 16)
             if not data:
                 break
+            now = time.monotonic()
+            if last is not None:
+                gap = max(gap, now - last)
+            else:
+                start = now
+            last = now
+            b = int((now - start) * 100)
+            bins[b] = bins.get(b, 0) + len(data)
             h.update(data)
             n += len(data)
-        print(h.hexdigest(), n, peer[0], flush=True)
+        if len(argv) > 3:
+            with open(argv[3], "w") as f:
+                for b in range(max(bins) + 1 if bins else 0):
+                    f.write("%d %d\n" % (b * 10, bins.get(b, 0)))
+        print(h.hexdigest(), n, peer[0], int(gap * 1000), flush=True)
     elif cmd == "send":
-        s = socket.create_connection((argv[2], int(argv[3])), timeout=30)
+        s = socket.create_connection((argv[2], int(argv[3])), timeout=60)
+        rate = float(argv[5]) if len(argv) > 5 else 0
         h, n = hashlib.sha256(), 0
-        for piece in chunks(int(argv[4])):
+        t0 = time.monotonic()
+        for piece in chunks(int(argv[4]), 8192 if rate else 65536):
             s.sendall(piece)
             h.update(piece)
             n += len(piece)
+            if rate:
+                ahead = n / rate - (time.monotonic() - t0)
+                if ahead > 0:
+                    time.sleep(ahead)
         s.shutdown(socket.SHUT_WR)
         s.recv(1)
         print(h.hexdigest(), n, flush=True)
