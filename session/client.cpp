@@ -228,13 +228,15 @@ void ClientSession::record_outcome(Path& p, bool answered) {
 }
 
 void ClientSession::queue_probes(Time now) {
-  // Probes nobody answered within kProbeTimeout count as lost.
+  // A probe unanswered within kProbeTimeout counts as lost, unless the path
+  // delivered something else meanwhile: on a busy path a probe can be dropped
+  // in a full socket buffer while the path itself is fine.
   for (auto it = outstanding_.begin(); it != outstanding_.end();) {
     if (now - it->sent < limits::kProbeTimeout) {
       ++it;
       continue;
     }
-    if (Path* p = find_path(it->path)) record_outcome(*p, false);
+    if (Path* p = find_path(it->path)) record_outcome(*p, p->stats.last_received > it->sent);
     it = outstanding_.erase(it);
   }
   const bool can_send = channel_.can_send(now);

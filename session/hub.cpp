@@ -177,8 +177,8 @@ ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now
     if (len < t::kSeqSize) return dropped(DropReason::kBadInnerPacket);
     const auto inner = parse_inner(plain.subspan(t::kSeqSize));
     if (!inner) return dropped(DropReason::kBadInnerPacket);
-    const auto& vip = clients_[s->client_].vip;
-    if (inner->version != 4 || inner->src4 != vip.vip) return dropped(DropReason::kInnerSourceMismatch);
+    // Acknowledge every authenticated data packet, even one the VIP check
+    // drops below: the client's liveness timer counts on an answer.
     if (!s->acks_.accept(load_le64(plain.data()), now)) return dropped(DropReason::kDuplicateData);
     if (s->acks_.due(now)) {
       ControlFrame f;
@@ -187,6 +187,8 @@ ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now
     } else if (std::find(acking_.begin(), acking_.end(), s->client_) == acking_.end()) {
       acking_.push_back(s->client_);
     }
+    const auto& vip = clients_[s->client_].vip;
+    if (inner->version != 4 || inner->src4 != vip.vip) return dropped(DropReason::kInnerSourceMismatch);
     if (s->keepalive_due_ == kNever) s->keepalive_due_ = now + limits::kKeepaliveTimeout;
     return ReceiveResult::deliver(t::kDataOffset, inner->length);
   }

@@ -150,8 +150,11 @@ void ClientDaemon::apply_policy(Time now, const std::string& why) {
     const std::string from = current ? uplink_name(static_cast<int>(current)) : "(none)";
     const std::string to = next ? uplink_name(static_cast<int>(next)) : "(none)";
     std::string reason = why;
-    for (std::size_t i = 0; i < monitor_->table().size() && i < choice.verdicts.size(); ++i)
+    for (std::size_t i = 0; i < monitor_->table().size() && i < choice.verdicts.size(); ++i) {
       if (monitor_->table()[i].ifindex == static_cast<int>(next)) reason += ": " + choice.verdicts[i].reason;
+      if (current && monitor_->table()[i].ifindex == static_cast<int>(current))
+        reason += "; " + from + ": " + choice.verdicts[i].reason;
+    }
     if (current) {
       ++handovers_.count;
       handovers_.last_reason = reason;

@@ -82,7 +82,9 @@ namespace tund::limits {
 // Active-path probes (every kProbeIntervalActive) double as keepalives, so an
 // idle session notices a dead path within kProbeIntervalActive + the ceiling.
 inline constexpr int kDeadRttFactor = 4;
-inline constexpr auto kDeadFloor = std::chrono::milliseconds(120);
+// The floor leaves room for queueing on a loaded host: a false "dead" costs a
+// needless (if seamless) switch.
+inline constexpr auto kDeadFloor = std::chrono::milliseconds(200);
 inline constexpr auto kDeadCeiling = std::chrono::milliseconds(600);
 // A receiver acknowledges data after this many packets or this delay.
 inline constexpr std::uint32_t kAckEveryPackets = 16;

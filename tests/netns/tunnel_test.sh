@@ -132,6 +132,7 @@ check "client status --json: connected, two hubs with VIPs and counters" \
 check "client status --json: has active_uplink, handovers, uplinks" \
   test "$(echo "$cj" | jq -r 'has("active_uplink") and has("handovers") and has("uplinks")')" = true
 hj=$(nsx hub "$BIN/tund-hub" status -c "$LAB_DIR/hub.toml" --json)
+echo "   hub sessions: $(echo "$hj" | jq -c "[.sessions[] | [.name, .endpoint]]")"
 check "hub status --json: two sessions with endpoints and counters" \
   test "$(echo "$hj" | jq -r '[(.sessions|length), (.sessions[]|select(.name=="phone")|.endpoint|startswith("10.1.0.2:")), (.sessions[0].tx_bytes>0)] | map(tostring) | join(" ")')" = "2 true true"
 check "human-readable status prints a table" bash -c "nsx() { ip netns exec $(ns cli) \"\$@\"; }; nsx '$BIN/tund' status -c '$LAB_DIR/cli.toml' | grep -q 'latest handshake'"
