@@ -197,6 +197,17 @@ std::optional<Endpoint> parse_endpoint(std::string_view text) {
   return Endpoint::v4(*ip, static_cast<std::uint16_t>(port));
 }
 
+void read_handover_table(const toml::value& root, bool hub, ResendSettings& out) {
+  const auto* t = get_optional_table(root, "handover");
+  if (!t) return;
+  if (hub) check_keys(*t, {"resend_max_bytes", "resend_max_packets", "resend_max_age_ms", "resend_total_bytes"}, "[handover]");
+  else check_keys(*t, {"resend_max_bytes", "resend_max_packets", "resend_max_age_ms"}, "[handover]");
+  if (auto v = get_optional_int(*t, "resend_max_bytes", 0, 1ll << 30)) out.max_bytes = static_cast<std::size_t>(*v);
+  if (auto v = get_optional_int(*t, "resend_max_packets", 0, 1 << 20)) out.max_packets = static_cast<std::size_t>(*v);
+  if (auto v = get_optional_int(*t, "resend_max_age_ms", 0, 10000)) out.max_age_ms = static_cast<std::size_t>(*v);
+  if (auto v = get_optional_int(*t, "resend_total_bytes", 0, 1ll << 34)) out.total_bytes = static_cast<std::size_t>(*v);
+}
+
 PrivateKey load_private_key(const toml::value& at, const std::string& config_path,
                             const std::string& key_file) {
   std::filesystem::path p(key_file);

@@ -63,6 +63,13 @@ std::optional<Prefix> parse_prefix(std::string_view text, bool allow_host_bits);
 std::optional<Endpoint> parse_endpoint(std::string_view text);  // "a.b.c.d:port"
 std::string ipv4_to_string(std::uint32_t ip);
 
+// The optional [handover] table: resend_max_bytes, resend_max_packets,
+// resend_max_age_ms (and, for the hub, resend_total_bytes).
+struct ResendSettings {
+  std::size_t max_bytes, max_packets, max_age_ms, total_bytes;
+};
+void read_handover_table(const toml::value& root, bool hub, ResendSettings& out);
+
 // Reads a base64 key from a file named in the config (relative to the config's
 // directory). Errors point at the config value.
 PrivateKey load_private_key(const toml::value& at, const std::string& config_path,

@@ -11,7 +11,7 @@ using namespace config;
 
 HubSettings load_hub_config(const std::string& path) {
   const auto root = parse_file(path);
-  check_keys(root, {"private_key_file", "listen", "control_socket", "tun", "client", "nat", "expose"},
+  check_keys(root, {"private_key_file", "listen", "control_socket", "tun", "client", "nat", "expose", "handover"},
              "the top level");
   HubSettings s;
   s.config_path = path;
@@ -22,6 +22,12 @@ HubSettings load_hub_config(const std::string& path) {
   if (!ep || ep->port == 0) fail(*find(root, "listen"), "listen '" + listen + "' is not ip:port");
   s.listen = *ep;
   if (auto cs = get_optional_string(root, "control_socket")) s.control_socket = *cs;
+  ResendSettings rs{s.resend.max_bytes, s.resend.max_packets,
+                    static_cast<std::size_t>(std::chrono::duration_cast<std::chrono::milliseconds>(s.resend.max_age).count()),
+                    s.resend_total_bytes};
+  read_handover_table(root, true, rs);
+  s.resend = {rs.max_bytes, rs.max_packets, std::chrono::milliseconds(rs.max_age_ms)};
+  s.resend_total_bytes = rs.total_bytes;
 
   if (const auto* tun = get_optional_table(root, "tun")) {
     check_keys(*tun, {"name", "address", "mtu"}, "[tun]");

@@ -5,12 +5,14 @@
 //   [[client]] name, public_key, vip (optional: else from the pool, stable per config order)
 //   [nat]      masquerade = ["10.4.0.0/24"]
 //   [[expose]] listen = "10.4.0.1:8080", to = "phone:80", protocol = "tcp" | "udp"
+//   [handover] resend_max_bytes, resend_max_packets, resend_max_age_ms (per session), resend_total_bytes
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "daemon/config_check.hpp"
+#include "session/resend_buffer.hpp"
 
 namespace tund::hub {
 
@@ -38,6 +40,8 @@ struct HubSettings {
   std::vector<ClientSettings> clients;
   std::vector<config::Prefix> masquerade;
   std::vector<ExposeSettings> exposes;
+  session::ResendLimits resend;
+  std::size_t resend_total_bytes = 256u << 20;
 };
 
 HubSettings load_hub_config(const std::string& path);

@@ -36,6 +36,8 @@ HubDaemon::HubDaemon(asio::io_context& io, HubSettings settings)
   session::HubConfig hc;
   hc.identity.priv = settings_.private_key;
   if (!hc.identity.complete()) throw std::runtime_error("the private key gives no usable public key");
+  hc.resend = settings_.resend;
+  hc.resend_total_bytes = settings_.resend_total_bytes;
   hub_ = std::make_unique<session::Hub>(hc, rng_);
   for (const auto& c : settings_.clients)
     hub_->add_client(c.public_key, crypto::VipAssignment{c.vip, settings_.tun_address.len,
@@ -164,6 +166,7 @@ std::string HubDaemon::status_json() const {
               {"listen", settings_.listen.to_string()},
               {"public_key", crypto::key_to_base64(hub_->public_key())},
               {"under_load", hub_->under_load(daemon::now())},
+              {"resend_buffer_bytes", hub_->resend_bytes()},
               {"sessions", sessions},
               {"clients", clients},
               {"drops", drops}}

@@ -17,7 +17,8 @@ ClientSession::ClientSession(Client& owner, std::size_t slot, const PublicKey& h
       slot_(slot),
       hub_key_(hub_key),
       cookies_(hub_key),
-      channel_([this](std::uint32_t idx) { owner_.indices_.release(idx); }) {}
+      channel_([this](std::uint32_t idx) { owner_.indices_.release(idx); }),
+      resend_(owner.config_.resend) {}
 
 ClientSession::~ClientSession() { stop(); }
 

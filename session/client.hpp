@@ -47,6 +47,7 @@ struct ClientConfig {
   // Nanoseconds since the Unix epoch at Time{} (the daemon computes it once):
   // initiation timestamps are wall_offset + now, forced strictly increasing.
   WallTime wall_offset = 0;
+  ResendLimits resend;
 };
 
 struct ClientTransmit {

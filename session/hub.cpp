@@ -16,9 +16,25 @@ constexpr auto kHousekeeping = std::chrono::seconds(1);
 }
 
 HubSession::HubSession(Hub& hub, ClientId client)
-    : hub_(hub), client_(client), channel_([this](std::uint32_t idx) { hub_.indices_.release(idx); }) {}
+    : hub_(hub),
+      client_(client),
+      channel_([this](std::uint32_t idx) { hub_.indices_.release(idx); }),
+      resend_(hub.config_.resend) {}
 
-HubSession::~HubSession() { channel_.clear(); }
+HubSession::~HubSession() {
+  channel_.clear();
+  hub_.resend_bytes_ -= resend_.bytes();
+}
+
+void Hub::remember(HubSession& s, std::uint64_t seq, Bytes packet, Time now) {
+  // Past the hub-wide cap a packet is sent but not kept: after a handover
+  // inner TCP recovers it, and no set of clients can exhaust the hub.
+  if (resend_bytes_ + packet.size() > config_.resend_total_bytes) return;
+  with_resend(s, [&](ResendBuffer& b) {
+    b.remember(seq, packet, now);
+    return 0;
+  });
+}
 
 Hub::Hub(HubConfig config, Rng& rng)
     : config_(std::move(config)), rng_(rng), indices_(rng), cookies_(config_.identity.pub, rng) {}
@@ -202,12 +218,13 @@ ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now
     s->validation_deadline_ = s->challenge_next_ = kNever;
     if (s->channel_.has_staged() || s->resend_.has_resend()) mark_ready(*s);
   } else if (frame->kind == wire::ControlKind::kAck) {
-    if (!s->resend_.on_ack(frame->ack, s->next_seq_)) return dropped(DropReason::kBadAck);
+    if (!with_resend(*s, [&](ResendBuffer& b) { return b.on_ack(frame->ack, s->next_seq_); }))
+      return dropped(DropReason::kBadAck);
     if (frame->ack.flags & wire::control::kAckFlagSwitch) {
       // The client moved: it told us what it has; everything else we sent
       // (toward the old path) goes again, once the new path is validated. Our
       // own receive state goes back at once, so the client can do the same.
-      s->resend_.schedule_resend(s->next_seq_, now);
+      with_resend(*s, [&](ResendBuffer& b) { return b.schedule_resend(s->next_seq_, now); });
       ++s->switches_;
       ControlFrame reply;
       reply.kind = wire::ControlKind::kAck;
@@ -262,7 +279,7 @@ SealResult Hub::seal_to_vip(std::uint32_t vip, MutableBytes buf, std::size_t inn
   // Resends go first: new data waits behind them (keeps reordering small).
   if (within_budget && !s.resend_.has_resend() && s.channel_.can_send(now)) {
     const std::uint64_t seq = s.next_seq_++;
-    s.resend_.remember(seq, Bytes(buf.data() + t::kDataOffset, inner_len), now);
+    remember(s, seq, Bytes(buf.data() + t::kDataOffset, inner_len), now);
     if (auto n = seal_data(s, buf, inner_len, seq, now)) {
       SealResult r = SealResult::send(*n);
       r.to = s.endpoint_;
@@ -319,7 +336,7 @@ std::optional<HubTransmit> Hub::poll_transmit(MutableBytes out, Time now) {
     } else if (s->channel_.has_staged()) {
       const std::size_t staged = s->channel_.unstage(out.subspan(t::kSeqSize));
       seq = s->next_seq_++;
-      s->resend_.remember(seq, Bytes(out.data() + t::kDataOffset, staged), now);
+      remember(*s, seq, Bytes(out.data() + t::kDataOffset, staged), now);
       len = seal_data(*s, out, staged, seq, now);
     } else {
       ready_.pop_back();
@@ -371,7 +388,10 @@ void Hub::on_timer(Time now) {
     HubSession* s = c.session.get();
     if (!s) continue;
     s->channel_.expire(now);
-    s->resend_.expire(now);
+    with_resend(*s, [&](ResendBuffer& b) {
+      b.expire(now);
+      return 0;
+    });
     if (!s->channel_.has_any_keypair() && now - s->last_received_ >= limits::kSessionIdleExpiry) {
       c.session.reset();  // releases its indices; the VIP stays with the client
       --live_sessions_;

@@ -39,6 +39,8 @@ struct HubConfig {
   crypto::StaticKeypair identity;
   std::uint32_t under_load_initiations_per_second = limits::kUnderLoadInitiationsPerSecond;
   std::uint16_t mtu_advice = 0;
+  ResendLimits resend;                          // per session
+  std::size_t resend_total_bytes = 256u << 20;  // all sessions together
 };
 
 struct HubTransmit {
@@ -131,6 +133,7 @@ class Hub {
   const PublicKey& public_key() const { return config_.identity.pub; }
   const DropCounters& drops() const { return drops_; }
   std::size_t session_count() const { return live_sessions_; }
+  std::size_t resend_bytes() const { return resend_bytes_; }
 
  private:
   friend class HubSession;
@@ -171,6 +174,16 @@ class Hub {
   std::vector<ClientId> validating_;  // sessions whose return path is being challenged
   std::vector<ClientId> acking_;      // sessions owing an acknowledgement
   std::size_t live_sessions_ = 0;
+  std::size_t resend_bytes_ = 0;  // sum over sessions' resend buffers
+  // Runs `f` on s's resend buffer and keeps resend_bytes_ current.
+  template <class F>
+  auto with_resend(HubSession& s, F&& f) {
+    const std::size_t before = s.resend_.bytes();
+    auto r = f(s.resend_);
+    resend_bytes_ = resend_bytes_ - before + s.resend_.bytes();
+    return r;
+  }
+  void remember(HubSession& s, std::uint64_t seq, Bytes packet, Time now);
   DropCounters drops_;
 
   // Load estimate: mac1-valid initiations in the current one-second bucket.

@@ -7,12 +7,14 @@
 //   [[hub]] name, endpoint = "ip:port", public_key, routes = ["cidr", ...],
 //           persistent_keepalive = seconds (0 = off)
 //   [uplinks] prefer, avoid, metered (globs), max_rtt_ms, max_loss, hold_down_ms
+//   [handover] resend_max_bytes, resend_max_packets, resend_max_age_ms
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "daemon/config_check.hpp"
+#include "session/resend_buffer.hpp"
 #include "session/uplink_policy.hpp"
 
 namespace tund::client {
@@ -34,6 +36,7 @@ struct ClientSettings {
   std::vector<HubSettings> hubs;
   std::uint32_t fwmark = 0x7475;
   session::UplinkPolicyConfig uplinks;
+  session::ResendLimits resend;
 };
 
 // Throws config::ConfigError with "file:line:column: reason".

@@ -23,6 +23,7 @@ ClientDaemon::ClientDaemon(asio::io_context& io, ClientSettings settings)
   cc.identity.priv = settings_.private_key;
   if (!cc.identity.complete()) throw std::runtime_error("the private key gives no usable public key");
   cc.wall_offset = daemon::wall_offset();
+  cc.resend = settings_.resend;
   client_ = std::make_unique<session::Client>(cc, rng_);
   tun_ = std::make_unique<daemon::TunDevice>(settings_.tun_name, settings_.mtu);
 

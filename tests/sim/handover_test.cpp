@@ -119,6 +119,20 @@ TEST(Handover, AckForDataNeverSentIsRefused) {
   EXPECT_EQ(s.hub->drops()[DropReason::kBadAck], before);
 }
 
+TEST(Handover, HubWideResendCapHoldsWhenAClientStopsAcking) {
+  Sim s(25, {}, limits::kUnderLoadInitiationsPerSecond, /*hub_resend_total_bytes=*/100000);
+  s.cs().start(s.now);
+  s.run_for(50ms, 1ms);
+  ASSERT_TRUE(s.cs().established());
+  s.dead.insert(1);  // nothing reaches the client, nothing is acknowledged
+  for (std::uint32_t i = 0; i < 2000; ++i) {
+    s.hub_send(make_inner(kServer, kClientVip, i, 1200));
+    EXPECT_LE(s.hub->resend_bytes(), 100000u);
+    if (i % 50 == 0) s.run_for(1ms, 1ms);
+  }
+  EXPECT_GT(s.hub->resend_bytes(), 50000u) << "the cap is used, not ignored";
+}
+
 TEST(Handover, ResendBufferStaysWithinItsCaps) {
   session::ResendBuffer buf({/*bytes*/ 10000, /*packets*/ 50, /*age*/ 100ms});
   std::vector<std::uint8_t> pkt(700, 1);

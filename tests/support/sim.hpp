@@ -59,7 +59,8 @@ class Sim {
   enum class Dir { kToHub, kToClient };
 
   explicit Sim(std::uint64_t seed, WireNoise noise = {},
-               std::uint32_t under_load_threshold = limits::kUnderLoadInitiationsPerSecond)
+               std::uint32_t under_load_threshold = limits::kUnderLoadInitiationsPerSecond,
+               std::size_t hub_resend_total_bytes = 256u << 20)
       : rng_client_(seed * 3 + 1), rng_hub_(seed * 3 + 2), noise_rng_(seed), noise_(noise) {
     crypto::init();
     session::ClientConfig cc;
@@ -68,6 +69,7 @@ class Sim {
     session::HubConfig hc;
     hc.identity = keypair_from_seed(2);
     hc.under_load_initiations_per_second = under_load_threshold;
+    hc.resend_total_bytes = hub_resend_total_bytes;
     hub_key = hc.identity.pub;
     client_key = cc.identity.pub;
     client = std::make_unique<session::Client>(cc, rng_client_);

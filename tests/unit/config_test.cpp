@@ -107,6 +107,17 @@ TEST_F(ConfigFiles, EveryErrorNamesFileLineColumn) {
   }
 }
 
+TEST_F(ConfigFiles, HandoverLimitsAreConfigurable) {
+  const auto s = client::load_client_config(write("h.toml",
+      "private_key_file = \"k.key\"\n[handover]\nresend_max_bytes = 65536\nresend_max_packets = 64\n"
+      "resend_max_age_ms = 250\n[[hub]]\nname = \"a\"\nendpoint = \"10.3.0.2:1\"\npublic_key = \"" + pub_ + "\"\n"));
+  EXPECT_EQ(s.resend.max_bytes, 65536u);
+  EXPECT_EQ(s.resend.max_packets, 64u);
+  EXPECT_EQ(s.resend.max_age, std::chrono::milliseconds(250));
+  EXPECT_NE(client_error("private_key_file = \"k.key\"\n[handover]\nresend_total_bytes = 1\n").find("unknown key 'resend_total_bytes'"),
+            std::string::npos) << "the hub-wide cap is a hub setting";
+}
+
 TEST_F(ConfigFiles, HubConfigAssignsVipsAndChecksExposeTargets) {
   const auto base = "private_key_file = \"k.key\"\nlisten = \"0.0.0.0:51900\"\n[tun]\naddress = \"10.77.0.1/24\"\n"
                     "[[client]]\nname = \"phone\"\npublic_key = \"" + pub_ + "\"\n";
