@@ -200,7 +200,8 @@ ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now
       ControlFrame f;
       f.kind = wire::ControlKind::kAck;
       queue_control(*s, f, s->endpoint_);
-    } else if (std::find(acking_.begin(), acking_.end(), s->client_) == acking_.end()) {
+    } else if (!s->in_acking_list_) {
+      s->in_acking_list_ = true;
       acking_.push_back(s->client_);
     }
     const auto& vip = clients_[s->client_].vip;
@@ -362,11 +363,14 @@ void Hub::on_timer(Time now) {
   // Acknowledgements that are due by time.
   std::erase_if(acking_, [&](ClientId id) {
     HubSession* s = clients_[id].session.get();
-    if (!s || s->acks_.deadline() == kNever) return true;
-    if (!s->acks_.due(now)) return false;
-    ControlFrame f;
-    f.kind = wire::ControlKind::kAck;
-    queue_control(*s, f, s->endpoint_);
+    if (!s) return true;
+    if (s->acks_.deadline() != kNever && !s->acks_.due(now)) return false;
+    if (s->acks_.deadline() != kNever) {
+      ControlFrame f;
+      f.kind = wire::ControlKind::kAck;
+      queue_control(*s, f, s->endpoint_);
+    }
+    s->in_acking_list_ = false;
     return true;
   });
   // Path validation: re-challenge, or give up and return to the last validated path.

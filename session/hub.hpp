@@ -92,6 +92,7 @@ class HubSession {
   std::uint64_t next_seq_ = 1;
   ResendBuffer resend_;
   AckState acks_;
+  bool in_acking_list_ = false;  // listed in Hub::acking_ (no per-packet search)
   std::uint64_t switches_ = 0;
 
   // Control frames to send, each to its own address (bounded, oldest dropped).
