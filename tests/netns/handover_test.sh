@@ -10,31 +10,9 @@ require_root "handover_test"
 trap lab_down EXIT
 
 lab_up
-lab_keys hub phone
-cat > "$LAB_DIR/hub.toml" <<TOML
-private_key_file = "hub.key"
-listen = "0.0.0.0:51900"
-control_socket = "$LAB_DIR/hub.sock"
-[[client]]
-name = "phone"
-public_key = "$(pub phone)"
-vip = "10.77.0.2"
-TOML
-cat > "$LAB_DIR/cli.toml" <<TOML
-private_key_file = "phone.key"
-control_socket = "$LAB_DIR/cli.sock"
-[[hub]]
-name = "main"
-endpoint = "10.3.0.2:51900"
-public_key = "$(pub hub)"
-routes = ["10.4.0.0/24"]
-[uplinks]
-hold_down_ms = 1000
-TOML
-lab_start hub hub "$BIN/tund-hub" run -c "$LAB_DIR/hub.toml"
-wait_for 5 nsx hub "$BIN/tund-hub" status -c "$LAB_DIR/hub.toml"
-lab_start cli cli "$BIN/tund" run -c "$LAB_DIR/cli.toml"
-check "client connects" wait_for 10 nsx cli "$BIN/tund" status -c "$LAB_DIR/cli.toml"
+lab_one_hub '[uplinks]
+hold_down_ms = 1000'
+check "client connects" nsx cli "$BIN/tund" status -c "$LAB_DIR/cli.toml"
 status() { nsx cli "$BIN/tund" status -c "$LAB_DIR/cli.toml" --json; }
 on_wlan0() {  # the client on wlan0 and the hub sending there
   test "$(status | jq -r .active_uplink)" = wlan0 &&

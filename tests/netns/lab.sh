@@ -63,6 +63,39 @@ lab_keys() {  # lab_keys NAME...: NAME.key and NAME.pub in LAB_DIR
 
 pub() { cat "$LAB_DIR/$1.pub"; }
 
+# lab_one_hub [EXTRA_CLIENT_TOML]: keys and configs for the common case, one
+# hub (hub ns, hub0 10.77.0.1/24) and one client "phone" (cli ns, VIP
+# 10.77.0.2, route 10.4.0.0/24), then starts both and waits until connected.
+# EXTRA_CLIENT_TOML is appended to the client's config (e.g. an [uplinks] table).
+lab_one_hub() {
+  lab_keys hub phone
+  cat > "$LAB_DIR/hub.toml" <<TOML
+private_key_file = "hub.key"
+listen = "0.0.0.0:51900"
+control_socket = "$LAB_DIR/hub.sock"
+[tun]
+address = "10.77.0.1/24"
+[[client]]
+name = "phone"
+public_key = "$(pub phone)"
+vip = "10.77.0.2"
+TOML
+  cat > "$LAB_DIR/cli.toml" <<TOML
+private_key_file = "phone.key"
+control_socket = "$LAB_DIR/cli.sock"
+[[hub]]
+name = "main"
+endpoint = "10.3.0.2:51900"
+public_key = "$(pub hub)"
+routes = ["10.4.0.0/24"]
+${1:-}
+TOML
+  lab_start hub hub "$BIN/tund-hub" run -c "$LAB_DIR/hub.toml"
+  wait_for 5 nsx hub "$BIN/tund-hub" status -c "$LAB_DIR/hub.toml"
+  lab_start cli cli "$BIN/tund" run -c "$LAB_DIR/cli.toml"
+  wait_for 10 nsx cli "$BIN/tund" status -c "$LAB_DIR/cli.toml"
+}
+
 # lab_start NS NAME CMD...: runs a process in the background, output to
 # LAB_DIR/NAME.log; PID_NAME holds its pid (ip netns exec execs, so the pid
 # is the process itself) and lab_down stops it.

@@ -8,34 +8,6 @@ require_root "uplinks_test"
 trap lab_down EXIT
 
 lab_up
-lab_keys hub phone
-cat > "$LAB_DIR/hub.toml" <<TOML
-private_key_file = "hub.key"
-listen = "0.0.0.0:51900"
-control_socket = "$LAB_DIR/hub.sock"
-[tun]
-address = "10.77.0.1/24"
-[[client]]
-name = "phone"
-public_key = "$(pub phone)"
-TOML
-cat > "$LAB_DIR/cli.toml" <<TOML
-private_key_file = "phone.key"
-control_socket = "$LAB_DIR/cli.sock"
-[[hub]]
-name = "main"
-endpoint = "10.3.0.2:51900"
-public_key = "$(pub hub)"
-routes = ["10.4.0.0/24"]
-[uplinks]
-prefer = ["eth*", "wlan*", "lte*"]
-avoid = ["docker*"]
-metered = ["lte*"]
-max_rtt_ms = 500
-max_loss = 0.2
-hold_down_ms = 2000
-TOML
-
 # An avoided interface with the best default route of all: never to be used.
 lab_veth cli docker0 10.10.0.2/24 inet d10 10.10.0.1/24
 nsx cli ip route add default via 10.10.0.1 dev docker0 metric 10
@@ -49,10 +21,14 @@ table inet looptrap {
 }
 NFT
 
-lab_start hub hub "$BIN/tund-hub" run -c "$LAB_DIR/hub.toml"
-wait_for 5 nsx hub "$BIN/tund-hub" status -c "$LAB_DIR/hub.toml"
-lab_start cli cli "$BIN/tund" run -c "$LAB_DIR/cli.toml"
-check "client connects" wait_for 10 nsx cli "$BIN/tund" status -c "$LAB_DIR/cli.toml"
+lab_one_hub '[uplinks]
+prefer = ["eth*", "wlan*", "lte*"]
+avoid = ["docker*"]
+metered = ["lte*"]
+max_rtt_ms = 500
+max_loss = 0.2
+hold_down_ms = 2000'
+check "client connects" nsx cli "$BIN/tund" status -c "$LAB_DIR/cli.toml"
 
 status() { nsx cli "$BIN/tund" status -c "$LAB_DIR/cli.toml" --json 2>/dev/null; }
 active_is() { test "$(status | jq -r .active_uplink)" = "$1"; }
