@@ -82,7 +82,9 @@ void ClientSession::begin_handshake(Time now) {
 SealResult ClientSession::seal(MutableBytes buf, std::size_t inner_len, Time now) {
   if (state_ == State::kIdle) return SealResult::drop(DropReason::kNoSession);
   if (inner_len + t::kDataOverhead > buf.size()) return SealResult::drop(DropReason::kPacketTooBig);
-  if (channel_.can_send(now)) {
+  // During a switching exchange new data waits (bounded) so that what the hub
+  // lacks goes out first: resends behind newer data look like loss to inner TCP.
+  if (channel_.can_send(now) && switch_started_ == kNever) {
     const std::uint64_t seq = next_seq_++;
     resend_.remember(seq, Bytes(buf.data() + t::kDataOffset, inner_len), now);
     if (auto tx = seal_data(buf, inner_len, seq, now)) {
@@ -93,7 +95,7 @@ SealResult ClientSession::seal(MutableBytes buf, std::size_t inner_len, Time now
   }
   if (!channel_.stage(Bytes(buf.data() + t::kDataOffset, inner_len)))
     return SealResult::drop(DropReason::kStagingFull);
-  if (!initiator_) begin_handshake(now);
+  if (!initiator_ && !channel_.can_send(now)) begin_handshake(now);
   return SealResult::staged();
 }
 
@@ -142,7 +144,7 @@ std::optional<ClientTransmit> ClientSession::poll_transmit(MutableBytes out, Tim
   std::uint64_t seq = 0;
   if (auto n = resend_.next_resend(out.subspan(t::kDataOffset, out.size() - t::kDataOverhead), seq))
     return seal_data(out, *n, seq, now);
-  if (channel_.has_staged()) {
+  if (channel_.has_staged() && switch_started_ == kNever) {
     const std::size_t n = channel_.unstage(out.subspan(t::kSeqSize));
     const std::uint64_t s = next_seq_++;
     resend_.remember(s, Bytes(out.data() + t::kDataOffset, n), now);
@@ -384,6 +386,7 @@ Time ClientSession::next_deadline() const {
   }
   for (const auto& o : outstanding_) t = std::min(t, o.sent + limits::kProbeTimeout);
   if (awaiting_since_ != kNever) t = std::min(t, awaiting_since_ + dead_timeout());
+  if (switch_started_ != kNever) t = std::min(t, switch_started_ + 2 * dead_timeout());
   t = std::min(t, acks_.deadline());
   return t;
 }
@@ -413,6 +416,8 @@ void ClientSession::on_timer(Time now) {
     last_sent_ = now;  // counts as sent for the timers even before it is polled
   }
   queue_probes(now);
+  // A switch reply that does not come: stop holding new data back.
+  if (switch_started_ != kNever && now - switch_started_ >= 2 * dead_timeout()) switch_started_ = kNever;
   // Liveness of the active path: sent on it, heard nothing back for too long.
   if (awaiting_since_ != kNever && now - awaiting_since_ >= dead_timeout()) {
     if (Path* p = find_path(active_path_)) p->stats.dead = true;
