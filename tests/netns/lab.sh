@@ -17,7 +17,7 @@ BIN=${BIN:-$ROOT/build/bin}
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 NETPEER="$PY $ROOT/tests/netns/netpeer.py"
-LAB_DIR=${LAB_DIR:-$(mktemp -d /tmp/tund-lab.XXXXXX)}
+LAB_DIR=${LAB_DIR:-}  # made by lab_up, removed by lab_down
 LAB_PIDS=()
 
 ns() { echo "${LAB_ID}-$1"; }
@@ -32,6 +32,7 @@ lab_veth() {  # lab_veth NS_A IF_A ADDR_A/len NS_B IF_B ADDR_B/len
 }
 
 lab_up() {
+  [ -n "$LAB_DIR" ] || LAB_DIR=$(mktemp -d /tmp/tund-lab.XXXXXX)
   for n in cli cli2 inet hub hub2 srv srv2; do
     ip netns add "$(ns $n)"
     nsx $n ip link set lo up
@@ -134,7 +135,8 @@ lab_down() {
     ip netns pids "$(ns $n)" 2>/dev/null | xargs -r kill 2>/dev/null
     ip netns del "$(ns $n)" 2>/dev/null
   done
-  [ -n "${KEEP_LAB_DIR:-}" ] || rm -rf "$LAB_DIR"
+  [ -n "${KEEP_LAB_DIR:-}" ] || [ -z "$LAB_DIR" ] || rm -rf "$LAB_DIR"
+  LAB_DIR=""
 }
 
 require_root() {
