@@ -58,13 +58,6 @@ UdpSocket::~UdpSocket() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-std::uint16_t UdpSocket::local_port() const {
-  sockaddr_in sa{};
-  socklen_t len = sizeof sa;
-  ::getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len);
-  return ntohs(sa.sin_port);
-}
-
 void UdpSocket::receive(DatagramBatch& b) {
   for (std::size_t i = 0; i < kBatch; ++i) {
     b.iov_[i] = {b.data(i), kBufferSize};

@@ -53,7 +53,6 @@ class UdpSocket {
   UdpSocket& operator=(const UdpSocket&) = delete;
 
   int fd() const { return fd_; }
-  std::uint16_t local_port() const;
 
   // Fills batch.count datagrams (0 when none is ready).
   void receive(DatagramBatch& batch);

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/clock.hpp"
+#include "daemon/drops_json.hpp"
 #include "daemon/log.hpp"
 #include "session/ip_packet.hpp"
 
@@ -155,9 +156,7 @@ std::string HubDaemon::status_json() const {
                         {"handshakes", s->stats().handshakes},
                         {"last_handshake", s->last_handshake() ? daemon::to_unix_seconds(*s->last_handshake()) : 0}});
   }
-  json drops = json::object();
-  for (std::size_t r = 0; r < kDropReasonCount; ++r)
-    if (hub_->drops().by_reason[r]) drops[std::string(to_string(DropReason(r)))] = hub_->drops().by_reason[r];
+  json drops = daemon::drops_json(hub_->drops());
   if (not_ipv4_) drops["not_ipv4"] = not_ipv4_;
   if (tun_write_errors_) drops["tun_write_error"] = tun_write_errors_;
   return json{{"state", "running"},

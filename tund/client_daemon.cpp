@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/clock.hpp"
+#include "daemon/drops_json.hpp"
 #include "daemon/log.hpp"
 #include "session/ip_packet.hpp"
 
@@ -366,9 +367,7 @@ std::string ClientDaemon::status_json() const {
                        {"role", has_verdict ? session::to_string(verdicts[i].role) : "unusable"},
                        {"reason", has_verdict ? verdicts[i].reason : ""}});
   }
-  json drops = json::object();
-  for (std::size_t r = 0; r < kDropReasonCount; ++r)
-    if (client_->drops().by_reason[r]) drops[std::string(to_string(DropReason(r)))] = client_->drops().by_reason[r];
+  json drops = daemon::drops_json(client_->drops());
   if (no_route_) drops["no_route"] = no_route_;
   if (no_uplink_) drops["no_uplink"] = no_uplink_;
   if (tun_write_errors_) drops["tun_write_error"] = tun_write_errors_;
