@@ -62,4 +62,16 @@ class Keypair {
   ReplayWindow window_;
 };
 
+// A seal whose counter is reserved: the AEAD runs later, maybe on another
+// thread, while the keypair is kept alive (keypairs are only retired while
+// received packets are processed, never while a batch is being sealed).
+struct SealJob {
+  const Keypair* keypair = nullptr;
+  std::uint64_t counter = 0;
+  wire::MessageType type{};
+  std::uint8_t* out = nullptr;  // header at out, payload at out + kHeaderSize
+  std::size_t payload_len = 0;
+  void run() const { keypair->seal(type, counter, Bytes(out + wire::transport::kHeaderSize, payload_len), out); }
+};
+
 }  // namespace tund::crypto

@@ -5,6 +5,7 @@
 
 #include <charconv>
 #include <filesystem>
+#include <thread>
 #include <fstream>
 #include <sstream>
 
@@ -206,6 +207,21 @@ void read_handover_table(const toml::value& root, bool hub, ResendSettings& out)
   if (auto v = get_optional_int(*t, "resend_max_packets", 0, 1 << 20)) out.max_packets = static_cast<std::size_t>(*v);
   if (auto v = get_optional_int(*t, "resend_max_age_ms", 0, 10000)) out.max_age_ms = static_cast<std::size_t>(*v);
   if (auto v = get_optional_int(*t, "resend_total_bytes", 0, 1ll << 34)) out.total_bytes = static_cast<std::size_t>(*v);
+}
+
+DataPathSettings read_performance_table(const toml::value& root) {
+  DataPathSettings s;
+  const unsigned cores = std::thread::hardware_concurrency();
+  s.crypto_threads = cores > 1 ? std::min(cores - 1, 8u) : 0;
+  const auto* t = get_optional_table(root, "performance");
+  if (!t) return s;
+  check_keys(*t, {"offload", "crypto_threads"}, "[performance]");
+  if (const auto* v = find(*t, "offload")) {
+    if (!v->is_boolean()) fail(*v, "offload must be true or false");
+    s.offload = v->as_boolean();
+  }
+  if (auto v = get_optional_int(*t, "crypto_threads", 0, 64)) s.crypto_threads = static_cast<unsigned>(*v);
+  return s;
 }
 
 PrivateKey load_private_key(const toml::value& at, const std::string& config_path,

@@ -70,6 +70,16 @@ struct ResendSettings {
 };
 void read_handover_table(const toml::value& root, bool hub, ResendSettings& out);
 
+// The optional [performance] table, the same for both daemons:
+//   offload = true        TUN TSO/GRO and UDP GSO/GRO where the kernel has them
+//   crypto_threads = N    extra threads for the AEAD of a batch (absent: one
+//                         per core beyond the first, at most 8; 0: none)
+struct DataPathSettings {
+  bool offload = true;
+  unsigned crypto_threads = 0;
+};
+DataPathSettings read_performance_table(const toml::value& root);
+
 // Reads a base64 key from a file named in the config (relative to the config's
 // directory). Errors point at the config value.
 PrivateKey load_private_key(const toml::value& at, const std::string& config_path,

@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/udp.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,6 +13,11 @@
 namespace tund::daemon {
 
 namespace {
+// The kernel's limits for one UDP GSO message: segments, and an IPv4 datagram.
+constexpr std::size_t kMaxGsoSegments = 64;
+constexpr std::size_t kMaxGsoBytes = 65535 - 20 - 8;
+constexpr int kSendWaitMs = 5;
+
 void to_sockaddr(const Endpoint& e, sockaddr_in& sa) {
   std::memset(&sa, 0, sizeof sa);
   sa.sin_family = AF_INET;
@@ -27,6 +34,17 @@ Endpoint from_sockaddr(const sockaddr_in& sa) {
 }  // namespace
 
 DatagramBatch::DatagramBatch() : storage_(new std::uint8_t[kBatch * kBufferSize]) {}
+
+TxBatch::TxBatch(std::size_t slots, std::size_t stride)
+    : stride_(stride),
+      storage_(new std::uint8_t[slots * stride]),
+      entries_(slots),
+      iov_(slots),
+      msgs_(slots),
+      addrs_(slots),
+      control_(slots) {
+  jobs.reserve(slots);
+}
 
 UdpSocket::UdpSocket(const Options& o) {
   fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -48,6 +66,12 @@ UdpSocket::UdpSocket(const Options& o) {
   if (!o.device.empty() &&
       ::setsockopt(fd_, SOL_SOCKET, SO_BINDTODEVICE, o.device.c_str(), static_cast<socklen_t>(o.device.size())) < 0)
     fail("SO_BINDTODEVICE");
+  if (o.offload) {
+    const int one = 1;
+    gro_ = ::setsockopt(fd_, SOL_UDP, UDP_GRO, &one, sizeof one) == 0;
+    // GSO is asked per message; a kernel without it fails the first send.
+    gso_ = true;
+  }
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
   if (o.bind.valid()) to_sockaddr(o.bind, sa);
@@ -61,43 +85,115 @@ UdpSocket::~UdpSocket() {
 void UdpSocket::receive(DatagramBatch& b) {
   for (std::size_t i = 0; i < kBatch; ++i) {
     b.iov_[i] = {b.data(i), kBufferSize};
-    b.msgs_[i].msg_hdr = {};
-    b.msgs_[i].msg_hdr.msg_name = &b.addrs_[i];
-    b.msgs_[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
-    b.msgs_[i].msg_hdr.msg_iov = &b.iov_[i];
-    b.msgs_[i].msg_hdr.msg_iovlen = 1;
+    auto& h = b.msgs_[i].msg_hdr;
+    h = {};
+    h.msg_name = &b.addrs_[i];
+    h.msg_namelen = sizeof(sockaddr_in);
+    h.msg_iov = &b.iov_[i];
+    h.msg_iovlen = 1;
+    if (gro_) {
+      h.msg_control = b.control_[i].data();
+      h.msg_controllen = b.control_[i].size();
+    }
   }
   const int n = ::recvmmsg(fd_, b.msgs_.data(), kBatch, MSG_DONTWAIT, nullptr);
   b.count = n > 0 ? static_cast<std::size_t>(n) : 0;
   for (std::size_t i = 0; i < b.count; ++i) {
     b.lengths_[i] = b.msgs_[i].msg_len;
     b.peers_[i] = from_sockaddr(b.addrs_[i]);
+    b.segments_[i] = 0;
+    auto& h = b.msgs_[i].msg_hdr;
+    for (cmsghdr* c = gro_ ? CMSG_FIRSTHDR(&h) : nullptr; c; c = CMSG_NXTHDR(&h, c)) {
+      if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+        int size = 0;
+        std::memcpy(&size, CMSG_DATA(c), sizeof size);
+        if (size > 0 && static_cast<std::size_t>(size) < b.lengths_[i]) b.segments_[i] = static_cast<std::size_t>(size);
+      }
+    }
   }
 }
 
-std::size_t UdpSocket::send(DatagramBatch& b) {
-  for (std::size_t i = 0; i < b.count; ++i) {
-    to_sockaddr(b.peers_[i], b.addrs_[i]);
-    b.iov_[i] = {b.data(i), b.lengths_[i]};
-    b.msgs_[i].msg_hdr = {};
-    b.msgs_[i].msg_hdr.msg_name = &b.addrs_[i];
-    b.msgs_[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
-    b.msgs_[i].msg_hdr.msg_iov = &b.iov_[i];
-    b.msgs_[i].msg_hdr.msg_iovlen = 1;
+std::size_t UdpSocket::send(TxBatch& b, std::size_t begin, std::size_t end) {
+  // Build one message per run of datagrams that GSO can carry together: same
+  // destination, same size (the last of a run may be shorter).
+  std::size_t messages = 0, iov_used = 0;
+  for (std::size_t i = begin; i < end;) {
+    if (!b.entries_[i].len) {
+      ++i;
+      continue;
+    }
+    const auto& first = b.entries_[i];
+    std::size_t j = i, bytes = 0;
+    while (j < end && b.entries_[j].len && j - i < (gso_ ? kMaxGsoSegments : 1) &&
+           b.entries_[j].len <= first.len && b.entries_[j].to == first.to &&
+           bytes + b.entries_[j].len <= kMaxGsoBytes) {
+      bytes += b.entries_[j].len;
+      b.iov_[iov_used + (j - i)] = {b.slot(j), b.entries_[j].len};
+      ++j;
+      if (b.entries_[j - 1].len < first.len) break;  // a short one ends the run
+    }
+    auto& h = b.msgs_[messages].msg_hdr;
+    h = {};
+    to_sockaddr(first.to, b.addrs_[messages]);
+    h.msg_name = &b.addrs_[messages];
+    h.msg_namelen = sizeof(sockaddr_in);
+    h.msg_iov = &b.iov_[iov_used];
+    h.msg_iovlen = j - i;
+    if (j - i > 1) {
+      auto& ctl = b.control_[messages];
+      h.msg_control = ctl.data();
+      h.msg_controllen = CMSG_SPACE(sizeof(std::uint16_t));
+      cmsghdr* c = CMSG_FIRSTHDR(&h);
+      c->cmsg_level = SOL_UDP;
+      c->cmsg_type = UDP_SEGMENT;
+      c->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
+      const auto seg = static_cast<std::uint16_t>(first.len);
+      std::memcpy(CMSG_DATA(c), &seg, sizeof seg);
+    }
+    iov_used += j - i;
+    ++messages;
+    i = j;
   }
-  std::size_t sent = 0;
-  while (sent < b.count) {
-    const int n = ::sendmmsg(fd_, b.msgs_.data() + sent, static_cast<unsigned>(b.count - sent), 0);
+
+  std::size_t sent = 0, done = 0;
+  bool waited = false;
+  while (done < messages) {
+    const int n = ::sendmmsg(fd_, b.msgs_.data() + done, static_cast<unsigned>(messages - done), 0);
     if (n > 0) {
-      sent += static_cast<std::size_t>(n);
+      for (int k = 0; k < n; ++k) sent += b.msgs_[done + static_cast<std::size_t>(k)].msg_hdr.msg_iovlen;
+      done += static_cast<std::size_t>(n);
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
-    // EAGAIN (buffer full) or a per-destination error (unreachable): skip the
-    // datagram at the head; UDP is allowed to lose it and inner TCP recovers.
-    ++sent;
+    auto& h = b.msgs_[done].msg_hdr;
+    if (n < 0 && (errno == EIO || errno == EINVAL) && h.msg_iovlen > 1) {
+      // No GSO here (an old kernel, or a device without checksum offload):
+      // send this message's datagrams one by one, and never ask again.
+      gso_ = false;
+      for (std::size_t k = 0; k < h.msg_iovlen; ++k) {
+        msghdr one{};
+        one.msg_name = h.msg_name;
+        one.msg_namelen = h.msg_namelen;
+        one.msg_iov = &h.msg_iov[k];
+        one.msg_iovlen = 1;
+        if (::sendmsg(fd_, &one, 0) >= 0) ++sent;
+      }
+      ++done;
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !waited) {
+      // The send buffer is full: wait for room once, briefly (back-pressure
+      // on the TUN, as a blocking socket would give) rather than drop a
+      // whole GSO run.
+      pollfd p{fd_, POLLOUT, 0};
+      ::poll(&p, 1, kSendWaitMs);
+      waited = true;
+      continue;
+    }
+    // Still full, or a per-destination error (unreachable): skip the message
+    // at the head; UDP is allowed to lose it and inner TCP recovers.
+    ++done;
   }
-  b.count = 0;
   return sent;
 }
 

@@ -1,6 +1,11 @@
-// A UDP socket driven in batches: recvmmsg fills up to kBatch datagrams per
-// system call and sendmmsg sends a whole batch in one. Buffers are allocated
-// once; nothing is allocated per packet.
+// A UDP socket driven in batches. Receiving: recvmmsg fills up to kBatch
+// buffers of 64 KiB per system call, and with UDP GRO on, one buffer may hold
+// several datagrams of one size (segment_size) that the kernel kept together.
+// Sending: sendmmsg sends a whole TxBatch in one call, each run of equal-sized
+// datagrams to one destination as one UDP GSO message (UDP_SEGMENT), so a
+// 64 KiB TCP super-packet read from the TUN crosses the kernel as one unit.
+// Where the kernel refuses GSO, the socket falls back to one datagram per
+// message for good. Buffers are allocated once; nothing per packet.
 #pragma once
 
 #include <netinet/in.h>
@@ -11,15 +16,16 @@
 #include <string>
 #include <vector>
 
+#include "crypto/keypair.hpp"
 #include "tund/endpoint.hpp"
 
 namespace tund::daemon {
 
 inline constexpr std::size_t kBatch = 64;
-// Room for any inner packet up to 64 KiB plus our header and tag.
+// Room for a UDP GRO super-datagram (up to 64 KiB) or any single one.
 inline constexpr std::size_t kBufferSize = 65536 + 64;
 
-// kBatch buffers with the kernel structures that point at them.
+// Received datagrams: kBatch buffers with the kernel structures that point at them.
 class DatagramBatch {
  public:
   DatagramBatch();
@@ -27,16 +33,55 @@ class DatagramBatch {
   MutableBytes buffer(std::size_t i) { return {data(i), kBufferSize}; }
   std::size_t& length(std::size_t i) { return lengths_[i]; }
   Endpoint& peer(std::size_t i) { return peers_[i]; }
+  // Size of each datagram in buffer i (the last may be shorter); 0: one datagram.
+  std::size_t segment_size(std::size_t i) const { return segments_[i]; }
   std::size_t count = 0;
 
  private:
   friend class UdpSocket;
   std::unique_ptr<std::uint8_t[]> storage_;
   std::array<std::size_t, kBatch> lengths_{};
+  std::array<std::size_t, kBatch> segments_{};
   std::array<Endpoint, kBatch> peers_{};
   std::array<mmsghdr, kBatch> msgs_{};
   std::array<iovec, kBatch> iov_{};
   std::array<sockaddr_in, kBatch> addrs_{};
+  std::array<std::array<char, 32>, kBatch> control_{};
+};
+
+// Outgoing datagrams of one event-loop turn: fixed slots filled in order. A
+// slot with length 0 was not used (its packet was staged or dropped).
+class TxBatch {
+ public:
+  TxBatch(std::size_t slots, std::size_t stride);
+  std::uint8_t* slot(std::size_t i) { return storage_.get() + i * stride_; }
+  std::size_t stride() const { return stride_; }
+  std::size_t slots() const { return entries_.size(); }
+  std::size_t free() const { return slots() - count; }
+
+  struct Entry {
+    std::size_t len = 0;
+    Endpoint to;
+    int socket = -1;  // the caller's choice of socket (the client: uplink ifindex)
+  };
+  Entry& entry(std::size_t i) { return entries_[i]; }
+  // Seals left for later (run in parallel before the batch is sent).
+  std::vector<crypto::SealJob> jobs;
+  std::size_t count = 0;
+  void clear() {
+    count = 0;
+    jobs.clear();
+  }
+
+ private:
+  friend class UdpSocket;
+  std::size_t stride_;
+  std::unique_ptr<std::uint8_t[]> storage_;
+  std::vector<Entry> entries_;
+  std::vector<iovec> iov_;
+  std::vector<mmsghdr> msgs_;
+  std::vector<sockaddr_in> addrs_;
+  std::vector<std::array<char, 16>> control_;
 };
 
 class UdpSocket {
@@ -45,7 +90,8 @@ class UdpSocket {
     Endpoint bind;           // family 0: any address, ephemeral port
     std::string device;      // SO_BINDTODEVICE when not empty
     std::uint32_t fwmark = 0;
-    int buffer_bytes = 4 << 20;
+    int buffer_bytes = 8 << 20;
+    bool offload = true;     // UDP GSO on send, GRO on receive
   };
   explicit UdpSocket(const Options& options);  // throws std::system_error
   ~UdpSocket();
@@ -53,15 +99,20 @@ class UdpSocket {
   UdpSocket& operator=(const UdpSocket&) = delete;
 
   int fd() const { return fd_; }
+  bool gso() const { return gso_; }
+  bool gro() const { return gro_; }
 
-  // Fills batch.count datagrams (0 when none is ready).
+  // Fills batch.count buffers (0 when none is ready).
   void receive(DatagramBatch& batch);
-  // Sends batch[0, count) to each peer; returns how many the kernel took.
-  std::size_t send(DatagramBatch& batch);
+  // Sends the used slots of batch[begin, end); returns how many datagrams the
+  // kernel took.
+  std::size_t send(TxBatch& batch, std::size_t begin, std::size_t end);
   bool send_one(Bytes datagram, const Endpoint& to);
 
  private:
   int fd_ = -1;
+  bool gso_ = false;
+  bool gro_ = false;
 };
 
 }  // namespace tund::daemon

@@ -11,7 +11,7 @@ using namespace config;
 
 HubSettings load_hub_config(const std::string& path) {
   const auto root = parse_file(path);
-  check_keys(root, {"private_key_file", "listen", "control_socket", "tun", "client", "nat", "expose", "handover"},
+  check_keys(root, {"private_key_file", "listen", "control_socket", "tun", "client", "nat", "expose", "handover", "performance"},
              "the top level");
   HubSettings s;
   s.config_path = path;
@@ -28,6 +28,7 @@ HubSettings load_hub_config(const std::string& path) {
   read_handover_table(root, true, rs);
   s.resend = {rs.max_bytes, rs.max_packets, std::chrono::milliseconds(rs.max_age_ms)};
   s.resend_total_bytes = rs.total_bytes;
+  s.data_path = read_performance_table(root);
 
   if (const auto* tun = get_optional_table(root, "tun")) {
     check_keys(*tun, {"name", "address", "mtu"}, "[tun]");

@@ -6,6 +6,7 @@
 //   [nat]      masquerade = ["10.4.0.0/24"]
 //   [[expose]] listen = "10.4.0.1:8080", to = "phone:80", protocol = "tcp" | "udp"
 //   [handover] resend_max_bytes, resend_max_packets, resend_max_age_ms (per session), resend_total_bytes
+//   [performance] offload = true, crypto_threads = N
 #pragma once
 
 #include <string>
@@ -42,6 +43,7 @@ struct HubSettings {
   std::vector<ExposeSettings> exposes;
   session::ResendLimits resend;
   std::size_t resend_total_bytes = 256u << 20;
+  config::DataPathSettings data_path;
 };
 
 HubSettings load_hub_config(const std::string& path);

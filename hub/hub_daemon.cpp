@@ -45,11 +45,16 @@ HubDaemon::HubDaemon(asio::io_context& io, HubSettings settings)
                                                         static_cast<std::uint16_t>(settings_.mtu),
                                                         settings_.tun_address.addr});
 
-  tun_ = std::make_unique<daemon::TunDevice>(settings_.tun_name, settings_.mtu);
+  tun_ = std::make_unique<daemon::TunDevice>(settings_.tun_name, settings_.mtu, settings_.data_path.offload);
+  tx_ = std::make_unique<daemon::TxBatch>(limits::kTxSlots, daemon::tx_stride(settings_.mtu));
+  tun_reader_ = std::make_unique<daemon::TunReader>(*tun_);
+  tun_writer_ = std::make_unique<daemon::TunWriter>(*tun_, settings_.data_path.offload);
+  crypto_pool_ = std::make_unique<daemon::CryptoPool>(settings_.data_path.crypto_threads);
   if (auto e = netlink_.add_address(tun_->ifindex(), settings_.tun_address.addr, settings_.tun_address.len); !e.empty())
     throw std::runtime_error(e);
   daemon::UdpSocket::Options uo;
   uo.bind = settings_.listen;
+  uo.offload = settings_.data_path.offload;
   udp_ = std::make_unique<daemon::UdpSocket>(uo);
   if (!settings_.masquerade.empty() || !settings_.exposes.empty()) {
     if (auto e = nft_.install_table("ip", table_name(tun_->name()), nat_rules()); !e.empty())
@@ -62,7 +67,8 @@ HubDaemon::HubDaemon(asio::io_context& io, HubSettings settings)
       io, settings_.control_socket, [this](const std::string& r) { return handle_control(r); });
   log::notice("tund-hub: listening on " + settings_.listen.to_string() + ", " + tun_->name() + " " +
               settings_.tun_address.to_string() + ", " + std::to_string(settings_.clients.size()) +
-              " client(s), control socket " + settings_.control_socket);
+              " client(s), control socket " + settings_.control_socket + ", offloads " + tun_->offloads_string() +
+              (udp_->gro() ? "+udp-gro" : "") + ", " + std::to_string(crypto_pool_->workers()) + " crypto thread(s)");
   tun_watch_ = std::make_unique<daemon::FdWatch>(io, tun_->fd(), [this] { on_tun_readable(); });
   udp_watch_ = std::make_unique<daemon::FdWatch>(io, udp_->fd(), [this] { on_udp_readable(); });
 }
@@ -93,26 +99,45 @@ std::string HubDaemon::nat_rules() const {
   return r;
 }
 
+void HubDaemon::flush_tx() {
+  auto& b = *tx_;
+  crypto_pool_->run(b.jobs.size(), [&b](std::size_t i) { b.jobs[i].run(); });
+  udp_->send(b, 0, b.count);
+  b.clear();
+}
+
 void HubDaemon::on_tun_readable() {
   const Time now = daemon::now();
-  auto& b = tx_batch_;
-  b.count = 0;
-  for (std::size_t reads = 0; reads < daemon::kBatch; ++reads) {
-    const MutableBytes buf = b.buffer(b.count);
-    const long n = tun_->read_packet(buf.subspan(t::kDataOffset, daemon::kBufferSize - t::kDataOverhead));
-    if (n <= 0) break;
-    const auto inner = session::parse_inner(Bytes(buf.data() + t::kDataOffset, static_cast<std::size_t>(n)));
-    if (!inner || inner->version != 4) {
-      ++not_ipv4_;
+  auto& b = *tx_;
+  for (std::size_t reads = 0; reads < limits::kTunReadsPerEvent; ++reads) {
+    if (b.free() < limits::kTxSlotsPerRead) flush_tx();
+    const auto r = tun_reader_->read_into(b, t::kDataOffset, wire::kTagSize);
+    if (r.status == daemon::TunReader::Status::kNeedFlush) {
+      flush_tx();
       continue;
     }
-    const auto r = hub_->seal_to_vip(inner->dst4, buf, static_cast<std::size_t>(n), now);
-    if (r.kind != SealResult::Kind::kSend) continue;
-    b.length(b.count) = r.len;
-    b.peer(b.count) = r.to;
-    ++b.count;
+    if (r.status == daemon::TunReader::Status::kDropped) continue;
+    if (r.status != daemon::TunReader::Status::kPacket) break;
+    const auto inner = session::parse_inner(Bytes(b.slot(r.first) + t::kDataOffset, b.entry(r.first).len));
+    for (std::size_t i = r.first; i < r.first + r.count; ++i) {
+      auto& e = b.entry(i);
+      if (!inner || inner->version != 4) {
+        ++not_ipv4_;
+        e.len = 0;
+        continue;
+      }
+      crypto::SealJob job;
+      const auto sealed = hub_->seal_to_vip(inner->dst4, MutableBytes(b.slot(i), b.stride()), e.len, now, &job);
+      if (sealed.kind != SealResult::Kind::kSend) {
+        e.len = 0;
+        continue;
+      }
+      e.len = sealed.len;
+      e.to = sealed.to;
+      b.jobs.push_back(job);
+    }
   }
-  if (b.count) udp_->send(b);
+  flush_tx();
   after_event(now);
 }
 
@@ -120,14 +145,20 @@ void HubDaemon::on_udp_readable() {
   const Time now = daemon::now();
   udp_->receive(rx_batch_);
   for (std::size_t i = 0; i < rx_batch_.count; ++i) {
-    const MutableBytes d(rx_batch_.data(i), rx_batch_.length(i));
-    const auto r = hub_->receive(d, rx_batch_.peer(i), now, reply_buf_);
-    if (r.kind == ReceiveResult::Kind::kDeliver) {
-      if (!tun_->write_packet(Bytes(d.data() + r.offset, r.len))) ++tun_write_errors_;
-    } else if (r.kind == ReceiveResult::Kind::kReply) {
-      udp_->send_one(Bytes(reply_buf_.data(), r.len), rx_batch_.peer(i));
+    // With UDP GRO one buffer holds several datagrams of segment_size bytes.
+    const std::size_t len = rx_batch_.length(i);
+    const std::size_t step = rx_batch_.segment_size(i) ? rx_batch_.segment_size(i) : len;
+    for (std::size_t off = 0; off < len; off += step) {
+      const MutableBytes d(rx_batch_.data(i) + off, std::min(step, len - off));
+      const auto r = hub_->receive(d, rx_batch_.peer(i), now, reply_buf_);
+      if (r.kind == ReceiveResult::Kind::kDeliver) {
+        tun_writer_->add(Bytes(d.data() + r.offset, r.len));
+      } else if (r.kind == ReceiveResult::Kind::kReply) {
+        udp_->send_one(Bytes(reply_buf_.data(), r.len), rx_batch_.peer(i));
+      }
     }
   }
+  tun_writer_->flush();
   after_event(now);
 }
 
@@ -158,7 +189,8 @@ std::string HubDaemon::status_json() const {
   }
   json drops = daemon::drops_json(hub_->drops());
   if (not_ipv4_) drops["not_ipv4"] = not_ipv4_;
-  if (tun_write_errors_) drops["tun_write_error"] = tun_write_errors_;
+  if (tun_writer_->write_errors()) drops["tun_write_error"] = tun_writer_->write_errors();
+  if (tun_reader_->drops()) drops["tun_bad_offload"] = tun_reader_->drops();
   return json{{"state", "running"},
               {"interface", tun_->name()},
               {"address", settings_.tun_address.to_string()},

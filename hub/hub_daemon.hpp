@@ -16,7 +16,9 @@
 #include "daemon/event_sources.hpp"
 #include "daemon/netlink_config.hpp"
 #include "daemon/nftables.hpp"
+#include "daemon/crypto_pool.hpp"
 #include "daemon/tun_device.hpp"
+#include "daemon/tun_io.hpp"
 #include "daemon/udp_socket.hpp"
 #include "hub/hub_config.hpp"
 #include "session/hub.hpp"
@@ -33,6 +35,7 @@ class HubDaemon {
  private:
   void on_tun_readable();
   void on_udp_readable();
+  void flush_tx();
   void after_event(Time now);
   std::string nat_rules() const;
   std::string handle_control(const std::string& request);
@@ -49,10 +52,12 @@ class HubDaemon {
   std::unique_ptr<daemon::FdWatch> udp_watch_;
   daemon::DeadlineTimer timer_;
 
-  daemon::DatagramBatch tx_batch_;
+  std::unique_ptr<daemon::TxBatch> tx_;
   daemon::DatagramBatch rx_batch_;
+  std::unique_ptr<daemon::TunReader> tun_reader_;
+  std::unique_ptr<daemon::TunWriter> tun_writer_;
+  std::unique_ptr<daemon::CryptoPool> crypto_pool_;
   std::vector<std::uint8_t> reply_buf_;
-  std::uint64_t tun_write_errors_ = 0;
   std::uint64_t not_ipv4_ = 0;
 };
 

@@ -21,8 +21,8 @@ std::uint64_t tcp_pseudo(const std::uint8_t* pkt, int version, std::size_t l4_le
 
 }  // namespace
 
-GroTable::GroTable(std::size_t items)
-    : storage_(new std::uint8_t[items * (kVnetHeaderSize + kMaxPacket)]), items_(items) {
+GroTable::GroTable(std::size_t items, bool merge)
+    : storage_(new std::uint8_t[items * (kVnetHeaderSize + kMaxPacket)]), items_(items), merge_(merge) {
   for (std::size_t i = 0; i < items; ++i) items_[i].data = storage_.get() + i * (kVnetHeaderSize + kMaxPacket);
 }
 
@@ -54,7 +54,7 @@ bool GroTable::add(Bytes p) {
     flow = mix(flow, load_be32(p.data() + ip_len));  // both ports
   }
   std::size_t tcp_len = 0;
-  bool candidate = has_ports && plain_ip;
+  bool candidate = merge_ && has_ports && plain_ip;
   if (candidate) {
     tcp_len = std::size_t(p[ip_len + 12] >> 4) * 4;
     const std::uint8_t flags = p[ip_len + 13];

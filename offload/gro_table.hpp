@@ -25,7 +25,8 @@ class GroTable {
  public:
   static constexpr std::size_t kMaxPacket = 65535;
 
-  explicit GroTable(std::size_t items);
+  // merge = false: every packet passes alone (offloads turned off).
+  explicit GroTable(std::size_t items, bool merge = true);
 
   // Takes a copy of (or merges) one inner IP packet. False: the table is full.
   bool add(Bytes packet);
@@ -65,6 +66,7 @@ class GroTable {
   std::unique_ptr<std::uint8_t[]> storage_;
   std::vector<Item> items_;
   std::size_t used_ = 0;
+  bool merge_ = true;
   std::uint64_t merged_ = 0;
 };
 

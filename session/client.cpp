@@ -79,7 +79,7 @@ void ClientSession::begin_handshake(Time now) {
   retransmit_at_ = now + limits::kRekeyTimeout + jitter;
 }
 
-SealResult ClientSession::seal(MutableBytes buf, std::size_t inner_len, Time now) {
+SealResult ClientSession::seal(MutableBytes buf, std::size_t inner_len, Time now, crypto::SealJob* defer) {
   if (state_ == State::kIdle) return SealResult::drop(DropReason::kNoSession);
   if (inner_len + t::kDataOverhead > buf.size()) return SealResult::drop(DropReason::kPacketTooBig);
   // During a switching exchange new data waits (bounded) so that what the hub
@@ -87,7 +87,7 @@ SealResult ClientSession::seal(MutableBytes buf, std::size_t inner_len, Time now
   if (channel_.can_send(now) && switch_started_ == kNever) {
     const std::uint64_t seq = next_seq_++;
     resend_.remember(seq, Bytes(buf.data() + t::kDataOffset, inner_len), now);
-    if (auto tx = seal_data(buf, inner_len, seq, now)) {
+    if (auto tx = seal_data(buf, inner_len, seq, now, defer)) {
       // Rekey by message count is checked where messages are counted.
       if (!initiator_ && channel_.current()->wants_rekey(now)) begin_handshake(now);
       return SealResult::send(tx->len);
@@ -100,9 +100,9 @@ SealResult ClientSession::seal(MutableBytes buf, std::size_t inner_len, Time now
 }
 
 std::optional<ClientTransmit> ClientSession::seal_data(MutableBytes out, std::size_t inner_len, std::uint64_t seq,
-                                                       Time now) {
+                                                       Time now, crypto::SealJob* defer) {
   store_le64(out.data() + t::kHeaderSize, seq);
-  const auto len = channel_.seal(MessageType::kData, out, inner_len + t::kSeqSize, now);
+  const auto len = channel_.seal(MessageType::kData, out, inner_len + t::kSeqSize, now, defer);
   if (!len) return std::nullopt;
   on_sent(now, true);
   return ClientTransmit{*len, active_path_};

@@ -87,7 +87,8 @@ class ClientSession {
   void stop();
 
   // Hot path: seals the inner packet at buf[16, 16+inner_len) in place.
-  SealResult seal(MutableBytes buf, std::size_t inner_len, Time now);
+  // With `defer`, the AEAD is left to defer->run() (a batch seals in parallel).
+  SealResult seal(MutableBytes buf, std::size_t inner_len, Time now, crypto::SealJob* defer = nullptr);
   // The next datagram this session wants sent (handshakes, staged packets,
   // control frames), written to `out`; nothing when there is none.
   std::optional<ClientTransmit> poll_transmit(MutableBytes out, Time now);
@@ -120,7 +121,8 @@ class ClientSession {
   std::optional<Time> last_handshake() const { return last_handshake_; }
   const SessionStats& stats() const { return channel_.stats(); }
   const SecureChannel& channel() const { return channel_; }
-  std::optional<ClientTransmit> seal_data(MutableBytes out, std::size_t inner_len, std::uint64_t seq, Time now);
+  std::optional<ClientTransmit> seal_data(MutableBytes out, std::size_t inner_len, std::uint64_t seq, Time now,
+                                         crypto::SealJob* defer = nullptr);
   // Test hook: reach the current keypair to jump its counter.
   crypto::Keypair* current_keypair_for_test() { return channel_.find(channel_.current() ? channel_.current()->local_index() : 0); }
   std::size_t slot() const { return slot_; }

@@ -270,7 +270,8 @@ void Hub::queue_control(HubSession& s, const ControlFrame& f, const Endpoint& to
   mark_ready(s);
 }
 
-SealResult Hub::seal_to_vip(std::uint32_t vip, MutableBytes buf, std::size_t inner_len, Time now) {
+SealResult Hub::seal_to_vip(std::uint32_t vip, MutableBytes buf, std::size_t inner_len, Time now,
+                            crypto::SealJob* defer) {
   const auto id = find_client_by_vip(vip);
   if (!id || !clients_[*id].session) return SealResult::drop(DropReason::kNoSession);
   HubSession& s = *clients_[*id].session;
@@ -281,7 +282,7 @@ SealResult Hub::seal_to_vip(std::uint32_t vip, MutableBytes buf, std::size_t inn
   if (within_budget && !s.resend_.has_resend() && s.channel_.can_send(now)) {
     const std::uint64_t seq = s.next_seq_++;
     remember(s, seq, Bytes(buf.data() + t::kDataOffset, inner_len), now);
-    if (auto n = seal_data(s, buf, inner_len, seq, now)) {
+    if (auto n = seal_data(s, buf, inner_len, seq, defer, now)) {
       SealResult r = SealResult::send(*n);
       r.to = s.endpoint_;
       return r;
@@ -297,9 +298,10 @@ SealResult Hub::seal_to_vip(std::uint32_t vip, MutableBytes buf, std::size_t inn
 }
 
 std::optional<std::size_t> Hub::seal_data(HubSession& s, MutableBytes out, std::size_t inner_len, std::uint64_t seq,
+                                          crypto::SealJob* defer,
                                           Time now) {
   store_le64(out.data() + t::kHeaderSize, seq);
-  const auto n = s.channel_.seal(MessageType::kData, out, inner_len + t::kSeqSize, now);
+  const auto n = s.channel_.seal(MessageType::kData, out, inner_len + t::kSeqSize, now, defer);
   if (!n) return std::nullopt;
   s.last_sent_ = now;
   s.keepalive_due_ = kNever;
@@ -333,12 +335,12 @@ std::optional<HubTransmit> Hub::poll_transmit(MutableBytes out, Time now) {
       ready_.pop_back();  // data waits for the new path's validation
       continue;
     } else if (auto n = s->resend_.next_resend(out.subspan(t::kDataOffset, out.size() - t::kDataOverhead), seq)) {
-      len = seal_data(*s, out, *n, seq, now);
+      len = seal_data(*s, out, *n, seq, nullptr, now);
     } else if (s->channel_.has_staged()) {
       const std::size_t staged = s->channel_.unstage(out.subspan(t::kSeqSize));
       seq = s->next_seq_++;
       remember(*s, seq, Bytes(out.data() + t::kDataOffset, staged), now);
-      len = seal_data(*s, out, staged, seq, now);
+      len = seal_data(*s, out, staged, seq, nullptr, now);
     } else {
       ready_.pop_back();
       continue;

@@ -124,7 +124,9 @@ class Hub {
   ReceiveResult receive(MutableBytes datagram, const Endpoint& from, Time now, MutableBytes reply);
 
   // Seals buf[16, 16+inner_len) toward the session that owns `vip`.
-  SealResult seal_to_vip(std::uint32_t vip, MutableBytes buf, std::size_t inner_len, Time now);
+  // With `defer`, the AEAD is left to defer->run() (a batch seals in parallel).
+  SealResult seal_to_vip(std::uint32_t vip, MutableBytes buf, std::size_t inner_len, Time now,
+                         crypto::SealJob* defer = nullptr);
 
   std::optional<HubTransmit> poll_transmit(MutableBytes out, Time now);
   Time next_deadline() const;
@@ -161,6 +163,7 @@ class Hub {
   void migrate(HubSession& s, const Endpoint& to, std::size_t bytes, Time now);
   void challenge(HubSession& s, Time now);
   std::optional<std::size_t> seal_data(HubSession& s, MutableBytes out, std::size_t inner_len, std::uint64_t seq,
+                                       crypto::SealJob* defer,
                                        Time now);
 
   HubConfig config_;

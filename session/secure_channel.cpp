@@ -62,12 +62,16 @@ std::optional<DropReason> SecureChannel::open(crypto::Keypair& kp, MutableBytes 
 }
 
 std::optional<std::size_t> SecureChannel::seal(wire::MessageType type, MutableBytes buf,
-                                               std::size_t payload_len, Time now) {
+                                               std::size_t payload_len, Time now,
+                                               crypto::SealJob* defer) {
   if (!can_send(now) || buf.size() < payload_len + t::kOverhead) return std::nullopt;
   const auto counter = current_->reserve_counter();
   if (!counter) return std::nullopt;
-  const std::size_t n = current_->seal(type, *counter, Bytes(buf.data() + t::kHeaderSize, payload_len),
-                                       buf.data());
+  const std::size_t n = payload_len + t::kOverhead;
+  if (defer)
+    *defer = crypto::SealJob{current_.get(), *counter, type, buf.data(), payload_len};
+  else
+    current_->seal(type, *counter, Bytes(buf.data() + t::kHeaderSize, payload_len), buf.data());
   stats_.tx_bytes += n;
   ++stats_.tx_packets;
   return n;

@@ -40,9 +40,11 @@ class SecureChannel {
   std::optional<DropReason> open(crypto::Keypair& kp, MutableBytes msg, std::size_t& len,
                                  bool& newest, Time now);
   // Seals buf[16, 16+payload_len) in place under the current keypair.
-  // Returns nothing when no keypair can send.
+  // Returns nothing when no keypair can send. With `defer`, the counter is
+  // reserved and the AEAD left to defer->run().
   std::optional<std::size_t> seal(wire::MessageType type, MutableBytes buf,
-                                  std::size_t payload_len, Time now);
+                                  std::size_t payload_len, Time now,
+                                  crypto::SealJob* defer = nullptr);
 
   // Bounded queue for packets that wait for a key.
   bool stage(Bytes inner);

@@ -8,7 +8,7 @@ using namespace config;
 
 ClientSettings load_client_config(const std::string& path) {
   const auto root = parse_file(path);
-  check_keys(root, {"private_key_file", "control_socket", "fwmark", "tun", "hub", "uplinks", "handover"}, "the top level");
+  check_keys(root, {"private_key_file", "control_socket", "fwmark", "tun", "hub", "uplinks", "handover", "performance"}, "the top level");
   ClientSettings s;
   s.config_path = path;
   const auto key_file = get_string(root, "private_key_file");
@@ -39,6 +39,8 @@ ClientSettings load_client_config(const std::string& path) {
                     static_cast<std::size_t>(std::chrono::duration_cast<std::chrono::milliseconds>(s.resend.max_age).count()), 0};
   read_handover_table(root, false, rs);
   s.resend = {rs.max_bytes, rs.max_packets, std::chrono::milliseconds(rs.max_age_ms)};
+
+  s.data_path = read_performance_table(root);
 
   const auto hubs = get_table_array(root, "hub");
   if (hubs.empty()) fail_file(path, "at least one [[hub]] is required");

@@ -8,6 +8,7 @@
 //           persistent_keepalive = seconds (0 = off)
 //   [uplinks] prefer, avoid, metered (globs), max_rtt_ms, max_loss, hold_down_ms
 //   [handover] resend_max_bytes, resend_max_packets, resend_max_age_ms
+//   [performance] offload = true, crypto_threads = N
 #pragma once
 
 #include <string>
@@ -37,6 +38,7 @@ struct ClientSettings {
   std::uint32_t fwmark = 0x7475;
   session::UplinkPolicyConfig uplinks;
   session::ResendLimits resend;
+  config::DataPathSettings data_path;
 };
 
 // Throws config::ConfigError with "file:line:column: reason".

@@ -26,7 +26,11 @@ ClientDaemon::ClientDaemon(asio::io_context& io, ClientSettings settings)
   cc.wall_offset = daemon::wall_offset();
   cc.resend = settings_.resend;
   client_ = std::make_unique<session::Client>(cc, rng_);
-  tun_ = std::make_unique<daemon::TunDevice>(settings_.tun_name, settings_.mtu);
+  tun_ = std::make_unique<daemon::TunDevice>(settings_.tun_name, settings_.mtu, settings_.data_path.offload);
+  tx_ = std::make_unique<daemon::TxBatch>(limits::kTxSlots, daemon::tx_stride(settings_.mtu));
+  tun_reader_ = std::make_unique<daemon::TunReader>(*tun_);
+  tun_writer_ = std::make_unique<daemon::TunWriter>(*tun_, settings_.data_path.offload);
+  crypto_pool_ = std::make_unique<daemon::CryptoPool>(settings_.data_path.crypto_threads);
 
   const Time now = daemon::now();
   for (const auto& hub : settings_.hubs) {
@@ -48,7 +52,8 @@ ClientDaemon::ClientDaemon(asio::io_context& io, ClientSettings settings)
   control_ = std::make_unique<daemon::ControlServer>(
       io, settings_.control_socket, [this](const std::string& r) { return handle_control(r); });
   tun_watch_ = std::make_unique<daemon::FdWatch>(io, tun_->fd(), [this] { on_tun_readable(); });
-  log::notice("tund: " + tun_->name() + " up (mtu " + std::to_string(tun_->mtu()) + "), " +
+  log::notice("tund: " + tun_->name() + " up (mtu " + std::to_string(tun_->mtu()) + ", offloads " +
+              tun_->offloads_string() + ", " + std::to_string(crypto_pool_->workers()) + " crypto thread(s)), " +
               std::to_string(settings_.hubs.size()) + " hub(s), " + std::to_string(uplinks_.size()) +
               " uplink(s), control socket " + settings_.control_socket);
   after_event(now);
@@ -87,6 +92,7 @@ void ClientDaemon::reconcile_sockets(Time now) {
     daemon::UdpSocket::Options o;
     o.device = u.name;
     o.fwmark = settings_.fwmark;
+    o.offload = settings_.data_path.offload;
     try {
       UplinkSocket us{u.name, std::make_unique<daemon::UdpSocket>(o), nullptr};
       const int idx = u.ifindex;
@@ -203,49 +209,61 @@ std::optional<std::size_t> ClientDaemon::route_for(std::uint32_t dst) const {
   return std::nullopt;
 }
 
-void ClientDaemon::flush_tx(int ifindex) {
-  if (!tx_batch_.count) return;
-  const auto it = uplinks_.find(ifindex);
-  if (it == uplinks_.end()) {
-    no_uplink_ += tx_batch_.count;
-    tx_batch_.count = 0;
-    return;
+void ClientDaemon::flush_tx() {
+  auto& b = *tx_;
+  crypto_pool_->run(b.jobs.size(), [&b](std::size_t i) { b.jobs[i].run(); });
+  // Runs of slots for one uplink go out in one sendmmsg.
+  for (std::size_t i = 0; i < b.count;) {
+    std::size_t j = i;
+    while (j < b.count && (b.entry(j).socket == b.entry(i).socket || !b.entry(j).len)) ++j;
+    const auto it = uplinks_.find(b.entry(i).socket);
+    if (it != uplinks_.end()) {
+      it->second.socket->send(b, i, j);
+    } else {
+      for (std::size_t k = i; k < j; ++k) no_uplink_ += b.entry(k).len ? 1 : 0;
+    }
+    i = j;
   }
-  it->second.socket->send(tx_batch_);
+  b.clear();
 }
 
 void ClientDaemon::on_tun_readable() {
   const Time now = daemon::now();
-  auto& b = tx_batch_;
-  b.count = 0;
-  int batch_uplink = -1;  // one sendmmsg per uplink: a change of uplink flushes
-  for (std::size_t reads = 0; reads < daemon::kBatch; ++reads) {
-    const MutableBytes buf = b.buffer(b.count);
-    const long n = tun_->read_packet(buf.subspan(t::kDataOffset, daemon::kBufferSize - t::kDataOverhead));
-    if (n <= 0) break;
-    const auto inner = session::parse_inner(Bytes(buf.data() + t::kDataOffset, static_cast<std::size_t>(n)));
-    const auto slot = inner && inner->version == 4 ? route_for(inner->dst4) : std::nullopt;
-    if (!slot) {
-      ++no_route_;
+  auto& b = *tx_;
+  for (std::size_t reads = 0; reads < limits::kTunReadsPerEvent; ++reads) {
+    if (b.free() < limits::kTxSlotsPerRead) flush_tx();
+    const auto r = tun_reader_->read_into(b, t::kDataOffset, wire::kTagSize);
+    if (r.status == daemon::TunReader::Status::kNeedFlush) {
+      flush_tx();
       continue;
     }
-    auto& s = client_->session(*slot);
-    const int uplink = static_cast<int>(s.active_path());
-    if (uplink != batch_uplink && b.count) {
-      // Send what is batched for the other uplink, then start a fresh batch
-      // with this packet in slot 0.
-      const std::size_t pending = b.count;
-      flush_tx(batch_uplink);
-      std::memcpy(b.data(0) + t::kDataOffset, b.data(pending) + t::kDataOffset, static_cast<std::size_t>(n));
+    if (r.status == daemon::TunReader::Status::kDropped) continue;
+    if (r.status != daemon::TunReader::Status::kPacket) break;
+    // Every segment of a super-packet has the same addresses: route once.
+    const auto inner = session::parse_inner(Bytes(b.slot(r.first) + t::kDataOffset, b.entry(r.first).len));
+    const auto slot = inner && inner->version == 4 ? route_for(inner->dst4) : std::nullopt;
+    auto* s = slot ? &client_->session(*slot) : nullptr;
+    const Endpoint* hub = slot ? &settings_.hubs[*slot].endpoint : nullptr;
+    for (std::size_t i = r.first; i < r.first + r.count; ++i) {
+      auto& e = b.entry(i);
+      if (!s || !hub) {
+        ++no_route_;
+        e.len = 0;
+        continue;
+      }
+      crypto::SealJob job;
+      const auto sealed = s->seal(MutableBytes(b.slot(i), b.stride()), e.len, now, &job);
+      if (sealed.kind != SealResult::Kind::kSend) {
+        e.len = 0;
+        continue;
+      }
+      e.len = sealed.len;
+      e.to = *hub;
+      e.socket = static_cast<int>(s->active_path());
+      b.jobs.push_back(job);
     }
-    batch_uplink = uplink;
-    const auto r = s.seal(b.buffer(b.count), static_cast<std::size_t>(n), now);
-    if (r.kind != SealResult::Kind::kSend) continue;
-    b.length(b.count) = r.len;
-    b.peer(b.count) = settings_.hubs[*slot].endpoint;
-    ++b.count;
   }
-  flush_tx(batch_uplink);
+  flush_tx();
   after_event(now);
 }
 
@@ -255,11 +273,16 @@ void ClientDaemon::on_uplink_readable(int ifindex) {
   const Time now = daemon::now();
   it->second.socket->receive(rx_batch_);
   for (std::size_t i = 0; i < rx_batch_.count; ++i) {
-    const MutableBytes d(rx_batch_.data(i), rx_batch_.length(i));
-    const auto r = client_->receive(d, static_cast<session::PathId>(ifindex), now);
-    if (r.kind == ReceiveResult::Kind::kDeliver && !tun_->write_packet(Bytes(d.data() + r.offset, r.len)))
-      ++tun_write_errors_;
+    // With UDP GRO one buffer holds several datagrams of segment_size bytes.
+    const std::size_t len = rx_batch_.length(i);
+    const std::size_t step = rx_batch_.segment_size(i) ? rx_batch_.segment_size(i) : len;
+    for (std::size_t off = 0; off < len; off += step) {
+      const MutableBytes d(rx_batch_.data(i) + off, std::min(step, len - off));
+      const auto r = client_->receive(d, static_cast<session::PathId>(ifindex), now);
+      if (r.kind == ReceiveResult::Kind::kDeliver) tun_writer_->add(Bytes(d.data() + r.offset, r.len));
+    }
   }
+  tun_writer_->flush();
   after_event(now);
 }
 
@@ -370,7 +393,8 @@ std::string ClientDaemon::status_json() const {
   json drops = daemon::drops_json(client_->drops());
   if (no_route_) drops["no_route"] = no_route_;
   if (no_uplink_) drops["no_uplink"] = no_uplink_;
-  if (tun_write_errors_) drops["tun_write_error"] = tun_write_errors_;
+  if (tun_writer_->write_errors()) drops["tun_write_error"] = tun_writer_->write_errors();
+  if (tun_reader_->drops()) drops["tun_bad_offload"] = tun_reader_->drops();
   const auto& first = client_->session(0).vip();
   std::uint64_t resent = 0, switches = 0;
   Duration last_duration{0};

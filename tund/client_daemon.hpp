@@ -23,7 +23,9 @@
 #include "daemon/control_socket.hpp"
 #include "daemon/event_sources.hpp"
 #include "daemon/netlink_config.hpp"
+#include "daemon/crypto_pool.hpp"
 #include "daemon/tun_device.hpp"
+#include "daemon/tun_io.hpp"
 #include "daemon/udp_socket.hpp"
 #include "netmon/link_monitor.hpp"
 #include "session/client.hpp"
@@ -70,7 +72,8 @@ class ClientDaemon {
   void apply_policy(Time now, const std::string& why);
   void after_event(Time now);
   void on_handshake(std::size_t slot);
-  void flush_tx(int ifindex);
+  // Seals what the batch holds (in parallel) and sends it, uplink by uplink.
+  void flush_tx();
   std::optional<std::size_t> route_for(std::uint32_t dst) const;
   std::vector<session::UplinkCandidate> candidates(std::size_t slot) const;
   std::string uplink_name(int ifindex) const;
@@ -90,13 +93,15 @@ class ClientDaemon {
   std::unique_ptr<daemon::FdWatch> tun_watch_;
   daemon::DeadlineTimer timer_;
 
-  daemon::DatagramBatch tx_batch_;
+  std::unique_ptr<daemon::TxBatch> tx_;
   daemon::DatagramBatch rx_batch_;
+  std::unique_ptr<daemon::TunReader> tun_reader_;
+  std::unique_ptr<daemon::TunWriter> tun_writer_;
+  std::unique_ptr<daemon::CryptoPool> crypto_pool_;
   std::vector<std::uint8_t> control_buf_;
   std::vector<Route> routes_;  // longest prefix first
   std::vector<HubState> hub_state_;
   Handovers handovers_;
-  std::uint64_t tun_write_errors_ = 0;
   std::uint64_t no_route_ = 0;
   std::uint64_t no_uplink_ = 0;
 };

@@ -94,3 +94,15 @@ inline constexpr std::size_t kResendMaxBytes = 4u << 20;
 inline constexpr std::size_t kResendMaxPackets = 4096;
 inline constexpr auto kResendMaxAge = std::chrono::milliseconds(500);
 }  // namespace tund::limits
+
+namespace tund::limits {
+// --- Data path batches ------------------------------------------------------------
+// Outgoing datagram slots per event-loop turn: room for ~20 TSO super-packets
+// of 64 KiB at a 1420-byte MTU.
+inline constexpr std::size_t kTxSlots = 1024;
+// A TUN read waits for a flush unless this many slots are free (one 64 KiB
+// super-packet at MSS 1024 or more).
+inline constexpr std::size_t kTxSlotsPerRead = 64;
+// TUN reads per readiness event, so one busy TUN cannot starve the sockets.
+inline constexpr std::size_t kTunReadsPerEvent = 128;
+}  // namespace tund::limits
