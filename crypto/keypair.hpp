@@ -34,7 +34,14 @@ class Keypair {
 
   // Opens a classified transport message: replay check, AEAD, window update.
   // `out` gets msg.size() - kOverhead bytes. Returns the reason on failure.
-  std::optional<DropReason> open(Bytes msg, std::uint8_t* out, Time now);
+  // With `opened` (a decryption done ahead, see OpenJob) for this keypair and
+  // message, its verdict stands in for the AEAD; the checks still run here.
+  std::optional<DropReason> open(Bytes msg, std::uint8_t* out, Time now, const struct OpenJob* opened = nullptr);
+
+  // Worth decrypting ahead: not expired, counter in range, not yet seen.
+  bool may_open(Bytes msg, Time now) const;
+  // The AEAD alone, in place (plaintext at msg + kHeaderSize): touches no state.
+  bool decrypt(MutableBytes msg) const;
 
   bool expired(Time now) const { return now - created_ >= limits::kRejectAfterTime; }
   bool wants_rekey(Time now) const {
@@ -72,6 +79,18 @@ struct SealJob {
   std::uint8_t* out = nullptr;  // header at out, payload at out + kHeaderSize
   std::size_t payload_len = 0;
   void run() const { keypair->seal(type, counter, Bytes(out + wire::transport::kHeaderSize, payload_len), out); }
+};
+
+// A transport message decrypted ahead of its turn, maybe on another thread:
+// a batch finds each message's keypair in order, decrypts them all in
+// parallel, then hands them to the session in order with the verdicts, where
+// the replay window is updated. Keypairs are not retired in between.
+struct OpenJob {
+  Keypair* keypair = nullptr;
+  std::uint8_t* msg = nullptr;
+  std::size_t len = 0;
+  bool ok = false;
+  void run() { ok = keypair->decrypt(MutableBytes(msg, len)); }
 };
 
 }  // namespace tund::crypto

@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include "crypto/keypair.hpp"
+
 namespace tund::daemon {
 
 class CryptoPool {
@@ -32,6 +34,17 @@ class CryptoPool {
   CryptoPool& operator=(const CryptoPool&) = delete;
 
   unsigned workers() const { return static_cast<unsigned>(threads_.size()); }
+
+  // Decrypts a received batch ahead: one job per datagram whose keypair
+  // `keypair_for(datagram)` names, all run in parallel. `jobs` is reused.
+  template <class Batch, class KeypairFor>
+  void open_ahead(Batch& batch, std::vector<crypto::OpenJob>& jobs, KeypairFor&& keypair_for) {
+    jobs.clear();
+    batch.for_each_datagram([&](MutableBytes d, std::size_t) {
+      if (crypto::Keypair* kp = keypair_for(Bytes(d.data(), d.size()))) jobs.push_back({kp, d.data(), d.size(), false});
+    });
+    run(jobs.size(), [&jobs](std::size_t i) { jobs[i].run(); });
+  }
 
   // Calls fn(i) for every i in [0, n), spread over the caller and the workers.
   template <class F>

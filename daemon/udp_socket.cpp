@@ -10,6 +10,8 @@
 #include <cstring>
 #include <system_error>
 
+#include "daemon/log.hpp"
+
 namespace tund::daemon {
 
 namespace {
@@ -92,8 +94,8 @@ void UdpSocket::receive(DatagramBatch& b) {
     h.msg_iov = &b.iov_[i];
     h.msg_iovlen = 1;
     if (gro_) {
-      h.msg_control = b.control_[i].data();
-      h.msg_controllen = b.control_[i].size();
+      h.msg_control = b.control_[i].bytes;
+      h.msg_controllen = sizeof b.control_[i].bytes;
     }
   }
   const int n = ::recvmmsg(fd_, b.msgs_.data(), kBatch, MSG_DONTWAIT, nullptr);
@@ -141,8 +143,8 @@ std::size_t UdpSocket::send(TxBatch& b, std::size_t begin, std::size_t end) {
     h.msg_iovlen = j - i;
     if (j - i > 1) {
       auto& ctl = b.control_[messages];
-      h.msg_control = ctl.data();
-      h.msg_controllen = CMSG_SPACE(sizeof(std::uint16_t));
+      h.msg_control = ctl.bytes;
+      h.msg_controllen = sizeof ctl.bytes;
       cmsghdr* c = CMSG_FIRSTHDR(&h);
       c->cmsg_level = SOL_UDP;
       c->cmsg_type = UDP_SEGMENT;
@@ -170,6 +172,7 @@ std::size_t UdpSocket::send(TxBatch& b, std::size_t begin, std::size_t end) {
       // No GSO here (an old kernel, or a device without checksum offload):
       // send this message's datagrams one by one, and never ask again.
       gso_ = false;
+      log::warning(std::string("UDP GSO refused (") + std::strerror(errno) + "): sending datagrams one by one");
       for (std::size_t k = 0; k < h.msg_iovlen; ++k) {
         msghdr one{};
         one.msg_name = h.msg_name;

@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <memory>
 #include <string>
@@ -25,6 +26,12 @@ inline constexpr std::size_t kBatch = 64;
 // Room for a UDP GRO super-datagram (up to 64 KiB) or any single one.
 inline constexpr std::size_t kBufferSize = 65536 + 64;
 
+// Room for one control message carrying a T, aligned as the kernel wants.
+template <class T>
+struct ControlBuffer {
+  alignas(cmsghdr) char bytes[CMSG_SPACE(sizeof(T))];
+};
+
 // Received datagrams: kBatch buffers with the kernel structures that point at them.
 class DatagramBatch {
  public:
@@ -37,6 +44,16 @@ class DatagramBatch {
   std::size_t segment_size(std::size_t i) const { return segments_[i]; }
   std::size_t count = 0;
 
+  // Calls fn(datagram, buffer index) for every datagram, GRO segments apart.
+  template <class F>
+  void for_each_datagram(F&& fn) {
+    for (std::size_t i = 0; i < count; ++i) {
+      const std::size_t len = lengths_[i];
+      const std::size_t step = segments_[i] ? segments_[i] : len;
+      for (std::size_t off = 0; off < len; off += step) fn(MutableBytes(data(i) + off, std::min(step, len - off)), i);
+    }
+  }
+
  private:
   friend class UdpSocket;
   std::unique_ptr<std::uint8_t[]> storage_;
@@ -46,7 +63,7 @@ class DatagramBatch {
   std::array<mmsghdr, kBatch> msgs_{};
   std::array<iovec, kBatch> iov_{};
   std::array<sockaddr_in, kBatch> addrs_{};
-  std::array<std::array<char, 32>, kBatch> control_{};
+  std::array<ControlBuffer<int>, kBatch> control_{};
 };
 
 // Outgoing datagrams of one event-loop turn: fixed slots filled in order. A
@@ -81,7 +98,7 @@ class TxBatch {
   std::vector<iovec> iov_;
   std::vector<mmsghdr> msgs_;
   std::vector<sockaddr_in> addrs_;
-  std::vector<std::array<char, 16>> control_;
+  std::vector<ControlBuffer<std::uint16_t>> control_;
 };
 
 class UdpSocket {

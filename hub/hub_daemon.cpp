@@ -144,20 +144,18 @@ void HubDaemon::on_tun_readable() {
 void HubDaemon::on_udp_readable() {
   const Time now = daemon::now();
   udp_->receive(rx_batch_);
-  for (std::size_t i = 0; i < rx_batch_.count; ++i) {
-    // With UDP GRO one buffer holds several datagrams of segment_size bytes.
-    const std::size_t len = rx_batch_.length(i);
-    const std::size_t step = rx_batch_.segment_size(i) ? rx_batch_.segment_size(i) : len;
-    for (std::size_t off = 0; off < len; off += step) {
-      const MutableBytes d(rx_batch_.data(i) + off, std::min(step, len - off));
-      const auto r = hub_->receive(d, rx_batch_.peer(i), now, reply_buf_);
-      if (r.kind == ReceiveResult::Kind::kDeliver) {
-        tun_writer_->add(Bytes(d.data() + r.offset, r.len));
-      } else if (r.kind == ReceiveResult::Kind::kReply) {
-        udp_->send_one(Bytes(reply_buf_.data(), r.len), rx_batch_.peer(i));
-      }
+  crypto_pool_->open_ahead(rx_batch_, open_jobs_, [&](Bytes d) { return hub_->keypair_for(d, now); });
+  std::size_t next_job = 0;
+  rx_batch_.for_each_datagram([&](MutableBytes d, std::size_t i) {
+    const crypto::OpenJob* job =
+        next_job < open_jobs_.size() && open_jobs_[next_job].msg == d.data() ? &open_jobs_[next_job++] : nullptr;
+    const auto r = hub_->receive(d, rx_batch_.peer(i), now, reply_buf_, job);
+    if (r.kind == ReceiveResult::Kind::kDeliver) {
+      tun_writer_->add(Bytes(d.data() + r.offset, r.len));
+    } else if (r.kind == ReceiveResult::Kind::kReply) {
+      udp_->send_one(Bytes(reply_buf_.data(), r.len), rx_batch_.peer(i));
     }
-  }
+  });
   tun_writer_->flush();
   after_event(now);
 }

@@ -57,6 +57,7 @@ class HubDaemon {
   std::unique_ptr<daemon::TunReader> tun_reader_;
   std::unique_ptr<daemon::TunWriter> tun_writer_;
   std::unique_ptr<daemon::CryptoPool> crypto_pool_;
+  std::vector<crypto::OpenJob> open_jobs_;
   std::vector<std::uint8_t> reply_buf_;
   std::uint64_t not_ipv4_ = 0;
 };

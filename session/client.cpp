@@ -310,10 +310,10 @@ ReceiveResult ClientSession::on_cookie(Bytes msg, Time now) {
 }
 
 ReceiveResult ClientSession::on_transport(crypto::Keypair& kp, MutableBytes msg, PathId path,
-                                          Time now) {
+                                          Time now, const crypto::OpenJob* opened) {
   std::size_t len = 0;
   bool newest = false;
-  if (auto drop = channel_.open(kp, msg, len, newest, now)) return owner_.dropped(*drop);
+  if (auto drop = channel_.open(kp, msg, len, newest, now, opened)) return owner_.dropped(*drop);
   on_authenticated_receive(now);
   if (Path* p = find_path(path)) p->stats.last_received = now;
   if (path == active_path_) awaiting_since_ = kNever;
@@ -438,7 +438,16 @@ std::size_t Client::add_hub(const PublicKey& hub_key) {
   return sessions_.size() - 1;
 }
 
-ReceiveResult Client::receive(MutableBytes datagram, PathId path, Time now) {
+crypto::Keypair* Client::keypair_for(Bytes datagram, Time now) {
+  const auto type = wire::classify(datagram);
+  if (type != MessageType::kData && type != MessageType::kControl) return nullptr;
+  const std::uint32_t idx = load_le32(datagram.data() + t::kReceiver);
+  auto* s = indices_.find(idx);
+  crypto::Keypair* kp = s ? s->channel_.find(idx) : nullptr;
+  return kp && kp->may_open(datagram, now) ? kp : nullptr;
+}
+
+ReceiveResult Client::receive(MutableBytes datagram, PathId path, Time now, const crypto::OpenJob* opened) {
   const auto type = wire::classify(datagram);
   if (!type) return dropped(DropReason::kMalformed);
   switch (*type) {
@@ -461,7 +470,7 @@ ReceiveResult Client::receive(MutableBytes datagram, PathId path, Time now) {
       auto* s = indices_.find(idx);
       crypto::Keypair* kp = s ? s->channel_.find(idx) : nullptr;
       if (!kp) return dropped(DropReason::kUnknownIndex);
-      return s->on_transport(*kp, datagram, path, now);
+      return s->on_transport(*kp, datagram, path, now, opened);
     }
   }
   return dropped(DropReason::kMalformed);

@@ -131,7 +131,8 @@ class ClientSession {
   friend class Client;
   ReceiveResult on_response(Bytes msg, PathId path, Time now);
   ReceiveResult on_cookie(Bytes msg, Time now);
-  ReceiveResult on_transport(crypto::Keypair& kp, MutableBytes msg, PathId path, Time now);
+  ReceiveResult on_transport(crypto::Keypair& kp, MutableBytes msg, PathId path, Time now,
+                             const crypto::OpenJob* opened);
 
   void begin_handshake(Time now);
   void cancel_handshake();
@@ -215,7 +216,11 @@ class Client {
 
   // Opens a datagram received on `path` in place. Inner packets are delivered
   // at datagram[offset, offset+len).
-  ReceiveResult receive(MutableBytes datagram, PathId path, Time now);
+  // `opened`: this datagram's decryption done ahead (see crypto::OpenJob).
+  ReceiveResult receive(MutableBytes datagram, PathId path, Time now, const crypto::OpenJob* opened = nullptr);
+  // The keypair a transport datagram would be opened with, when it is worth
+  // decrypting ahead; nothing for anything else (handshakes, unknown indices).
+  crypto::Keypair* keypair_for(Bytes datagram, Time now);
 
   Time next_deadline() const;
   void on_timer(Time now);

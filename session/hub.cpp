@@ -79,13 +79,23 @@ void Hub::note_initiation(Time now) {
     under_load_until_ = now + limits::kUnderLoadHold;
 }
 
-ReceiveResult Hub::receive(MutableBytes datagram, const Endpoint& from, Time now, MutableBytes reply) {
+crypto::Keypair* Hub::keypair_for(Bytes datagram, Time now) {
+  const auto type = wire::classify(datagram);
+  if (type != MessageType::kData && type != MessageType::kControl) return nullptr;
+  const std::uint32_t idx = load_le32(datagram.data() + t::kReceiver);
+  HubSession* s = indices_.find(idx);
+  crypto::Keypair* kp = s ? s->channel_.find(idx) : nullptr;
+  return kp && kp->may_open(datagram, now) ? kp : nullptr;
+}
+
+ReceiveResult Hub::receive(MutableBytes datagram, const Endpoint& from, Time now, MutableBytes reply,
+                           const crypto::OpenJob* opened) {
   const auto type = wire::classify(datagram);
   if (!type) return dropped(DropReason::kMalformed);
   switch (*type) {
     case MessageType::kInitiation: return on_initiation(datagram, from, now, reply);
     case MessageType::kData:
-    case MessageType::kControl: return on_transport(datagram, from, now);
+    case MessageType::kControl: return on_transport(datagram, from, now, opened);
     case MessageType::kResponse:
     case MessageType::kCookieReply: break;  // the hub never initiates
   }
@@ -161,7 +171,7 @@ ReceiveResult Hub::on_initiation(MutableBytes msg, const Endpoint& from, Time no
   return ReceiveResult::reply(wire::response::kSize);
 }
 
-ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now) {
+ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now, const crypto::OpenJob* opened) {
   const std::uint32_t idx = load_le32(msg.data() + t::kReceiver);
   HubSession* s = indices_.find(idx);
   crypto::Keypair* kp = s ? s->channel_.find(idx) : nullptr;
@@ -170,7 +180,7 @@ ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now
   const auto* before = s->channel_.current();
   std::size_t len = 0;
   bool newest = false;
-  if (auto drop = s->channel_.open(*kp, msg, len, newest, now)) return dropped(*drop);
+  if (auto drop = s->channel_.open(*kp, msg, len, newest, now, opened)) return dropped(*drop);
   s->last_received_ = now;
   if ((!was_confirmed || before != s->channel_.current()) && s->channel_.has_staged()) mark_ready(*s);
 

@@ -121,7 +121,12 @@ class Hub {
 
   // Handles a datagram from `from`: inner packets are opened in place at
   // datagram[offset, offset+len); handshake answers are written to `reply`.
-  ReceiveResult receive(MutableBytes datagram, const Endpoint& from, Time now, MutableBytes reply);
+  // `opened`: this datagram's decryption done ahead (see crypto::OpenJob).
+  ReceiveResult receive(MutableBytes datagram, const Endpoint& from, Time now, MutableBytes reply,
+                        const crypto::OpenJob* opened = nullptr);
+  // The keypair a transport datagram would be opened with, when it is worth
+  // decrypting ahead; nothing for anything else (handshakes, unknown indices).
+  crypto::Keypair* keypair_for(Bytes datagram, Time now);
 
   // Seals buf[16, 16+inner_len) toward the session that owns `vip`.
   // With `defer`, the AEAD is left to defer->run() (a batch seals in parallel).
@@ -152,7 +157,7 @@ class Hub {
   };
 
   ReceiveResult on_initiation(MutableBytes msg, const Endpoint& from, Time now, MutableBytes reply);
-  ReceiveResult on_transport(MutableBytes msg, const Endpoint& from, Time now);
+  ReceiveResult on_transport(MutableBytes msg, const Endpoint& from, Time now, const crypto::OpenJob* opened);
   ReceiveResult dropped(DropReason r) {
     drops_.count(r);
     return ReceiveResult::drop(r);

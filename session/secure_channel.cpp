@@ -46,8 +46,9 @@ bool SecureChannel::can_send(Time now) const {
 }
 
 std::optional<DropReason> SecureChannel::open(crypto::Keypair& kp, MutableBytes msg,
-                                              std::size_t& len, bool& newest, Time now) {
-  if (auto drop = kp.open(msg, msg.data() + t::kHeaderSize, now)) return drop;
+                                              std::size_t& len, bool& newest, Time now,
+                                              const crypto::OpenJob* opened) {
+  if (auto drop = kp.open(msg, msg.data() + t::kHeaderSize, now, opened)) return drop;
   len = msg.size() - t::kOverhead;
   newest = kp.receive_window().highest() == load_le64(msg.data() + t::kCounter);
   if (&kp == next_.get()) {

@@ -38,7 +38,7 @@ class SecureChannel {
   // Opens a transport message in place (plaintext at msg[16, 16+len)).
   // `newest` is true when its counter is the highest seen on that keypair.
   std::optional<DropReason> open(crypto::Keypair& kp, MutableBytes msg, std::size_t& len,
-                                 bool& newest, Time now);
+                                 bool& newest, Time now, const crypto::OpenJob* opened = nullptr);
   // Seals buf[16, 16+payload_len) in place under the current keypair.
   // Returns nothing when no keypair can send. With `defer`, the counter is
   // reserved and the AEAD left to defer->run().

@@ -272,16 +272,14 @@ void ClientDaemon::on_uplink_readable(int ifindex) {
   if (it == uplinks_.end()) return;
   const Time now = daemon::now();
   it->second.socket->receive(rx_batch_);
-  for (std::size_t i = 0; i < rx_batch_.count; ++i) {
-    // With UDP GRO one buffer holds several datagrams of segment_size bytes.
-    const std::size_t len = rx_batch_.length(i);
-    const std::size_t step = rx_batch_.segment_size(i) ? rx_batch_.segment_size(i) : len;
-    for (std::size_t off = 0; off < len; off += step) {
-      const MutableBytes d(rx_batch_.data(i) + off, std::min(step, len - off));
-      const auto r = client_->receive(d, static_cast<session::PathId>(ifindex), now);
-      if (r.kind == ReceiveResult::Kind::kDeliver) tun_writer_->add(Bytes(d.data() + r.offset, r.len));
-    }
-  }
+  crypto_pool_->open_ahead(rx_batch_, open_jobs_, [&](Bytes d) { return client_->keypair_for(d, now); });
+  std::size_t next_job = 0;
+  rx_batch_.for_each_datagram([&](MutableBytes d, std::size_t) {
+    const crypto::OpenJob* job =
+        next_job < open_jobs_.size() && open_jobs_[next_job].msg == d.data() ? &open_jobs_[next_job++] : nullptr;
+    const auto r = client_->receive(d, static_cast<session::PathId>(ifindex), now, job);
+    if (r.kind == ReceiveResult::Kind::kDeliver) tun_writer_->add(Bytes(d.data() + r.offset, r.len));
+  });
   tun_writer_->flush();
   after_event(now);
 }

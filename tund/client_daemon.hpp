@@ -98,6 +98,7 @@ class ClientDaemon {
   std::unique_ptr<daemon::TunReader> tun_reader_;
   std::unique_ptr<daemon::TunWriter> tun_writer_;
   std::unique_ptr<daemon::CryptoPool> crypto_pool_;
+  std::vector<crypto::OpenJob> open_jobs_;
   std::vector<std::uint8_t> control_buf_;
   std::vector<Route> routes_;  // longest prefix first
   std::vector<HubState> hub_state_;

@@ -80,6 +80,8 @@ address = "10.77.0.1/24"
 name = "phone"
 public_key = "$(pub phone)"
 vip = "10.77.0.2"
+${LAB_PERF:+[performance]
+$LAB_PERF}
 TOML
   cat > "$LAB_DIR/cli.toml" <<TOML
 private_key_file = "phone.key"
@@ -90,6 +92,8 @@ endpoint = "10.3.0.2:51900"
 public_key = "$(pub hub)"
 routes = ["10.4.0.0/24"]
 ${1:-}
+${LAB_PERF:+[performance]
+$LAB_PERF}
 TOML
   lab_start hub hub "$BIN/tund-hub" run -c "$LAB_DIR/hub.toml"
   wait_for 5 nsx hub "$BIN/tund-hub" status -c "$LAB_DIR/hub.toml"

@@ -18,6 +18,7 @@ struct Params {
   double drop;
   double duplicate;
   Duration reorder;
+  bool batched = false;  // deferred seals, batches decrypted ahead (as the daemons run)
 };
 
 class NoisyWire : public ::testing::TestWithParam<Params> {};
@@ -38,6 +39,7 @@ void check_delivered(const std::vector<std::vector<std::uint8_t>>& got, std::uin
 TEST_P(NoisyWire, EveryPacketAtMostOnceIntactAndNoNonceReuse) {
   const auto p = GetParam();
   test::Sim s(p.seed, test::WireNoise{p.drop, p.duplicate, p.reorder});
+  s.batched = p.batched;
   s.cs().start(s.now);
 
   std::uint32_t up = 0, down = 0;
@@ -75,7 +77,8 @@ TEST_P(NoisyWire, EveryPacketAtMostOnceIntactAndNoNonceReuse) {
 INSTANTIATE_TEST_SUITE_P(Seeds, NoisyWire,
                          ::testing::Values(Params{1, 0.0, 0.0, 0ms}, Params{2, 0.1, 0.1, 30ms},
                                            Params{3, 0.2, 0.05, 80ms}, Params{4, 0.3, 0.3, 200ms},
-                                           Params{5, 0.05, 0.5, 5ms}));
+                                           Params{5, 0.05, 0.5, 5ms}, Params{6, 0.0, 0.0, 0ms, true},
+                                           Params{7, 0.1, 0.3, 30ms, true}, Params{8, 0.3, 0.5, 200ms, true}));
 
 }  // namespace
 }  // namespace tund

@@ -271,6 +271,44 @@ TEST(HubDefence, DataReplayTamperSpoofAndStaleEndpoint) {
   EXPECT_EQ(s.hub->session(0)->endpoint(), s.client_addr());
 }
 
+// A batch decrypted ahead: a duplicate inside the batch is delivered once, a
+// tampered datagram is refused, and a verdict is only used for the datagram
+// and keypair it was made for.
+TEST(HubDefence, DecryptedAheadStillChecksReplayAndTampering) {
+  Sim s(21);
+  connect(s);
+  for (std::uint32_t i = 0; i < 3; ++i) s.client_send(make_inner(kClientVip, kServer, i));
+  // Take the three datagrams off the wire before the hub sees them.
+  auto batch = s.take_in_flight(Sim::Dir::kToHub);
+  ASSERT_EQ(batch.size(), 3u);
+  batch.push_back(batch[1]);        // a duplicate in the same batch
+  batch[2][40] ^= 1;                // tampered
+  std::vector<crypto::OpenJob> jobs;
+  for (auto& d : batch) jobs.push_back(crypto::OpenJob{s.hub->keypair_for(d, s.now), d.data(), d.size(), false});
+  for (auto& j : jobs) {
+    ASSERT_NE(j.keypair, nullptr);
+    j.run();
+  }
+  EXPECT_TRUE(jobs[0].ok);
+  EXPECT_FALSE(jobs[2].ok);
+  std::vector<std::uint8_t> reply(2048);
+  std::vector<ReceiveResult::Kind> kinds;
+  for (std::size_t i = 0; i < batch.size(); ++i)
+    kinds.push_back(s.hub->receive(batch[i], s.client_addr(), s.now, reply, &jobs[i]).kind);
+  EXPECT_EQ(kinds[0], ReceiveResult::Kind::kDeliver);
+  EXPECT_EQ(kinds[1], ReceiveResult::Kind::kDeliver);
+  EXPECT_EQ(kinds[2], ReceiveResult::Kind::kDrop);
+  EXPECT_EQ(kinds[3], ReceiveResult::Kind::kDrop);
+  EXPECT_EQ(s.hub->drops()[DropReason::kAuthFailed], 1u);
+  EXPECT_EQ(s.hub->drops()[DropReason::kReplay], 1u);
+  // A "good" verdict made for another datagram is not taken for this one.
+  auto forged = batch[2];
+  crypto::OpenJob other = jobs[0];
+  other.ok = true;
+  EXPECT_EQ(s.hub->receive(forged, s.client_addr(), s.now, reply, &other).kind, ReceiveResult::Kind::kDrop);
+  EXPECT_EQ(s.hub->drops()[DropReason::kAuthFailed], 2u);
+}
+
 TEST(Paths, ProbesMeasureRttAndLossOnEveryPath) {
   Sim s(14);
   s.paths[2] = Endpoint::v4(0x0a020002, 40002);
