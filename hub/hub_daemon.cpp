@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/clock.hpp"
+#include "daemon/data_path_json.hpp"
 #include "daemon/drops_json.hpp"
 #include "daemon/log.hpp"
 #include "session/ip_packet.hpp"
@@ -198,6 +199,7 @@ std::string HubDaemon::status_json() const {
               {"resend_buffer_bytes", hub_->resend_bytes()},
               {"sessions", sessions},
               {"clients", clients},
+              {"data_path", daemon::data_path_json(*tun_, *tun_writer_, *crypto_pool_, udp_->gso(), udp_->gro())},
               {"drops", drops}}
       .dump();
 }

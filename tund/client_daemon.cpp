@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/clock.hpp"
+#include "daemon/data_path_json.hpp"
 #include "daemon/drops_json.hpp"
 #include "daemon/log.hpp"
 #include "session/ip_packet.hpp"
@@ -415,8 +416,18 @@ std::string ClientDaemon::status_json() const {
               {"resent_packets", resent},
               {"hubs", hubs},
               {"uplinks", uplinks},
+              {"data_path", data_path_json()},
               {"drops", drops}}
       .dump();
+}
+
+nlohmann::json ClientDaemon::data_path_json() const {
+  bool gso = !uplinks_.empty(), gro = !uplinks_.empty();
+  for (const auto& [idx, u] : uplinks_) {
+    gso = gso && u.socket->gso();
+    gro = gro && u.socket->gro();
+  }
+  return daemon::data_path_json(*tun_, *tun_writer_, *crypto_pool_, gso, gro);
 }
 
 std::string ClientDaemon::handle_control(const std::string& request) {

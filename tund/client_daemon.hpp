@@ -13,6 +13,7 @@
 #pragma once
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <memory>
 #include <optional>
 #include <string>
@@ -78,6 +79,7 @@ class ClientDaemon {
   std::vector<session::UplinkCandidate> candidates(std::size_t slot) const;
   std::string uplink_name(int ifindex) const;
   std::string handle_control(const std::string& request);
+  nlohmann::json data_path_json() const;
   std::string handle_switch(const std::string& target);
 
   asio::io_context& io_;

@@ -99,6 +99,15 @@ sent=$(cut -d' ' -f1,2 "$LAB_DIR/send.out")
 got=$(tail -n1 "$LAB_DIR/sink.log" | cut -d' ' -f1,2)
 echo "   50 MB transfer: sent $sent / received $got"
 check "50 MB TCP cli -> srv arrives with the same SHA-256" test -n "$sent" -a "$sent" = "$got"
+# The transfer went through the offloads: TSO super-packets split on the
+# client, UDP GSO/GRO between the daemons, GRO super-packets on the hub's TUN.
+dpc=$(nsx cli "$BIN/tund" status -c "$LAB_DIR/cli.toml" --json | jq -c .data_path)
+dph=$(nsx hub "$BIN/tund-hub" status -c "$LAB_DIR/hub.toml" --json | jq -c .data_path)
+echo "   data path: client $dpc"
+echo "              hub $dph"
+check "offloads granted: TSO on both TUNs, UDP GSO on the client, UDP GRO on the hub" \
+  test "$(echo "$dpc $dph" | jq -rs '[(.[0].tun_offloads|contains("tso4")), (.[1].tun_offloads|contains("tso4")), .[0].udp_gso, .[1].udp_gro] | all')" = true
+check "the hub wrote coalesced super-packets to its TUN" test "$(echo "$dph" | jq '.coalesced_packets > 1000')" = true
 check "masquerade: srv sees the hub's address 10.4.0.1" test "$(tail -n1 "$LAB_DIR/sink.log" | cut -d' ' -f3)" = 10.4.0.1
 lab_start srv udpecho $NETPEER udpecho 5002
 sleep 0.2
