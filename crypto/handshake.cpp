@@ -51,10 +51,11 @@ noise::IkResponder make_responder(const StaticKeypair& local) {
   return noise::IkResponder(noise::kProtocolName, prologue(), local.priv, local.pub);
 }
 
-noise::Failure read_initiation(noise::IkResponder& ik, Bytes msg, Timestamp& ts) {
+noise::Failure read_initiation(noise::IkResponder& ik, Bytes msg, Timestamp& ts,
+                               noise::IkResponder::StaticSecretLookup lookup, const void* lookup_ctx) {
   namespace m = wire::initiation;
   if (msg.size() != m::kSize) return noise::Failure::kBadSize;
-  return ik.read_message1(msg.subspan(m::kNoise, m::kNoiseSize), ts);
+  return ik.read_message1(msg.subspan(m::kNoise, m::kNoiseSize), ts, lookup, lookup_ctx);
 }
 
 noise::Failure write_response(noise::IkResponder& ik, const PrivateKey& ephemeral,

@@ -48,7 +48,8 @@ noise::Failure read_response(noise::IkInitiator& ik, Bytes msg, VipAssignment& v
 noise::IkResponder make_responder(const StaticKeypair& local);
 // Reads an initiation whose mac1 was checked; on success the initiator's static
 // key is ik.remote_static() and `ts` holds its timestamp.
-noise::Failure read_initiation(noise::IkResponder& ik, Bytes msg, Timestamp& ts);
+noise::Failure read_initiation(noise::IkResponder& ik, Bytes msg, Timestamp& ts,
+                               noise::IkResponder::StaticSecretLookup lookup = nullptr, const void* lookup_ctx = nullptr);
 // Writes the response except its macs. `out` is wire::response::kSize bytes.
 noise::Failure write_response(noise::IkResponder& ik, const PrivateKey& ephemeral,
                               std::uint32_t sender_index, std::uint32_t receiver_index,

@@ -123,7 +123,8 @@ IkResponder::IkResponder(std::string_view protocol_name, Bytes prologue,
   symmetric_.mix_hash(local_static_pub);  // pre-message: <- s
 }
 
-Failure IkResponder::read_message1(Bytes in, MutableBytes payload_out) {
+Failure IkResponder::read_message1(Bytes in, MutableBytes payload_out, StaticSecretLookup lookup,
+                                   const void* lookup_ctx) {
   if (in.size() < message1_size(0) || payload_out.size() != in.size() - message1_size(0))
     return Failure::kBadSize;
   const std::uint8_t* p = in.data();
@@ -133,7 +134,11 @@ Failure IkResponder::read_message1(Bytes in, MutableBytes payload_out) {
   if (!mix_dh(symmetric_, s_priv_, re_)) return Failure::kLowOrder;  // es
   if (!symmetric_.decrypt_and_hash(Bytes(p, 32 + kAeadTag), rs_.data())) return Failure::kDecrypt;
   p += 32 + kAeadTag;
-  if (!mix_dh(symmetric_, s_priv_, rs_)) return Failure::kLowOrder;  // ss
+  if (const Key* ss = lookup ? lookup(lookup_ctx, rs_) : nullptr) {
+    symmetric_.mix_key(*ss);  // ss, computed ahead
+  } else if (!mix_dh(symmetric_, s_priv_, rs_)) {
+    return Failure::kLowOrder;  // ss
+  }
   const std::size_t rest = in.size() - static_cast<std::size_t>(p - in.data());
   if (!symmetric_.decrypt_and_hash(Bytes(p, rest), payload_out.data())) return Failure::kDecrypt;
   return Failure::kNone;

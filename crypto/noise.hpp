@@ -84,8 +84,14 @@ class IkResponder {
               const PublicKey& local_static_pub);
   ~IkResponder() { symmetric_.clear(); }
 
+  // The static-static DH result for an initiator, computed once ahead (as
+  // WireGuard keeps it per peer): saves one of the responder's X25519s.
+  // Returns nullptr for keys it does not know (then it is computed here).
+  using StaticSecretLookup = const Key* (*)(const void* ctx, const PublicKey& initiator);
+
   // -> e, es, s, ss. On success the initiator's static key is remote_static().
-  Failure read_message1(Bytes in, MutableBytes payload_out);
+  Failure read_message1(Bytes in, MutableBytes payload_out, StaticSecretLookup lookup = nullptr,
+                        const void* lookup_ctx = nullptr);
   // <- e, ee, se.
   Failure write_message2(const PrivateKey& ephemeral, Bytes payload, MutableBytes out,
                          TransportKeys& keys);

@@ -40,6 +40,7 @@ HubDaemon::HubDaemon(asio::io_context& io, HubSettings settings)
   if (!hc.identity.complete()) throw std::runtime_error("the private key gives no usable public key");
   hc.resend = settings_.resend;
   hc.resend_total_bytes = settings_.resend_total_bytes;
+  hc.under_load_initiations_per_second = settings_.under_load_handshakes;
   hub_ = std::make_unique<session::Hub>(hc, rng_);
   for (const auto& c : settings_.clients)
     hub_->add_client(c.public_key, crypto::VipAssignment{c.vip, settings_.tun_address.len,
@@ -163,7 +164,16 @@ void HubDaemon::on_udp_readable() {
 
 void HubDaemon::after_event(Time now) {
   if (hub_->next_deadline() <= now) hub_->on_timer(now);
-  while (auto tx = hub_->poll_transmit(reply_buf_, now)) udp_->send_one(Bytes(reply_buf_.data(), tx->len), tx->to);
+  // Acks, probes, resends and staged packets of many sessions: one sendmmsg.
+  auto& b = *tx_;
+  for (;;) {
+    if (b.free() == 0) flush_tx();
+    const auto tx = hub_->poll_transmit(MutableBytes(b.slot(b.count), b.stride()), now);
+    if (!tx) break;
+    b.entry(b.count) = {tx->len, tx->to, 0};
+    ++b.count;
+  }
+  flush_tx();
   timer_.arm(hub_->next_deadline());
 }
 

@@ -52,7 +52,9 @@ ClientId Hub::add_client(const PublicKey& key, const crypto::VipAssignment& vip)
     return it->second;
   }
   const auto id = static_cast<ClientId>(clients_.size());
-  clients_.push_back(ClientEntry{key, vip, {}, Time::min(), nullptr});
+  std::optional<Key> ss;
+  if (Key k; crypto::dh(config_.identity.priv, key, k)) ss = k;
+  clients_.push_back(ClientEntry{key, vip, ss, {}, Time::min(), nullptr});
   by_key_.emplace(key, id);
   by_vip_[vip.vip] = id;
   return id;
@@ -119,7 +121,13 @@ ReceiveResult Hub::on_initiation(MutableBytes msg, const Endpoint& from, Time no
 
   auto responder = crypto::make_responder(config_.identity);
   crypto::Timestamp ts;
-  const auto f = crypto::read_initiation(responder, msg, ts);
+  const auto lookup = [](const void* hub, const PublicKey& k) -> const Key* {
+    const Hub& h = *static_cast<const Hub*>(hub);
+    const auto it = h.by_key_.find(k);
+    return it == h.by_key_.end() || !h.clients_[it->second].static_secret ? nullptr
+                                                                            : &*h.clients_[it->second].static_secret;
+  };
+  const auto f = crypto::read_initiation(responder, msg, ts, lookup, this);
   if (f == crypto::noise::Failure::kLowOrder) return dropped(DropReason::kLowOrderKey);
   if (f != crypto::noise::Failure::kNone) return dropped(DropReason::kHandshakeFailed);
 

@@ -148,6 +148,7 @@ class Hub {
   struct ClientEntry {
     PublicKey key;
     crypto::VipAssignment vip;
+    std::optional<Key> static_secret;  // DH(hub static, client static), for the handshake
     crypto::Timestamp last_timestamp{};
     Time last_initiation = Time::min();
     std::unique_ptr<HubSession> session;

@@ -1,0 +1,227 @@
+// tund-hubload: N simulated clients speaking the protocol to a real tund-hub
+// from userspace, without TUN devices, each from its own UDP socket (its own
+// source port). It uses the project's own session layer, so what it sends is
+// exactly what tund sends.
+//
+//   tund-hubload hub-config N SEED LISTEN   prints a hub config with N clients
+//                                           (keys derived from SEED; hub key in hub.key)
+//   tund-hubload run HUB PUBKEY N SEED FORWARD_SECONDS
+//       phase 1  every client handshakes (at most kWindow initiations in flight);
+//                prints the handshakes per second
+//       phase 2  "idle": sessions up and quiet for kIdleSeconds (the caller reads
+//                the hub's memory now)
+//       phase 3  every client sends 1400-byte inner UDP packets round-robin for
+//                FORWARD_SECONDS; prints what was sent (the caller counts what
+//                the hub delivered to its TUN)
+// Output: one "key value" line per figure, and "phase NAME" lines.
+#include <arpa/inet.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <iostream>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "crypto/primitives.hpp"
+#include "offload/checksum.hpp"
+#include "session/client.hpp"
+#include "tund/wire.hpp"
+
+namespace {
+
+using namespace tund;
+using Clock = std::chrono::steady_clock;
+constexpr std::size_t kWindow = 256;              // initiations in flight
+constexpr auto kRetry = std::chrono::seconds(1);  // resend an unanswered initiation
+constexpr int kIdleSeconds = 3;
+constexpr std::size_t kInner = 1400;
+
+// Client i's key: SHA-256(seed, i), clamped. Reproducible on both sides.
+crypto::StaticKeypair client_key(std::uint64_t seed, std::uint64_t i) {
+  std::uint8_t in[16];
+  store_le64(in, seed);
+  store_le64(in + 8, i);
+  crypto::StaticKeypair k;
+  crypto::Hash h;
+  crypto::sha256(Bytes(in, sizeof in), Bytes(), h);
+  std::memcpy(k.priv.data(), h.data(), 32);
+  k.priv[0] &= 248;
+  k.priv[31] = static_cast<std::uint8_t>((k.priv[31] & 127) | 64);
+  k.complete();
+  return k;
+}
+
+struct SimClient {
+  std::unique_ptr<session::Client> client;
+  int fd = -1;
+  Clock::time_point sent_at{};
+  bool done = false;
+};
+
+Time now() { return Time(Clock::now().time_since_epoch()); }
+
+int hub_config(std::size_t n, std::uint64_t seed, const std::string& listen) {
+  std::cout << "private_key_file = \"hub.key\"\nlisten = \"" << listen << "\"\ncontrol_socket = \"hub.sock\"\n"
+            << "[tun]\nname = \"hl0\"\naddress = \"10.77.0.1/16\"\n"
+            << "[limits]\n# measuring capacity: cookies only far above it\nunder_load_handshakes = 10000000\n";
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto k = client_key(seed, i);
+    std::cout << "[[client]]\nname = \"c" << i << "\"\npublic_key = \"" << crypto::key_to_base64(k.pub) << "\"\n";
+  }
+  return 0;
+}
+
+int run(const Endpoint& hub, const PublicKey& hub_key, std::size_t n, std::uint64_t seed, int forward_s) {
+  rlimit rl{n + 64, n + 64};
+  setrlimit(RLIMIT_NOFILE, &rl);
+  crypto::SodiumRng rng;
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  std::memcpy(&to.sin_addr, hub.addr.data(), 4);
+  to.sin_port = htons(hub.port);
+  const int ep = epoll_create1(EPOLL_CLOEXEC);
+
+  // Every client's initiation is built before the clock starts.
+  std::vector<SimClient> clients(n);
+  std::vector<std::uint8_t> buf(65536);
+  std::vector<std::vector<std::uint8_t>> initiations(n);
+  const Time t0 = now();
+  for (std::size_t i = 0; i < n; ++i) {
+    session::ClientConfig cc;
+    cc.identity = client_key(seed, i);
+    cc.wall_offset = static_cast<WallTime>(std::chrono::system_clock::now().time_since_epoch().count());
+    cc.resend.max_packets = 64;
+    auto& c = clients[i];
+    c.client = std::make_unique<session::Client>(cc, rng);
+    const auto slot = c.client->add_hub(hub_key);
+    auto& s = c.client->session(slot);
+    s.add_path(1, t0);
+    s.set_active_path(1, t0);
+    s.start(t0);
+    const auto tx = s.poll_transmit(buf, t0);
+    if (!tx) return std::cerr << "no initiation\n", 1;
+    initiations[i].assign(buf.begin(), buf.begin() + static_cast<long>(tx->len));
+    c.fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c.fd < 0) return std::perror("socket"), 1;
+    sockaddr_in any{};
+    any.sin_family = AF_INET;
+    any.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::bind(c.fd, reinterpret_cast<sockaddr*>(&any), sizeof any) < 0) return std::perror("bind"), 1;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = i;
+    epoll_ctl(ep, EPOLL_CTL_ADD, c.fd, &ev);
+  }
+
+  auto drain = [&](int timeout_ms, std::size_t& established) {
+    epoll_event evs[256];
+    const int k = epoll_wait(ep, evs, 256, timeout_ms);
+    for (int e = 0; e < k; ++e) {
+      auto& c = clients[evs[e].data.u64];
+      for (;;) {
+        const ssize_t r = ::recv(c.fd, buf.data(), buf.size(), 0);
+        if (r <= 0) break;
+        c.client->receive(MutableBytes(buf.data(), static_cast<std::size_t>(r)), 1, now());
+        if (!c.done && c.client->session(0).established()) {
+          c.done = true;
+          ++established;
+        }
+      }
+    }
+  };
+
+  // Phase 1: handshakes.
+  std::cout << "phase handshake" << std::endl;
+  std::size_t next = 0, established = 0, retries = 0;
+  const auto start = Clock::now();
+  while (established < n) {
+    const auto t = Clock::now();
+    while (next < n && next - established < kWindow) {
+      ::sendto(clients[next].fd, initiations[next].data(), initiations[next].size(), 0,
+               reinterpret_cast<sockaddr*>(&to), sizeof to);
+      clients[next].sent_at = t;
+      ++next;
+    }
+    drain(1, established);
+    // Lost initiations (a full socket buffer) are sent again, as tund would.
+    if (next == n || next - established >= kWindow) {
+      for (std::size_t i = 0; i < next; ++i) {
+        auto& c = clients[i];
+        if (!c.done && t - c.sent_at > kRetry) {
+          ::sendto(c.fd, initiations[i].data(), initiations[i].size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+          c.sent_at = t;
+          ++retries;
+        }
+      }
+    }
+    if (Clock::now() - start > std::chrono::seconds(120)) break;
+  }
+  const double hs_s = std::chrono::duration<double>(Clock::now() - start).count();
+  std::cout << "handshakes " << established << "\nhandshake_seconds " << hs_s << "\nhandshakes_per_second "
+            << static_cast<std::uint64_t>(established / hs_s) << "\nhandshake_retries " << retries << std::endl;
+  if (established < n) return 1;
+
+  // Phase 2: idle.
+  std::cout << "phase idle" << std::endl;
+  std::this_thread::sleep_for(std::chrono::seconds(kIdleSeconds));
+
+  // Phase 3: forwarding, every session in turn.
+  std::cout << "phase forward" << std::endl;
+  std::uint64_t sent = 0;
+  const auto fstart = Clock::now();
+  const auto fend = fstart + std::chrono::seconds(forward_s);
+  std::size_t dummy = 0;
+  while (Clock::now() < fend) {
+    for (std::size_t i = 0; i < n; ++i) {
+      auto& s = clients[i].client->session(0);
+      // Inner UDP from the client's VIP to the hub's own address, discard port.
+      std::uint8_t* p = buf.data() + wire::transport::kDataOffset;
+      std::memset(p, 0, 28);
+      p[0] = 0x45;
+      store_be16(p + 2, kInner);
+      p[8] = 64;
+      p[9] = 17;
+      store_be32(p + 12, s.vip().vip);
+      store_be32(p + 16, 0x0a4d0001);
+      offload::fix_ipv4_header_checksum(p, 20);
+      store_be16(p + 20, 40000);
+      store_be16(p + 22, 9);
+      store_be16(p + 24, kInner - 20);
+      const auto r = s.seal(MutableBytes(buf.data(), buf.size()), kInner, now());
+      if (r.kind == session::SealResult::Kind::kSend &&
+          ::sendto(clients[i].fd, buf.data(), r.len, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) > 0)
+        ++sent;
+      if (i % 256 == 0) drain(0, dummy);  // acks and keepalives back
+    }
+  }
+  const double fs = std::chrono::duration<double>(Clock::now() - fstart).count();
+  std::cout << "forward_sent " << sent << "\nforward_seconds " << fs << "\nforward_sent_per_second "
+            << static_cast<std::uint64_t>(sent / fs) << std::endl;
+  std::cout << "phase done" << std::endl;
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  crypto::init();
+  const std::vector<std::string> a(argv + 1, argv + argc);
+  if (a.size() == 4 && a[0] == "hub-config") return hub_config(std::stoul(a[1]), std::stoull(a[2]), a[3]);
+  if (a.size() == 6 && a[0] == "run") {
+    const auto colon = a[1].rfind(':');
+    in_addr ip{};
+    PublicKey key{};
+    if (colon == std::string::npos || inet_pton(AF_INET, a[1].substr(0, colon).c_str(), &ip) != 1 ||
+        !crypto::key_from_base64(a[2], key))
+      return std::cerr << "bad hub endpoint or key\n", 2;
+    const Endpoint hub = Endpoint::v4(ntohl(ip.s_addr), static_cast<std::uint16_t>(std::stoul(a[1].substr(colon + 1))));
+    return run(hub, key, std::stoul(a[3]), std::stoull(a[4]), std::stoi(a[5]));
+  }
+  std::cerr << "usage: tund-hubload hub-config N SEED LISTEN | run HUB_IP:PORT HUB_PUBKEY N SEED FORWARD_SECONDS\n";
+  return 2;
+}
