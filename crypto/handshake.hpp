@@ -39,21 +39,24 @@ struct VipAssignment {
 noise::IkInitiator make_initiator(const StaticKeypair& local, const PublicKey& hub);
 // Writes the initiation except its macs. `out` is wire::initiation::kSize bytes.
 noise::Failure write_initiation(noise::IkInitiator& ik, const PrivateKey& ephemeral,
-                                std::uint32_t sender_index, const Timestamp& ts, MutableBytes out);
+                                std::uint32_t sender_index, const Timestamp& ts, std::uint32_t capabilities,
+                                MutableBytes out);
 // Reads a response whose mac1 was checked. Fills the assignment and keys.
-noise::Failure read_response(noise::IkInitiator& ik, Bytes msg, VipAssignment& vip,
+noise::Failure read_response(noise::IkInitiator& ik, Bytes msg, VipAssignment& vip, Suite& suite,
                              noise::TransportKeys& keys);
+// What this host can do (wire::initiation_payload::kCap* bits).
+std::uint32_t local_capabilities();
 
 // --- Hub side --------------------------------------------------------------------
 noise::IkResponder make_responder(const StaticKeypair& local);
 // Reads an initiation whose mac1 was checked; on success the initiator's static
 // key is ik.remote_static() and `ts` holds its timestamp.
-noise::Failure read_initiation(noise::IkResponder& ik, Bytes msg, Timestamp& ts,
+noise::Failure read_initiation(noise::IkResponder& ik, Bytes msg, Timestamp& ts, std::uint32_t& capabilities,
                                noise::IkResponder::StaticSecretLookup lookup = nullptr, const void* lookup_ctx = nullptr);
 // Writes the response except its macs. `out` is wire::response::kSize bytes.
 noise::Failure write_response(noise::IkResponder& ik, const PrivateKey& ephemeral,
                               std::uint32_t sender_index, std::uint32_t receiver_index,
-                              const VipAssignment& vip, MutableBytes out,
+                              const VipAssignment& vip, Suite suite, MutableBytes out,
                               noise::TransportKeys& keys);
 
 }  // namespace tund::crypto

@@ -5,12 +5,13 @@ namespace tund::crypto {
 namespace t = wire::transport;
 
 Keypair::Keypair(const noise::TransportKeys& keys, std::uint32_t local_index,
-                 std::uint32_t remote_index, bool we_initiated, Time created)
+                 std::uint32_t remote_index, bool we_initiated, Time created, Suite suite)
     : send_key_(keys.send),
       recv_key_(keys.recv),
       local_index_(local_index),
       remote_index_(remote_index),
       we_initiated_(we_initiated),
+      suite_(suite),
       created_(created) {}
 
 Keypair::~Keypair() {
@@ -30,7 +31,7 @@ std::size_t Keypair::seal(wire::MessageType type, std::uint64_t counter, Bytes p
   wire::write_header(out, type);
   store_le32(out + t::kReceiver, remote_index_);
   store_le64(out + t::kCounter, counter);
-  aead_seal(send_key_, counter, Bytes(out, t::kHeaderSize), payload, out + t::kHeaderSize);
+  aead_seal(suite_, send_key_, counter, Bytes(out, t::kHeaderSize), payload, out + t::kHeaderSize);
   return payload.size() + t::kOverhead;
 }
 
@@ -41,7 +42,7 @@ bool Keypair::may_open(Bytes msg, Time now) const {
 
 bool Keypair::decrypt(MutableBytes msg) const {
   const std::uint64_t counter = load_le64(msg.data() + t::kCounter);
-  return aead_open(recv_key_, counter, Bytes(msg.data(), t::kHeaderSize),
+  return aead_open(suite_, recv_key_, counter, Bytes(msg.data(), t::kHeaderSize),
                    Bytes(msg.data() + t::kHeaderSize, msg.size() - t::kHeaderSize), msg.data() + t::kHeaderSize);
 }
 
@@ -53,7 +54,7 @@ std::optional<DropReason> Keypair::open(Bytes msg, std::uint8_t* out, Time now, 
   const bool ahead = opened && opened->keypair == this && opened->msg == msg.data() && opened->len == msg.size() &&
                      out == msg.data() + t::kHeaderSize;
   if (ahead ? !opened->ok
-            : !aead_open(recv_key_, counter, msg.first(t::kHeaderSize), msg.subspan(t::kHeaderSize), out))
+            : !aead_open(suite_, recv_key_, counter, msg.first(t::kHeaderSize), msg.subspan(t::kHeaderSize), out))
     return DropReason::kAuthFailed;
   if (!window_.accept(counter)) return DropReason::kReplay;
   return std::nullopt;

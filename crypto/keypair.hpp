@@ -20,7 +20,7 @@ namespace tund::crypto {
 class Keypair {
  public:
   Keypair(const noise::TransportKeys& keys, std::uint32_t local_index, std::uint32_t remote_index,
-          bool we_initiated, Time created);
+          bool we_initiated, Time created, Suite suite = Suite::kChaCha20Poly1305);
   ~Keypair();
   Keypair(const Keypair&) = delete;
   Keypair& operator=(const Keypair&) = delete;
@@ -48,6 +48,7 @@ class Keypair {
     return now - created_ >= limits::kRekeyAfterTime || send_counter_ >= limits::kRekeyAfterMessages;
   }
 
+  Suite suite() const { return suite_; }
   std::uint32_t local_index() const { return local_index_; }
   std::uint32_t remote_index() const { return remote_index_; }
   bool we_initiated() const { return we_initiated_; }
@@ -64,6 +65,7 @@ class Keypair {
   std::uint32_t local_index_;
   std::uint32_t remote_index_;
   bool we_initiated_;
+  Suite suite_;
   Time created_;
   std::uint64_t send_counter_ = 0;
   ReplayWindow window_;

@@ -117,6 +117,28 @@ bool aead_open(const Key& key, std::uint64_t counter, Bytes ad, Bytes cipher, st
                                                             nonce, key.data()) == 0;
 }
 
+bool aes256gcm_available() { return crypto_aead_aes256gcm_is_available() == 1; }
+
+const char* to_string(Suite s) { return s == Suite::kAes256Gcm ? "aes-256-gcm" : "chacha20-poly1305"; }
+
+void aead_seal(Suite suite, const Key& key, std::uint64_t counter, Bytes ad, Bytes plain, std::uint8_t* out) {
+  if (suite == Suite::kChaCha20Poly1305) return aead_seal(key, counter, ad, plain, out);
+  std::uint8_t nonce[12];
+  noise_nonce(counter, nonce);
+  crypto_aead_aes256gcm_encrypt_detached(out, out + plain.size(), nullptr, plain.data(), plain.size(), ad.data(),
+                                         ad.size(), nullptr, nonce, key.data());
+}
+
+bool aead_open(Suite suite, const Key& key, std::uint64_t counter, Bytes ad, Bytes cipher, std::uint8_t* out) {
+  if (suite == Suite::kChaCha20Poly1305) return aead_open(key, counter, ad, cipher, out);
+  if (cipher.size() < kAeadTag) return false;
+  std::uint8_t nonce[12];
+  noise_nonce(counter, nonce);
+  const std::size_t n = cipher.size() - kAeadTag;
+  return crypto_aead_aes256gcm_decrypt_detached(out, nullptr, cipher.data(), n, cipher.data() + n, ad.data(),
+                                                ad.size(), nonce, key.data()) == 0;
+}
+
 void xaead_seal(const Key& key, const std::uint8_t* nonce24, Bytes ad, Bytes plain,
                 std::uint8_t* out) {
   crypto_aead_xchacha20poly1305_ietf_encrypt_detached(out, out + plain.size(), nullptr,

@@ -47,6 +47,16 @@ inline constexpr std::size_t kAeadTag = 16;
 // ChaCha20-Poly1305 IETF with a Noise nonce: 4 zero bytes then the counter LE.
 // `out` must hold plain.size() + kAeadTag bytes; in-place is allowed.
 void aead_seal(const Key& key, std::uint64_t counter, Bytes ad, Bytes plain, std::uint8_t* out);
+
+// Transport AEAD suites, chosen in the handshake: ChaCha20-Poly1305 always,
+// AES-256-GCM when both ends have hardware AES (libsodium only offers it then).
+// Same 12-byte nonce (4 zero bytes, 64-bit LE counter), same 16-byte tag.
+enum class Suite : std::uint8_t { kChaCha20Poly1305 = 0, kAes256Gcm = 1 };
+bool aes256gcm_available();
+const char* to_string(Suite s);
+void aead_seal(Suite suite, const Key& key, std::uint64_t counter, Bytes ad, Bytes plain, std::uint8_t* out);
+[[nodiscard]] bool aead_open(Suite suite, const Key& key, std::uint64_t counter, Bytes ad, Bytes cipher,
+                             std::uint8_t* out);
 // Returns false on a bad tag; `out` holds cipher.size() - kAeadTag bytes.
 [[nodiscard]] bool aead_open(const Key& key, std::uint64_t counter, Bytes ad, Bytes cipher,
                              std::uint8_t* out);

@@ -74,9 +74,13 @@ void read_handover_table(const toml::value& root, bool hub, ResendSettings& out)
 //   offload = true        TUN TSO/GRO and UDP GSO/GRO where the kernel has them
 //   crypto_threads = N    extra threads for the AEAD of a batch (absent: one
 //                         per core beyond the first, at most 8; 0: none)
+//   cipher = "auto"       AES-256-GCM when both ends have hardware AES, else
+//                         ChaCha20-Poly1305; "chacha20-poly1305" never offers
+//                         or chooses AES
 struct DataPathSettings {
   bool offload = true;
   unsigned crypto_threads = 0;
+  bool allow_aes = true;
 };
 DataPathSettings read_performance_table(const toml::value& root);
 

@@ -41,6 +41,7 @@ HubDaemon::HubDaemon(asio::io_context& io, HubSettings settings)
   hc.resend = settings_.resend;
   hc.resend_total_bytes = settings_.resend_total_bytes;
   hc.under_load_initiations_per_second = settings_.under_load_handshakes;
+  hc.allow_aes = settings_.data_path.allow_aes;
   hub_ = std::make_unique<session::Hub>(hc, rng_);
   for (const auto& c : settings_.clients)
     hub_->add_client(c.public_key, crypto::VipAssignment{c.vip, settings_.tun_address.len,
@@ -194,6 +195,7 @@ std::string HubDaemon::status_json() const {
                         {"rx_bytes", s->stats().rx_bytes},
                         {"tx_bytes", s->stats().tx_bytes},
                         {"handshakes", s->stats().handshakes},
+                        {"cipher", crypto::to_string(s->suite())},
                         {"last_handshake", s->last_handshake() ? daemon::to_unix_seconds(*s->last_handshake()) : 0}});
   }
   json drops = daemon::drops_json(hub_->drops());

@@ -64,7 +64,8 @@ void ClientSession::begin_handshake(Time now) {
 
   PrivateKey ephemeral;
   crypto::generate_private_key(owner_.rng_, ephemeral);
-  const auto f = crypto::write_initiation(*initiator_, ephemeral, pending_index_, ts, initiation_);
+  const auto f =
+      crypto::write_initiation(*initiator_, ephemeral, pending_index_, ts, owner_.config_.capabilities, initiation_);
   crypto::wipe(ephemeral);
   if (f != crypto::noise::Failure::kNone) {
     // Only a low-order hub key gets here, and config loading refuses those.
@@ -277,7 +278,8 @@ ReceiveResult ClientSession::on_response(Bytes msg, PathId path, Time now) {
   if (!initiator_) return owner_.dropped(DropReason::kUnexpectedResponse);
   crypto::noise::TransportKeys keys;
   crypto::VipAssignment vip;
-  const auto f = crypto::read_response(*initiator_, msg, vip, keys);
+  crypto::Suite suite = crypto::Suite::kChaCha20Poly1305;
+  const auto f = crypto::read_response(*initiator_, msg, vip, suite, keys);
   if (f != crypto::noise::Failure::kNone) {
     // A failed response leaves the handshake state spent: start afresh later.
     return owner_.dropped(f == crypto::noise::Failure::kLowOrder ? DropReason::kLowOrderKey
@@ -290,7 +292,7 @@ ReceiveResult ClientSession::on_response(Bytes msg, PathId path, Time now) {
   initiation_queued_ = false;
   retransmit_at_ = kNever;
 
-  channel_.install(std::make_unique<crypto::Keypair>(keys, local, remote, true, now), true);
+  channel_.install(std::make_unique<crypto::Keypair>(keys, local, remote, true, now, suite), true);
   crypto::wipe(keys.send);
   crypto::wipe(keys.recv);
   vip_ = vip;

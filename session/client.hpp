@@ -48,6 +48,9 @@ struct ClientConfig {
   // initiation timestamps are wall_offset + now, forced strictly increasing.
   WallTime wall_offset = 0;
   ResendLimits resend;
+  // What the initiation offers (wire::initiation_payload::kCap*): by default
+  // AES-256-GCM where this host has hardware AES.
+  std::uint32_t capabilities = crypto::local_capabilities();
 };
 
 struct ClientTransmit {
@@ -120,6 +123,8 @@ class ClientSession {
   const PublicKey& hub_key() const { return hub_key_; }
   std::optional<Time> last_handshake() const { return last_handshake_; }
   const SessionStats& stats() const { return channel_.stats(); }
+  // The transport suite of the newest keypair (ChaCha20-Poly1305 before any).
+  crypto::Suite suite() const { return channel_.suite(); }
   const SecureChannel& channel() const { return channel_; }
   std::optional<ClientTransmit> seal_data(MutableBytes out, std::size_t inner_len, std::uint64_t seq, Time now,
                                          crypto::SealJob* defer = nullptr);

@@ -121,13 +121,14 @@ ReceiveResult Hub::on_initiation(MutableBytes msg, const Endpoint& from, Time no
 
   auto responder = crypto::make_responder(config_.identity);
   crypto::Timestamp ts;
+  std::uint32_t capabilities = 0;
   const auto lookup = [](const void* hub, const PublicKey& k) -> const Key* {
     const Hub& h = *static_cast<const Hub*>(hub);
     const auto it = h.by_key_.find(k);
     return it == h.by_key_.end() || !h.clients_[it->second].static_secret ? nullptr
                                                                             : &*h.clients_[it->second].static_secret;
   };
-  const auto f = crypto::read_initiation(responder, msg, ts, lookup, this);
+  const auto f = crypto::read_initiation(responder, msg, ts, capabilities, lookup, this);
   if (f == crypto::noise::Failure::kLowOrder) return dropped(DropReason::kLowOrderKey);
   if (f != crypto::noise::Failure::kNone) return dropped(DropReason::kHandshakeFailed);
 
@@ -153,7 +154,11 @@ ReceiveResult Hub::on_initiation(MutableBytes msg, const Endpoint& from, Time no
   PrivateKey ephemeral;
   crypto::generate_private_key(rng_, ephemeral);
   crypto::noise::TransportKeys keys;
-  const auto wf = crypto::write_response(responder, ephemeral, local, remote, vip,
+  const auto suite = config_.allow_aes && (capabilities & wire::initiation_payload::kCapAes256Gcm) &&
+                             crypto::aes256gcm_available()
+                         ? crypto::Suite::kAes256Gcm
+                         : crypto::Suite::kChaCha20Poly1305;
+  const auto wf = crypto::write_response(responder, ephemeral, local, remote, vip, suite,
                                          reply.first(wire::response::kSize), keys);
   crypto::wipe(ephemeral);
   if (wf != crypto::noise::Failure::kNone) {
@@ -164,7 +169,7 @@ ReceiveResult Hub::on_initiation(MutableBytes msg, const Endpoint& from, Time no
 
   client.last_timestamp = ts;
   client.last_initiation = now;
-  s.channel_.install(std::make_unique<crypto::Keypair>(keys, local, remote, false, now), false);
+  s.channel_.install(std::make_unique<crypto::Keypair>(keys, local, remote, false, now, suite), false);
   crypto::wipe(keys.send);
   crypto::wipe(keys.recv);
   // The initiation is authenticated and fresh (newer timestamp): follow the

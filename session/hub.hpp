@@ -40,6 +40,7 @@ struct HubConfig {
   std::uint32_t under_load_initiations_per_second = limits::kUnderLoadInitiationsPerSecond;
   std::uint16_t mtu_advice = 0;
   ResendLimits resend;                          // per session
+  bool allow_aes = true;  // choose AES-256-GCM when the client offers it and this host has hardware AES
   std::size_t resend_total_bytes = 256u << 20;  // all sessions together
 };
 
@@ -65,6 +66,8 @@ class HubSession {
   const ResendBuffer& resend_buffer() const { return resend_; }
   std::uint64_t switches() const { return switches_; }
   const SessionStats& stats() const { return channel_.stats(); }
+  // The transport suite of the newest keypair (ChaCha20-Poly1305 before any).
+  crypto::Suite suite() const { return channel_.suite(); }
   std::optional<Time> last_handshake() const { return last_handshake_; }
 
  private:

@@ -32,6 +32,10 @@ class SecureChannel {
   void install(std::unique_ptr<crypto::Keypair> kp, bool confirmed);
   crypto::Keypair* find(std::uint32_t local_index);
   const crypto::Keypair* current() const { return current_.get(); }
+  crypto::Suite suite() const {
+    const auto* kp = next_ ? next_.get() : current_.get();
+    return kp ? kp->suite() : crypto::Suite::kChaCha20Poly1305;
+  }
   // A keypair we may send with now.
   bool can_send(Time now) const;
 

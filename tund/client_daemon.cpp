@@ -26,6 +26,7 @@ ClientDaemon::ClientDaemon(asio::io_context& io, ClientSettings settings)
   if (!cc.identity.complete()) throw std::runtime_error("the private key gives no usable public key");
   cc.wall_offset = daemon::wall_offset();
   cc.resend = settings_.resend;
+  if (!settings_.data_path.allow_aes) cc.capabilities &= ~wire::initiation_payload::kCapAes256Gcm;
   client_ = std::make_unique<session::Client>(cc, rng_);
   tun_ = std::make_unique<daemon::TunDevice>(settings_.tun_name, settings_.mtu, settings_.data_path.offload);
   tx_ = std::make_unique<daemon::TxBatch>(limits::kTxSlots, daemon::tx_stride(settings_.mtu));
@@ -364,6 +365,7 @@ std::string ClientDaemon::status_json() const {
                     {"rx_bytes", s.stats().rx_bytes},
                     {"tx_bytes", s.stats().tx_bytes},
                     {"handshakes", s.stats().handshakes},
+                    {"cipher", crypto::to_string(s.suite())},
                     {"last_handshake", s.last_handshake() ? daemon::to_unix_seconds(*s.last_handshake()) : 0}});
   }
   // The uplink table as session 0 (the first hub) sees it.

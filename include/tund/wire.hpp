@@ -37,21 +37,30 @@ inline constexpr std::size_t kTagSize = 16;
 inline constexpr std::size_t kMacSize = 16;
 inline constexpr std::size_t kTimestampSize = 12;  // u64 BE seconds, u32 BE nanoseconds
 
+// Payload the client sends inside the initiation (encrypted): its timestamp and
+// what it can do.
+namespace initiation_payload {
+inline constexpr std::size_t kTimestamp = 0;      // kTimestampSize bytes
+inline constexpr std::size_t kCapabilities = 12;  // u32 LE, kCap* bits
+inline constexpr std::size_t kSize = 16;
+inline constexpr std::uint32_t kCapAes256Gcm = 1;  // can seal and open AES-256-GCM (hardware AES)
+}  // namespace initiation_payload
+
 // --- Handshake initiation -----------------------------------------------------
 namespace initiation {
 inline constexpr std::size_t kSender = 4;
 inline constexpr std::size_t kNoise = 8;
-inline constexpr std::size_t kNoiseSize = 32 + (32 + kTagSize) + (kTimestampSize + kTagSize);
-inline constexpr std::size_t kMac1 = kNoise + kNoiseSize;  // 116
-inline constexpr std::size_t kMac2 = kMac1 + kMacSize;     // 132
-inline constexpr std::size_t kSize = kMac2 + kMacSize;     // 148
+inline constexpr std::size_t kNoiseSize = 32 + (32 + kTagSize) + (initiation_payload::kSize + kTagSize);
+inline constexpr std::size_t kMac1 = kNoise + kNoiseSize;  // 120
+inline constexpr std::size_t kMac2 = kMac1 + kMacSize;     // 136
+inline constexpr std::size_t kSize = kMac2 + kMacSize;     // 152
 }  // namespace initiation
 
 // Payload the hub returns inside the response (encrypted): the client's VIP.
 namespace response_payload {
 inline constexpr std::size_t kVip = 0;        // IPv4, network order
 inline constexpr std::size_t kPrefixLen = 4;  // u8
-inline constexpr std::size_t kFlags = 5;      // u8, reserved (0)
+inline constexpr std::size_t kSuite = 5;      // u8, the transport AEAD the hub chose (crypto::Suite)
 inline constexpr std::size_t kMtu = 6;        // u16 LE, suggested inner MTU (0 = no advice)
 inline constexpr std::size_t kGateway = 8;    // IPv4 of the hub's VIP, network order
 inline constexpr std::size_t kReserved = 12;  // 4 zero bytes

@@ -4,6 +4,8 @@
 // test can assert no nonce is ever used twice under one key.
 #pragma once
 
+#include <functional>
+
 #include <deque>
 #include <map>
 #include <optional>
@@ -60,7 +62,8 @@ class Sim {
 
   explicit Sim(std::uint64_t seed, WireNoise noise = {},
                std::uint32_t under_load_threshold = limits::kUnderLoadInitiationsPerSecond,
-               std::size_t hub_resend_total_bytes = 256u << 20)
+               std::size_t hub_resend_total_bytes = 256u << 20,
+               const std::function<void(session::ClientConfig&, session::HubConfig&)>& tweak = {})
       : rng_client_(seed * 3 + 1), rng_hub_(seed * 3 + 2), noise_rng_(seed), noise_(noise) {
     crypto::init();
     session::ClientConfig cc;
@@ -70,6 +73,7 @@ class Sim {
     hc.identity = keypair_from_seed(2);
     hc.under_load_initiations_per_second = under_load_threshold;
     hc.resend_total_bytes = hub_resend_total_bytes;
+    if (tweak) tweak(cc, hc);
     hub_key = hc.identity.pub;
     client_key = cc.identity.pub;
     client = std::make_unique<session::Client>(cc, rng_client_);

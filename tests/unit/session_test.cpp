@@ -43,6 +43,48 @@ TEST(Session, HandshakeAssignsVipAndCarriesDataBothWays) {
   EXPECT_FALSE(s.nonce_reused);
 }
 
+// The transport suite is negotiated: AES-256-GCM when the client offers it,
+// the hub allows it and has hardware AES; ChaCha20-Poly1305 otherwise. Data
+// flows under either.
+TEST(Session, TheTransportSuiteIsNegotiated) {
+  for (int variant = 0; variant < 3; ++variant) {
+    Sim s(30 + variant, {}, limits::kUnderLoadInitiationsPerSecond, 256u << 20,
+          [variant](session::ClientConfig& c, session::HubConfig& h) {
+            if (variant == 1) h.allow_aes = false;
+            if (variant == 2) c.capabilities = 0;
+          });
+    connect(s);
+    const bool aes = variant == 0 && crypto::aes256gcm_available();
+    EXPECT_EQ(s.cs().suite(), aes ? crypto::Suite::kAes256Gcm : crypto::Suite::kChaCha20Poly1305) << variant;
+    EXPECT_EQ(s.hub->session(0)->suite(), s.cs().suite());
+    const auto up = make_inner(kClientVip, kServer, 1, 1400);
+    const auto down = make_inner(kServer, kClientVip, 2, 1400);
+    EXPECT_EQ(s.client_send(up).kind, SealResult::Kind::kSend);
+    EXPECT_EQ(s.hub_send(down).kind, SealResult::Kind::kSend);
+    s.run_for(20ms);
+    ASSERT_EQ(s.delivered_to_hub.size(), 1u);
+    ASSERT_EQ(s.delivered_to_client.size(), 1u);
+    EXPECT_EQ(s.delivered_to_hub[0], up);
+    EXPECT_EQ(s.delivered_to_client[0], down);
+  }
+}
+
+// A message sealed under one suite never opens under the other with the same keys.
+TEST(Keypair, SuitesDoNotCrossOpen) {
+  if (!crypto::aes256gcm_available()) GTEST_SKIP() << "no hardware AES on this machine";
+  crypto::noise::TransportKeys keys{};
+  keys.send.fill(7);
+  keys.recv.fill(7);
+  crypto::Keypair aes(keys, 1, 1, true, Time{}, crypto::Suite::kAes256Gcm);
+  crypto::Keypair chacha(keys, 1, 1, true, Time{}, crypto::Suite::kChaCha20Poly1305);
+  std::vector<std::uint8_t> msg(100 + wire::transport::kOverhead, 0x55);
+  const auto c = aes.reserve_counter();
+  aes.seal(wire::MessageType::kData, *c, Bytes(msg.data() + 16, 100), msg.data());
+  auto copy = msg;
+  EXPECT_FALSE(chacha.decrypt(copy));
+  EXPECT_TRUE(aes.decrypt(msg));
+}
+
 TEST(Session, PacketsBeforeTheHandshakeAreStagedThenSent) {
   Sim s(2);
   s.cs().start(s.now);
@@ -142,7 +184,7 @@ TEST(HubDefence, GarbageGetsNoReplyAndIsCounted) {
   connect(s);
   std::mt19937_64 rng(99);
   const auto from = Endpoint::v4(0x0a010063, 5555);
-  for (std::size_t n : {0, 1, 3, 4, 31, 32, 64, 107, 108, 147, 148, 149, 1500}) {
+  for (std::size_t n : {0, 1, 3, 4, 31, 32, 64, 107, 108, 151, 152, 153, 1500}) {
     for (int type = 0; type < 7; ++type) {
       std::vector<std::uint8_t> g(n);
       for (auto& b : g) b = static_cast<std::uint8_t>(rng());
