@@ -1,5 +1,7 @@
 #include "daemon/cli.hpp"
 
+#include <malloc.h>
+
 #include <cstdio>
 #include <ctime>
 
@@ -53,6 +55,7 @@ int run_daemon(const std::function<std::shared_ptr<void>(asio::io_context& io)>&
     io.stop();
   });
   auto daemon = make(io);
+  malloc_trim(0);  // give back what reading the config took (a big hub's client list)
   io.run();
   daemon.reset();
   return kOk;

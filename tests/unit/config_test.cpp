@@ -118,6 +118,22 @@ TEST_F(ConfigFiles, HandoverLimitsAreConfigurable) {
             std::string::npos) << "the hub-wide cap is a hub setting";
 }
 
+TEST_F(ConfigFiles, PerformanceTableIsReadAndChecked) {
+  const std::string hub = "[[hub]]\nname = \"a\"\nendpoint = \"10.3.0.2:1\"\npublic_key = \"" + pub_ + "\"\n";
+  const auto s = client::load_client_config(write("p.toml", "private_key_file = \"k.key\"\n" + hub +
+      "[performance]\noffload = false\ncrypto_threads = 3\ncipher = \"chacha20-poly1305\"\n"));
+  EXPECT_FALSE(s.data_path.offload);
+  EXPECT_EQ(s.data_path.crypto_threads, 3u);
+  EXPECT_FALSE(s.data_path.allow_aes);
+  const auto d = client::load_client_config(write("d.toml", "private_key_file = \"k.key\"\n" + hub));
+  EXPECT_TRUE(d.data_path.offload);
+  EXPECT_TRUE(d.data_path.allow_aes);
+  EXPECT_NE(client_error("private_key_file = \"k.key\"\n" + hub + "[performance]\ncipher = \"rot13\"\n")
+                .find("c.toml:7:10: cipher must be"), std::string::npos);
+  EXPECT_NE(client_error("private_key_file = \"k.key\"\n" + hub + "[performance]\ncrypto_threads = 99\n")
+                .find("c.toml:7:18: 'crypto_threads' must be between 0 and 64"), std::string::npos);
+}
+
 TEST_F(ConfigFiles, HubConfigAssignsVipsAndChecksExposeTargets) {
   const auto base = "private_key_file = \"k.key\"\nlisten = \"0.0.0.0:51900\"\n[tun]\naddress = \"10.77.0.1/24\"\n"
                     "[[client]]\nname = \"phone\"\npublic_key = \"" + pub_ + "\"\n";
