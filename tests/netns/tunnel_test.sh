@@ -66,6 +66,11 @@ name = "main"
 endpoint = "10.3.0.2:51900"
 public_key = "$(pub hub)"
 routes = ["10.4.0.0/24"]
+# The laptop runs without offloads, crypto threads or AES: the fallback path.
+[performance]
+offload = false
+crypto_threads = 0
+cipher = "chacha20-poly1305"
 TOML
 cat > "$LAB_DIR/stranger.toml" <<TOML
 private_key_file = "stranger.key"
@@ -108,6 +113,15 @@ echo "              hub $dph"
 check "offloads granted: TSO on both TUNs, UDP GSO on the client, UDP GRO on the hub" \
   test "$(echo "$dpc $dph" | jq -rs '[(.[0].tun_offloads|contains("tso4")), (.[1].tun_offloads|contains("tso4")), .[0].udp_gso, .[1].udp_gro] | all')" = true
 check "the hub wrote coalesced super-packets to its TUN" test "$(echo "$dph" | jq '.coalesced_packets > 1000')" = true
+# The same through the fallback path (cli2: no offloads, no threads, ChaCha20).
+lab_start srv sink4 $NETPEER sink 5004
+wait_for 5 grep -q ready "$LAB_DIR/sink4.log"
+nsx cli2 timeout 60 $NETPEER send 10.4.0.2 5004 10000000 > "$LAB_DIR/send4.out"
+wait_for 10 grep -q " " <(tail -n1 "$LAB_DIR/sink4.log" | grep -v ready)
+check "10 MB TCP cli2 -> srv without offloads arrives with the same SHA-256" \
+  test "$(cut -d' ' -f1,2 "$LAB_DIR/send4.out")" = "$(tail -n1 "$LAB_DIR/sink4.log" | cut -d' ' -f1,2)"
+dp2=$(nsx cli2 "$BIN/tund" status -c "$LAB_DIR/cli2.toml" --json | jq -c '[.data_path.tun_offloads, .data_path.udp_gso, .data_path.crypto_threads, .hubs[0].cipher]')
+check "cli2 ran without offloads, threads or AES ($dp2)" test "$dp2" = '["none",false,0,"chacha20-poly1305"]'
 check "masquerade: srv sees the hub's address 10.4.0.1" test "$(tail -n1 "$LAB_DIR/sink.log" | cut -d' ' -f3)" = 10.4.0.1
 lab_start srv udpecho $NETPEER udpecho 5002
 sleep 0.2
