@@ -117,7 +117,11 @@ bool aead_open(const Key& key, std::uint64_t counter, Bytes ad, Bytes cipher, st
                                                             nonce, key.data()) == 0;
 }
 
-bool aes256gcm_available() { return crypto_aead_aes256gcm_is_available() == 1; }
+bool aes256gcm_available() {
+  // libsodium learns the CPU's features in sodium_init: make sure it ran.
+  static const bool available = (init(), crypto_aead_aes256gcm_is_available() == 1);
+  return available;
+}
 
 const char* to_string(Suite s) { return s == Suite::kAes256Gcm ? "aes-256-gcm" : "chacha20-poly1305"; }
 

@@ -19,13 +19,14 @@
 #include <vector>
 
 #include "crypto/keypair.hpp"
+#include "tund/limits.hpp"
 
 namespace tund::daemon {
 
 class CryptoPool {
  public:
-  static constexpr std::size_t kParallelMin = 16;
-  static constexpr std::size_t kChunk = 4;
+  static constexpr std::size_t kParallelMin = limits::kParallelCryptoMin;
+  static constexpr std::size_t kChunk = limits::kCryptoChunk;
 
   // `workers` extra threads (0: everything on the caller).
   explicit CryptoPool(unsigned workers);

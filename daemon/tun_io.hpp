@@ -15,6 +15,8 @@
 #include "daemon/udp_socket.hpp"
 #include "offload/gro_table.hpp"
 #include "offload/gso_split.hpp"
+#include "tund/limits.hpp"
+#include "tund/wire.hpp"
 
 namespace tund::daemon {
 
@@ -40,6 +42,25 @@ class TunReader {
   // Segments start at slot + headroom and leave tailroom at the slot's end.
   Read read_into(TxBatch& batch, std::size_t headroom, std::size_t tailroom);
   std::uint64_t drops() const { return drops_; }
+
+  // One readiness event: reads until the TUN is empty (at most
+  // kTunReadsPerEvent packets), each split into the batch with room for the
+  // transport header and tag; flush() is called whenever the batch needs
+  // room, on_packet(first, count) for the segments of each packet read.
+  template <class Flush, class OnPacket>
+  void read_batch(TxBatch& b, Flush&& flush, OnPacket&& on_packet) {
+    for (std::size_t reads = 0; reads < limits::kTunReadsPerEvent; ++reads) {
+      if (b.free() < limits::kTxSlotsPerRead) flush();
+      const auto r = read_into(b, wire::transport::kDataOffset, wire::kTagSize);
+      if (r.status == Status::kNeedFlush) {
+        flush();
+        continue;
+      }
+      if (r.status == Status::kDropped) continue;
+      if (r.status != Status::kPacket) break;
+      on_packet(r.first, r.count);
+    }
+  }
 
  private:
   TunDevice& tun_;

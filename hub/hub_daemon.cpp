@@ -112,17 +112,9 @@ void HubDaemon::flush_tx() {
 void HubDaemon::on_tun_readable() {
   const Time now = daemon::now();
   auto& b = *tx_;
-  for (std::size_t reads = 0; reads < limits::kTunReadsPerEvent; ++reads) {
-    if (b.free() < limits::kTxSlotsPerRead) flush_tx();
-    const auto r = tun_reader_->read_into(b, t::kDataOffset, wire::kTagSize);
-    if (r.status == daemon::TunReader::Status::kNeedFlush) {
-      flush_tx();
-      continue;
-    }
-    if (r.status == daemon::TunReader::Status::kDropped) continue;
-    if (r.status != daemon::TunReader::Status::kPacket) break;
-    const auto inner = session::parse_inner(Bytes(b.slot(r.first) + t::kDataOffset, b.entry(r.first).len));
-    for (std::size_t i = r.first; i < r.first + r.count; ++i) {
+  tun_reader_->read_batch(b, [this] { flush_tx(); }, [&](std::size_t first, std::size_t count) {
+    const auto inner = session::parse_inner(Bytes(b.slot(first) + t::kDataOffset, b.entry(first).len));
+    for (std::size_t i = first; i < first + count; ++i) {
       auto& e = b.entry(i);
       if (!inner || inner->version != 4) {
         ++not_ipv4_;
@@ -139,7 +131,7 @@ void HubDaemon::on_tun_readable() {
       e.to = sealed.to;
       b.jobs.push_back(job);
     }
-  }
+  });
   flush_tx();
   after_event(now);
 }

@@ -441,12 +441,10 @@ std::size_t Client::add_hub(const PublicKey& hub_key) {
 }
 
 crypto::Keypair* Client::keypair_for(Bytes datagram, Time now) {
-  const auto type = wire::classify(datagram);
-  if (type != MessageType::kData && type != MessageType::kControl) return nullptr;
-  const std::uint32_t idx = load_le32(datagram.data() + t::kReceiver);
-  auto* s = indices_.find(idx);
-  crypto::Keypair* kp = s ? s->channel_.find(idx) : nullptr;
-  return kp && kp->may_open(datagram, now) ? kp : nullptr;
+  return keypair_to_open_ahead(datagram, now, [this](std::uint32_t idx) -> crypto::Keypair* {
+    auto* s = indices_.find(idx);
+    return s ? s->channel_.find(idx) : nullptr;
+  });
 }
 
 ReceiveResult Client::receive(MutableBytes datagram, PathId path, Time now, const crypto::OpenJob* opened) {

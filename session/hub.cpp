@@ -82,12 +82,10 @@ void Hub::note_initiation(Time now) {
 }
 
 crypto::Keypair* Hub::keypair_for(Bytes datagram, Time now) {
-  const auto type = wire::classify(datagram);
-  if (type != MessageType::kData && type != MessageType::kControl) return nullptr;
-  const std::uint32_t idx = load_le32(datagram.data() + t::kReceiver);
-  HubSession* s = indices_.find(idx);
-  crypto::Keypair* kp = s ? s->channel_.find(idx) : nullptr;
-  return kp && kp->may_open(datagram, now) ? kp : nullptr;
+  return keypair_to_open_ahead(datagram, now, [this](std::uint32_t idx) -> crypto::Keypair* {
+    HubSession* s = indices_.find(idx);
+    return s ? s->channel_.find(idx) : nullptr;
+  });
 }
 
 ReceiveResult Hub::receive(MutableBytes datagram, const Endpoint& from, Time now, MutableBytes reply,

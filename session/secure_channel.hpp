@@ -74,4 +74,15 @@ class SecureChannel {
   SessionStats stats_;
 };
 
+// The keypair a transport datagram would be opened with, when it is worth
+// decrypting ahead (crypto::OpenJob); `find(receiver index)` looks it up in
+// the owner's index table. Nothing for handshakes or unknown indices.
+template <class Find>
+crypto::Keypair* keypair_to_open_ahead(Bytes datagram, Time now, Find&& find) {
+  const auto type = wire::classify(datagram);
+  if (type != wire::MessageType::kData && type != wire::MessageType::kControl) return nullptr;
+  crypto::Keypair* kp = find(load_le32(datagram.data() + wire::transport::kReceiver));
+  return kp && kp->may_open(datagram, now) ? kp : nullptr;
+}
+
 }  // namespace tund::session

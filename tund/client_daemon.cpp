@@ -232,21 +232,13 @@ void ClientDaemon::flush_tx() {
 void ClientDaemon::on_tun_readable() {
   const Time now = daemon::now();
   auto& b = *tx_;
-  for (std::size_t reads = 0; reads < limits::kTunReadsPerEvent; ++reads) {
-    if (b.free() < limits::kTxSlotsPerRead) flush_tx();
-    const auto r = tun_reader_->read_into(b, t::kDataOffset, wire::kTagSize);
-    if (r.status == daemon::TunReader::Status::kNeedFlush) {
-      flush_tx();
-      continue;
-    }
-    if (r.status == daemon::TunReader::Status::kDropped) continue;
-    if (r.status != daemon::TunReader::Status::kPacket) break;
+  tun_reader_->read_batch(b, [this] { flush_tx(); }, [&](std::size_t first, std::size_t count) {
     // Every segment of a super-packet has the same addresses: route once.
-    const auto inner = session::parse_inner(Bytes(b.slot(r.first) + t::kDataOffset, b.entry(r.first).len));
+    const auto inner = session::parse_inner(Bytes(b.slot(first) + t::kDataOffset, b.entry(first).len));
     const auto slot = inner && inner->version == 4 ? route_for(inner->dst4) : std::nullopt;
     auto* s = slot ? &client_->session(*slot) : nullptr;
     const Endpoint* hub = slot ? &settings_.hubs[*slot].endpoint : nullptr;
-    for (std::size_t i = r.first; i < r.first + r.count; ++i) {
+    for (std::size_t i = first; i < first + count; ++i) {
       auto& e = b.entry(i);
       if (!s || !hub) {
         ++no_route_;
@@ -264,7 +256,7 @@ void ClientDaemon::on_tun_readable() {
       e.socket = static_cast<int>(s->active_path());
       b.jobs.push_back(job);
     }
-  }
+  });
   flush_tx();
   after_event(now);
 }

@@ -105,4 +105,8 @@ inline constexpr std::size_t kTxSlots = 1024;
 inline constexpr std::size_t kTxSlotsPerRead = 64;
 // TUN reads per readiness event, so one busy TUN cannot starve the sockets.
 inline constexpr std::size_t kTunReadsPerEvent = 128;
+// Crypto pool: batches smaller than this run on the event-loop thread alone
+// (a wake-up costs more than it saves); workers take this many items at a time.
+inline constexpr std::size_t kParallelCryptoMin = 16;
+inline constexpr std::size_t kCryptoChunk = 4;
 }  // namespace tund::limits

@@ -71,6 +71,7 @@ TEST(Session, TheTransportSuiteIsNegotiated) {
 
 // A message sealed under one suite never opens under the other with the same keys.
 TEST(Keypair, SuitesDoNotCrossOpen) {
+  crypto::init();  // libsodium detects the CPU's AES support here
   if (!crypto::aes256gcm_available()) GTEST_SKIP() << "no hardware AES on this machine";
   crypto::noise::TransportKeys keys{};
   keys.send.fill(7);
