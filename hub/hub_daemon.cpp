@@ -74,6 +74,12 @@ HubDaemon::HubDaemon(asio::io_context& io, HubSettings settings)
               (udp_->gro() ? "+udp-gro" : "") + ", " + std::to_string(crypto_pool_->workers()) + " crypto thread(s)");
   tun_watch_ = std::make_unique<daemon::FdWatch>(io, tun_->fd(), [this] { on_tun_readable(); });
   udp_watch_ = std::make_unique<daemon::FdWatch>(io, udp_->fd(), [this] { on_udp_readable(); });
+  notify_.ready(status_line());
+}
+
+std::string HubDaemon::status_line() const {
+  return "listening on " + settings_.listen.to_string() + ", " + std::to_string(hub_->session_count()) + " of " +
+         std::to_string(settings_.clients.size()) + " client(s) connected";
 }
 
 HubDaemon::~HubDaemon() {
@@ -168,6 +174,10 @@ void HubDaemon::after_event(Time now) {
   }
   flush_tx();
   timer_.arm(hub_->next_deadline());
+  if (hub_->session_count() != notified_sessions_) {
+    notified_sessions_ = hub_->session_count();
+    notify_.status(status_line());
+  }
 }
 
 std::string HubDaemon::status_json() const {

@@ -59,6 +59,9 @@ ClientDaemon::ClientDaemon(asio::io_context& io, ClientSettings settings)
               std::to_string(settings_.hubs.size()) + " hub(s), " + std::to_string(uplinks_.size()) +
               " uplink(s), control socket " + settings_.control_socket);
   after_event(now);
+  // Ready once the TUN and the uplink sockets are up: sessions come up (and
+  // come and go) while the unit runs, and STATUS= tells which.
+  notify_.ready(status_line());
 }
 
 ClientDaemon::~ClientDaemon() { netlink_.remove_all(); }
@@ -304,6 +307,33 @@ void ClientDaemon::after_event(Time now) {
     if (revisit != kNever) deadline = std::min(deadline, std::max(revisit, now + std::chrono::milliseconds(1)));
   }
   timer_.arm(deadline);
+  if (notify_.enabled()) {
+    // Rebuild the line only when what it shows changed (no work per packet).
+    std::uint64_t signature = 0;
+    for (std::size_t slot = 0; slot < client_->session_count(); ++slot) {
+      const auto& s = client_->session(slot);
+      signature = signature * 1000003 + (s.established() ? 1 : 2) * 65536 + s.active_path() + s.vip().vip;
+    }
+    if (signature != status_signature_) {
+      status_signature_ = signature;
+      notify_.status(status_line());
+    }
+  }
+}
+
+std::string ClientDaemon::status_line() const {
+  std::string line;
+  for (std::size_t slot = 0; slot < client_->session_count(); ++slot) {
+    const auto& s = client_->session(slot);
+    if (!line.empty()) line += "; ";
+    line += settings_.hubs[slot].name + ": ";
+    if (s.established())
+      line += "connected via " + uplink_name(static_cast<int>(s.active_path())) + ", vip " +
+              config::ipv4_to_string(s.vip().vip);
+    else
+      line += "connecting";
+  }
+  return line;
 }
 
 void ClientDaemon::on_handshake(std::size_t slot) {

@@ -25,6 +25,7 @@
 #include "daemon/event_sources.hpp"
 #include "daemon/netlink_config.hpp"
 #include "daemon/crypto_pool.hpp"
+#include "daemon/sd_notify.hpp"
 #include "daemon/tun_device.hpp"
 #include "daemon/tun_io.hpp"
 #include "daemon/udp_socket.hpp"
@@ -79,6 +80,7 @@ class ClientDaemon {
   std::vector<session::UplinkCandidate> candidates(std::size_t slot) const;
   std::string uplink_name(int ifindex) const;
   std::string handle_control(const std::string& request);
+  std::string status_line() const;
   nlohmann::json data_path_json() const;
   std::string handle_switch(const std::string& target);
 
@@ -101,6 +103,8 @@ class ClientDaemon {
   std::unique_ptr<daemon::TunWriter> tun_writer_;
   std::unique_ptr<daemon::CryptoPool> crypto_pool_;
   std::vector<crypto::OpenJob> open_jobs_;
+  daemon::SdNotify notify_;
+  std::uint64_t status_signature_ = 0;
   std::vector<std::uint8_t> control_buf_;
   std::vector<Route> routes_;  // longest prefix first
   std::vector<HubState> hub_state_;

@@ -10,6 +10,8 @@
   netpeer.py udpecho PORT         echo UDP datagrams (until killed)
   netpeer.py udpcheck HOST PORT N send N datagrams, print how many came back intact
   netpeer.py garbage HOST PORT    send random UDP datagrams, print how many replies arrived
+  netpeer.py notify PATH          act as systemd's notification socket at PATH: print each
+                                   datagram on one line (newlines as " | ") until killed
 """
 import hashlib, os, socket, sys, time
 
@@ -29,6 +31,12 @@ def chunks(total, size=65536, seed=b"tund"):
 
 def main(argv):
     cmd = argv[1]
+    if cmd == "notify":
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        s.bind(argv[2])
+        print("ready", flush=True)
+        while True:
+            print(s.recv(4096).decode(errors="replace").replace("\n", " | "), flush=True)
     if cmd == "sink":
         srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
