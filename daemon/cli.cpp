@@ -1,6 +1,10 @@
 #include "daemon/cli.hpp"
 
 #include <malloc.h>
+#include <unistd.h>
+
+#include "daemon/netlink_config.hpp"
+#include "daemon/nftables.hpp"
 
 #include <cstdio>
 #include <ctime>
@@ -59,6 +63,36 @@ int run_daemon(const std::function<std::shared_ptr<void>(asio::io_context& io)>&
   io.run();
   daemon.reset();
   return kOk;
+}
+
+int cleanup(const std::string& program, const std::string& control_socket, const std::string& tun_name,
+            const std::vector<std::pair<std::string, std::string>>& nft_tables) {
+  if (daemon::control_request(control_socket, "status")) {
+    std::cerr << program << " cleanup: a daemon is running at " << control_socket << "; stop it first\n";
+    return kNotConnected;
+  }
+  std::vector<std::string> removed;
+  if (::unlink(control_socket.c_str()) == 0) removed.push_back("control socket " + control_socket);
+  try {
+    daemon::NetlinkConfig netlink;
+    if (netlink.delete_link(tun_name)) removed.push_back("interface " + tun_name);
+    daemon::Nftables nft;
+    for (const auto& [family, name] : nft_tables)
+      if (nft.delete_table_if_present(family, name)) removed.push_back("nftables table " + family + " " + name);
+  } catch (const std::exception& e) {
+    std::cerr << program << " cleanup: " << e.what() << "\n";
+    return kNotConnected;
+  }
+  for (const auto& r : removed) std::cout << "removed " << r << "\n";
+  if (removed.empty()) std::cout << "nothing to clean up\n";
+  return kOk;
+}
+
+std::string config_path(const Args& args) {
+  if (!args.config.empty()) return args.config;
+  if (args.positional.size() == 1 && args.positional[0].find('/') == std::string::npos)
+    return "/etc/tund/" + args.positional[0] + ".toml";
+  return {};
 }
 
 }  // namespace tund::cli

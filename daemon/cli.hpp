@@ -71,4 +71,14 @@ int run_or_status(const Args& args, const std::string& program, Settings (*load)
   }
 }
 
+// `cleanup`: removes what a daemon that died without cleaning up left behind
+// (its control socket, its TUN device, its nftables tables). Refuses while a
+// daemon answers on the control socket. Idempotent: it is systemd's
+// ExecStopPost, which runs after clean stops too.
+int cleanup(const std::string& program, const std::string& control_socket, const std::string& tun_name,
+            const std::vector<std::pair<std::string, std::string>>& nft_tables);
+
+// `NAME` (a unit instance: /etc/tund/NAME.toml) or `-c FILE`.
+std::string config_path(const Args& args);
+
 }  // namespace tund::cli

@@ -4,6 +4,7 @@
 #include <linux/rtnetlink.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
+#include <netlink/route/link.h>
 #include <netlink/route/route.h>
 
 #include <memory>
@@ -30,6 +31,15 @@ AddrPtr make_addr(std::uint32_t host_order, std::uint8_t prefix_len) {
 NetlinkConfig::NetlinkConfig() {
   sock_ = nl_socket_alloc();
   if (!sock_ || nl_connect(sock_, NETLINK_ROUTE) < 0) throw std::runtime_error("cannot open rtnetlink socket");
+}
+
+bool NetlinkConfig::delete_link(const std::string& name) {
+  rtnl_link* link = rtnl_link_alloc();
+  if (!link) return false;
+  rtnl_link_set_name(link, name.c_str());
+  const bool deleted = rtnl_link_delete(sock_, link) == 0;
+  rtnl_link_put(link);
+  return deleted;
 }
 
 NetlinkConfig::~NetlinkConfig() {

@@ -24,6 +24,9 @@ class NetlinkConfig {
   std::string add_route(int ifindex, std::uint32_t dst, std::uint8_t prefix_len, std::uint32_t src,
                         std::uint32_t table = 254);
   void remove_all();
+  // Deletes the link named `name` if there is one (a TUN a crashed daemon
+  // left behind). Returns true when it deleted something.
+  bool delete_link(const std::string& name);
 
  private:
   struct Added {

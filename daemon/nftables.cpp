@@ -18,6 +18,11 @@ Nftables::~Nftables() {
   nft_ctx_free(ctx_);
 }
 
+bool Nftables::delete_table_if_present(const std::string& family, const std::string& name) {
+  if (!run("list table " + family + " " + name).empty()) return false;
+  return run("delete table " + family + " " + name).empty();
+}
+
 std::string Nftables::run(const std::string& commands) {
   if (nft_run_cmd_from_buffer(ctx_, commands.c_str()) == 0) return {};
   std::string err = nft_ctx_get_error_buffer(ctx_);

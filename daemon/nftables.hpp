@@ -23,6 +23,8 @@ class Nftables {
   // to delete it in remove_all().
   std::string install_table(const std::string& family, const std::string& name, const std::string& body);
   void remove_all();
+  // Deletes `family name` if it exists (left by a crashed daemon). True when it did.
+  bool delete_table_if_present(const std::string& family, const std::string& name);
 
  private:
   nft_ctx* ctx_ = nullptr;

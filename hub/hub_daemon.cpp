@@ -17,12 +17,13 @@ namespace t = wire::transport;
 using session::ReceiveResult;
 using session::SealResult;
 
-namespace {
-std::string table_name(const std::string& tun) {
+std::string nat_table_name(const std::string& tun) {
   std::string n = "tund_hub_";
   for (char c : tun) n += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
   return n;
 }
+
+namespace {
 
 bool forwarding_enabled() {
   std::ifstream f("/proc/sys/net/ipv4/ip_forward");
@@ -60,7 +61,7 @@ HubDaemon::HubDaemon(asio::io_context& io, HubSettings settings)
   uo.offload = settings_.data_path.offload;
   udp_ = std::make_unique<daemon::UdpSocket>(uo);
   if (!settings_.masquerade.empty() || !settings_.exposes.empty()) {
-    if (auto e = nft_.install_table("ip", table_name(tun_->name()), nat_rules()); !e.empty())
+    if (auto e = nft_.install_table("ip", nat_table_name(tun_->name()), nat_rules()); !e.empty())
       throw std::runtime_error("nftables: " + e);
   }
   if (!forwarding_enabled())

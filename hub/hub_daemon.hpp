@@ -26,6 +26,9 @@
 
 namespace tund::hub {
 
+// The nftables table (family ip) holding the NAT and expose rules of a hub on `tun`.
+std::string nat_table_name(const std::string& tun);
+
 class HubDaemon {
  public:
   HubDaemon(asio::io_context& io, HubSettings settings);  // throws on startup failure

@@ -1,6 +1,7 @@
 // tund-hub: the hub. Subcommands:
 //   tund-hub run -c hub.toml [-v]
 //   tund-hub status -c hub.toml [--json]
+//   tund-hub cleanup -c hub.toml     remove what a crashed daemon left behind
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -16,7 +17,8 @@ using namespace tund;
 
 int usage() {
   std::cerr << "usage: tund-hub run -c hub.toml [-v]\n"
-               "       tund-hub status -c hub.toml [--json]\n";
+               "       tund-hub status -c hub.toml [--json]\n"
+               "       tund-hub cleanup -c hub.toml\n";
   return cli::kUsage;
 }
 
@@ -50,10 +52,24 @@ int print_status(const std::string& text, bool as_json) {
   return cli::kOk;
 }
 
+int cmd_cleanup(const cli::Args& args) {
+  const auto path = cli::config_path(args);
+  if (path.empty()) return usage();
+  hub::HubSettings s;
+  try {
+    s = hub::load_hub_config(path);
+  } catch (const config::ConfigError& e) {
+    std::cerr << e.what() << "\n";
+    return cli::kUsage;
+  }
+  return cli::cleanup("tund-hub", s.control_socket, s.tun_name, {{"ip", hub::nat_table_name(s.tun_name)}});
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const auto args = cli::parse_args(argc, argv);
+  if (args && args->command == "cleanup") return cmd_cleanup(*args);
   if (!args || (args->command != "run" && args->command != "status") || args->config.empty()) return usage();
   crypto::init();
   return cli::run_or_status<hub::HubDaemon>(*args, "tund-hub", hub::load_hub_config, print_status);

@@ -4,6 +4,7 @@
 //   tund run -c client.toml [-v]     the daemon, in the foreground
 //   tund status -c client.toml [--json]
 //   tund switch IFNAME|auto -c client.toml
+//   tund cleanup NAME | -c client.toml   remove what a crashed daemon left behind
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,7 +29,8 @@ int usage() {
                "       tund pubkey < private.key\n"
                "       tund run -c client.toml [-v]\n"
                "       tund status -c client.toml [--json]\n"
-               "       tund switch IFNAME|auto -c client.toml\n";
+               "       tund switch IFNAME|auto -c client.toml\n"
+               "       tund cleanup NAME | -c client.toml\n";
   return cli::kUsage;
 }
 
@@ -79,6 +81,20 @@ int cmd_switch(const cli::Args& args) {
   }
   std::cout << "active uplink: " << j.value("active_uplink", "") << "\n";
   return cli::kOk;
+}
+
+// `tund cleanup NAME` (the unit's ExecStopPost) or `tund cleanup -c FILE`.
+int cmd_cleanup(const cli::Args& args) {
+  const auto path = cli::config_path(args);
+  if (path.empty()) return usage();
+  client::ClientSettings s;
+  try {
+    s = client::load_client_config(path);
+  } catch (const config::ConfigError& e) {
+    std::cerr << e.what() << "\n";
+    return cli::kUsage;
+  }
+  return cli::cleanup("tund", s.control_socket, s.tun_name, {});
 }
 
 int print_status(const std::string& json_text, bool as_json) {
@@ -143,6 +159,7 @@ int main(int argc, char** argv) {
   if (args->command == "genkey" && args->count == 0) return cmd_genkey();
   if (args->command == "pubkey" && args->count == 0) return cmd_pubkey();
   if (args->command == "switch") return cmd_switch(*args);
+  if (args->command == "cleanup") return cmd_cleanup(*args);
   if ((args->command != "run" && args->command != "status") || args->config.empty() || !args->positional.empty())
     return usage();
   return cli::run_or_status<client::ClientDaemon>(*args, "tund", client::load_client_config, print_status);

@@ -46,6 +46,8 @@ control_socket = "$LAB_DIR/hub.sock"
 [[client]]
 name = "phone"
 public_key = "$(pub phone)"
+[nat]
+masquerade = ["10.4.0.0/24"]
 TOML
 cat > "$LAB_DIR/cli.toml" <<TOML
 private_key_file = "phone.key"
@@ -73,5 +75,20 @@ nsx cli "$BIN/tund" switch lte0 -c "$LAB_DIR/cli.toml" > /dev/null
 check "client: STATUS follows a handover to lte0" wait_for 5 grep -q "STATUS=main: connected via lte0" "$LAB_DIR/notify_cli.log"
 echo "   client notifications: $(tr '\n' '/' < "$LAB_DIR/notify_cli.log")"
 check "without NOTIFY_SOCKET nothing is sent (and nothing breaks)" nsx cli "$BIN/tund" status -c "$LAB_DIR/cli.toml"
+
+# 4. cleanup (ExecStopPost): refuses while the daemon runs; after kill -9 it
+#    removes the hub's nftables table and the stale control sockets; again, nothing.
+check "tund-hub cleanup refuses while the hub runs" test "$(nsx hub "$BIN/tund-hub" cleanup -c "$LAB_DIR/hub.toml" >/dev/null 2>&1; echo $?)" = 1
+kill -9 "$PID_hub" "$PID_cli"
+wait "$PID_hub" "$PID_cli" 2>/dev/null
+check "after kill -9 the hub's NAT table is left behind" bash -c "ip netns exec $(ns hub) nft list table ip tund_hub_hub0 >/dev/null"
+out=$(nsx hub "$BIN/tund-hub" cleanup -c "$LAB_DIR/hub.toml")
+echo "   $(echo "$out" | tr '\n' ';')"
+check "tund-hub cleanup removes the table and the stale socket" \
+  test "$(echo "$out" | grep -c -e 'nftables table ip tund_hub_hub0' -e 'control socket')" = 2
+check "the table is gone" bash -c "! ip netns exec $(ns hub) nft list table ip tund_hub_hub0 >/dev/null 2>&1"
+check "tund cleanup removes the client's stale socket" bash -c "ip netns exec $(ns cli) '$BIN/tund' cleanup -c '$LAB_DIR/cli.toml' | grep -q 'control socket'"
+check "cleanup again: nothing to clean up, exit 0" \
+  test "$(nsx hub "$BIN/tund-hub" cleanup -c "$LAB_DIR/hub.toml")" = "nothing to clean up"
 
 summary
