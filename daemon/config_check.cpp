@@ -209,6 +209,14 @@ void read_handover_table(const toml::value& root, bool hub, ResendSettings& out)
   if (auto v = get_optional_int(*t, "resend_total_bytes", 0, 1ll << 34)) out.total_bytes = static_cast<std::size_t>(*v);
 }
 
+std::optional<Endpoint> read_metrics_listen(const toml::value& root) {
+  const auto text = get_optional_string(root, "metrics_listen");
+  if (!text) return std::nullopt;
+  const auto ep = parse_endpoint(*text);
+  if (!ep || ep->port == 0) fail(*find(root, "metrics_listen"), "metrics_listen '" + *text + "' is not ip:port");
+  return ep;
+}
+
 DataPathSettings read_performance_table(const toml::value& root) {
   DataPathSettings s;
   const unsigned cores = std::thread::hardware_concurrency();

@@ -84,6 +84,9 @@ struct DataPathSettings {
 };
 DataPathSettings read_performance_table(const toml::value& root);
 
+// The optional top-level `metrics_listen = "127.0.0.1:9586"` (Prometheus).
+std::optional<Endpoint> read_metrics_listen(const toml::value& root);
+
 // Reads a base64 key from a file named in the config (relative to the config's
 // directory). Errors point at the config value.
 PrivateKey load_private_key(const toml::value& at, const std::string& config_path,

@@ -11,7 +11,7 @@ using namespace config;
 
 HubSettings load_hub_config(const std::string& path) {
   const auto root = parse_file(path);
-  check_keys(root, {"private_key_file", "listen", "control_socket", "tun", "client", "nat", "expose", "handover", "performance", "limits"},
+  check_keys(root, {"private_key_file", "listen", "control_socket", "tun", "client", "nat", "expose", "handover", "performance", "limits", "metrics_listen"},
              "the top level");
   HubSettings s;
   s.config_path = path;
@@ -29,6 +29,7 @@ HubSettings load_hub_config(const std::string& path) {
   s.resend = {rs.max_bytes, rs.max_packets, std::chrono::milliseconds(rs.max_age_ms)};
   s.resend_total_bytes = rs.total_bytes;
   s.data_path = read_performance_table(root);
+  s.metrics_listen = read_metrics_listen(root);
   if (const auto* lim = get_optional_table(root, "limits")) {
     check_keys(*lim, {"under_load_handshakes"}, "[limits]");
     if (auto v = get_optional_int(*lim, "under_load_handshakes", 1, 10'000'000))

@@ -7,6 +7,7 @@
 //   [[expose]] listen = "10.4.0.1:8080", to = "phone:80", protocol = "tcp" | "udp"
 //   [handover] resend_max_bytes, resend_max_packets, resend_max_age_ms (per session), resend_total_bytes
 //   [performance] offload = true, crypto_threads = N
+//   metrics_listen = "127.0.0.1:9586"  (Prometheus /metrics, optional)
 //   [limits]   under_load_handshakes = 4096   (initiations/s above which cookies are demanded)
 #pragma once
 
@@ -45,6 +46,7 @@ struct HubSettings {
   session::ResendLimits resend;
   std::size_t resend_total_bytes = 256u << 20;
   config::DataPathSettings data_path;
+  std::optional<Endpoint> metrics_listen;
   std::uint32_t under_load_handshakes = limits::kUnderLoadInitiationsPerSecond;
 };
 

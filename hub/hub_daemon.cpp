@@ -69,6 +69,8 @@ HubDaemon::HubDaemon(asio::io_context& io, HubSettings settings)
                  " and other interfaces will not be routed");
   control_ = std::make_unique<daemon::ControlServer>(
       io, settings_.control_socket, [this](const std::string& r) { return handle_control(r); });
+  if (settings_.metrics_listen)
+    metrics_ = std::make_unique<daemon::MetricsServer>(io, *settings_.metrics_listen, [this] { return render_metrics(); });
   log::notice("tund-hub: listening on " + settings_.listen.to_string() + ", " + tun_->name() + " " +
               settings_.tun_address.to_string() + ", " + std::to_string(settings_.clients.size()) +
               " client(s), control socket " + settings_.control_socket + ", offloads " + tun_->offloads_string() +
@@ -76,6 +78,53 @@ HubDaemon::HubDaemon(asio::io_context& io, HubSettings settings)
   tun_watch_ = std::make_unique<daemon::FdWatch>(io, tun_->fd(), [this] { on_tun_readable(); });
   udp_watch_ = std::make_unique<daemon::FdWatch>(io, udp_->fd(), [this] { on_udp_readable(); });
   notify_.ready(status_line());
+}
+
+std::string HubDaemon::render_metrics() const {
+  daemon::MetricsText m;
+  m.family("tund_hub_up", "gauge", "1 while the daemon runs.");
+  m.sample("tund_hub_up", 1);
+  m.family("tund_hub_sessions", "gauge", "Clients with a live session.");
+  m.sample("tund_hub_sessions", static_cast<double>(hub_->session_count()));
+  m.family("tund_hub_clients", "gauge", "Configured clients.");
+  m.sample("tund_hub_clients", static_cast<double>(settings_.clients.size()));
+  struct Row {
+    const ClientSettings* c;
+    const session::HubSession* s;
+  };
+  std::vector<Row> rows;
+  for (const auto& c : settings_.clients) {
+    const auto id = hub_->find_client(c.public_key);
+    if (const auto* s = id ? hub_->session(*id) : nullptr) rows.push_back({&c, s});
+  }
+  m.family("tund_hub_session_info", "gauge", "One per live session: the client's endpoint, VIP and cipher.");
+  for (const auto& r : rows)
+    m.sample("tund_hub_session_info",
+             {{"client", r.c->name},
+              {"endpoint", r.s->endpoint().to_string()},
+              {"vip", config::ipv4_to_string(r.c->vip)},
+              {"cipher", crypto::to_string(r.s->suite())}},
+             1);
+  const auto per_session = [&](const char* name, const char* type, const char* help, auto value) {
+    m.family(name, type, help);
+    for (const auto& r : rows) m.sample(name, {{"client", r.c->name}}, static_cast<double>(value(*r.s)));
+  };
+  per_session("tund_hub_session_rx_bytes_total", "counter", "Outer bytes received from the client.",
+              [](const session::HubSession& s) { return s.stats().rx_bytes; });
+  per_session("tund_hub_session_tx_bytes_total", "counter", "Outer bytes sent to the client.",
+              [](const session::HubSession& s) { return s.stats().tx_bytes; });
+  per_session("tund_hub_session_last_handshake_seconds", "gauge", "Unix time of the latest handshake.",
+              [](const session::HubSession& s) {
+                return s.last_handshake() ? daemon::to_unix_seconds(*s.last_handshake()) : 0;
+              });
+  per_session("tund_hub_session_path_changes_total", "counter", "Times the client's return path moved.",
+              [](const session::HubSession& s) { return s.path_changes(); });
+  m.family("tund_hub_resend_buffer_bytes", "gauge", "Inner bytes kept for resending, all sessions.");
+  m.sample("tund_hub_resend_buffer_bytes", static_cast<double>(hub_->resend_bytes()));
+  m.family("tund_hub_drops_total", "counter", "Packets dropped, by reason.");
+  const auto drops = nlohmann::json::parse(status_json())["drops"];
+  for (const auto& [reason, n] : drops.items()) m.sample("tund_hub_drops_total", {{"reason", reason}}, n.get<double>());
+  return m.text();
 }
 
 std::string HubDaemon::status_line() const {

@@ -17,6 +17,7 @@
 #include "daemon/netlink_config.hpp"
 #include "daemon/nftables.hpp"
 #include "daemon/crypto_pool.hpp"
+#include "daemon/metrics.hpp"
 #include "daemon/sd_notify.hpp"
 #include "daemon/tun_device.hpp"
 #include "daemon/tun_io.hpp"
@@ -41,6 +42,7 @@ class HubDaemon {
   void on_udp_readable();
   void flush_tx();
   std::string status_line() const;
+  std::string render_metrics() const;
   void after_event(Time now);
   std::string nat_rules() const;
   std::string handle_control(const std::string& request);
@@ -64,6 +66,7 @@ class HubDaemon {
   std::unique_ptr<daemon::CryptoPool> crypto_pool_;
   std::vector<crypto::OpenJob> open_jobs_;
   daemon::SdNotify notify_;
+  std::unique_ptr<daemon::MetricsServer> metrics_;
   std::size_t notified_sessions_ = 0;
   std::vector<std::uint8_t> reply_buf_;
   std::uint64_t not_ipv4_ = 0;

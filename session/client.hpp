@@ -115,6 +115,7 @@ class ClientSession {
   // Liveness timeout of the active path: clamp(4 srtt, 120 ms, 600 ms).
   Duration dead_timeout() const;
   const HandoverStats& handover_stats() const { return handover_; }
+  std::size_t resend_bytes() const { return resend_.bytes(); }
   const ResendBuffer& resend_buffer() const { return resend_; }
 
   State state() const { return state_; }

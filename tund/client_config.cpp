@@ -8,7 +8,7 @@ using namespace config;
 
 ClientSettings load_client_config(const std::string& path) {
   const auto root = parse_file(path);
-  check_keys(root, {"private_key_file", "control_socket", "fwmark", "tun", "hub", "uplinks", "handover", "performance"}, "the top level");
+  check_keys(root, {"private_key_file", "control_socket", "fwmark", "tun", "hub", "uplinks", "handover", "performance", "metrics_listen"}, "the top level");
   ClientSettings s;
   s.config_path = path;
   const auto key_file = get_string(root, "private_key_file");
@@ -41,6 +41,7 @@ ClientSettings load_client_config(const std::string& path) {
   s.resend = {rs.max_bytes, rs.max_packets, std::chrono::milliseconds(rs.max_age_ms)};
 
   s.data_path = read_performance_table(root);
+  s.metrics_listen = read_metrics_listen(root);
 
   const auto hubs = get_table_array(root, "hub");
   if (hubs.empty()) fail_file(path, "at least one [[hub]] is required");

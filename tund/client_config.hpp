@@ -9,6 +9,7 @@
 //   [uplinks] prefer, avoid, metered (globs), max_rtt_ms, max_loss, hold_down_ms
 //   [handover] resend_max_bytes, resend_max_packets, resend_max_age_ms
 //   [performance] offload = true, crypto_threads = N
+//   metrics_listen = "127.0.0.1:9586"         # Prometheus /metrics (optional)
 #pragma once
 
 #include <string>
@@ -39,6 +40,7 @@ struct ClientSettings {
   session::UplinkPolicyConfig uplinks;
   session::ResendLimits resend;
   config::DataPathSettings data_path;
+  std::optional<Endpoint> metrics_listen;
 };
 
 // Throws config::ConfigError with "file:line:column: reason".

@@ -53,6 +53,9 @@ ClientDaemon::ClientDaemon(asio::io_context& io, ClientSettings settings)
 
   control_ = std::make_unique<daemon::ControlServer>(
       io, settings_.control_socket, [this](const std::string& r) { return handle_control(r); });
+  if (settings_.metrics_listen)
+    metrics_ = std::make_unique<daemon::MetricsServer>(io, *settings_.metrics_listen, [this] { return render_metrics(); });
+  seen_switches_.assign(client_->session_count(), 0);
   tun_watch_ = std::make_unique<daemon::FdWatch>(io, tun_->fd(), [this] { on_tun_readable(); });
   log::notice("tund: " + tun_->name() + " up (mtu " + std::to_string(tun_->mtu()) + ", offloads " +
               tun_->offloads_string() + ", " + std::to_string(crypto_pool_->workers()) + " crypto thread(s)), " +
@@ -170,6 +173,14 @@ void ClientDaemon::apply_policy(Time now, const std::string& why) {
     }
     if (current) {
       ++handovers_.count;
+      // By trigger: a person, the interface table, measurements (a dead or
+      // worse path), or the end of a hold-down (moving back).
+      const std::string trigger = why.rfind("switch", 0) == 0          ? "manual"
+                                  : why == "uplink table changed"      ? "uplink_change"
+                                  : why == "hold-down over"            ? "hold_down_over"
+                                  : why == "path measurements"         ? "path_quality"
+                                                                       : "other";
+      ++handovers_by_reason_[trigger];
       handovers_.last_reason = reason;
       handovers_.last_from = from;
       handovers_.last_to = to;
@@ -307,6 +318,17 @@ void ClientDaemon::after_event(Time now) {
     if (revisit != kNever) deadline = std::min(deadline, std::max(revisit, now + std::chrono::milliseconds(1)));
   }
   timer_.arm(deadline);
+  for (std::size_t slot = 0; slot < client_->session_count() && slot < seen_switches_.size(); ++slot) {
+    const auto& h = client_->session(slot).handover_stats();
+    if (h.switches == seen_switches_[slot]) continue;
+    seen_switches_[slot] = h.switches;
+    const double s = std::chrono::duration<double>(h.last_duration).count();
+    static constexpr double kLimits[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0};
+    for (std::size_t b = 0; b < exchange_buckets_.size(); ++b)
+      if (s <= kLimits[b]) ++exchange_buckets_[b];
+    ++exchange_count_;
+    exchange_sum_s_ += s;
+  }
   if (notify_.enabled()) {
     // Rebuild the line only when what it shows changed (no work per packet).
     std::uint64_t signature = 0;
@@ -452,6 +474,73 @@ nlohmann::json ClientDaemon::data_path_json() const {
     gro = gro && u.socket->gro();
   }
   return daemon::data_path_json(*tun_, *tun_writer_, *crypto_pool_, gso, gro);
+}
+
+std::string ClientDaemon::render_metrics() const {
+  daemon::MetricsText m;
+  m.family("tund_up", "gauge", "1 while the daemon runs.");
+  m.sample("tund_up", 1);
+  m.family("tund_session_info", "gauge", "One per hub session: its endpoint, uplink, VIP, cipher and state.");
+  for (std::size_t i = 0; i < client_->session_count(); ++i) {
+    const auto& s = client_->session(i);
+    m.sample("tund_session_info",
+             {{"hub", settings_.hubs[i].name},
+              {"endpoint", settings_.hubs[i].endpoint.to_string()},
+              {"uplink", uplink_name(static_cast<int>(s.active_path()))},
+              {"vip", s.vip().vip ? config::ipv4_to_string(s.vip().vip) : ""},
+              {"cipher", crypto::to_string(s.suite())},
+              {"state", s.established() ? "connected" : "connecting"}},
+             1);
+  }
+  const auto per_session = [&](const char* name, const char* type, const char* help, auto value) {
+    m.family(name, type, help);
+    for (std::size_t i = 0; i < client_->session_count(); ++i)
+      m.sample(name, {{"hub", settings_.hubs[i].name}}, static_cast<double>(value(client_->session(i))));
+  };
+  per_session("tund_session_rx_bytes_total", "counter", "Outer bytes received from the hub.",
+              [](const session::ClientSession& s) { return s.stats().rx_bytes; });
+  per_session("tund_session_tx_bytes_total", "counter", "Outer bytes sent to the hub.",
+              [](const session::ClientSession& s) { return s.stats().tx_bytes; });
+  per_session("tund_session_handshakes_total", "counter", "Completed handshakes.",
+              [](const session::ClientSession& s) { return s.stats().handshakes; });
+  per_session("tund_session_last_handshake_seconds", "gauge", "Unix time of the latest handshake (0: never).",
+              [](const session::ClientSession& s) {
+                return s.last_handshake() ? daemon::to_unix_seconds(*s.last_handshake()) : 0;
+              });
+  per_session("tund_resend_buffer_bytes", "gauge", "Inner bytes kept for resending after a handover.",
+              [](const session::ClientSession& s) { return s.resend_bytes(); });
+  per_session("tund_resent_packets_total", "counter", "Packets resent after switching exchanges.",
+              [](const session::ClientSession& s) { return s.handover_stats().resent_packets; });
+  m.family("tund_uplink_info", "gauge", "One per interface in the uplink table, with its role for the first hub.");
+  const auto& table = monitor_->table();
+  const auto& verdicts = hub_state_[0].selector.last().verdicts;
+  for (std::size_t i = 0; i < table.size(); ++i)
+    m.sample("tund_uplink_info",
+             {{"uplink", table[i].name},
+              {"kind", netmon::to_string(table[i].kind)},
+              {"role", i < verdicts.size() ? session::to_string(verdicts[i].role) : "unusable"}},
+             1);
+  m.family("tund_uplink_rtt_seconds", "gauge", "Smoothed RTT to the first hub on each probed uplink.");
+  for (const auto& u : table)
+    if (const auto* st = client_->session(0).path_stats(static_cast<session::PathId>(u.ifindex)); st && st->rtt)
+      m.sample("tund_uplink_rtt_seconds", {{"uplink", u.name}}, std::chrono::duration<double>(*st->rtt).count());
+  m.family("tund_handovers_total", "counter", "Uplink changes, by what triggered them.");
+  for (const char* r : {"manual", "uplink_change", "path_quality", "hold_down_over", "other"}) {
+    const auto it = handovers_by_reason_.find(r);
+    m.sample("tund_handovers_total", {{"reason", r}}, it == handovers_by_reason_.end() ? 0 : it->second);
+  }
+  m.family("tund_handover_duration_seconds", "histogram",
+           "Switching exchanges: from the switch on the new uplink to the hub's answer.");
+  static constexpr const char* kLe[] = {"0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1"};
+  for (std::size_t b = 0; b < exchange_buckets_.size(); ++b)
+    m.sample("tund_handover_duration_seconds_bucket", {{"le", kLe[b]}}, static_cast<double>(exchange_buckets_[b]));
+  m.sample("tund_handover_duration_seconds_bucket", {{"le", "+Inf"}}, static_cast<double>(exchange_count_));
+  m.sample("tund_handover_duration_seconds_sum", exchange_sum_s_);
+  m.sample("tund_handover_duration_seconds_count", static_cast<double>(exchange_count_));
+  m.family("tund_drops_total", "counter", "Packets dropped, by reason.");
+  const auto drops = nlohmann::json::parse(status_json())["drops"];
+  for (const auto& [reason, n] : drops.items()) m.sample("tund_drops_total", {{"reason", reason}}, n.get<double>());
+  return m.text();
 }
 
 std::string ClientDaemon::handle_control(const std::string& request) {

@@ -12,6 +12,7 @@
 // whatever the routing table says and can never loop into tun0.
 #pragma once
 
+#include <array>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <memory>
@@ -25,6 +26,7 @@
 #include "daemon/event_sources.hpp"
 #include "daemon/netlink_config.hpp"
 #include "daemon/crypto_pool.hpp"
+#include "daemon/metrics.hpp"
 #include "daemon/sd_notify.hpp"
 #include "daemon/tun_device.hpp"
 #include "daemon/tun_io.hpp"
@@ -81,6 +83,7 @@ class ClientDaemon {
   std::string uplink_name(int ifindex) const;
   std::string handle_control(const std::string& request);
   std::string status_line() const;
+  std::string render_metrics() const;
   nlohmann::json data_path_json() const;
   std::string handle_switch(const std::string& target);
 
@@ -104,6 +107,13 @@ class ClientDaemon {
   std::unique_ptr<daemon::CryptoPool> crypto_pool_;
   std::vector<crypto::OpenJob> open_jobs_;
   daemon::SdNotify notify_;
+  std::unique_ptr<daemon::MetricsServer> metrics_;
+  // Handovers by what triggered them, and the switching exchanges' durations.
+  std::map<std::string, std::uint64_t> handovers_by_reason_;
+  std::vector<std::uint64_t> seen_switches_;
+  std::array<std::uint64_t, 10> exchange_buckets_{};  // cumulative per limits below
+  std::uint64_t exchange_count_ = 0;
+  double exchange_sum_s_ = 0;
   std::uint64_t status_signature_ = 0;
   std::vector<std::uint8_t> control_buf_;
   std::vector<Route> routes_;  // longest prefix first

@@ -43,6 +43,7 @@ cat > "$LAB_DIR/hub.toml" <<TOML
 private_key_file = "hub.key"
 listen = "0.0.0.0:51900"
 control_socket = "$LAB_DIR/hub.sock"
+metrics_listen = "127.0.0.1:9587"
 [[client]]
 name = "phone"
 public_key = "$(pub phone)"
@@ -52,6 +53,7 @@ TOML
 cat > "$LAB_DIR/cli.toml" <<TOML
 private_key_file = "phone.key"
 control_socket = "$LAB_DIR/cli.sock"
+metrics_listen = "127.0.0.1:9586"
 [[hub]]
 name = "main"
 endpoint = "10.3.0.2:51900"
@@ -74,6 +76,24 @@ check "hub: STATUS counts the session" wait_for 5 grep -q "STATUS=.*1 of 1 clien
 nsx cli "$BIN/tund" switch lte0 -c "$LAB_DIR/cli.toml" > /dev/null
 check "client: STATUS follows a handover to lte0" wait_for 5 grep -q "STATUS=main: connected via lte0" "$LAB_DIR/notify_cli.log"
 echo "   client notifications: $(tr '\n' '/' < "$LAB_DIR/notify_cli.log")"
+# Prometheus: both daemons serve /metrics; the handover shows in the counters.
+scrape() { nsx "$1" python3 -c "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:$2$3', timeout=5).read().decode())" 2>&1; }
+scrape cli 9586 /metrics > "$LAB_DIR/metrics.cli"
+scrape hub 9587 /metrics > "$LAB_DIR/metrics.hub"
+scrape cli 9586 /nope > "$LAB_DIR/metrics.404"
+MC="$LAB_DIR/metrics.cli"
+MH="$LAB_DIR/metrics.hub"
+check "client metrics: session info with hub, uplink, VIP and cipher" \
+  grep -q '^tund_session_info{hub="main",endpoint="10.3.0.2:51900",uplink="lte0",vip="10.77.0.2",cipher="[a-z0-9-]*",state="connected"} 1$' "$MC"
+check "client metrics: one manual handover" grep -q '^tund_handovers_total{reason="manual"} 1$' "$MC"
+check "client metrics: the switching exchange is in the histogram" grep -q '^tund_handover_duration_seconds_count 1$' "$MC"
+check "client metrics: byte counters" grep -q '^tund_session_tx_bytes_total{hub="main"} [1-9]' "$MC"
+check "client metrics: last handshake as unix time" grep -q '^tund_session_last_handshake_seconds{hub="main"} 1[0-9]\{9\}$' "$MC"
+check "client metrics: resend buffer occupancy" grep -q '^tund_resend_buffer_bytes{hub="main"} ' "$MC"
+check "hub metrics: the session with its endpoint" grep -q '^tund_hub_session_info{client="phone",endpoint="10.2.0.2:' "$MH"
+check "hub metrics: counters and sessions" bash -c "grep -q '^tund_hub_session_rx_bytes_total{client=\"phone\"} [1-9]' '$MH' && grep -q '^tund_hub_sessions 1$' '$MH'"
+check "metrics: every family has HELP and TYPE" test "$(cat "$MC" "$MH" | grep -c '^# TYPE')" = "$(cat "$MC" "$MH" | grep -c '^# HELP')"
+check "metrics: other paths are 404" grep -q 404 "$LAB_DIR/metrics.404"
 check "without NOTIFY_SOCKET nothing is sent (and nothing breaks)" nsx cli "$BIN/tund" status -c "$LAB_DIR/cli.toml"
 
 # 4. cleanup (ExecStopPost): refuses while the daemon runs; after kill -9 it

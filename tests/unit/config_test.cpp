@@ -130,6 +130,8 @@ TEST_F(ConfigFiles, PerformanceTableIsReadAndChecked) {
   EXPECT_TRUE(d.data_path.allow_aes);
   EXPECT_NE(client_error("private_key_file = \"k.key\"\n" + hub + "[performance]\ncipher = \"rot13\"\n")
                 .find("c.toml:7:10: cipher must be"), std::string::npos);
+  EXPECT_NE(client_error("private_key_file = \"k.key\"\nmetrics_listen = \"localhost\"\n" + hub)
+                .find("c.toml:2:18: metrics_listen 'localhost' is not ip:port"), std::string::npos);
   EXPECT_NE(client_error("private_key_file = \"k.key\"\n" + hub + "[performance]\ncrypto_threads = 99\n")
                 .find("c.toml:7:18: 'crypto_threads' must be between 0 and 64"), std::string::npos);
 }
