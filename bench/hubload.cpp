@@ -66,7 +66,7 @@ struct SimClient {
 Time now() { return Time(Clock::now().time_since_epoch()); }
 
 int hub_config(std::size_t n, std::uint64_t seed, const std::string& listen) {
-  std::cout << "private_key_file = \"hub.key\"\nlisten = \"" << listen << "\"\ncontrol_socket = \"hub.sock\"\n"
+  std::cout << "private_key_file = \"hub.key\"\nlisten = \"" << listen << "\"\ncontrol_socket = \"hub.sock\"\nstate_directory = \".\"\n"
             << "[tun]\nname = \"hl0\"\naddress = \"10.77.0.1/16\"\n"
             << "[limits]\n# measuring capacity: cookies only far above it\nunder_load_handshakes = 10000000\n";
   for (std::size_t i = 0; i < n; ++i) {

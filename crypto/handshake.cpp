@@ -42,7 +42,7 @@ std::uint32_t local_capabilities() {
 }
 
 noise::Failure read_response(noise::IkInitiator& ik, Bytes msg, VipAssignment& vip, Suite& suite,
-                             noise::TransportKeys& keys) {
+                             std::uint8_t& flags, noise::TransportKeys& keys) {
   namespace m = wire::response;
   namespace p = wire::response_payload;
   if (msg.size() != m::kSize) return noise::Failure::kBadSize;
@@ -53,6 +53,7 @@ noise::Failure read_response(noise::IkInitiator& ik, Bytes msg, VipAssignment& v
   vip.prefix_len = payload[p::kPrefixLen];
   vip.mtu = static_cast<std::uint16_t>(payload[p::kMtu] | payload[p::kMtu + 1] << 8);
   vip.gateway = load_be32(payload.data() + p::kGateway);
+  flags = payload[p::kFlags];
   // A suite we did not offer, or do not know, fails the handshake.
   const std::uint8_t chosen = payload[p::kSuite];
   if (chosen == static_cast<std::uint8_t>(Suite::kChaCha20Poly1305)) {
@@ -84,7 +85,7 @@ noise::Failure read_initiation(noise::IkResponder& ik, Bytes msg, Timestamp& ts,
 
 noise::Failure write_response(noise::IkResponder& ik, const PrivateKey& ephemeral,
                               std::uint32_t sender_index, std::uint32_t receiver_index,
-                              const VipAssignment& vip, Suite suite, MutableBytes out,
+                              const VipAssignment& vip, Suite suite, std::uint8_t flags, MutableBytes out,
                               noise::TransportKeys& keys) {
   namespace m = wire::response;
   namespace p = wire::response_payload;
@@ -93,6 +94,7 @@ noise::Failure write_response(noise::IkResponder& ik, const PrivateKey& ephemera
   store_be32(payload.data() + p::kVip, vip.vip);
   payload[p::kPrefixLen] = vip.prefix_len;
   payload[p::kSuite] = static_cast<std::uint8_t>(suite);
+  payload[p::kFlags] = flags;
   payload[p::kMtu] = static_cast<std::uint8_t>(vip.mtu);
   payload[p::kMtu + 1] = static_cast<std::uint8_t>(vip.mtu >> 8);
   store_be32(payload.data() + p::kGateway, vip.gateway);

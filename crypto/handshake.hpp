@@ -43,7 +43,7 @@ noise::Failure write_initiation(noise::IkInitiator& ik, const PrivateKey& epheme
                                 MutableBytes out);
 // Reads a response whose mac1 was checked. Fills the assignment and keys.
 noise::Failure read_response(noise::IkInitiator& ik, Bytes msg, VipAssignment& vip, Suite& suite,
-                             noise::TransportKeys& keys);
+                             std::uint8_t& flags, noise::TransportKeys& keys);
 // What this host can do (wire::initiation_payload::kCap* bits).
 std::uint32_t local_capabilities();
 
@@ -56,7 +56,7 @@ noise::Failure read_initiation(noise::IkResponder& ik, Bytes msg, Timestamp& ts,
 // Writes the response except its macs. `out` is wire::response::kSize bytes.
 noise::Failure write_response(noise::IkResponder& ik, const PrivateKey& ephemeral,
                               std::uint32_t sender_index, std::uint32_t receiver_index,
-                              const VipAssignment& vip, Suite suite, MutableBytes out,
+                              const VipAssignment& vip, Suite suite, std::uint8_t flags, MutableBytes out,
                               noise::TransportKeys& keys);
 
 }  // namespace tund::crypto

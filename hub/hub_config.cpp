@@ -4,14 +4,52 @@
 #include <set>
 
 #include "hub/vip_pool.hpp"
+#include "crypto/primitives.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
 
 namespace tund::hub {
 
 using namespace config;
 
+std::string lease_file(const HubSettings& s) { return s.state_directory + "/leases-" + s.tun_name; }
+
+std::map<PublicKey, std::uint32_t> read_leases(const std::string& path) {
+  std::map<PublicKey, std::uint32_t> out;
+  std::ifstream in(path);
+  std::string key, vip;
+  // A line a later version wrote differently, or a torn one, is skipped: a
+  // lease is a preference, the config is the authority.
+  while (in >> key >> vip) {
+    PublicKey k;
+    const auto ip = config::parse_ipv4(vip);
+    if (crypto::key_from_base64(key, k) && ip) out[k] = *ip;
+  }
+  return out;
+}
+
+std::string write_leases(const HubSettings& s) {
+  std::error_code ec;
+  std::filesystem::create_directories(s.state_directory, ec);  // systemd makes it; by hand, we do
+  const std::string path = lease_file(s), tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    for (const auto& c : s.clients) out << crypto::key_to_base64(c.public_key) << " " << config::ipv4_to_string(c.vip) << "\n";
+    out.flush();
+    if (!out) return "cannot write " + tmp + ": " + std::strerror(errno);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) return "cannot rename " + tmp + ": " + std::strerror(errno);
+  return {};
+}
+
 HubSettings load_hub_config(const std::string& path) {
   const auto root = parse_file(path);
-  check_keys(root, {"private_key_file", "listen", "control_socket", "tun", "client", "nat", "expose", "handover", "performance", "limits", "metrics_listen"},
+  check_keys(root, {"private_key_file", "listen", "control_socket", "tun", "client", "nat", "expose", "handover", "performance", "limits", "metrics_listen", "state_directory"},
              "the top level");
   HubSettings s;
   s.config_path = path;
@@ -50,6 +88,13 @@ HubSettings load_hub_config(const std::string& path) {
     if (auto m = get_optional_int(*tun, "mtu", 576, 65000)) s.mtu = static_cast<unsigned>(*m);
   }
 
+  if (auto d = get_optional_string(root, "state_directory")) {
+    std::filesystem::path p(*d);  // relative: to the config's directory, like the key file
+    if (p.is_relative()) p = std::filesystem::path(path).parent_path() / p;
+    s.state_directory = p.lexically_normal().string();
+  }
+  const auto leases = read_leases(lease_file(s));
+
   const auto clients = get_table_array(root, "client");
   std::vector<VipRequest> requests;
   std::set<std::string> names;
@@ -67,6 +112,7 @@ HubSettings load_hub_config(const std::string& path) {
       req.vip = parse_ipv4(*v);
       if (!req.vip) fail(*find(c, "vip"), "vip '" + *v + "' is not an IPv4 address");
     }
+    if (const auto it = leases.find(cs.public_key); it != leases.end()) req.leased = it->second;
     requests.push_back(req);
     s.clients.push_back(cs);
   }

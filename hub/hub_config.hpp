@@ -7,10 +7,12 @@
 //   [[expose]] listen = "10.4.0.1:8080", to = "phone:80", protocol = "tcp" | "udp"
 //   [handover] resend_max_bytes, resend_max_packets, resend_max_age_ms (per session), resend_total_bytes
 //   [performance] offload = true, crypto_threads = N
+//   state_directory = "/var/lib/tund"  (VIP leases, kept across restarts)
 //   metrics_listen = "127.0.0.1:9586"  (Prometheus /metrics, optional)
 //   [limits]   under_load_handshakes = 4096   (initiations/s above which cookies are demanded)
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -48,7 +50,16 @@ struct HubSettings {
   config::DataPathSettings data_path;
   std::optional<Endpoint> metrics_listen;
   std::uint32_t under_load_handshakes = limits::kUnderLoadInitiationsPerSecond;
+  std::string state_directory = "/var/lib/tund";  // VIP leases (systemd's StateDirectory=tund)
 };
+
+// VIP leases kept across restarts: <state_directory>/leases-<tun>, one
+// "<client public key> <vip>" line per client.
+std::string lease_file(const HubSettings& s);
+std::map<PublicKey, std::uint32_t> read_leases(const std::string& path);
+// Writes every client's VIP (atomically: a temporary file, then rename).
+// Returns the error text, empty on success.
+std::string write_leases(const HubSettings& s);
 
 HubSettings load_hub_config(const std::string& path);
 

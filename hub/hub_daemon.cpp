@@ -36,6 +36,10 @@ HubDaemon::HubDaemon(asio::io_context& io, HubSettings settings)
     : settings_(std::move(settings)),
       timer_(io, [this] { after_event(daemon::now()); }),
       reply_buf_(daemon::kBufferSize) {
+  // The VIPs survive a restart only if the hub can keep them: refuse to run
+  // without a writable state directory rather than hand out different ones.
+  if (auto e = write_leases(settings_); !e.empty())
+    throw std::runtime_error("state directory " + settings_.state_directory + ": " + e);
   session::HubConfig hc;
   hc.identity.priv = settings_.private_key;
   if (!hc.identity.complete()) throw std::runtime_error("the private key gives no usable public key");

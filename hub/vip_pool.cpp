@@ -32,12 +32,19 @@ VipAssignmentResult assign_vips(const config::Prefix& hub, const std::vector<Vip
     }
   }
   out.vips.resize(requests.size());
-  std::uint32_t next = network;
+  std::vector<bool> done(requests.size());
   for (std::size_t i = 0; i < requests.size(); ++i) {
     if (requests[i].vip) {
       out.vips[i] = *requests[i].vip;
-      continue;
+      done[i] = true;
+    } else if (requests[i].leased && usable(*requests[i].leased) && taken.insert(*requests[i].leased).second) {
+      out.vips[i] = *requests[i].leased;
+      done[i] = true;
     }
+  }
+  std::uint32_t next = network;
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    if (done[i]) continue;
     while (next != broadcast && (!usable(next) || taken.count(next))) ++next;
     if (!usable(next) || taken.count(next)) {
       out.error = "the subnet " + config::Prefix{network, hub.len}.to_string() + " has no free address left";

@@ -1,5 +1,7 @@
 // VIP assignment, a pure function: clients that name a VIP get it (checked),
-// the rest get the lowest free addresses of the hub's subnet, in config order.
+// then clients keep the VIP the hub gave them before (its lease, from the
+// state directory) when it is still usable and free, and the rest get the
+// lowest free addresses of the hub's subnet, in config order.
 // Never the network or broadcast address, never the hub's own.
 #pragma once
 
@@ -12,7 +14,8 @@
 namespace tund::hub {
 
 struct VipRequest {
-  std::optional<std::uint32_t> vip;
+  std::optional<std::uint32_t> vip;     // named in the config
+  std::optional<std::uint32_t> leased;  // given before (ignored when unusable or taken)
 };
 
 struct VipAssignmentResult {

@@ -77,7 +77,7 @@ void ClientSession::begin_handshake(Time now) {
   initiation_queued_ = true;
   const auto jitter = std::chrono::milliseconds(
       owner_.rng_.uniform(static_cast<std::uint32_t>(limits::kRekeyTimeoutJitterMax.count())));
-  retransmit_at_ = now + limits::kRekeyTimeout + jitter;
+  retransmit_at_ = now + (silent_ ? Duration(limits::kSilentRetry) : Duration(limits::kRekeyTimeout)) + jitter;
 }
 
 SealResult ClientSession::seal(MutableBytes buf, std::size_t inner_len, Time now, crypto::SealJob* defer) {
@@ -269,8 +269,13 @@ void ClientSession::on_sent(Time now, bool data) {
 }
 
 void ClientSession::on_authenticated_receive(Time now) {
-  (void)now;
   unanswered_since_ = kNever;
+  last_heard_ = now;
+  silent_ = false;
+}
+
+bool ClientSession::hub_silent(Time now) const {
+  return state_ != State::kIdle && last_heard_ != kNever && now - last_heard_ >= limits::kHubSilence;
 }
 
 ReceiveResult ClientSession::on_response(Bytes msg, PathId path, Time now) {
@@ -279,7 +284,8 @@ ReceiveResult ClientSession::on_response(Bytes msg, PathId path, Time now) {
   crypto::noise::TransportKeys keys;
   crypto::VipAssignment vip;
   crypto::Suite suite = crypto::Suite::kChaCha20Poly1305;
-  const auto f = crypto::read_response(*initiator_, msg, vip, suite, keys);
+  std::uint8_t flags = 0;
+  const auto f = crypto::read_response(*initiator_, msg, vip, suite, flags, keys);
   if (f != crypto::noise::Failure::kNone) {
     // A failed response leaves the handshake state spent: start afresh later.
     return owner_.dropped(f == crypto::noise::Failure::kLowOrder ? DropReason::kLowOrderKey
@@ -293,6 +299,13 @@ ReceiveResult ClientSession::on_response(Bytes msg, PathId path, Time now) {
   retransmit_at_ = kNever;
 
   channel_.install(std::make_unique<crypto::Keypair>(keys, local, remote, true, now, suite), true);
+  if ((flags & wire::response_payload::kFlagNewSession) && last_handshake_) {
+    // The hub lost our session (restarted): its data sequence starts again and
+    // it holds nothing we sent, so the old receive and resend state goes.
+    acks_ = AckState{};
+    resend_.clear();
+    switch_started_ = kNever;
+  }
   crypto::wipe(keys.send);
   crypto::wipe(keys.recv);
   vip_ = vip;
@@ -389,6 +402,7 @@ Time ClientSession::next_deadline() const {
   for (const auto& o : outstanding_) t = std::min(t, o.sent + limits::kProbeTimeout);
   if (awaiting_since_ != kNever) t = std::min(t, awaiting_since_ + dead_timeout());
   if (switch_started_ != kNever) t = std::min(t, switch_started_ + 2 * dead_timeout());
+  if (!silent_ && last_heard_ != kNever) t = std::min(t, last_heard_ + limits::kHubSilence);
   t = std::min(t, acks_.deadline());
   return t;
 }
@@ -409,6 +423,12 @@ void ClientSession::on_timer(Time now) {
     begin_handshake(now);  // an earlier attempt failed before sending
   }
   if (unanswered) unanswered_since_ = kNever;  // one new handshake per silence
+  // Probes unanswered on every path: the hub lost the session (a restart).
+  // Handshake now, not after kNewHandshakeTime; retries come every kSilentRetry.
+  if (hub_silent(now) && !silent_) {
+    silent_ = true;
+    if (!initiator_) begin_handshake(now);
+  }
 
   const auto pk = persistent_keepalive_;
   const bool persistent_due = pk.count() > 0 && last_sent_ != Time::min() && now - last_sent_ >= pk;

@@ -115,6 +115,8 @@ class ClientSession {
   // Liveness timeout of the active path: clamp(4 srtt, 120 ms, 600 ms).
   Duration dead_timeout() const;
   const HandoverStats& handover_stats() const { return handover_; }
+  // Nothing authenticated from the hub for limits::kHubSilence on any path.
+  bool hub_silent(Time now) const;
   std::size_t resend_bytes() const { return resend_.bytes(); }
   const ResendBuffer& resend_buffer() const { return resend_; }
 
@@ -207,6 +209,10 @@ class ClientSession {
   static constexpr std::size_t kMaxQueuedControl = 16;
   std::vector<QueuedControl> control_queue_;
   std::uint32_t next_probe_id_ = 1;
+
+  // Hub silence (see limits::kHubSilence).
+  Time last_heard_ = kNever;
+  bool silent_ = false;
 };
 
 class Client {

@@ -139,7 +139,8 @@ ReceiveResult Hub::on_initiation(MutableBytes msg, const Endpoint& from, Time no
     return dropped(DropReason::kInitiationFlood);
   if (reply.size() < wire::response::kSize) return dropped(DropReason::kPacketTooBig);
 
-  if (!client.session) {
+  const bool new_session = !client.session;
+  if (new_session) {
     client.session = std::make_unique<HubSession>(*this, *id);
     ++live_sessions_;
   }
@@ -157,6 +158,7 @@ ReceiveResult Hub::on_initiation(MutableBytes msg, const Endpoint& from, Time no
                          ? crypto::Suite::kAes256Gcm
                          : crypto::Suite::kChaCha20Poly1305;
   const auto wf = crypto::write_response(responder, ephemeral, local, remote, vip, suite,
+                                         new_session ? wire::response_payload::kFlagNewSession : std::uint8_t{0},
                                          reply.first(wire::response::kSize), keys);
   crypto::wipe(ephemeral);
   if (wf != crypto::noise::Failure::kNone) {

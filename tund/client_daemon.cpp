@@ -151,6 +151,19 @@ std::vector<session::UplinkCandidate> ClientDaemon::candidates(std::size_t slot)
     }
     out.push_back(std::move(c));
   }
+  // Dead on every uplink means the hub is gone (restarting, say), not the
+  // uplinks: keep them usable so the next handshake has a way out.
+  const bool any_alive = std::any_of(out.begin(), out.end(), [](const auto& c) { return c.usable; });
+  if (!any_alive) {
+    for (auto& c : out) {
+      const auto* st = s.path_stats(c.id);
+      if (st && st->dead && uplinks_.count(static_cast<int>(c.id)) &&
+          c.unusable_reason.rfind("no answer within", 0) == 0) {
+        c.usable = true;
+        c.unusable_reason.clear();
+      }
+    }
+  }
   return out;
 }
 

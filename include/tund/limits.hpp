@@ -37,6 +37,12 @@ inline constexpr auto kRekeyTimeout = 5s;
 inline constexpr auto kRekeyTimeoutJitterMax = 333ms;
 inline constexpr auto kKeepaliveTimeout = 10s;
 inline constexpr auto kNewHandshakeTime = kKeepaliveTimeout + kRekeyTimeout;
+// The hub answered nothing (not a probe, on no path) for this long while the
+// client kept probing: it probably restarted and lost the session. The client
+// then handshakes at once and retries every kSilentRetry (plus jitter) until
+// it is answered, so it is back within kSilentRetry + jitter of the hub.
+inline constexpr auto kHubSilence = 2500ms;
+inline constexpr auto kSilentRetry = 2s;
 // A hub forgets a session whose keys have all expired this long ago.
 inline constexpr auto kSessionIdleExpiry = 3 * kRejectAfterTime;
 

@@ -63,7 +63,12 @@ inline constexpr std::size_t kPrefixLen = 4;  // u8
 inline constexpr std::size_t kSuite = 5;      // u8, the transport AEAD the hub chose (crypto::Suite)
 inline constexpr std::size_t kMtu = 6;        // u16 LE, suggested inner MTU (0 = no advice)
 inline constexpr std::size_t kGateway = 8;    // IPv4 of the hub's VIP, network order
-inline constexpr std::size_t kReserved = 12;  // 4 zero bytes
+inline constexpr std::size_t kFlags = 12;     // u8, kFlag* bits
+inline constexpr std::size_t kReserved = 13;  // 3 zero bytes
+// The hub made a new session for this handshake (it restarted, or forgot an
+// idle one): its data sequence starts again, so the client's receive state
+// for the old one must go.
+inline constexpr std::uint8_t kFlagNewSession = 1;
 inline constexpr std::size_t kSize = 16;
 }  // namespace response_payload
 

@@ -74,6 +74,7 @@ lab_one_hub() {
 private_key_file = "hub.key"
 listen = "0.0.0.0:51900"
 control_socket = "$LAB_DIR/hub.sock"
+state_directory = "$LAB_DIR"
 [tun]
 address = "10.77.0.1/24"
 [[client]]

@@ -43,6 +43,7 @@ cat > "$LAB_DIR/hub.toml" <<TOML
 private_key_file = "hub.key"
 listen = "0.0.0.0:51900"
 control_socket = "$LAB_DIR/hub.sock"
+state_directory = "$LAB_DIR"
 metrics_listen = "127.0.0.1:9587"
 [[client]]
 name = "phone"

@@ -15,6 +15,7 @@ cat > "$LAB_DIR/hub.toml" <<TOML
 private_key_file = "hub.key"
 listen = "0.0.0.0:51900"
 control_socket = "$LAB_DIR/hub.sock"
+state_directory = "$LAB_DIR/hub-state"
 [tun]
 name = "hub0"
 address = "10.77.0.1/24"
@@ -35,6 +36,7 @@ cat > "$LAB_DIR/hub2.toml" <<TOML
 private_key_file = "hub2.key"
 listen = "0.0.0.0:51900"
 control_socket = "$LAB_DIR/hub2.sock"
+state_directory = "$LAB_DIR/hub2-state"
 [tun]
 name = "hub0"
 address = "10.78.0.1/24"
@@ -99,7 +101,7 @@ check "ping cli -> srv through the tunnel" nsx cli ping -q -c 3 -i 0.2 -W 2 10.4
 lab_start srv sink $NETPEER sink 5001
 wait_for 5 grep -q ready "$LAB_DIR/sink.log"
 nsx cli timeout 120 $NETPEER send 10.4.0.2 5001 50000000 > "$LAB_DIR/send.out"
-wait_for 10 grep -q " " <(tail -n1 "$LAB_DIR/sink.log" | grep -v ready)
+wait_for 10 bash -c "tail -n1 '$LAB_DIR/sink.log' | grep -v ready | grep -q ' '"
 sent=$(cut -d' ' -f1,2 "$LAB_DIR/send.out")
 got=$(tail -n1 "$LAB_DIR/sink.log" | cut -d' ' -f1,2)
 echo "   50 MB transfer: sent $sent / received $got"
@@ -117,7 +119,7 @@ check "the hub wrote coalesced super-packets to its TUN" test "$(echo "$dph" | j
 lab_start srv sink4 $NETPEER sink 5004
 wait_for 5 grep -q ready "$LAB_DIR/sink4.log"
 nsx cli2 timeout 60 $NETPEER send 10.4.0.2 5004 10000000 > "$LAB_DIR/send4.out"
-wait_for 10 grep -q " " <(tail -n1 "$LAB_DIR/sink4.log" | grep -v ready)
+wait_for 10 bash -c "tail -n1 '$LAB_DIR/sink4.log' | grep -v ready | grep -q ' '"
 check "10 MB TCP cli2 -> srv without offloads arrives with the same SHA-256" \
   test "$(cut -d' ' -f1,2 "$LAB_DIR/send4.out")" = "$(tail -n1 "$LAB_DIR/sink4.log" | cut -d' ' -f1,2)"
 dp2=$(nsx cli2 "$BIN/tund" status -c "$LAB_DIR/cli2.toml" --json | jq -c '[.data_path.tun_offloads, .data_path.udp_gso, .data_path.crypto_threads, .hubs[0].cipher]')
@@ -144,7 +146,7 @@ check "ping cli -> srv2 through the second hub" nsx cli ping -q -c 3 -i 0.2 -W 2
 lab_start srv2 sink2 $NETPEER sink 5003
 wait_for 5 grep -q ready "$LAB_DIR/sink2.log"
 nsx cli timeout 30 $NETPEER send 10.8.0.2 5003 1000000 > /dev/null
-wait_for 5 grep -q " " <(tail -n1 "$LAB_DIR/sink2.log" | grep -v ready)
+wait_for 5 bash -c "tail -n1 '$LAB_DIR/sink2.log' | grep -v ready | grep -q ' '"
 check "srv2 sees the VIP from the second hub (10.78.0.2)" test "$(tail -n1 "$LAB_DIR/sink2.log" | cut -d' ' -f3)" = 10.78.0.2
 
 # Status output that other tooling reads.

@@ -59,6 +59,43 @@ Sim two_path_sim(std::uint64_t seed) {
   return s;
 }
 
+// The hub restarts (all its sessions gone): the client notices the silence on
+// every path and handshakes again by itself, within kHubSilence + kSilentRetry
+// (+ jitter) of the hub being back, keeping its VIP; then data flows again.
+TEST(Handover, ClientReHandshakesSoonAfterAHubRestart) {
+  for (const Duration downtime : {Duration(300ms), Duration(4s), Duration(11s)}) {
+    Sim s(40);
+    s.cs().start(s.now);
+    s.run_for(2s, 1ms);
+    ASSERT_TRUE(s.cs().established());
+    for (std::uint32_t i = 0; i < 50; ++i) s.hub_send(make_inner(kServer, kClientVip, i));  // a sequence to forget
+    s.run_for(20ms, 1ms);
+    const auto handshakes = s.cs().stats().handshakes;
+    s.hub_down = true;
+    s.run_for(downtime, 1ms);
+    s.restart_hub();
+    s.hub_down = false;
+    const Time back = s.now;
+    while (s.hub->session_count() == 0 && s.now - back < 10s) s.run_for(10ms, 1ms);
+    ASSERT_EQ(s.hub->session_count(), 1u) << "downtime " << downtime.count();
+    const auto took = s.now - back;
+    EXPECT_LE(took, limits::kHubSilence + limits::kSilentRetry + limits::kRekeyTimeoutJitterMax)
+        << "downtime " << std::chrono::duration_cast<std::chrono::milliseconds>(downtime).count() << " ms";
+    s.run_for(100ms, 1ms);
+    EXPECT_GT(s.cs().stats().handshakes, handshakes);
+    EXPECT_EQ(s.cs().vip().vip, kClientVip);
+    const auto before = s.delivered_to_hub.size();
+    EXPECT_EQ(s.client_send(make_inner(kClientVip, kServer, 1)).kind, SealResult::Kind::kSend);
+    s.run_for(20ms, 1ms);
+    EXPECT_EQ(s.delivered_to_hub.size(), before + 1) << "data flows after the re-handshake";
+    // The new hub numbers its data from the start again: the client takes it.
+    const auto down_before = s.delivered_to_client.size();
+    EXPECT_EQ(s.hub_send(make_inner(kServer, kClientVip, 7)).kind, SealResult::Kind::kSend);
+    s.run_for(20ms, 1ms);
+    EXPECT_EQ(s.delivered_to_client.size(), down_before + 1) << "the hub's restarted data sequence is accepted";
+  }
+}
+
 TEST(Handover, SilentPathDeathLosesNothing) {
   Sim s = two_path_sim(21);
   Flow f;

@@ -77,6 +77,7 @@ class Sim {
     hub_key = hc.identity.pub;
     client_key = cc.identity.pub;
     client = std::make_unique<session::Client>(cc, rng_client_);
+    hub_config_ = hc;
     hub = std::make_unique<session::Hub>(hc, rng_hub_);
     hub->add_client(client_key, crypto::VipAssignment{kClientVip, 24, 0, kHubVip});
     slot = client->add_hub(hub_key);
@@ -209,6 +210,14 @@ class Sim {
     return r;
   }
 
+  // The hub process restarts: every session and key is gone, the config stays.
+  void restart_hub() {
+    hub = std::make_unique<session::Hub>(hub_config_, rng_hub_);
+    hub->add_client(client_key, crypto::VipAssignment{kClientVip, 24, 0, kHubVip});
+  }
+  // While down, the hub receives nothing.
+  bool hub_down = false;
+
   // Takes every datagram still on the wire in one direction (to hand it over by hand).
   std::vector<std::vector<std::uint8_t>> take_in_flight(Dir dir) {
     std::vector<std::vector<std::uint8_t>> out;
@@ -243,6 +252,7 @@ class Sim {
   void deliver(InFlight& f, const crypto::OpenJob* job) {
     auto& d = f.bytes;
     if (f.dir == Dir::kToHub) {
+      if (hub_down) return;
       if (capture) captured_to_hub.push_back(d);
       std::vector<std::uint8_t> reply(kBuf);
       const auto r = hub->receive(d, f.addr, now, reply, job);
@@ -266,6 +276,7 @@ class Sim {
 
  private:
 
+  session::HubConfig hub_config_;
   SeededRng rng_client_, rng_hub_;
   std::mt19937_64 noise_rng_;
   WireNoise noise_;

@@ -17,7 +17,7 @@ using config::Prefix;
 
 TEST(VipPool, ExplicitFirstThenLowestFreeInOrder) {
   const Prefix hub{0x0a4d0001, 24};
-  const auto r = hub::assign_vips(hub, {{std::nullopt}, {0x0a4d0002}, {std::nullopt}});
+  const auto r = hub::assign_vips(hub, {{std::nullopt, std::nullopt}, {0x0a4d0002, std::nullopt}, {std::nullopt, std::nullopt}});
   ASSERT_TRUE(r.ok()) << r.error;
   EXPECT_EQ(r.vips, (std::vector<std::uint32_t>{0x0a4d0003, 0x0a4d0002, 0x0a4d0004}));
 }
@@ -25,18 +25,30 @@ TEST(VipPool, ExplicitFirstThenLowestFreeInOrder) {
 TEST(VipPool, RefusesHubNetworkBroadcastOutsideAndDuplicates) {
   const Prefix hub{0x0a4d0001, 24};
   for (std::uint32_t bad : {0x0a4d0001u, 0x0a4d0000u, 0x0a4d00ffu, 0x0a4e0002u}) {
-    const auto r = hub::assign_vips(hub, {{std::nullopt}, {bad}});
+    const auto r = hub::assign_vips(hub, {{std::nullopt, std::nullopt}, {bad, std::nullopt}});
     EXPECT_FALSE(r.ok()) << config::ipv4_to_string(bad);
     EXPECT_EQ(r.bad_index, 1u);
   }
-  const auto dup = hub::assign_vips(hub, {{0x0a4d0005}, {0x0a4d0005}});
+  const auto dup = hub::assign_vips(hub, {{0x0a4d0005, std::nullopt}, {0x0a4d0005, std::nullopt}});
   EXPECT_FALSE(dup.ok());
   EXPECT_EQ(dup.bad_index, 1u);
 }
 
+TEST(VipPool, LeasesSurviveReorderingButNeverBeatTheConfig) {
+  const Prefix hub{0x0a4d0001, 24};
+  // A new client listed first; the old one keeps .2 from its lease.
+  const auto r = hub::assign_vips(hub, {{std::nullopt, std::nullopt}, {std::nullopt, 0x0a4d0002}});
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.vips, (std::vector<std::uint32_t>{0x0a4d0003, 0x0a4d0002}));
+  // An explicit VIP wins over someone else's lease; a lease outside the subnet is ignored.
+  const auto e = hub::assign_vips(hub, {{0x0a4d0002, std::nullopt}, {std::nullopt, 0x0a4d0002}, {std::nullopt, 0x0a4e0009}});
+  ASSERT_TRUE(e.ok()) << e.error;
+  EXPECT_EQ(e.vips, (std::vector<std::uint32_t>{0x0a4d0002, 0x0a4d0003, 0x0a4d0004}));
+}
+
 TEST(VipPool, ExhaustionIsAClearError) {
   const Prefix hub{0x0a4d0001, 30};  // .1 hub, .2 the only client address
-  const auto r = hub::assign_vips(hub, {{std::nullopt}, {std::nullopt}});
+  const auto r = hub::assign_vips(hub, {{std::nullopt, std::nullopt}, {std::nullopt, std::nullopt}});
   EXPECT_FALSE(r.ok());
   EXPECT_EQ(r.bad_index, 1u);
   EXPECT_NE(r.error.find("no free address"), std::string::npos);
