@@ -6,9 +6,15 @@ namespace tund::client {
 
 using namespace config;
 
+std::string client_table_name(const std::string& tun) {
+  std::string n = "tund_";
+  for (char c : tun) n += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  return n;
+}
+
 ClientSettings load_client_config(const std::string& path) {
   const auto root = parse_file(path);
-  check_keys(root, {"private_key_file", "control_socket", "fwmark", "tun", "hub", "uplinks", "handover", "performance", "metrics_listen"}, "the top level");
+  check_keys(root, {"private_key_file", "control_socket", "fwmark", "tun", "hub", "uplinks", "handover", "performance", "metrics_listen", "gateway"}, "the top level");
   ClientSettings s;
   s.config_path = path;
   const auto key_file = get_string(root, "private_key_file");
@@ -42,6 +48,18 @@ ClientSettings load_client_config(const std::string& path) {
 
   s.data_path = read_performance_table(root);
   s.metrics_listen = read_metrics_listen(root);
+  if (const auto* gw = get_optional_table(root, "gateway")) {
+    check_keys(*gw, {"lan", "masquerade"}, "[gateway]");
+    for (const auto& l : get_string_array(*gw, "lan")) {
+      const auto p = parse_prefix(l, false);
+      if (!p) fail(*find(*gw, "lan"), "lan '" + l + "' is not an IPv4 prefix like 192.168.50.0/24");
+      s.gateway.lan.push_back(*p);
+    }
+    if (const auto* m = find(*gw, "masquerade")) {
+      if (!m->is_boolean()) fail(*m, "masquerade must be true or false");
+      s.gateway.masquerade = m->as_boolean();
+    }
+  }
 
   const auto hubs = get_table_array(root, "hub");
   if (hubs.empty()) fail_file(path, "at least one [[hub]] is required");

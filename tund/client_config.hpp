@@ -10,6 +10,7 @@
 //   [handover] resend_max_bytes, resend_max_packets, resend_max_age_ms
 //   [performance] offload = true, crypto_threads = N
 //   metrics_listen = "127.0.0.1:9586"         # Prometheus /metrics (optional)
+//   [gateway] lan = ["192.168.50.0/24"], masquerade = true   (a LAN behind this client)
 #pragma once
 
 #include <string>
@@ -29,6 +30,14 @@ struct HubSettings {
   unsigned persistent_keepalive_s = 0;
 };
 
+// Gateway mode: hosts on these LAN prefixes route through this client; their
+// packets leave through the tunnel from the VIP (masqueraded), since a hub
+// accepts nothing but the VIP as a client's source.
+struct GatewaySettings {
+  std::vector<config::Prefix> lan;
+  bool masquerade = true;
+};
+
 struct ClientSettings {
   std::string config_path;
   PrivateKey private_key{};
@@ -41,7 +50,11 @@ struct ClientSettings {
   session::ResendLimits resend;
   config::DataPathSettings data_path;
   std::optional<Endpoint> metrics_listen;
+  GatewaySettings gateway;
 };
+
+// The nftables table (family ip) of a client on `tun`: gateway NAT and MSS clamping.
+std::string client_table_name(const std::string& tun);
 
 // Throws config::ConfigError with "file:line:column: reason".
 ClientSettings load_client_config(const std::string& path);

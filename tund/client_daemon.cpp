@@ -1,6 +1,7 @@
 #include "tund/client_daemon.hpp"
 
 #include <algorithm>
+#include <fstream>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -30,6 +31,7 @@ ClientDaemon::ClientDaemon(asio::io_context& io, ClientSettings settings)
   client_ = std::make_unique<session::Client>(cc, rng_);
   tun_ = std::make_unique<daemon::TunDevice>(settings_.tun_name, settings_.mtu, settings_.data_path.offload);
   tx_ = std::make_unique<daemon::TxBatch>(limits::kTxSlots, daemon::tx_stride(settings_.mtu));
+  install_gateway();
   tun_reader_ = std::make_unique<daemon::TunReader>(*tun_);
   tun_writer_ = std::make_unique<daemon::TunWriter>(*tun_, settings_.data_path.offload);
   crypto_pool_ = std::make_unique<daemon::CryptoPool>(settings_.data_path.crypto_threads);
@@ -67,7 +69,34 @@ ClientDaemon::ClientDaemon(asio::io_context& io, ClientSettings settings)
   notify_.ready(status_line());
 }
 
-ClientDaemon::~ClientDaemon() { netlink_.remove_all(); }
+ClientDaemon::~ClientDaemon() {
+  nft_.remove_all();
+  netlink_.remove_all();
+}
+
+void ClientDaemon::install_gateway() {
+  const auto& gw = settings_.gateway;
+  if (gw.lan.empty()) return;
+  std::string lan;
+  for (const auto& p : gw.lan) lan += (lan.empty() ? "" : ", ") + p.to_string();
+  const std::string tun = "\"" + tun_->name() + "\"";
+  std::string rules;
+  if (gw.masquerade)
+    rules += "  chain postrouting {\n    type nat hook postrouting priority 100; policy accept;\n    oifname " + tun +
+             " ip saddr { " + lan + " } masquerade\n  }\n";
+  // LAN hosts think in 1500-byte packets; the tunnel carries fewer. Clamping
+  // the MSS of forwarded SYNs to the route's MTU spares them a PMTU black hole.
+  rules += "  chain forward {\n    type filter hook forward priority -150; policy accept;\n    oifname " + tun +
+           " tcp flags syn / syn,rst tcp option maxseg size set rt mtu\n    iifname " + tun +
+           " tcp flags syn / syn,rst tcp option maxseg size set rt mtu\n  }\n";
+  if (auto e = nft_.install_table("ip", client::client_table_name(tun_->name()), rules); !e.empty())
+    throw std::runtime_error("nftables: " + e);
+  std::ifstream f("/proc/sys/net/ipv4/ip_forward");
+  int v = 0;
+  if (!(f >> v) || v != 1)
+    log::warning("gateway: net.ipv4.ip_forward is 0: the LAN (" + lan + ") will not be routed into " + tun_->name());
+  log::notice("gateway: LAN " + lan + (gw.masquerade ? " masqueraded to the VIP" : "") + " through " + tun_->name());
+}
 
 std::string ClientDaemon::uplink_name(int ifindex) const {
   const auto it = uplinks_.find(ifindex);

@@ -25,6 +25,7 @@
 #include "daemon/control_socket.hpp"
 #include "daemon/event_sources.hpp"
 #include "daemon/netlink_config.hpp"
+#include "daemon/nftables.hpp"
 #include "daemon/crypto_pool.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/sd_notify.hpp"
@@ -84,6 +85,7 @@ class ClientDaemon {
   std::string handle_control(const std::string& request);
   std::string status_line() const;
   std::string render_metrics() const;
+  void install_gateway();
   nlohmann::json data_path_json() const;
   std::string handle_switch(const std::string& target);
 
@@ -93,6 +95,7 @@ class ClientDaemon {
   std::unique_ptr<session::Client> client_;
   std::unique_ptr<daemon::TunDevice> tun_;
   daemon::NetlinkConfig netlink_;
+  daemon::Nftables nft_;
   std::unique_ptr<netmon::LinkMonitor> monitor_;
   std::map<int, UplinkSocket> uplinks_;  // by ifindex = session path id
   std::optional<std::string> pinned_;

@@ -94,7 +94,7 @@ int cmd_cleanup(const cli::Args& args) {
     std::cerr << e.what() << "\n";
     return cli::kUsage;
   }
-  return cli::cleanup("tund", s.control_socket, s.tun_name, {});
+  return cli::cleanup("tund", s.control_socket, s.tun_name, {{"ip", client::client_table_name(s.tun_name)}});
 }
 
 int print_status(const std::string& json_text, bool as_json) {

@@ -33,7 +33,7 @@ lab_veth() {  # lab_veth NS_A IF_A ADDR_A/len NS_B IF_B ADDR_B/len
 
 lab_up() {
   [ -n "$LAB_DIR" ] || LAB_DIR=$(mktemp -d /tmp/tund-lab.XXXXXX)
-  for n in cli cli2 inet hub hub2 srv srv2; do
+  for n in cli cli2 inet hub hub2 srv srv2 lan; do
     ip netns add "$(ns $n)"
     nsx $n ip link set lo up
   done
@@ -136,7 +136,7 @@ lab_down() {
   for p in "${LAB_PIDS[@]}"; do wait "$p" 2>/dev/null; done
   LAB_PIDS=()
   # Anything else still running inside a lab namespace goes too.
-  for n in cli cli2 inet hub hub2 srv srv2; do
+  for n in cli cli2 inet hub hub2 srv srv2 lan; do
     ip netns pids "$(ns $n)" 2>/dev/null | xargs -r kill 2>/dev/null
     ip netns del "$(ns $n)" 2>/dev/null
   done
