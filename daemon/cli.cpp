@@ -51,13 +51,24 @@ std::string human_age(std::int64_t unix_seconds) {
   return std::to_string(age / 3600) + " h ago";
 }
 
-int run_daemon(const std::function<std::shared_ptr<void>(asio::io_context& io)>& make) {
+int run_daemon(const std::function<std::shared_ptr<void>(asio::io_context& io)>& make,
+               const std::function<void()>& reload) {
   asio::io_context io(1);
+  asio::signal_set hup(io, SIGHUP);
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&io](boost::system::error_code ec, int sig) {
     if (!ec) log::notice(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ", shutting down");
     io.stop();
   });
+  std::function<void()> wait_hup = [&] {
+    hup.async_wait([&](boost::system::error_code ec, int) {
+      if (ec) return;
+      log::notice("received SIGHUP, reloading the config");
+      reload();
+      wait_hup();
+    });
+  };
+  wait_hup();
   auto daemon = make(io);
   malloc_trim(0);  // give back what reading the config took (a big hub's client list)
   io.run();

@@ -39,7 +39,9 @@ std::string human_age(std::int64_t unix_seconds);  // "12 s ago", "never"
 // Builds the daemon with `make` on a fresh io_context and runs it until SIGINT
 // or SIGTERM; the daemon is destroyed (cleaning up what it added to the
 // system) before the io_context. Startup exceptions propagate to the caller.
-int run_daemon(const std::function<std::shared_ptr<void>(asio::io_context& io)>& make);
+// SIGHUP calls `reload` (on the event loop).
+int run_daemon(const std::function<std::shared_ptr<void>(asio::io_context& io)>& make,
+               const std::function<void()>& reload);
 
 // The `run` and `status` commands, the same for both programs: load the config
 // (errors exit 2), then either ask the running daemon for its status or run
@@ -64,7 +66,23 @@ int run_or_status(const Args& args, const std::string& program, Settings (*load)
   }
   log::set_verbose(args.verbose);
   try {
-    return run_daemon([&](asio::io_context& io) { return std::make_shared<Daemon>(io, std::move(settings)); });
+    Daemon* running = nullptr;  // lives exactly as long as the event loop runs
+    const std::string path = args.config;
+    return run_daemon(
+        [&](asio::io_context& io) {
+          auto d = std::make_shared<Daemon>(io, std::move(settings));
+          running = d.get();
+          return d;
+        },
+        [&running, path, load, program] {
+          // A config that does not load changes nothing: the daemon goes on as it was.
+          try {
+            running->reload(load(path));
+          } catch (const config::ConfigError& e) {
+            log::error(program + ": reload refused, config unchanged: " + e.what());
+            running->reload_failed();
+          }
+        });
   } catch (const std::exception& e) {
     log::error(program + ": " + e.what());
     return 1;

@@ -55,6 +55,7 @@ struct Prefix {
     return len == 0 || (ip >> (32 - len)) == (addr >> (32 - len));
   }
   std::string to_string() const;
+  bool operator==(const Prefix&) const = default;
 };
 
 // Parsers for values; each returns nothing on bad syntax.

@@ -62,6 +62,16 @@ std::string NetlinkConfig::add_route(int ifindex, std::uint32_t dst, std::uint8_
   return err;
 }
 
+std::string NetlinkConfig::remove_route(int ifindex, std::uint32_t dst, std::uint8_t prefix_len) {
+  for (auto it = added_.begin(); it != added_.end(); ++it) {
+    if (!it->is_route || it->ifindex != ifindex || it->addr != dst || it->prefix_len != prefix_len) continue;
+    auto err = apply(*it, false);
+    added_.erase(it);
+    return err;
+  }
+  return {};
+}
+
 void NetlinkConfig::remove_all() {
   // Routes first, then addresses; most recent first. Errors are expected when
   // the device is already gone (its routes went with it), so they are ignored.

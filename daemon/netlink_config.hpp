@@ -24,6 +24,8 @@ class NetlinkConfig {
   std::string add_route(int ifindex, std::uint32_t dst, std::uint8_t prefix_len, std::uint32_t src,
                         std::uint32_t table = 254);
   void remove_all();
+  // Removes a route this object added (a reload dropped it). Error text or empty.
+  std::string remove_route(int ifindex, std::uint32_t dst, std::uint8_t prefix_len);
   // Deletes the link named `name` if there is one (a TUN a crashed daemon
   // left behind). Returns true when it deleted something.
   bool delete_link(const std::string& name);

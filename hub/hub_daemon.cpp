@@ -131,6 +131,65 @@ std::string HubDaemon::render_metrics() const {
   return m.text();
 }
 
+void HubDaemon::reload_failed() { notify_.ready(status_line()); }
+
+void HubDaemon::reload(HubSettings fresh) {
+  notify_.send("RELOADING=1");
+  std::vector<std::string> needs_restart;
+  if (!(fresh.listen == settings_.listen)) needs_restart.push_back("listen");
+  if (fresh.tun_name != settings_.tun_name || !(fresh.tun_address == settings_.tun_address) || fresh.mtu != settings_.mtu)
+    needs_restart.push_back("[tun]");
+  if (fresh.private_key != settings_.private_key) needs_restart.push_back("private_key_file");
+  if (fresh.control_socket != settings_.control_socket) needs_restart.push_back("control_socket");
+  if (fresh.metrics_listen != settings_.metrics_listen) needs_restart.push_back("metrics_listen");
+  if (fresh.state_directory != settings_.state_directory) needs_restart.push_back("state_directory");
+  std::size_t added = 0, removed = 0;
+  if (needs_restart.empty()) {
+    // Clients: gone ones lose their session; new ones may connect at once.
+    // A client whose VIP changed keeps the old one until its next start.
+    for (const auto& old : settings_.clients) {
+      const bool kept = std::any_of(fresh.clients.begin(), fresh.clients.end(),
+                                    [&](const ClientSettings& c) { return c.public_key == old.public_key; });
+      if (!kept) {
+        hub_->remove_client(old.public_key);
+        ++removed;
+      }
+    }
+    for (auto& c : fresh.clients) {
+      const auto old = std::find_if(settings_.clients.begin(), settings_.clients.end(),
+                                    [&](const ClientSettings& o) { return o.public_key == c.public_key; });
+      if (old != settings_.clients.end()) {
+        c.vip = old->vip;
+        continue;
+      }
+      hub_->add_client(c.public_key, crypto::VipAssignment{c.vip, settings_.tun_address.len,
+                                                          static_cast<std::uint16_t>(settings_.mtu),
+                                                          settings_.tun_address.addr});
+      ++added;
+    }
+    settings_.clients = fresh.clients;
+    settings_.masquerade = fresh.masquerade;
+    settings_.exposes = fresh.exposes;
+    if (auto e = write_leases(settings_); !e.empty()) log::warning("state directory: " + e);
+    const std::string table = nat_table_name(tun_->name());
+    if (!settings_.masquerade.empty() || !settings_.exposes.empty()) {
+      if (auto e = nft_.install_table("ip", table, nat_rules()); !e.empty()) log::error("nftables: " + e);
+    } else {
+      nft_.delete_table_if_present("ip", table);
+    }
+  }
+  std::string note = "reloaded: " + std::to_string(added) + " client(s) added, " + std::to_string(removed) +
+                     " removed, NAT and expose rules replaced";
+  if (!needs_restart.empty()) {
+    std::string list;
+    for (const auto& n : needs_restart) list += (list.empty() ? "" : ", ") + n;
+    note = "reload: " + list + " changed: nothing applied until the next start";
+  }
+  log::notice(note);
+  after_event(daemon::now());
+  notify_.ready(status_line());
+}
+
 std::string HubDaemon::status_line() const {
   return "listening on " + settings_.listen.to_string() + ", " + std::to_string(hub_->session_count()) + " of " +
          std::to_string(settings_.clients.size()) + " client(s) connected";

@@ -36,6 +36,11 @@ class HubDaemon {
   ~HubDaemon();
 
   std::string status_json() const;
+  // SIGHUP: adds and removes clients, and replaces the NAT and expose rules,
+  // without touching other live sessions; what only a restart can change is
+  // named in the log.
+  void reload(HubSettings fresh);
+  void reload_failed();
 
  private:
   void on_tun_readable();

@@ -60,6 +60,23 @@ ClientId Hub::add_client(const PublicKey& key, const crypto::VipAssignment& vip)
   return id;
 }
 
+void Hub::remove_client(const PublicKey& key) {
+  const auto it = by_key_.find(key);
+  if (it == by_key_.end()) return;
+  auto& c = clients_[it->second];
+  if (c.session) {
+    with_resend(*c.session, [](ResendBuffer& b) {
+      b.clear();
+      return 0;
+    });
+    c.session.reset();
+    --live_sessions_;
+  }
+  by_vip_.erase(c.vip.vip);
+  by_key_.erase(it);
+  c.static_secret.reset();
+}
+
 std::optional<ClientId> Hub::find_client(const PublicKey& key) const {
   const auto it = by_key_.find(key);
   if (it == by_key_.end()) return std::nullopt;

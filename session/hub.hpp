@@ -114,6 +114,9 @@ class Hub {
   // Registers a client allowed to connect, with the VIP it will be given.
   // Returns its id; a key already registered gets its VIP updated.
   ClientId add_client(const PublicKey& key, const crypto::VipAssignment& vip);
+  // Forgets a client (a reload removed it): its session ends, its key and VIP
+  // are refused from now on. Ids of other clients do not change.
+  void remove_client(const PublicKey& key);
   std::optional<ClientId> find_client(const PublicKey& key) const;
   std::optional<ClientId> find_client_by_vip(std::uint32_t vip) const;
   const crypto::VipAssignment& client_vip(ClientId id) const { return clients_[id].vip; }

@@ -385,6 +385,69 @@ void ClientDaemon::after_event(Time now) {
   }
 }
 
+void ClientDaemon::reload_failed() { notify_.ready(status_line()); }
+
+void ClientDaemon::reload(ClientSettings fresh) {
+  notify_.send("RELOADING=1");
+  const Time now = daemon::now();
+  std::vector<std::string> needs_restart;
+  if (fresh.tun_name != settings_.tun_name || fresh.mtu != settings_.mtu) needs_restart.push_back("[tun]");
+  if (fresh.private_key != settings_.private_key) needs_restart.push_back("private_key_file");
+  if (fresh.control_socket != settings_.control_socket) needs_restart.push_back("control_socket");
+  if (fresh.fwmark != settings_.fwmark) needs_restart.push_back("fwmark");
+  if (fresh.metrics_listen != settings_.metrics_listen) needs_restart.push_back("metrics_listen");
+  if (fresh.gateway.lan != settings_.gateway.lan || fresh.gateway.masquerade != settings_.gateway.masquerade)
+    needs_restart.push_back("[gateway]");
+  bool same_hubs = fresh.hubs.size() == settings_.hubs.size();
+  for (std::size_t i = 0; same_hubs && i < fresh.hubs.size(); ++i)
+    same_hubs = fresh.hubs[i].name == settings_.hubs[i].name && fresh.hubs[i].endpoint == settings_.hubs[i].endpoint &&
+                fresh.hubs[i].public_key == settings_.hubs[i].public_key;
+  if (!same_hubs) needs_restart.push_back("the [[hub]] list (names, endpoints, keys)");
+
+  // The uplink policy, at once.
+  settings_.uplinks = fresh.uplinks;
+  for (auto& st : hub_state_) st.selector.set_config(settings_.uplinks);
+  // Each hub's routes: new ones installed (if its session is up), gone ones removed.
+  std::size_t added = 0, removed = 0;
+  if (same_hubs) {
+    for (std::size_t slot = 0; slot < settings_.hubs.size(); ++slot) {
+      auto& hub = settings_.hubs[slot];
+      const auto& next = fresh.hubs[slot].routes;
+      const std::uint32_t vip = hub_state_[slot].installed_vip;
+      for (const auto& r : hub.routes)
+        if (std::find(next.begin(), next.end(), r) == next.end() && vip) {
+          if (auto e = netlink_.remove_route(tun_->ifindex(), r.addr, r.len); !e.empty()) log::warning(e);
+          ++removed;
+        }
+      for (const auto& r : next)
+        if (std::find(hub.routes.begin(), hub.routes.end(), r) == hub.routes.end() && vip) {
+          if (auto e = netlink_.add_route(tun_->ifindex(), r.addr, r.len, vip); !e.empty()) log::warning(e);
+          ++added;
+        }
+      hub.routes = next;
+      hub.persistent_keepalive_s = fresh.hubs[slot].persistent_keepalive_s;
+      client_->session(slot).set_persistent_keepalive(std::chrono::seconds(hub.persistent_keepalive_s));
+    }
+    routes_.clear();
+    for (std::size_t slot = 0; slot < settings_.hubs.size(); ++slot)
+      for (const auto& r : settings_.hubs[slot].routes) routes_.push_back({r, slot});
+    std::stable_sort(routes_.begin(), routes_.end(),
+                     [](const Route& a, const Route& b) { return a.prefix.len > b.prefix.len; });
+  }
+  reconcile_sockets(now);
+  apply_policy(now, "reload");
+  after_event(now);
+  std::string note = "reloaded: uplink policy applied, " + std::to_string(added) + " route(s) added, " +
+                     std::to_string(removed) + " removed";
+  if (!needs_restart.empty()) {
+    std::string list;
+    for (const auto& n : needs_restart) list += (list.empty() ? "" : ", ") + n;
+    note += "; changed but applied only at the next start: " + list;
+  }
+  log::notice(note);
+  notify_.ready(status_line());
+}
+
 std::string ClientDaemon::status_line() const {
   std::string line;
   for (std::size_t slot = 0; slot < client_->session_count(); ++slot) {

@@ -47,6 +47,10 @@ class ClientDaemon {
 
   bool all_connected() const;
   std::string status_json() const;
+  // SIGHUP: applies the uplink policy and each hub's routes at once, without
+  // touching live sessions; what only a restart can change is named in the log.
+  void reload(ClientSettings fresh);
+  void reload_failed();
 
  private:
   struct Route {

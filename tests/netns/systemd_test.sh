@@ -97,7 +97,36 @@ check "metrics: every family has HELP and TYPE" test "$(cat "$MC" "$MH" | grep -
 check "metrics: other paths are 404" grep -q 404 "$LAB_DIR/metrics.404"
 check "without NOTIFY_SOCKET nothing is sent (and nothing breaks)" nsx cli "$BIN/tund" status -c "$LAB_DIR/cli.toml"
 
-# 4. cleanup (ExecStopPost): refuses while the daemon runs; after kill -9 it
+# 4. Reload (ExecReload = SIGHUP): RELOADING=1 then READY=1; routes and the
+#    client list change at once; live sessions stay; a bad config changes nothing.
+hs_before=$(nsx cli "$BIN/tund" status -c "$LAB_DIR/cli.toml" --json | jq '.hubs[0].handshakes')
+sed -i 's|^routes = .*|routes = ["10.4.0.0/24", "10.9.0.0/24"]|' "$LAB_DIR/cli.toml"
+kill -HUP "$PID_cli"
+check "client reload: RELOADING=1 then READY=1" wait_for 5 bash -c "grep -A1 '^RELOADING=1' '$LAB_DIR/notify_cli.log' | grep -q READY=1"
+check "client reload: the new route is in place" wait_for 5 bash -c "ip netns exec $(ns cli) ip route show 10.9.0.0/24 | grep -q tun0"
+check "client reload: the session stayed (no new handshake)" \
+  test "$(nsx cli "$BIN/tund" status -c "$LAB_DIR/cli.toml" --json | jq '.hubs[0].handshakes')" = "$hs_before"
+sed -i 's|^routes = .*|routes = ["10.4.0.0/24"]|' "$LAB_DIR/cli.toml"
+kill -HUP "$PID_cli"
+check "client reload: a route taken out of the config goes" wait_for 5 bash -c "! ip netns exec $(ns cli) ip route show 10.9.0.0/24 | grep -q tun0"
+cat >> "$LAB_DIR/hub.toml" <<TOML
+[[client]]
+name = "laptop"
+public_key = "$(wg_free_key=$(nsx hub "$BIN/tund" genkey); echo "$wg_free_key" | "$BIN/tund" pubkey)"
+TOML
+kill -HUP "$PID_hub"
+check "hub reload: the new client is known" wait_for 5 bash -c \
+  "ip netns exec $(ns hub) '$BIN/tund-hub' status -c '$LAB_DIR/hub.toml' --json | jq -e '.clients | map(.name) | index(\"laptop\") != null'"
+check "hub reload: the phone's session stayed" \
+  test "$(nsx hub "$BIN/tund-hub" status -c "$LAB_DIR/hub.toml" --json | jq '.sessions | length')" = 1
+cp "$LAB_DIR/hub.toml" "$LAB_DIR/hub.toml.good"
+echo "listen = 7" >> "$LAB_DIR/hub.toml"
+kill -HUP "$PID_hub"
+check "hub reload with a broken config: refused, logged, still serving" \
+  wait_for 5 bash -c "grep -q 'reload refused, config unchanged' '$LAB_DIR/hub.log' && ip netns exec $(ns hub) '$BIN/tund-hub' status -c '$LAB_DIR/hub.toml.good' >/dev/null"
+cp "$LAB_DIR/hub.toml.good" "$LAB_DIR/hub.toml"
+
+# 5. cleanup (ExecStopPost): refuses while the daemon runs; after kill -9 it
 #    removes the hub's nftables table and the stale control sockets; again, nothing.
 check "tund-hub cleanup refuses while the hub runs" test "$(nsx hub "$BIN/tund-hub" cleanup -c "$LAB_DIR/hub.toml" >/dev/null 2>&1; echo $?)" = 1
 kill -9 "$PID_hub" "$PID_cli"
