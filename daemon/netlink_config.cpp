@@ -1,6 +1,7 @@
 #include "daemon/netlink_config.hpp"
 
 #include <arpa/inet.h>
+#include <linux/fib_rules.h>
 #include <linux/rtnetlink.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
@@ -72,7 +73,51 @@ std::string NetlinkConfig::remove_route(int ifindex, std::uint32_t dst, std::uin
   return {};
 }
 
+std::string NetlinkConfig::rule_message(const Rule& r, bool add) {
+  nl_msg* msg = nlmsg_alloc_simple(add ? RTM_NEWRULE : RTM_DELRULE, add ? NLM_F_CREATE | NLM_F_EXCL : 0);
+  if (!msg) return "out of memory";
+  fib_rule_hdr frh{};
+  frh.family = AF_INET;
+  frh.action = FR_ACT_TO_TBL;
+  frh.table = r.table < 256 ? static_cast<std::uint8_t>(r.table) : static_cast<std::uint8_t>(RT_TABLE_UNSPEC);
+  if (r.invert) frh.flags |= FIB_RULE_INVERT;
+  int err = nlmsg_append(msg, &frh, sizeof frh, NLMSG_ALIGNTO);
+  if (err >= 0) err = nla_put_u32(msg, FRA_TABLE, r.table);
+  if (err >= 0 && r.priority) err = nla_put_u32(msg, FRA_PRIORITY, r.priority);
+  if (err >= 0 && r.fwmark) {
+    err = nla_put_u32(msg, FRA_FWMARK, r.fwmark);
+    if (err >= 0) err = nla_put_u32(msg, FRA_FWMASK, 0xffffffff);
+  }
+  if (err >= 0 && r.suppress_prefixlen >= 0) err = nla_put_u32(msg, FRA_SUPPRESS_PREFIXLEN, static_cast<std::uint32_t>(r.suppress_prefixlen));
+  if (err >= 0) err = nl_send_auto(sock_, msg);
+  nlmsg_free(msg);
+  if (err >= 0) err = nl_wait_for_ack(sock_);
+  if (err >= 0) return {};
+  return std::string(add ? "add" : "remove") + " rule to table " + std::to_string(r.table) + ": " + nl_geterror(err);
+}
+
+std::string NetlinkConfig::add_rule(const Rule& r) {
+  auto err = rule_message(r, true);
+  if (err.empty()) rules_.push_back(r);
+  return err;
+}
+
+int NetlinkConfig::delete_rules_for_table(std::uint32_t table) {
+  // A rule is deleted by its selectors; "lookup TABLE" with any of ours matches
+  // the first rule of that table each time, so repeat until none is left.
+  int n = 0;
+  for (int i = 0; i < 16; ++i) {
+    Rule r;
+    r.table = table;
+    if (!rule_message(r, false).empty()) break;
+    ++n;
+  }
+  return n;
+}
+
 void NetlinkConfig::remove_all() {
+  for (auto it = rules_.rbegin(); it != rules_.rend(); ++it) rule_message(*it, false);
+  rules_.clear();
   // Routes first, then addresses; most recent first. Errors are expected when
   // the device is already gone (its routes went with it), so they are ignored.
   for (auto it = added_.rbegin(); it != added_.rend(); ++it) apply(*it, false);

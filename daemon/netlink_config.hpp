@@ -30,6 +30,23 @@ class NetlinkConfig {
   // left behind). Returns true when it deleted something.
   bool delete_link(const std::string& name);
 
+  // An IPv4 policy rule (`ip rule`), removed by remove_all():
+  //   fwmark != 0, invert:  "not fwmark M lookup TABLE"
+  //   suppress_prefixlen:   "lookup TABLE suppress_prefixlength N"
+  // Written as raw rtnetlink messages: libnl 3.7 has no setter for either.
+  struct Rule {
+    std::uint32_t priority = 0;
+    std::uint32_t table = 0;
+    std::uint32_t fwmark = 0;
+    bool invert = false;
+    int suppress_prefixlen = -1;
+  };
+  std::string add_rule(const Rule& r);
+  // Deletes every IPv4 rule that looks up `table` (left by a crashed daemon).
+  int delete_rules_for_table(std::uint32_t table);
+  // Deletes one rule matching `r` (its selectors). True when one went.
+  bool delete_rule(const Rule& r) { return rule_message(r, false).empty(); }
+
  private:
   struct Added {
     bool is_route;
@@ -41,8 +58,11 @@ class NetlinkConfig {
   };
   std::string apply(const Added& a, bool add);
 
+  std::string rule_message(const Rule& r, bool add);
+
   nl_sock* sock_ = nullptr;
   std::vector<Added> added_;
+  std::vector<Rule> rules_;
 };
 
 }  // namespace tund::daemon

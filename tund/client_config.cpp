@@ -12,9 +12,11 @@ std::string client_table_name(const std::string& tun) {
   return n;
 }
 
+std::string guard_table_name(const std::string& tun) { return client_table_name(tun) + "_guard"; }
+
 ClientSettings load_client_config(const std::string& path) {
   const auto root = parse_file(path);
-  check_keys(root, {"private_key_file", "control_socket", "fwmark", "tun", "hub", "uplinks", "handover", "performance", "metrics_listen", "gateway"}, "the top level");
+  check_keys(root, {"private_key_file", "control_socket", "fwmark", "tun", "hub", "uplinks", "handover", "performance", "metrics_listen", "gateway", "kill_switch", "kill_switch_allow"}, "the top level");
   ClientSettings s;
   s.config_path = path;
   const auto key_file = get_string(root, "private_key_file");
@@ -48,6 +50,17 @@ ClientSettings load_client_config(const std::string& path) {
 
   s.data_path = read_performance_table(root);
   s.metrics_listen = read_metrics_listen(root);
+  if (const auto* ks = find(root, "kill_switch")) {
+    if (!ks->is_boolean()) fail(*ks, "kill_switch must be true or false");
+    s.kill_switch = ks->as_boolean();
+  }
+  if (const auto* allow = find(root, "kill_switch_allow")) {
+    for (const auto& a : get_string_array(root, "kill_switch_allow")) {
+      const auto p = parse_prefix(a, false);
+      if (!p) fail(*allow, "kill_switch_allow '" + a + "' is not an IPv4 prefix like 192.168.1.0/24");
+      s.kill_switch_allow.push_back(*p);
+    }
+  }
   if (const auto* gw = get_optional_table(root, "gateway")) {
     check_keys(*gw, {"lan", "masquerade"}, "[gateway]");
     for (const auto& l : get_string_array(*gw, "lan")) {
@@ -77,6 +90,10 @@ ClientSettings load_client_config(const std::string& path) {
     hub.public_key = parse_public_key(*find(h, "public_key"), key);
     if (const auto* routes = find(h, "routes")) {
       for (const auto& r : get_string_array(h, "routes")) {
+        if (r == "::/0") {  // IPv6 is not carried: it is kept from leaking instead
+          hub.ipv6_default = true;
+          continue;
+        }
         const auto p = parse_prefix(r, false);
         if (!p) fail(*routes, "route '" + r + "' is not an IPv4 prefix like 10.4.0.0/24");
         hub.routes.push_back(*p);

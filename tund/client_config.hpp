@@ -10,6 +10,8 @@
 //   [handover] resend_max_bytes, resend_max_packets, resend_max_age_ms
 //   [performance] offload = true, crypto_threads = N
 //   metrics_listen = "127.0.0.1:9586"         # Prometheus /metrics (optional)
+//   kill_switch = false, kill_switch_allow = ["192.168.1.0/24"]
+//   (a hub's routes = ["0.0.0.0/0", "::/0"]: full tunnel through policy routing)
 //   [gateway] lan = ["192.168.50.0/24"], masquerade = true   (a LAN behind this client)
 #pragma once
 
@@ -28,6 +30,7 @@ struct HubSettings {
   PublicKey public_key{};
   std::vector<config::Prefix> routes;
   unsigned persistent_keepalive_s = 0;
+  bool ipv6_default = false;  // routes has "::/0": no IPv6 may leave outside the tunnel
 };
 
 // Gateway mode: hosts on these LAN prefixes route through this client; their
@@ -51,7 +54,14 @@ struct ClientSettings {
   config::DataPathSettings data_path;
   std::optional<Endpoint> metrics_listen;
   GatewaySettings gateway;
+  // Drop everything leaving other interfaces than the TUN, except the
+  // daemon's own (marked) packets to its hubs, DHCP, and these ranges.
+  bool kill_switch = false;
+  std::vector<config::Prefix> kill_switch_allow;
 };
+
+// The nftables table (family inet) of the kill switch and the IPv6 leak guard.
+std::string guard_table_name(const std::string& tun);
 
 // The nftables table (family ip) of a client on `tun`: gateway NAT and MSS clamping.
 std::string client_table_name(const std::string& tun);

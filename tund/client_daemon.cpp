@@ -32,6 +32,7 @@ ClientDaemon::ClientDaemon(asio::io_context& io, ClientSettings settings)
   tun_ = std::make_unique<daemon::TunDevice>(settings_.tun_name, settings_.mtu, settings_.data_path.offload);
   tx_ = std::make_unique<daemon::TxBatch>(limits::kTxSlots, daemon::tx_stride(settings_.mtu));
   install_gateway();
+  install_leak_guard();
   tun_reader_ = std::make_unique<daemon::TunReader>(*tun_);
   tun_writer_ = std::make_unique<daemon::TunWriter>(*tun_, settings_.data_path.offload);
   crypto_pool_ = std::make_unique<daemon::CryptoPool>(settings_.data_path.crypto_threads);
@@ -72,6 +73,74 @@ ClientDaemon::ClientDaemon(asio::io_context& io, ClientSettings settings)
 ClientDaemon::~ClientDaemon() {
   nft_.remove_all();
   netlink_.remove_all();
+}
+
+// Full tunnel, as wg-quick and Tailscale do it: the default route via the TUN
+// lives in its own table (numbered as the fwmark), consulted by every packet
+// that does not carry the tunnel's own mark; the main table still answers
+// first for anything more specific than a default (the uplinks' own subnets).
+// The tunnel's sockets are marked, so their UDP never loops into the TUN.
+void ClientDaemon::install_full_tunnel(std::uint32_t vip, std::vector<std::string>& errors) {
+  const std::uint32_t table = settings_.fwmark;
+  if (auto e = netlink_.add_route(tun_->ifindex(), 0, 0, vip, table); !e.empty()) errors.push_back(e);
+  if (full_tunnel_rules_) return;
+  daemon::NetlinkConfig::Rule main_first;
+  main_first.priority = limits::kRulePriority;
+  main_first.table = 254;  // main
+  main_first.suppress_prefixlen = 0;
+  daemon::NetlinkConfig::Rule unmarked;
+  unmarked.priority = limits::kRulePriority + 1;
+  unmarked.table = table;
+  unmarked.fwmark = settings_.fwmark;
+  unmarked.invert = true;
+  for (const auto& r : {main_first, unmarked})
+    if (auto e = netlink_.add_rule(r); !e.empty()) errors.push_back(e);
+  full_tunnel_rules_ = true;
+  log::notice("full tunnel: default route via " + tun_->name() + " in table " + std::to_string(table) +
+              ", rules at priority " + std::to_string(limits::kRulePriority));
+}
+
+// The kill switch and the IPv6 leak guard: an inet table dropping what would
+// leave outside the TUN. With kill_switch, every IPv4 packet but the daemon's
+// marked UDP to its hubs, DHCP and kill_switch_allow; with a "::/0" route (or
+// kill_switch), every IPv6 packet but neighbour discovery. A route an attacker
+// injects (a rogue DHCP server's, TunnelVision) cannot get around it: the
+// filter looks at the packet, not at the routing table.
+void ClientDaemon::install_leak_guard() {
+  bool v6 = settings_.kill_switch;
+  for (const auto& h : settings_.hubs) v6 = v6 || h.ipv6_default;
+  if (!settings_.kill_switch && !v6) return;
+  const std::string tun = "\"" + tun_->name() + "\"";
+  std::string hubs, ports, allow;
+  for (const auto& h : settings_.hubs) {
+    hubs += (hubs.empty() ? "" : ", ") + config::ipv4_to_string(load_be32(h.endpoint.addr.data()));
+    ports += (ports.empty() ? "" : ", ") + std::to_string(h.endpoint.port);
+  }
+  for (const auto& p : settings_.kill_switch_allow) allow += (allow.empty() ? "" : ", ") + p.to_string();
+  std::string out = "    oifname { \"lo\", " + tun + " } accept\n";
+  std::string fwd = "    oifname " + tun + " accept\n    iifname " + tun + " accept\n";
+  if (settings_.kill_switch) {
+    out += "    meta mark " + std::to_string(settings_.fwmark) + " ip daddr { " + hubs + " } udp dport { " + ports +
+           " } accept\n    udp sport 68 udp dport 67 accept\n";
+    if (!allow.empty()) {
+      out += "    ip daddr { " + allow + " } accept\n";
+      fwd += "    ip daddr { " + allow + " } accept\n";
+    }
+    out += "    meta nfproto ipv4 counter drop comment \"kill switch\"\n";
+    fwd += "    meta nfproto ipv4 counter drop comment \"kill switch\"\n";
+  }
+  if (v6) {
+    out += "    icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } accept\n"
+           "    meta nfproto ipv6 counter drop comment \"no IPv6 outside the tunnel\"\n";
+    fwd += "    meta nfproto ipv6 counter drop comment \"no IPv6 outside the tunnel\"\n";
+  }
+  const std::string rules = "  chain output {\n    type filter hook output priority 0; policy accept;\n" + out +
+                            "  }\n  chain forward {\n    type filter hook forward priority 0; policy accept;\n" + fwd +
+                            "  }\n";
+  if (auto e = nft_.install_table("inet", client::guard_table_name(tun_->name()), rules); !e.empty())
+    throw std::runtime_error("nftables: " + e);
+  log::notice(std::string(settings_.kill_switch ? "kill switch on" : "IPv6 leak guard on") + ": nothing leaves outside " +
+              tun_->name() + (settings_.kill_switch ? " but the tunnel to " + hubs : " over IPv6"));
 }
 
 void ClientDaemon::install_gateway() {
@@ -478,8 +547,13 @@ void ClientDaemon::on_handshake(std::size_t slot) {
   const config::Prefix subnet{vip & (s.vip().prefix_len ? ~0u << (32 - s.vip().prefix_len) : 0), s.vip().prefix_len};
   if (subnet.len > 0 && subnet.len < 32)
     if (auto e = netlink_.add_route(tun_->ifindex(), subnet.addr, subnet.len, vip); !e.empty()) errors.push_back(e);
-  for (const auto& r : hub.routes)
+  for (const auto& r : hub.routes) {
+    if (r.len == 0) {
+      install_full_tunnel(vip, errors);
+      continue;
+    }
     if (auto e = netlink_.add_route(tun_->ifindex(), r.addr, r.len, vip); !e.empty()) errors.push_back(e);
+  }
   for (const auto& e : errors) log::error("hub " + hub.name + ": " + e);
   st.installed_vip = vip;
   log::notice("hub " + hub.name + ": connected to " + hub.endpoint.to_string() + " via " +

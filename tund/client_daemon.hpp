@@ -90,6 +90,8 @@ class ClientDaemon {
   std::string status_line() const;
   std::string render_metrics() const;
   void install_gateway();
+  void install_leak_guard();
+  void install_full_tunnel(std::uint32_t vip, std::vector<std::string>& errors);
   nlohmann::json data_path_json() const;
   std::string handle_switch(const std::string& target);
 
@@ -100,6 +102,7 @@ class ClientDaemon {
   std::unique_ptr<daemon::TunDevice> tun_;
   daemon::NetlinkConfig netlink_;
   daemon::Nftables nft_;
+  bool full_tunnel_rules_ = false;
   std::unique_ptr<netmon::LinkMonitor> monitor_;
   std::map<int, UplinkSocket> uplinks_;  // by ifindex = session path id
   std::optional<std::string> pinned_;

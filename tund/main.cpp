@@ -18,6 +18,7 @@
 #include "daemon/cli.hpp"
 #include "daemon/control_socket.hpp"
 #include "daemon/log.hpp"
+#include "daemon/netlink_config.hpp"
 #include "tund/client_daemon.hpp"
 
 namespace {
@@ -94,7 +95,16 @@ int cmd_cleanup(const cli::Args& args) {
     std::cerr << e.what() << "\n";
     return cli::kUsage;
   }
-  return cli::cleanup("tund", s.control_socket, s.tun_name, {{"ip", client::client_table_name(s.tun_name)}});
+  daemon::NetlinkConfig netlink;
+  int rules = netlink.delete_rules_for_table(s.fwmark);
+  daemon::NetlinkConfig::Rule main_first;
+  main_first.priority = limits::kRulePriority;
+  main_first.table = 254;
+  main_first.suppress_prefixlen = 0;
+  while (netlink.delete_rule(main_first)) ++rules;
+  if (rules) std::cout << "removed " << rules << " routing rule(s) of the full tunnel\n";
+  return cli::cleanup("tund", s.control_socket, s.tun_name,
+                      {{"ip", client::client_table_name(s.tun_name)}, {"inet", client::guard_table_name(s.tun_name)}});
 }
 
 int print_status(const std::string& json_text, bool as_json) {

@@ -43,6 +43,8 @@ inline constexpr auto kNewHandshakeTime = kKeepaliveTimeout + kRekeyTimeout;
 // it is answered, so it is back within kSilentRetry + jitter of the hub.
 inline constexpr auto kHubSilence = 2500ms;
 inline constexpr auto kSilentRetry = 2s;
+// Full tunnel: the client's policy rules sit just before the main table's (32766).
+inline constexpr std::uint32_t kRulePriority = 32760;
 // A hub forgets a session whose keys have all expired this long ago.
 inline constexpr auto kSessionIdleExpiry = 3 * kRejectAfterTime;
 

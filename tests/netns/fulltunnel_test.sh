@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Full tunnel without loops or leaks: a hub with routes 0.0.0.0/0 and ::/0
+# takes everything through tun0 by policy routing (own table, rules keyed on
+# the tunnel's fwmark), the tunnel's UDP never loops into tun0, and with
+# kill_switch a route injected toward srv via wlan0 (TunnelVision) makes no
+# plaintext packet toward srv leave wlan0 or lte0.
+set -u
+. "$(dirname "$0")/lab.sh"
+require_root "fulltunnel_test"
+trap lab_down EXIT
+
+lab_up
+lab_keys hub phone
+cat > "$LAB_DIR/hub.toml" <<TOML
+private_key_file = "hub.key"
+listen = "0.0.0.0:51900"
+control_socket = "$LAB_DIR/hub.sock"
+state_directory = "$LAB_DIR"
+[tun]
+address = "10.77.0.1/24"
+[[client]]
+name = "phone"
+public_key = "$(pub phone)"
+vip = "10.77.0.2"
+[nat]
+masquerade = ["0.0.0.0/0"]
+TOML
+cat > "$LAB_DIR/cli.toml" <<TOML
+private_key_file = "phone.key"
+control_socket = "$LAB_DIR/cli.sock"
+kill_switch = true
+[[hub]]
+name = "main"
+endpoint = "10.3.0.2:51900"
+public_key = "$(pub hub)"
+routes = ["0.0.0.0/0", "::/0"]
+TOML
+# Plaintext toward srv as the router would see it, from either uplink.
+nsx inet nft -f - <<NFT
+table ip spy {
+  chain pre {
+    type filter hook prerouting priority -300;
+    ip saddr { 10.1.0.2, 10.2.0.2 } ip daddr 10.4.0.0/24 counter
+  }
+}
+NFT
+lab_start hub hub "$BIN/tund-hub" run -c "$LAB_DIR/hub.toml"
+wait_for 5 nsx hub "$BIN/tund-hub" status -c "$LAB_DIR/hub.toml"
+lab_start cli cli "$BIN/tund" run -c "$LAB_DIR/cli.toml"
+check "the client connects with the kill switch on" wait_for 10 nsx cli "$BIN/tund" status -c "$LAB_DIR/cli.toml"
+
+rules=$(nsx cli ip rule show)
+check "policy rules: main first without its default, then the tunnel's table for unmarked packets" \
+  bash -c "grep -q 'lookup main suppress_prefixlength 0' <<< '$rules' && grep -q 'not from all fwmark 0x7475 lookup 29813' <<< '$rules'"
+check "the tunnel's table holds the default route via tun0" bash -c "ip netns exec $(ns cli) ip route show table 29813 | grep -q 'default dev tun0'"
+check "srv is reached through the tunnel" nsx cli ping -q -c 3 -i 0.2 -W 2 10.4.0.2
+check "so is any other address (the hub's router, via the hub)" nsx cli ping -q -c 2 -i 0.2 -W 2 10.6.0.1
+check "the tunnel's own UDP did not loop: the session is up on wlan0" \
+  test "$(nsx cli "$BIN/tund" status -c "$LAB_DIR/cli.toml" --json | jq -r '.state + " " + .active_uplink')" = "connected wlan0"
+
+# TunnelVision: a more specific route toward srv via wlan0's gateway.
+nsx cli ip route add 10.4.0.0/24 via 10.1.0.1 dev wlan0
+nsx cli ping -q -c 3 -i 0.2 -W 1 10.4.0.2 >/dev/null 2>&1
+nsx cli timeout 3 bash -c 'echo x > /dev/tcp/10.4.0.2/80' 2>/dev/null
+plain=$(nsx inet nft list table ip spy | sed -n 's/.*counter packets \([0-9]*\).*/\1/p')
+dropped=$(nsx cli nft list table inet tund_tun0_guard | grep 'kill switch' | head -1 | sed -n 's/.*packets \([0-9]*\).*/\1/p')
+echo "   injected route: plaintext packets toward srv seen by the router: $plain, dropped by the kill switch: $dropped"
+check "no plaintext packet toward srv left wlan0 or lte0" test "$plain" = 0
+check "the kill switch dropped them" test "${dropped:-0}" -gt 0
+nsx cli ip route del 10.4.0.0/24 via 10.1.0.1 dev wlan0
+check "the tunnel still works once the injected route is gone" nsx cli ping -q -c 2 -i 0.2 -W 2 10.4.0.2
+
+# IPv6 is not carried, so it may not leave either.
+nsx cli ping -6 -c 1 -W 1 -I wlan0 ff02::1 >/dev/null 2>&1
+v6=$(nsx cli nft list table inet tund_tun0_guard | grep 'no IPv6' | head -1 | sed -n 's/.*packets \([0-9]*\).*/\1/p')
+check "IPv6 leaving wlan0 is dropped ($v6 packets)" test "${v6:-0}" -gt 0
+
+kill "$PID_cli"; wait "$PID_cli" 2>/dev/null
+check "rules, table and guard go with the client" bash -c \
+  "! ip netns exec $(ns cli) ip rule show | grep -q 29813 && ! ip netns exec $(ns cli) nft list table inet tund_tun0_guard >/dev/null 2>&1"
+summary
