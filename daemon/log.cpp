@@ -52,4 +52,23 @@ void write(Level level, std::string_view message) {
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
+void RateLimited::write(Level level, const std::string& message) {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - window_start_ >= window_) {
+    window_start_ = now;
+    sent_ = 0;
+  }
+  if (sent_ >= burst_) {
+    ++suppressed_;
+    return;
+  }
+  ++sent_;
+  if (suppressed_) {
+    log::write(level, message + " (" + std::to_string(suppressed_) + " similar messages suppressed before this one)");
+    suppressed_ = 0;
+  } else {
+    log::write(level, message);
+  }
+}
+
 }  // namespace tund::log

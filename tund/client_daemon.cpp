@@ -297,7 +297,8 @@ void ClientDaemon::apply_policy(Time now, const std::string& why) {
       handovers_.last_to = to;
       handovers_.last_at = daemon::to_unix_seconds(now);
     }
-    log::notice("hub " + settings_.hubs[slot].name + ": uplink " + from + " -> " + to + " (" + reason + ")");
+    network_log_.write(log::Level::kNotice,
+                       "hub " + settings_.hubs[slot].name + ": uplink " + from + " -> " + to + " (" + reason + ")");
   }
 }
 
@@ -556,7 +557,7 @@ void ClientDaemon::on_handshake(std::size_t slot) {
   }
   for (const auto& e : errors) log::error("hub " + hub.name + ": " + e);
   st.installed_vip = vip;
-  log::notice("hub " + hub.name + ": connected to " + hub.endpoint.to_string() + " via " +
+  network_log_.write(log::Level::kNotice, "hub " + hub.name + ": connected to " + hub.endpoint.to_string() + " via " +
               uplink_name(static_cast<int>(s.active_path())) + ", vip " + config::ipv4_to_string(vip) + "/" +
               std::to_string(s.vip().prefix_len) + ", " + std::to_string(hub.routes.size()) + " route(s) via " +
               tun_->name());

@@ -27,6 +27,7 @@
 #include "daemon/netlink_config.hpp"
 #include "daemon/nftables.hpp"
 #include "daemon/crypto_pool.hpp"
+#include "daemon/log.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/sd_notify.hpp"
 #include "daemon/tun_device.hpp"
@@ -103,6 +104,8 @@ class ClientDaemon {
   daemon::NetlinkConfig netlink_;
   daemon::Nftables nft_;
   bool full_tunnel_rules_ = false;
+  // Handovers and (re)connections come at the network's pace: rate-limited.
+  log::RateLimited network_log_{limits::kLogBurst, limits::kLogWindow};
   std::unique_ptr<netmon::LinkMonitor> monitor_;
   std::map<int, UplinkSocket> uplinks_;  // by ifindex = session path id
   std::optional<std::string> pinned_;

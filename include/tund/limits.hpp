@@ -45,6 +45,9 @@ inline constexpr auto kHubSilence = 2500ms;
 inline constexpr auto kSilentRetry = 2s;
 // Full tunnel: the client's policy rules sit just before the main table's (32766).
 inline constexpr std::uint32_t kRulePriority = 32760;
+// Log lines the network can trigger: at most this many per window.
+inline constexpr unsigned kLogBurst = 20;
+inline constexpr auto kLogWindow = 10s;
 // A hub forgets a session whose keys have all expired this long ago.
 inline constexpr auto kSessionIdleExpiry = 3 * kRejectAfterTime;
 
