@@ -11,13 +11,7 @@ trap lab_down EXIT
 
 lab_up
 lab_keys hub phone
-cat > "$LAB_DIR/hub.toml" <<TOML
-private_key_file = "hub.key"
-listen = "0.0.0.0:51900"
-control_socket = "$LAB_DIR/hub.sock"
-state_directory = "$LAB_DIR"
-[tun]
-address = "10.77.0.1/24"
+{ lab_hub_toml; cat <<TOML
 [[client]]
 name = "phone"
 public_key = "$(pub phone)"
@@ -25,16 +19,8 @@ vip = "10.77.0.2"
 [nat]
 masquerade = ["0.0.0.0/0"]
 TOML
-cat > "$LAB_DIR/cli.toml" <<TOML
-private_key_file = "phone.key"
-control_socket = "$LAB_DIR/cli.sock"
-kill_switch = true
-[[hub]]
-name = "main"
-endpoint = "10.3.0.2:51900"
-public_key = "$(pub hub)"
-routes = ["0.0.0.0/0", "::/0"]
-TOML
+} > "$LAB_DIR/hub.toml"
+lab_phone_toml 'kill_switch = true' '["0.0.0.0/0", "::/0"]' > "$LAB_DIR/cli.toml"
 # Plaintext toward srv as the router would see it, from either uplink.
 nsx inet nft -f - <<NFT
 table ip spy {

@@ -64,19 +64,43 @@ lab_keys() {  # lab_keys NAME...: NAME.key and NAME.pub in LAB_DIR
 
 pub() { cat "$LAB_DIR/$1.pub"; }
 
+# lab_hub_toml [TOP_LEVEL_LINES] [STATE_DIR]: the lab hub's common settings
+# (key, listen, control socket, state directory, top-level extras, hub0
+# 10.77.0.1/24); callers append [[client]] and other tables.
+lab_hub_toml() {
+  cat <<TOML
+private_key_file = "hub.key"
+listen = "0.0.0.0:51900"
+control_socket = "$LAB_DIR/hub.sock"
+state_directory = "${2:-$LAB_DIR}"
+${1:-}
+[tun]
+address = "10.77.0.1/24"
+TOML
+}
+
+# lab_phone_toml [TOP_LEVEL_LINES] [ROUTES]: the phone's common settings and
+# its [[hub]] "main" (routes default ["10.4.0.0/24"]); callers append tables.
+lab_phone_toml() {
+  cat <<TOML
+private_key_file = "phone.key"
+control_socket = "$LAB_DIR/cli.sock"
+${1:-}
+[[hub]]
+name = "main"
+endpoint = "10.3.0.2:51900"
+public_key = "$(pub hub)"
+routes = ${2:-[\"10.4.0.0/24\"]}
+TOML
+}
+
 # lab_one_hub [EXTRA_CLIENT_TOML]: keys and configs for the common case, one
 # hub (hub ns, hub0 10.77.0.1/24) and one client "phone" (cli ns, VIP
 # 10.77.0.2, route 10.4.0.0/24), then starts both and waits until connected.
 # EXTRA_CLIENT_TOML is appended to the client's config (e.g. an [uplinks] table).
 lab_one_hub() {
   lab_keys hub phone
-  cat > "$LAB_DIR/hub.toml" <<TOML
-private_key_file = "hub.key"
-listen = "0.0.0.0:51900"
-control_socket = "$LAB_DIR/hub.sock"
-state_directory = "$LAB_DIR"
-[tun]
-address = "10.77.0.1/24"
+  { lab_hub_toml; cat <<TOML
 [[client]]
 name = "phone"
 public_key = "$(pub phone)"
@@ -84,18 +108,13 @@ vip = "10.77.0.2"
 ${LAB_PERF:+[performance]
 $LAB_PERF}
 TOML
-  cat > "$LAB_DIR/cli.toml" <<TOML
-private_key_file = "phone.key"
-control_socket = "$LAB_DIR/cli.sock"
-[[hub]]
-name = "main"
-endpoint = "10.3.0.2:51900"
-public_key = "$(pub hub)"
-routes = ["10.4.0.0/24"]
+  } > "$LAB_DIR/hub.toml"
+  { lab_phone_toml; cat <<TOML
 ${1:-}
 ${LAB_PERF:+[performance]
 $LAB_PERF}
 TOML
+  } > "$LAB_DIR/cli.toml"
   lab_start hub hub "$BIN/tund-hub" run -c "$LAB_DIR/hub.toml"
   wait_for 5 nsx hub "$BIN/tund-hub" status -c "$LAB_DIR/hub.toml"
   lab_start cli cli "$BIN/tund" run -c "$LAB_DIR/cli.toml"

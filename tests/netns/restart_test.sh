@@ -13,13 +13,8 @@ NETPEER="python3 $(dirname "$0")/netpeer.py"
 lab_up
 lab_keys hub phone laptop
 hub_config() {  # hub_config [EXTRA_CLIENT_FIRST]
+  lab_hub_toml "" "$LAB_DIR/state"
   cat <<TOML
-private_key_file = "hub.key"
-listen = "0.0.0.0:51900"
-control_socket = "$LAB_DIR/hub.sock"
-state_directory = "$LAB_DIR/state"
-[tun]
-address = "10.77.0.1/24"
 ${1:-}
 [[client]]
 name = "phone"
@@ -27,15 +22,7 @@ public_key = "$(pub phone)"
 TOML
 }
 hub_config > "$LAB_DIR/hub.toml"
-cat > "$LAB_DIR/cli.toml" <<TOML
-private_key_file = "phone.key"
-control_socket = "$LAB_DIR/cli.sock"
-[[hub]]
-name = "main"
-endpoint = "10.3.0.2:51900"
-public_key = "$(pub hub)"
-routes = ["10.4.0.0/24"]
-TOML
+lab_phone_toml > "$LAB_DIR/cli.toml"
 lab_start hub hub "$BIN/tund-hub" run -c "$LAB_DIR/hub.toml"
 wait_for 5 nsx hub "$BIN/tund-hub" status -c "$LAB_DIR/hub.toml"
 lab_start cli cli "$BIN/tund" run -c "$LAB_DIR/cli.toml"

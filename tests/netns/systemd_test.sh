@@ -39,30 +39,19 @@ check "the units are Type=notify with only CAP_NET_ADMIN and CAP_NET_RAW" \
 
 # 3. sd_notify: READY=1 and STATUS= that follows the session and the uplink.
 lab_keys hub phone
-cat > "$LAB_DIR/hub.toml" <<TOML
-private_key_file = "hub.key"
-listen = "0.0.0.0:51900"
-control_socket = "$LAB_DIR/hub.sock"
-state_directory = "$LAB_DIR"
-metrics_listen = "127.0.0.1:9587"
+{ lab_hub_toml 'metrics_listen = "127.0.0.1:9587"'; cat <<TOML
 [[client]]
 name = "phone"
 public_key = "$(pub phone)"
 [nat]
 masquerade = ["10.4.0.0/24"]
 TOML
-cat > "$LAB_DIR/cli.toml" <<TOML
-private_key_file = "phone.key"
-control_socket = "$LAB_DIR/cli.sock"
-metrics_listen = "127.0.0.1:9586"
-[[hub]]
-name = "main"
-endpoint = "10.3.0.2:51900"
-public_key = "$(pub hub)"
-routes = ["10.4.0.0/24"]
+} > "$LAB_DIR/hub.toml"
+{ lab_phone_toml 'metrics_listen = "127.0.0.1:9586"'; cat <<TOML
 [uplinks]
 hold_down_ms = 500
 TOML
+} > "$LAB_DIR/cli.toml"
 lab_start hub notify_hub $NETPEER notify "$LAB_DIR/hub.notify"
 lab_start cli notify_cli $NETPEER notify "$LAB_DIR/cli.notify"
 wait_for 5 grep -q ready "$LAB_DIR/notify_hub.log"
