@@ -54,10 +54,7 @@ HubDaemon::HubDaemon(asio::io_context& io, HubSettings settings)
                                                         settings_.tun_address.addr});
 
   tun_ = std::make_unique<daemon::TunDevice>(settings_.tun_name, settings_.mtu, settings_.data_path.offload);
-  tx_ = std::make_unique<daemon::TxBatch>(limits::kTxSlots, daemon::tx_stride(settings_.mtu));
-  tun_reader_ = std::make_unique<daemon::TunReader>(*tun_);
-  tun_writer_ = std::make_unique<daemon::TunWriter>(*tun_, settings_.data_path.offload);
-  crypto_pool_ = std::make_unique<daemon::CryptoPool>(settings_.data_path.crypto_threads);
+  dp_ = std::make_unique<daemon::DataPath>(*tun_, settings_.mtu, settings_.data_path);
   if (auto e = netlink_.add_address(tun_->ifindex(), settings_.tun_address.addr, settings_.tun_address.len); !e.empty())
     throw std::runtime_error(e);
   daemon::UdpSocket::Options uo;
@@ -78,7 +75,7 @@ HubDaemon::HubDaemon(asio::io_context& io, HubSettings settings)
   log::notice("tund-hub: listening on " + settings_.listen.to_string() + ", " + tun_->name() + " " +
               settings_.tun_address.to_string() + ", " + std::to_string(settings_.clients.size()) +
               " client(s), control socket " + settings_.control_socket + ", offloads " + tun_->offloads_string() +
-              (udp_->gro() ? "+udp-gro" : "") + ", " + std::to_string(crypto_pool_->workers()) + " crypto thread(s)");
+              (udp_->gro() ? "+udp-gro" : "") + ", " + std::to_string(dp_->pool.workers()) + " crypto thread(s)");
   tun_watch_ = std::make_unique<daemon::FdWatch>(io, tun_->fd(), [this] { on_tun_readable(); });
   udp_watch_ = std::make_unique<daemon::FdWatch>(io, udp_->fd(), [this] { on_udp_readable(); });
   notify_.ready(status_line());
@@ -222,16 +219,16 @@ std::string HubDaemon::nat_rules() const {
 }
 
 void HubDaemon::flush_tx() {
-  auto& b = *tx_;
-  crypto_pool_->run(b.jobs.size(), [&b](std::size_t i) { b.jobs[i].run(); });
+  auto& b = dp_->tx;
+  dp_->seal_batch();
   udp_->send(b, 0, b.count);
   b.clear();
 }
 
 void HubDaemon::on_tun_readable() {
   const Time now = daemon::now();
-  auto& b = *tx_;
-  tun_reader_->read_batch(b, [this] { flush_tx(); }, [&](std::size_t first, std::size_t count) {
+  auto& b = dp_->tx;
+  dp_->reader.read_batch(b, [this] { flush_tx(); }, [&](std::size_t first, std::size_t count) {
     const auto inner = session::parse_inner(Bytes(b.slot(first) + t::kDataOffset, b.entry(first).len));
     for (std::size_t i = first; i < first + count; ++i) {
       auto& e = b.entry(i);
@@ -257,27 +254,25 @@ void HubDaemon::on_tun_readable() {
 
 void HubDaemon::on_udp_readable() {
   const Time now = daemon::now();
-  udp_->receive(rx_batch_);
-  crypto_pool_->open_ahead(rx_batch_, open_jobs_, [&](Bytes d) { return hub_->keypair_for(d, now); });
-  std::size_t next_job = 0;
-  rx_batch_.for_each_datagram([&](MutableBytes d, std::size_t i) {
-    const crypto::OpenJob* job =
-        next_job < open_jobs_.size() && open_jobs_[next_job].msg == d.data() ? &open_jobs_[next_job++] : nullptr;
-    const auto r = hub_->receive(d, rx_batch_.peer(i), now, reply_buf_, job);
-    if (r.kind == ReceiveResult::Kind::kDeliver) {
-      tun_writer_->add(Bytes(d.data() + r.offset, r.len));
-    } else if (r.kind == ReceiveResult::Kind::kReply) {
-      udp_->send_one(Bytes(reply_buf_.data(), r.len), rx_batch_.peer(i));
-    }
-  });
-  tun_writer_->flush();
+  auto& rx = dp_->rx;
+  udp_->receive(rx);
+  dp_->open_batch([&](Bytes d) { return hub_->keypair_for(d, now); },
+                  [&](MutableBytes d, std::size_t i, const crypto::OpenJob* job) {
+                    const auto r = hub_->receive(d, rx.peer(i), now, reply_buf_, job);
+                    if (r.kind == ReceiveResult::Kind::kDeliver) {
+                      dp_->writer.add(Bytes(d.data() + r.offset, r.len));
+                    } else if (r.kind == ReceiveResult::Kind::kReply) {
+                      udp_->send_one(Bytes(reply_buf_.data(), r.len), rx.peer(i));
+                    }
+                  });
+  dp_->writer.flush();
   after_event(now);
 }
 
 void HubDaemon::after_event(Time now) {
   if (hub_->next_deadline() <= now) hub_->on_timer(now);
   // Acks, probes, resends and staged packets of many sessions: one sendmmsg.
-  auto& b = *tx_;
+  auto& b = dp_->tx;
   for (;;) {
     if (b.free() == 0) flush_tx();
     const auto tx = hub_->poll_transmit(MutableBytes(b.slot(b.count), b.stride()), now);
@@ -315,8 +310,8 @@ std::string HubDaemon::status_json() const {
   }
   json drops = daemon::drops_json(hub_->drops());
   if (not_ipv4_) drops["not_ipv4"] = not_ipv4_;
-  if (tun_writer_->write_errors()) drops["tun_write_error"] = tun_writer_->write_errors();
-  if (tun_reader_->drops()) drops["tun_bad_offload"] = tun_reader_->drops();
+  if (dp_->writer.write_errors()) drops["tun_write_error"] = dp_->writer.write_errors();
+  if (dp_->reader.drops()) drops["tun_bad_offload"] = dp_->reader.drops();
   return json{{"state", "running"},
               {"interface", tun_->name()},
               {"address", settings_.tun_address.to_string()},
@@ -326,7 +321,7 @@ std::string HubDaemon::status_json() const {
               {"resend_buffer_bytes", hub_->resend_bytes()},
               {"sessions", sessions},
               {"clients", clients},
-              {"data_path", daemon::data_path_json(*tun_, *tun_writer_, *crypto_pool_, udp_->gso(), udp_->gro())},
+              {"data_path", daemon::data_path_json(*tun_, dp_->writer, dp_->pool, udp_->gso(), udp_->gro())},
               {"drops", drops}}
       .dump();
 }

@@ -16,7 +16,7 @@
 #include "daemon/event_sources.hpp"
 #include "daemon/netlink_config.hpp"
 #include "daemon/nftables.hpp"
-#include "daemon/crypto_pool.hpp"
+#include "daemon/data_path.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/sd_notify.hpp"
 #include "daemon/tun_device.hpp"
@@ -64,12 +64,7 @@ class HubDaemon {
   std::unique_ptr<daemon::FdWatch> udp_watch_;
   daemon::DeadlineTimer timer_;
 
-  std::unique_ptr<daemon::TxBatch> tx_;
-  daemon::DatagramBatch rx_batch_;
-  std::unique_ptr<daemon::TunReader> tun_reader_;
-  std::unique_ptr<daemon::TunWriter> tun_writer_;
-  std::unique_ptr<daemon::CryptoPool> crypto_pool_;
-  std::vector<crypto::OpenJob> open_jobs_;
+  std::unique_ptr<daemon::DataPath> dp_;
   daemon::SdNotify notify_;
   std::unique_ptr<daemon::MetricsServer> metrics_;
   std::size_t notified_sessions_ = 0;

@@ -30,12 +30,9 @@ ClientDaemon::ClientDaemon(asio::io_context& io, ClientSettings settings)
   if (!settings_.data_path.allow_aes) cc.capabilities &= ~wire::initiation_payload::kCapAes256Gcm;
   client_ = std::make_unique<session::Client>(cc, rng_);
   tun_ = std::make_unique<daemon::TunDevice>(settings_.tun_name, settings_.mtu, settings_.data_path.offload);
-  tx_ = std::make_unique<daemon::TxBatch>(limits::kTxSlots, daemon::tx_stride(settings_.mtu));
+  dp_ = std::make_unique<daemon::DataPath>(*tun_, settings_.mtu, settings_.data_path);
   install_gateway();
   install_leak_guard();
-  tun_reader_ = std::make_unique<daemon::TunReader>(*tun_);
-  tun_writer_ = std::make_unique<daemon::TunWriter>(*tun_, settings_.data_path.offload);
-  crypto_pool_ = std::make_unique<daemon::CryptoPool>(settings_.data_path.crypto_threads);
 
   const Time now = daemon::now();
   for (const auto& hub : settings_.hubs) {
@@ -61,7 +58,7 @@ ClientDaemon::ClientDaemon(asio::io_context& io, ClientSettings settings)
   seen_switches_.assign(client_->session_count(), 0);
   tun_watch_ = std::make_unique<daemon::FdWatch>(io, tun_->fd(), [this] { on_tun_readable(); });
   log::notice("tund: " + tun_->name() + " up (mtu " + std::to_string(tun_->mtu()) + ", offloads " +
-              tun_->offloads_string() + ", " + std::to_string(crypto_pool_->workers()) + " crypto thread(s)), " +
+              tun_->offloads_string() + ", " + std::to_string(dp_->pool.workers()) + " crypto thread(s)), " +
               std::to_string(settings_.hubs.size()) + " hub(s), " + std::to_string(uplinks_.size()) +
               " uplink(s), control socket " + settings_.control_socket);
   after_event(now);
@@ -338,8 +335,8 @@ std::optional<std::size_t> ClientDaemon::route_for(std::uint32_t dst) const {
 }
 
 void ClientDaemon::flush_tx() {
-  auto& b = *tx_;
-  crypto_pool_->run(b.jobs.size(), [&b](std::size_t i) { b.jobs[i].run(); });
+  auto& b = dp_->tx;
+  dp_->seal_batch();
   // Runs of slots for one uplink go out in one sendmmsg.
   for (std::size_t i = 0; i < b.count;) {
     std::size_t j = i;
@@ -357,8 +354,8 @@ void ClientDaemon::flush_tx() {
 
 void ClientDaemon::on_tun_readable() {
   const Time now = daemon::now();
-  auto& b = *tx_;
-  tun_reader_->read_batch(b, [this] { flush_tx(); }, [&](std::size_t first, std::size_t count) {
+  auto& b = dp_->tx;
+  dp_->reader.read_batch(b, [this] { flush_tx(); }, [&](std::size_t first, std::size_t count) {
     // Every segment of a super-packet has the same addresses: route once.
     const auto inner = session::parse_inner(Bytes(b.slot(first) + t::kDataOffset, b.entry(first).len));
     const auto slot = inner && inner->version == 4 ? route_for(inner->dst4) : std::nullopt;
@@ -391,16 +388,13 @@ void ClientDaemon::on_uplink_readable(int ifindex) {
   const auto it = uplinks_.find(ifindex);
   if (it == uplinks_.end()) return;
   const Time now = daemon::now();
-  it->second.socket->receive(rx_batch_);
-  crypto_pool_->open_ahead(rx_batch_, open_jobs_, [&](Bytes d) { return client_->keypair_for(d, now); });
-  std::size_t next_job = 0;
-  rx_batch_.for_each_datagram([&](MutableBytes d, std::size_t) {
-    const crypto::OpenJob* job =
-        next_job < open_jobs_.size() && open_jobs_[next_job].msg == d.data() ? &open_jobs_[next_job++] : nullptr;
-    const auto r = client_->receive(d, static_cast<session::PathId>(ifindex), now, job);
-    if (r.kind == ReceiveResult::Kind::kDeliver) tun_writer_->add(Bytes(d.data() + r.offset, r.len));
-  });
-  tun_writer_->flush();
+  it->second.socket->receive(dp_->rx);
+  dp_->open_batch([&](Bytes d) { return client_->keypair_for(d, now); },
+                  [&](MutableBytes d, std::size_t, const crypto::OpenJob* job) {
+                    const auto r = client_->receive(d, static_cast<session::PathId>(ifindex), now, job);
+                    if (r.kind == ReceiveResult::Kind::kDeliver) dp_->writer.add(Bytes(d.data() + r.offset, r.len));
+                  });
+  dp_->writer.flush();
   after_event(now);
 }
 
@@ -618,8 +612,8 @@ std::string ClientDaemon::status_json() const {
   json drops = daemon::drops_json(client_->drops());
   if (no_route_) drops["no_route"] = no_route_;
   if (no_uplink_) drops["no_uplink"] = no_uplink_;
-  if (tun_writer_->write_errors()) drops["tun_write_error"] = tun_writer_->write_errors();
-  if (tun_reader_->drops()) drops["tun_bad_offload"] = tun_reader_->drops();
+  if (dp_->writer.write_errors()) drops["tun_write_error"] = dp_->writer.write_errors();
+  if (dp_->reader.drops()) drops["tun_bad_offload"] = dp_->reader.drops();
   const auto& first = client_->session(0).vip();
   std::uint64_t resent = 0, switches = 0;
   Duration last_duration{0};
@@ -653,7 +647,7 @@ nlohmann::json ClientDaemon::data_path_json() const {
     gso = gso && u.socket->gso();
     gro = gro && u.socket->gro();
   }
-  return daemon::data_path_json(*tun_, *tun_writer_, *crypto_pool_, gso, gro);
+  return daemon::data_path_json(*tun_, dp_->writer, dp_->pool, gso, gro);
 }
 
 std::string ClientDaemon::render_metrics() const {

@@ -26,7 +26,7 @@
 #include "daemon/event_sources.hpp"
 #include "daemon/netlink_config.hpp"
 #include "daemon/nftables.hpp"
-#include "daemon/crypto_pool.hpp"
+#include "daemon/data_path.hpp"
 #include "daemon/log.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/sd_notify.hpp"
@@ -113,12 +113,7 @@ class ClientDaemon {
   std::unique_ptr<daemon::FdWatch> tun_watch_;
   daemon::DeadlineTimer timer_;
 
-  std::unique_ptr<daemon::TxBatch> tx_;
-  daemon::DatagramBatch rx_batch_;
-  std::unique_ptr<daemon::TunReader> tun_reader_;
-  std::unique_ptr<daemon::TunWriter> tun_writer_;
-  std::unique_ptr<daemon::CryptoPool> crypto_pool_;
-  std::vector<crypto::OpenJob> open_jobs_;
+  std::unique_ptr<daemon::DataPath> dp_;
   daemon::SdNotify notify_;
   std::unique_ptr<daemon::MetricsServer> metrics_;
   // Handovers by what triggered them, and the switching exchanges' durations.
