@@ -18,7 +18,7 @@ using crypto::noise::Failure;
 using test::from_hex;
 
 std::filesystem::path vectors_path() {
-  return std::filesystem::path(TUND_SOURCE_DIR) / ".." / "shared" / "vectors" / "noise-25519.json";
+  return std::filesystem::path(TUND_SOURCE_DIR) / "tests" / "vectors" / "noise-25519.json";
 }
 
 template <std::size_t N>
