@@ -35,28 +35,42 @@ struct VipAssignment {
   std::uint32_t gateway = 0;  // hub's own VIP, host order
 };
 
+// What the initiation carries (wire::initiation_payload).
+struct InitiationPayload {
+  Timestamp timestamp{};
+  std::uint32_t capabilities = 0;  // wire::initiation_payload::kCap* bits
+  std::uint64_t session_id = 0;
+};
+
+// What the response carries (wire::response_payload). Decoded as sent: the
+// client validates the assignment itself (session/vip_check.hpp).
+struct ResponsePayload {
+  VipAssignment vip;
+  Suite suite = Suite::kChaCha20Poly1305;
+  std::uint8_t flags = 0;  // wire::response_payload::kFlag* bits
+};
+
 // --- Client side -----------------------------------------------------------------
 noise::IkInitiator make_initiator(const StaticKeypair& local, const PublicKey& hub);
 // Writes the initiation except its macs. `out` is wire::initiation::kSize bytes.
-noise::Failure write_initiation(noise::IkInitiator& ik, const PrivateKey& ephemeral,
-                                std::uint32_t sender_index, const Timestamp& ts, std::uint32_t capabilities,
-                                MutableBytes out);
-// Reads a response whose mac1 was checked. Fills the assignment and keys.
-noise::Failure read_response(noise::IkInitiator& ik, Bytes msg, VipAssignment& vip, Suite& suite,
-                             std::uint8_t& flags, noise::TransportKeys& keys);
+noise::Failure write_initiation(noise::IkInitiator& ik, const PrivateKey& ephemeral, std::uint32_t sender_index,
+                                const InitiationPayload& payload, MutableBytes out);
+// Reads a response whose mac1 was checked. A failure changes nothing in `ik`.
+// A suite we did not offer or do not know fails as kDecrypt.
+noise::Failure read_response(noise::IkInitiator& ik, Bytes msg, ResponsePayload& payload,
+                             noise::TransportKeys& keys);
 // What this host can do (wire::initiation_payload::kCap* bits).
 std::uint32_t local_capabilities();
 
 // --- Hub side --------------------------------------------------------------------
 noise::IkResponder make_responder(const StaticKeypair& local);
 // Reads an initiation whose mac1 was checked; on success the initiator's static
-// key is ik.remote_static() and `ts` holds its timestamp.
-noise::Failure read_initiation(noise::IkResponder& ik, Bytes msg, Timestamp& ts, std::uint32_t& capabilities,
+// key is ik.remote_static().
+noise::Failure read_initiation(noise::IkResponder& ik, Bytes msg, InitiationPayload& payload,
                                noise::IkResponder::StaticSecretLookup lookup = nullptr, const void* lookup_ctx = nullptr);
 // Writes the response except its macs. `out` is wire::response::kSize bytes.
-noise::Failure write_response(noise::IkResponder& ik, const PrivateKey& ephemeral,
-                              std::uint32_t sender_index, std::uint32_t receiver_index,
-                              const VipAssignment& vip, Suite suite, std::uint8_t flags, MutableBytes out,
+noise::Failure write_response(noise::IkResponder& ik, const PrivateKey& ephemeral, std::uint32_t sender_index,
+                              std::uint32_t receiver_index, const ResponsePayload& payload, MutableBytes out,
                               noise::TransportKeys& keys);
 
 }  // namespace tund::crypto

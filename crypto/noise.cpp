@@ -104,15 +104,28 @@ Failure IkInitiator::write_message1(const PrivateKey& ephemeral, Bytes payload, 
 Failure IkInitiator::read_message2(Bytes in, MutableBytes payload_out, TransportKeys& keys) {
   if (in.size() < message2_size(0) || payload_out.size() != in.size() - message2_size(0))
     return Failure::kBadSize;
+  // Works on a copy and commits only when the AEAD check passes: a forged
+  // response (anyone can compute a valid mac1) must leave the initiator able
+  // to read the genuine one that follows.
+  SymmetricState trial = symmetric_;
   PublicKey re;
   std::memcpy(re.data(), in.data(), 32);  // e
-  symmetric_.mix_hash(re);
-  if (!mix_dh(symmetric_, e_priv_, re)) return Failure::kLowOrder;   // ee
-  if (!mix_dh(symmetric_, s_priv_, re)) return Failure::kLowOrder;   // se
-  if (!symmetric_.decrypt_and_hash(in.subspan(32), payload_out.data())) return Failure::kDecrypt;
-  symmetric_.split(keys.send, keys.recv);
-  keys.handshake_hash = symmetric_.handshake_hash();
-  return Failure::kNone;
+  trial.mix_hash(re);
+  Failure f = Failure::kNone;
+  if (!mix_dh(trial, e_priv_, re)) {
+    f = Failure::kLowOrder;  // ee
+  } else if (!mix_dh(trial, s_priv_, re)) {
+    f = Failure::kLowOrder;  // se
+  } else if (!trial.decrypt_and_hash(in.subspan(32), payload_out.data())) {
+    f = Failure::kDecrypt;
+  }
+  if (f == Failure::kNone) {
+    symmetric_ = trial;
+    symmetric_.split(keys.send, keys.recv);
+    keys.handshake_hash = symmetric_.handshake_hash();
+  }
+  trial.clear();
+  return f;
 }
 
 IkResponder::IkResponder(std::string_view protocol_name, Bytes prologue,
@@ -127,20 +140,36 @@ Failure IkResponder::read_message1(Bytes in, MutableBytes payload_out, StaticSec
                                    const void* lookup_ctx) {
   if (in.size() < message1_size(0) || payload_out.size() != in.size() - message1_size(0))
     return Failure::kBadSize;
+  // As in read_message2: a copy, committed only when every check passed.
+  SymmetricState trial = symmetric_;
+  PublicKey re, rs;
+  const Failure f = read_message1_into(trial, re, rs, in, payload_out, lookup, lookup_ctx);
+  if (f == Failure::kNone) {
+    symmetric_ = trial;
+    re_ = re;
+    rs_ = rs;
+  }
+  trial.clear();
+  return f;
+}
+
+Failure IkResponder::read_message1_into(SymmetricState& ss, PublicKey& re, PublicKey& rs, Bytes in,
+                                        MutableBytes payload_out, StaticSecretLookup lookup,
+                                        const void* lookup_ctx) const {
   const std::uint8_t* p = in.data();
-  std::memcpy(re_.data(), p, 32);  // e
-  symmetric_.mix_hash(re_);
+  std::memcpy(re.data(), p, 32);  // e
+  ss.mix_hash(re);
   p += 32;
-  if (!mix_dh(symmetric_, s_priv_, re_)) return Failure::kLowOrder;  // es
-  if (!symmetric_.decrypt_and_hash(Bytes(p, 32 + kAeadTag), rs_.data())) return Failure::kDecrypt;
+  if (!mix_dh(ss, s_priv_, re)) return Failure::kLowOrder;  // es
+  if (!ss.decrypt_and_hash(Bytes(p, 32 + kAeadTag), rs.data())) return Failure::kDecrypt;
   p += 32 + kAeadTag;
-  if (const Key* ss = lookup ? lookup(lookup_ctx, rs_) : nullptr) {
-    symmetric_.mix_key(*ss);  // ss, computed ahead
-  } else if (!mix_dh(symmetric_, s_priv_, rs_)) {
+  if (const Key* shared = lookup ? lookup(lookup_ctx, rs) : nullptr) {
+    ss.mix_key(*shared);  // ss, computed ahead
+  } else if (!mix_dh(ss, s_priv_, rs)) {
     return Failure::kLowOrder;  // ss
   }
   const std::size_t rest = in.size() - static_cast<std::size_t>(p - in.data());
-  if (!symmetric_.decrypt_and_hash(Bytes(p, rest), payload_out.data())) return Failure::kDecrypt;
+  if (!ss.decrypt_and_hash(Bytes(p, rest), payload_out.data())) return Failure::kDecrypt;
   return Failure::kNone;
 }
 

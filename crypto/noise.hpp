@@ -34,8 +34,8 @@ class SymmetricState {
   void initialize(std::string_view protocol_name);
   void mix_hash(Bytes data);
   void mix_key(Bytes input_key_material);
-  // Returns false when there is a key and decryption fails.
   void encrypt_and_hash(Bytes plain, std::uint8_t* out);
+  // False when there is a key and decryption fails.
   [[nodiscard]] bool decrypt_and_hash(Bytes cipher, std::uint8_t* out);
   // Derives the two transport keys: initiator->responder, responder->initiator.
   void split(Key& initiator_to_responder, Key& responder_to_initiator) const;
@@ -68,6 +68,7 @@ class IkInitiator {
   // -> e, es, s, ss. `out` has message1_size(payload.size()) bytes.
   Failure write_message1(const PrivateKey& ephemeral, Bytes payload, MutableBytes out);
   // <- e, ee, se. `payload_out` has in.size() - message2_size(0) bytes.
+  // A failure leaves the initiator as it was (ready for the genuine reply).
   Failure read_message2(Bytes in, MutableBytes payload_out, TransportKeys& keys);
 
  private:
@@ -89,7 +90,8 @@ class IkResponder {
   // Returns nullptr for keys it does not know (then it is computed here).
   using StaticSecretLookup = const Key* (*)(const void* ctx, const PublicKey& initiator);
 
-  // -> e, es, s, ss. On success the initiator's static key is remote_static().
+  // -> e, es, s, ss. On success the initiator's static key is remote_static();
+  // a failure leaves the responder as it was.
   Failure read_message1(Bytes in, MutableBytes payload_out, StaticSecretLookup lookup = nullptr,
                         const void* lookup_ctx = nullptr);
   // <- e, ee, se.
@@ -98,6 +100,9 @@ class IkResponder {
   const PublicKey& remote_static() const { return rs_; }
 
  private:
+  Failure read_message1_into(SymmetricState& ss, PublicKey& re, PublicKey& rs, Bytes in, MutableBytes payload_out,
+                             StaticSecretLookup lookup, const void* lookup_ctx) const;
+
   SymmetricState symmetric_;
   PrivateKey s_priv_;
   PublicKey rs_{};

@@ -52,7 +52,9 @@ struct Prefix {
   std::uint32_t addr = 0;  // host order, IPv4
   std::uint8_t len = 0;
   bool contains(std::uint32_t ip) const {
-    return len == 0 || (ip >> (32 - len)) == (addr >> (32 - len));
+    if (len == 0) return true;
+    const unsigned shift = len >= 32 ? 0u : 32u - len;  // never the word width or more
+    return (ip >> shift) == (addr >> shift);
   }
   std::string to_string() const;
   bool operator==(const Prefix&) const = default;

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "session/ip_packet.hpp"
+#include "session/vip_check.hpp"
 
 namespace tund::session {
 
@@ -25,11 +26,24 @@ ClientSession::~ClientSession() { stop(); }
 void ClientSession::start(Time now) {
   if (state_ != State::kIdle) return;
   state_ = State::kHandshaking;
+  reset_stream();
   begin_handshake(now);
+}
+
+void ClientSession::reset_stream() {
+  do {
+    session_id_ = (std::uint64_t{owner_.rng_.next_u32()} << 32) | owner_.rng_.next_u32();
+  } while (session_id_ == 0);
+  next_seq_ = 1;
+  acks_ = AckState{};
+  resend_.clear();
+  switch_started_ = kNever;
 }
 
 void ClientSession::stop() {
   cancel_handshake();
+  assigned_route_.reset();
+  owner_.routes_.set_assigned(slot_, std::nullopt);
   channel_.clear();
   control_queue_.clear();
   outstanding_.clear();
@@ -64,8 +78,8 @@ void ClientSession::begin_handshake(Time now) {
 
   PrivateKey ephemeral;
   crypto::generate_private_key(owner_.rng_, ephemeral);
-  const auto f =
-      crypto::write_initiation(*initiator_, ephemeral, pending_index_, ts, owner_.config_.capabilities, initiation_);
+  const crypto::InitiationPayload payload{ts, owner_.config_.capabilities, session_id_};
+  const auto f = crypto::write_initiation(*initiator_, ephemeral, pending_index_, payload, initiation_);
   crypto::wipe(ephemeral);
   if (f != crypto::noise::Failure::kNone) {
     // Only a low-order hub key gets here, and config loading refuses those.
@@ -282,14 +296,20 @@ ReceiveResult ClientSession::on_response(Bytes msg, PathId path, Time now) {
   (void)path;
   if (!initiator_) return owner_.dropped(DropReason::kUnexpectedResponse);
   crypto::noise::TransportKeys keys;
-  crypto::VipAssignment vip;
-  crypto::Suite suite = crypto::Suite::kChaCha20Poly1305;
-  std::uint8_t flags = 0;
-  const auto f = crypto::read_response(*initiator_, msg, vip, suite, flags, keys);
+  crypto::ResponsePayload answer;
+  const auto f = crypto::read_response(*initiator_, msg, answer, keys);
   if (f != crypto::noise::Failure::kNone) {
-    // A failed response leaves the handshake state spent: start afresh later.
+    // The initiator is unchanged (noise.hpp): the genuine response, if this
+    // one was forged, is still read as if this one never came.
     return owner_.dropped(f == crypto::noise::Failure::kLowOrder ? DropReason::kLowOrderKey
                                                                  : DropReason::kHandshakeFailed);
+  }
+  if (!valid_assignment(answer.vip)) {
+    // Authentic but unusable: nothing is installed; the retransmit timer
+    // tries again (a misconfigured hub may be fixed meanwhile).
+    crypto::wipe(keys.send);
+    crypto::wipe(keys.recv);
+    return owner_.dropped(DropReason::kBadAssignment);
   }
   const std::uint32_t local = pending_index_;
   const std::uint32_t remote = load_le32(msg.data() + wire::response::kSender);
@@ -298,17 +318,24 @@ ReceiveResult ClientSession::on_response(Bytes msg, PathId path, Time now) {
   initiation_queued_ = false;
   retransmit_at_ = kNever;
 
-  channel_.install(std::make_unique<crypto::Keypair>(keys, local, remote, true, now, suite), true);
-  if ((flags & wire::response_payload::kFlagNewSession) && last_handshake_) {
-    // The hub lost our session (restarted): its data sequence starts again and
-    // it holds nothing we sent, so the old receive and resend state goes.
+  channel_.install(std::make_unique<crypto::Keypair>(keys, local, remote, true, now, answer.suite), true);
+  if (answer.flags & wire::response_payload::kFlagNewSession) {
+    // The hub holds no stream of ours (it restarted, or this is our first
+    // handshake): its data sequence starts again and it holds nothing we
+    // sent, so our receive and resend state for any old stream goes.
     acks_ = AckState{};
     resend_.clear();
     switch_started_ = kNever;
   }
   crypto::wipe(keys.send);
   crypto::wipe(keys.recv);
-  vip_ = vip;
+  vip_ = answer.vip;
+  assigned_route_ = session::assigned_route(vip_, min_vip_prefix_, [this](const IpPrefix& p) {
+    for (const auto& local_prefix : owner_.local_prefixes_)
+      if (local_prefix.overlaps(p)) return true;
+    return owner_.routes_.overlaps_routes_of_others(slot_, p);
+  });
+  owner_.routes_.set_assigned(slot_, assigned_route_);
   last_handshake_ = now;
   ++channel_.stats().handshakes;
   state_ = State::kEstablished;
@@ -339,6 +366,11 @@ ReceiveResult ClientSession::on_transport(crypto::Keypair& kp, MutableBytes msg,
     if (!inner) return owner_.dropped(DropReason::kBadInnerPacket);
     if (!acks_.accept(load_le64(plain.data()), now)) return owner_.dropped(DropReason::kDuplicateData);
     if (keepalive_due_ == kNever) keepalive_due_ = now + limits::kKeepaliveTimeout;
+    // Acknowledged above (the hub's liveness counts on it), delivered only
+    // when its source belongs to this hub.
+    const auto owner = inner->version == 4 ? owner_.routes_.lookup_v4(inner->src4)
+                                           : owner_.routes_.lookup(6, inner->src6);
+    if (owner != slot_) return owner_.dropped(DropReason::kBadInnerSource);
     return ReceiveResult::deliver(t::kDataOffset, inner->length);
   }
   const auto frame = decode_control(plain);
@@ -455,10 +487,13 @@ Client::Client(ClientConfig config, Rng& rng)
 
 Client::~Client() { sessions_.clear(); }
 
-std::size_t Client::add_hub(const PublicKey& hub_key) {
+std::size_t Client::add_hub(const PublicKey& hub_key, std::uint8_t min_vip_prefix) {
   sessions_.push_back(std::make_unique<ClientSession>(*this, sessions_.size(), hub_key));
+  sessions_.back()->min_vip_prefix_ = min_vip_prefix;
   return sessions_.size() - 1;
 }
+
+void Client::set_routes(std::size_t slot, const std::vector<IpPrefix>& prefixes) { routes_.set_routes(slot, prefixes); }
 
 crypto::Keypair* Client::keypair_for(Bytes datagram, Time now) {
   return keypair_to_open_ahead(datagram, now, [this](std::uint32_t idx) -> crypto::Keypair* {

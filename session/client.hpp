@@ -36,6 +36,7 @@
 #include "session/control.hpp"
 #include "session/index_table.hpp"
 #include "session/resend_buffer.hpp"
+#include "session/route_table.hpp"
 #include "session/secure_channel.hpp"
 
 namespace tund::session {
@@ -123,6 +124,10 @@ class ClientSession {
   State state() const { return state_; }
   bool established() const { return state_ == State::kEstablished; }
   const crypto::VipAssignment& vip() const { return vip_; }
+  // What the client routes to this hub from its assignment (see vip_check.hpp).
+  const std::optional<IpPrefix>& assigned_route() const { return assigned_route_; }
+  // Random per data stream, kept across rekeys (wire::initiation_payload).
+  std::uint64_t session_id() const { return session_id_; }
   const PublicKey& hub_key() const { return hub_key_; }
   std::optional<Time> last_handshake() const { return last_handshake_; }
   const SessionStats& stats() const { return channel_.stats(); }
@@ -144,6 +149,7 @@ class ClientSession {
 
   void begin_handshake(Time now);
   void cancel_handshake();
+  void reset_stream();
   struct Path {
     PathId id = 0;
     Time next_probe{};
@@ -179,7 +185,8 @@ class ClientSession {
   std::vector<Outstanding> outstanding_;
   Time awaiting_since_ = kNever;  // first send on the active path since it last answered
 
-  // Reliability across handovers.
+  // Reliability across handovers: the data stream this session id names.
+  std::uint64_t session_id_ = 0;
   std::uint64_t next_seq_ = 1;
   ResendBuffer resend_;
   AckState acks_;
@@ -196,6 +203,8 @@ class ClientSession {
   crypto::Timestamp last_timestamp_{};
 
   crypto::VipAssignment vip_;
+  std::optional<IpPrefix> assigned_route_;
+  std::uint8_t min_vip_prefix_ = limits::kDefaultMinVipPrefix;
   std::optional<Time> last_handshake_;
 
   // Timer state (see the header comment).
@@ -221,7 +230,8 @@ class Client {
   ~Client();
 
   // Adds a session to a hub; returns its slot (stable for the Client's life).
-  std::size_t add_hub(const PublicKey& hub_key);
+  // `min_vip_prefix`: the widest VIP subnet (prefix length) routed to it.
+  std::size_t add_hub(const PublicKey& hub_key, std::uint8_t min_vip_prefix = limits::kDefaultMinVipPrefix);
   ClientSession& session(std::size_t slot) { return *sessions_[slot]; }
   const ClientSession& session(std::size_t slot) const { return *sessions_[slot]; }
   std::size_t session_count() const { return sessions_.size(); }
@@ -239,6 +249,13 @@ class Client {
 
   const DropCounters& drops() const { return drops_; }
 
+  // Cryptokey routing (route_table.hpp): each hub's configured routes, and
+  // the subnets of the client's own uplinks, which no hub's assignment may
+  // overlap. The daemon keeps both current; assignments are added here.
+  void set_routes(std::size_t slot, const std::vector<IpPrefix>& prefixes);
+  void set_local_prefixes(std::vector<IpPrefix> prefixes) { local_prefixes_ = std::move(prefixes); }
+  const RouteTable& routes() const { return routes_; }
+
  private:
   friend class ClientSession;
   ReceiveResult dropped(DropReason r) {
@@ -251,6 +268,8 @@ class Client {
   IndexTable<ClientSession> indices_;
   crypto::CookieChecker own_macs_;  // checks mac1 on responses sent to us
   std::vector<std::unique_ptr<ClientSession>> sessions_;
+  RouteTable routes_;
+  std::vector<IpPrefix> local_prefixes_;
   DropCounters drops_;
 };
 

@@ -135,58 +135,65 @@ ReceiveResult Hub::on_initiation(MutableBytes msg, const Endpoint& from, Time no
   }
 
   auto responder = crypto::make_responder(config_.identity);
-  crypto::Timestamp ts;
-  std::uint32_t capabilities = 0;
+  crypto::InitiationPayload init;
   const auto lookup = [](const void* hub, const PublicKey& k) -> const Key* {
     const Hub& h = *static_cast<const Hub*>(hub);
     const auto it = h.by_key_.find(k);
     return it == h.by_key_.end() || !h.clients_[it->second].static_secret ? nullptr
                                                                             : &*h.clients_[it->second].static_secret;
   };
-  const auto f = crypto::read_initiation(responder, msg, ts, capabilities, lookup, this);
+  const auto f = crypto::read_initiation(responder, msg, init, lookup, this);
   if (f == crypto::noise::Failure::kLowOrder) return dropped(DropReason::kLowOrderKey);
   if (f != crypto::noise::Failure::kNone) return dropped(DropReason::kHandshakeFailed);
 
   const auto id = find_client(responder.remote_static());
   if (!id) return dropped(DropReason::kUnknownPeer);
   ClientEntry& client = clients_[*id];
+  const auto& ts = init.timestamp;
   if (std::memcmp(ts.data(), client.last_timestamp.data(), ts.size()) <= 0)
     return dropped(DropReason::kStaleTimestamp);
   if (client.last_initiation != Time::min() && now - client.last_initiation < limits::kMinInitiationInterval)
     return dropped(DropReason::kInitiationFlood);
   if (reply.size() < wire::response::kSize) return dropped(DropReason::kPacketTooBig);
 
-  const bool new_session = !client.session;
-  if (new_session) {
-    client.session = std::make_unique<HubSession>(*this, *id);
-    ++live_sessions_;
-  }
-  HubSession& s = *client.session;
-  const std::uint32_t local = indices_.allocate(&s);
-  const std::uint32_t remote = load_le32(msg.data() + m::kSender);
-
-  crypto::VipAssignment vip = client.vip;
-  vip.mtu = config_.mtu_advice;
+  // The client's session id says whether this is a rekey of the data stream
+  // we hold (same id: its sequences and acknowledgements carry on) or a client
+  // that lost its state (new id: a restart; the old stream's receive state
+  // would drop its fresh sequences as duplicates).
+  const bool new_session = !client.session || client.session->session_id_ != init.session_id;
+  crypto::ResponsePayload answer;
+  answer.vip = client.vip;
+  answer.flags = new_session ? wire::response_payload::kFlagNewSession : std::uint8_t{0};
+  answer.suite = config_.allow_aes && (init.capabilities & wire::initiation_payload::kCapAes256Gcm) &&
+                         crypto::aes256gcm_available()
+                     ? crypto::Suite::kAes256Gcm
+                     : crypto::Suite::kChaCha20Poly1305;
   PrivateKey ephemeral;
   crypto::generate_private_key(rng_, ephemeral);
   crypto::noise::TransportKeys keys;
-  const auto suite = config_.allow_aes && (capabilities & wire::initiation_payload::kCapAes256Gcm) &&
-                             crypto::aes256gcm_available()
-                         ? crypto::Suite::kAes256Gcm
-                         : crypto::Suite::kChaCha20Poly1305;
-  const auto wf = crypto::write_response(responder, ephemeral, local, remote, vip, suite,
-                                         new_session ? wire::response_payload::kFlagNewSession : std::uint8_t{0},
+  // The response is written before any session state changes; only a
+  // low-order ephemeral (never drawn in practice) fails here.
+  const std::uint32_t local = indices_.reserve();
+  const std::uint32_t remote = load_le32(msg.data() + m::kSender);
+  const auto wf = crypto::write_response(responder, ephemeral, local, remote, answer,
                                          reply.first(wire::response::kSize), keys);
   crypto::wipe(ephemeral);
   if (wf != crypto::noise::Failure::kNone) {
     indices_.release(local);
     return dropped(DropReason::kLowOrderKey);
   }
+  if (new_session) {
+    if (!client.session) ++live_sessions_;
+    client.session = std::make_unique<HubSession>(*this, *id);  // an old stream's state goes with it
+    client.session->session_id_ = init.session_id;
+  }
+  HubSession& s = *client.session;
+  indices_.assign(local, &s);
   crypto::CookieMaker(client.key).stamp(reply.first(wire::response::kSize), wire::response::kMac1, now);
 
   client.last_timestamp = ts;
   client.last_initiation = now;
-  s.channel_.install(std::make_unique<crypto::Keypair>(keys, local, remote, false, now, suite), false);
+  s.channel_.install(std::make_unique<crypto::Keypair>(keys, local, remote, false, now, answer.suite), false);
   crypto::wipe(keys.send);
   crypto::wipe(keys.recv);
   // The initiation is authenticated and fresh (newer timestamp): follow the
@@ -265,8 +272,17 @@ ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now
       // The client moved: it told us what it has; everything else we sent
       // (toward the old path) goes again, once the new path is validated. Our
       // own receive state goes back at once, so the client can do the same.
-      with_resend(*s, [&](ResendBuffer& b) { return b.schedule_resend(s->next_seq_, now); });
-      ++s->switches_;
+      // One exchange per kSwitchExchangeInterval, none while the last one's
+      // resends are still leaving: switch acks cannot multiply what we send.
+      const bool exchange_allowed = !s->resend_.has_resend() && (s->last_exchange_ == kNever ||
+                                    now - s->last_exchange_ >= limits::kSwitchExchangeInterval);
+      if (exchange_allowed) {
+        with_resend(*s, [&](ResendBuffer& b) { return b.schedule_resend(s->next_seq_, now); });
+        s->last_exchange_ = now;
+        ++s->switches_;
+      } else {
+        drops_.count(DropReason::kSwitchRateLimited);
+      }
       ControlFrame reply;
       reply.kind = wire::ControlKind::kAck;
       reply.ack.flags = wire::control::kAckFlagSwitch;

@@ -38,7 +38,6 @@ namespace tund::session {
 struct HubConfig {
   crypto::StaticKeypair identity;
   std::uint32_t under_load_initiations_per_second = limits::kUnderLoadInitiationsPerSecond;
-  std::uint16_t mtu_advice = 0;
   ResendLimits resend;                          // per session
   bool allow_aes = true;  // choose AES-256-GCM when the client offers it and this host has hardware AES
   std::size_t resend_total_bytes = 256u << 20;  // all sessions together
@@ -91,12 +90,14 @@ class HubSession {
   std::uint64_t unvalidated_tx_ = 0;
   std::uint64_t path_changes_ = 0;
 
-  // Reliability across handovers.
+  // Reliability across handovers: the data stream of the client's session id.
+  std::uint64_t session_id_ = 0;
   std::uint64_t next_seq_ = 1;
   ResendBuffer resend_;
   AckState acks_;
   bool in_acking_list_ = false;  // listed in Hub::acking_ (no per-packet search)
   std::uint64_t switches_ = 0;
+  Time last_exchange_ = kNever;  // the last switching exchange honoured
 
   // Control frames to send, each to its own address (bounded, oldest dropped).
   struct QueuedControl {

@@ -22,6 +22,10 @@ class IndexTable {
       if (idx != 0 && map_.emplace(idx, owner).second) return idx;
     }
   }
+  // An index held for an owner that does not exist yet (find() gives nullptr
+  // until assign()): lets a handshake be answered before state is committed.
+  std::uint32_t reserve() { return allocate(nullptr); }
+  void assign(std::uint32_t idx, Owner* owner) { map_[idx] = owner; }
   void release(std::uint32_t idx) { map_.erase(idx); }
   Owner* find(std::uint32_t idx) const {
     const auto it = map_.find(idx);

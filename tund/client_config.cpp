@@ -78,7 +78,7 @@ ClientSettings load_client_config(const std::string& path) {
   if (hubs.empty()) fail_file(path, "at least one [[hub]] is required");
   std::set<std::string> names;
   for (const auto& h : hubs) {
-    check_keys(h, {"name", "endpoint", "public_key", "routes", "persistent_keepalive"}, "[[hub]]");
+    check_keys(h, {"name", "endpoint", "public_key", "routes", "persistent_keepalive", "max_vip_subnet"}, "[[hub]]");
     HubSettings hub;
     hub.name = get_string(h, "name");
     if (!names.insert(hub.name).second) fail(*find(h, "name"), "hub name '" + hub.name + "' is used twice");
@@ -100,6 +100,7 @@ ClientSettings load_client_config(const std::string& path) {
       }
     }
     if (auto k = get_optional_int(h, "persistent_keepalive", 0, 3600)) hub.persistent_keepalive_s = static_cast<unsigned>(*k);
+    if (auto k = get_optional_int(h, "max_vip_subnet", 8, 32)) hub.min_vip_prefix = static_cast<std::uint8_t>(*k);
     s.hubs.push_back(std::move(hub));
   }
   return s;

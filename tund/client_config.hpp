@@ -5,7 +5,8 @@
 //   [tun]   name = "tun0", mtu = 1420
 //   fwmark = 0x7475                          # on the tunnel's own sockets
 //   [[hub]] name, endpoint = "ip:port", public_key, routes = ["cidr", ...],
-//           persistent_keepalive = seconds (0 = off)
+//           persistent_keepalive = seconds (0 = off),
+//           max_vip_subnet = 16 (widest VIP subnet, as a prefix length, routed to this hub)
 //   [uplinks] prefer, avoid, metered (globs), max_rtt_ms, max_loss, hold_down_ms
 //   [handover] resend_max_bytes, resend_max_packets, resend_max_age_ms
 //   [performance] offload = true, crypto_threads = N
@@ -30,6 +31,7 @@ struct HubSettings {
   PublicKey public_key{};
   std::vector<config::Prefix> routes;
   unsigned persistent_keepalive_s = 0;
+  std::uint8_t min_vip_prefix = limits::kDefaultMinVipPrefix;
   bool ipv6_default = false;  // routes has "::/0": no IPv6 may leave outside the tunnel
 };
 

@@ -36,13 +36,11 @@ ClientDaemon::ClientDaemon(asio::io_context& io, ClientSettings settings)
 
   const Time now = daemon::now();
   for (const auto& hub : settings_.hubs) {
-    const auto slot = client_->add_hub(hub.public_key);
+    const auto slot = client_->add_hub(hub.public_key, hub.min_vip_prefix);
     client_->session(slot).set_persistent_keepalive(std::chrono::seconds(hub.persistent_keepalive_s));
     hub_state_.push_back({{}, 0, session::UplinkSelector(settings_.uplinks)});
-    for (const auto& r : hub.routes) routes_.push_back({r, slot});
   }
-  std::stable_sort(routes_.begin(), routes_.end(),
-                   [](const Route& a, const Route& b) { return a.prefix.len > b.prefix.len; });
+  push_routes();
 
   // The tunnel's own TUN devices are never uplinks.
   monitor_ = std::make_unique<netmon::LinkMonitor>(io, std::vector<std::string>{tun_->name(), "tun*"},
@@ -178,6 +176,7 @@ void ClientDaemon::on_table_change(Time now) {
 }
 
 void ClientDaemon::reconcile_sockets(Time now) {
+  push_local_prefixes();
   const auto& table = monitor_->table();
   // Close sockets of interfaces that are gone, renamed or now avoided.
   for (auto it = uplinks_.begin(); it != uplinks_.end();) {
@@ -323,15 +322,20 @@ std::string ClientDaemon::handle_switch(const std::string& target) {
 
 // --- Packets --------------------------------------------------------------------------
 
-std::optional<std::size_t> ClientDaemon::route_for(std::uint32_t dst) const {
-  for (const auto& r : routes_)
-    if (r.prefix.contains(dst)) return r.slot;
-  // The hub's VIP subnet (server-side VIPs) goes to the hub that assigned it.
-  for (std::size_t i = 0; i < client_->session_count(); ++i) {
-    const auto& v = client_->session(i).vip();
-    if (v.vip && config::Prefix{v.vip, v.prefix_len}.contains(dst)) return i;
+void ClientDaemon::push_routes() {
+  for (std::size_t slot = 0; slot < settings_.hubs.size(); ++slot) {
+    std::vector<session::IpPrefix> prefixes;
+    for (const auto& r : settings_.hubs[slot].routes) prefixes.push_back(session::IpPrefix::v4(r.addr, r.len));
+    client_->set_routes(slot, prefixes);
   }
-  return std::nullopt;
+}
+
+void ClientDaemon::push_local_prefixes() {
+  std::vector<session::IpPrefix> local;
+  for (const auto& u : monitor_->table())
+    for (const auto& a : u.addresses)
+      if (const auto p = config::parse_prefix(a, true)) local.push_back(session::IpPrefix::v4(p->addr, p->len));
+  client_->set_local_prefixes(std::move(local));
 }
 
 void ClientDaemon::flush_tx() {
@@ -358,7 +362,9 @@ void ClientDaemon::on_tun_readable() {
   dp_->reader.read_batch(b, [this] { flush_tx(); }, [&](std::size_t first, std::size_t count) {
     // Every segment of a super-packet has the same addresses: route once.
     const auto inner = session::parse_inner(Bytes(b.slot(first) + t::kDataOffset, b.entry(first).len));
-    const auto slot = inner && inner->version == 4 ? route_for(inner->dst4) : std::nullopt;
+    const auto slot = !inner                ? std::nullopt
+                      : inner->version == 4 ? client_->routes().lookup_v4(inner->dst4)
+                                            : client_->routes().lookup(6, inner->dst6);
     auto* s = slot ? &client_->session(*slot) : nullptr;
     const Endpoint* hub = slot ? &settings_.hubs[*slot].endpoint : nullptr;
     for (std::size_t i = first; i < first + count; ++i) {
@@ -492,11 +498,7 @@ void ClientDaemon::reload(ClientSettings fresh) {
       hub.persistent_keepalive_s = fresh.hubs[slot].persistent_keepalive_s;
       client_->session(slot).set_persistent_keepalive(std::chrono::seconds(hub.persistent_keepalive_s));
     }
-    routes_.clear();
-    for (std::size_t slot = 0; slot < settings_.hubs.size(); ++slot)
-      for (const auto& r : settings_.hubs[slot].routes) routes_.push_back({r, slot});
-    std::stable_sort(routes_.begin(), routes_.end(),
-                     [](const Route& a, const Route& b) { return a.prefix.len > b.prefix.len; });
+    push_routes();
   }
   reconcile_sockets(now);
   apply_policy(now, "reload");
@@ -539,9 +541,14 @@ void ClientDaemon::on_handshake(std::size_t slot) {
   // overlapping subnets without a connected route fighting over them.
   std::vector<std::string> errors;
   if (auto e = netlink_.add_address(tun_->ifindex(), vip, 32); !e.empty()) errors.push_back(e);
-  const config::Prefix subnet{vip & (s.vip().prefix_len ? ~0u << (32 - s.vip().prefix_len) : 0), s.vip().prefix_len};
-  if (subnet.len > 0 && subnet.len < 32)
-    if (auto e = netlink_.add_route(tun_->ifindex(), subnet.addr, subnet.len, vip); !e.empty()) errors.push_back(e);
+  // The core decided what of the assignment it routes (session/vip_check.hpp).
+  if (const auto& r = s.assigned_route()) {
+    const std::uint32_t net = load_be32(r->addr.data());
+    if (auto e = netlink_.add_route(tun_->ifindex(), net, r->len, vip); !e.empty()) errors.push_back(e);
+  } else if (s.vip().prefix_len < 32) {
+    log::warning("hub " + hub.name + ": VIP subnet /" + std::to_string(s.vip().prefix_len) +
+                 " not routed (wider than max_vip_subnet, or overlapping an uplink or another hub's routes)");
+  }
   for (const auto& r : hub.routes) {
     if (r.len == 0) {
       install_full_tunnel(vip, errors);

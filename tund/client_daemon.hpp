@@ -54,10 +54,6 @@ class ClientDaemon {
   void reload_failed();
 
  private:
-  struct Route {
-    config::Prefix prefix;
-    std::size_t slot;
-  };
   struct HubState {
     std::optional<Time> seen_handshake;
     std::uint32_t installed_vip = 0;
@@ -78,13 +74,15 @@ class ClientDaemon {
   void on_tun_readable();
   void on_uplink_readable(int ifindex);
   void on_table_change(Time now);
+  // The hubs' configured routes and the uplinks' own subnets, into the core's table.
+  void push_routes();
+  void push_local_prefixes();
   void reconcile_sockets(Time now);
   void apply_policy(Time now, const std::string& why);
   void after_event(Time now);
   void on_handshake(std::size_t slot);
   // Seals what the batch holds (in parallel) and sends it, uplink by uplink.
   void flush_tx();
-  std::optional<std::size_t> route_for(std::uint32_t dst) const;
   std::vector<session::UplinkCandidate> candidates(std::size_t slot) const;
   std::string uplink_name(int ifindex) const;
   std::string handle_control(const std::string& request);
@@ -124,7 +122,6 @@ class ClientDaemon {
   double exchange_sum_s_ = 0;
   std::uint64_t status_signature_ = 0;
   std::vector<std::uint8_t> control_buf_;
-  std::vector<Route> routes_;  // longest prefix first
   std::vector<HubState> hub_state_;
   Handovers handovers_;
   std::uint64_t no_route_ = 0;

@@ -31,6 +31,9 @@ namespace tund {
   X(kBadControl, "bad_control")              /* control frame unknown or wrong size */    \
   X(kBadInnerPacket, "bad_inner_packet")     /* decrypted bytes are not an IP packet */   \
   X(kInnerSourceMismatch, "inner_source_mismatch") /* inner source is not the session's VIP */ \
+  X(kBadInnerSource, "bad_inner_source")     /* client: inner source outside the hub's allowed prefixes */ \
+  X(kBadAssignment, "bad_assignment")        /* client: the hub's VIP, prefix or gateway is unusable */ \
+  X(kSwitchRateLimited, "switch_rate_limited") /* hub: switching exchange asked again too soon */ \
   X(kNoSession, "no_session")                /* outgoing packet for no live session */    \
   X(kStagingFull, "staging_full")            /* waiting for a key, queue full */          \
   X(kPacketTooBig, "packet_too_big")         /* inner packet exceeds the buffer */

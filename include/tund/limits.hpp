@@ -65,8 +65,10 @@ inline constexpr auto kCookieLifetime = kCookieSecretLifetime - 2s;
 // --- Bounded state ----------------------------------------------------------
 // Inner packets queued while a session has no usable key (copied, bounded).
 inline constexpr std::size_t kStagedPackets = 128;
-// Largest inner packet the core accepts (TUN MTU is smaller; GSO comes later).
-inline constexpr std::size_t kMaxInnerPacket = 65535;
+// The client adds a route for the VIP subnet a hub assigns only when it is no
+// wider than this (config: [[hub]] max_vip_subnet): a hub must not be able to
+// take over a large part of the client's routing with one handshake.
+inline constexpr std::uint8_t kDefaultMinVipPrefix = 16;
 
 }  // namespace tund::limits
 
@@ -101,6 +103,12 @@ inline constexpr auto kDeadCeiling = std::chrono::milliseconds(600);
 inline constexpr std::uint32_t kAckEveryPackets = 16;
 inline constexpr auto kAckDelay = std::chrono::milliseconds(5);
 // Resend buffer per session (defaults: a few hundred ms at a few hundred Mbit/s).
+// A peer's switch-flagged acknowledgement starts a switching exchange (every
+// unacknowledged packet resent once) at most this often per session, and only
+// when the previous exchange's resends have all left: N switch acks cost the
+// sender its unacknowledged bytes once, not N times. A switch ack inside the
+// interval is still an acknowledgement and still answered (same size).
+inline constexpr auto kSwitchExchangeInterval = std::chrono::milliseconds(250);
 inline constexpr std::size_t kResendMaxBytes = 4u << 20;
 inline constexpr std::size_t kResendMaxPackets = 4096;
 inline constexpr auto kResendMaxAge = std::chrono::milliseconds(500);

@@ -3,7 +3,7 @@
 //
 // Every message starts with a 4-byte header: type (1 byte) and 3 zero bytes.
 //
-//  initiation (148)  type | sender_idx | noise msg1: e(32) enc_s(48) enc_ts(28) | mac1(16) | mac2(16)
+//  initiation (160)  type | sender_idx | noise msg1: e(32) enc_s(48) enc_payload(40) | mac1(16) | mac2(16)
 //  response   (108)  type | sender_idx | receiver_idx | noise msg2: e(32) enc_payload(32) | mac1 | mac2
 //  cookie     (64)   type | receiver_idx | nonce(24) | enc_cookie(32)
 //  data       (40+n) type | receiver_idx | counter(8) | AEAD(data_seq(8) | inner IP packet)
@@ -37,12 +37,16 @@ inline constexpr std::size_t kTagSize = 16;
 inline constexpr std::size_t kMacSize = 16;
 inline constexpr std::size_t kTimestampSize = 12;  // u64 BE seconds, u32 BE nanoseconds
 
-// Payload the client sends inside the initiation (encrypted): its timestamp and
-// what it can do.
+// Payload the client sends inside the initiation (encrypted): its timestamp,
+// what it can do, and which data stream it speaks for. The session id is drawn
+// at random when a client session starts and kept across rekeys: a hub that
+// sees a new one knows the client lost its state (restart, crash) and starts
+// the session's receive state afresh; the same one is a rekey.
 namespace initiation_payload {
 inline constexpr std::size_t kTimestamp = 0;      // kTimestampSize bytes
 inline constexpr std::size_t kCapabilities = 12;  // u32 LE, kCap* bits
-inline constexpr std::size_t kSize = 16;
+inline constexpr std::size_t kSessionId = 16;     // u64 LE, never 0
+inline constexpr std::size_t kSize = 24;
 inline constexpr std::uint32_t kCapAes256Gcm = 1;  // can seal and open AES-256-GCM (hardware AES)
 }  // namespace initiation_payload
 
@@ -51,9 +55,9 @@ namespace initiation {
 inline constexpr std::size_t kSender = 4;
 inline constexpr std::size_t kNoise = 8;
 inline constexpr std::size_t kNoiseSize = 32 + (32 + kTagSize) + (initiation_payload::kSize + kTagSize);
-inline constexpr std::size_t kMac1 = kNoise + kNoiseSize;  // 120
-inline constexpr std::size_t kMac2 = kMac1 + kMacSize;     // 136
-inline constexpr std::size_t kSize = kMac2 + kMacSize;     // 152
+inline constexpr std::size_t kMac1 = kNoise + kNoiseSize;  // 128
+inline constexpr std::size_t kMac2 = kMac1 + kMacSize;     // 144
+inline constexpr std::size_t kSize = kMac2 + kMacSize;     // 160
 }  // namespace initiation
 
 // Payload the hub returns inside the response (encrypted): the client's VIP.
@@ -65,9 +69,9 @@ inline constexpr std::size_t kMtu = 6;        // u16 LE, suggested inner MTU (0 
 inline constexpr std::size_t kGateway = 8;    // IPv4 of the hub's VIP, network order
 inline constexpr std::size_t kFlags = 12;     // u8, kFlag* bits
 inline constexpr std::size_t kReserved = 13;  // 3 zero bytes
-// The hub made a new session for this handshake (it restarted, or forgot an
-// idle one): its data sequence starts again, so the client's receive state
-// for the old one must go.
+// The hub made a new session for this handshake (it restarted, forgot an idle
+// one, or the initiation carried a session id it did not hold): its data
+// sequence starts again, so the client's receive state for the old one must go.
 inline constexpr std::uint8_t kFlagNewSession = 1;
 inline constexpr std::size_t kSize = 16;
 }  // namespace response_payload

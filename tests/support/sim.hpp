@@ -76,13 +76,17 @@ class Sim {
     if (tweak) tweak(cc, hc);
     hub_key = hc.identity.pub;
     client_key = cc.identity.pub;
-    client = std::make_unique<session::Client>(cc, rng_client_);
     hub_config_ = hc;
     hub = std::make_unique<session::Hub>(hc, rng_hub_);
     hub->add_client(client_key, crypto::VipAssignment{kClientVip, 24, 0, kHubVip});
-    slot = client->add_hub(hub_key);
-    cs().add_path(1, now);
-    cs().set_active_path(1, now);
+    client_config_ = cc;
+    make_client();
+  }
+
+  // The client process restarts: its sessions, keys and data streams are gone.
+  void restart_client() {
+    client.reset();
+    make_client();
   }
 
   Time now = Time{} + std::chrono::hours(1);
@@ -102,6 +106,7 @@ class Sim {
   std::set<std::tuple<int, std::uint32_t, std::uint64_t>> nonces;
   bool nonce_reused = false;
   std::size_t sent_to_hub = 0, sent_to_client = 0;
+  std::size_t bytes_to_hub = 0, bytes_to_client = 0;
 
   session::ClientSession& cs() { return client->session(slot); }
 
@@ -187,6 +192,7 @@ class Sim {
   void put(Dir dir, Bytes datagram, const Endpoint& addr) {
     record_nonce(dir, datagram);
     (dir == Dir::kToHub ? sent_to_hub : sent_to_client)++;
+    (dir == Dir::kToHub ? bytes_to_hub : bytes_to_client) += datagram.size();
     std::uniform_real_distribution<double> u(0, 1);
     if (u(noise_rng_) < noise_.drop) return;
     const int copies = u(noise_rng_) < noise_.duplicate ? 2 : 1;
@@ -207,6 +213,14 @@ class Sim {
     if (r.kind == session::ReceiveResult::Kind::kDeliver)
       delivered_to_hub.emplace_back(bytes.begin() + r.offset, bytes.begin() + r.offset + r.len);
     if (reply_out) reply_out->assign(reply.begin(), reply.begin() + (r.kind == session::ReceiveResult::Kind::kReply ? r.len : 0));
+    return r;
+  }
+
+  // Injects raw bytes as if they arrived at the client on `path`.
+  session::ReceiveResult inject_to_client(std::vector<std::uint8_t> bytes, session::PathId path = 1) {
+    const auto r = client->receive(bytes, path, now);
+    if (r.kind == session::ReceiveResult::Kind::kDeliver)
+      delivered_to_client.emplace_back(bytes.begin() + r.offset, bytes.begin() + r.offset + r.len);
     return r;
   }
 
@@ -276,6 +290,17 @@ class Sim {
 
  private:
 
+  void make_client() {
+    client = std::make_unique<session::Client>(client_config_, rng_client_);
+    slot = client->add_hub(hub_key);
+    // As a client config would: the servers' network is routed to this hub
+    // (the client delivers only what comes from a hub's own prefixes).
+    client->set_routes(slot, {session::IpPrefix::v4(kServer & 0xFFFFFF00u, 24)});
+    cs().add_path(1, now);
+    cs().set_active_path(1, now);
+  }
+
+  session::ClientConfig client_config_;
   session::HubConfig hub_config_;
   SeededRng rng_client_, rng_hub_;
   std::mt19937_64 noise_rng_;

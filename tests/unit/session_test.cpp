@@ -185,7 +185,7 @@ TEST(HubDefence, GarbageGetsNoReplyAndIsCounted) {
   connect(s);
   std::mt19937_64 rng(99);
   const auto from = Endpoint::v4(0x0a010063, 5555);
-  for (std::size_t n : {0, 1, 3, 4, 31, 32, 64, 107, 108, 151, 152, 153, 1500}) {
+  for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{3}, std::size_t{4}, std::size_t{31}, std::size_t{32}, std::size_t{64}, std::size_t{107}, wire::response::kSize, wire::initiation::kSize - 1, wire::initiation::kSize, wire::initiation::kSize + 1, std::size_t{1500}}) {
     for (int type = 0; type < 7; ++type) {
       std::vector<std::uint8_t> g(n);
       for (auto& b : g) b = static_cast<std::uint8_t>(rng());
