@@ -6,6 +6,7 @@
 #include "daemon/netlink_config.hpp"
 #include "daemon/nftables.hpp"
 
+#include <atomic>
 #include <cstdio>
 #include <ctime>
 
@@ -51,6 +52,12 @@ std::string human_age(std::int64_t unix_seconds) {
   return std::to_string(age / 3600) + " h ago";
 }
 
+namespace {
+std::atomic<std::uint64_t> g_handler_exceptions{0};
+}
+std::uint64_t handler_exceptions() { return g_handler_exceptions.load(std::memory_order_relaxed); }
+void note_handler_exception() { g_handler_exceptions.fetch_add(1, std::memory_order_relaxed); }
+
 int run_daemon(const std::function<std::shared_ptr<void>(asio::io_context& io)>& make,
                const std::function<void()>& reload) {
   asio::io_context io(1);
@@ -71,7 +78,17 @@ int run_daemon(const std::function<std::shared_ptr<void>(asio::io_context& io)>&
   wait_hup();
   auto daemon = make(io);
   malloc_trim(0);  // give back what reading the config took (a big hub's client list)
-  io.run();
+  // No exception may end the daemon once it runs (every session would go):
+  // one that escapes a handler is logged and counted, and the loop goes on.
+  for (;;) {
+    try {
+      io.run();
+      break;
+    } catch (const std::exception& e) {
+      note_handler_exception();
+      log::error(std::string("event loop: unexpected exception in a handler: ") + e.what() + "; continuing");
+    }
+  }
   daemon.reset();
   return kOk;
 }

@@ -42,6 +42,9 @@ std::string human_age(std::int64_t unix_seconds);  // "12 s ago", "never"
 // SIGHUP calls `reload` (on the event loop).
 int run_daemon(const std::function<std::shared_ptr<void>(asio::io_context& io)>& make,
                const std::function<void()>& reload);
+// Exceptions that escaped an event-loop handler since start (status shows it).
+std::uint64_t handler_exceptions();
+void note_handler_exception();
 
 // The `run` and `status` commands, the same for both programs: load the config
 // (errors exit 2), then either ask the running daemon for its status or run

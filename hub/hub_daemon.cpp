@@ -5,9 +5,11 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "daemon/cli.hpp"
 #include "daemon/clock.hpp"
 #include "daemon/data_path_json.hpp"
 #include "daemon/drops_json.hpp"
+#include "daemon/json_reply.hpp"
 #include "daemon/log.hpp"
 #include "session/ip_packet.hpp"
 
@@ -69,7 +71,7 @@ HubDaemon::HubDaemon(asio::io_context& io, HubSettings settings)
     log::warning("net.ipv4.ip_forward is 0: traffic between " + tun_->name() +
                  " and other interfaces will not be routed");
   control_ = std::make_unique<daemon::ControlServer>(
-      io, settings_.control_socket, [this](const std::string& r) { return handle_control(r); });
+      io, settings_.control_socket, [this](const std::string& r, bool) { return handle_control(r); });
   if (settings_.metrics_listen)
     metrics_ = std::make_unique<daemon::MetricsServer>(io, *settings_.metrics_listen, [this] { return render_metrics(); });
   log::notice("tund-hub: listening on " + settings_.listen.to_string() + ", " + tun_->name() + " " +
@@ -312,7 +314,8 @@ std::string HubDaemon::status_json() const {
   if (not_ipv4_) drops["not_ipv4"] = not_ipv4_;
   if (dp_->writer.write_errors()) drops["tun_write_error"] = dp_->writer.write_errors();
   if (dp_->reader.drops()) drops["tun_bad_offload"] = dp_->reader.drops();
-  return json{{"state", "running"},
+  if (cli::handler_exceptions()) drops["handler_exception"] = cli::handler_exceptions();
+  return daemon::to_reply(json{{"state", "running"},
               {"interface", tun_->name()},
               {"address", settings_.tun_address.to_string()},
               {"listen", settings_.listen.to_string()},
@@ -322,13 +325,12 @@ std::string HubDaemon::status_json() const {
               {"sessions", sessions},
               {"clients", clients},
               {"data_path", daemon::data_path_json(*tun_, dp_->writer, dp_->pool, udp_->gso(), udp_->gro())},
-              {"drops", drops}}
-      .dump();
+              {"drops", drops}});
 }
 
 std::string HubDaemon::handle_control(const std::string& request) {
   if (request == "status") return status_json();
-  return nlohmann::json{{"error", "unknown request '" + request.substr(0, 64) + "'"}}.dump();
+  return daemon::to_reply(nlohmann::json{{"error", "unknown request '" + request.substr(0, 64) + "'"}});
 }
 
 }  // namespace tund::hub

@@ -5,9 +5,11 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "daemon/cli.hpp"
 #include "daemon/clock.hpp"
 #include "daemon/data_path_json.hpp"
 #include "daemon/drops_json.hpp"
+#include "daemon/json_reply.hpp"
 #include "daemon/log.hpp"
 #include "session/ip_packet.hpp"
 
@@ -50,7 +52,7 @@ ClientDaemon::ClientDaemon(asio::io_context& io, ClientSettings settings)
   for (std::size_t slot = 0; slot < client_->session_count(); ++slot) client_->session(slot).start(now);
 
   control_ = std::make_unique<daemon::ControlServer>(
-      io, settings_.control_socket, [this](const std::string& r) { return handle_control(r); });
+      io, settings_.control_socket, [this](const std::string& r, bool privileged) { return handle_control(r, privileged); });
   if (settings_.metrics_listen)
     metrics_ = std::make_unique<daemon::MetricsServer>(io, *settings_.metrics_listen, [this] { return render_metrics(); });
   seen_switches_.assign(client_->session_count(), 0);
@@ -306,18 +308,17 @@ std::string ClientDaemon::handle_switch(const std::string& target) {
   } else {
     const auto& table = monitor_->table();
     const auto u = std::find_if(table.begin(), table.end(), [&](const auto& x) { return x.name == target; });
-    if (u == table.end()) return json{{"error", "unknown interface '" + target + "'"}}.dump();
+    if (u == table.end()) return daemon::to_reply(json{{"error", "unknown interface '" + target + "'"}});
     if (session::glob_match(settings_.uplinks.avoid, target))
-      return json{{"error", "interface '" + target + "' is avoided by the [uplinks] policy"}}.dump();
+      return daemon::to_reply(json{{"error", "interface '" + target + "' is avoided by the [uplinks] policy"}});
     if (!u->usable())
-      return json{{"error", "interface '" + target + "' is not usable (" +
-                                (!u->up ? "link down" : u->ipv4.empty() ? "no IPv4 address" : "no default route") + ")"}}
-          .dump();
+      return daemon::to_reply(json{{"error", "interface '" + target + "' is not usable (" +
+                                (!u->up ? "link down" : u->ipv4.empty() ? "no IPv4 address" : "no default route") + ")"}});
     pinned_ = target;
   }
   apply_policy(now, target == "auto" ? "switch auto" : "switch " + target);
   after_event(now);
-  return json{{"ok", true}, {"active_uplink", uplink_name(static_cast<int>(client_->session(0).active_path()))}}.dump();
+  return daemon::to_reply(json{{"ok", true}, {"active_uplink", uplink_name(static_cast<int>(client_->session(0).active_path()))}});
 }
 
 // --- Packets --------------------------------------------------------------------------
@@ -621,6 +622,7 @@ std::string ClientDaemon::status_json() const {
   if (no_uplink_) drops["no_uplink"] = no_uplink_;
   if (dp_->writer.write_errors()) drops["tun_write_error"] = dp_->writer.write_errors();
   if (dp_->reader.drops()) drops["tun_bad_offload"] = dp_->reader.drops();
+  if (cli::handler_exceptions()) drops["handler_exception"] = cli::handler_exceptions();
   const auto& first = client_->session(0).vip();
   std::uint64_t resent = 0, switches = 0;
   Duration last_duration{0};
@@ -630,7 +632,7 @@ std::string ClientDaemon::status_json() const {
     switches += h.switches;
     if (i == 0) last_duration = h.last_duration;
   }
-  return json{{"state", all_connected() ? "connected" : "connecting"},
+  return daemon::to_reply(json{{"state", all_connected() ? "connected" : "connecting"},
               {"interface", tun_->name()},
               {"vip", first.vip ? config::ipv4_to_string(first.vip) : ""},
               {"active_uplink", uplink_name(static_cast<int>(client_->session(0).active_path()))},
@@ -644,8 +646,7 @@ std::string ClientDaemon::status_json() const {
               {"hubs", hubs},
               {"uplinks", uplinks},
               {"data_path", data_path_json()},
-              {"drops", drops}}
-      .dump();
+              {"drops", drops}});
 }
 
 nlohmann::json ClientDaemon::data_path_json() const {
@@ -724,10 +725,13 @@ std::string ClientDaemon::render_metrics() const {
   return m.text();
 }
 
-std::string ClientDaemon::handle_control(const std::string& request) {
+std::string ClientDaemon::handle_control(const std::string& request, bool privileged) {
   if (request == "status") return status_json();
-  if (request.rfind("switch ", 0) == 0) return handle_switch(request.substr(7));
-  return nlohmann::json{{"error", "unknown request '" + request.substr(0, 64) + "'"}}.dump();
+  if (request.rfind("switch ", 0) == 0) {
+    if (!privileged) return daemon::to_reply(nlohmann::json{{"error", "switch needs root or the control socket's group"}});
+    return handle_switch(request.substr(7));
+  }
+  return daemon::to_reply(nlohmann::json{{"error", "unknown request '" + request.substr(0, 64) + "'"}});
 }
 
 }  // namespace tund::client

@@ -85,7 +85,7 @@ class ClientDaemon {
   void flush_tx();
   std::vector<session::UplinkCandidate> candidates(std::size_t slot) const;
   std::string uplink_name(int ifindex) const;
-  std::string handle_control(const std::string& request);
+  std::string handle_control(const std::string& request, bool privileged);
   std::string status_line() const;
   std::string render_metrics() const;
   void install_gateway();

@@ -129,3 +129,14 @@ inline constexpr std::size_t kTunReadsPerEvent = 128;
 inline constexpr std::size_t kParallelCryptoMin = 16;
 inline constexpr std::size_t kCryptoChunk = 4;
 }  // namespace tund::limits
+
+namespace tund::limits {
+// --- Control socket (local, but still input) ----------------------------------------
+// A request is one line of at most this many bytes; longer ones are refused.
+inline constexpr std::size_t kControlMaxRequest = 4096;
+// Connections served at once; more are closed at once. Each gets a deadline.
+inline constexpr std::size_t kControlMaxConnections = 16;
+inline constexpr auto kControlDeadline = std::chrono::seconds(2);
+// After an accept error (EMFILE, ENFILE, ENOBUFS) wait this long, not spin.
+inline constexpr auto kControlAcceptBackoff = std::chrono::milliseconds(100);
+}  // namespace tund::limits

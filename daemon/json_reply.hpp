@@ -1,0 +1,15 @@
+// Every JSON text the daemons hand out (control replies, status) goes through
+// here: bytes that are not UTF-8 (a request echoed back, an odd interface
+// name) are replaced, never thrown (nlohmann's dump() throws on them).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace tund::daemon {
+
+inline std::string to_reply(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace tund::daemon
