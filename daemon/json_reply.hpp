@@ -12,4 +12,9 @@ inline std::string to_reply(const nlohmann::json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+// The answer to a request neither daemon knows: it names the request (cut).
+inline std::string unknown_request_reply(const std::string& request) {
+  return to_reply(nlohmann::json{{"error", "unknown request '" + request.substr(0, 64) + "'"}});
+}
+
 }  // namespace tund::daemon

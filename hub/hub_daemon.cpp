@@ -330,7 +330,7 @@ std::string HubDaemon::status_json() const {
 
 std::string HubDaemon::handle_control(const std::string& request) {
   if (request == "status") return status_json();
-  return daemon::to_reply(nlohmann::json{{"error", "unknown request '" + request.substr(0, 64) + "'"}});
+  return daemon::unknown_request_reply(request);
 }
 
 }  // namespace tund::hub

@@ -87,7 +87,7 @@ void GroTable::start(Bytes p, bool tcp_candidate, bool csum_ok, std::size_t ip_l
                      std::uint64_t flow) {
   Item& it = items_[used_++];
   const std::size_t n = std::min(p.size(), kMaxPacket);
-  std::memcpy(packet(it), p.data(), n);
+  if (n) std::memcpy(packet(it), p.data(), n);  // an empty packet may come with no buffer at all
   it.len = n;
   it.segments = 1;
   it.valid_csum = tcp_candidate && csum_ok;

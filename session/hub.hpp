@@ -125,6 +125,11 @@ class Hub {
   std::size_t client_count() const { return clients_.size(); }
   // The client's live session, if any.
   const HubSession* session(ClientId id) const { return clients_[id].session.get(); }
+  // Test and fuzz hook: the session's newest keypair (to seal as the hub would).
+  crypto::Keypair* current_keypair_for_test(ClientId id) {
+    auto* s = clients_[id].session.get();
+    return s && s->channel_.current() ? s->channel_.find(s->channel_.current()->local_index()) : nullptr;
+  }
 
   // Handles a datagram from `from`: inner packets are opened in place at
   // datagram[offset, offset+len); handshake answers are written to `reply`.

@@ -731,7 +731,7 @@ std::string ClientDaemon::handle_control(const std::string& request, bool privil
     if (!privileged) return daemon::to_reply(nlohmann::json{{"error", "switch needs root or the control socket's group"}});
     return handle_switch(request.substr(7));
   }
-  return daemon::to_reply(nlohmann::json{{"error", "unknown request '" + request.substr(0, 64) + "'"}});
+  return daemon::unknown_request_reply(request);
 }
 
 }  // namespace tund::client
