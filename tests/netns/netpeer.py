@@ -10,6 +10,12 @@
   netpeer.py udpecho PORT         echo UDP datagrams (until killed)
   netpeer.py udpcheck HOST PORT N send N datagrams, print how many came back intact
   netpeer.py garbage HOST PORT    send random UDP datagrams, print how many replies arrived
+  netpeer.py flood HOST PORT SECONDS RATE SRC... [--initiations HUB_PUB_B64]
+                                  random datagrams of every length 0..1500 (random type bytes
+                                  too) from every SRC address, a new source port every 64,
+                                  at RATE per second; with --initiations: initiation-sized
+                                  datagrams with a valid mac1 instead (a handshake flood).
+                                  Prints "<sent> <replies> <cookie-replies> <achieved-rate>"
   netpeer.py notify PATH          act as systemd's notification socket at PATH: print each
                                    datagram on one line (newlines as " | ") until killed
 """
@@ -27,6 +33,65 @@ def chunks(total, size=65536, seed=b"tund"):
         piece = bytes(buf[: min(size, total - sent)])
         sent += len(piece)
         yield piece
+
+
+def flood(host, port, seconds, rate, rest):
+    import base64, random, select
+    hub_pub = None
+    if "--initiations" in rest:
+        i = rest.index("--initiations")
+        hub_pub = base64.b64decode(rest[i + 1])
+        rest = rest[:i] + rest[i + 2:]
+    # mac1 as crypto/cookie.cpp computes it: keyed BLAKE2b-128 under SHA-256("mac1----" || hub key).
+    mac1_key = hashlib.sha256(b"mac1----" + hub_pub).digest() if hub_pub else None
+    rnd = random.Random(1)
+    socks = []
+    def fresh(src):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind((src, 0))
+        s.setblocking(False)
+        return s
+    socks = [fresh(a) for a in rest]
+    sent = replies = cookies = 0
+    t0 = time.monotonic()
+    end = t0 + seconds
+    size = 0
+    while True:
+        now = time.monotonic()
+        if now >= end:
+            break
+        due = int((now - t0) * rate)
+        while sent < due:
+            k = sent % len(socks)
+            if sent % 64 == k:  # a new source port now and then
+                socks[k].close()
+                socks[k] = fresh(rest[k])
+            if mac1_key:
+                msg = bytearray(os.urandom(160))
+                msg[0:4] = b"\x01\x00\x00\x00"
+                msg[128:144] = hashlib.blake2b(bytes(msg[:128]), key=mac1_key, digest_size=16).digest()
+                msg[144:160] = bytes(16)
+            else:
+                msg = bytearray(os.urandom(size))
+                if size >= 4 and rnd.random() < 0.5:
+                    msg[0] = rnd.randrange(1, 6)  # a known type byte, so deeper checks run too
+                    msg[1:4] = b"\x00\x00\x00"
+                size = (size + 1) % 1501
+            try:
+                socks[k].sendto(bytes(msg), (host, port))
+            except BlockingIOError:
+                pass
+            sent += 1
+        r, _, _ = select.select(socks, [], [], 0.0005)
+        for s in r:
+            try:
+                while True:
+                    data = s.recv(65536)
+                    replies += 1
+                    cookies += 1 if len(data) == 64 and data[0] == 3 else 0
+            except (BlockingIOError, OSError):
+                pass
+    print(sent, replies, cookies, int(sent / seconds), flush=True)
 
 
 def main(argv):
@@ -127,6 +192,8 @@ def main(argv):
                 except socket.timeout:
                     pass
         print(replies, flush=True)
+    elif cmd == "flood":
+        flood(argv[2], int(argv[3]), float(argv[4]), float(argv[5]), argv[6:])
     else:
         sys.exit(__doc__)
 
