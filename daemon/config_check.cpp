@@ -181,7 +181,7 @@ std::optional<Prefix> parse_prefix(std::string_view text, bool allow_host_bits) 
     if (r.ec != std::errc{} || r.ptr != digits.data() + digits.size() || len > 32) return std::nullopt;
   }
   Prefix p{*ip, static_cast<std::uint8_t>(len)};
-  const std::uint32_t mask = len == 0 ? 0 : ~std::uint32_t{0} << (32 - len);
+  const std::uint32_t mask = prefix_mask_v4(len);
   if (!allow_host_bits && (p.addr & ~mask) != 0) return std::nullopt;
   return p;
 }

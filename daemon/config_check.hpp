@@ -52,9 +52,7 @@ struct Prefix {
   std::uint32_t addr = 0;  // host order, IPv4
   std::uint8_t len = 0;
   bool contains(std::uint32_t ip) const {
-    if (len == 0) return true;
-    const unsigned shift = len >= 32 ? 0u : 32u - len;  // never the word width or more
-    return (ip >> shift) == (addr >> shift);
+    return (ip & prefix_mask_v4(len)) == (addr & prefix_mask_v4(len));
   }
   std::string to_string() const;
   bool operator==(const Prefix&) const = default;

@@ -200,7 +200,7 @@ HubDaemon::~HubDaemon() {
 }
 
 std::string HubDaemon::nat_rules() const {
-  const config::Prefix subnet{settings_.tun_address.addr & (~0u << (32 - settings_.tun_address.len)),
+  const config::Prefix subnet{settings_.tun_address.addr & prefix_mask_v4(settings_.tun_address.len),
                               settings_.tun_address.len};
   std::string r;
   r += "  chain postrouting {\n    type nat hook postrouting priority 100; policy accept;\n";

@@ -6,7 +6,7 @@ namespace tund::hub {
 
 VipAssignmentResult assign_vips(const config::Prefix& hub, const std::vector<VipRequest>& requests) {
   VipAssignmentResult out;
-  const std::uint32_t mask = hub.len == 0 ? 0 : ~std::uint32_t{0} << (32 - hub.len);
+  const std::uint32_t mask = prefix_mask_v4(hub.len);
   const std::uint32_t network = hub.addr & mask;
   const std::uint32_t broadcast = network | ~mask;
   // /31 and /32 have no network or broadcast address to skip.

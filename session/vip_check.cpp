@@ -8,7 +8,7 @@ constexpr std::uint8_t kNarrowestUsefulPrefix = 32;
 // claim the client's routing (and /0../7 cover whole address classes).
 constexpr std::uint8_t kWidestPrefix = 8;
 
-bool in(std::uint32_t ip, std::uint32_t net, unsigned len) { return (ip >> (32 - len)) == (net >> (32 - len)); }
+bool in(std::uint32_t ip, std::uint32_t net, unsigned len) { return (ip & prefix_mask_v4(len)) == (net & prefix_mask_v4(len)); }
 
 // A unicast address a host may hold: not "this network", loopback,
 // link-local, multicast, reserved or limited broadcast.
@@ -22,7 +22,7 @@ bool valid_assignment(const crypto::VipAssignment& a) {
   if (a.prefix_len < kWidestPrefix || a.prefix_len > kNarrowestUsefulPrefix) return false;
   if (!unicast_host(a.vip)) return false;
   const unsigned host_bits = 32u - a.prefix_len;
-  const std::uint32_t host_mask = host_bits == 0 ? 0u : (~0u >> (32 - host_bits));
+  const std::uint32_t host_mask = ~prefix_mask_v4(a.prefix_len);
   // /31 (RFC 3021) and /32 have no network or broadcast address.
   const auto not_edge = [&](std::uint32_t ip) {
     return host_bits < 2 || ((ip & host_mask) != 0 && (ip & host_mask) != host_mask);

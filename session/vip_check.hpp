@@ -25,8 +25,7 @@ bool valid_assignment(const crypto::VipAssignment& a);
 template <class IsTaken>
 std::optional<IpPrefix> assigned_route(const crypto::VipAssignment& a, std::uint8_t min_prefix, IsTaken&& is_taken) {
   if (a.prefix_len < 32) {
-    const std::uint32_t mask = ~0u << (32 - a.prefix_len);  // prefix_len in [8, 31] here
-    const auto subnet = IpPrefix::v4(a.vip & mask, a.prefix_len);
+    const auto subnet = IpPrefix::v4(a.vip & prefix_mask_v4(a.prefix_len), a.prefix_len);
     if (a.prefix_len >= min_prefix && !is_taken(subnet)) return subnet;
   }
   if (a.gateway && a.gateway != a.vip) {

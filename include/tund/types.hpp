@@ -47,6 +47,13 @@ inline void store_le64(std::uint8_t* p, std::uint64_t v) {
   store_le32(p + 4, std::uint32_t(v >> 32));
 }
 inline std::uint16_t load_be16(const std::uint8_t* p) { return std::uint16_t(p[0] << 8 | p[1]); }
+// The netmask of an IPv4 prefix length (host order); 0 for /0 and the full
+// mask from /32 on. The one place such a mask is built: a shift by 32 - len
+// is undefined for len 0, and for a len above 32 that a peer could send.
+inline constexpr std::uint32_t prefix_mask_v4(unsigned len) {
+  return len == 0 ? 0u : len >= 32 ? ~0u : ~0u << (32 - len);
+}
+
 inline std::uint32_t load_be32(const std::uint8_t* p) {
   return std::uint32_t(p[0]) << 24 | std::uint32_t(p[1]) << 16 | std::uint32_t(p[2]) << 8 |
          std::uint32_t(p[3]);
