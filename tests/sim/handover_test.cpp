@@ -146,14 +146,27 @@ TEST(Handover, DeadPathIsNoticedWithinTheLivenessTimeoutEvenWhenIdle) {
 
 TEST(Handover, AckForDataNeverSentIsRefused) {
   Sim s = two_path_sim(24);
-  // A client (authenticated, but lying) acknowledges data the hub never sent.
+  // A client (authenticated, but lying) acknowledges data the hub never
+  // sent: the hub must refuse it, and keep what it holds for resending.
+  s.cs().start(s.now);
+  s.run_for(50ms, 1ms);
+  ASSERT_TRUE(s.cs().established());
+  for (std::uint32_t i = 0; i < 5; ++i) s.hub_send(make_inner(kServer, kClientVip, i));
+  s.take_in_flight(Sim::Dir::kToClient);  // lost: the hub holds 5 unacknowledged
+  ASSERT_EQ(s.hub->session(0)->resend_buffer().packets(), 5u);
   const auto before = s.hub->drops()[DropReason::kBadAck];
-  session::ResendBuffer buf;
-  session::Ack bogus;
-  bogus.highest = 1000;
-  EXPECT_FALSE(buf.on_ack(bogus, 10));
-  EXPECT_TRUE(buf.on_ack(session::Ack{}, 10)) << "an empty ack is fine";
-  EXPECT_EQ(s.hub->drops()[DropReason::kBadAck], before);
+  std::uint8_t frame[wire::control::kMaxSize];
+  session::ControlFrame ack;
+  ack.kind = wire::ControlKind::kAck;
+  ack.ack.highest = 1000;  // the hub sent 5
+  std::fill(ack.ack.bitmap.begin(), ack.ack.bitmap.end(), 0xFF);
+  const std::size_t n = session::encode_control(ack, frame);
+  std::vector<std::uint8_t> msg(n + wire::transport::kOverhead);
+  auto* kp = s.cs().current_keypair_for_test();
+  kp->seal(wire::MessageType::kControl, *kp->reserve_counter(), Bytes(frame, n), msg.data());
+  EXPECT_EQ(s.inject_to_hub(msg, s.client_addr()).kind, session::ReceiveResult::Kind::kDrop);
+  EXPECT_EQ(s.hub->drops()[DropReason::kBadAck], before + 1);
+  EXPECT_EQ(s.hub->session(0)->resend_buffer().packets(), 5u) << "a refused ack drops nothing";
 }
 
 TEST(Handover, HubWideResendCapHoldsWhenAClientStopsAcking) {

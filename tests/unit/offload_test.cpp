@@ -222,7 +222,10 @@ TEST(GsoSplit, FuzzNeverOverrunsAndNeverCrashes) {
     for (std::size_t i = 0; i < r.count; ++i) ASSERT_LE(lengths[i], capacity);
     produced += r.count;
   }
-  // The guard bytes past the last slot were never written.
+  // The guard bytes past every slot's capacity, and past the last slot, were
+  // never written.
+  for (std::size_t s = 0; s < slots; ++s)
+    for (std::size_t i = s * kSlot + capacity; i < (s + 1) * kSlot; ++i) ASSERT_EQ(area[i], 0xa5) << "slot " << s;
   for (std::size_t i = slots * kSlot; i < area.size(); ++i) ASSERT_EQ(area[i], 0xa5);
   EXPECT_GT(produced, 1000u);
   EXPECT_GT(refused, 1000u);
