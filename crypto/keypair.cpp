@@ -5,12 +5,11 @@ namespace tund::crypto {
 namespace t = wire::transport;
 
 Keypair::Keypair(const noise::TransportKeys& keys, std::uint32_t local_index,
-                 std::uint32_t remote_index, bool we_initiated, Time created, Suite suite)
+                 std::uint32_t remote_index, Time created, Suite suite)
     : send_key_(keys.send),
       recv_key_(keys.recv),
       local_index_(local_index),
       remote_index_(remote_index),
-      we_initiated_(we_initiated),
       suite_(suite),
       created_(created) {}
 

@@ -20,7 +20,7 @@ namespace tund::crypto {
 class Keypair {
  public:
   Keypair(const noise::TransportKeys& keys, std::uint32_t local_index, std::uint32_t remote_index,
-          bool we_initiated, Time created, Suite suite = Suite::kChaCha20Poly1305);
+          Time created, Suite suite = Suite::kChaCha20Poly1305);
   ~Keypair();
   Keypair(const Keypair&) = delete;
   Keypair& operator=(const Keypair&) = delete;
@@ -51,7 +51,6 @@ class Keypair {
   Suite suite() const { return suite_; }
   std::uint32_t local_index() const { return local_index_; }
   std::uint32_t remote_index() const { return remote_index_; }
-  bool we_initiated() const { return we_initiated_; }
   Time created() const { return created_; }
   std::uint64_t next_send_counter() const { return send_counter_; }
   const ReplayWindow& receive_window() const { return window_; }
@@ -64,7 +63,6 @@ class Keypair {
   Key recv_key_;
   std::uint32_t local_index_;
   std::uint32_t remote_index_;
-  bool we_initiated_;
   Suite suite_;
   Time created_;
   std::uint64_t send_counter_ = 0;

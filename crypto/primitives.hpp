@@ -1,6 +1,7 @@
-// Thin, allocation-free wrappers over libsodium for the one suite we speak:
-// X25519, ChaCha20-Poly1305 (IETF), SHA-256 with HMAC and HKDF, keyed BLAKE2b-128
-// for handshake MACs and XChaCha20-Poly1305 for cookie replies.
+// Thin, allocation-free wrappers over libsodium for what the protocol uses:
+// X25519, the two transport AEADs (ChaCha20-Poly1305 IETF, and AES-256-GCM
+// where the CPU has AES), SHA-256 with HMAC and HKDF, keyed BLAKE2b-128 for
+// handshake MACs and XChaCha20-Poly1305 for cookie replies.
 #pragma once
 
 #include <array>

@@ -33,9 +33,4 @@ bool ReplayWindow::accept(std::uint64_t counter) {
   return true;
 }
 
-void ReplayWindow::reset() {
-  next_ = 0;
-  bitmap_.fill(0);
-}
-
 }  // namespace tund::crypto

@@ -21,7 +21,6 @@ class ReplayWindow {
   bool may_accept(std::uint64_t counter) const;
   // Marks `counter` seen; false if it was not acceptable (replay or too old).
   bool accept(std::uint64_t counter);
-  void reset();
 
   // Highest counter accepted so far, or nullopt-like: has_any() is false when empty.
   bool has_any() const { return next_ != 0; }

@@ -34,7 +34,6 @@ class LinkMonitor {
   const UplinkTable& table() const { return table_; }
   // Re-reads now (also what events, the period and overruns do).
   void refresh();
-  std::uint64_t overruns() const { return overruns_; }
 
  private:
   void wait_events();
@@ -49,7 +48,6 @@ class LinkMonitor {
   asio::posix::stream_descriptor fd_;
   asio::steady_timer timer_;
   UplinkTable table_;
-  std::uint64_t overruns_ = 0;
 };
 
 // The kind of an interface, from sysfs (DEVTYPE, wireless/) or, where the

@@ -318,7 +318,7 @@ ReceiveResult ClientSession::on_response(Bytes msg, PathId path, Time now) {
   initiation_queued_ = false;
   retransmit_at_ = kNever;
 
-  channel_.install(std::make_unique<crypto::Keypair>(keys, local, remote, true, now, answer.suite), true);
+  channel_.install(std::make_unique<crypto::Keypair>(keys, local, remote, now, answer.suite), true);
   if (answer.flags & wire::response_payload::kFlagNewSession) {
     // The hub holds no stream of ours (it restarted, or this is our first
     // handshake): its data sequence starts again and it holds nothing we

@@ -113,7 +113,8 @@ class ClientSession {
   bool has_path(PathId path) const;
   std::vector<PathId> path_ids() const;
   const PathStats* path_stats(PathId path) const;
-  // Liveness timeout of the active path: clamp(4 srtt, 120 ms, 600 ms).
+  // Liveness timeout of the active path: clamp(kDeadRttFactor * srtt,
+  // kDeadFloor, kDeadCeiling) = clamp(4 srtt, 200 ms, 600 ms).
   Duration dead_timeout() const;
   const HandoverStats& handover_stats() const { return handover_; }
   // Nothing authenticated from the hub for limits::kHubSilence on any path.

@@ -193,7 +193,7 @@ ReceiveResult Hub::on_initiation(MutableBytes msg, const Endpoint& from, Time no
 
   client.last_timestamp = ts;
   client.last_initiation = now;
-  s.channel_.install(std::make_unique<crypto::Keypair>(keys, local, remote, false, now, answer.suite), false);
+  s.channel_.install(std::make_unique<crypto::Keypair>(keys, local, remote, now, answer.suite), false);
   crypto::wipe(keys.send);
   crypto::wipe(keys.recv);
   // The initiation is authenticated and fresh (newer timestamp): follow the

@@ -33,7 +33,7 @@ TEST(CryptoPool, ParallelSealsEqualSerialSeals) {
   crypto::init();
   crypto::noise::TransportKeys keys{};
   for (std::size_t i = 0; i < keys.send.size(); ++i) keys.send[i] = static_cast<std::uint8_t>(i);
-  crypto::Keypair kp(keys, 1, 2, true, Time{});
+  crypto::Keypair kp(keys, 1, 2, Time{});
   constexpr std::size_t kCount = 300, kLen = 1400;
   std::vector<std::vector<std::uint8_t>> serial(kCount), parallel(kCount);
   std::vector<crypto::SealJob> jobs;

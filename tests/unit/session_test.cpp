@@ -76,8 +76,8 @@ TEST(Keypair, SuitesDoNotCrossOpen) {
   crypto::noise::TransportKeys keys{};
   keys.send.fill(7);
   keys.recv.fill(7);
-  crypto::Keypair aes(keys, 1, 1, true, Time{}, crypto::Suite::kAes256Gcm);
-  crypto::Keypair chacha(keys, 1, 1, true, Time{}, crypto::Suite::kChaCha20Poly1305);
+  crypto::Keypair aes(keys, 1, 1, Time{}, crypto::Suite::kAes256Gcm);
+  crypto::Keypair chacha(keys, 1, 1, Time{}, crypto::Suite::kChaCha20Poly1305);
   std::vector<std::uint8_t> msg(100 + wire::transport::kOverhead, 0x55);
   const auto c = aes.reserve_counter();
   aes.seal(wire::MessageType::kData, *c, Bytes(msg.data() + 16, 100), msg.data());
