@@ -1,4 +1,5 @@
 #include "daemon/metrics.hpp"
+#include "tund/limits.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -7,9 +8,9 @@
 namespace tund::daemon {
 
 namespace {
-constexpr std::size_t kMaxRequest = 4096;
-constexpr std::size_t kMaxConnections = 16;
-constexpr auto kConnectionTimeout = std::chrono::seconds(5);
+constexpr std::size_t kMaxRequest = limits::kMetricsMaxRequest;
+constexpr std::size_t kMaxConnections = limits::kMetricsMaxConnections;
+constexpr auto kConnectionTimeout = limits::kMetricsDeadline;
 
 std::string escape(const std::string& v) {
   std::string out;

@@ -72,7 +72,7 @@ class TunReader {
 
 class TunWriter {
  public:
-  static constexpr std::size_t kItems = 64;
+  static constexpr std::size_t kItems = limits::kGroItems;
   TunWriter(TunDevice& tun, bool coalesce) : tun_(tun), gro_(kItems, coalesce) {}
   void add(Bytes inner);
   void flush();

@@ -16,9 +16,9 @@ namespace tund::daemon {
 
 namespace {
 // The kernel's limits for one UDP GSO message: segments, and an IPv4 datagram.
-constexpr std::size_t kMaxGsoSegments = 64;
+constexpr std::size_t kMaxGsoSegments = limits::kUdpGsoSegments;
 constexpr std::size_t kMaxGsoBytes = 65535 - 20 - 8;
-constexpr int kSendWaitMs = 5;
+constexpr int kSendWaitMs = limits::kUdpSendWaitMs;
 
 void to_sockaddr(const Endpoint& e, sockaddr_in& sa) {
   std::memset(&sa, 0, sizeof sa);

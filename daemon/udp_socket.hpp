@@ -19,10 +19,11 @@
 
 #include "crypto/keypair.hpp"
 #include "tund/endpoint.hpp"
+#include "tund/limits.hpp"
 
 namespace tund::daemon {
 
-inline constexpr std::size_t kBatch = 64;
+inline constexpr std::size_t kBatch = limits::kUdpBatch;
 // Room for a UDP GRO super-datagram (up to 64 KiB) or any single one.
 inline constexpr std::size_t kBufferSize = 65536 + 64;
 

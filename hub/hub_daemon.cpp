@@ -83,6 +83,15 @@ HubDaemon::HubDaemon(asio::io_context& io, HubSettings settings)
   notify_.ready(status_line());
 }
 
+nlohmann::json HubDaemon::drop_counts() const {
+  auto drops = daemon::drops_json(hub_->drops());
+  if (not_ipv4_) drops["not_ipv4"] = not_ipv4_;
+  if (dp_->writer.write_errors()) drops["tun_write_error"] = dp_->writer.write_errors();
+  if (dp_->reader.drops()) drops["tun_bad_offload"] = dp_->reader.drops();
+  if (cli::handler_exceptions()) drops["handler_exception"] = cli::handler_exceptions();
+  return drops;
+}
+
 std::string HubDaemon::render_metrics() const {
   daemon::MetricsText m;
   m.family("tund_hub_up", "gauge", "1 while the daemon runs.");
@@ -125,7 +134,7 @@ std::string HubDaemon::render_metrics() const {
   m.family("tund_hub_resend_buffer_bytes", "gauge", "Inner bytes kept for resending, all sessions.");
   m.sample("tund_hub_resend_buffer_bytes", static_cast<double>(hub_->resend_bytes()));
   m.family("tund_hub_drops_total", "counter", "Packets dropped, by reason.");
-  const auto drops = nlohmann::json::parse(status_json())["drops"];
+  const auto drops = drop_counts();  // named: items() would outlive a temporary
   for (const auto& [reason, n] : drops.items()) m.sample("tund_hub_drops_total", {{"reason", reason}}, n.get<double>());
   return m.text();
 }
@@ -310,11 +319,7 @@ std::string HubDaemon::status_json() const {
                         {"cipher", crypto::to_string(s->suite())},
                         {"last_handshake", s->last_handshake() ? daemon::to_unix_seconds(*s->last_handshake()) : 0}});
   }
-  json drops = daemon::drops_json(hub_->drops());
-  if (not_ipv4_) drops["not_ipv4"] = not_ipv4_;
-  if (dp_->writer.write_errors()) drops["tun_write_error"] = dp_->writer.write_errors();
-  if (dp_->reader.drops()) drops["tun_bad_offload"] = dp_->reader.drops();
-  if (cli::handler_exceptions()) drops["handler_exception"] = cli::handler_exceptions();
+  const json drops = drop_counts();
   return daemon::to_reply(json{{"state", "running"},
               {"interface", tun_->name()},
               {"address", settings_.tun_address.to_string()},

@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <string>
+#include <nlohmann/json.hpp>
 
 #include "crypto/primitives.hpp"
 #include "daemon/asio.hpp"
@@ -36,6 +37,8 @@ class HubDaemon {
   ~HubDaemon();
 
   std::string status_json() const;
+  // The core's drop counters and the daemon's own, by reason (status and metrics).
+  nlohmann::json drop_counts() const;
   // SIGHUP: adds and removes clients, and replaces the NAT and expose rules,
   // without touching other live sessions; what only a restart can change is
   // named in the log.

@@ -169,7 +169,7 @@ std::optional<ClientTransmit> ClientSession::poll_transmit(MutableBytes out, Tim
 }
 
 void ClientSession::queue_control(const ControlFrame& f, PathId path) {
-  if (control_queue_.size() >= kMaxQueuedControl) control_queue_.erase(control_queue_.begin());
+  if (control_queue_.size() >= limits::kClientControlQueue) control_queue_.erase(control_queue_.begin());
   control_queue_.push_back({f, path});
 }
 
@@ -408,7 +408,7 @@ ReceiveResult ClientSession::on_transport(crypto::Keypair& kp, MutableBytes msg,
           p->stats.loss.reset();
         }
         const Duration sample = now - it->sent;
-        p->stats.rtt = p->stats.rtt ? (*p->stats.rtt * 7 + sample) / 8 : sample;
+        p->stats.rtt = p->stats.rtt ? (*p->stats.rtt * (limits::kRttEwmaDivisor - 1) + sample) / limits::kRttEwmaDivisor : sample;
         ++p->stats.replies;
         record_outcome(*p, true);
       }

@@ -216,7 +216,6 @@ class ClientSession {
   Duration persistent_keepalive_{0};
 
   // Control frames waiting to be sent (small and bounded: oldest dropped).
-  static constexpr std::size_t kMaxQueuedControl = 16;
   std::vector<QueuedControl> control_queue_;
   std::uint32_t next_probe_id_ = 1;
 

@@ -11,9 +11,6 @@ namespace tund::session {
 namespace t = wire::transport;
 using wire::MessageType;
 
-namespace {
-constexpr auto kHousekeeping = std::chrono::seconds(1);
-}
 
 HubSession::HubSession(Hub& hub, ClientId client)
     : hub_(hub),
@@ -204,7 +201,7 @@ ReceiveResult Hub::on_initiation(MutableBytes msg, const Endpoint& from, Time no
   s.last_handshake_ = now;
   s.last_received_ = now;
   ++s.channel_.stats().handshakes;
-  if (next_housekeeping_ == kNever) next_housekeeping_ = now + kHousekeeping;
+  if (next_housekeeping_ == kNever) next_housekeeping_ = now + limits::kHubHousekeeping;
   return ReceiveResult::reply(wire::response::kSize);
 }
 
@@ -320,8 +317,7 @@ void Hub::mark_ready(HubSession& s) {
 }
 
 void Hub::queue_control(HubSession& s, const ControlFrame& f, const Endpoint& to) {
-  constexpr std::size_t kMaxQueued = 8;
-  if (s.control_queue_.size() >= kMaxQueued) s.control_queue_.erase(s.control_queue_.begin());
+  if (s.control_queue_.size() >= limits::kHubControlQueue) s.control_queue_.erase(s.control_queue_.begin());
   s.control_queue_.push_back({f, to});
   mark_ready(s);
 }
@@ -464,7 +460,7 @@ void Hub::on_timer(Time now) {
       queue_control(*s, ControlFrame{}, s->endpoint_);
     }
   }
-  next_housekeeping_ = live_sessions_ ? now + kHousekeeping : kNever;
+  next_housekeeping_ = live_sessions_ ? now + limits::kHubHousekeeping : kNever;
 }
 
 }  // namespace tund::session

@@ -7,15 +7,16 @@
 #include <cstdint>
 #include <unordered_map>
 
+#include "tund/limits.hpp"
 #include "tund/types.hpp"
 
 namespace tund::session {
 
 class RateLimiter {
  public:
-  static constexpr std::uint32_t kPacketsPerSecond = 20;
-  static constexpr std::uint32_t kBurst = 5;
-  static constexpr std::size_t kMaxEntries = 16384;
+  static constexpr std::uint32_t kPacketsPerSecond = limits::kHandshakesPerSourcePerSecond;
+  static constexpr std::uint32_t kBurst = limits::kHandshakeBurstPerSource;
+  static constexpr std::size_t kMaxEntries = limits::kRateLimiterSources;
 
   // `source` is the address only (no port), so one host cannot escape by port.
   bool allow(const std::array<std::uint8_t, 16>& source, Time now);

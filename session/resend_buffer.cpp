@@ -6,7 +6,6 @@
 namespace tund::session {
 
 namespace {
-constexpr std::size_t kPoolMax = 256;
 constexpr std::uint64_t kAckBits = wire::control::kAckBitmapBytes * 8;  // 512
 }  // namespace
 
@@ -14,7 +13,7 @@ void ResendBuffer::pop_front() {
   Entry& e = entries_.front();
   bytes_ -= e.data.size();
   if (e.resend && !e.acked) --resend_pending_;
-  if (pool_.size() < kPoolMax) pool_.push_back(std::move(e.data));
+  if (pool_.size() < limits::kResendPoolMax) pool_.push_back(std::move(e.data));
   entries_.pop_front();
 }
 

@@ -83,7 +83,7 @@ void ClientDaemon::install_full_tunnel(std::uint32_t vip, std::vector<std::strin
   if (full_tunnel_rules_) return;
   daemon::NetlinkConfig::Rule main_first;
   main_first.priority = limits::kRulePriority;
-  main_first.table = 254;  // main
+  main_first.table = limits::kMainRoutingTable;
   main_first.suppress_prefixlen = 0;
   daemon::NetlinkConfig::Rule unmarked;
   unmarked.priority = limits::kRulePriority + 1;
@@ -436,9 +436,8 @@ void ClientDaemon::after_event(Time now) {
     if (h.switches == seen_switches_[slot]) continue;
     seen_switches_[slot] = h.switches;
     const double s = std::chrono::duration<double>(h.last_duration).count();
-    static constexpr double kLimits[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0};
     for (std::size_t b = 0; b < exchange_buckets_.size(); ++b)
-      if (s <= kLimits[b]) ++exchange_buckets_[b];
+      if (s <= limits::kHandoverHistogramBuckets[b]) ++exchange_buckets_[b];
     ++exchange_count_;
     exchange_sum_s_ += s;
   }
@@ -617,12 +616,7 @@ std::string ClientDaemon::status_json() const {
                        {"role", has_verdict ? session::to_string(verdicts[i].role) : "unusable"},
                        {"reason", has_verdict ? verdicts[i].reason : ""}});
   }
-  json drops = daemon::drops_json(client_->drops());
-  if (no_route_) drops["no_route"] = no_route_;
-  if (no_uplink_) drops["no_uplink"] = no_uplink_;
-  if (dp_->writer.write_errors()) drops["tun_write_error"] = dp_->writer.write_errors();
-  if (dp_->reader.drops()) drops["tun_bad_offload"] = dp_->reader.drops();
-  if (cli::handler_exceptions()) drops["handler_exception"] = cli::handler_exceptions();
+  const json drops = drop_counts();
   const auto& first = client_->session(0).vip();
   std::uint64_t resent = 0, switches = 0;
   Duration last_duration{0};
@@ -713,16 +707,28 @@ std::string ClientDaemon::render_metrics() const {
   }
   m.family("tund_handover_duration_seconds", "histogram",
            "Switching exchanges: from the switch on the new uplink to the hub's answer.");
-  static constexpr const char* kLe[] = {"0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1"};
-  for (std::size_t b = 0; b < exchange_buckets_.size(); ++b)
-    m.sample("tund_handover_duration_seconds_bucket", {{"le", kLe[b]}}, static_cast<double>(exchange_buckets_[b]));
+  for (std::size_t b = 0; b < exchange_buckets_.size(); ++b) {
+    char le[16];
+    std::snprintf(le, sizeof le, "%g", limits::kHandoverHistogramBuckets[b]);
+    m.sample("tund_handover_duration_seconds_bucket", {{"le", le}}, static_cast<double>(exchange_buckets_[b]));
+  }
   m.sample("tund_handover_duration_seconds_bucket", {{"le", "+Inf"}}, static_cast<double>(exchange_count_));
   m.sample("tund_handover_duration_seconds_sum", exchange_sum_s_);
   m.sample("tund_handover_duration_seconds_count", static_cast<double>(exchange_count_));
   m.family("tund_drops_total", "counter", "Packets dropped, by reason.");
-  const auto drops = nlohmann::json::parse(status_json())["drops"];
+  const auto drops = drop_counts();  // named: items() would outlive a temporary
   for (const auto& [reason, n] : drops.items()) m.sample("tund_drops_total", {{"reason", reason}}, n.get<double>());
   return m.text();
+}
+
+nlohmann::json ClientDaemon::drop_counts() const {
+  auto drops = daemon::drops_json(client_->drops());
+  if (no_route_) drops["no_route"] = no_route_;
+  if (no_uplink_) drops["no_uplink"] = no_uplink_;
+  if (dp_->writer.write_errors()) drops["tun_write_error"] = dp_->writer.write_errors();
+  if (dp_->reader.drops()) drops["tun_bad_offload"] = dp_->reader.drops();
+  if (cli::handler_exceptions()) drops["handler_exception"] = cli::handler_exceptions();
+  return drops;
 }
 
 std::string ClientDaemon::handle_control(const std::string& request, bool privileged) {

@@ -48,6 +48,8 @@ class ClientDaemon {
 
   bool all_connected() const;
   std::string status_json() const;
+  // The core's drop counters and the daemon's own, by reason (status and metrics).
+  nlohmann::json drop_counts() const;
   // SIGHUP: applies the uplink policy and each hub's routes at once, without
   // touching live sessions; what only a restart can change is named in the log.
   void reload(ClientSettings fresh);
@@ -117,7 +119,7 @@ class ClientDaemon {
   // Handovers by what triggered them, and the switching exchanges' durations.
   std::map<std::string, std::uint64_t> handovers_by_reason_;
   std::vector<std::uint64_t> seen_switches_;
-  std::array<std::uint64_t, 10> exchange_buckets_{};  // cumulative per limits below
+  std::array<std::uint64_t, limits::kHandoverHistogramSize> exchange_buckets_{};  // per limits::kHandoverHistogramBuckets
   std::uint64_t exchange_count_ = 0;
   double exchange_sum_s_ = 0;
   std::uint64_t status_signature_ = 0;

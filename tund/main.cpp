@@ -20,6 +20,7 @@
 #include "daemon/log.hpp"
 #include "daemon/netlink_config.hpp"
 #include "tund/client_daemon.hpp"
+#include "tund/limits.hpp"
 
 namespace {
 
@@ -99,7 +100,7 @@ int cmd_cleanup(const cli::Args& args) {
   int rules = netlink.delete_rules_for_table(s.fwmark);
   daemon::NetlinkConfig::Rule main_first;
   main_first.priority = limits::kRulePriority;
-  main_first.table = 254;
+  main_first.table = limits::kMainRoutingTable;
   main_first.suppress_prefixlen = 0;
   while (netlink.delete_rule(main_first)) ++rules;
   if (rules) std::cout << "removed " << rules << " routing rule(s) of the full tunnel\n";

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <limits>
 
 namespace tund::limits {
@@ -139,4 +140,43 @@ inline constexpr std::size_t kControlMaxConnections = 16;
 inline constexpr auto kControlDeadline = std::chrono::seconds(2);
 // After an accept error (EMFILE, ENFILE, ENOBUFS) wait this long, not spin.
 inline constexpr auto kControlAcceptBackoff = std::chrono::milliseconds(100);
+}  // namespace tund::limits
+
+namespace tund::limits {
+// --- Sessions: small bounded queues and estimators ------------------------------------
+// Control frames waiting to be sent per session (oldest dropped when full).
+inline constexpr std::size_t kClientControlQueue = 16;
+inline constexpr std::size_t kHubControlQueue = 8;
+// The hub's coarse pass over all sessions (key expiry, keepalives, resend ages).
+inline constexpr auto kHubHousekeeping = std::chrono::seconds(1);
+// Smoothed RTT per path: srtt += (sample - srtt) / kRttEwmaDivisor (RFC 6298's 1/8).
+inline constexpr int kRttEwmaDivisor = 8;
+// Packet buffers the resend buffer keeps for reuse (steady state allocates nothing).
+inline constexpr std::size_t kResendPoolMax = 256;
+// Per-source handshake budget under load: tokens per second, burst, and how
+// many sources are tracked (more are refused until old entries age out).
+inline constexpr std::uint32_t kHandshakesPerSourcePerSecond = 20;
+inline constexpr std::uint32_t kHandshakeBurstPerSource = 5;
+inline constexpr std::size_t kRateLimiterSources = 16384;
+}  // namespace tund::limits
+
+namespace tund::limits {
+// --- Daemons: sockets, metrics, routing ------------------------------------------------
+// Datagrams per recvmmsg/sendmmsg batch, and per UDP GSO message (probed
+// kernels allow 64 or 128; 64 works on both).
+inline constexpr std::size_t kUdpBatch = 64;
+inline constexpr std::size_t kUdpGsoSegments = 64;
+// A full socket send buffer: wait this long for room rather than drop a GSO run.
+inline constexpr int kUdpSendWaitMs = 5;
+// TUN writes per GRO flush (items of up to 64 KiB each).
+inline constexpr std::size_t kGroItems = 64;
+// Prometheus endpoint: request size, connections at once, per-connection deadline.
+inline constexpr std::size_t kMetricsMaxRequest = 4096;
+inline constexpr std::size_t kMetricsMaxConnections = 16;
+inline constexpr auto kMetricsDeadline = std::chrono::seconds(5);
+// The kernel's main routing table (RT_TABLE_MAIN).
+inline constexpr std::uint32_t kMainRoutingTable = 254;
+// Upper bounds (seconds) of the switching-exchange duration histogram.
+inline constexpr double kHandoverHistogramBuckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0};
+inline constexpr std::size_t kHandoverHistogramSize = std::size(kHandoverHistogramBuckets);
 }  // namespace tund::limits
