@@ -1,0 +1,213 @@
+// The client daemon, what it tells: the status line (sd_notify), the status
+// JSON of the control socket, Prometheus metrics, drop counters, requests.
+#include "tund/client_daemon.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "daemon/cli.hpp"
+#include "daemon/clock.hpp"
+#include "daemon/data_path_json.hpp"
+#include "daemon/drops_json.hpp"
+#include "daemon/json_reply.hpp"
+#include "daemon/log.hpp"
+#include "session/ip_packet.hpp"
+
+namespace tund::client {
+
+namespace t = wire::transport;
+using session::ReceiveResult;
+using session::SealResult;
+
+std::string ClientDaemon::status_line() const {
+  std::string line;
+  for (std::size_t slot = 0; slot < client_->session_count(); ++slot) {
+    const auto& s = client_->session(slot);
+    if (!line.empty()) line += "; ";
+    line += settings_.hubs[slot].name + ": ";
+    if (s.established())
+      line += "connected via " + uplink_name(static_cast<int>(s.active_path())) + ", vip " +
+              config::ipv4_to_string(s.vip().vip);
+    else
+      line += "connecting";
+  }
+  return line;
+}
+
+bool ClientDaemon::all_connected() const {
+  for (std::size_t i = 0; i < client_->session_count(); ++i)
+    if (!client_->session(i).established()) return false;
+  return true;
+}
+
+std::string ClientDaemon::status_json() const {
+  using nlohmann::json;
+  json hubs = json::array();
+  for (std::size_t i = 0; i < client_->session_count(); ++i) {
+    const auto& s = client_->session(i);
+    const auto& h = settings_.hubs[i];
+    json routes = json::array();
+    for (const auto& r : h.routes) routes.push_back(r.to_string());
+    hubs.push_back({{"name", h.name},
+                    {"endpoint", h.endpoint.to_string()},
+                    {"public_key", crypto::key_to_base64(h.public_key)},
+                    {"state", s.established() ? "connected" : s.state() == session::ClientSession::State::kIdle ? "idle" : "connecting"},
+                    {"vip", s.vip().vip ? config::ipv4_to_string(s.vip().vip) : ""},
+                    {"uplink", uplink_name(static_cast<int>(s.active_path()))},
+                    {"routes", routes},
+                    {"rx_bytes", s.stats().rx_bytes},
+                    {"tx_bytes", s.stats().tx_bytes},
+                    {"handshakes", s.stats().handshakes},
+                    {"cipher", crypto::to_string(s.suite())},
+                    {"last_handshake", s.last_handshake() ? daemon::to_unix_seconds(*s.last_handshake()) : 0}});
+  }
+  // The uplink table as session 0 (the first hub) sees it.
+  json uplinks = json::array();
+  const auto& table = monitor_->table();
+  const auto& verdicts = hub_state_[0].selector.last().verdicts;
+  for (std::size_t i = 0; i < table.size(); ++i) {
+    const auto& u = table[i];
+    const auto* st = client_->session(0).path_stats(static_cast<session::PathId>(u.ifindex));
+    json addresses = json::array();
+    for (const auto& a : u.addresses) addresses.push_back(a);
+    const bool has_verdict = i < verdicts.size();
+    uplinks.push_back({{"name", u.name},
+                       {"ifindex", u.ifindex},
+                       {"up", u.up},
+                       {"kind", netmon::to_string(u.kind)},
+                       {"addresses", addresses},
+                       {"default_route", u.has_default_route},
+                       {"gateway", u.gateway},
+                       {"metered", session::glob_match(settings_.uplinks.metered, u.name)},
+                       {"rtt_ms", st && st->rtt ? json(std::chrono::duration<double, std::milli>(*st->rtt).count()) : json(nullptr)},
+                       {"loss", st && st->loss ? json(*st->loss) : json(nullptr)},
+                       {"role", has_verdict ? session::to_string(verdicts[i].role) : "unusable"},
+                       {"reason", has_verdict ? verdicts[i].reason : ""}});
+  }
+  const json drops = drop_counts();
+  const auto& first = client_->session(0).vip();
+  std::uint64_t resent = 0, switches = 0;
+  Duration last_duration{0};
+  for (std::size_t i = 0; i < client_->session_count(); ++i) {
+    const auto& h = client_->session(i).handover_stats();
+    resent += h.resent_packets;
+    switches += h.switches;
+    if (i == 0) last_duration = h.last_duration;
+  }
+  return daemon::to_reply(json{{"state", all_connected() ? "connected" : "connecting"},
+              {"interface", tun_->name()},
+              {"vip", first.vip ? config::ipv4_to_string(first.vip) : ""},
+              {"active_uplink", uplink_name(static_cast<int>(client_->session(0).active_path()))},
+              {"pinned", pinned_ ? *pinned_ : ""},
+              {"handovers", handovers_.count},
+              {"last_handover", {{"reason", handovers_.last_reason}, {"from", handovers_.last_from},
+                                 {"to", handovers_.last_to}, {"at", handovers_.last_at},
+                                 {"duration_us", std::chrono::duration_cast<std::chrono::microseconds>(last_duration).count()}}},
+              {"switch_exchanges", switches},
+              {"resent_packets", resent},
+              {"hubs", hubs},
+              {"uplinks", uplinks},
+              {"data_path", data_path_json()},
+              {"drops", drops}});
+}
+
+nlohmann::json ClientDaemon::data_path_json() const {
+  bool gso = !uplinks_.empty(), gro = !uplinks_.empty();
+  for (const auto& [idx, u] : uplinks_) {
+    gso = gso && u.socket->gso();
+    gro = gro && u.socket->gro();
+  }
+  return daemon::data_path_json(*tun_, dp_->writer, dp_->pool, gso, gro);
+}
+
+std::string ClientDaemon::render_metrics() const {
+  daemon::MetricsText m;
+  m.family("tund_up", "gauge", "1 while the daemon runs.");
+  m.sample("tund_up", 1);
+  m.family("tund_session_info", "gauge", "One per hub session: its endpoint, uplink, VIP, cipher and state.");
+  for (std::size_t i = 0; i < client_->session_count(); ++i) {
+    const auto& s = client_->session(i);
+    m.sample("tund_session_info",
+             {{"hub", settings_.hubs[i].name},
+              {"endpoint", settings_.hubs[i].endpoint.to_string()},
+              {"uplink", uplink_name(static_cast<int>(s.active_path()))},
+              {"vip", s.vip().vip ? config::ipv4_to_string(s.vip().vip) : ""},
+              {"cipher", crypto::to_string(s.suite())},
+              {"state", s.established() ? "connected" : "connecting"}},
+             1);
+  }
+  const auto per_session = [&](const char* name, const char* type, const char* help, auto value) {
+    m.family(name, type, help);
+    for (std::size_t i = 0; i < client_->session_count(); ++i)
+      m.sample(name, {{"hub", settings_.hubs[i].name}}, static_cast<double>(value(client_->session(i))));
+  };
+  per_session("tund_session_rx_bytes_total", "counter", "Outer bytes received from the hub.",
+              [](const session::ClientSession& s) { return s.stats().rx_bytes; });
+  per_session("tund_session_tx_bytes_total", "counter", "Outer bytes sent to the hub.",
+              [](const session::ClientSession& s) { return s.stats().tx_bytes; });
+  per_session("tund_session_handshakes_total", "counter", "Completed handshakes.",
+              [](const session::ClientSession& s) { return s.stats().handshakes; });
+  per_session("tund_session_last_handshake_seconds", "gauge", "Unix time of the latest handshake (0: never).",
+              [](const session::ClientSession& s) {
+                return s.last_handshake() ? daemon::to_unix_seconds(*s.last_handshake()) : 0;
+              });
+  per_session("tund_resend_buffer_bytes", "gauge", "Inner bytes kept for resending after a handover.",
+              [](const session::ClientSession& s) { return s.resend_bytes(); });
+  per_session("tund_resent_packets_total", "counter", "Packets resent after switching exchanges.",
+              [](const session::ClientSession& s) { return s.handover_stats().resent_packets; });
+  m.family("tund_uplink_info", "gauge", "One per interface in the uplink table, with its role for the first hub.");
+  const auto& table = monitor_->table();
+  const auto& verdicts = hub_state_[0].selector.last().verdicts;
+  for (std::size_t i = 0; i < table.size(); ++i)
+    m.sample("tund_uplink_info",
+             {{"uplink", table[i].name},
+              {"kind", netmon::to_string(table[i].kind)},
+              {"role", i < verdicts.size() ? session::to_string(verdicts[i].role) : "unusable"}},
+             1);
+  m.family("tund_uplink_rtt_seconds", "gauge", "Smoothed RTT to the first hub on each probed uplink.");
+  for (const auto& u : table)
+    if (const auto* st = client_->session(0).path_stats(static_cast<session::PathId>(u.ifindex)); st && st->rtt)
+      m.sample("tund_uplink_rtt_seconds", {{"uplink", u.name}}, std::chrono::duration<double>(*st->rtt).count());
+  m.family("tund_handovers_total", "counter", "Uplink changes, by what triggered them.");
+  for (const char* r : {"manual", "uplink_change", "path_quality", "hold_down_over", "other"}) {
+    const auto it = handovers_by_reason_.find(r);
+    m.sample("tund_handovers_total", {{"reason", r}}, it == handovers_by_reason_.end() ? 0 : it->second);
+  }
+  m.family("tund_handover_duration_seconds", "histogram",
+           "Switching exchanges: from the switch on the new uplink to the hub's answer.");
+  for (std::size_t b = 0; b < exchange_buckets_.size(); ++b) {
+    char le[16];
+    std::snprintf(le, sizeof le, "%g", limits::kHandoverHistogramBuckets[b]);
+    m.sample("tund_handover_duration_seconds_bucket", {{"le", le}}, static_cast<double>(exchange_buckets_[b]));
+  }
+  m.sample("tund_handover_duration_seconds_bucket", {{"le", "+Inf"}}, static_cast<double>(exchange_count_));
+  m.sample("tund_handover_duration_seconds_sum", exchange_sum_s_);
+  m.sample("tund_handover_duration_seconds_count", static_cast<double>(exchange_count_));
+  m.family("tund_drops_total", "counter", "Packets dropped, by reason.");
+  const auto drops = drop_counts();  // named: items() would outlive a temporary
+  for (const auto& [reason, n] : drops.items()) m.sample("tund_drops_total", {{"reason", reason}}, n.get<double>());
+  return m.text();
+}
+
+nlohmann::json ClientDaemon::drop_counts() const {
+  auto drops = daemon::drops_json(client_->drops());
+  if (no_route_) drops["no_route"] = no_route_;
+  if (no_uplink_) drops["no_uplink"] = no_uplink_;
+  if (dp_->writer.write_errors()) drops["tun_write_error"] = dp_->writer.write_errors();
+  if (dp_->reader.drops()) drops["tun_bad_offload"] = dp_->reader.drops();
+  if (cli::handler_exceptions()) drops["handler_exception"] = cli::handler_exceptions();
+  return drops;
+}
+
+std::string ClientDaemon::handle_control(const std::string& request, bool privileged) {
+  if (request == "status") return status_json();
+  if (request.rfind("switch ", 0) == 0) {
+    if (!privileged) return daemon::to_reply(nlohmann::json{{"error", "switch needs root or the control socket's group"}});
+    return handle_switch(request.substr(7));
+  }
+  return daemon::unknown_request_reply(request);
+}
+
+}  // namespace tund::client

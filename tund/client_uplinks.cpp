@@ -1,0 +1,180 @@
+// The client daemon, uplinks and policy: one socket per usable uplink (from
+// the netlink table), the policy that picks each session's active path, and
+// the manual switch.
+#include "tund/client_daemon.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "daemon/cli.hpp"
+#include "daemon/clock.hpp"
+#include "daemon/data_path_json.hpp"
+#include "daemon/drops_json.hpp"
+#include "daemon/json_reply.hpp"
+#include "daemon/log.hpp"
+#include "session/ip_packet.hpp"
+
+namespace tund::client {
+
+namespace t = wire::transport;
+using session::ReceiveResult;
+using session::SealResult;
+
+std::string ClientDaemon::uplink_name(int ifindex) const {
+  const auto it = uplinks_.find(ifindex);
+  return it == uplinks_.end() ? "" : it->second.name;
+}
+
+void ClientDaemon::on_table_change(Time now) {
+  reconcile_sockets(now);
+  apply_policy(now, "uplink table changed");
+  after_event(now);
+}
+
+void ClientDaemon::reconcile_sockets(Time now) {
+  push_local_prefixes();
+  const auto& table = monitor_->table();
+  // Close sockets of interfaces that are gone, renamed or now avoided.
+  for (auto it = uplinks_.begin(); it != uplinks_.end();) {
+    const auto u = std::find_if(table.begin(), table.end(), [&](const auto& x) { return x.ifindex == it->first; });
+    if (u != table.end() && u->name == it->second.name && !session::glob_match(settings_.uplinks.avoid, u->name)) {
+      ++it;
+      continue;
+    }
+    log::info("uplink " + it->second.name + " removed");
+    it = uplinks_.erase(it);
+  }
+  // Open one for every other interface (even while down: it may come back).
+  for (const auto& u : table) {
+    if (uplinks_.count(u.ifindex) || session::glob_match(settings_.uplinks.avoid, u.name)) continue;
+    daemon::UdpSocket::Options o;
+    o.device = u.name;
+    o.fwmark = settings_.fwmark;
+    o.offload = settings_.data_path.offload;
+    try {
+      UplinkSocket us{u.name, std::make_unique<daemon::UdpSocket>(o), nullptr};
+      const int idx = u.ifindex;
+      us.watch = std::make_unique<daemon::FdWatch>(io_, us.socket->fd(), [this, idx] { on_uplink_readable(idx); });
+      uplinks_.emplace(idx, std::move(us));
+      log::info("uplink " + u.name + " added (" + netmon::to_string(u.kind) + ")");
+    } catch (const std::exception& e) {
+      log::warning("uplink " + u.name + ": cannot open a socket: " + e.what());
+    }
+  }
+  // A session has a path (probed, measured) exactly for each usable uplink
+  // with a socket; a path that stops being usable starts afresh when it returns.
+  for (std::size_t slot = 0; slot < client_->session_count(); ++slot) {
+    auto& s = client_->session(slot);
+    for (const auto& u : table) {
+      const auto id = static_cast<session::PathId>(u.ifindex);
+      if (u.usable() && uplinks_.count(u.ifindex)) s.add_path(id, now);
+      else s.remove_path(id);
+    }
+    std::vector<session::PathId> stale;
+    for (session::PathId id : s.path_ids())
+      if (!uplinks_.count(static_cast<int>(id))) stale.push_back(id);
+    for (auto id : stale) s.remove_path(id);
+  }
+}
+
+std::vector<session::UplinkCandidate> ClientDaemon::candidates(std::size_t slot) const {
+  std::vector<session::UplinkCandidate> out;
+  const auto& s = client_->session(slot);
+  for (const auto& u : monitor_->table()) {
+    session::UplinkCandidate c;
+    c.name = u.name;
+    c.id = static_cast<std::uint32_t>(u.ifindex);
+    c.usable = u.usable() && uplinks_.count(u.ifindex);
+    c.unusable_reason = !u.up ? "link down" : u.ipv4.empty() ? "no IPv4 address"
+                        : !u.has_default_route ? "no default route" : !uplinks_.count(u.ifindex) ? "no socket" : "";
+    if (const auto* st = s.path_stats(c.id)) {
+      c.rtt = st->rtt;
+      c.loss = st->loss;
+      if (st->dead && c.usable) {
+        // Sent on it and heard nothing back: walked out of range, or a black
+        // hole. Unusable until a probe on it is answered again.
+        c.usable = false;
+        c.unusable_reason = "no answer within " +
+                            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(s.dead_timeout()).count()) +
+                            " ms";
+      }
+    }
+    out.push_back(std::move(c));
+  }
+  // Dead on every uplink means the hub is gone (restarting, say), not the
+  // uplinks: keep them usable so the next handshake has a way out.
+  const bool any_alive = std::any_of(out.begin(), out.end(), [](const auto& c) { return c.usable; });
+  if (!any_alive) {
+    for (auto& c : out) {
+      const auto* st = s.path_stats(c.id);
+      if (st && st->dead && uplinks_.count(static_cast<int>(c.id)) &&
+          c.unusable_reason.rfind("no answer within", 0) == 0) {
+        c.usable = true;
+        c.unusable_reason.clear();
+      }
+    }
+  }
+  return out;
+}
+
+void ClientDaemon::apply_policy(Time now, const std::string& why) {
+  for (std::size_t slot = 0; slot < client_->session_count(); ++slot) {
+    auto& s = client_->session(slot);
+    const auto current = s.active_path();
+    const auto& choice = hub_state_[slot].selector.update(
+        candidates(slot), current ? std::optional<std::uint32_t>(current) : std::nullopt, pinned_, now);
+    const session::PathId next = choice.active.value_or(0);
+    if (next == current) continue;
+    s.set_active_path(next, now);
+    const std::string from = current ? uplink_name(static_cast<int>(current)) : "(none)";
+    const std::string to = next ? uplink_name(static_cast<int>(next)) : "(none)";
+    std::string reason = why;
+    for (std::size_t i = 0; i < monitor_->table().size() && i < choice.verdicts.size(); ++i) {
+      if (monitor_->table()[i].ifindex == static_cast<int>(next)) reason += ": " + choice.verdicts[i].reason;
+      if (current && monitor_->table()[i].ifindex == static_cast<int>(current))
+        reason += "; " + from + ": " + choice.verdicts[i].reason;
+    }
+    if (current) {
+      ++handovers_.count;
+      // By trigger: a person, the interface table, measurements (a dead or
+      // worse path), or the end of a hold-down (moving back).
+      const std::string trigger = why.rfind("switch", 0) == 0          ? "manual"
+                                  : why == "uplink table changed"      ? "uplink_change"
+                                  : why == "hold-down over"            ? "hold_down_over"
+                                  : why == "path measurements"         ? "path_quality"
+                                                                       : "other";
+      ++handovers_by_reason_[trigger];
+      handovers_.last_reason = reason;
+      handovers_.last_from = from;
+      handovers_.last_to = to;
+      handovers_.last_at = daemon::to_unix_seconds(now);
+    }
+    network_log_.write(log::Level::kNotice,
+                       "hub " + settings_.hubs[slot].name + ": uplink " + from + " -> " + to + " (" + reason + ")");
+  }
+}
+
+std::string ClientDaemon::handle_switch(const std::string& target) {
+  using nlohmann::json;
+  const Time now = daemon::now();
+  if (target == "auto") {
+    pinned_.reset();
+  } else {
+    const auto& table = monitor_->table();
+    const auto u = std::find_if(table.begin(), table.end(), [&](const auto& x) { return x.name == target; });
+    if (u == table.end()) return daemon::to_reply(json{{"error", "unknown interface '" + target + "'"}});
+    if (session::glob_match(settings_.uplinks.avoid, target))
+      return daemon::to_reply(json{{"error", "interface '" + target + "' is avoided by the [uplinks] policy"}});
+    if (!u->usable())
+      return daemon::to_reply(json{{"error", "interface '" + target + "' is not usable (" +
+                                (!u->up ? "link down" : u->ipv4.empty() ? "no IPv4 address" : "no default route") + ")"}});
+    pinned_ = target;
+  }
+  apply_policy(now, target == "auto" ? "switch auto" : "switch " + target);
+  after_event(now);
+  return daemon::to_reply(json{{"ok", true}, {"active_uplink", uplink_name(static_cast<int>(client_->session(0).active_path()))}});
+}
+
+}  // namespace tund::client
