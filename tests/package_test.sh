@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The Debian package: ./scripts/package builds tund_<version>_<arch>.deb; it is
+# installed into a scratch root with dpkg (its own database there), its file
+# list and dependencies checked, the installed units pass systemd-analyze
+# verify against that root, no service is enabled, a second install keeps the
+# user's /etc/tund files, and a purge leaves none of the package's files.
+set -u
+. "$(dirname "$0")/netns/lab.sh"   # check/summary/require_root only; no lab is built
+require_root "package_test"
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+R=$(mktemp -d /tmp/tund-pkgroot.XXXXXX)
+trap 'rm -rf "$R" "$R.log"' EXIT
+quiet() { "$@" > "$R.log" 2>&1 || { cat "$R.log"; return 1; }; }
+
+deb=$("$SRC/scripts/package" | tail -n1)
+check "scripts/package built $(basename "$deb")" test -f "$deb"
+check "the file name is tund_<version>_<arch>.deb" \
+  bash -c "[[ '$(basename "$deb")' == tund_$(sed -n 's/^project(tund VERSION \([0-9.]*\).*/\1/p' "$SRC/CMakeLists.txt")_$(dpkg --print-architecture).deb ]]"
+depends=$(dpkg-deb -f "$deb" Depends)
+check "dependencies computed by shlibdeps ($depends)" bash -c "grep -q libsodium <<< '$depends' && grep -q libnl-route <<< '$depends'"
+
+mkdir -p "$R/var/lib/dpkg/info" "$R/var/lib/dpkg/updates" "$R/var/lib/dpkg/triggers" "$R/etc"
+touch "$R/var/lib/dpkg/status"
+# The scratch database knows no other package: dependencies are checked above.
+DPKG=(dpkg "--root=$R" --force-script-chrootless --force-depends --log=/dev/null)
+check "dpkg installs it into the scratch root" quiet "${DPKG[@]}" -i "$deb"
+expected="/usr/bin/tund /usr/bin/tund-hub /usr/lib/systemd/system/tund@.service /usr/lib/systemd/system/tund-hub.service
+/usr/lib/sysctl.d/60-tund-forwarding.conf /usr/share/man/man8/tund.8.gz /usr/share/man/man8/tund-hub.8.gz
+/usr/share/man/man5/tund.toml.5.gz /usr/share/doc/tund/client.toml /usr/share/doc/tund/hub.toml"
+for f in $expected; do check "installed: $f" test -s "$R$f"; done
+check "the binaries run (tund genkey)" bash -c "'$R/usr/bin/tund' genkey | '$R/usr/bin/tund' pubkey | grep -q ."
+check "the man pages are gzipped roff" bash -c "zcat '$R/usr/share/man/man5/tund.toml.5.gz' | head -1 | grep -q '^.TH'"
+# The installed units as they are, their binaries looked up in the scratch
+# root (verify checks that ExecStart exists; the host has no /usr/bin/tund).
+mkdir -p "$R/verify"
+for u in tund@ tund-hub; do
+  sed "s|/usr/bin/|$R/usr/bin/|g" "$R/usr/lib/systemd/system/$u.service" > "$R/verify/$u.service"
+done
+mv "$R/verify/tund@.service" "$R/verify/tund@main.service"
+for u in tund@main tund-hub; do
+  out=$(cd "$R/verify" && systemd-analyze verify --man=no "./$u.service" 2>&1)
+  check "systemd-analyze verify of the installed $u.service is clean${out:+: $out}" test -z "$out"
+done
+rm -rf "$R/verify"
+check "no service is enabled by installing" bash -c "! find '$R/etc' -path '*systemd*' -name 'tund*' | grep -q ."
+
+# The user's configuration survives a second install over the first.
+mkdir -p "$R/etc/tund"
+echo 'private_key_file = "office.key"' > "$R/etc/tund/office.toml"
+check "a second install over the first succeeds" quiet "${DPKG[@]}" -i "$deb"
+check "the user's /etc/tund/office.toml is kept" grep -q office.key "$R/etc/tund/office.toml"
+
+check "dpkg purges it" quiet "${DPKG[@]}" -P tund
+left=""
+for f in $expected; do [ -e "$R$f" ] && left="$left $f"; done
+check "nothing of the package is left${left:+:$left}" test -z "$left"
+check "the user's files are still the user's" test -f "$R/etc/tund/office.toml"
+summary
