@@ -44,9 +44,60 @@ const toml::value& require(const toml::value& table, const std::string& key) {
 }
 }  // namespace
 
+std::optional<std::size_t> first_invalid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n = 0;
+    std::uint32_t cp = 0, min = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      n = 1, cp = c & 0x1F, min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2, cp = c & 0x0F, min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3, cp = c & 0x07, min = 0x10000;
+    } else {
+      return i;
+    }
+    for (std::size_t k = 1; k <= n; ++k) {
+      if (i + k >= s.size()) return i;
+      const auto d = static_cast<unsigned char>(s[i + k]);
+      if ((d & 0xC0) != 0x80) return i;
+      cp = (cp << 6) | (d & 0x3F);
+    }
+    // Overlong forms, surrogates and code points past U+10FFFF are not UTF-8.
+    if (cp < min || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) return i;
+    i += n + 1;
+  }
+  return std::nullopt;
+}
+
 toml::value parse_file(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) fail_file(path, "cannot read the file: no such file");
+  // TOML is UTF-8. Bytes that are not are refused here, before the parser:
+  // toml11 3.7.1 reads past its buffer while reporting invalid UTF-8 inside a
+  // literal string (found by fuzz/config.cpp).
+  {
+    std::ifstream in(path, std::ios::binary);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (const auto bad = first_invalid_utf8(text)) {
+      std::size_t line = 1, column = 1;
+      for (std::size_t i = 0; i < *bad; ++i) {
+        if (text[i] == '\n') {
+          ++line;
+          column = 1;
+        } else if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
+          ++column;
+        }
+      }
+      throw ConfigError(path + ":" + std::to_string(line) + ":" + std::to_string(column) +
+                        ": not UTF-8 (TOML files are UTF-8)");
+    }
+  }
   try {
     return toml::parse(path);
   } catch (const toml::syntax_error& e) {

@@ -31,6 +31,9 @@ toml::value parse_file(const std::string& path);
 [[noreturn]] void fail(const toml::value& at, const std::string& reason);
 [[noreturn]] void fail_file(const std::string& file, const std::string& reason);
 
+// Offset of the first byte that does not start a valid UTF-8 sequence.
+std::optional<std::size_t> first_invalid_utf8(std::string_view text);
+
 // Refuses any key of `table` not in `allowed`.
 void check_keys(const toml::value& table, std::initializer_list<std::string_view> allowed,
                 std::string_view where);
