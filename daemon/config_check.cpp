@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <charconv>
+#include <cstring>
 #include <filesystem>
 #include <thread>
 #include <fstream>
@@ -81,25 +82,25 @@ toml::value parse_file(const std::string& path) {
   // TOML is UTF-8. Bytes that are not are refused here, before the parser:
   // toml11 3.7.1 reads past its buffer while reporting invalid UTF-8 inside a
   // literal string (found by fuzz/config.cpp).
-  {
-    std::ifstream in(path, std::ios::binary);
-    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (const auto bad = first_invalid_utf8(text)) {
-      std::size_t line = 1, column = 1;
-      for (std::size_t i = 0; i < *bad; ++i) {
-        if (text[i] == '\n') {
-          ++line;
-          column = 1;
-        } else if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
-          ++column;
-        }
+  std::ifstream in(path, std::ios::binary);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.eof() && in.fail()) fail_file(path, std::string("cannot read the file: ") + std::strerror(errno));
+  if (const auto bad = first_invalid_utf8(text)) {
+    std::size_t line = 1, column = 1;
+    for (std::size_t i = 0; i < *bad; ++i) {
+      if (text[i] == '\n') {
+        ++line;
+        column = 1;
+      } else if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
+        ++column;  // columns count characters, not continuation bytes
       }
-      throw ConfigError(path + ":" + std::to_string(line) + ":" + std::to_string(column) +
-                        ": not UTF-8 (TOML files are UTF-8)");
     }
+    throw ConfigError(path + ":" + std::to_string(line) + ":" + std::to_string(column) +
+                      ": not UTF-8 (TOML files are UTF-8)");
   }
   try {
-    return toml::parse(path);
+    std::istringstream parsed(text);  // the bytes just checked, not a second read
+    return toml::parse(parsed, path);
   } catch (const toml::syntax_error& e) {
     // toml11's message starts with "[error] reason" then a picture of the line.
     std::string what = e.what();

@@ -28,7 +28,6 @@ class ControlServer {
   ControlServer(asio::io_context& io, std::string path, Handler handler);
   ~ControlServer();
 
-  std::size_t active() const { return *active_; }
   std::uint64_t refused() const { return refused_; }
 
  private:

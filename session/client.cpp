@@ -31,10 +31,16 @@ void ClientSession::start(Time now) {
 }
 
 void ClientSession::reset_stream() {
+  std::array<std::uint8_t, 8> id;
   do {
-    session_id_ = (std::uint64_t{owner_.rng_.next_u32()} << 32) | owner_.rng_.next_u32();
+    owner_.rng_.fill(id);
+    session_id_ = load_le64(id.data());
   } while (session_id_ == 0);
   next_seq_ = 1;
+  forget_peer_stream();
+}
+
+void ClientSession::forget_peer_stream() {
   acks_ = AckState{};
   resend_.clear();
   switch_started_ = kNever;
@@ -323,9 +329,7 @@ ReceiveResult ClientSession::on_response(Bytes msg, PathId path, Time now) {
     // The hub holds no stream of ours (it restarted, or this is our first
     // handshake): its data sequence starts again and it holds nothing we
     // sent, so our receive and resend state for any old stream goes.
-    acks_ = AckState{};
-    resend_.clear();
-    switch_started_ = kNever;
+    forget_peer_stream();
   }
   crypto::wipe(keys.send);
   crypto::wipe(keys.recv);
@@ -368,9 +372,7 @@ ReceiveResult ClientSession::on_transport(crypto::Keypair& kp, MutableBytes msg,
     if (keepalive_due_ == kNever) keepalive_due_ = now + limits::kKeepaliveTimeout;
     // Acknowledged above (the hub's liveness counts on it), delivered only
     // when its source belongs to this hub.
-    const auto owner = inner->version == 4 ? owner_.routes_.lookup_v4(inner->src4)
-                                           : owner_.routes_.lookup(6, inner->src6);
-    if (owner != slot_) return owner_.dropped(DropReason::kBadInnerSource);
+    if (owner_.routes_.owner_of_source(*inner) != slot_) return owner_.dropped(DropReason::kBadInnerSource);
     return ReceiveResult::deliver(t::kDataOffset, inner->length);
   }
   const auto frame = decode_control(plain);

@@ -150,7 +150,10 @@ class ClientSession {
 
   void begin_handshake(Time now);
   void cancel_handshake();
+  // A new data stream of ours: a new session id, sequences from 1.
   void reset_stream();
+  // The hub's stream is new: what we received and what we kept for it go.
+  void forget_peer_stream();
   struct Path {
     PathId id = 0;
     Time next_probe{};

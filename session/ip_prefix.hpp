@@ -27,9 +27,7 @@ struct IpPrefix {
     p.len = len > 128 ? 128 : len;
     return p;
   }
-  std::size_t bytes() const { return family == 4 ? 4 : 16; }
-
-  // Does `a` (bytes() long, network order, same family) fall inside?
+  // Does `a` (4 or 16 bytes as the family says, network order) fall inside?
   bool contains(std::uint8_t fam, const std::uint8_t* a) const {
     if (fam != family) return false;
     std::size_t bits = len;

@@ -14,6 +14,7 @@
 #include <optional>
 #include <vector>
 
+#include "session/ip_packet.hpp"
 #include "session/ip_prefix.hpp"
 
 namespace tund::session {
@@ -27,6 +28,14 @@ class RouteTable {
   // The session owning `addr` (family 4: 4 bytes, 6: 16 bytes, network order).
   std::optional<std::size_t> lookup(std::uint8_t family, const std::uint8_t* addr) const;
   std::optional<std::size_t> lookup_v4(std::uint32_t host_order) const;
+  // The session a parsed inner packet's destination (outbound) or source
+  // (inbound check) belongs to.
+  std::optional<std::size_t> owner_of_destination(const InnerPacket& p) const {
+    return p.version == 4 ? lookup_v4(p.dst4) : lookup(6, p.dst6);
+  }
+  std::optional<std::size_t> owner_of_source(const InnerPacket& p) const {
+    return p.version == 4 ? lookup_v4(p.src4) : lookup(6, p.src6);
+  }
   // Configured routes of every session but `slot` (to keep a hub's assignment
   // from overlapping another hub's routes).
   bool overlaps_routes_of_others(std::size_t slot, const IpPrefix& p) const;

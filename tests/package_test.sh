@@ -37,10 +37,7 @@ for u in tund@ tund-hub; do
   sed "s|/usr/bin/|$R/usr/bin/|g" "$R/usr/lib/systemd/system/$u.service" > "$R/verify/$u.service"
 done
 mv "$R/verify/tund@.service" "$R/verify/tund@main.service"
-for u in tund@main tund-hub; do
-  out=$(cd "$R/verify" && systemd-analyze verify --man=no "./$u.service" 2>&1)
-  check "systemd-analyze verify of the installed $u.service is clean${out:+: $out}" test -z "$out"
-done
+verify_units "$R/verify" tund@main tund-hub
 rm -rf "$R/verify"
 check "no service is enabled by installing" bash -c "! find '$R/etc' -path '*systemd*' -name 'tund*' | grep -q ."
 

@@ -112,9 +112,7 @@ void ClientDaemon::on_tun_readable() {
   dp_->reader.read_batch(b, [this] { flush_tx(); }, [&](std::size_t first, std::size_t count) {
     // Every segment of a super-packet has the same addresses: route once.
     const auto inner = session::parse_inner(Bytes(b.slot(first) + t::kDataOffset, b.entry(first).len));
-    const auto slot = !inner                ? std::nullopt
-                      : inner->version == 4 ? client_->routes().lookup_v4(inner->dst4)
-                                            : client_->routes().lookup(6, inner->dst6);
+    const auto slot = inner ? client_->routes().owner_of_destination(*inner) : std::nullopt;
     auto* s = slot ? &client_->session(*slot) : nullptr;
     const Endpoint* hub = slot ? &settings_.hubs[*slot].endpoint : nullptr;
     for (std::size_t i = first; i < first + count; ++i) {

@@ -170,6 +170,17 @@ require_root() {
   fi
 }
 
+# verify_units DIR UNIT...: systemd-analyze verify each DIR/UNIT.service, a
+# check each (verify prints nothing for a clean unit; it also checks that
+# ExecStart exists).
+verify_units() {
+  local dir=$1 u out; shift
+  for u in "$@"; do
+    out=$(cd "$dir" && systemd-analyze verify --man=no "./$u.service" 2>&1)
+    check "systemd-analyze verify $u.service is clean${out:+: $out}" test -z "$out"
+  done
+}
+
 # Results: check NAME CMD... counts a pass or a failure and says which.
 PASSED=0
 FAILED=0

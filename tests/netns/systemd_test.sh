@@ -29,10 +29,7 @@ for u in tund@ tund-hub; do
   sed -e "s|@TUND_BINDIR@|$BIN|g" -e "s|@TUND_DOCDIR@|$SRC|g" "$SRC/systemd/$u.service.in" > "$LAB_DIR/units/$u.service"
 done
 cp "$LAB_DIR/units/tund@.service" "$LAB_DIR/units/tund@main.service"
-for u in tund@main tund-hub; do
-  out=$(cd "$LAB_DIR/units" && systemd-analyze verify --man=no "./$u.service" 2>&1)
-  check "systemd-analyze verify $u.service is clean${out:+: $out}" test -z "$out"
-done
+verify_units "$LAB_DIR/units" tund@main tund-hub
 check "the units are Type=notify with only CAP_NET_ADMIN and CAP_NET_RAW" \
   test "$(grep -h -e '^Type=' -e '^CapabilityBoundingSet=' "$LAB_DIR/units/tund@.service" "$LAB_DIR/units/tund-hub.service" | sort -u | tr '\n' ' ')" \
        = "CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW Type=notify "

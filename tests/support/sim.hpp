@@ -110,6 +110,13 @@ class Sim {
 
   session::ClientSession& cs() { return client->session(slot); }
 
+  // Starts the client's session and runs the handshake; true once established.
+  bool connect() {
+    cs().start(now);
+    run_for(std::chrono::milliseconds(50));
+    return cs().established();
+  }
+
   // Batched mode, as the daemons run: seals are deferred and run afterwards,
   // and everything due at one time step reaches each side as one batch that
   // is decrypted ahead (keypair_for, OpenJob::run) before it is processed.

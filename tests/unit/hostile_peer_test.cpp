@@ -20,12 +20,6 @@ using test::kServer;
 using test::make_inner;
 using test::Sim;
 
-void connect(Sim& s) {
-  s.cs().start(s.now);
-  s.run_for(50ms);
-  ASSERT_TRUE(s.cs().established());
-}
-
 // Sends `n` packets each way and checks all arrived, once and intact.
 void exchange(Sim& s, std::uint32_t first, std::uint32_t n) {
   const auto up0 = s.delivered_to_hub.size(), down0 = s.delivered_to_client.size();
@@ -46,7 +40,7 @@ void exchange(Sim& s, std::uint32_t first, std::uint32_t n) {
 
 TEST(Restart, ARestartedClientPassesTrafficBothWaysAtOnce) {
   Sim s(101);
-  connect(s);
+  ASSERT_TRUE(s.connect());
   exchange(s, 1, 300);  // the old stream's data sequences reach 300+
   // Mid-transfer: packets of the old process still in flight, then it dies.
   for (std::uint32_t i = 0; i < 10; ++i) s.client_send(make_inner(kClientVip, kServer, 1000 + i));
@@ -64,7 +58,7 @@ TEST(Restart, ARestartedClientPassesTrafficBothWaysAtOnce) {
 
 TEST(Restart, ARekeyKeepsTheStream) {
   Sim s(102);
-  connect(s);
+  ASSERT_TRUE(s.connect());
   exchange(s, 1, 50);
   const auto id = s.cs().session_id();
   const auto* hub_session = s.hub->session(0);
@@ -113,7 +107,7 @@ TEST(Forgery, AForgedResponseThenTheGenuineOneConnectsWithoutDelay) {
 
 TEST(Forgery, AForgedInitiationDisturbsNeitherALiveSessionNorAPendingHandshake) {
   Sim s(104);
-  connect(s);
+  ASSERT_TRUE(s.connect());
   const auto endpoint = s.hub->session(0)->endpoint();
   const auto handshakes = s.hub->session(0)->stats().handshakes;
   const auto attacker = Endpoint::v4(0x0a0100ee, 6666);
@@ -173,7 +167,7 @@ TEST(Amplification, ManySwitchAcksResendTheUnacknowledgedBytesAtMostOnce) {
   // validation to hold the resends back; only the exchange limit can.
   s.paths[2] = s.paths[1];
   s.cs().add_path(2, s.now);
-  connect(s);
+  ASSERT_TRUE(s.connect());
   // 40 packets toward the client are lost: the hub holds them unacknowledged.
   std::size_t unacked = 0;
   for (std::uint32_t i = 0; i < 40; ++i) {
@@ -242,17 +236,17 @@ TEST(Assignment, AHubThatAssignsNonsenseDoesNotConnect) {
 TEST(Assignment, AWideOrOverlappingSubnetIsNotRoutedOnlyTheHubsOwnVip) {
   Sim s(108);
   s.hub->add_client(s.client_key, va(0x0a000002, 8, 0x0a000001));  // 10.0.0.0/8 is wider than /16
-  connect(s);
+  ASSERT_TRUE(s.connect());
   ASSERT_TRUE(s.cs().assigned_route());
   EXPECT_EQ(*s.cs().assigned_route(), IpPrefix::v4(0x0a000001, 32));
 
   Sim t(109);
   t.client->set_local_prefixes({IpPrefix::v4(0x0a4d0000, 16)});  // an uplink lives in 10.77.0.0/16
-  connect(t);
+  ASSERT_TRUE(t.connect());
   EXPECT_FALSE(t.cs().assigned_route()) << "nothing over an uplink's own subnet, not even the hub's VIP";
 
   Sim u(110);
-  connect(u);
+  ASSERT_TRUE(u.connect());
   ASSERT_TRUE(u.cs().assigned_route());
   EXPECT_EQ(*u.cs().assigned_route(), IpPrefix::v4(0x0a4d0000, 24)) << "a sane /24 is routed";
 }
@@ -285,7 +279,7 @@ TEST(CryptokeyRouting, AHubMayDeliverOnlyFromItsOwnPrefixes) {
   Sim s(111);
   const auto other = s.client->add_hub(test::keypair_from_seed(9).pub);
   s.client->set_routes(other, {IpPrefix::v4(0x0a050000, 24)});  // hub B's servers: 10.5.0.0/24
-  connect(s);
+  ASSERT_TRUE(s.connect());
   ASSERT_EQ(s.hub_send(make_inner(kServer, kClientVip, 1)).kind, SealResult::Kind::kSend);  // its route
   ASSERT_EQ(s.hub_send(make_inner(test::kHubVip, kClientVip, 2)).kind, SealResult::Kind::kSend);  // its VIP subnet
   ASSERT_EQ(s.hub_send(make_inner(0x0a050001, kClientVip, 3)).kind, SealResult::Kind::kSend);  // hub B's network

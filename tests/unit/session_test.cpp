@@ -16,11 +16,7 @@ using test::kServer;
 using test::make_inner;
 using test::Sim;
 
-void connect(Sim& s) {
-  s.cs().start(s.now);
-  s.run_for(50ms);
-  ASSERT_TRUE(s.cs().established());
-}
+void connect(Sim& s) { ASSERT_TRUE(s.connect()); }
 
 TEST(Session, HandshakeAssignsVipAndCarriesDataBothWays) {
   Sim s(1);
