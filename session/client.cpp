@@ -19,7 +19,7 @@ ClientSession::ClientSession(Client& owner, std::size_t slot, const PublicKey& h
       hub_key_(hub_key),
       cookies_(hub_key),
       channel_([this](std::uint32_t idx) { owner_.indices_.release(idx); }),
-      resend_(owner.config_.resend) {}
+      stream_(owner.config_.resend) {}
 
 ClientSession::~ClientSession() { stop(); }
 
@@ -31,19 +31,13 @@ void ClientSession::start(Time now) {
 }
 
 void ClientSession::reset_stream() {
-  std::array<std::uint8_t, 8> id;
-  do {
-    owner_.rng_.fill(id);
-    session_id_ = load_le64(id.data());
-  } while (session_id_ == 0);
-  next_seq_ = 1;
-  forget_peer_stream();
-}
-
-void ClientSession::forget_peer_stream() {
-  acks_ = AckState{};
-  resend_.clear();
-  switch_started_ = kNever;
+  std::array<std::uint8_t, 8> bytes;
+  std::uint64_t id = 0;
+  while (id == 0) {
+    owner_.rng_.fill(bytes);
+    id = load_le64(bytes.data());
+  }
+  stream_.restart(id);
 }
 
 void ClientSession::stop() {
@@ -84,7 +78,7 @@ void ClientSession::begin_handshake(Time now) {
 
   PrivateKey ephemeral;
   crypto::generate_private_key(owner_.rng_, ephemeral);
-  const crypto::InitiationPayload payload{ts, owner_.config_.capabilities, session_id_};
+  const crypto::InitiationPayload payload{ts, owner_.config_.capabilities, stream_.id()};
   const auto f = crypto::write_initiation(*initiator_, ephemeral, pending_index_, payload, initiation_);
   crypto::wipe(ephemeral);
   if (f != crypto::noise::Failure::kNone) {
@@ -105,9 +99,8 @@ SealResult ClientSession::seal(MutableBytes buf, std::size_t inner_len, Time now
   if (inner_len + t::kDataOverhead > buf.size()) return SealResult::drop(DropReason::kPacketTooBig);
   // During a switching exchange new data waits (bounded) so that what the hub
   // lacks goes out first: resends behind newer data look like loss to inner TCP.
-  if (channel_.can_send(now) && switch_started_ == kNever) {
-    const std::uint64_t seq = next_seq_++;
-    resend_.remember(seq, Bytes(buf.data() + t::kDataOffset, inner_len), now);
+  if (channel_.can_send(now) && !stream_.switching()) {
+    const std::uint64_t seq = stream_.send(Bytes(buf.data() + t::kDataOffset, inner_len), now);
     if (auto tx = seal_data(buf, inner_len, seq, now, defer)) {
       // Rekey by message count is checked where messages are counted.
       if (!initiator_ && channel_.current()->wants_rekey(now)) begin_handshake(now);
@@ -122,8 +115,7 @@ SealResult ClientSession::seal(MutableBytes buf, std::size_t inner_len, Time now
 
 std::optional<ClientTransmit> ClientSession::seal_data(MutableBytes out, std::size_t inner_len, std::uint64_t seq,
                                                        Time now, crypto::SealJob* defer) {
-  store_le64(out.data() + t::kHeaderSize, seq);
-  const auto len = channel_.seal(MessageType::kData, out, inner_len + t::kSeqSize, now, defer);
+  const auto len = channel_.seal_data(out, inner_len, seq, now, defer);
   if (!len) return std::nullopt;
   on_sent(now, true);
   return ClientTransmit{*len, active_path_};
@@ -139,7 +131,7 @@ std::optional<ClientTransmit> ClientSession::poll_transmit(MutableBytes out, Tim
   if (!channel_.can_send(now)) return std::nullopt;
   // Control first (the switch exchange, acks), then what the hub lacks (oldest
   // first), then what waited for a key.
-  if (acks_.due(now) && !std::any_of(control_queue_.begin(), control_queue_.end(), [](const QueuedControl& q) {
+  if (stream_.ack_due(now) && !std::any_of(control_queue_.begin(), control_queue_.end(), [](const QueuedControl& q) {
         return q.frame.kind == wire::ControlKind::kAck;
       })) {
     ControlFrame f;
@@ -150,7 +142,7 @@ std::optional<ClientTransmit> ClientSession::poll_transmit(MutableBytes out, Tim
     QueuedControl q = control_queue_.front();
     control_queue_.erase(control_queue_.begin());
     if (!has_path(q.path) && q.path != active_path_) continue;  // its path is gone
-    if (q.frame.kind == wire::ControlKind::kAck) q.frame.ack = acks_.make_ack(q.frame.ack.flags);
+    if (q.frame.kind == wire::ControlKind::kAck) q.frame.ack = stream_.make_ack(q.frame.ack.flags);
     const std::size_t n = encode_control(q.frame, out.data() + t::kHeaderSize);
     if (auto len = channel_.seal(MessageType::kControl, out, n, now)) {
       if (q.path == active_path_) {
@@ -163,13 +155,12 @@ std::optional<ClientTransmit> ClientSession::poll_transmit(MutableBytes out, Tim
     }
   }
   std::uint64_t seq = 0;
-  if (auto n = resend_.next_resend(out.subspan(t::kDataOffset, out.size() - t::kDataOverhead), seq))
+  if (auto n = stream_.next_resend(out.subspan(t::kDataOffset, out.size() - t::kDataOverhead), seq))
     return seal_data(out, *n, seq, now);
-  if (channel_.has_staged() && switch_started_ == kNever) {
+  if (channel_.has_staged() && !stream_.switching()) {
     const std::size_t n = channel_.unstage(out.subspan(t::kSeqSize));
-    const std::uint64_t s = next_seq_++;
-    resend_.remember(s, Bytes(out.data() + t::kDataOffset, n), now);
-    return seal_data(out, n, s, now);
+    const std::uint64_t seq_staged = stream_.send(Bytes(out.data() + t::kDataOffset, n), now);
+    return seal_data(out, n, seq_staged, now);
   }
   return std::nullopt;
 }
@@ -207,10 +198,11 @@ void ClientSession::add_path(PathId id, Time now) {
   p.id = id;
   p.next_probe = now;  // measure a new path at once
   paths_.push_back(p);
+  ++path_epoch_;
 }
 
 void ClientSession::remove_path(PathId id) {
-  std::erase_if(paths_, [id](const Path& p) { return p.id == id; });
+  if (std::erase_if(paths_, [id](const Path& p) { return p.id == id; })) ++path_epoch_;
   std::erase_if(outstanding_, [id](const Outstanding& o) { return o.path == id; });
   std::erase_if(control_queue_, [id](const QueuedControl& q) { return q.path == id; });
 }
@@ -230,8 +222,7 @@ void ClientSession::set_active_path(PathId id, Time now) {
   f.ack.flags = wire::control::kAckFlagSwitch;
   std::erase_if(control_queue_, [](const QueuedControl& q) { return q.frame.kind == wire::ControlKind::kAck; });
   control_queue_.insert(control_queue_.begin(), {f, id});
-  switch_started_ = now;
-  switch_seq_ = next_seq_;
+  stream_.begin_switch(now);
 }
 
 Duration ClientSession::dead_timeout() const {
@@ -245,6 +236,7 @@ void ClientSession::record_outcome(Path& p, bool answered) {
   p.outcomes[p.outcome_next] = answered;
   p.outcome_next = (p.outcome_next + 1) % p.outcomes.size();
   p.outcome_count = std::min(p.outcome_count + 1, p.outcomes.size());
+  ++path_epoch_;
   if (p.outcome_count < limits::kMinLossSamples) return;  // one early loss is not a rate
   std::size_t lost = 0;
   for (std::size_t i = 0; i < p.outcome_count; ++i) lost += !p.outcomes[i];
@@ -329,7 +321,7 @@ ReceiveResult ClientSession::on_response(Bytes msg, PathId path, Time now) {
     // The hub holds no stream of ours (it restarted, or this is our first
     // handshake): its data sequence starts again and it holds nothing we
     // sent, so our receive and resend state for any old stream goes.
-    forget_peer_stream();
+    stream_.forget_peer();
   }
   crypto::wipe(keys.send);
   crypto::wipe(keys.recv);
@@ -365,10 +357,9 @@ ReceiveResult ClientSession::on_transport(crypto::Keypair& kp, MutableBytes msg,
   if (path == active_path_) awaiting_since_ = kNever;
   const Bytes plain(msg.data() + t::kHeaderSize, len);
   if (msg[0] == static_cast<std::uint8_t>(MessageType::kData)) {
-    if (len < t::kSeqSize) return owner_.dropped(DropReason::kBadInnerPacket);
-    const auto inner = parse_inner(plain.subspan(t::kSeqSize));
-    if (!inner) return owner_.dropped(DropReason::kBadInnerPacket);
-    if (!acks_.accept(load_le64(plain.data()), now)) return owner_.dropped(DropReason::kDuplicateData);
+    DropReason why{};
+    const auto inner = stream_.receive(plain, now, why);
+    if (!inner) return owner_.dropped(why);
     if (keepalive_due_ == kNever) keepalive_due_ = now + limits::kKeepaliveTimeout;
     // Acknowledged above (the hub's liveness counts on it), delivered only
     // when its source belongs to this hub.
@@ -380,13 +371,14 @@ ReceiveResult ClientSession::on_transport(crypto::Keypair& kp, MutableBytes msg,
   switch (frame->kind) {
     case wire::ControlKind::kKeepalive: break;
     case wire::ControlKind::kAck:
-      if (!resend_.on_ack(frame->ack, next_seq_)) return owner_.dropped(DropReason::kBadAck);
-      if ((frame->ack.flags & wire::control::kAckFlagSwitch) && switch_started_ != kNever) {
+      if (!stream_.on_ack(frame->ack)) return owner_.dropped(DropReason::kBadAck);
+      if (frame->ack.flags & wire::control::kAckFlagSwitch) {
         // The hub's half of the switching exchange: resend exactly what it lacks.
-        handover_.resent_packets += resend_.schedule_resend(switch_seq_, now);
-        handover_.last_duration = now - switch_started_;
-        ++handover_.switches;
-        switch_started_ = kNever;
+        if (const auto done = stream_.complete_switch(now)) {
+          handover_.resent_packets += done->resent;
+          handover_.last_duration = done->took;
+          ++handover_.switches;
+        }
       }
       break;
     case wire::ControlKind::kPathProbe: {
@@ -435,9 +427,9 @@ Time ClientSession::next_deadline() const {
   }
   for (const auto& o : outstanding_) t = std::min(t, o.sent + limits::kProbeTimeout);
   if (awaiting_since_ != kNever) t = std::min(t, awaiting_since_ + dead_timeout());
-  if (switch_started_ != kNever) t = std::min(t, switch_started_ + 2 * dead_timeout());
+  if (stream_.switching()) t = std::min(t, stream_.switch_started() + 2 * dead_timeout());
   if (!silent_ && last_heard_ != kNever) t = std::min(t, last_heard_ + limits::kHubSilence);
-  t = std::min(t, acks_.deadline());
+  t = std::min(t, stream_.ack_deadline());
   return t;
 }
 
@@ -473,13 +465,16 @@ void ClientSession::on_timer(Time now) {
   }
   queue_probes(now);
   // A switch reply that does not come: stop holding new data back.
-  if (switch_started_ != kNever && now - switch_started_ >= 2 * dead_timeout()) switch_started_ = kNever;
+  if (stream_.switching() && now - stream_.switch_started() >= 2 * dead_timeout()) stream_.abandon_switch();
   // Liveness of the active path: sent on it, heard nothing back for too long.
   if (awaiting_since_ != kNever && now - awaiting_since_ >= dead_timeout()) {
-    if (Path* p = find_path(active_path_)) p->stats.dead = true;
+    if (Path* p = find_path(active_path_)) {
+      p->stats.dead = true;
+      ++path_epoch_;
+    }
     awaiting_since_ = kNever;
   }
-  resend_.expire(now);
+  stream_.expire(now);
 }
 
 // --- Client ------------------------------------------------------------------------
@@ -531,6 +526,12 @@ ReceiveResult Client::receive(MutableBytes datagram, PathId path, Time now, cons
     }
   }
   return dropped(DropReason::kMalformed);
+}
+
+std::uint64_t Client::path_epoch() const {
+  std::uint64_t sum = 0;
+  for (const auto& s : sessions_) sum += s->path_epoch();
+  return sum;
 }
 
 Time Client::next_deadline() const {

@@ -34,6 +34,7 @@
 #include "crypto/cookie.hpp"
 #include "crypto/handshake.hpp"
 #include "session/control.hpp"
+#include "session/data_stream.hpp"
 #include "session/index_table.hpp"
 #include "session/resend_buffer.hpp"
 #include "session/route_table.hpp"
@@ -113,14 +114,17 @@ class ClientSession {
   bool has_path(PathId path) const;
   std::vector<PathId> path_ids() const;
   const PathStats* path_stats(PathId path) const;
+  // Counts changes to what the uplink policy decides on (measurements, dead
+  // or alive, paths added or removed): run it again when this moved.
+  std::uint64_t path_epoch() const { return path_epoch_; }
   // Liveness timeout of the active path: clamp(kDeadRttFactor * srtt,
   // kDeadFloor, kDeadCeiling) = clamp(4 srtt, 200 ms, 600 ms).
   Duration dead_timeout() const;
   const HandoverStats& handover_stats() const { return handover_; }
   // Nothing authenticated from the hub for limits::kHubSilence on any path.
   bool hub_silent(Time now) const;
-  std::size_t resend_bytes() const { return resend_.bytes(); }
-  const ResendBuffer& resend_buffer() const { return resend_; }
+  std::size_t resend_bytes() const { return stream_.resend_buffer().bytes(); }
+  const ResendBuffer& resend_buffer() const { return stream_.resend_buffer(); }
 
   State state() const { return state_; }
   bool established() const { return state_ == State::kEstablished; }
@@ -128,7 +132,7 @@ class ClientSession {
   // What the client routes to this hub from its assignment (see vip_check.hpp).
   const std::optional<IpPrefix>& assigned_route() const { return assigned_route_; }
   // Random per data stream, kept across rekeys (wire::initiation_payload).
-  std::uint64_t session_id() const { return session_id_; }
+  std::uint64_t session_id() const { return stream_.id(); }
   const PublicKey& hub_key() const { return hub_key_; }
   std::optional<Time> last_handshake() const { return last_handshake_; }
   const SessionStats& stats() const { return channel_.stats(); }
@@ -152,8 +156,6 @@ class ClientSession {
   void cancel_handshake();
   // A new data stream of ours: a new session id, sequences from 1.
   void reset_stream();
-  // The hub's stream is new: what we received and what we kept for it go.
-  void forget_peer_stream();
   struct Path {
     PathId id = 0;
     Time next_probe{};
@@ -187,15 +189,11 @@ class ClientSession {
   PathId active_path_ = 0;
   std::vector<Path> paths_;
   std::vector<Outstanding> outstanding_;
+  std::uint64_t path_epoch_ = 0;
   Time awaiting_since_ = kNever;  // first send on the active path since it last answered
 
   // Reliability across handovers: the data stream this session id names.
-  std::uint64_t session_id_ = 0;
-  std::uint64_t next_seq_ = 1;
-  ResendBuffer resend_;
-  AckState acks_;
-  Time switch_started_ = kNever;
-  std::uint64_t switch_seq_ = 0;  // next_seq_ when the switch began
+  DataStream stream_;
   HandoverStats handover_;
 
   // Pending handshake.
@@ -251,6 +249,8 @@ class Client {
   void on_timer(Time now);
 
   const DropCounters& drops() const { return drops_; }
+  // The sum of the sessions' path epochs (ClientSession::path_epoch).
+  std::uint64_t path_epoch() const;
 
   // Cryptokey routing (route_table.hpp): each hub's configured routes, and
   // the subnets of the client's own uplinks, which no hub's assignment may

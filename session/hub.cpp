@@ -16,21 +16,18 @@ HubSession::HubSession(Hub& hub, ClientId client)
     : hub_(hub),
       client_(client),
       channel_([this](std::uint32_t idx) { hub_.indices_.release(idx); }),
-      resend_(hub.config_.resend) {}
+      stream_(hub.config_.resend) {}
 
 HubSession::~HubSession() {
   channel_.clear();
-  hub_.resend_bytes_ -= resend_.bytes();
+  hub_.resend_bytes_ -= stream_.resend_buffer().bytes();
 }
 
-void Hub::remember(HubSession& s, std::uint64_t seq, Bytes packet, Time now) {
+std::uint64_t Hub::send_seq(HubSession& s, Bytes packet, Time now) {
   // Past the hub-wide cap a packet is sent but not kept: after a handover
   // inner TCP recovers it, and no set of clients can exhaust the hub.
-  if (resend_bytes_ + packet.size() > config_.resend_total_bytes) return;
-  with_resend(s, [&](ResendBuffer& b) {
-    b.remember(seq, packet, now);
-    return 0;
-  });
+  const bool keep = resend_bytes_ + packet.size() <= config_.resend_total_bytes;
+  return with_stream(s, [&](DataStream& d) { return d.send(packet, now, keep); });
 }
 
 Hub::Hub(HubConfig config, Rng& rng)
@@ -62,8 +59,8 @@ void Hub::remove_client(const PublicKey& key) {
   if (it == by_key_.end()) return;
   auto& c = clients_[it->second];
   if (c.session) {
-    with_resend(*c.session, [](ResendBuffer& b) {
-      b.clear();
+    with_stream(*c.session, [](DataStream& d) {
+      d.forget_peer();
       return 0;
     });
     c.session.reset();
@@ -157,7 +154,7 @@ ReceiveResult Hub::on_initiation(MutableBytes msg, const Endpoint& from, Time no
   // we hold (same id: its sequences and acknowledgements carry on) or a client
   // that lost its state (new id: a restart; the old stream's receive state
   // would drop its fresh sequences as duplicates).
-  const bool new_session = !client.session || client.session->session_id_ != init.session_id;
+  const bool new_session = !client.session || client.session->stream_.id() != init.session_id;
   crypto::ResponsePayload answer;
   answer.vip = client.vip;
   answer.flags = new_session ? wire::response_payload::kFlagNewSession : std::uint8_t{0};
@@ -182,7 +179,7 @@ ReceiveResult Hub::on_initiation(MutableBytes msg, const Endpoint& from, Time no
   if (new_session) {
     if (!client.session) ++live_sessions_;
     client.session = std::make_unique<HubSession>(*this, *id);  // an old stream's state goes with it
-    client.session->session_id_ = init.session_id;
+    client.session->stream_.restart(init.session_id);
   }
   HubSession& s = *client.session;
   indices_.assign(local, &s);
@@ -234,13 +231,12 @@ ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now
     migrate(*s, from, msg.size(), now);
 
   if (is_data) {
-    if (len < t::kSeqSize) return dropped(DropReason::kBadInnerPacket);
-    const auto inner = parse_inner(plain.subspan(t::kSeqSize));
-    if (!inner) return dropped(DropReason::kBadInnerPacket);
+    DropReason why{};
+    const auto inner = s->stream_.receive(plain, now, why);
+    if (!inner) return dropped(why);
     // Acknowledge every authenticated data packet, even one the VIP check
     // drops below: the client's liveness timer counts on an answer.
-    if (!s->acks_.accept(load_le64(plain.data()), now)) return dropped(DropReason::kDuplicateData);
-    if (s->acks_.due(now)) {
+    if (s->stream_.ack_due(now)) {
       ControlFrame f;
       f.kind = wire::ControlKind::kAck;
       queue_control(*s, f, s->endpoint_);
@@ -261,25 +257,16 @@ ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now
              frame->probe == s->challenge_) {
     s->validated_ = true;
     s->validation_deadline_ = s->challenge_next_ = kNever;
-    if (s->channel_.has_staged() || s->resend_.has_resend()) mark_ready(*s);
+    if (s->channel_.has_staged() || s->stream_.has_resend()) mark_ready(*s);
   } else if (frame->kind == wire::ControlKind::kAck) {
-    if (!with_resend(*s, [&](ResendBuffer& b) { return b.on_ack(frame->ack, s->next_seq_); }))
-      return dropped(DropReason::kBadAck);
+    if (!with_stream(*s, [&](DataStream& d) { return d.on_ack(frame->ack); })) return dropped(DropReason::kBadAck);
     if (frame->ack.flags & wire::control::kAckFlagSwitch) {
       // The client moved: it told us what it has; everything else we sent
       // (toward the old path) goes again, once the new path is validated. Our
       // own receive state goes back at once, so the client can do the same.
-      // One exchange per kSwitchExchangeInterval, none while the last one's
-      // resends are still leaving: switch acks cannot multiply what we send.
-      const bool exchange_allowed = !s->resend_.has_resend() && (s->last_exchange_ == kNever ||
-                                    now - s->last_exchange_ >= limits::kSwitchExchangeInterval);
-      if (exchange_allowed) {
-        with_resend(*s, [&](ResendBuffer& b) { return b.schedule_resend(s->next_seq_, now); });
-        s->last_exchange_ = now;
-        ++s->switches_;
-      } else {
-        drops_.count(DropReason::kSwitchRateLimited);
-      }
+      // Rate limited (data_stream.hpp): switch acks cannot multiply what we send.
+      if (s->stream_.answer_switch(now)) ++s->switches_;
+      else drops_.count(DropReason::kSwitchRateLimited);
       ControlFrame reply;
       reply.kind = wire::ControlKind::kAck;
       reply.ack.flags = wire::control::kAckFlagSwitch;
@@ -331,9 +318,8 @@ SealResult Hub::seal_to_vip(std::uint32_t vip, MutableBytes buf, std::size_t inn
   const bool within_budget = s.validated_ || s.unvalidated_tx_ + inner_len + t::kDataOverhead <=
                                                  limits::kUnvalidatedAmplification * s.unvalidated_rx_;
   // Resends go first: new data waits behind them (keeps reordering small).
-  if (within_budget && !s.resend_.has_resend() && s.channel_.can_send(now)) {
-    const std::uint64_t seq = s.next_seq_++;
-    remember(s, seq, Bytes(buf.data() + t::kDataOffset, inner_len), now);
+  if (within_budget && !s.stream_.has_resend() && s.channel_.can_send(now)) {
+    const std::uint64_t seq = send_seq(s, Bytes(buf.data() + t::kDataOffset, inner_len), now);
     if (auto n = seal_data(s, buf, inner_len, seq, defer, now)) {
       SealResult r = SealResult::send(*n);
       r.to = s.endpoint_;
@@ -352,8 +338,7 @@ SealResult Hub::seal_to_vip(std::uint32_t vip, MutableBytes buf, std::size_t inn
 std::optional<std::size_t> Hub::seal_data(HubSession& s, MutableBytes out, std::size_t inner_len, std::uint64_t seq,
                                           crypto::SealJob* defer,
                                           Time now) {
-  store_le64(out.data() + t::kHeaderSize, seq);
-  const auto n = s.channel_.seal(MessageType::kData, out, inner_len + t::kSeqSize, now, defer);
+  const auto n = s.channel_.seal_data(out, inner_len, seq, now, defer);
   if (!n) return std::nullopt;
   s.last_sent_ = now;
   s.keepalive_due_ = kNever;
@@ -375,7 +360,7 @@ std::optional<HubTransmit> Hub::poll_transmit(MutableBytes out, Time now) {
     if (!s->control_queue_.empty()) {
       auto q = s->control_queue_.front();
       s->control_queue_.erase(s->control_queue_.begin());
-      if (q.frame.kind == wire::ControlKind::kAck) q.frame.ack = s->acks_.make_ack(q.frame.ack.flags);
+      if (q.frame.kind == wire::ControlKind::kAck) q.frame.ack = s->stream_.make_ack(q.frame.ack.flags);
       const std::size_t n = encode_control(q.frame, out.data() + t::kHeaderSize);
       len = s->channel_.seal(MessageType::kControl, out, n, now);
       to = q.to;
@@ -386,12 +371,11 @@ std::optional<HubTransmit> Hub::poll_transmit(MutableBytes out, Time now) {
     } else if (!s->validated_) {
       ready_.pop_back();  // data waits for the new path's validation
       continue;
-    } else if (auto n = s->resend_.next_resend(out.subspan(t::kDataOffset, out.size() - t::kDataOverhead), seq)) {
+    } else if (auto n = s->stream_.next_resend(out.subspan(t::kDataOffset, out.size() - t::kDataOverhead), seq)) {
       len = seal_data(*s, out, *n, seq, nullptr, now);
     } else if (s->channel_.has_staged()) {
       const std::size_t staged = s->channel_.unstage(out.subspan(t::kSeqSize));
-      seq = s->next_seq_++;
-      remember(*s, seq, Bytes(out.data() + t::kDataOffset, staged), now);
+      seq = send_seq(*s, Bytes(out.data() + t::kDataOffset, staged), now);
       len = seal_data(*s, out, staged, seq, nullptr, now);
     } else {
       ready_.pop_back();
@@ -406,7 +390,7 @@ std::optional<HubTransmit> Hub::poll_transmit(MutableBytes out, Time now) {
 Time Hub::next_deadline() const {
   Time t = next_housekeeping_;
   for (ClientId id : acking_)
-    if (const auto* s = clients_[id].session.get()) t = std::min(t, s->acks_.deadline());
+    if (const auto* s = clients_[id].session.get()) t = std::min(t, s->stream_.ack_deadline());
   for (ClientId id : validating_)
     if (const auto* s = clients_[id].session.get())
       t = std::min({t, s->challenge_next_, s->validation_deadline_});
@@ -418,8 +402,8 @@ void Hub::on_timer(Time now) {
   std::erase_if(acking_, [&](ClientId id) {
     HubSession* s = clients_[id].session.get();
     if (!s) return true;
-    if (s->acks_.deadline() != kNever && !s->acks_.due(now)) return false;
-    if (s->acks_.deadline() != kNever) {
+    if (s->stream_.ack_deadline() != kNever && !s->stream_.ack_due(now)) return false;
+    if (s->stream_.ack_deadline() != kNever) {
       ControlFrame f;
       f.kind = wire::ControlKind::kAck;
       queue_control(*s, f, s->endpoint_);
@@ -446,8 +430,8 @@ void Hub::on_timer(Time now) {
     HubSession* s = c.session.get();
     if (!s) continue;
     s->channel_.expire(now);
-    with_resend(*s, [&](ResendBuffer& b) {
-      b.expire(now);
+    with_stream(*s, [&](DataStream& d) {
+      d.expire(now);
       return 0;
     });
     if (!s->channel_.has_any_keypair() && now - s->last_received_ >= limits::kSessionIdleExpiry) {

@@ -28,6 +28,7 @@
 #include "crypto/cookie.hpp"
 #include "crypto/handshake.hpp"
 #include "session/control.hpp"
+#include "session/data_stream.hpp"
 #include "session/index_table.hpp"
 #include "session/rate_limiter.hpp"
 #include "session/resend_buffer.hpp"
@@ -62,7 +63,7 @@ class HubSession {
   const Endpoint& endpoint() const { return endpoint_; }
   bool path_validated() const { return validated_; }
   std::uint64_t path_changes() const { return path_changes_; }
-  const ResendBuffer& resend_buffer() const { return resend_; }
+  const ResendBuffer& resend_buffer() const { return stream_.resend_buffer(); }
   std::uint64_t switches() const { return switches_; }
   const SessionStats& stats() const { return channel_.stats(); }
   // The transport suite of the newest keypair (ChaCha20-Poly1305 before any).
@@ -91,13 +92,9 @@ class HubSession {
   std::uint64_t path_changes_ = 0;
 
   // Reliability across handovers: the data stream of the client's session id.
-  std::uint64_t session_id_ = 0;
-  std::uint64_t next_seq_ = 1;
-  ResendBuffer resend_;
-  AckState acks_;
+  DataStream stream_;
   bool in_acking_list_ = false;  // listed in Hub::acking_ (no per-packet search)
-  std::uint64_t switches_ = 0;
-  Time last_exchange_ = kNever;  // the last switching exchange honoured
+  std::uint64_t switches_ = 0;   // switching exchanges honoured
 
   // Control frames to send, each to its own address (bounded, oldest dropped).
   struct QueuedControl {
@@ -197,15 +194,17 @@ class Hub {
   std::vector<ClientId> acking_;      // sessions owing an acknowledgement
   std::size_t live_sessions_ = 0;
   std::size_t resend_bytes_ = 0;  // sum over sessions' resend buffers
-  // Runs `f` on s's resend buffer and keeps resend_bytes_ current.
+  // Runs `f` on s's data stream and keeps resend_bytes_ current.
   template <class F>
-  auto with_resend(HubSession& s, F&& f) {
-    const std::size_t before = s.resend_.bytes();
-    auto r = f(s.resend_);
-    resend_bytes_ = resend_bytes_ - before + s.resend_.bytes();
+  auto with_stream(HubSession& s, F&& f) {
+    const std::size_t before = s.stream_.resend_buffer().bytes();
+    auto r = f(s.stream_);
+    resend_bytes_ = resend_bytes_ - before + s.stream_.resend_buffer().bytes();
     return r;
   }
-  void remember(HubSession& s, std::uint64_t seq, Bytes packet, Time now);
+  // The next data sequence of s, the packet kept for resending within the
+  // hub-wide cap.
+  std::uint64_t send_seq(HubSession& s, Bytes packet, Time now);
   DropCounters drops_;
 
   // Load estimate: mac1-valid initiations in the current one-second bucket.

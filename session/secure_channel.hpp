@@ -49,6 +49,13 @@ class SecureChannel {
   std::optional<std::size_t> seal(wire::MessageType type, MutableBytes buf,
                                   std::size_t payload_len, Time now,
                                   crypto::SealJob* defer = nullptr);
+  // A data message: data sequence `seq` and the inner packet at
+  // buf[24, 24+inner_len), sealed as above.
+  std::optional<std::size_t> seal_data(MutableBytes buf, std::size_t inner_len, std::uint64_t seq, Time now,
+                                       crypto::SealJob* defer = nullptr) {
+    store_le64(buf.data() + wire::transport::kHeaderSize, seq);
+    return seal(wire::MessageType::kData, buf, inner_len + wire::transport::kSeqSize, now, defer);
+  }
 
   // Bounded queue for packets that wait for a key.
   bool stage(Bytes inner);

@@ -22,8 +22,7 @@ using session::SealResult;
 ClientDaemon::ClientDaemon(asio::io_context& io, ClientSettings settings)
     : io_(io),
       settings_(std::move(settings)),
-      timer_(io, [this] { after_event(daemon::now()); }),
-      control_buf_(daemon::kBufferSize) {
+      timer_(io, [this] { after_event(daemon::now()); }) {
   session::ClientConfig cc;
   cc.identity.priv = settings_.private_key;
   if (!cc.identity.complete()) throw std::runtime_error("the private key gives no usable public key");
@@ -155,20 +154,25 @@ void ClientDaemon::on_uplink_readable(int ifindex) {
 void ClientDaemon::after_event(Time now) {
   bool revisit_due = false;
   for (const auto& st : hub_state_) revisit_due = revisit_due || st.selector.last().revisit <= now;
-  if (client_->next_deadline() <= now || revisit_due) {
-    client_->on_timer(now);
+  if (client_->next_deadline() <= now) client_->on_timer(now);
+  // The policy runs when what it decides on changed (a measurement, a path
+  // found dead or alive) or a hold-down ended, not on every timer (most are
+  // acknowledgements).
+  if (revisit_due || client_->path_epoch() != seen_path_epoch_) {
+    seen_path_epoch_ = client_->path_epoch();
     apply_policy(now, revisit_due ? "hold-down over" : "path measurements");
   }
   Time deadline = client_->next_deadline();
+  // Handshakes, control frames and resends leave through the send batch too.
+  auto& batch = dp_->tx;
   for (std::size_t slot = 0; slot < client_->session_count(); ++slot) {
     auto& s = client_->session(slot);
-    while (auto tx = s.poll_transmit(control_buf_, now)) {
-      const auto it = uplinks_.find(static_cast<int>(tx->path));
-      if (it == uplinks_.end()) {
-        ++no_uplink_;
-        continue;
-      }
-      it->second.socket->send_one(Bytes(control_buf_.data(), tx->len), settings_.hubs[slot].endpoint);
+    for (;;) {
+      if (batch.free() == 0) flush_tx();
+      const auto tx = s.poll_transmit(MutableBytes(batch.slot(batch.count), batch.stride()), now);
+      if (!tx) break;
+      batch.entry(batch.count) = {tx->len, settings_.hubs[slot].endpoint, static_cast<int>(tx->path)};
+      ++batch.count;
     }
     if (s.last_handshake() != hub_state_[slot].seen_handshake) {
       hub_state_[slot].seen_handshake = s.last_handshake();
@@ -177,6 +181,7 @@ void ClientDaemon::after_event(Time now) {
     const Time revisit = hub_state_[slot].selector.last().revisit;
     if (revisit != kNever) deadline = std::min(deadline, std::max(revisit, now + std::chrono::milliseconds(1)));
   }
+  flush_tx();
   timer_.arm(deadline);
   for (std::size_t slot = 0; slot < client_->session_count() && slot < seen_switches_.size(); ++slot) {
     const auto& h = client_->session(slot).handover_stats();

@@ -119,11 +119,11 @@ class ClientDaemon {
   // Handovers by what triggered them, and the switching exchanges' durations.
   std::map<std::string, std::uint64_t> handovers_by_reason_;
   std::vector<std::uint64_t> seen_switches_;
+  std::uint64_t seen_path_epoch_ = 0;  // Client::path_epoch() the policy last saw
   std::array<std::uint64_t, limits::kHandoverHistogramSize> exchange_buckets_{};  // per limits::kHandoverHistogramBuckets
   std::uint64_t exchange_count_ = 0;
   double exchange_sum_s_ = 0;
   std::uint64_t status_signature_ = 0;
-  std::vector<std::uint8_t> control_buf_;
   std::vector<HubState> hub_state_;
   Handovers handovers_;
   std::uint64_t no_route_ = 0;

@@ -1,0 +1,67 @@
+#include "session/data_stream.hpp"
+
+#include "tund/wire.hpp"
+
+namespace tund::session {
+
+void DataStream::restart(std::uint64_t id) {
+  id_ = id;
+  next_seq_ = 1;
+  forget_peer();
+}
+
+void DataStream::forget_peer() {
+  acks_ = AckState{};
+  resend_.clear();
+  switch_started_ = kNever;
+}
+
+std::uint64_t DataStream::send(Bytes inner, Time now, bool keep) {
+  const std::uint64_t seq = next_seq_++;
+  if (keep) resend_.remember(seq, inner, now);
+  return seq;
+}
+
+std::optional<InnerPacket> DataStream::receive(Bytes plain, Time now, DropReason& why) {
+  if (plain.size() < wire::transport::kSeqSize) {
+    why = DropReason::kBadInnerPacket;
+    return std::nullopt;
+  }
+  auto inner = parse_inner(plain.subspan(wire::transport::kSeqSize));
+  if (!inner) {
+    why = DropReason::kBadInnerPacket;
+    return std::nullopt;
+  }
+  // Counted as received (and so acknowledged) before the caller's own checks:
+  // the sender's liveness timer counts on an answer to every authentic packet.
+  if (!acks_.accept(load_le64(plain.data()), now)) {
+    why = DropReason::kDuplicateData;
+    return std::nullopt;
+  }
+  return inner;
+}
+
+void DataStream::begin_switch(Time now) {
+  switch_started_ = now;
+  switch_seq_ = next_seq_;
+}
+
+std::optional<DataStream::Completed> DataStream::complete_switch(Time now) {
+  if (switch_started_ == kNever) return std::nullopt;
+  Completed c;
+  c.resent = resend_.schedule_resend(switch_seq_, now);
+  c.took = now - switch_started_;
+  switch_started_ = kNever;
+  return c;
+}
+
+bool DataStream::answer_switch(Time now) {
+  const bool allowed = !resend_.has_resend() &&
+                       (last_answer_ == kNever || now - last_answer_ >= limits::kSwitchExchangeInterval);
+  if (!allowed) return false;
+  resend_.schedule_resend(next_seq_, now);
+  last_answer_ = now;
+  return true;
+}
+
+}  // namespace tund::session

@@ -1,0 +1,84 @@
+// The data stream that a client's session id names, the same type on both
+// ends: the data sequences we send and what we keep to send again, which of
+// the peer's sequences arrived (each delivered once) and when to acknowledge
+// them, and the switching exchange after a handover. The secure channel under
+// it may be rekeyed any number of times without touching it.
+//
+// The switching exchange (the client moved to a new path):
+//   client  begin_switch()     its receive state goes out on the new path
+//                              (an ack with kAckFlagSwitch); new data waits
+//   hub     answer_switch()    schedules everything unacknowledged, answers
+//                              with its own receive state (rate limited)
+//   client  complete_switch()  resends what the hub's answer says it lacks
+// Resends are bounded by what was sent once: an exchange never makes a side
+// send more than the data it already sent.
+#pragma once
+
+#include <optional>
+
+#include "session/ip_packet.hpp"
+#include "session/resend_buffer.hpp"
+#include "tund/drop_reason.hpp"
+
+namespace tund::session {
+
+class DataStream {
+ public:
+  explicit DataStream(ResendLimits limits) : resend_(limits) {}
+
+  std::uint64_t id() const { return id_; }
+  // A new stream of ours named `id`: sequences from 1, the peer's state gone.
+  void restart(std::uint64_t id);
+  // The peer's stream is new: what we received of its old one, and what we
+  // kept for it, go.
+  void forget_peer();
+
+  // --- sending
+  // The next data sequence; `inner` is kept for resending unless !keep.
+  std::uint64_t send(Bytes inner, Time now, bool keep = true);
+  // The oldest packet scheduled for resending, copied to `out`.
+  std::optional<std::size_t> next_resend(MutableBytes out, std::uint64_t& seq) { return resend_.next_resend(out, seq); }
+  bool has_resend() const { return resend_.has_resend(); }
+  // The peer's acknowledgement; false (nothing changes) when it claims data
+  // never sent.
+  bool on_ack(const Ack& ack) { return resend_.on_ack(ack, next_seq_); }
+  void expire(Time now) { resend_.expire(now); }
+  const ResendBuffer& resend_buffer() const { return resend_; }
+
+  // --- receiving
+  // Checks a data message's plaintext (sequence, then the inner packet);
+  // the inner packet when it is well formed and new, else why not.
+  std::optional<InnerPacket> receive(Bytes plain, Time now, DropReason& why);
+  bool ack_due(Time now) const { return acks_.due(now); }
+  Time ack_deadline() const { return acks_.deadline(); }
+  Ack make_ack(std::uint32_t flags) { return acks_.make_ack(flags); }
+
+  // --- the switching exchange, the client's half
+  void begin_switch(Time now);
+  bool switching() const { return switch_started_ != kNever; }
+  Time switch_started() const { return switch_started_; }
+  void abandon_switch() { switch_started_ = kNever; }
+  // The hub's answer came: what it lacks is scheduled. Packets scheduled and
+  // the exchange's duration; nothing when no exchange was under way.
+  struct Completed {
+    std::size_t resent = 0;
+    Duration took{0};
+  };
+  std::optional<Completed> complete_switch(Time now);
+
+  // --- the switching exchange, the hub's half
+  // Honours at most one exchange per kSwitchExchangeInterval and none while
+  // the last one's resends are still leaving; false when refused.
+  bool answer_switch(Time now);
+
+ private:
+  std::uint64_t id_ = 0;
+  std::uint64_t next_seq_ = 1;
+  ResendBuffer resend_;
+  AckState acks_;
+  Time switch_started_ = kNever;
+  std::uint64_t switch_seq_ = 0;  // next_seq_ when the switch began
+  Time last_answer_ = kNever;
+};
+
+}  // namespace tund::session

@@ -1,0 +1,134 @@
+// The data stream both session types carry: sequences, delivery at most once,
+// and the switching exchange resending exactly what the other side lacks.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "session/data_stream.hpp"
+#include "tund/wire.hpp"
+
+namespace tund::session {
+namespace {
+
+const Time t0 = Time{} + std::chrono::seconds(100);
+
+// A data message's plaintext: sequence, then a minimal IPv4 header whose
+// last byte of the source address says which packet it is.
+std::vector<std::uint8_t> plaintext(std::uint64_t seq, std::uint8_t tag) {
+  std::vector<std::uint8_t> p(wire::transport::kSeqSize + 20, 0);
+  store_le64(p.data(), seq);
+  std::uint8_t* ip = p.data() + wire::transport::kSeqSize;
+  ip[0] = 0x45;
+  ip[3] = 20;  // total length
+  ip[15] = tag;
+  return p;
+}
+
+Bytes inner_of(const std::vector<std::uint8_t>& plain) {
+  return Bytes(plain.data() + wire::transport::kSeqSize, plain.size() - wire::transport::kSeqSize);
+}
+
+TEST(DataStream, DeliversEachSequenceOnceAndRefusesShortOrMalformedOnes) {
+  DataStream rx({});
+  DropReason why{};
+  const auto p = plaintext(1, 7);
+  ASSERT_TRUE(rx.receive(p, t0, why));
+  EXPECT_FALSE(rx.receive(p, t0, why));
+  EXPECT_EQ(why, DropReason::kDuplicateData);
+  const std::vector<std::uint8_t> short_one(wire::transport::kSeqSize - 1, 0);
+  EXPECT_FALSE(rx.receive(short_one, t0, why));
+  EXPECT_EQ(why, DropReason::kBadInnerPacket);
+  auto bad = plaintext(2, 7);
+  bad[wire::transport::kSeqSize] = 0x15;  // version 1
+  EXPECT_FALSE(rx.receive(bad, t0, why));
+  EXPECT_EQ(why, DropReason::kBadInnerPacket);
+  // A refused packet was not counted as received: the same sequence, well
+  // formed, is still delivered.
+  EXPECT_TRUE(rx.receive(plaintext(2, 7), t0, why));
+}
+
+TEST(DataStream, TheSwitchingExchangeResendsExactlyWhatThePeerLacks) {
+  DataStream client({}), hub({});
+  client.restart(42);
+  hub.restart(42);
+  DropReason why{};
+  // The client sends 1..10; the hub receives the odd ones.
+  std::vector<std::vector<std::uint8_t>> sent;
+  for (std::uint8_t i = 1; i <= 10; ++i) {
+    sent.push_back(plaintext(client.send(inner_of(plaintext(0, i)), t0), i));
+    if (i % 2) {
+      ASSERT_TRUE(hub.receive(sent.back(), t0, why));
+    }
+  }
+  // The hub sends 1..4; the client receives none of them.
+  for (std::uint8_t i = 1; i <= 4; ++i) hub.send(inner_of(plaintext(0, i)), t0);
+
+  client.begin_switch(t0);
+  EXPECT_TRUE(client.switching());
+  // The client's receive state reaches the hub: it resends all four.
+  ASSERT_TRUE(hub.on_ack(client.make_ack(wire::control::kAckFlagSwitch)));
+  ASSERT_TRUE(hub.answer_switch(t0));
+  std::vector<std::uint8_t> out(64);
+  std::uint64_t seq = 0;
+  std::vector<std::uint64_t> hub_resent;
+  while (hub.next_resend(out, seq)) hub_resent.push_back(seq);
+  EXPECT_EQ(hub_resent, (std::vector<std::uint64_t>{1, 2, 3, 4}));
+
+  // The hub's answer reaches the client: it resends the even ones only.
+  ASSERT_TRUE(client.on_ack(hub.make_ack(wire::control::kAckFlagSwitch)));
+  const auto done = client.complete_switch(t0 + std::chrono::milliseconds(9));
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->resent, 5u);
+  EXPECT_EQ(done->took, std::chrono::milliseconds(9));
+  EXPECT_FALSE(client.switching());
+  std::vector<std::uint64_t> client_resent;
+  while (auto n = client.next_resend(out, seq)) {
+    client_resent.push_back(seq);
+    EXPECT_EQ(out[15], seq);  // the packet kept for that sequence
+  }
+  EXPECT_EQ(client_resent, (std::vector<std::uint64_t>{2, 4, 6, 8, 10}));
+  // A second answer with no exchange under way schedules nothing.
+  EXPECT_FALSE(client.complete_switch(t0));
+}
+
+TEST(DataStream, AnswersAtMostOneExchangePerIntervalAndNoneWhileResending) {
+  DataStream hub({});
+  hub.restart(1);
+  for (std::uint8_t i = 1; i <= 3; ++i) hub.send(inner_of(plaintext(0, i)), t0);
+  ASSERT_TRUE(hub.answer_switch(t0));
+  std::vector<std::uint8_t> out(64);
+  std::uint64_t seq = 0;
+  ASSERT_TRUE(hub.next_resend(out, seq));
+  // Resends still leaving: refused, whatever the time.
+  EXPECT_FALSE(hub.answer_switch(t0 + limits::kSwitchExchangeInterval));
+  while (hub.next_resend(out, seq)) {
+  }
+  EXPECT_FALSE(hub.answer_switch(t0 + limits::kSwitchExchangeInterval / 2));
+  EXPECT_TRUE(hub.answer_switch(t0 + limits::kSwitchExchangeInterval));
+}
+
+TEST(DataStream, AnAckForDataNeverSentChangesNothing) {
+  DataStream tx({}), rx({});
+  DropReason why{};
+  for (std::uint8_t i = 1; i <= 3; ++i) tx.send(inner_of(plaintext(0, i)), t0);
+  for (std::uint64_t s = 1; s <= 9; ++s) ASSERT_TRUE(rx.receive(plaintext(s, 1), t0, why));
+  EXPECT_FALSE(tx.on_ack(rx.make_ack(0)));  // claims 9 of 3 sent
+  EXPECT_EQ(tx.resend_buffer().packets(), 3u);
+}
+
+TEST(DataStream, ARestartForgetsThePeerAndStartsSequencesAgain) {
+  DataStream s({});
+  DropReason why{};
+  s.restart(5);
+  EXPECT_EQ(s.send(inner_of(plaintext(0, 1)), t0), 1u);
+  EXPECT_EQ(s.send(inner_of(plaintext(0, 2)), t0), 2u);
+  ASSERT_TRUE(s.receive(plaintext(1, 1), t0, why));
+  s.restart(6);
+  EXPECT_EQ(s.id(), 6u);
+  EXPECT_EQ(s.send(inner_of(plaintext(0, 1)), t0), 1u);
+  EXPECT_EQ(s.resend_buffer().packets(), 1u);
+  EXPECT_TRUE(s.receive(plaintext(1, 1), t0, why));  // the peer's new stream
+}
+
+}  // namespace
+}  // namespace tund::session
