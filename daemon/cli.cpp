@@ -24,6 +24,7 @@ std::optional<Args> parse_args(int argc, char** argv) {
     if ((arg == "-c" || arg == "--config") && i + 1 < argc) a.config = argv[++i];
     else if (arg == "--json") a.json = true;
     else if (arg == "-v" || arg == "--verbose") a.verbose = true;
+    else if ((arg == "--vip" || arg == "--routes" || arg == "--endpoint") && i + 1 < argc) a.options[arg.substr(2)] = argv[++i];
     else if (!arg.empty() && arg[0] != '-') a.positional.push_back(arg);
     else return std::nullopt;
   }

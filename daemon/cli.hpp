@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -29,6 +30,7 @@ struct Args {
   bool json = false;
   bool verbose = false;
   std::vector<std::string> positional;  // e.g. the interface of `tund switch`
+  std::map<std::string, std::string> options;  // --vip, --routes, --endpoint (tund-hub add-client)
   std::size_t count = 0;                // arguments after the command
 };
 std::optional<Args> parse_args(int argc, char** argv);

@@ -1,5 +1,6 @@
 #include "hub/hub_config.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <set>
 
@@ -47,9 +48,32 @@ std::string write_leases(const HubSettings& s) {
   return {};
 }
 
+std::string client_file(const HubSettings& s, const std::string& name) {
+  return s.clients_directory + "/" + name + ".toml";
+}
+
+namespace {
+
+// The drop-in files: NAME.toml, sorted; hidden and other files are skipped
+// (editors' and add-client's temporary files). No directory: none.
+std::vector<std::string> client_files(const std::string& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const auto name = it->path().filename().string();
+    if (name.empty() || name[0] == '.' || it->path().extension() != ".toml") continue;
+    if (!it->is_regular_file(ec)) continue;
+    out.push_back(it->path().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
 HubSettings load_hub_config(const std::string& path) {
   const auto root = parse_file(path);
-  check_keys(root, {"private_key_file", "listen", "control_socket", "tun", "client", "nat", "expose", "handover", "performance", "limits", "metrics_listen", "state_directory"},
+  check_keys(root, {"private_key_file", "listen", "control_socket", "tun", "client", "nat", "expose", "handover", "performance", "limits", "metrics_listen", "state_directory", "clients_directory"},
              "the top level");
   HubSettings s;
   s.config_path = path;
@@ -88,20 +112,32 @@ HubSettings load_hub_config(const std::string& path) {
     if (auto m = get_optional_int(*tun, "mtu", 576, 65000)) s.mtu = static_cast<unsigned>(*m);
   }
 
-  if (auto d = get_optional_string(root, "state_directory")) {
-    std::filesystem::path p(*d);  // relative: to the config's directory, like the key file
+  // Relative directories: to the config's directory, like the key file.
+  const auto beside_config = [&](const std::string& d) {
+    std::filesystem::path p(d);
     if (p.is_relative()) p = std::filesystem::path(path).parent_path() / p;
-    s.state_directory = p.lexically_normal().string();
-  }
+    return p.lexically_normal().string();
+  };
+  if (auto d = get_optional_string(root, "state_directory")) s.state_directory = beside_config(*d);
+  s.clients_directory = beside_config(get_optional_string(root, "clients_directory").value_or("clients.d"));
   const auto leases = read_leases(lease_file(s));
 
-  const auto clients = get_table_array(root, "client");
+  // [[client]] tables: the main file's, then each drop-in's (sorted by file
+  // name, so VIPs from the pool do not depend on directory order).
+  std::vector<std::pair<toml::value, std::string>> clients;
+  for (auto& c : get_table_array(root, "client")) clients.emplace_back(std::move(c), path);
+  for (const auto& file : client_files(s.clients_directory)) {
+    const auto drop_in = parse_file(file);
+    check_keys(drop_in, {"client"}, "the top level");
+    for (auto& c : get_table_array(drop_in, "client")) clients.emplace_back(std::move(c), file);
+  }
   std::vector<VipRequest> requests;
   std::set<std::string> names;
   std::set<PublicKey> keys;
-  for (const auto& c : clients) {
+  for (const auto& [c, source] : clients) {
     check_keys(c, {"name", "public_key", "vip"}, "[[client]]");
     ClientSettings cs;
+    cs.source = source;
     cs.name = get_string(c, "name");
     if (!names.insert(cs.name).second) fail(*find(c, "name"), "client name '" + cs.name + "' is used twice");
     const auto key = get_string(c, "public_key");
@@ -118,7 +154,7 @@ HubSettings load_hub_config(const std::string& path) {
   }
   const auto vips = assign_vips(s.tun_address, requests);
   if (!vips.ok()) {
-    const auto& c = clients[vips.bad_index];
+    const auto& c = clients[vips.bad_index].first;
     fail(find(c, "vip") ? *find(c, "vip") : c, vips.error);
   }
   for (std::size_t i = 0; i < s.clients.size(); ++i) s.clients[i].vip = vips.vips[i];

@@ -3,6 +3,8 @@
 //   private_key_file, listen = "0.0.0.0:51900", control_socket
 //   [tun]      name = "hub0", address = "10.77.0.1/24", mtu = 1420
 //   [[client]] name, public_key, vip (optional: else from the pool, stable per config order)
+//   clients_directory = "clients.d"  (more [[client]] tables, one NAME.toml each,
+//              as `tund-hub add-client` writes them; relative to the config's directory)
 //   [nat]      masquerade = ["10.4.0.0/24"]
 //   [[expose]] listen = "10.4.0.1:8080", to = "phone:80", protocol = "tcp" | "udp"
 //   [handover] resend_max_bytes, resend_max_packets, resend_max_age_ms (per session), resend_total_bytes
@@ -25,6 +27,7 @@ struct ClientSettings {
   std::string name;
   PublicKey public_key{};
   std::uint32_t vip = 0;
+  std::string source;  // the file its [[client]] table is in
 };
 
 struct ExposeSettings {
@@ -51,6 +54,7 @@ struct HubSettings {
   std::optional<Endpoint> metrics_listen;
   std::uint32_t under_load_handshakes = limits::kUnderLoadInitiationsPerSecond;
   std::string state_directory = "/var/lib/tund";  // VIP leases (systemd's StateDirectory=tund)
+  std::string clients_directory;                  // drop-in [[client]] files; absolute
 };
 
 // VIP leases kept across restarts: <state_directory>/leases-<tun>, one
@@ -62,5 +66,8 @@ std::map<PublicKey, std::uint32_t> read_leases(const std::string& path);
 std::string write_leases(const HubSettings& s);
 
 HubSettings load_hub_config(const std::string& path);
+
+// The drop-in file `tund-hub add-client NAME` writes and `remove-client` removes.
+std::string client_file(const HubSettings& s, const std::string& name);
 
 }  // namespace tund::hub

@@ -71,7 +71,7 @@ HubDaemon::HubDaemon(asio::io_context& io, HubSettings settings)
     log::warning("net.ipv4.ip_forward is 0: traffic between " + tun_->name() +
                  " and other interfaces will not be routed");
   control_ = std::make_unique<daemon::ControlServer>(
-      io, settings_.control_socket, [this](const std::string& r, bool) { return handle_control(r); });
+      io, settings_.control_socket, [this](const std::string& r, bool privileged) { return handle_control(r, privileged); });
   if (settings_.metrics_listen)
     metrics_ = std::make_unique<daemon::MetricsServer>(io, *settings_.metrics_listen, [this] { return render_metrics(); });
   log::notice("tund-hub: listening on " + settings_.listen.to_string() + ", " + tun_->name() + " " +
@@ -141,7 +141,7 @@ std::string HubDaemon::render_metrics() const {
 
 void HubDaemon::reload_failed() { notify_.ready(status_line()); }
 
-void HubDaemon::reload(HubSettings fresh) {
+std::string HubDaemon::reload(HubSettings fresh) {
   notify_.send("RELOADING=1");
   std::vector<std::string> needs_restart;
   if (!(fresh.listen == settings_.listen)) needs_restart.push_back("listen");
@@ -196,6 +196,7 @@ void HubDaemon::reload(HubSettings fresh) {
   log::notice(note);
   after_event(daemon::now());
   notify_.ready(status_line());
+  return note;
 }
 
 std::string HubDaemon::status_line() const {
@@ -333,8 +334,20 @@ std::string HubDaemon::status_json() const {
               {"drops", drops}});
 }
 
-std::string HubDaemon::handle_control(const std::string& request) {
+std::string HubDaemon::handle_control(const std::string& request, bool privileged) {
   if (request == "status") return status_json();
+  if (request == "reload") {
+    // What SIGHUP does, with an answer (tund-hub add-client waits for it).
+    // It changes who may connect: root only.
+    if (!privileged) return daemon::to_reply(nlohmann::json{{"error", "reload needs root"}});
+    try {
+      return daemon::to_reply(nlohmann::json{{"ok", true}, {"note", reload(load_hub_config(settings_.config_path))}});
+    } catch (const config::ConfigError& e) {
+      log::error(std::string("tund-hub: reload refused, config unchanged: ") + e.what());
+      reload_failed();
+      return daemon::to_reply(nlohmann::json{{"error", std::string("reload refused, config unchanged: ") + e.what()}});
+    }
+  }
   return daemon::unknown_request_reply(request);
 }
 

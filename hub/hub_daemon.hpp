@@ -42,7 +42,8 @@ class HubDaemon {
   // SIGHUP: adds and removes clients, and replaces the NAT and expose rules,
   // without touching other live sessions; what only a restart can change is
   // named in the log.
-  void reload(HubSettings fresh);
+  // Applies what can change while running; returns what it did (also logged).
+  std::string reload(HubSettings fresh);
   void reload_failed();
 
  private:
@@ -53,7 +54,7 @@ class HubDaemon {
   std::string render_metrics() const;
   void after_event(Time now);
   std::string nat_rules() const;
-  std::string handle_control(const std::string& request);
+  std::string handle_control(const std::string& request, bool privileged);
 
   HubSettings settings_;
   crypto::SodiumRng rng_;

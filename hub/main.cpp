@@ -2,6 +2,8 @@
 //   tund-hub run -c hub.toml [-v]
 //   tund-hub status -c hub.toml [--json]
 //   tund-hub cleanup -c hub.toml     remove what a crashed daemon left behind
+//   tund-hub add-client NAME [--vip A.B.C.D] [--routes P,P] [--endpoint IP:PORT] -c hub.toml
+//   tund-hub remove-client NAME -c hub.toml     (see hub/onboarding.hpp)
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -10,6 +12,7 @@
 #include "daemon/control_socket.hpp"
 #include "daemon/log.hpp"
 #include "hub/hub_daemon.hpp"
+#include "hub/onboarding.hpp"
 
 namespace {
 
@@ -18,7 +21,9 @@ using namespace tund;
 int usage() {
   std::cerr << "usage: tund-hub run -c hub.toml [-v]\n"
                "       tund-hub status -c hub.toml [--json]\n"
-               "       tund-hub cleanup -c hub.toml\n";
+               "       tund-hub cleanup -c hub.toml\n"
+               "       tund-hub add-client NAME [--vip A.B.C.D] [--routes P,P] [--endpoint IP:PORT] -c hub.toml\n"
+               "       tund-hub remove-client NAME -c hub.toml\n";
   return cli::kUsage;
 }
 
@@ -69,7 +74,24 @@ int cmd_cleanup(const cli::Args& args) {
 
 int main(int argc, char** argv) {
   const auto args = cli::parse_args(argc, argv);
-  if (args && args->command == "cleanup") return cmd_cleanup(*args);
+  if (args && args->command == "add-client" && args->positional.size() == 1 && !args->config.empty()) {
+    crypto::init();
+    hub::AddClientRequest req;
+    req.name = args->positional[0];
+    const auto opt = [&](const char* k) -> std::optional<std::string> {
+      const auto it = args->options.find(k);
+      return it == args->options.end() ? std::nullopt : std::optional<std::string>(it->second);
+    };
+    req.vip = opt("vip");
+    req.routes = opt("routes");
+    req.endpoint = opt("endpoint");
+    return hub::add_client(args->config, req, std::cout, std::cerr);
+  }
+  if (args && args->command == "remove-client" && args->positional.size() == 1 && !args->config.empty() &&
+      args->options.empty())
+    return hub::remove_client(args->config, args->positional[0], std::cout, std::cerr);
+  if (!args || !args->options.empty()) return usage();
+  if (args->command == "cleanup") return cmd_cleanup(*args);
   if (!args || (args->command != "run" && args->command != "status") || args->config.empty()) return usage();
   crypto::init();
   return cli::run_or_status<hub::HubDaemon>(*args, "tund-hub", hub::load_hub_config, print_status);

@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include "crypto/primitives.hpp"
+
 namespace tund::client {
 
 using namespace config;
@@ -16,11 +18,21 @@ std::string guard_table_name(const std::string& tun) { return client_table_name(
 
 ClientSettings load_client_config(const std::string& path) {
   const auto root = parse_file(path);
-  check_keys(root, {"private_key_file", "control_socket", "fwmark", "tun", "hub", "uplinks", "handover", "performance", "metrics_listen", "gateway", "kill_switch", "kill_switch_allow"}, "the top level");
+  check_keys(root, {"private_key_file", "private_key", "control_socket", "fwmark", "tun", "hub", "uplinks", "handover", "performance", "metrics_listen", "gateway", "kill_switch", "kill_switch_allow"}, "the top level");
   ClientSettings s;
   s.config_path = path;
-  const auto key_file = get_string(root, "private_key_file");
-  s.private_key = load_private_key(*find(root, "private_key_file"), path, key_file);
+  // The key in its own file (as `tund genkey` writes it), or inline (as
+  // `tund-hub add-client` prints a whole config): exactly one of the two.
+  const auto* key_file = find(root, "private_key_file");
+  const auto* key_inline = find(root, "private_key");
+  if (key_file && key_inline) fail(*key_inline, "give private_key or private_key_file, not both");
+  if (key_inline) {
+    const auto text = get_string(root, "private_key");
+    if (!crypto::key_from_base64(text, s.private_key)) fail(*key_inline, "private_key is not a base64 32-byte key");
+  } else {
+    if (!key_file) fail(root, "private_key_file (or private_key) is required");
+    s.private_key = load_private_key(*key_file, path, get_string(root, "private_key_file"));
+  }
   if (auto cs = get_optional_string(root, "control_socket")) s.control_socket = *cs;
   if (auto m = get_optional_int(root, "fwmark", 1, 0xffffffffll)) s.fwmark = static_cast<std::uint32_t>(*m);
 

@@ -165,7 +165,7 @@ int print_status(const std::string& json_text, bool as_json) {
 
 int main(int argc, char** argv) {
   const auto args = cli::parse_args(argc, argv);
-  if (!args) return usage();
+  if (!args || !args->options.empty()) return usage();  // those options are tund-hub's
   crypto::init();
   if (args->command == "genkey" && args->count == 0) return cmd_genkey();
   if (args->command == "pubkey" && args->count == 0) return cmd_pubkey();

@@ -23,6 +23,12 @@ struct Endpoint {
     return e;
   }
   bool valid() const { return family != 0; }
+  // 0.0.0.0 or ::, a wildcard to listen on, never an address to send to.
+  bool unspecified() const {
+    for (const auto b : addr)
+      if (b) return false;
+    return true;
+  }
   bool operator==(const Endpoint&) const = default;
 
   // Address and port as bytes, the input of a cookie MAC.
