@@ -2,7 +2,8 @@
 """Traffic endpoints for the netns lab (stdlib only).
 
   netpeer.py sink PORT [TIMELINE]  accept one TCP connection, print "<sha256> <bytes> <peer-ip> <longest-gap-ms>"
-                                   (TIMELINE: file of "ms bytes" per 10 ms bin)
+                                   (TIMELINE: file of "ms bytes" per 10 ms bin from the first
+                                   byte; TIMELINE.start: that byte's wall-clock time, Unix ms)
   netpeer.py send HOST PORT BYTES [RATE]  stream deterministic pseudo-random bytes (RATE bytes/s,
                                    paced in 8 KiB writes), print "<sha256> <bytes>"
   netpeer.py answer PORT TEXT     answer every TCP connection with TEXT (until killed)
@@ -122,6 +123,7 @@ def main(argv):
                 gap = max(gap, now - last)
             else:
                 start = now
+                wall_start = time.time()
             last = now
             b = int((now - start) * 100)
             bins[b] = bins.get(b, 0) + len(data)
@@ -131,6 +133,9 @@ def main(argv):
             with open(argv[3], "w") as f:
                 for b in range(max(bins) + 1 if bins else 0):
                     f.write("%d %d\n" % (b * 10, bins.get(b, 0)))
+            if start is not None:
+                with open(argv[3] + ".start", "w") as f:
+                    f.write("%d\n" % int(wall_start * 1000))
         print(h.hexdigest(), n, peer[0], int(gap * 1000), flush=True)
     elif cmd == "send":
         s = socket.create_connection((argv[2], int(argv[3])), timeout=60)
