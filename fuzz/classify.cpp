@@ -11,6 +11,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case wire::MessageType::kResponse: fuzz::check(size == wire::response::kSize, "response size"); break;
     case wire::MessageType::kCookieReply: fuzz::check(size == wire::cookie_reply::kSize, "cookie size"); break;
     case wire::MessageType::kData:
+    case wire::MessageType::kDataCopy:
       fuzz::check(size >= wire::transport::kMinSize + wire::transport::kSeqSize, "data size");
       break;
     case wire::MessageType::kControl:

@@ -26,6 +26,7 @@ ClientSession::~ClientSession() { stop(); }
 void ClientSession::start(Time now) {
   if (state_ != State::kIdle) return;
   state_ = State::kHandshaking;
+  last_inner_ = now;  // idle only after idle.after without inner traffic
   reset_stream();
   begin_handshake(now);
 }
@@ -97,11 +98,14 @@ void ClientSession::begin_handshake(Time now) {
 SealResult ClientSession::seal(MutableBytes buf, std::size_t inner_len, Time now, crypto::SealJob* defer) {
   if (state_ == State::kIdle) return SealResult::drop(DropReason::kNoSession);
   if (inner_len + t::kDataOverhead > buf.size()) return SealResult::drop(DropReason::kPacketTooBig);
+  note_inner(now);
   // During a switching exchange new data waits (bounded) so that what the hub
   // lacks goes out first: resends behind newer data look like loss to inner TCP.
   if (channel_.can_send(now) && !stream_.switching()) {
     const std::uint64_t seq = stream_.send(Bytes(buf.data() + t::kDataOffset, inner_len), now);
     if (auto tx = seal_data(buf, inner_len, seq, now, defer)) {
+      // Suspected active path: a copy goes on the standby too (poll_transmit).
+      if (dup_path_ && dup_bytes_ < limits::kSuspicionMaxBytes) stream_.schedule_last();
       // Rekey by message count is checked where messages are counted.
       if (!initiator_ && channel_.current()->wants_rekey(now)) begin_handshake(now);
       return SealResult::send(tx->len);
@@ -117,7 +121,7 @@ std::optional<ClientTransmit> ClientSession::seal_data(MutableBytes out, std::si
                                                        Time now, crypto::SealJob* defer) {
   const auto len = channel_.seal_data(out, inner_len, seq, now, defer);
   if (!len) return std::nullopt;
-  on_sent(now, true);
+  on_sent(now, true, true);
   return ClientTransmit{*len, active_path_};
 }
 
@@ -126,6 +130,7 @@ std::optional<ClientTransmit> ClientSession::poll_transmit(MutableBytes out, Tim
   if (initiation_queued_ && out.size() >= initiation_.size()) {
     initiation_queued_ = false;
     std::memcpy(out.data(), initiation_.data(), initiation_.size());
+    last_sent_ = now;  // keeps NAT bindings like anything else sent
     return ClientTransmit{initiation_.size(), active_path_};
   }
   if (!channel_.can_send(now)) return std::nullopt;
@@ -146,17 +151,27 @@ std::optional<ClientTransmit> ClientSession::poll_transmit(MutableBytes out, Tim
     const std::size_t n = encode_control(q.frame, out.data() + t::kHeaderSize);
     if (auto len = channel_.seal(MessageType::kControl, out, n, now)) {
       if (q.path == active_path_) {
-        on_sent(now, false);
         const bool answered = q.frame.kind == wire::ControlKind::kPathProbe ||
                               (q.frame.kind == wire::ControlKind::kAck && (q.frame.ack.flags & wire::control::kAckFlagSwitch));
-        if (answered && awaiting_since_ == kNever) awaiting_since_ = now;
+        on_sent(now, false, answered);
       }
       return ClientTransmit{*len, q.path};
     }
   }
   std::uint64_t seq = 0;
-  if (auto n = stream_.next_resend(out.subspan(t::kDataOffset, out.size() - t::kDataOverhead), seq))
-    return seal_data(out, *n, seq, now);
+  if (auto n = stream_.next_resend(out.subspan(t::kDataOffset, out.size() - t::kDataOverhead), seq)) {
+    if (!dup_path_) return seal_data(out, *n, seq, now);
+    // A copy on suspicion: on the standby, as a copy (the hub keeps its
+    // return path), within the suspicion's byte budget.
+    if (dup_bytes_ + *n > limits::kSuspicionMaxBytes) {
+      stream_.cancel_resend();
+    } else if (const auto len = channel_.seal_data(out, *n, seq, now, nullptr, MessageType::kDataCopy)) {
+      dup_bytes_ += *len;
+      ++handover_.copies;
+      handover_.copied_bytes += *len;
+      return ClientTransmit{*len, dup_path_};
+    }
+  }
   if (channel_.has_staged() && !stream_.switching()) {
     const std::size_t n = channel_.unstage(out.subspan(t::kSeqSize));
     const std::uint64_t seq_staged = stream_.send(Bytes(out.data() + t::kDataOffset, n), now);
@@ -168,126 +183,6 @@ std::optional<ClientTransmit> ClientSession::poll_transmit(MutableBytes out, Tim
 void ClientSession::queue_control(const ControlFrame& f, PathId path) {
   if (control_queue_.size() >= limits::kClientControlQueue) control_queue_.erase(control_queue_.begin());
   control_queue_.push_back({f, path});
-}
-
-ClientSession::Path* ClientSession::find_path(PathId id) {
-  for (auto& p : paths_)
-    if (p.id == id) return &p;
-  return nullptr;
-}
-
-bool ClientSession::has_path(PathId id) const {
-  return std::any_of(paths_.begin(), paths_.end(), [id](const Path& p) { return p.id == id; });
-}
-
-std::vector<PathId> ClientSession::path_ids() const {
-  std::vector<PathId> ids;
-  for (const auto& p : paths_) ids.push_back(p.id);
-  return ids;
-}
-
-const PathStats* ClientSession::path_stats(PathId id) const {
-  for (const auto& p : paths_)
-    if (p.id == id) return &p.stats;
-  return nullptr;
-}
-
-void ClientSession::add_path(PathId id, Time now) {
-  if (has_path(id)) return;
-  Path p;
-  p.id = id;
-  p.next_probe = now;  // measure a new path at once
-  paths_.push_back(p);
-  ++path_epoch_;
-}
-
-void ClientSession::remove_path(PathId id) {
-  if (std::erase_if(paths_, [id](const Path& p) { return p.id == id; })) ++path_epoch_;
-  std::erase_if(outstanding_, [id](const Outstanding& o) { return o.path == id; });
-  std::erase_if(control_queue_, [id](const QueuedControl& q) { return q.path == id; });
-}
-
-void ClientSession::set_active_path(PathId id, Time now) {
-  if (id == active_path_) return;
-  const bool handover = active_path_ != 0;
-  active_path_ = id;
-  awaiting_since_ = kNever;
-  if (Path* p = find_path(id)) p->next_probe = now;  // measure it at once
-  if (!handover || !channel_.can_send(now)) return;
-  // The switching exchange: our receive state, on the new path. The hub
-  // follows this packet, answers with its own receive state, and each side
-  // resends what the other lacks.
-  ControlFrame f;
-  f.kind = wire::ControlKind::kAck;
-  f.ack.flags = wire::control::kAckFlagSwitch;
-  std::erase_if(control_queue_, [](const QueuedControl& q) { return q.frame.kind == wire::ControlKind::kAck; });
-  control_queue_.insert(control_queue_.begin(), {f, id});
-  stream_.begin_switch(now);
-}
-
-Duration ClientSession::dead_timeout() const {
-  for (const auto& p : paths_)
-    if (p.id == active_path_ && p.stats.rtt)
-      return std::clamp<Duration>(*p.stats.rtt * limits::kDeadRttFactor, limits::kDeadFloor, limits::kDeadCeiling);
-  return limits::kDeadCeiling;
-}
-
-void ClientSession::record_outcome(Path& p, bool answered) {
-  p.outcomes[p.outcome_next] = answered;
-  p.outcome_next = (p.outcome_next + 1) % p.outcomes.size();
-  p.outcome_count = std::min(p.outcome_count + 1, p.outcomes.size());
-  ++path_epoch_;
-  if (p.outcome_count < limits::kMinLossSamples) return;  // one early loss is not a rate
-  std::size_t lost = 0;
-  for (std::size_t i = 0; i < p.outcome_count; ++i) lost += !p.outcomes[i];
-  p.stats.loss = static_cast<double>(lost) / static_cast<double>(p.outcome_count);
-}
-
-void ClientSession::queue_probes(Time now) {
-  // A probe unanswered within kProbeTimeout counts as lost, unless the path
-  // delivered something else meanwhile: on a busy path a probe can be dropped
-  // in a full socket buffer while the path itself is fine.
-  for (auto it = outstanding_.begin(); it != outstanding_.end();) {
-    if (now - it->sent < limits::kProbeTimeout) {
-      ++it;
-      continue;
-    }
-    if (Path* p = find_path(it->path)) record_outcome(*p, p->stats.last_received > it->sent);
-    it = outstanding_.erase(it);
-  }
-  const bool can_send = channel_.can_send(now);
-  for (auto& p : paths_) {
-    if (now < p.next_probe) continue;
-    p.next_probe = now + (p.id == active_path_ ? limits::kProbeIntervalActive : limits::kProbeIntervalStandby);
-    if (!can_send) continue;  // no key: try at the next interval
-    ControlFrame f;
-    f.kind = wire::ControlKind::kPathProbe;
-    f.probe.probe_id = next_probe_id_++;
-    owner_.rng_.fill(f.probe.challenge);
-    if (outstanding_.size() >= 4 * paths_.size() + 4) outstanding_.erase(outstanding_.begin());
-    outstanding_.push_back({f.probe.probe_id, p.id, now, f.probe.challenge});
-    ++p.stats.probes_sent;
-    queue_control(f, p.id);
-  }
-}
-
-void ClientSession::on_sent(Time now, bool data) {
-  last_sent_ = now;
-  // Liveness counts only what the hub answers: data (it acks), probes and the
-  // switch exchange (see poll_transmit). Keepalives and acks get no answer.
-  if (data && awaiting_since_ == kNever) awaiting_since_ = now;
-  keepalive_due_ = kNever;
-  if (data && unanswered_since_ == kNever) unanswered_since_ = now;
-}
-
-void ClientSession::on_authenticated_receive(Time now) {
-  unanswered_since_ = kNever;
-  last_heard_ = now;
-  silent_ = false;
-}
-
-bool ClientSession::hub_silent(Time now) const {
-  return state_ != State::kIdle && last_heard_ != kNever && now - last_heard_ >= limits::kHubSilence;
 }
 
 ReceiveResult ClientSession::on_response(Bytes msg, PathId path, Time now) {
@@ -337,8 +232,10 @@ ReceiveResult ClientSession::on_response(Bytes msg, PathId path, Time now) {
   state_ = State::kEstablished;
   on_authenticated_receive(now);
   earliest_expiry_ = std::min(earliest_expiry_, now + limits::kRejectAfterTime);
-  // Confirm the new keys to the hub at once, unless staged data will do it.
-  if (!channel_.has_staged()) queue_control(ControlFrame{}, active_path_);
+  // Confirm the new keys to the hub at once, unless staged data will do it,
+  // or the session is idle: then the next keepalive does (well before the
+  // old keys expire), and a rekey costs an idle phone one packet, not two.
+  if (!channel_.has_staged() && !idle(now)) queue_control(ControlFrame{}, active_path_);
   return ReceiveResult::none();
 }
 
@@ -354,12 +251,13 @@ ReceiveResult ClientSession::on_transport(crypto::Keypair& kp, MutableBytes msg,
   if (auto drop = channel_.open(kp, msg, len, newest, now, opened)) return owner_.dropped(*drop);
   on_authenticated_receive(now);
   if (Path* p = find_path(path)) p->stats.last_received = now;
-  if (path == active_path_) awaiting_since_ = kNever;
+  on_path_answered(path, now);
   const Bytes plain(msg.data() + t::kHeaderSize, len);
-  if (msg[0] == static_cast<std::uint8_t>(MessageType::kData)) {
+  if (wire::carries_data(static_cast<MessageType>(msg[0]))) {
     DropReason why{};
     const auto inner = stream_.receive(plain, now, why);
     if (!inner) return owner_.dropped(why);
+    note_inner(now);
     if (keepalive_due_ == kNever) keepalive_due_ = now + limits::kKeepaliveTimeout;
     // Acknowledged above (the hub's liveness counts on it), delivered only
     // when its source belongs to this hub.
@@ -402,7 +300,14 @@ ReceiveResult ClientSession::on_transport(crypto::Keypair& kp, MutableBytes msg,
           p->stats.loss.reset();
         }
         const Duration sample = now - it->sent;
-        p->stats.rtt = p->stats.rtt ? (*p->stats.rtt * (limits::kRttEwmaDivisor - 1) + sample) / limits::kRttEwmaDivisor : sample;
+        if (!p->stats.rtt) {
+          p->stats.rtt = sample;
+          p->stats.rttvar = sample / 2;
+        } else {
+          const Duration deviation = sample > *p->stats.rtt ? sample - *p->stats.rtt : *p->stats.rtt - sample;
+          p->stats.rttvar = (*p->stats.rttvar * (limits::kRttVarDivisor - 1) + deviation) / limits::kRttVarDivisor;
+          p->stats.rtt = (*p->stats.rtt * (limits::kRttEwmaDivisor - 1) + sample) / limits::kRttEwmaDivisor;
+        }
         ++p->stats.replies;
         record_outcome(*p, true);
       }
@@ -428,8 +333,8 @@ Time ClientSession::next_deadline() const {
   for (const auto& o : outstanding_) t = std::min(t, o.sent + limits::kProbeTimeout);
   if (awaiting_since_ != kNever) t = std::min(t, awaiting_since_ + dead_timeout());
   if (stream_.switching()) t = std::min(t, stream_.switch_started() + 2 * dead_timeout());
-  if (!silent_ && last_heard_ != kNever) t = std::min(t, last_heard_ + limits::kHubSilence);
-  t = std::min(t, stream_.ack_deadline());
+  if (!silent_ && expecting_since_ != kNever) t = std::min(t, expecting_since_ + limits::kHubSilence);
+  t = std::min({t, stream_.ack_deadline(), suspicion_due()});
   return t;
 }
 
@@ -466,11 +371,17 @@ void ClientSession::on_timer(Time now) {
   queue_probes(now);
   // A switch reply that does not come: stop holding new data back.
   if (stream_.switching() && now - stream_.switch_started() >= 2 * dead_timeout()) stream_.abandon_switch();
+  // Quiet with data outstanding: copies on the best standby (client_paths.cpp).
+  if (suspicion_due() <= now) begin_suspicion(now);
   // Liveness of the active path: sent on it, heard nothing back for too long.
   if (awaiting_since_ != kNever && now - awaiting_since_ >= dead_timeout()) {
+    end_suspicion();
     if (Path* p = find_path(active_path_)) {
       p->stats.dead = true;
       ++path_epoch_;
+      // In doubt: every standby gets measured now, metered ones included.
+      for (auto& q : paths_)
+        if (q.id != active_path_) q.next_probe = std::min(q.next_probe, now);
     }
     awaiting_since_ = kNever;
   }
@@ -517,6 +428,7 @@ ReceiveResult Client::receive(MutableBytes datagram, PathId path, Time now, cons
       return s->on_cookie(datagram, now);
     }
     case MessageType::kData:
+    case MessageType::kDataCopy:
     case MessageType::kControl: {
       const std::uint32_t idx = load_le32(datagram.data() + t::kReceiver);
       auto* s = indices_.find(idx);

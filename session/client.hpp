@@ -39,6 +39,7 @@
 #include "session/resend_buffer.hpp"
 #include "session/route_table.hpp"
 #include "session/secure_channel.hpp"
+#include "session/uplink_policy.hpp"
 
 namespace tund::session {
 
@@ -50,6 +51,7 @@ struct ClientConfig {
   // initiation timestamps are wall_offset + now, forced strictly increasing.
   WallTime wall_offset = 0;
   ResendLimits resend;
+  IdlePolicy idle;
   // What the initiation offers (wire::initiation_payload::kCap*): by default
   // AES-256-GCM where this host has hardware AES.
   std::uint32_t capabilities = crypto::local_capabilities();
@@ -63,6 +65,7 @@ struct ClientTransmit {
 // What probes measured on one path.
 struct PathStats {
   std::optional<Duration> rtt;   // smoothed (EWMA 1/8)
+  std::optional<Duration> rttvar;  // its mean deviation (RFC 6298: 1/4)
   std::optional<double> loss;    // over the last kLossWindow probes
   std::uint64_t probes_sent = 0;
   std::uint64_t replies = 0;
@@ -77,6 +80,11 @@ struct HandoverStats {
   std::uint64_t switches = 0;       // switching exchanges completed
   Duration last_duration{0};        // switch sent -> the hub's switch reply
   std::uint64_t resent_packets = 0;
+  // Duplicate on suspicion (limits::kSuspicionFloor).
+  std::uint64_t suspicions = 0;          // times the active path went quiet with data outstanding
+  std::uint64_t suspicion_switches = 0;  // of those, the standby answered first
+  std::uint64_t copies = 0;              // data copies sent on a standby
+  std::uint64_t copied_bytes = 0;
 };
 
 class Client;
@@ -120,9 +128,20 @@ class ClientSession {
   // Liveness timeout of the active path: clamp(kDeadRttFactor * srtt,
   // kDeadFloor, kDeadCeiling) = clamp(4 srtt, 200 ms, 600 ms).
   Duration dead_timeout() const;
+  // Quiet for this long with data outstanding: copies go on the best standby.
+  Duration suspicion_timeout() const;
+  // The standby copies go to during a suspicion (0: none).
+  PathId copying_to() const { return dup_path_; }
   const HandoverStats& handover_stats() const { return handover_; }
-  // Nothing authenticated from the hub for limits::kHubSilence on any path.
+  // Answerable packets sent and nothing authenticated heard back, on any
+  // path, for limits::kHubSilence.
   bool hub_silent(Time now) const;
+  // No inner packet either way for IdlePolicy::after: probing slows down.
+  bool idle(Time now) const;
+  // Idle periods that ended with traffic (status, tests).
+  std::uint64_t idle_periods() const { return idle_periods_; }
+  // A metered path (LTE) is not probed while idle unless the active one is in doubt.
+  void set_path_metered(PathId path, bool metered);
   std::size_t resend_bytes() const { return stream_.resend_buffer().bytes(); }
   const ResendBuffer& resend_buffer() const { return stream_.resend_buffer(); }
 
@@ -159,9 +178,11 @@ class ClientSession {
   struct Path {
     PathId id = 0;
     Time next_probe{};
+    Time last_probe = Time::min();
     PathStats stats;
     std::array<bool, limits::kLossWindow> outcomes{};  // ring: true = answered
     std::size_t outcome_count = 0, outcome_next = 0;
+    bool metered = false;
   };
   struct Outstanding {
     std::uint32_t probe_id;
@@ -177,8 +198,21 @@ class ClientSession {
   void record_outcome(Path& p, bool answered);
   void queue_control(const ControlFrame& f, PathId path);
   void queue_probes(Time now);
+  void send_probe(Path& p, Time now);
   void on_authenticated_receive(Time now);
-  void on_sent(Time now, bool data);
+  // Something left on the active path: `data`, and whether the hub answers it.
+  void on_sent(Time now, bool data, bool answered);
+  // An inner packet either way: the end of an idle period, if one ran.
+  void note_inner(Time now);
+  // Duplicate on suspicion (client_paths.cpp).
+  Time suspicion_due() const;
+  void begin_suspicion(Time now);
+  void end_suspicion();
+  // An authenticated packet came in on `path`: it may settle a suspicion.
+  void on_path_answered(PathId path, Time now);
+  // When p's next probe is due: its schedule while traffic flows, the idle
+  // pace otherwise (see IdlePolicy).
+  Time probe_due(const Path& p, Time now) const;
 
   Client& owner_;
   std::size_t slot_;
@@ -190,6 +224,9 @@ class ClientSession {
   std::vector<Path> paths_;
   std::vector<Outstanding> outstanding_;
   std::uint64_t path_epoch_ = 0;
+  PathId dup_path_ = 0;          // copies go here while the active path is suspected
+  Time suspected_at_ = kNever;
+  std::size_t dup_bytes_ = 0;    // copied in this suspicion (<= kSuspicionMaxBytes)
   Time awaiting_since_ = kNever;  // first send on the active path since it last answered
 
   // Reliability across handovers: the data stream this session id names.
@@ -220,9 +257,14 @@ class ClientSession {
   std::vector<QueuedControl> control_queue_;
   std::uint32_t next_probe_id_ = 1;
 
-  // Hub silence (see limits::kHubSilence).
-  Time last_heard_ = kNever;
+  // Hub silence (see limits::kHubSilence): the first answerable send since
+  // anything authenticated was last heard.
+  Time expecting_since_ = kNever;
   bool silent_ = false;
+
+  // Idle (see IdlePolicy): the last inner packet either way.
+  Time last_inner_{};
+  std::uint64_t idle_periods_ = 0;
 };
 
 class Client {
@@ -249,6 +291,8 @@ class Client {
   void on_timer(Time now);
 
   const DropCounters& drops() const { return drops_; }
+  // A reload's new [uplinks] idle_* values, for every session at once.
+  void set_idle_policy(const IdlePolicy& p) { config_.idle = p; }
   // The sum of the sessions' path epochs (ClientSession::path_epoch).
   std::uint64_t path_epoch() const;
 

@@ -39,6 +39,11 @@ class DataStream {
   // The oldest packet scheduled for resending, copied to `out`.
   std::optional<std::size_t> next_resend(MutableBytes out, std::uint64_t& seq) { return resend_.next_resend(out, seq); }
   bool has_resend() const { return resend_.has_resend(); }
+  // Everything unacknowledged, to be sent again (copies on suspicion; see
+  // session/client_paths.cpp), or nothing any more.
+  std::size_t schedule_unacked(Time now) { return resend_.schedule_resend(next_seq_, now); }
+  void cancel_resend() { resend_.cancel_resend(); }
+  void schedule_last() { resend_.schedule_last(); }
   // The peer's acknowledgement; false (nothing changes) when it claims data
   // never sent.
   bool on_ack(const Ack& ack) { return resend_.on_ack(ack, next_seq_); }

@@ -27,6 +27,7 @@ std::uint64_t Hub::send_seq(HubSession& s, Bytes packet, Time now) {
   // Past the hub-wide cap a packet is sent but not kept: after a handover
   // inner TCP recovers it, and no set of clients can exhaust the hub.
   const bool keep = resend_bytes_ + packet.size() <= config_.resend_total_bytes;
+  if (keep) wake_housekeeping(now);  // the kept packet ages out there
   return with_stream(s, [&](DataStream& d) { return d.send(packet, now, keep); });
 }
 
@@ -106,6 +107,7 @@ ReceiveResult Hub::receive(MutableBytes datagram, const Endpoint& from, Time now
   switch (*type) {
     case MessageType::kInitiation: return on_initiation(datagram, from, now, reply);
     case MessageType::kData:
+    case MessageType::kDataCopy:
     case MessageType::kControl: return on_transport(datagram, from, now, opened);
     case MessageType::kResponse:
     case MessageType::kCookieReply: break;  // the hub never initiates
@@ -198,7 +200,7 @@ ReceiveResult Hub::on_initiation(MutableBytes msg, const Endpoint& from, Time no
   s.last_handshake_ = now;
   s.last_received_ = now;
   ++s.channel_.stats().handshakes;
-  if (next_housekeeping_ == kNever) next_housekeeping_ = now + limits::kHubHousekeeping;
+  wake_housekeeping(now);
   return ReceiveResult::reply(wire::response::kSize);
 }
 
@@ -216,7 +218,8 @@ ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now
   if ((!was_confirmed || before != s->channel_.current()) && s->channel_.has_staged()) mark_ready(*s);
 
   const Bytes plain(msg.data() + t::kHeaderSize, len);
-  const bool is_data = msg[0] == static_cast<std::uint8_t>(MessageType::kData);
+  const auto type = static_cast<MessageType>(msg[0]);
+  const bool is_data = wire::carries_data(type);
   std::optional<ControlFrame> frame;
   if (!is_data) {
     frame = decode_control(plain);
@@ -225,9 +228,10 @@ ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now
   const bool is_probe = frame && (frame->kind == wire::ControlKind::kPathProbe ||
                                   frame->kind == wire::ControlKind::kProbeReply);
   if (from == s->endpoint_ && !s->validated_) s->unvalidated_rx_ += msg.size();
-  // Only the freshest authenticated non-probe packet may move the return path,
-  // so a replayed or delayed packet, or a standby uplink's probe, cannot.
-  if (newest && !is_probe && !(from == s->endpoint_) && s->channel_.current() == kp)
+  // Only the freshest authenticated packet may move the return path, so a
+  // replayed or delayed one cannot; and never a standby uplink's probe or a
+  // copy sent on suspicion (the client moves by its switch exchange).
+  if (newest && !is_probe && type != MessageType::kDataCopy && !(from == s->endpoint_) && s->channel_.current() == kp)
     migrate(*s, from, msg.size(), now);
 
   if (is_data) {
@@ -246,7 +250,10 @@ ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now
     }
     const auto& vip = clients_[s->client_].vip;
     if (inner->version != 4 || inner->src4 != vip.vip) return dropped(DropReason::kInnerSourceMismatch);
-    if (s->keepalive_due_ == kNever) s->keepalive_due_ = now + limits::kKeepaliveTimeout;
+    if (s->keepalive_due_ == kNever) {
+      s->keepalive_due_ = now + limits::kKeepaliveTimeout;
+      wake_housekeeping(now);
+    }
     return ReceiveResult::deliver(t::kDataOffset, inner->length);
   }
   if (frame->kind == wire::ControlKind::kPathProbe) {
@@ -426,10 +433,14 @@ void Hub::on_timer(Time now) {
     return false;
   });
   if (now < next_housekeeping_) return;
+  // The next pass: when a session next needs one (a keepalive, a key or the
+  // session expiring, kept packets ageing out), never sooner than
+  // kHubHousekeeping; idle sessions cost no wakeups in between.
+  Time next = kNever;
   for (auto& c : clients_) {
     HubSession* s = c.session.get();
     if (!s) continue;
-    s->channel_.expire(now);
+    next = std::min(next, s->channel_.expire(now));
     with_stream(*s, [&](DataStream& d) {
       d.expire(now);
       return 0;
@@ -443,8 +454,11 @@ void Hub::on_timer(Time now) {
       s->keepalive_due_ = kNever;
       queue_control(*s, ControlFrame{}, s->endpoint_);
     }
+    next = std::min(next, s->keepalive_due_);
+    if (s->stream_.resend_buffer().packets()) next = std::min(next, now + limits::kHubHousekeeping);
+    if (!s->channel_.has_any_keypair()) next = std::min(next, s->last_received_ + limits::kSessionIdleExpiry);
   }
-  next_housekeeping_ = live_sessions_ ? now + limits::kHubHousekeeping : kNever;
+  next_housekeeping_ = next == kNever ? kNever : std::max(next, now + limits::kHubHousekeeping);
 }
 
 }  // namespace tund::session

@@ -173,6 +173,8 @@ class Hub {
     return ReceiveResult::drop(r);
   }
   void note_initiation(Time now);
+  // Something needs the housekeeping pass within kHubHousekeeping.
+  void wake_housekeeping(Time now) { next_housekeeping_ = std::min(next_housekeeping_, now + limits::kHubHousekeeping); }
   void mark_ready(HubSession& s);
   void queue_control(HubSession& s, const ControlFrame& f, const Endpoint& to);
   void migrate(HubSession& s, const Endpoint& to, std::size_t bytes, Time now);

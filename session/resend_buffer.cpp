@@ -88,6 +88,17 @@ void ResendBuffer::expire(Time now) {
   while (!entries_.empty() && (entries_.front().acked || now - entries_.front().sent > limits_.max_age)) pop_front();
 }
 
+void ResendBuffer::schedule_last() {
+  if (entries_.empty() || entries_.back().acked || entries_.back().resend) return;
+  entries_.back().resend = true;
+  ++resend_pending_;
+}
+
+void ResendBuffer::cancel_resend() {
+  for (auto& e : entries_) e.resend = false;
+  resend_pending_ = 0;
+}
+
 void ResendBuffer::clear() {
   while (!entries_.empty()) pop_front();
 }

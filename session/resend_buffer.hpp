@@ -41,6 +41,10 @@ class ResendBuffer {
   // Copies the oldest packet scheduled for resend to `out`; its size, or nothing.
   std::optional<std::size_t> next_resend(MutableBytes out, std::uint64_t& seq);
   bool has_resend() const { return resend_pending_ > 0; }
+  // Marks the newest packet (just remembered) to be sent again.
+  void schedule_last();
+  // Unmarks everything scheduled (copies on suspicion that are no longer needed).
+  void cancel_resend();
   void expire(Time now);
   void clear();
 

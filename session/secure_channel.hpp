@@ -52,9 +52,10 @@ class SecureChannel {
   // A data message: data sequence `seq` and the inner packet at
   // buf[24, 24+inner_len), sealed as above.
   std::optional<std::size_t> seal_data(MutableBytes buf, std::size_t inner_len, std::uint64_t seq, Time now,
-                                       crypto::SealJob* defer = nullptr) {
+                                       crypto::SealJob* defer = nullptr,
+                                       wire::MessageType type = wire::MessageType::kData) {
     store_le64(buf.data() + wire::transport::kHeaderSize, seq);
-    return seal(wire::MessageType::kData, buf, inner_len + wire::transport::kSeqSize, now, defer);
+    return seal(type, buf, inner_len + wire::transport::kSeqSize, now, defer);
   }
 
   // Bounded queue for packets that wait for a key.
@@ -87,7 +88,7 @@ class SecureChannel {
 template <class Find>
 crypto::Keypair* keypair_to_open_ahead(Bytes datagram, Time now, Find&& find) {
   const auto type = wire::classify(datagram);
-  if (type != wire::MessageType::kData && type != wire::MessageType::kControl) return nullptr;
+  if (!type || (!wire::carries_data(*type) && *type != wire::MessageType::kControl)) return nullptr;
   crypto::Keypair* kp = find(load_le32(datagram.data() + wire::transport::kReceiver));
   return kp && kp->may_open(datagram, now) ? kp : nullptr;
 }

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "tund/limits.hpp"
 #include "tund/types.hpp"
 
 namespace tund::session {
@@ -29,6 +30,18 @@ struct UplinkPolicyConfig {
   Duration max_rtt = std::chrono::milliseconds(500);
   double max_loss = 0.2;
   Duration hold_down = std::chrono::milliseconds(2000);
+};
+
+// Probing that follows traffic: after `after` without inner packets either
+// way a session is idle; then the active path is probed only every
+// `keepalive` (counted from the last thing sent on it: enough for NAT
+// bindings), unmetered standbys every `standby_probe` (0: never), metered
+// standbys not at all unless the active path is found dead. The first inner
+// packet ends it and probes the active path at once.
+struct IdlePolicy {
+  Duration after = limits::kIdleAfter;
+  Duration keepalive = limits::kIdleKeepalive;
+  Duration standby_probe = limits::kIdleStandbyProbe;
 };
 
 struct UplinkCandidate {

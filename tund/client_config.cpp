@@ -37,13 +37,17 @@ ClientSettings load_client_config(const std::string& path) {
   if (auto m = get_optional_int(root, "fwmark", 1, 0xffffffffll)) s.fwmark = static_cast<std::uint32_t>(*m);
 
   if (const auto* up = get_optional_table(root, "uplinks")) {
-    check_keys(*up, {"prefer", "avoid", "metered", "max_rtt_ms", "max_loss", "hold_down_ms"}, "[uplinks]");
+    check_keys(*up, {"prefer", "avoid", "metered", "max_rtt_ms", "max_loss", "hold_down_ms", "idle_after_ms", "idle_keepalive_ms", "idle_standby_probe_ms"}, "[uplinks]");
     if (find(*up, "prefer")) s.uplinks.prefer = get_string_array(*up, "prefer");
     if (find(*up, "avoid")) s.uplinks.avoid = get_string_array(*up, "avoid");
     if (find(*up, "metered")) s.uplinks.metered = get_string_array(*up, "metered");
     if (auto v = get_optional_int(*up, "max_rtt_ms", 1, 60000)) s.uplinks.max_rtt = std::chrono::milliseconds(*v);
     if (auto v = get_optional_number(*up, "max_loss", 0.0, 1.0)) s.uplinks.max_loss = *v;
     if (auto v = get_optional_int(*up, "hold_down_ms", 0, 600000)) s.uplinks.hold_down = std::chrono::milliseconds(*v);
+    if (auto v = get_optional_int(*up, "idle_after_ms", 1000, 86400000)) s.idle.after = std::chrono::milliseconds(*v);
+    if (auto v = get_optional_int(*up, "idle_keepalive_ms", 1000, 3600000)) s.idle.keepalive = std::chrono::milliseconds(*v);
+    if (auto v = get_optional_int(*up, "idle_standby_probe_ms", 0, 86400000))
+      s.idle.standby_probe = std::chrono::milliseconds(*v);
   }
 
   if (const auto* tun = get_optional_table(root, "tun")) {

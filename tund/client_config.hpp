@@ -7,7 +7,8 @@
 //   [[hub]] name, endpoint = "ip:port", public_key, routes = ["cidr", ...],
 //           persistent_keepalive = seconds (0 = off),
 //           max_vip_subnet = 16 (widest VIP subnet, as a prefix length, routed to this hub)
-//   [uplinks] prefer, avoid, metered (globs), max_rtt_ms, max_loss, hold_down_ms
+//   [uplinks] prefer, avoid, metered (globs), max_rtt_ms, max_loss, hold_down_ms,
+//             idle_after_ms, idle_keepalive_ms, idle_standby_probe_ms
 //   [handover] resend_max_bytes, resend_max_packets, resend_max_age_ms
 //   [performance] offload = true, crypto_threads = N
 //   metrics_listen = "127.0.0.1:9586"         # Prometheus /metrics (optional)
@@ -52,6 +53,7 @@ struct ClientSettings {
   std::vector<HubSettings> hubs;
   std::uint32_t fwmark = 0x7475;
   session::UplinkPolicyConfig uplinks;
+  session::IdlePolicy idle;
   session::ResendLimits resend;
   config::DataPathSettings data_path;
   std::optional<Endpoint> metrics_listen;

@@ -28,6 +28,7 @@ ClientDaemon::ClientDaemon(asio::io_context& io, ClientSettings settings)
   if (!cc.identity.complete()) throw std::runtime_error("the private key gives no usable public key");
   cc.wall_offset = daemon::wall_offset();
   cc.resend = settings_.resend;
+  cc.idle = settings_.idle;
   if (!settings_.data_path.allow_aes) cc.capabilities &= ~wire::initiation_payload::kCapAes256Gcm;
   client_ = std::make_unique<session::Client>(cc, rng_);
   tun_ = std::make_unique<daemon::TunDevice>(settings_.tun_name, settings_.mtu, settings_.data_path.offload);
@@ -228,6 +229,8 @@ void ClientDaemon::reload(ClientSettings fresh) {
 
   // The uplink policy, at once.
   settings_.uplinks = fresh.uplinks;
+  settings_.idle = fresh.idle;
+  client_->set_idle_policy(settings_.idle);
   for (auto& st : hub_state_) st.selector.set_config(settings_.uplinks);
   // Each hub's routes: new ones installed (if its session is up), gone ones removed.
   std::size_t added = 0, removed = 0;

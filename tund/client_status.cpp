@@ -44,6 +44,7 @@ bool ClientDaemon::all_connected() const {
 
 std::string ClientDaemon::status_json() const {
   using nlohmann::json;
+  const Time now = daemon::now();
   json hubs = json::array();
   for (std::size_t i = 0; i < client_->session_count(); ++i) {
     const auto& s = client_->session(i);
@@ -56,6 +57,7 @@ std::string ClientDaemon::status_json() const {
                     {"state", s.established() ? "connected" : s.state() == session::ClientSession::State::kIdle ? "idle" : "connecting"},
                     {"vip", s.vip().vip ? config::ipv4_to_string(s.vip().vip) : ""},
                     {"uplink", uplink_name(static_cast<int>(s.active_path()))},
+                    {"traffic", s.idle(now) ? "idle" : "active"},  // idle: probing slowed (IdlePolicy)
                     {"routes", routes},
                     {"rx_bytes", s.stats().rx_bytes},
                     {"tx_bytes", s.stats().tx_bytes},
@@ -83,23 +85,28 @@ std::string ClientDaemon::status_json() const {
                        {"metered", session::glob_match(settings_.uplinks.metered, u.name)},
                        {"rtt_ms", st && st->rtt ? json(std::chrono::duration<double, std::milli>(*st->rtt).count()) : json(nullptr)},
                        {"loss", st && st->loss ? json(*st->loss) : json(nullptr)},
+                       {"probes_sent", st ? st->probes_sent : 0},
                        {"role", has_verdict ? session::to_string(verdicts[i].role) : "unusable"},
                        {"reason", has_verdict ? verdicts[i].reason : ""}});
   }
   const json drops = drop_counts();
   const auto& first = client_->session(0).vip();
-  std::uint64_t resent = 0, switches = 0;
+  std::uint64_t resent = 0, switches = 0, suspicions = 0, suspicion_switches = 0, copied_bytes = 0;
   Duration last_duration{0};
   for (std::size_t i = 0; i < client_->session_count(); ++i) {
     const auto& h = client_->session(i).handover_stats();
     resent += h.resent_packets;
     switches += h.switches;
+    suspicions += h.suspicions;
+    suspicion_switches += h.suspicion_switches;
+    copied_bytes += h.copied_bytes;
     if (i == 0) last_duration = h.last_duration;
   }
   return daemon::to_reply(json{{"state", all_connected() ? "connected" : "connecting"},
               {"interface", tun_->name()},
               {"vip", first.vip ? config::ipv4_to_string(first.vip) : ""},
               {"active_uplink", uplink_name(static_cast<int>(client_->session(0).active_path()))},
+              {"traffic", client_->session(0).idle(now) ? "idle" : "active"},
               {"pinned", pinned_ ? *pinned_ : ""},
               {"handovers", handovers_.count},
               {"last_handover", {{"reason", handovers_.last_reason}, {"from", handovers_.last_from},
@@ -107,6 +114,9 @@ std::string ClientDaemon::status_json() const {
                                  {"duration_us", std::chrono::duration_cast<std::chrono::microseconds>(last_duration).count()}}},
               {"switch_exchanges", switches},
               {"resent_packets", resent},
+              {"suspicions", suspicions},                  // active path quiet with data outstanding
+              {"suspicion_switches", suspicion_switches},  // of those, left because the standby answered first
+              {"copied_bytes", copied_bytes},              // data copies sent on standbys meanwhile
               {"hubs", hubs},
               {"uplinks", uplinks},
               {"data_path", data_path_json()},
@@ -153,10 +163,19 @@ std::string ClientDaemon::render_metrics() const {
               [](const session::ClientSession& s) {
                 return s.last_handshake() ? daemon::to_unix_seconds(*s.last_handshake()) : 0;
               });
+  const Time now = daemon::now();
+  per_session("tund_session_idle", "gauge", "1 while no inner packet passed for [uplinks] idle_after_ms (slow probing).",
+              [now](const session::ClientSession& s) { return s.idle(now) ? 1 : 0; });
   per_session("tund_resend_buffer_bytes", "gauge", "Inner bytes kept for resending after a handover.",
               [](const session::ClientSession& s) { return s.resend_bytes(); });
   per_session("tund_resent_packets_total", "counter", "Packets resent after switching exchanges.",
               [](const session::ClientSession& s) { return s.handover_stats().resent_packets; });
+  per_session("tund_suspicions_total", "counter", "Times the active uplink went quiet with data outstanding.",
+              [](const session::ClientSession& s) { return s.handover_stats().suspicions; });
+  per_session("tund_suspicion_switches_total", "counter", "Suspicions ended by leaving: the standby answered first.",
+              [](const session::ClientSession& s) { return s.handover_stats().suspicion_switches; });
+  per_session("tund_copied_bytes_total", "counter", "Bytes of data copies sent on a standby during suspicions.",
+              [](const session::ClientSession& s) { return s.handover_stats().copied_bytes; });
   m.family("tund_uplink_info", "gauge", "One per interface in the uplink table, with its role for the first hub.");
   const auto& table = monitor_->table();
   const auto& verdicts = hub_state_[0].selector.last().verdicts;
@@ -170,6 +189,10 @@ std::string ClientDaemon::render_metrics() const {
   for (const auto& u : table)
     if (const auto* st = client_->session(0).path_stats(static_cast<session::PathId>(u.ifindex)); st && st->rtt)
       m.sample("tund_uplink_rtt_seconds", {{"uplink", u.name}}, std::chrono::duration<double>(*st->rtt).count());
+  m.family("tund_uplink_probes_sent_total", "counter", "Path probes sent to the first hub on each uplink.");
+  for (const auto& u : table)
+    if (const auto* st = client_->session(0).path_stats(static_cast<session::PathId>(u.ifindex)))
+      m.sample("tund_uplink_probes_sent_total", {{"uplink", u.name}}, static_cast<double>(st->probes_sent));
   m.family("tund_handovers_total", "counter", "Uplink changes, by what triggered them.");
   for (const char* r : {"manual", "uplink_change", "path_quality", "hold_down_over", "other"}) {
     const auto it = handovers_by_reason_.find(r);

@@ -69,8 +69,12 @@ void ClientDaemon::reconcile_sockets(Time now) {
     auto& s = client_->session(slot);
     for (const auto& u : table) {
       const auto id = static_cast<session::PathId>(u.ifindex);
-      if (u.usable() && uplinks_.count(u.ifindex)) s.add_path(id, now);
-      else s.remove_path(id);
+      if (u.usable() && uplinks_.count(u.ifindex)) {
+        s.add_path(id, now);
+        s.set_path_metered(id, session::glob_match(settings_.uplinks.metered, u.name));
+      } else {
+        s.remove_path(id);
+      }
     }
     std::vector<session::PathId> stale;
     for (session::PathId id : s.path_ids())

@@ -133,7 +133,7 @@ int print_status(const std::string& json_text, bool as_json) {
   std::cout << "\n";
   for (const auto& h : j["hubs"]) {
     std::cout << "\nhub: " << h.value("name", "") << "\n"
-              << "  state: " << h.value("state", "") << "\n"
+              << "  state: " << h.value("state", "") << " (traffic " << h.value("traffic", "") << ")\n"
               << "  endpoint: " << h.value("endpoint", "") << "\n"
               << "  vip: " << h.value("vip", "") << "\n"
               << "  latest handshake: " << cli::human_age(h.value("last_handshake", std::int64_t{0})) << "\n"
@@ -142,14 +142,15 @@ int print_status(const std::string& json_text, bool as_json) {
   }
   if (j.contains("uplinks") && !j["uplinks"].empty()) {
     std::cout << "\nuplinks:\n";
-    std::printf("  %-10s %-9s %-5s %-8s %-9s %-6s %s\n", "name", "kind", "up", "rtt", "loss", "role", "why");
+    std::printf("  %-10s %-9s %-5s %-8s %-9s %-7s %-6s %s\n", "name", "kind", "up", "rtt", "loss", "probes", "role", "why");
     for (const auto& u : j["uplinks"]) {
       std::string addrs;
       for (const auto& a : u["addresses"]) addrs += (addrs.empty() ? "" : ",") + a.get<std::string>();
       const std::string rtt = u["rtt_ms"].is_null() ? "-" : std::to_string(u["rtt_ms"].get<double>()).substr(0, 5) + "ms";
       const std::string loss = u["loss"].is_null() ? "-" : std::to_string(static_cast<int>(u["loss"].get<double>() * 100)) + "%";
-      std::printf("  %-10s %-9s %-5s %-8s %-9s %-6s %s [%s]\n", u.value("name", "").c_str(), u.value("kind", "").c_str(),
-                  u.value("up", false) ? "yes" : "no", rtt.c_str(), loss.c_str(), u.value("role", "").c_str(),
+      std::printf("  %-10s %-9s %-5s %-8s %-9s %-7llu %-6s %s [%s]\n", u.value("name", "").c_str(), u.value("kind", "").c_str(),
+                  u.value("up", false) ? "yes" : "no", rtt.c_str(), loss.c_str(),
+                  static_cast<unsigned long long>(u.value("probes_sent", std::uint64_t{0})), u.value("role", "").c_str(),
                   u.value("reason", "").c_str(), addrs.c_str());
     }
   }

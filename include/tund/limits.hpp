@@ -86,6 +86,16 @@ inline constexpr std::size_t kMinLossSamples = 3;               // before a loss
 // gets at most kUnvalidatedAmplification times the bytes received from it.
 inline constexpr auto kPathChallengeInterval = std::chrono::milliseconds(300);
 inline constexpr auto kPathValidationTimeout = std::chrono::seconds(1);
+// Idle sessions (session::IdlePolicy, [uplinks] idle_*): no inner packet for
+// kIdleAfter; then the active path is kept every kIdleKeepalive (under the
+// 30 s that many NATs and CGNATs give an idle UDP binding, as WireGuard's
+// recommended 25 s; about 144 packets an hour each way), unmetered standbys
+// every kIdleStandbyProbe (30 an hour), metered ones never. kIdleAfter is
+// past an LTE radio's ~10 s inactivity timer, so a radio that would drop to
+// idle is let go soon after the traffic stops.
+inline constexpr auto kIdleAfter = std::chrono::seconds(15);
+inline constexpr auto kIdleKeepalive = std::chrono::seconds(25);
+inline constexpr auto kIdleStandbyProbe = std::chrono::seconds(120);
 inline constexpr std::uint64_t kUnvalidatedAmplification = 3;
 }  // namespace tund::limits
 
@@ -100,6 +110,13 @@ inline constexpr int kDeadRttFactor = 4;
 // needless (if seamless) switch.
 inline constexpr auto kDeadFloor = std::chrono::milliseconds(200);
 inline constexpr auto kDeadCeiling = std::chrono::milliseconds(600);
+// Duplicate on suspicion: data outstanding on the active path and nothing
+// back for max(2 srtt + 4 rttvar, kSuspicionFloor) (far below the liveness
+// timeout): the unacknowledged tail and new data are also sent, as copies, on
+// the best standby path, at most kSuspicionMaxBytes per suspicion; the first
+// path to answer decides (the standby: switch; the active: stop copying).
+inline constexpr auto kSuspicionFloor = std::chrono::milliseconds(15);
+inline constexpr std::size_t kSuspicionMaxBytes = 256u << 10;
 // A receiver acknowledges data after this many packets or this delay.
 inline constexpr std::uint32_t kAckEveryPackets = 16;
 inline constexpr auto kAckDelay = std::chrono::milliseconds(5);
@@ -151,6 +168,8 @@ inline constexpr std::size_t kHubControlQueue = 8;
 inline constexpr auto kHubHousekeeping = std::chrono::seconds(1);
 // Smoothed RTT per path: srtt += (sample - srtt) / kRttEwmaDivisor (RFC 6298's 1/8).
 inline constexpr int kRttEwmaDivisor = 8;
+// Its mean deviation: rttvar += (|srtt - sample| - rttvar) / kRttVarDivisor (RFC 6298's 1/4).
+inline constexpr int kRttVarDivisor = 4;
 // Packet buffers the resend buffer keeps for reuse (steady state allocates nothing).
 inline constexpr std::size_t kResendPoolMax = 256;
 // Per-source handshake budget under load: tokens per second, burst, and how

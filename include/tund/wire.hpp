@@ -8,6 +8,10 @@
 //  cookie     (64)   type | receiver_idx | nonce(24) | enc_cookie(32)
 //  data       (40+n) type | receiver_idx | counter(8) | AEAD(data_seq(8) | inner IP packet)
 //  control    (32+n) type | receiver_idx | counter(8) | AEAD(control frame)
+//  data copy  (40+n) as data: a copy sent on a second path while the active
+//                    one is suspected (session/client_paths.cpp); delivered
+//                    like data (at most once per data sequence), but the
+//                    receiver never moves its return path on it
 //
 // Data and control share one counter space per keypair; the 16-byte header is
 // the AEAD's associated data, so the type byte is authenticated too. The data
@@ -31,7 +35,10 @@ enum class MessageType : std::uint8_t {
   kCookieReply = 3,
   kData = 4,
   kControl = 5,
+  kDataCopy = 6,
 };
+
+inline bool carries_data(MessageType t) { return t == MessageType::kData || t == MessageType::kDataCopy; }
 
 inline constexpr std::size_t kTagSize = 16;
 inline constexpr std::size_t kMacSize = 16;
@@ -160,6 +167,7 @@ inline std::optional<MessageType> classify(Bytes datagram) {
       if (datagram.size() == cookie_reply::kSize) return type;
       break;
     case MessageType::kData:
+    case MessageType::kDataCopy:
       if (datagram.size() >= transport::kMinSize + transport::kSeqSize) return type;
       break;
     case MessageType::kControl:

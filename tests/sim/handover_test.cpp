@@ -134,11 +134,12 @@ TEST(Handover, PlannedSwitchLosesNothingAndResendsNothing) {
   expect_exactly_once(s.delivered_to_client, kServer, kClientVip, f.down, 1200);
 }
 
-TEST(Handover, DeadPathIsNoticedWithinTheLivenessTimeoutEvenWhenIdle) {
+TEST(Handover, DeadPathIsNoticedWithinTheLivenessTimeoutWithoutTraffic) {
   Sim s = two_path_sim(23);
   s.dead.insert(1);
   const Time died = s.now;
-  // No traffic at all: the active-path probe (every second) is the keepalive.
+  // No traffic yet (not idle: that is tests/sim/idle_test.cpp): the
+  // active-path probe, every second, is the keepalive.
   while (!s.cs().path_stats(1)->dead && s.now - died < 5s) s.run_for(1ms, 1ms);
   EXPECT_TRUE(s.cs().path_stats(1)->dead);
   EXPECT_LE(s.now - died, limits::kProbeIntervalActive + s.cs().dead_timeout() + 5ms);

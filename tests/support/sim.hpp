@@ -187,6 +187,7 @@ class Sim {
   }
 
   void put_from_path(session::PathId path, Bytes datagram) {
+    ++sent_per_path[path];
     if (dead.count(path) || !paths.count(path)) {
       record_nonce(Dir::kToHub, datagram);
       ++sent_to_hub;
@@ -259,7 +260,7 @@ class Sim {
  private:
   void record_nonce(Dir dir, Bytes d) {
     const auto type = wire::classify(d);
-    if (!type || (*type != wire::MessageType::kData && *type != wire::MessageType::kControl)) return;
+    if (!type || (!wire::carries_data(*type) && *type != wire::MessageType::kControl)) return;
     const auto key = std::make_tuple(int(dir), load_le32(d.data() + 4), load_le64(d.data() + 8));
     if (!nonces.insert(key).second) nonce_reused = true;
   }
@@ -293,7 +294,8 @@ class Sim {
   }
 
  public:
-  std::map<session::PathId, std::size_t> delivered_per_path;
+  std::map<session::PathId, std::size_t> delivered_per_path;  // hub -> client, by the path it arrived on
+  std::map<session::PathId, std::size_t> sent_per_path;       // client -> hub, by the path it left on
 
  private:
 

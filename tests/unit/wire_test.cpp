@@ -53,6 +53,9 @@ TEST(Wire, ClassifyRejectsEveryWrongLength) {
   EXPECT_FALSE(wire::classify(message(MessageType::kData, 39)));  // no room for the data sequence
   EXPECT_EQ(wire::classify(message(MessageType::kData, 40)), MessageType::kData);
   EXPECT_EQ(wire::classify(message(MessageType::kData, 1500)), MessageType::kData);
+  // A copy (sent on suspicion) has the data layout.
+  EXPECT_FALSE(wire::classify(message(MessageType::kDataCopy, 39)));
+  EXPECT_EQ(wire::classify(message(MessageType::kDataCopy, 40)), MessageType::kDataCopy);
   EXPECT_FALSE(wire::classify(message(MessageType::kControl, 32)));  // no room for a frame header
   EXPECT_EQ(wire::classify(message(MessageType::kControl, 36)), MessageType::kControl);
   EXPECT_FALSE(wire::classify(message(MessageType::kControl, 32 + wire::control::kMaxSize + 1)));
@@ -60,7 +63,7 @@ TEST(Wire, ClassifyRejectsEveryWrongLength) {
 
 TEST(Wire, ClassifyRejectsUnknownTypesAndReservedBytes) {
   for (int t = 0; t < 256; ++t) {
-    if (t >= 1 && t <= 5) continue;
+    if (t >= 1 && t <= 6) continue;
     auto m = message(MessageType::kData, 148);
     m[0] = static_cast<std::uint8_t>(t);
     EXPECT_FALSE(wire::classify(m)) << t;
