@@ -143,6 +143,8 @@ TEST(Handover, DeadPathIsNoticedWithinTheLivenessTimeoutWithoutTraffic) {
   while (!s.cs().path_stats(1)->dead && s.now - died < 5s) s.run_for(1ms, 1ms);
   EXPECT_TRUE(s.cs().path_stats(1)->dead);
   EXPECT_LE(s.now - died, limits::kProbeIntervalActive + s.cs().dead_timeout() + 5ms);
+  EXPECT_EQ(s.cs().handover_stats().suspicions, 0u) << "no data outstanding: no copies, the dead verdict decides";
+  EXPECT_EQ(s.cs().handover_stats().copies, 0u);
 }
 
 TEST(Handover, AckForDataNeverSentIsRefused) {
