@@ -378,6 +378,7 @@ void ClientSession::on_timer(Time now) {
     end_suspicion();
     if (Path* p = find_path(active_path_)) {
       p->stats.dead = true;
+      p->stats.silent_for = now - awaiting_since_;
       ++path_epoch_;
       // In doubt: every standby gets measured now, metered ones included.
       for (auto& q : paths_)

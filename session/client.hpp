@@ -73,6 +73,7 @@ struct PathStats {
   // Sent on and heard nothing back for the liveness timeout; cleared when a
   // probe on it is answered again.
   bool dead = false;
+  Duration silent_for{0};  // when found dead: how long it had not answered
 };
 
 // What the last handovers cost.

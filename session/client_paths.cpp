@@ -176,10 +176,10 @@ void ClientSession::on_path_answered(PathId path, Time now) {
   end_suspicion();
   if (Path* p = find_path(active_path_)) {
     p->stats.dead = true;
+    p->stats.silent_for = awaiting_since_ == kNever ? Duration{0} : now - awaiting_since_;
     ++path_epoch_;
   }
   awaiting_since_ = kNever;
-  (void)now;
 }
 
 void ClientSession::on_sent(Time now, bool data, bool answered) {

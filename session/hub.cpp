@@ -241,9 +241,7 @@ ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now
     // Acknowledge every authenticated data packet, even one the VIP check
     // drops below: the client's liveness timer counts on an answer.
     if (s->stream_.ack_due(now)) {
-      ControlFrame f;
-      f.kind = wire::ControlKind::kAck;
-      queue_control(*s, f, s->endpoint_);
+      queue_ack(*s);
     } else if (!s->in_acking_list_) {
       s->in_acking_list_ = true;
       acking_.push_back(s->client_);
@@ -303,6 +301,17 @@ void Hub::challenge(HubSession& s, Time now) {
   rng_.fill(f.probe.challenge);
   s.challenge_ = f.probe;
   s.challenge_next_ = now + limits::kPathChallengeInterval;
+  queue_control(s, f, s.endpoint_);
+}
+
+void Hub::queue_ack(HubSession& s) {
+  // One plain acknowledgement waiting is enough: its content is taken when it
+  // is sent. More would crowd out what else waits in the bounded queue (a
+  // burst of copies on suspicion once evicted the probe reply that ends it).
+  for (const auto& q : s.control_queue_)
+    if (q.frame.kind == wire::ControlKind::kAck && q.frame.ack.flags == 0 && q.to == s.endpoint_) return;
+  ControlFrame f;
+  f.kind = wire::ControlKind::kAck;
   queue_control(s, f, s.endpoint_);
 }
 
@@ -410,11 +419,7 @@ void Hub::on_timer(Time now) {
     HubSession* s = clients_[id].session.get();
     if (!s) return true;
     if (s->stream_.ack_deadline() != kNever && !s->stream_.ack_due(now)) return false;
-    if (s->stream_.ack_deadline() != kNever) {
-      ControlFrame f;
-      f.kind = wire::ControlKind::kAck;
-      queue_control(*s, f, s->endpoint_);
-    }
+    if (s->stream_.ack_deadline() != kNever) queue_ack(*s);
     s->in_acking_list_ = false;
     return true;
   });

@@ -177,6 +177,7 @@ class Hub {
   void wake_housekeeping(Time now) { next_housekeeping_ = std::min(next_housekeeping_, now + limits::kHubHousekeeping); }
   void mark_ready(HubSession& s);
   void queue_control(HubSession& s, const ControlFrame& f, const Endpoint& to);
+  void queue_ack(HubSession& s);
   void migrate(HubSession& s, const Endpoint& to, std::size_t bytes, Time now);
   void challenge(HubSession& s, Time now);
   std::optional<std::size_t> seal_data(HubSession& s, MutableBytes out, std::size_t inner_len, std::uint64_t seq,

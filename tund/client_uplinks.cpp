@@ -100,8 +100,8 @@ std::vector<session::UplinkCandidate> ClientDaemon::candidates(std::size_t slot)
         // Sent on it and heard nothing back: walked out of range, or a black
         // hole. Unusable until a probe on it is answered again.
         c.usable = false;
-        c.unusable_reason = "no answer within " +
-                            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(s.dead_timeout()).count()) +
+        c.unusable_reason = "no answer for " +
+                            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(st->silent_for).count()) +
                             " ms";
       }
     }
@@ -114,7 +114,7 @@ std::vector<session::UplinkCandidate> ClientDaemon::candidates(std::size_t slot)
     for (auto& c : out) {
       const auto* st = s.path_stats(c.id);
       if (st && st->dead && uplinks_.count(static_cast<int>(c.id)) &&
-          c.unusable_reason.rfind("no answer within", 0) == 0) {
+          c.unusable_reason.rfind("no answer for", 0) == 0) {
         c.usable = true;
         c.unusable_reason.clear();
       }

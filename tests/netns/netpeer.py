@@ -6,6 +6,10 @@
                                    byte; TIMELINE.start: that byte's wall-clock time, Unix ms)
   netpeer.py send HOST PORT BYTES [RATE]  stream deterministic pseudo-random bytes (RATE bytes/s,
                                    paced in 8 KiB writes), print "<sha256> <bytes>"
+  netpeer.py udpsend HOST PORT BITS_PER_S SECONDS [SIZE]  a constant-rate UDP stream of SIZE-byte
+                                   (default 1200) datagrams, each numbered; prints how many it sent
+  netpeer.py udpsink PORT          count the numbered datagrams of one udpsend stream until it has
+                                   been quiet for 2 s; prints "<distinct> <duplicates> <longest-gap-ms>"
   netpeer.py answer PORT TEXT     answer every TCP connection with TEXT (until killed)
   netpeer.py ask HOST PORT        connect, print what the server says
   netpeer.py udpecho PORT         echo UDP datagrams (until killed)
@@ -153,6 +157,46 @@ def main(argv):
         s.shutdown(socket.SHUT_WR)
         s.recv(1)
         print(h.hexdigest(), n, flush=True)
+    elif cmd == "udpsend":
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        size = int(argv[6]) if len(argv) > 6 else 1200
+        per_s = float(argv[4]) / 8 / size
+        end_n = int(per_s * float(argv[5]))
+        pad = bytes(size - 8)
+        t0 = time.monotonic()
+        n = 0
+        while n < end_n:
+            due = int((time.monotonic() - t0) * per_s) + 1
+            while n < min(due, end_n):
+                try:
+                    s.sendto(n.to_bytes(8, "big") + pad, (argv[2], int(argv[3])))
+                except OSError:
+                    pass  # no route for a moment (a link going down): counted as lost
+                n += 1
+            time.sleep(0.001)
+        print(n, flush=True)
+    elif cmd == "udpsink":
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        s.bind(("0.0.0.0", int(argv[2])))
+        print("ready", flush=True)
+        seen, dups, gap, last = set(), 0, 0.0, None
+        s.settimeout(None)
+        while True:
+            try:
+                data = s.recv(65536)
+            except socket.timeout:
+                break
+            now = time.monotonic()
+            if last is not None:
+                gap = max(gap, now - last)
+            last = now
+            s.settimeout(2.0)
+            k = int.from_bytes(data[:8], "big")
+            if k in seen:
+                dups += 1
+            seen.add(k)
+        print(len(seen), dups, int(gap * 1000), flush=True)
     elif cmd == "answer":
         srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
