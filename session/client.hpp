@@ -20,7 +20,12 @@
 //   expiry      keypairs older than kRejectAfterTime are discarded
 //   probes      every path (uplink) gets a probe under the session keys every
 //               kProbeIntervalActive (active) or kProbeIntervalStandby
-//               (standby); replies give its RTT, missing replies its loss
+//               (standby), at the IdlePolicy's pace while idle; replies give
+//               its RTT and variation, missing replies its loss
+//   suspicion   the active path quiet with data outstanding for
+//               suspicion_timeout(): copies on the best standby until one
+//               path answers (client_paths.cpp)
+//   liveness    quiet for dead_timeout(): the path is dead (the backstop)
 //
 // Paths: the daemon adds one per uplink and says which is active. Data,
 // keepalives and handshakes go on the active path; each path's probes on that
