@@ -230,7 +230,7 @@ ReceiveResult ClientSession::on_response(Bytes msg, PathId path, Time now) {
   last_handshake_ = now;
   ++channel_.stats().handshakes;
   state_ = State::kEstablished;
-  on_authenticated_receive(now);
+  on_authenticated_receive();
   earliest_expiry_ = std::min(earliest_expiry_, now + limits::kRejectAfterTime);
   // Confirm the new keys to the hub at once, unless staged data will do it,
   // or the session is idle: then the next keepalive does (well before the
@@ -249,7 +249,7 @@ ReceiveResult ClientSession::on_transport(crypto::Keypair& kp, MutableBytes msg,
   std::size_t len = 0;
   bool newest = false;
   if (auto drop = channel_.open(kp, msg, len, newest, now, opened)) return owner_.dropped(*drop);
-  on_authenticated_receive(now);
+  on_authenticated_receive();
   if (Path* p = find_path(path)) p->stats.last_received = now;
   on_path_answered(path, now);
   const Bytes plain(msg.data() + t::kHeaderSize, len);

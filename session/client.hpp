@@ -205,7 +205,7 @@ class ClientSession {
   void queue_control(const ControlFrame& f, PathId path);
   void queue_probes(Time now);
   void send_probe(Path& p, Time now);
-  void on_authenticated_receive(Time now);
+  void on_authenticated_receive();
   // Something left on the active path: `data`, and whether the hub answers it.
   void on_sent(Time now, bool data, bool answered);
   // An inner packet either way: the end of an idle period, if one ran.

@@ -192,11 +192,10 @@ void ClientSession::on_sent(Time now, bool data, bool answered) {
   if (data && unanswered_since_ == kNever) unanswered_since_ = now;
 }
 
-void ClientSession::on_authenticated_receive(Time now) {
+void ClientSession::on_authenticated_receive() {
   unanswered_since_ = kNever;
   expecting_since_ = kNever;
   silent_ = false;
-  (void)now;
 }
 
 bool ClientSession::hub_silent(Time now) const {

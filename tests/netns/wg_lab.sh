@@ -1,7 +1,7 @@
 # wireguard-go on the netns lab (cli <-> hub, the same uplinks and router as
 # tund), for the benchmarks and the demo: sourced after lab.sh.
-#   WG_GO   the binary (default: Debian's wireguard-go; the benchmarks pass
-#           ../shared/anchors/wireguard-go-modern when it exists)
+#   WG_GO   the binary (default: Debian's wireguard-go; a benchmark may name a
+#           newer build it was given)
 # setup_wg brings up wgcli (10.99.0.2) and wghub (10.99.0.1) with
 # 10.4.0.0/24 routed through them and sets CLI_IP; ready_wg says whether srv
 # answers through the tunnel; WG_PIDS holds its two processes, stop_wg

@@ -17,6 +17,7 @@ using test::kClientVip;
 using test::kServer;
 using test::make_inner;
 using test::Sim;
+using test::two_path_sim;
 
 struct Flow {
   std::uint32_t up = 0, down = 0;
@@ -50,14 +51,6 @@ void expect_exactly_once(const std::vector<std::vector<std::uint8_t>>& got, std:
   EXPECT_EQ(seen.size(), sent) << "every packet arrived; missing:" << missing;
 }
 
-Sim two_path_sim(std::uint64_t seed) {
-  Sim s(seed);
-  s.paths[2] = Endpoint::v4(0x0a020002, 40002);
-  s.cs().add_path(2, s.now);
-  s.cs().start(s.now);
-  s.run_for(3s, 1ms);  // handshake and a few probes on both paths
-  return s;
-}
 
 // The hub restarts (all its sessions gone): the client notices the silence on
 // every path and handshakes again by itself, within kHubSilence + kSilentRetry

@@ -20,10 +20,8 @@ using test::Sim;
 // then silence until the session is idle.
 Sim idle_sim(std::uint64_t seed) {
   Sim s(seed);
-  s.paths[2] = Endpoint::v4(0x0a020002, 40002);
-  s.paths[3] = Endpoint::v4(0x0a030002, 40003);
-  s.cs().add_path(2, s.now);
-  s.cs().add_path(3, s.now);
+  s.add_uplink(2, Endpoint::v4(0x0a020002, 40002));
+  s.add_uplink(3, Endpoint::v4(0x0a030002, 40003));
   s.cs().set_path_metered(3, true);
   EXPECT_TRUE(s.connect());
   for (std::uint32_t i = 0; i < 20; ++i) {

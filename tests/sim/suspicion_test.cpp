@@ -19,15 +19,8 @@ using test::kClientVip;
 using test::kServer;
 using test::make_inner;
 using test::Sim;
+using test::two_path_sim;
 
-Sim two_paths(std::uint64_t seed) {
-  Sim s(seed);
-  s.paths[2] = Endpoint::v4(0x0a020002, 40002);
-  s.cs().add_path(2, s.now);
-  s.cs().start(s.now);
-  s.run_for(3s, 1ms);  // handshake, RTT and its variation on both paths
-  return s;
-}
 
 // One packet each way every millisecond; the daemon's policy reduced to what
 // matters here: leave a path the session declared dead. Returns when the
@@ -61,7 +54,7 @@ void expect_each_once(const std::vector<std::vector<std::uint8_t>>& got, std::ui
 }
 
 TEST(Suspicion, ASilentDeathIsLeftWithinTensOfMilliseconds) {
-  Sim s = two_paths(71);
+  Sim s = two_path_sim(71);
   Traffic f;
   run(s, f, 200ms);
   s.dead.insert(1);  // a blackhole: the link stays up, nothing passes
@@ -86,7 +79,7 @@ TEST(Suspicion, ASilentDeathIsLeftWithinTensOfMilliseconds) {
 }
 
 TEST(Suspicion, ACopyIsDeliveredOnceAndNeverMovesTheHubsReturnPath) {
-  Sim s = two_paths(73);
+  Sim s = two_path_sim(73);
   const Endpoint before = s.hub->session(0)->endpoint();
   // Seal a copy as the client would and hand it to the hub from the standby.
   std::vector<std::uint8_t> buf(Sim::kBuf);
@@ -107,7 +100,7 @@ TEST(Suspicion, ACopyIsDeliveredOnceAndNeverMovesTheHubsReturnPath) {
 }
 
 TEST(Suspicion, ASlowActivePathThatAnswersFirstStopsTheCopies) {
-  Sim s = two_paths(74);
+  Sim s = two_path_sim(74);
   Traffic f;
   run(s, f, 200ms);
   // The standby is slower than the active path will be late: the active

@@ -99,6 +99,11 @@ class Sim {
   std::map<session::PathId, Endpoint> paths{{1, Endpoint::v4(0x0a010002, 40000)}};
   std::set<session::PathId> dead;
   Endpoint client_addr() const { return paths.at(1); }
+  // Another uplink of the client (path `id`, seen by the hub at `addr`).
+  void add_uplink(session::PathId id, const Endpoint& addr) {
+    paths[id] = addr;
+    cs().add_path(id, now);
+  }
   Endpoint path_addr(session::PathId p) const { return paths.at(p); }
 
   // What each side delivered to its TUN, in order.
@@ -317,5 +322,15 @@ class Sim {
   std::uint64_t seq_ = 0;
   std::map<std::pair<Time, std::uint64_t>, InFlight> in_flight_;
 };
+
+// A client with a second uplink (path 2), connected, with a few seconds of
+// probes behind it on both (RTT and its variation measured).
+inline Sim two_path_sim(std::uint64_t seed) {
+  Sim s(seed);
+  s.add_uplink(2, Endpoint::v4(0x0a020002, 40002));
+  s.cs().start(s.now);
+  s.run_for(std::chrono::seconds(3), std::chrono::milliseconds(1));
+  return s;
+}
 
 }  // namespace tund::test
