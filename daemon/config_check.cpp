@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <sys/stat.h>
 
+#include <cctype>
 #include <charconv>
 #include <cstring>
 #include <filesystem>
@@ -238,16 +239,75 @@ std::optional<Prefix> parse_prefix(std::string_view text, bool allow_host_bits) 
   return p;
 }
 
-std::optional<Endpoint> parse_endpoint(std::string_view text) {
-  const auto colon = text.rfind(':');
-  if (colon == std::string_view::npos) return std::nullopt;
-  const auto ip = parse_ipv4(text.substr(0, colon));
+namespace {
+std::optional<std::uint16_t> parse_port(std::string_view digits) {
   unsigned port = 0;
-  const auto digits = text.substr(colon + 1);
   const auto r = std::from_chars(digits.data(), digits.data() + digits.size(), port);
-  if (!ip || r.ec != std::errc{} || r.ptr != digits.data() + digits.size() || port > 65535)
+  if (digits.empty() || r.ec != std::errc{} || r.ptr != digits.data() + digits.size() || port > 65535)
     return std::nullopt;
-  return Endpoint::v4(*ip, static_cast<std::uint16_t>(port));
+  return static_cast<std::uint16_t>(port);
+}
+}  // namespace
+
+std::optional<Endpoint> parse_ip(std::string_view text) {
+  const std::string s(text);
+  Endpoint e;
+  if (inet_pton(AF_INET, s.c_str(), e.addr.data()) == 1) {
+    e.family = 4;
+    return e;
+  }
+  if (inet_pton(AF_INET6, s.c_str(), e.addr.data()) == 1) {
+    e.family = 6;
+    return e;
+  }
+  return std::nullopt;
+}
+
+std::optional<HostPort> parse_host_port(std::string_view text) {
+  HostPort out;
+  std::string_view host;
+  std::optional<std::uint16_t> port;
+  if (!text.empty() && text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') return std::nullopt;
+    host = text.substr(1, close - 1);
+    port = parse_port(text.substr(close + 2));
+    const auto ip = parse_ip(host);
+    if (!ip || ip->family != 6 || !port) return std::nullopt;
+    out.literal = *ip;
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos || text.find(':') != colon) return std::nullopt;
+    host = text.substr(0, colon);
+    port = parse_port(text.substr(colon + 1));
+    if (!port || host.empty()) return std::nullopt;
+    if (const auto ip = parse_ip(host); ip && ip->family == 4) {
+      out.literal = *ip;
+    } else {
+      // A DNS name (RFC 1123 labels): letters, digits, '-', '.', 253 at most.
+      if (host.size() > 253 || host.front() == '.' || host.front() == '-') return std::nullopt;
+      bool digits_only = true;
+      for (char c : host) {
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.') return std::nullopt;
+        if (std::isalpha(static_cast<unsigned char>(c))) digits_only = false;
+      }
+      if (digits_only) return std::nullopt;  // "1.2.3" is a broken address, not a name
+    }
+  }
+  out.host = std::string(host);
+  out.port = *port;
+  if (out.literal) out.literal->port = out.port;
+  return out;
+}
+
+std::optional<Endpoint> parse_endpoint(std::string_view text) {
+  const auto hp = parse_host_port(text);
+  if (!hp || !hp->literal) return std::nullopt;
+  return hp->literal;
+}
+
+std::string HostPort::to_string() const {
+  return literal ? literal->to_string() : host + ":" + std::to_string(port);
 }
 
 void read_handover_table(const toml::value& root, bool hub, ResendSettings& out) {

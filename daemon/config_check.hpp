@@ -64,7 +64,18 @@ struct Prefix {
 // Parsers for values; each returns nothing on bad syntax.
 std::optional<std::uint32_t> parse_ipv4(std::string_view text);
 std::optional<Prefix> parse_prefix(std::string_view text, bool allow_host_bits);
-std::optional<Endpoint> parse_endpoint(std::string_view text);  // "a.b.c.d:port"
+// "a.b.c.d" or an IPv6 address (without brackets), port 0.
+std::optional<Endpoint> parse_ip(std::string_view text);
+// "a.b.c.d:port", "[v6]:port" or "name:port".
+struct HostPort {
+  std::string host;                 // the address or name as written (no brackets)
+  std::uint16_t port = 0;
+  std::optional<Endpoint> literal;  // set when host is an address
+  std::string to_string() const;
+  bool operator==(const HostPort&) const = default;
+};
+std::optional<HostPort> parse_host_port(std::string_view text);
+std::optional<Endpoint> parse_endpoint(std::string_view text);  // "a.b.c.d:port" or "[v6]:port"
 std::string ipv4_to_string(std::uint32_t ip);
 
 // The optional [handover] table: resend_max_bytes, resend_max_packets,

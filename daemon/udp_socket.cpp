@@ -20,19 +20,51 @@ constexpr std::size_t kMaxGsoSegments = limits::kUdpGsoSegments;
 constexpr std::size_t kMaxGsoBytes = 65535 - 20 - 8;
 constexpr int kSendWaitMs = limits::kUdpSendWaitMs;
 
-void to_sockaddr(const Endpoint& e, sockaddr_in& sa) {
-  std::memset(&sa, 0, sizeof sa);
-  sa.sin_family = AF_INET;
-  std::memcpy(&sa.sin_addr, e.addr.data(), 4);
-  sa.sin_port = htons(e.port);
+// The ::ffff:0:0/96 prefix: an IPv4 address as a dual-stack socket sees it.
+constexpr std::uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+}  // namespace
+
+socklen_t to_sockaddr(const Endpoint& e, int socket_family, sockaddr_in6& storage) {
+  std::memset(&storage, 0, sizeof storage);
+  if (socket_family == AF_INET) {
+    auto& sa = reinterpret_cast<sockaddr_in&>(storage);
+    sa.sin_family = AF_INET;
+    std::memcpy(&sa.sin_addr, e.addr.data(), 4);
+    sa.sin_port = htons(e.port);
+    return sizeof(sockaddr_in);
+  }
+  storage.sin6_family = AF_INET6;
+  storage.sin6_port = htons(e.port);
+  if (e.family == 4) {
+    std::memcpy(storage.sin6_addr.s6_addr, kMappedPrefix, 12);
+    std::memcpy(storage.sin6_addr.s6_addr + 12, e.addr.data(), 4);
+  } else {
+    std::memcpy(storage.sin6_addr.s6_addr, e.addr.data(), 16);
+  }
+  return sizeof(sockaddr_in6);
 }
-Endpoint from_sockaddr(const sockaddr_in& sa) {
+
+Endpoint from_sockaddr(const sockaddr_in6& storage) {
   Endpoint e;
-  e.family = 4;
-  std::memcpy(e.addr.data(), &sa.sin_addr, 4);
-  e.port = ntohs(sa.sin_port);
+  if (storage.sin6_family == AF_INET) {
+    const auto& sa = reinterpret_cast<const sockaddr_in&>(storage);
+    e.family = 4;
+    std::memcpy(e.addr.data(), &sa.sin_addr, 4);
+    e.port = ntohs(sa.sin_port);
+    return e;
+  }
+  e.port = ntohs(storage.sin6_port);
+  if (std::memcmp(storage.sin6_addr.s6_addr, kMappedPrefix, 12) == 0) {
+    e.family = 4;  // one peer has one Endpoint, whichever socket heard it
+    std::memcpy(e.addr.data(), storage.sin6_addr.s6_addr + 12, 4);
+  } else {
+    e.family = 6;
+    std::memcpy(e.addr.data(), storage.sin6_addr.s6_addr, 16);
+  }
   return e;
 }
+
+namespace {
 }  // namespace
 
 DatagramBatch::DatagramBatch() : storage_(new std::uint8_t[kBatch * kBufferSize]) {}
@@ -49,7 +81,15 @@ TxBatch::TxBatch(std::size_t slots, std::size_t stride)
 }
 
 UdpSocket::UdpSocket(const Options& o) {
-  fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  // A wildcard or IPv6 bind gets one dual-stack socket for both families; an
+  // IPv4 address, or a host without IPv6, an IPv4 socket.
+  const bool v4_only = o.bind.family == 4 && !o.bind.unspecified();
+  family_ = v4_only ? AF_INET : AF_INET6;
+  fd_ = ::socket(family_, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd_ < 0 && family_ == AF_INET6 && errno == EAFNOSUPPORT && o.bind.family != 6) {
+    family_ = AF_INET;
+    fd_ = ::socket(family_, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  }
   if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "socket");
   auto fail = [this](const char* what) {
     const int e = errno;
@@ -74,10 +114,25 @@ UdpSocket::UdpSocket(const Options& o) {
     // GSO is asked per message; a kernel without it fails the first send.
     gso_ = true;
   }
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  if (o.bind.valid()) to_sockaddr(o.bind, sa);
-  if (::bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) fail("bind");
+  if (family_ == AF_INET6) {
+    // [::] takes IPv4 too; a specific IPv6 address only IPv6.
+    const int v6only = o.bind.family == 6 && !o.bind.unspecified() ? 1 : 0;
+    if (::setsockopt(fd_, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) < 0) fail("IPV6_V6ONLY");
+    v6only_ = v6only == 1;
+  }
+  // Datagrams never fragment: a path's MTU is what its probes find
+  // (RFC 8899), not what ICMP or the route cache says.
+  const int probe = IP_PMTUDISC_PROBE;
+  ::setsockopt(fd_, IPPROTO_IP, IP_MTU_DISCOVER, &probe, sizeof probe);
+  if (family_ == AF_INET6) {
+    const int probe6 = IPV6_PMTUDISC_PROBE;
+    ::setsockopt(fd_, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &probe6, sizeof probe6);
+  }
+  sockaddr_in6 sa{};
+  Endpoint bind = o.bind;
+  if (!bind.valid()) bind.family = family_ == AF_INET ? 4 : 6;
+  const socklen_t len = to_sockaddr(bind, family_, sa);
+  if (::bind(fd_, reinterpret_cast<sockaddr*>(&sa), len) < 0) fail("bind");
 }
 
 UdpSocket::~UdpSocket() {
@@ -90,7 +145,7 @@ void UdpSocket::receive(DatagramBatch& b) {
     auto& h = b.msgs_[i].msg_hdr;
     h = {};
     h.msg_name = &b.addrs_[i];
-    h.msg_namelen = sizeof(sockaddr_in);
+    h.msg_namelen = sizeof(sockaddr_in6);
     h.msg_iov = &b.iov_[i];
     h.msg_iovlen = 1;
     if (gro_) {
@@ -136,9 +191,8 @@ std::size_t UdpSocket::send(TxBatch& b, std::size_t begin, std::size_t end) {
     }
     auto& h = b.msgs_[messages].msg_hdr;
     h = {};
-    to_sockaddr(first.to, b.addrs_[messages]);
     h.msg_name = &b.addrs_[messages];
-    h.msg_namelen = sizeof(sockaddr_in);
+    h.msg_namelen = to_sockaddr(first.to, family_, b.addrs_[messages]);
     h.msg_iov = &b.iov_[iov_used];
     h.msg_iovlen = j - i;
     if (j - i > 1) {
@@ -201,9 +255,10 @@ std::size_t UdpSocket::send(TxBatch& b, std::size_t begin, std::size_t end) {
 }
 
 bool UdpSocket::send_one(Bytes d, const Endpoint& to) {
-  sockaddr_in sa;
-  to_sockaddr(to, sa);
-  return ::sendto(fd_, d.data(), d.size(), 0, reinterpret_cast<sockaddr*>(&sa), sizeof sa) ==
+  if (!can_reach(to)) return false;
+  sockaddr_in6 sa;
+  const socklen_t len = to_sockaddr(to, family_, sa);
+  return ::sendto(fd_, d.data(), d.size(), 0, reinterpret_cast<sockaddr*>(&sa), len) ==
          static_cast<ssize_t>(d.size());
 }
 

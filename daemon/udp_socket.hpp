@@ -63,7 +63,7 @@ class DatagramBatch {
   std::array<Endpoint, kBatch> peers_{};
   std::array<mmsghdr, kBatch> msgs_{};
   std::array<iovec, kBatch> iov_{};
-  std::array<sockaddr_in, kBatch> addrs_{};
+  std::array<sockaddr_in6, kBatch> addrs_{};  // room for either family
   std::array<ControlBuffer<int>, kBatch> control_{};
 };
 
@@ -98,9 +98,14 @@ class TxBatch {
   std::vector<Entry> entries_;
   std::vector<iovec> iov_;
   std::vector<mmsghdr> msgs_;
-  std::vector<sockaddr_in> addrs_;
+  std::vector<sockaddr_in6> addrs_;
   std::vector<ControlBuffer<std::uint16_t>> control_;
 };
+
+// Socket addresses of either family; an IPv4 peer of a dual-stack socket
+// (::ffff:a.b.c.d) is always an Endpoint of family 4.
+socklen_t to_sockaddr(const Endpoint& e, int socket_family, sockaddr_in6& storage);
+Endpoint from_sockaddr(const sockaddr_in6& storage);
 
 class UdpSocket {
  public:
@@ -117,6 +122,9 @@ class UdpSocket {
   UdpSocket& operator=(const UdpSocket&) = delete;
 
   int fd() const { return fd_; }
+  // AF_INET, or AF_INET6 (dual-stack unless bound to an IPv6 address).
+  int family() const { return family_; }
+  bool can_reach(const Endpoint& to) const { return family_ == AF_INET ? to.family == 4 : to.family == 6 || !v6only_; }
   bool gso() const { return gso_; }
   bool gro() const { return gro_; }
 
@@ -129,6 +137,8 @@ class UdpSocket {
 
  private:
   int fd_ = -1;
+  int family_ = AF_INET6;
+  bool v6only_ = false;
   bool gso_ = false;
   bool gro_ = false;
 };

@@ -79,10 +79,17 @@ HubSettings load_hub_config(const std::string& path) {
   s.config_path = path;
   const auto key_file = get_string(root, "private_key_file");
   s.private_key = load_private_key(*find(root, "private_key_file"), path, key_file);
-  const auto listen = get_string(root, "listen");
-  const auto ep = parse_endpoint(listen);
-  if (!ep || ep->port == 0) fail(*find(root, "listen"), "listen '" + listen + "' is not ip:port");
-  s.listen = *ep;
+  // One address or a list: "[::]:51900" is one dual-stack socket for both families.
+  const auto* listen_at = find(root, "listen");
+  if (!listen_at) fail_file(path, "'listen' is required (\"0.0.0.0:51900\", \"[::]:51900\" or a list)");
+  const auto listens = listen_at->is_array() ? get_string_array(root, "listen") : std::vector<std::string>{get_string(root, "listen")};
+  if (listens.empty()) fail(*listen_at, "'listen' needs at least one address");
+  for (const auto& l : listens) {
+    const auto ep = parse_endpoint(l);
+    if (!ep || ep->port == 0) fail(*listen_at, "listen '" + l + "' is not ip:port or [ipv6]:port");
+    if (std::find(s.listen.begin(), s.listen.end(), *ep) != s.listen.end()) fail(*listen_at, "listen '" + l + "' is given twice");
+    s.listen.push_back(*ep);
+  }
   if (auto cs = get_optional_string(root, "control_socket")) s.control_socket = *cs;
   ResendSettings rs{s.resend.max_bytes, s.resend.max_packets,
                     static_cast<std::size_t>(std::chrono::duration_cast<std::chrono::milliseconds>(s.resend.max_age).count()),
@@ -173,7 +180,7 @@ HubSettings load_hub_config(const std::string& path) {
     ExposeSettings x;
     const auto l = get_string(e, "listen");
     const auto lep = parse_endpoint(l);
-    if (!lep || lep->port == 0) fail(*find(e, "listen"), "listen '" + l + "' is not ip:port");
+    if (!lep || lep->port == 0 || lep->family != 4) fail(*find(e, "listen"), "listen '" + l + "' is not ip:port");
     x.listen = *lep;
     const auto to = get_string(e, "to");
     const auto colon = to.rfind(':');

@@ -1,6 +1,6 @@
 // The hub's TOML config, read strictly (see daemon/config_check.hpp).
 //
-//   private_key_file, listen = "0.0.0.0:51900", control_socket
+//   private_key_file, listen = "0.0.0.0:51900" | "[::]:51900" (both families) | [list], control_socket
 //   [tun]      name = "hub0", address = "10.77.0.1/24", mtu = 1420
 //   [[client]] name, public_key, vip (optional: else from the pool, stable per config order)
 //   clients_directory = "clients.d"  (more [[client]] tables, one NAME.toml each,
@@ -40,7 +40,7 @@ struct ExposeSettings {
 struct HubSettings {
   std::string config_path;
   PrivateKey private_key{};
-  Endpoint listen;
+  std::vector<Endpoint> listen;  // one socket each
   std::string control_socket = "/run/tund/hub.sock";
   std::string tun_name = "hub0";
   config::Prefix tun_address{0x0a4d0001, 24};

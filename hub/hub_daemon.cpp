@@ -59,10 +59,16 @@ HubDaemon::HubDaemon(asio::io_context& io, HubSettings settings)
   dp_ = std::make_unique<daemon::DataPath>(*tun_, settings_.mtu, settings_.data_path);
   if (auto e = netlink_.add_address(tun_->ifindex(), settings_.tun_address.addr, settings_.tun_address.len); !e.empty())
     throw std::runtime_error(e);
-  daemon::UdpSocket::Options uo;
-  uo.bind = settings_.listen;
-  uo.offload = settings_.data_path.offload;
-  udp_ = std::make_unique<daemon::UdpSocket>(uo);
+  for (const auto& l : settings_.listen) {
+    daemon::UdpSocket::Options uo;
+    uo.bind = l;
+    uo.offload = settings_.data_path.offload;
+    try {
+      sockets_.push_back(std::make_unique<daemon::UdpSocket>(uo));
+    } catch (const std::system_error& e) {
+      throw std::runtime_error("listen " + l.to_string() + ": " + e.what());
+    }
+  }
   if (!settings_.masquerade.empty() || !settings_.exposes.empty()) {
     if (auto e = nft_.install_table("ip", nat_table_name(tun_->name()), nat_rules()); !e.empty())
       throw std::runtime_error("nftables: " + e);
@@ -74,18 +80,20 @@ HubDaemon::HubDaemon(asio::io_context& io, HubSettings settings)
       io, settings_.control_socket, [this](const std::string& r, bool privileged) { return handle_control(r, privileged); });
   if (settings_.metrics_listen)
     metrics_ = std::make_unique<daemon::MetricsServer>(io, *settings_.metrics_listen, [this] { return render_metrics(); });
-  log::notice("tund-hub: listening on " + settings_.listen.to_string() + ", " + tun_->name() + " " +
+  log::notice("tund-hub: listening on " + listen_text() + ", " + tun_->name() + " " +
               settings_.tun_address.to_string() + ", " + std::to_string(settings_.clients.size()) +
               " client(s), control socket " + settings_.control_socket + ", offloads " + tun_->offloads_string() +
-              (udp_->gro() ? "+udp-gro" : "") + ", " + std::to_string(dp_->pool.workers()) + " crypto thread(s)");
+              (sockets_.front()->gro() ? "+udp-gro" : "") + ", " + std::to_string(dp_->pool.workers()) + " crypto thread(s)");
   tun_watch_ = std::make_unique<daemon::FdWatch>(io, tun_->fd(), [this] { on_tun_readable(); });
-  udp_watch_ = std::make_unique<daemon::FdWatch>(io, udp_->fd(), [this] { on_udp_readable(); });
+  for (std::size_t i = 0; i < sockets_.size(); ++i)
+    udp_watches_.push_back(std::make_unique<daemon::FdWatch>(io, sockets_[i]->fd(), [this, i] { on_udp_readable(i); }));
   notify_.ready(status_line());
 }
 
 nlohmann::json HubDaemon::drop_counts() const {
   auto drops = daemon::drops_json(hub_->drops());
   if (not_ipv4_) drops["not_ipv4"] = not_ipv4_;
+  if (no_socket_) drops["no_socket_for_family"] = no_socket_;
   if (dp_->writer.write_errors()) drops["tun_write_error"] = dp_->writer.write_errors();
   if (dp_->reader.drops()) drops["tun_bad_offload"] = dp_->reader.drops();
   if (cli::handler_exceptions()) drops["handler_exception"] = cli::handler_exceptions();
@@ -200,7 +208,7 @@ std::string HubDaemon::reload(HubSettings fresh) {
 }
 
 std::string HubDaemon::status_line() const {
-  return "listening on " + settings_.listen.to_string() + ", " + std::to_string(hub_->session_count()) + " of " +
+  return "listening on " + listen_text() + ", " + std::to_string(hub_->session_count()) + " of " +
          std::to_string(settings_.clients.size()) + " client(s) connected";
 }
 
@@ -230,10 +238,33 @@ std::string HubDaemon::nat_rules() const {
   return r;
 }
 
+std::string HubDaemon::listen_text() const {
+  std::string out;
+  for (const auto& l : settings_.listen) out += (out.empty() ? "" : ", ") + l.to_string();
+  return out;
+}
+
+int HubDaemon::socket_for(const Endpoint& to) const {
+  for (std::size_t i = 0; i < sockets_.size(); ++i)
+    if (sockets_[i]->can_reach(to)) return static_cast<int>(i);
+  return -1;
+}
+
 void HubDaemon::flush_tx() {
   auto& b = dp_->tx;
   dp_->seal_batch();
-  udp_->send(b, 0, b.count);
+  // Runs of slots for one socket go out in one sendmmsg.
+  for (std::size_t i = 0; i < b.count;) {
+    std::size_t j = i;
+    while (j < b.count && (b.entry(j).socket == b.entry(i).socket || !b.entry(j).len)) ++j;
+    const int sock = b.entry(i).socket;
+    if (sock >= 0 && static_cast<std::size_t>(sock) < sockets_.size()) {
+      sockets_[static_cast<std::size_t>(sock)]->send(b, i, j);
+    } else {
+      for (std::size_t k = i; k < j; ++k) no_socket_ += b.entry(k).len ? 1 : 0;
+    }
+    i = j;
+  }
   b.clear();
 }
 
@@ -257,6 +288,7 @@ void HubDaemon::on_tun_readable() {
       }
       e.len = sealed.len;
       e.to = sealed.to;
+      e.socket = socket_for(sealed.to);
       b.jobs.push_back(job);
     }
   });
@@ -264,17 +296,18 @@ void HubDaemon::on_tun_readable() {
   after_event(now);
 }
 
-void HubDaemon::on_udp_readable() {
+void HubDaemon::on_udp_readable(std::size_t socket) {
   const Time now = daemon::now();
   auto& rx = dp_->rx;
-  udp_->receive(rx);
+  auto& udp = *sockets_[socket];
+  udp.receive(rx);
   dp_->open_batch([&](Bytes d) { return hub_->keypair_for(d, now); },
                   [&](MutableBytes d, std::size_t i, const crypto::OpenJob* job) {
                     const auto r = hub_->receive(d, rx.peer(i), now, reply_buf_, job);
                     if (r.kind == ReceiveResult::Kind::kDeliver) {
                       dp_->writer.add(Bytes(d.data() + r.offset, r.len));
                     } else if (r.kind == ReceiveResult::Kind::kReply) {
-                      udp_->send_one(Bytes(reply_buf_.data(), r.len), rx.peer(i));
+                      udp.send_one(Bytes(reply_buf_.data(), r.len), rx.peer(i));
                     }
                   });
   dp_->writer.flush();
@@ -289,7 +322,7 @@ void HubDaemon::after_event(Time now) {
     if (b.free() == 0) flush_tx();
     const auto tx = hub_->poll_transmit(MutableBytes(b.slot(b.count), b.stride()), now);
     if (!tx) break;
-    b.entry(b.count) = {tx->len, tx->to, 0};
+    b.entry(b.count) = {tx->len, tx->to, socket_for(tx->to)};
     ++b.count;
   }
   flush_tx();
@@ -324,13 +357,13 @@ std::string HubDaemon::status_json() const {
   return daemon::to_reply(json{{"state", "running"},
               {"interface", tun_->name()},
               {"address", settings_.tun_address.to_string()},
-              {"listen", settings_.listen.to_string()},
+              {"listen", listen_text()},
               {"public_key", crypto::key_to_base64(hub_->public_key())},
               {"under_load", hub_->under_load(daemon::now())},
               {"resend_buffer_bytes", hub_->resend_bytes()},
               {"sessions", sessions},
               {"clients", clients},
-              {"data_path", daemon::data_path_json(*tun_, dp_->writer, dp_->pool, udp_->gso(), udp_->gro())},
+              {"data_path", daemon::data_path_json(*tun_, dp_->writer, dp_->pool, sockets_.front()->gso(), sockets_.front()->gro())},
               {"drops", drops}});
 }
 

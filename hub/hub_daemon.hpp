@@ -48,7 +48,11 @@ class HubDaemon {
 
  private:
   void on_tun_readable();
-  void on_udp_readable();
+  void on_udp_readable(std::size_t socket);
+  // The socket datagrams to `to` leave by: the first that reaches its
+  // family (-1: none, counted as no_socket).
+  int socket_for(const Endpoint& to) const;
+  std::string listen_text() const;
   void flush_tx();
   std::string status_line() const;
   std::string render_metrics() const;
@@ -60,12 +64,12 @@ class HubDaemon {
   crypto::SodiumRng rng_;
   std::unique_ptr<session::Hub> hub_;
   std::unique_ptr<daemon::TunDevice> tun_;
-  std::unique_ptr<daemon::UdpSocket> udp_;
+  std::vector<std::unique_ptr<daemon::UdpSocket>> sockets_;  // one per `listen` address
   daemon::NetlinkConfig netlink_;
   daemon::Nftables nft_;
   std::unique_ptr<daemon::ControlServer> control_;
   std::unique_ptr<daemon::FdWatch> tun_watch_;
-  std::unique_ptr<daemon::FdWatch> udp_watch_;
+  std::vector<std::unique_ptr<daemon::FdWatch>> udp_watches_;
   daemon::DeadlineTimer timer_;
 
   std::unique_ptr<daemon::DataPath> dp_;
@@ -74,6 +78,7 @@ class HubDaemon {
   std::size_t notified_sessions_ = 0;
   std::vector<std::uint8_t> reply_buf_;
   std::uint64_t not_ipv4_ = 0;
+  std::uint64_t no_socket_ = 0;
 };
 
 }  // namespace tund::hub

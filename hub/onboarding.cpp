@@ -117,14 +117,18 @@ int add_client(const std::string& config_path, const AddClientRequest& req, std:
   }
 
   // Where clients reach the hub: a wildcard listen address says nothing.
-  Endpoint endpoint = s.listen;
+  std::string endpoint;
   if (req.endpoint) {
-    const auto ep = config::parse_endpoint(*req.endpoint);
-    if (!ep || ep->port == 0) return refuse(err, "--endpoint '" + *req.endpoint + "' is not ip:port");
-    endpoint = *ep;
+    const auto hp = config::parse_host_port(*req.endpoint);
+    if (!hp || hp->port == 0)
+      return refuse(err, "--endpoint '" + *req.endpoint + "' is not ip:port, [ipv6]:port or name:port");
+    endpoint = hp->to_string();
+  } else {
+    for (const auto& l : s.listen)
+      if (!l.unspecified() && endpoint.empty()) endpoint = l.to_string();
   }
-  if (endpoint.unspecified())
-    return refuse(err, "the hub listens on " + s.listen.to_string() +
+  if (endpoint.empty())
+    return refuse(err, "the hub listens on " + s.listen.front().to_string() +
                            ": say where clients reach it with --endpoint ADDRESS:PORT");
 
   crypto::SodiumRng rng;
@@ -173,7 +177,7 @@ int add_client(const std::string& config_path, const AddClientRequest& req, std:
       << "control_socket = \"/run/tund/" << req.name << ".sock\"\n\n"
       << "[[hub]]\n"
       << "name = \"hub\"\n"
-      << "endpoint = \"" << endpoint.to_string() << "\"\n"
+      << "endpoint = \"" << endpoint << "\"\n"
       << "public_key = \"" << crypto::key_to_base64(hub_pub) << "\"\n"
       << "routes = " << quoted_list(routes) << "\n"
       << "# This client's VIP: " << config::ipv4_to_string(vip) << " (given in the handshake)\n";

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fnmatch.h>
+#include <linux/if_addr.h>
 #include <linux/if_arp.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
@@ -128,6 +129,7 @@ UplinkTable LinkMonitor::dump() const {
     const auto oper = rtnl_link_get_operstate(l);
     u.up = (flags & IFF_UP) && (flags & IFF_LOWER_UP) && (oper == IF_OPER_UP || oper == IF_OPER_UNKNOWN);
     u.kind = detect_kind(name);
+    u.mtu = rtnl_link_get_mtu(l);
     by_index[u.ifindex] = u;
   }
   nl_cache_free(links);
@@ -148,38 +150,55 @@ UplinkTable LinkMonitor::dump() const {
         std::memcpy(&be, nl_addr_get_binary_addr(local), 4);
         it->second.ipv4.push_back(ntohl(be));
       }
+      // An IPv6 source needs global scope and finished duplicate detection
+      // (a tentative address cannot send yet; the kernel tells us when it can).
+      const unsigned unready = IFA_F_TENTATIVE | IFA_F_DADFAILED;
+      if (rtnl_addr_get_family(a) == AF_INET6 && nl_addr_get_len(local) == 16 &&
+          rtnl_addr_get_scope(a) == RT_SCOPE_UNIVERSE && !(rtnl_addr_get_flags(a) & unready)) {
+        std::array<std::uint8_t, 16> v6;
+        std::memcpy(v6.data(), nl_addr_get_binary_addr(local), 16);
+        it->second.ipv6.push_back(v6);
+      }
     }
     nl_cache_free(addrs);
   }
 
-  if (rtnl_route_alloc_cache(query_, AF_INET, 0, &routes) >= 0) {
+  // Default routes of the main table, per family: the lowest metric wins.
+  for (const int family : {AF_INET, AF_INET6}) {
+    if (rtnl_route_alloc_cache(query_, family, 0, &routes) < 0) continue;
     for (nl_object* o = nl_cache_get_first(routes); o; o = nl_cache_get_next(o)) {
       auto* r = reinterpret_cast<rtnl_route*>(o);
       nl_addr* dst = rtnl_route_get_dst(r);
       if (rtnl_route_get_table(r) != RT_TABLE_MAIN || (dst && nl_addr_get_prefixlen(dst) != 0)) continue;
+      if (rtnl_route_get_type(r) != RTN_UNICAST) continue;  // not "unreachable default"
       for (int i = 0; i < rtnl_route_get_nnexthops(r); ++i) {
         rtnl_nexthop* nh = rtnl_route_nexthop_n(r, i);
         const auto it = by_index.find(rtnl_route_nh_get_ifindex(nh));
         if (it == by_index.end()) continue;
         Uplink& u = it->second;
+        bool& has = family == AF_INET ? u.has_default_route : u.has_default_route6;
+        std::string& gateway = family == AF_INET ? u.gateway : u.gateway6;
         const std::uint32_t metric = rtnl_route_get_priority(r);
-        if (u.has_default_route && metric >= u.route_metric) continue;
-        u.has_default_route = true;
-        u.route_metric = metric;
-        u.gateway.clear();
+        if (has && family == AF_INET && metric >= u.route_metric) continue;
+        if (has && family == AF_INET6) continue;
+        has = true;
+        if (family == AF_INET) u.route_metric = metric;
+        gateway.clear();
         if (nl_addr* gw = rtnl_route_nh_get_gateway(nh)) {
           char buf[64];
-          u.gateway = nl_addr2str(gw, buf, sizeof buf);
+          gateway = nl_addr2str(gw, buf, sizeof buf);
         }
       }
     }
     nl_cache_free(routes);
+    routes = nullptr;
   }
 
   UplinkTable out;
   for (auto& [idx, u] : by_index) {
     std::sort(u.addresses.begin(), u.addresses.end());
     std::sort(u.ipv4.begin(), u.ipv4.end());
+    std::sort(u.ipv6.begin(), u.ipv6.end());
     out.push_back(std::move(u));
   }
   return out;

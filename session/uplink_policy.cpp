@@ -66,7 +66,8 @@ UplinkChoice choose_uplink(const UplinkPolicyConfig& c, const std::vector<Uplink
     }
   }
   auto rank = [&](std::size_t i) {
-    return std::make_tuple(glob_match(c.metered, cands[i].name), priority(c, cands[i].name), cands[i].name);
+    return std::make_tuple(glob_match(c.metered, cands[i].name), priority(c, cands[i].name), cands[i].name,
+                           cands[i].family != 6);
   };
   auto better = [&](std::size_t a, std::size_t b) { return rank(a) < rank(b); };
   std::sort(usable.begin(), usable.end(), better);

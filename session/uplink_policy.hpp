@@ -4,8 +4,9 @@
 //   1. never an avoided, down, address-less or route-less uplink;
 //   2. a pinned uplink (`tund switch IF`) while it is usable;
 //   3. otherwise the best healthy uplink: unmetered before metered, then the
-//      order of `prefer` (unmatched names last), then name; healthy = no
-//      measurement yet, or RTT ≤ max_rtt and loss ≤ max_loss;
+//      order of `prefer` (unmatched names last), then name, then IPv6 before
+//      IPv4 on one uplink; healthy = no measurement yet, or RTT ≤ max_rtt
+//      and loss ≤ max_loss;
 //   4. with nothing healthy, the best usable one (something beats nothing);
 //   5. failures move at once; a move to a *better* uplink while the current one
 //      is still healthy waits until that uplink has been healthy for hold_down
@@ -46,11 +47,12 @@ struct IdlePolicy {
 
 struct UplinkCandidate {
   std::string name;
-  std::uint32_t id = 0;   // the path id (ifindex)
-  bool usable = false;    // up, IPv4 address, default route
+  std::uint32_t id = 0;   // the path id (uplink and family)
+  bool usable = false;    // up, an address and a default route of the family
   std::string unusable_reason;
   std::optional<Duration> rtt;
   std::optional<double> loss;
+  std::uint8_t family = 4;  // of the path: IPv6 wins a tie with IPv4 on one uplink
 };
 
 enum class UplinkRole : std::uint8_t { kActive, kStandby, kUnusable };

@@ -99,8 +99,11 @@ ClientSettings load_client_config(const std::string& path) {
     hub.name = get_string(h, "name");
     if (!names.insert(hub.name).second) fail(*find(h, "name"), "hub name '" + hub.name + "' is used twice");
     const auto ep = get_string(h, "endpoint");
-    const auto endpoint = parse_endpoint(ep);
-    if (!endpoint || endpoint->port == 0) fail(*find(h, "endpoint"), "endpoint '" + ep + "' is not ip:port");
+    const auto endpoint = parse_host_port(ep);
+    if (!endpoint || endpoint->port == 0)
+      fail(*find(h, "endpoint"), "endpoint '" + ep + "' is not ip:port, [ipv6]:port or name:port");
+    if (endpoint->literal && endpoint->literal->unspecified())
+      fail(*find(h, "endpoint"), "endpoint '" + ep + "' is a wildcard address, not a hub's");
     hub.endpoint = *endpoint;
     const auto key = get_string(h, "public_key");
     hub.public_key = parse_public_key(*find(h, "public_key"), key);

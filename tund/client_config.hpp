@@ -4,7 +4,7 @@
 //   control_socket = "/run/tund/client.sock"
 //   [tun]   name = "tun0", mtu = 1420
 //   fwmark = 0x7475                          # on the tunnel's own sockets
-//   [[hub]] name, endpoint = "ip:port", public_key, routes = ["cidr", ...],
+//   [[hub]] name, endpoint = "ip:port" | "[ipv6]:port" | "name:port", public_key, routes = ["cidr", ...],
 //           persistent_keepalive = seconds (0 = off),
 //           max_vip_subnet = 16 (widest VIP subnet, as a prefix length, routed to this hub)
 //   [uplinks] prefer, avoid, metered (globs), max_rtt_ms, max_loss, hold_down_ms,
@@ -28,7 +28,7 @@ namespace tund::client {
 
 struct HubSettings {
   std::string name;
-  Endpoint endpoint;
+  config::HostPort endpoint;  // an address, or a name resolved at run time (hub_resolver.hpp)
   PublicKey public_key{};
   std::vector<config::Prefix> routes;
   unsigned persistent_keepalive_s = 0;

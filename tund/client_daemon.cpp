@@ -40,16 +40,21 @@ ClientDaemon::ClientDaemon(asio::io_context& io, ClientSettings settings)
   for (const auto& hub : settings_.hubs) {
     const auto slot = client_->add_hub(hub.public_key, hub.min_vip_prefix);
     client_->session(slot).set_persistent_keepalive(std::chrono::seconds(hub.persistent_keepalive_s));
-    hub_state_.push_back({{}, 0, session::UplinkSelector(settings_.uplinks)});
+    hub_state_.emplace_back(settings_.uplinks);
   }
   push_routes();
 
   // The tunnel's own TUN devices are never uplinks.
   monitor_ = std::make_unique<netmon::LinkMonitor>(io, std::vector<std::string>{tun_->name(), "tun*"},
                                                    [this](const netmon::UplinkTable&) { on_table_change(daemon::now()); });
+  // A hub given by name starts its session once the name resolves.
+  for (std::size_t slot = 0; slot < settings_.hubs.size(); ++slot)
+    hub_state_[slot].resolver = std::make_unique<HubResolver>(
+        io, settings_.hubs[slot].endpoint, [this, slot](const std::vector<Endpoint>&) { on_hub_addresses(slot); });
   reconcile_sockets(now);
   apply_policy(now, "start");
-  for (std::size_t slot = 0; slot < client_->session_count(); ++slot) client_->session(slot).start(now);
+  for (std::size_t slot = 0; slot < client_->session_count(); ++slot)
+    if (!hub_state_[slot].resolver->addresses().empty()) client_->session(slot).start(now);
 
   control_ = std::make_unique<daemon::ControlServer>(
       io, settings_.control_socket, [this](const std::string& r, bool privileged) { return handle_control(r, privileged); });
@@ -70,6 +75,19 @@ ClientDaemon::ClientDaemon(asio::io_context& io, ClientSettings settings)
 ClientDaemon::~ClientDaemon() {
   nft_.remove_all();
   netlink_.remove_all();
+}
+
+const Endpoint* ClientDaemon::remote(std::size_t slot, session::PathId path) const {
+  return hub_state_[slot].resolver->first(path_family(path));
+}
+
+void ClientDaemon::on_hub_addresses(std::size_t slot) {
+  const Time now = daemon::now();
+  reconcile_sockets(now);
+  apply_policy(now, "hub addresses changed");
+  auto& s = client_->session(slot);
+  if (s.state() == session::ClientSession::State::kIdle) s.start(now);
+  after_event(now);
 }
 
 void ClientDaemon::push_routes() {
@@ -114,7 +132,7 @@ void ClientDaemon::on_tun_readable() {
     const auto inner = session::parse_inner(Bytes(b.slot(first) + t::kDataOffset, b.entry(first).len));
     const auto slot = inner ? client_->routes().owner_of_destination(*inner) : std::nullopt;
     auto* s = slot ? &client_->session(*slot) : nullptr;
-    const Endpoint* hub = slot ? &settings_.hubs[*slot].endpoint : nullptr;
+    const Endpoint* hub = s ? remote(*slot, s->active_path()) : nullptr;
     for (std::size_t i = first; i < first + count; ++i) {
       auto& e = b.entry(i);
       if (!s || !hub) {
@@ -130,7 +148,7 @@ void ClientDaemon::on_tun_readable() {
       }
       e.len = sealed.len;
       e.to = *hub;
-      e.socket = static_cast<int>(s->active_path());
+      e.socket = path_ifindex(s->active_path());
       b.jobs.push_back(job);
     }
   });
@@ -144,8 +162,9 @@ void ClientDaemon::on_uplink_readable(int ifindex) {
   const Time now = daemon::now();
   it->second.socket->receive(dp_->rx);
   dp_->open_batch([&](Bytes d) { return client_->keypair_for(d, now); },
-                  [&](MutableBytes d, std::size_t, const crypto::OpenJob* job) {
-                    const auto r = client_->receive(d, static_cast<session::PathId>(ifindex), now, job);
+                  [&](MutableBytes d, std::size_t i, const crypto::OpenJob* job) {
+                    const auto path = path_id(ifindex, dp_->rx.peer(i).family);
+                    const auto r = client_->receive(d, path, now, job);
                     if (r.kind == ReceiveResult::Kind::kDeliver) dp_->writer.add(Bytes(d.data() + r.offset, r.len));
                   });
   dp_->writer.flush();
@@ -172,9 +191,15 @@ void ClientDaemon::after_event(Time now) {
       if (batch.free() == 0) flush_tx();
       const auto tx = s.poll_transmit(MutableBytes(batch.slot(batch.count), batch.stride()), now);
       if (!tx) break;
-      batch.entry(batch.count) = {tx->len, settings_.hubs[slot].endpoint, static_cast<int>(tx->path)};
+      const Endpoint* to = remote(slot, tx->path);
+      if (!to) continue;  // the hub lost that family's address since the path was added
+      batch.entry(batch.count) = {tx->len, *to, path_ifindex(tx->path)};
       ++batch.count;
     }
+    // Silent on every path: the hub may have moved; ask its name again.
+    const bool silent = s.hub_silent(now);
+    if (silent && !hub_state_[slot].was_silent) hub_state_[slot].resolver->resolve_soon();
+    hub_state_[slot].was_silent = silent;
     if (s.last_handshake() != hub_state_[slot].seen_handshake) {
       hub_state_[slot].seen_handshake = s.last_handshake();
       on_handshake(slot);

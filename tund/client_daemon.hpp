@@ -37,8 +37,20 @@
 #include "session/client.hpp"
 #include "session/uplink_policy.hpp"
 #include "tund/client_config.hpp"
+#include "tund/hub_resolver.hpp"
 
 namespace tund::client {
+
+// A session's path is one uplink in one address family: an interface with
+// IPv4 and IPv6 reaches the hub both ways, and each way is probed and
+// measured on its own (the policy prefers IPv6 on a tie, as Happy Eyeballs
+// does). The id is the ifindex, with this bit for IPv6.
+inline constexpr session::PathId kIpv6PathBit = 1u << 30;
+inline session::PathId path_id(int ifindex, std::uint8_t family) {
+  return static_cast<session::PathId>(ifindex) | (family == 6 ? kIpv6PathBit : 0);
+}
+inline int path_ifindex(session::PathId p) { return static_cast<int>(p & ~kIpv6PathBit); }
+inline std::uint8_t path_family(session::PathId p) { return p & kIpv6PathBit ? 6 : 4; }
 
 class ClientDaemon {
  public:
@@ -57,9 +69,14 @@ class ClientDaemon {
 
  private:
   struct HubState {
+    explicit HubState(const session::UplinkPolicyConfig& policy) : selector(policy) {}
     std::optional<Time> seen_handshake;
     std::uint32_t installed_vip = 0;
     session::UplinkSelector selector;
+    std::unique_ptr<HubResolver> resolver;
+    // What the policy last saw: one per path (uplink and family).
+    std::vector<session::UplinkCandidate> candidates;
+    bool was_silent = false;
   };
   struct UplinkSocket {
     std::string name;
@@ -86,7 +103,16 @@ class ClientDaemon {
   // Seals what the batch holds (in parallel) and sends it, uplink by uplink.
   void flush_tx();
   std::vector<session::UplinkCandidate> candidates(std::size_t slot) const;
-  std::string uplink_name(int ifindex) const;
+  std::string uplink_name(session::PathId path) const;
+  // Where datagrams of `slot` on `path` go: the hub's address of that path's family.
+  const Endpoint* remote(std::size_t slot, session::PathId path) const;
+  void on_hub_addresses(std::size_t slot);
+  // The first hub's paths on one uplink, as the policy last judged them.
+  struct PathView {
+    const session::UplinkCandidate* candidate;
+    const session::UplinkVerdict* verdict;
+  };
+  std::vector<PathView> paths_of(int ifindex) const;
   std::string handle_control(const std::string& request, bool privileged);
   std::string status_line() const;
   std::string render_metrics() const;

@@ -60,15 +60,18 @@ void ClientDaemon::install_leak_guard() {
   const std::string tun = "\"" + tun_->name() + "\"";
   std::string hubs, ports, allow;
   for (const auto& h : settings_.hubs) {
-    hubs += (hubs.empty() ? "" : ", ") + config::ipv4_to_string(load_be32(h.endpoint.addr.data()));
+    hubs += (hubs.empty() ? "" : ", ") + h.endpoint.to_string();
     ports += (ports.empty() ? "" : ", ") + std::to_string(h.endpoint.port);
   }
   for (const auto& p : settings_.kill_switch_allow) allow += (allow.empty() ? "" : ", ") + p.to_string();
   std::string out = "    oifname { \"lo\", " + tun + " } accept\n";
   std::string fwd = "    oifname " + tun + " accept\n    iifname " + tun + " accept\n";
+  // The tunnel's own datagrams, of either family: they carry the bypass mark,
+  // which only the daemon's sockets set (SO_MARK needs CAP_NET_ADMIN). The
+  // hubs' addresses are not listed: a hub named in DNS may move.
+  out += "    meta mark " + std::to_string(settings_.fwmark) + " udp dport { " + ports + " } accept\n";
   if (settings_.kill_switch) {
-    out += "    meta mark " + std::to_string(settings_.fwmark) + " ip daddr { " + hubs + " } udp dport { " + ports +
-           " } accept\n    udp sport 68 udp dport 67 accept\n";
+    out += "    udp sport 68 udp dport 67 accept\n";
     if (!allow.empty()) {
       out += "    ip daddr { " + allow + " } accept\n";
       fwd += "    ip daddr { " + allow + " } accept\n";
@@ -144,7 +147,7 @@ void ClientDaemon::on_handshake(std::size_t slot) {
   for (const auto& e : errors) log::error("hub " + hub.name + ": " + e);
   st.installed_vip = vip;
   network_log_.write(log::Level::kNotice, "hub " + hub.name + ": connected to " + hub.endpoint.to_string() + " via " +
-              uplink_name(static_cast<int>(s.active_path())) + ", vip " + config::ipv4_to_string(vip) + "/" +
+              uplink_name(s.active_path()) + ", vip " + config::ipv4_to_string(vip) + "/" +
               std::to_string(s.vip().prefix_len) + ", " + std::to_string(hub.routes.size()) + " route(s) via " +
               tun_->name());
 }

@@ -21,6 +21,15 @@ namespace t = wire::transport;
 using session::ReceiveResult;
 using session::SealResult;
 
+std::vector<ClientDaemon::PathView> ClientDaemon::paths_of(int ifindex) const {
+  std::vector<PathView> out;
+  const auto& st = hub_state_[0];
+  const auto& verdicts = st.selector.last().verdicts;
+  for (std::size_t i = 0; i < st.candidates.size() && i < verdicts.size(); ++i)
+    if (path_ifindex(st.candidates[i].id) == ifindex) out.push_back({&st.candidates[i], &verdicts[i]});
+  return out;
+}
+
 std::string ClientDaemon::status_line() const {
   std::string line;
   for (std::size_t slot = 0; slot < client_->session_count(); ++slot) {
@@ -28,7 +37,7 @@ std::string ClientDaemon::status_line() const {
     if (!line.empty()) line += "; ";
     line += settings_.hubs[slot].name + ": ";
     if (s.established())
-      line += "connected via " + uplink_name(static_cast<int>(s.active_path())) + ", vip " +
+      line += "connected via " + uplink_name(s.active_path()) + ", vip " +
               config::ipv4_to_string(s.vip().vip);
     else
       line += "connecting";
@@ -56,7 +65,7 @@ std::string ClientDaemon::status_json() const {
                     {"public_key", crypto::key_to_base64(h.public_key)},
                     {"state", s.established() ? "connected" : s.state() == session::ClientSession::State::kIdle ? "idle" : "connecting"},
                     {"vip", s.vip().vip ? config::ipv4_to_string(s.vip().vip) : ""},
-                    {"uplink", uplink_name(static_cast<int>(s.active_path()))},
+                    {"uplink", uplink_name(s.active_path())},
                     {"traffic", s.idle(now) ? "idle" : "active"},  // idle: probing slowed (IdlePolicy)
                     {"routes", routes},
                     {"rx_bytes", s.stats().rx_bytes},
@@ -65,29 +74,48 @@ std::string ClientDaemon::status_json() const {
                     {"cipher", crypto::to_string(s.suite())},
                     {"last_handshake", s.last_handshake() ? daemon::to_unix_seconds(*s.last_handshake()) : 0}});
   }
-  // The uplink table as session 0 (the first hub) sees it.
+  // The uplink table as session 0 (the first hub) sees it: per uplink its
+  // paths (one per family the hub has), and the best path's figures on the
+  // uplink itself.
   json uplinks = json::array();
-  const auto& table = monitor_->table();
-  const auto& verdicts = hub_state_[0].selector.last().verdicts;
-  for (std::size_t i = 0; i < table.size(); ++i) {
-    const auto& u = table[i];
-    const auto* st = client_->session(0).path_stats(static_cast<session::PathId>(u.ifindex));
+  for (const auto& u : monitor_->table()) {
     json addresses = json::array();
     for (const auto& a : u.addresses) addresses.push_back(a);
-    const bool has_verdict = i < verdicts.size();
+    json paths = json::array();
+    const auto views = paths_of(u.ifindex);
+    for (const auto& v : views) {
+      const auto* st = client_->session(0).path_stats(v.candidate->id);
+      const Endpoint* to = remote(0, v.candidate->id);
+      paths.push_back({{"family", v.candidate->family == 6 ? "ipv6" : "ipv4"},
+                       {"remote", to ? to->to_string() : ""},
+                       {"role", session::to_string(v.verdict->role)},
+                       {"reason", v.verdict->reason},
+                       {"rtt_ms", st && st->rtt ? json(std::chrono::duration<double, std::milli>(*st->rtt).count()) : json(nullptr)},
+                       {"loss", st && st->loss ? json(*st->loss) : json(nullptr)},
+                       {"probes_sent", st ? st->probes_sent : 0}});
+    }
+    const PathView* best = views.empty() ? nullptr : &views.front();
+    for (const auto& v : views)
+      if (static_cast<int>(v.verdict->role) < static_cast<int>(best->verdict->role)) best = &v;
+    const auto* st = best ? client_->session(0).path_stats(best->candidate->id) : nullptr;
     uplinks.push_back({{"name", u.name},
                        {"ifindex", u.ifindex},
                        {"up", u.up},
                        {"kind", netmon::to_string(u.kind)},
+                       {"mtu", u.mtu},
                        {"addresses", addresses},
                        {"default_route", u.has_default_route},
                        {"gateway", u.gateway},
+                       {"default_route6", u.has_default_route6},
+                       {"gateway6", u.gateway6},
                        {"metered", session::glob_match(settings_.uplinks.metered, u.name)},
+                       {"family", best ? (best->candidate->family == 6 ? "ipv6" : "ipv4") : ""},
                        {"rtt_ms", st && st->rtt ? json(std::chrono::duration<double, std::milli>(*st->rtt).count()) : json(nullptr)},
                        {"loss", st && st->loss ? json(*st->loss) : json(nullptr)},
                        {"probes_sent", st ? st->probes_sent : 0},
-                       {"role", has_verdict ? session::to_string(verdicts[i].role) : "unusable"},
-                       {"reason", has_verdict ? verdicts[i].reason : ""}});
+                       {"role", best ? session::to_string(best->verdict->role) : "unusable"},
+                       {"reason", best ? best->verdict->reason : u.unusable_reason()},
+                       {"paths", paths}});
   }
   const json drops = drop_counts();
   const auto& first = client_->session(0).vip();
@@ -105,7 +133,8 @@ std::string ClientDaemon::status_json() const {
   return daemon::to_reply(json{{"state", all_connected() ? "connected" : "connecting"},
               {"interface", tun_->name()},
               {"vip", first.vip ? config::ipv4_to_string(first.vip) : ""},
-              {"active_uplink", uplink_name(static_cast<int>(client_->session(0).active_path()))},
+              {"active_uplink", uplink_name(client_->session(0).active_path())},
+              {"active_family", client_->session(0).active_path() ? (path_family(client_->session(0).active_path()) == 6 ? "ipv6" : "ipv4") : ""},
               {"traffic", client_->session(0).idle(now) ? "idle" : "active"},
               {"pinned", pinned_ ? *pinned_ : ""},
               {"handovers", handovers_.count},
@@ -142,7 +171,7 @@ std::string ClientDaemon::render_metrics() const {
     m.sample("tund_session_info",
              {{"hub", settings_.hubs[i].name},
               {"endpoint", settings_.hubs[i].endpoint.to_string()},
-              {"uplink", uplink_name(static_cast<int>(s.active_path()))},
+              {"uplink", uplink_name(s.active_path())},
               {"vip", s.vip().vip ? config::ipv4_to_string(s.vip().vip) : ""},
               {"cipher", crypto::to_string(s.suite())},
               {"state", s.established() ? "connected" : "connecting"}},
@@ -177,22 +206,27 @@ std::string ClientDaemon::render_metrics() const {
   per_session("tund_copied_bytes_total", "counter", "Bytes of data copies sent on a standby during suspicions.",
               [](const session::ClientSession& s) { return s.handover_stats().copied_bytes; });
   m.family("tund_uplink_info", "gauge", "One per interface in the uplink table, with its role for the first hub.");
-  const auto& table = monitor_->table();
-  const auto& verdicts = hub_state_[0].selector.last().verdicts;
-  for (std::size_t i = 0; i < table.size(); ++i)
-    m.sample("tund_uplink_info",
-             {{"uplink", table[i].name},
-              {"kind", netmon::to_string(table[i].kind)},
-              {"role", i < verdicts.size() ? session::to_string(verdicts[i].role) : "unusable"}},
-             1);
-  m.family("tund_uplink_rtt_seconds", "gauge", "Smoothed RTT to the first hub on each probed uplink.");
-  for (const auto& u : table)
-    if (const auto* st = client_->session(0).path_stats(static_cast<session::PathId>(u.ifindex)); st && st->rtt)
-      m.sample("tund_uplink_rtt_seconds", {{"uplink", u.name}}, std::chrono::duration<double>(*st->rtt).count());
-  m.family("tund_uplink_probes_sent_total", "counter", "Path probes sent to the first hub on each uplink.");
-  for (const auto& u : table)
-    if (const auto* st = client_->session(0).path_stats(static_cast<session::PathId>(u.ifindex)))
-      m.sample("tund_uplink_probes_sent_total", {{"uplink", u.name}}, static_cast<double>(st->probes_sent));
+  for (const auto& u : monitor_->table()) {
+    std::string role = "unusable";
+    for (const auto& v : paths_of(u.ifindex))
+      if (v.verdict->role == session::UplinkRole::kActive || (v.verdict->role == session::UplinkRole::kStandby && role == "unusable"))
+        role = session::to_string(v.verdict->role);
+    m.sample("tund_uplink_info", {{"uplink", u.name}, {"kind", netmon::to_string(u.kind)}, {"role", role}}, 1);
+  }
+  const auto per_path = [&](const char* name, const char* type, const char* help, auto value) {
+    m.family(name, type, help);
+    for (const auto& u : monitor_->table())
+      for (const auto& v : paths_of(u.ifindex))
+        if (const auto* st = client_->session(0).path_stats(v.candidate->id))
+          if (const auto x = value(*st))
+            m.sample(name, {{"uplink", u.name}, {"family", v.candidate->family == 6 ? "ipv6" : "ipv4"}}, *x);
+  };
+  per_path("tund_uplink_rtt_seconds", "gauge", "Smoothed RTT to the first hub on each probed path.",
+           [](const session::PathStats& st) {
+             return st.rtt ? std::optional<double>(std::chrono::duration<double>(*st.rtt).count()) : std::nullopt;
+           });
+  per_path("tund_uplink_probes_sent_total", "counter", "Path probes sent to the first hub on each path.",
+           [](const session::PathStats& st) { return std::optional<double>(static_cast<double>(st.probes_sent)); });
   m.family("tund_handovers_total", "counter", "Uplink changes, by what triggered them.");
   for (const char* r : {"manual", "uplink_change", "path_quality", "hold_down_over", "other"}) {
     const auto it = handovers_by_reason_.find(r);

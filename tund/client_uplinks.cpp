@@ -22,8 +22,8 @@ namespace t = wire::transport;
 using session::ReceiveResult;
 using session::SealResult;
 
-std::string ClientDaemon::uplink_name(int ifindex) const {
-  const auto it = uplinks_.find(ifindex);
+std::string ClientDaemon::uplink_name(session::PathId path) const {
+  const auto it = uplinks_.find(path_ifindex(path));
   return it == uplinks_.end() ? "" : it->second.name;
 }
 
@@ -64,21 +64,24 @@ void ClientDaemon::reconcile_sockets(Time now) {
     }
   }
   // A session has a path (probed, measured) exactly for each usable uplink
-  // with a socket; a path that stops being usable starts afresh when it returns.
+  // and family the hub has an address in, with a socket; a path that stops
+  // being usable starts afresh when it returns.
   for (std::size_t slot = 0; slot < client_->session_count(); ++slot) {
     auto& s = client_->session(slot);
     for (const auto& u : table) {
-      const auto id = static_cast<session::PathId>(u.ifindex);
-      if (u.usable() && uplinks_.count(u.ifindex)) {
-        s.add_path(id, now);
-        s.set_path_metered(id, session::glob_match(settings_.uplinks.metered, u.name));
-      } else {
-        s.remove_path(id);
+      for (const std::uint8_t family : {4, 6}) {
+        const auto id = path_id(u.ifindex, family);
+        if (u.usable(family) && uplinks_.count(u.ifindex) && remote(slot, id)) {
+          s.add_path(id, now);
+          s.set_path_metered(id, session::glob_match(settings_.uplinks.metered, u.name));
+        } else {
+          s.remove_path(id);
+        }
       }
     }
     std::vector<session::PathId> stale;
     for (session::PathId id : s.path_ids())
-      if (!uplinks_.count(static_cast<int>(id))) stale.push_back(id);
+      if (!uplinks_.count(path_ifindex(id))) stale.push_back(id);
     for (auto id : stale) s.remove_path(id);
   }
 }
@@ -87,25 +90,37 @@ std::vector<session::UplinkCandidate> ClientDaemon::candidates(std::size_t slot)
   std::vector<session::UplinkCandidate> out;
   const auto& s = client_->session(slot);
   for (const auto& u : monitor_->table()) {
-    session::UplinkCandidate c;
-    c.name = u.name;
-    c.id = static_cast<std::uint32_t>(u.ifindex);
-    c.usable = u.usable() && uplinks_.count(u.ifindex);
-    c.unusable_reason = !u.up ? "link down" : u.ipv4.empty() ? "no IPv4 address"
-                        : !u.has_default_route ? "no default route" : !uplinks_.count(u.ifindex) ? "no socket" : "";
-    if (const auto* st = s.path_stats(c.id)) {
-      c.rtt = st->rtt;
-      c.loss = st->loss;
-      if (st->dead && c.usable) {
-        // Sent on it and heard nothing back: walked out of range, or a black
-        // hole. Unusable until a probe on it is answered again.
-        c.usable = false;
-        c.unusable_reason = "no answer for " +
-                            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(st->silent_for).count()) +
-                            " ms";
+    for (const std::uint8_t family : {6, 4}) {
+      const Endpoint* to = remote(slot, path_id(u.ifindex, family));
+      // A family the hub has no address in is no path at all; a hub with
+      // no address yet gets one candidate that says so.
+      const bool hub_has_any = !hub_state_[slot].resolver->addresses().empty();
+      if (!to && (hub_has_any || family == 6)) continue;
+      session::UplinkCandidate c;
+      c.name = u.name;
+      c.family = family;
+      c.id = path_id(u.ifindex, family);
+      c.usable = to && u.usable(family) && uplinks_.count(u.ifindex);
+      const std::string fam = family == 6 ? "IPv6" : "IPv4";
+      const bool has_address = family == 6 ? !u.ipv6.empty() : !u.ipv4.empty();
+      const bool has_route = family == 6 ? u.has_default_route6 : u.has_default_route;
+      c.unusable_reason = !to ? "the hub has no address yet" : !u.up ? "link down"
+                          : !has_address ? "no " + fam + " address" : !has_route ? "no " + fam + " default route"
+                          : !uplinks_.count(u.ifindex) ? "no socket" : "";
+      if (const auto* st = s.path_stats(c.id)) {
+        c.rtt = st->rtt;
+        c.loss = st->loss;
+        if (st->dead && c.usable) {
+          // Sent on it and heard nothing back: walked out of range, or a black
+          // hole. Unusable until a probe on it is answered again.
+          c.usable = false;
+          c.unusable_reason = "no answer for " +
+                              std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(st->silent_for).count()) +
+                              " ms";
+        }
       }
+      out.push_back(std::move(c));
     }
-    out.push_back(std::move(c));
   }
   // Dead on every uplink means the hub is gone (restarting, say), not the
   // uplinks: keep them usable so the next handshake has a way out.
@@ -113,8 +128,7 @@ std::vector<session::UplinkCandidate> ClientDaemon::candidates(std::size_t slot)
   if (!any_alive) {
     for (auto& c : out) {
       const auto* st = s.path_stats(c.id);
-      if (st && st->dead && uplinks_.count(static_cast<int>(c.id)) &&
-          c.unusable_reason.rfind("no answer for", 0) == 0) {
+      if (st && st->dead && uplinks_.count(path_ifindex(c.id)) && c.unusable_reason.rfind("no answer for", 0) == 0) {
         c.usable = true;
         c.unusable_reason.clear();
       }
@@ -126,19 +140,24 @@ std::vector<session::UplinkCandidate> ClientDaemon::candidates(std::size_t slot)
 void ClientDaemon::apply_policy(Time now, const std::string& why) {
   for (std::size_t slot = 0; slot < client_->session_count(); ++slot) {
     auto& s = client_->session(slot);
+    auto& state = hub_state_[slot];
     const auto current = s.active_path();
-    const auto& choice = hub_state_[slot].selector.update(
-        candidates(slot), current ? std::optional<std::uint32_t>(current) : std::nullopt, pinned_, now);
+    state.candidates = candidates(slot);
+    const auto& cands = state.candidates;
+    const auto& choice = state.selector.update(cands, current ? std::optional<std::uint32_t>(current) : std::nullopt,
+                                               pinned_, now);
     const session::PathId next = choice.active.value_or(0);
     if (next == current) continue;
     s.set_active_path(next, now);
-    const std::string from = current ? uplink_name(static_cast<int>(current)) : "(none)";
-    const std::string to = next ? uplink_name(static_cast<int>(next)) : "(none)";
+    const auto describe = [this](session::PathId p) {
+      return p ? uplink_name(p) + (path_family(p) == 6 ? " (IPv6)" : " (IPv4)") : std::string("(none)");
+    };
+    const std::string from = current ? uplink_name(current) : "(none)";
+    const std::string to = next ? uplink_name(next) : "(none)";
     std::string reason = why;
-    for (std::size_t i = 0; i < monitor_->table().size() && i < choice.verdicts.size(); ++i) {
-      if (monitor_->table()[i].ifindex == static_cast<int>(next)) reason += ": " + choice.verdicts[i].reason;
-      if (current && monitor_->table()[i].ifindex == static_cast<int>(current))
-        reason += "; " + from + ": " + choice.verdicts[i].reason;
+    for (std::size_t i = 0; i < cands.size() && i < choice.verdicts.size(); ++i) {
+      if (cands[i].id == next) reason += ": " + choice.verdicts[i].reason;
+      if (current && cands[i].id == current) reason += "; " + describe(current) + ": " + choice.verdicts[i].reason;
     }
     if (current) {
       ++handovers_.count;
@@ -155,8 +174,8 @@ void ClientDaemon::apply_policy(Time now, const std::string& why) {
       handovers_.last_to = to;
       handovers_.last_at = daemon::to_unix_seconds(now);
     }
-    network_log_.write(log::Level::kNotice,
-                       "hub " + settings_.hubs[slot].name + ": uplink " + from + " -> " + to + " (" + reason + ")");
+    network_log_.write(log::Level::kNotice, "hub " + settings_.hubs[slot].name + ": uplink " + describe(current) +
+                                                " -> " + describe(next) + " (" + reason + ")");
   }
 }
 
@@ -172,13 +191,12 @@ std::string ClientDaemon::handle_switch(const std::string& target) {
     if (session::glob_match(settings_.uplinks.avoid, target))
       return daemon::to_reply(json{{"error", "interface '" + target + "' is avoided by the [uplinks] policy"}});
     if (!u->usable())
-      return daemon::to_reply(json{{"error", "interface '" + target + "' is not usable (" +
-                                (!u->up ? "link down" : u->ipv4.empty() ? "no IPv4 address" : "no default route") + ")"}});
+      return daemon::to_reply(json{{"error", "interface '" + target + "' is not usable (" + u->unusable_reason() + ")"}});
     pinned_ = target;
   }
   apply_policy(now, target == "auto" ? "switch auto" : "switch " + target);
   after_event(now);
-  return daemon::to_reply(json{{"ok", true}, {"active_uplink", uplink_name(static_cast<int>(client_->session(0).active_path()))}});
+  return daemon::to_reply(json{{"ok", true}, {"active_uplink", uplink_name(client_->session(0).active_path())}});
 }
 
 }  // namespace tund::client

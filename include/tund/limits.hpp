@@ -48,6 +48,12 @@ inline constexpr auto kSilentRetry = 2s;
 inline constexpr std::uint32_t kRulePriority = 32760;
 // Log lines the network can trigger: at most this many per window.
 inline constexpr unsigned kLogBurst = 20;
+// A hub given by name (tund/hub_resolver.hpp): resolved again this often, and
+// when every path to it is dead, but never more often than kResolveRetry.
+inline constexpr auto kResolveInterval = 300s;
+inline constexpr auto kResolveRetry = 5s;
+// Addresses kept per hub name (A and AAAA records together).
+inline constexpr std::size_t kResolveMaxAddresses = 16;
 inline constexpr auto kLogWindow = 10s;
 // A hub forgets a session whose keys have all expired this long ago.
 inline constexpr auto kSessionIdleExpiry = 3 * kRejectAfterTime;
