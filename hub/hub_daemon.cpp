@@ -11,6 +11,7 @@
 #include "daemon/drops_json.hpp"
 #include "daemon/json_reply.hpp"
 #include "daemon/log.hpp"
+#include "session/inner_mtu.hpp"
 #include "session/ip_packet.hpp"
 
 namespace tund::hub {
@@ -94,6 +95,7 @@ nlohmann::json HubDaemon::drop_counts() const {
   auto drops = daemon::drops_json(hub_->drops());
   if (not_ipv4_) drops["not_ipv4"] = not_ipv4_;
   if (no_socket_) drops["no_socket_for_family"] = no_socket_;
+  if (too_big_) drops["path_mtu_exceeded"] = too_big_;  // each answered with ICMP (rate-limited)
   if (dp_->writer.write_errors()) drops["tun_write_error"] = dp_->writer.write_errors();
   if (dp_->reader.drops()) drops["tun_bad_offload"] = dp_->reader.drops();
   if (cli::handler_exceptions()) drops["handler_exception"] = cli::handler_exceptions();
@@ -282,6 +284,14 @@ void HubDaemon::on_tun_readable() {
       }
       crypto::SealJob job;
       const auto sealed = hub_->seal_to_vip(inner->dst4, MutableBytes(b.slot(i), b.stride()), e.len, now, &job);
+      if (sealed.kind == SealResult::Kind::kTooBig) {
+        // Too big for the client's path: ICMP back to the server that sent it.
+        ++too_big_;
+        const std::size_t n = too_big_limiter_.allow(now)
+                                  ? session::too_big_reply(Bytes(b.slot(i) + t::kDataOffset, e.len), sealed.len, too_big_buf_)
+                                  : 0;
+        if (n) dp_->writer.add(Bytes(too_big_buf_.data(), n));
+      }
       if (sealed.kind != SealResult::Kind::kSend) {
         e.len = 0;
         continue;
@@ -293,6 +303,7 @@ void HubDaemon::on_tun_readable() {
     }
   });
   flush_tx();
+  dp_->writer.flush();
   after_event(now);
 }
 
@@ -347,6 +358,7 @@ std::string HubDaemon::status_json() const {
                         {"public_key", crypto::key_to_base64(c.public_key)},
                         {"vip", config::ipv4_to_string(c.vip)},
                         {"endpoint", s->endpoint().to_string()},
+                        {"path_mtu", s->path_mtu()},
                         {"rx_bytes", s->stats().rx_bytes},
                         {"tx_bytes", s->stats().tx_bytes},
                         {"handshakes", s->stats().handshakes},

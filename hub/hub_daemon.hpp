@@ -25,6 +25,7 @@
 #include "daemon/udp_socket.hpp"
 #include "hub/hub_config.hpp"
 #include "session/hub.hpp"
+#include "session/inner_mtu.hpp"
 
 namespace tund::hub {
 
@@ -79,6 +80,9 @@ class HubDaemon {
   std::vector<std::uint8_t> reply_buf_;
   std::uint64_t not_ipv4_ = 0;
   std::uint64_t no_socket_ = 0;
+  std::uint64_t too_big_ = 0;
+  session::TooBigLimiter too_big_limiter_;
+  std::array<std::uint8_t, session::kTooBigReplyMax> too_big_buf_{};
 };
 
 }  // namespace tund::hub

@@ -1,4 +1,5 @@
 #include "session/client.hpp"
+#include "session/inner_mtu.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -98,6 +99,12 @@ void ClientSession::begin_handshake(Time now) {
 SealResult ClientSession::seal(MutableBytes buf, std::size_t inner_len, Time now, crypto::SealJob* defer) {
   if (state_ == State::kIdle) return SealResult::drop(DropReason::kNoSession);
   if (inner_len + t::kDataOverhead > buf.size()) return SealResult::drop(DropReason::kPacketTooBig);
+  // What the active path carries (inner_mtu.hpp): a packet too big goes back
+  // to its sender as ICMP; a SYN asks for segments that fit.
+  if (const std::size_t mtu = inner_mtu()) {
+    if (inner_len > mtu) return SealResult::too_big(mtu);
+    clamp_mss(MutableBytes(buf.data() + t::kDataOffset, inner_len), mss_for(mtu, 4), mss_for(mtu, 6));
+  }
   note_inner(now);
   // During a switching exchange new data waits (bounded) so that what the hub
   // lacks goes out first: resends behind newer data look like loss to inner TCP.
@@ -147,6 +154,7 @@ std::optional<ClientTransmit> ClientSession::poll_transmit(MutableBytes out, Tim
     QueuedControl q = control_queue_.front();
     control_queue_.erase(control_queue_.begin());
     if (!has_path(q.path) && q.path != active_path_) continue;  // its path is gone
+    if (t::kOverhead + encoded_size(q.frame) > out.size()) continue;  // a probe beyond the buffer: lost
     if (q.frame.kind == wire::ControlKind::kAck) q.frame.ack = stream_.make_ack(q.frame.ack.flags);
     const std::size_t n = encode_control(q.frame, out.data() + t::kHeaderSize);
     if (auto len = channel_.seal(MessageType::kControl, out, n, now)) {
@@ -217,6 +225,7 @@ ReceiveResult ClientSession::on_response(Bytes msg, PathId path, Time now) {
     // handshake): its data sequence starts again and it holds nothing we
     // sent, so our receive and resend state for any old stream goes.
     stream_.forget_peer();
+    announced_mtu_ = 0;  // nor what our path carries
   }
   crypto::wipe(keys.send);
   crypto::wipe(keys.recv);
@@ -262,12 +271,15 @@ ReceiveResult ClientSession::on_transport(crypto::Keypair& kp, MutableBytes msg,
     // Acknowledged above (the hub's liveness counts on it), delivered only
     // when its source belongs to this hub.
     if (owner_.routes_.owner_of_source(*inner) != slot_) return owner_.dropped(DropReason::kBadInnerSource);
+    if (const std::size_t mtu = inner_mtu())
+      clamp_mss(MutableBytes(msg.data() + t::kDataOffset, inner->length), mss_for(mtu, 4), mss_for(mtu, 6));
     return ReceiveResult::deliver(t::kDataOffset, inner->length);
   }
   const auto frame = decode_control(plain);
   if (!frame) return owner_.dropped(DropReason::kBadControl);
   switch (frame->kind) {
     case wire::ControlKind::kKeepalive: break;
+    case wire::ControlKind::kPathMtu: break;  // the client finds its own
     case wire::ControlKind::kAck:
       if (!stream_.on_ack(frame->ack)) return owner_.dropped(DropReason::kBadAck);
       if (frame->ack.flags & wire::control::kAckFlagSwitch) {
@@ -291,6 +303,13 @@ ReceiveResult ClientSession::on_transport(crypto::Keypair& kp, MutableBytes msg,
         return o.probe_id == frame->probe.probe_id && o.challenge == frame->probe.challenge;
       });
       if (it == outstanding_.end()) break;  // late (already counted lost) or not ours
+      if (it->mtu_size) {
+        // The size made it both ways (the padding came back with it).
+        const std::size_t size = t::kOverhead + encoded_size(*frame);
+        if (Path* p = find_path(it->path); p && size == it->mtu_size) p->pmtu.on_answer(size, now);
+        outstanding_.erase(it);
+        break;
+      }
       if (Path* p = find_path(it->path)) {
         if (p->stats.dead) {
           // A dead path answers again: judge it afresh, not by the losses of
@@ -329,6 +348,7 @@ Time ClientSession::next_deadline() const {
     t = std::min(t, last_sent_ + persistent_keepalive_);
   if (channel_.current()) {
     for (const auto& p : paths_) t = std::min(t, p.next_probe);
+    t = std::min(t, pmtu_deadline());
   }
   for (const auto& o : outstanding_) t = std::min(t, o.sent + limits::kProbeTimeout);
   if (awaiting_since_ != kNever) t = std::min(t, awaiting_since_ + dead_timeout());

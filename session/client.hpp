@@ -41,6 +41,7 @@
 #include "session/control.hpp"
 #include "session/data_stream.hpp"
 #include "session/index_table.hpp"
+#include "session/pmtu.hpp"
 #include "session/resend_buffer.hpp"
 #include "session/route_table.hpp"
 #include "session/secure_channel.hpp"
@@ -148,6 +149,12 @@ class ClientSession {
   std::uint64_t idle_periods() const { return idle_periods_; }
   // A metered path (LTE) is not probed while idle unless the active one is in doubt.
   void set_path_metered(PathId path, bool metered);
+  // Path MTU (pmtu.hpp, client_pmtu.cpp), in UDP payload bytes: the search's
+  // floor and ceiling for a path (the daemon knows its family and interface).
+  void set_path_mtu_limits(PathId path, std::size_t base, std::size_t ceiling, Time now);
+  const PmtuSearch* path_mtu(PathId path) const;
+  // The largest inner packet the active path carries (0: no active path).
+  std::size_t inner_mtu() const;
   std::size_t resend_bytes() const { return stream_.resend_buffer().bytes(); }
   const ResendBuffer& resend_buffer() const { return stream_.resend_buffer(); }
 
@@ -189,12 +196,14 @@ class ClientSession {
     std::array<bool, limits::kLossWindow> outcomes{};  // ring: true = answered
     std::size_t outcome_count = 0, outcome_next = 0;
     bool metered = false;
+    PmtuSearch pmtu;
   };
   struct Outstanding {
     std::uint32_t probe_id;
     PathId path;
     Time sent;
     std::array<std::uint8_t, 8> challenge;
+    std::size_t mtu_size = 0;  // a path MTU probe of this datagram size (0: an RTT probe)
   };
   struct QueuedControl {
     ControlFrame frame;
@@ -204,7 +213,10 @@ class ClientSession {
   void record_outcome(Path& p, bool answered);
   void queue_control(const ControlFrame& f, PathId path);
   void queue_probes(Time now);
-  void send_probe(Path& p, Time now);
+  void send_probe(Path& p, Time now, std::size_t mtu_size = 0);
+  // Path MTU rounds, and telling the hub what the active path carries.
+  void run_pmtu(Time now);
+  Time pmtu_deadline() const;
   void on_authenticated_receive();
   // Something left on the active path: `data`, and whether the hub answers it.
   void on_sent(Time now, bool data, bool answered);
@@ -262,6 +274,7 @@ class ClientSession {
   // Control frames waiting to be sent (small and bounded: oldest dropped).
   std::vector<QueuedControl> control_queue_;
   std::uint32_t next_probe_id_ = 1;
+  std::size_t announced_mtu_ = 0;  // the active path's MTU as last told to the hub (kPathMtu)
 
   // Hub silence (see limits::kHubSilence): the first answerable send since
   // anything authenticated was last heard.

@@ -56,7 +56,13 @@ void ClientSession::set_active_path(PathId id, Time now) {
   const bool handover = active_path_ != 0;
   active_path_ = id;
   awaiting_since_ = kNever;
-  if (Path* p = find_path(id)) p->next_probe = now;  // measure it at once
+  if (Path* p = find_path(id)) {
+    p->next_probe = now;  // measure it at once
+    // And its MTU again, unless that is fresh: what it carries may have
+    // changed while it waited.
+    if (p->pmtu.found() && !p->pmtu.searching() && now - p->pmtu.last_done() >= limits::kPmtuResearchAfter)
+      p->pmtu.restart(now);
+  }
   if (!handover || !channel_.can_send(now)) return;
   // The switching exchange: our receive state, on the new path. The hub
   // follows this packet, answers with its own receive state, and each side
@@ -96,7 +102,8 @@ void ClientSession::queue_probes(Time now) {
       ++it;
       continue;
     }
-    if (Path* p = find_path(it->path)) record_outcome(*p, p->stats.last_received > it->sent);
+    // A lost MTU probe says the size is too big, not that the path loses.
+    if (Path* p = find_path(it->path); p && !it->mtu_size) record_outcome(*p, p->stats.last_received > it->sent);
     it = outstanding_.erase(it);
   }
   const bool can_send = channel_.can_send(now);
@@ -111,16 +118,20 @@ void ClientSession::queue_probes(Time now) {
     p.last_probe = now;
     if (can_send) send_probe(p, now);  // no key: try at the next interval
   }
+  run_pmtu(now);
 }
 
-void ClientSession::send_probe(Path& p, Time now) {
+void ClientSession::send_probe(Path& p, Time now, std::size_t mtu_size) {
   ControlFrame f;
   f.kind = wire::ControlKind::kPathProbe;
   f.probe.probe_id = next_probe_id_++;
   owner_.rng_.fill(f.probe.challenge);
-  if (outstanding_.size() >= 4 * paths_.size() + 4) outstanding_.erase(outstanding_.begin());
-  outstanding_.push_back({f.probe.probe_id, p.id, now, f.probe.challenge});
-  ++p.stats.probes_sent;
+  // A path MTU probe is padded to its datagram size (the reply echoes it).
+  const std::size_t unpadded = wire::transport::kOverhead + wire::control::kProbeSize;
+  if (mtu_size) f.probe.padding = static_cast<std::uint16_t>(mtu_size > unpadded ? mtu_size - unpadded : 0);
+  if (outstanding_.size() >= (4 + limits::kPmtuProbesPerRound) * paths_.size() + 4) outstanding_.erase(outstanding_.begin());
+  outstanding_.push_back({f.probe.probe_id, p.id, now, f.probe.challenge, mtu_size});
+  if (!mtu_size) ++p.stats.probes_sent;
   queue_control(f, p.id);
 }
 

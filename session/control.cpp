@@ -7,8 +7,16 @@ namespace tund::session {
 namespace c = wire::control;
 using wire::ControlKind;
 
+namespace {
+bool is_probe(ControlKind k) { return k == ControlKind::kPathProbe || k == ControlKind::kProbeReply; }
+}  // namespace
+
+std::size_t encoded_size(const ControlFrame& f) {
+  return wire::control_frame_size(f.kind) + (is_probe(f.kind) ? f.probe.padding : 0);
+}
+
 std::size_t encode_control(const ControlFrame& f, std::uint8_t* out) {
-  const std::size_t size = wire::control_frame_size(f.kind);
+  const std::size_t size = encoded_size(f);
   std::memset(out, 0, size);
   out[0] = static_cast<std::uint8_t>(f.kind);
   switch (f.kind) {
@@ -23,6 +31,9 @@ std::size_t encode_control(const ControlFrame& f, std::uint8_t* out) {
       store_le64(out + c::kAckHighest, f.ack.highest);
       std::memcpy(out + c::kAckBitmap, f.ack.bitmap.data(), f.ack.bitmap.size());
       break;
+    case ControlKind::kPathMtu:
+      store_le16(out + c::kPathMtuValue, f.path_mtu);
+      break;
   }
   return size;
 }
@@ -32,7 +43,14 @@ std::optional<ControlFrame> decode_control(Bytes p) {
   ControlFrame f;
   f.kind = static_cast<ControlKind>(p[0]);
   const std::size_t expected = wire::control_frame_size(f.kind);
-  if (expected == 0 || p.size() != expected) return std::nullopt;
+  if (expected == 0 || p.size() < expected) return std::nullopt;
+  if (p.size() > expected) {
+    // Only probes are padded, with zeros, and never beyond a datagram.
+    if (!is_probe(f.kind) || p.size() - expected > 0xffff) return std::nullopt;
+    for (std::size_t i = expected; i < p.size(); ++i)
+      if (p[i]) return std::nullopt;
+    f.probe.padding = static_cast<std::uint16_t>(p.size() - expected);
+  }
   switch (f.kind) {
     case ControlKind::kKeepalive: break;
     case ControlKind::kPathProbe:
@@ -46,6 +64,10 @@ std::optional<ControlFrame> decode_control(Bytes p) {
       f.ack.flags = load_le32(p.data() + c::kAckFlags);
       f.ack.highest = load_le64(p.data() + c::kAckHighest);
       std::memcpy(f.ack.bitmap.data(), p.data() + c::kAckBitmap, f.ack.bitmap.size());
+      break;
+    case ControlKind::kPathMtu:
+      if (load_le16(p.data() + c::kPathMtuValue + 2) != 0) return std::nullopt;  // reserved
+      f.path_mtu = load_le16(p.data() + c::kPathMtuValue);
       break;
   }
   return f;

@@ -13,6 +13,7 @@ namespace tund::session {
 struct Probe {
   std::uint32_t probe_id = 0;
   std::array<std::uint8_t, 8> challenge{};
+  std::uint16_t padding = 0;  // zero bytes after the body (path MTU probes)
   bool operator==(const Probe&) const = default;
 };
 
@@ -31,12 +32,15 @@ struct ControlFrame {
   wire::ControlKind kind = wire::ControlKind::kKeepalive;
   Probe probe;  // kPathProbe, kProbeReply
   Ack ack;      // kAck
+  std::uint16_t path_mtu = 0;  // kPathMtu
 };
 
-// Writes the frame; returns its size (wire::control_frame_size(kind)).
+// The frame's encoded size: its kind's size, plus a probe's padding.
+std::size_t encoded_size(const ControlFrame& frame);
+// Writes the frame (encoded_size bytes); returns its size.
 std::size_t encode_control(const ControlFrame& frame, std::uint8_t* out);
-// Strict: unknown kind, non-zero reserved bytes or a size that is not the
-// kind's exact size all give nothing.
+// Strict: unknown kind, non-zero reserved bytes or padding, or a size that is
+// not the kind's exact size (a probe's, at least) all give nothing.
 std::optional<ControlFrame> decode_control(Bytes plain);
 
 }  // namespace tund::session

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "session/control.hpp"
+#include "session/inner_mtu.hpp"
 #include "session/ip_packet.hpp"
 
 namespace tund::session {
@@ -252,6 +253,8 @@ ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now
       s->keepalive_due_ = now + limits::kKeepaliveTimeout;
       wake_housekeeping(now);
     }
+    if (const std::size_t mtu = s->inner_mtu())
+      clamp_mss(MutableBytes(msg.data() + t::kDataOffset, inner->length), mss_for(mtu, 4), mss_for(mtu, 6));
     return ReceiveResult::deliver(t::kDataOffset, inner->length);
   }
   if (frame->kind == wire::ControlKind::kPathProbe) {
@@ -263,6 +266,10 @@ ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now
     s->validated_ = true;
     s->validation_deadline_ = s->challenge_next_ = kNever;
     if (s->channel_.has_staged() || s->stream_.has_resend()) mark_ready(*s);
+  } else if (frame->kind == wire::ControlKind::kPathMtu && from == s->endpoint_) {
+    // A claim about the client's own path: it can only hurt the client, but
+    // never below what every path carries, nor beyond one datagram.
+    s->path_mtu_ = std::clamp<std::size_t>(frame->path_mtu, limits::kPmtuBase4, wire::control::kMaxDatagram);
   } else if (frame->kind == wire::ControlKind::kAck) {
     if (!with_stream(*s, [&](DataStream& d) { return d.on_ack(frame->ack); })) return dropped(DropReason::kBadAck);
     if (frame->ack.flags & wire::control::kAckFlagSwitch) {
@@ -331,6 +338,10 @@ SealResult Hub::seal_to_vip(std::uint32_t vip, MutableBytes buf, std::size_t inn
   if (!id || !clients_[*id].session) return SealResult::drop(DropReason::kNoSession);
   HubSession& s = *clients_[*id].session;
   if (inner_len + t::kDataOverhead > buf.size()) return SealResult::drop(DropReason::kPacketTooBig);
+  if (const std::size_t mtu = s.inner_mtu()) {
+    if (inner_len > mtu) return SealResult::too_big(mtu);
+    clamp_mss(MutableBytes(buf.data() + t::kDataOffset, inner_len), mss_for(mtu, 4), mss_for(mtu, 6));
+  }
   const bool within_budget = s.validated_ || s.unvalidated_tx_ + inner_len + t::kDataOverhead <=
                                                  limits::kUnvalidatedAmplification * s.unvalidated_rx_;
   // Resends go first: new data waits behind them (keeps reordering small).
@@ -377,6 +388,7 @@ std::optional<HubTransmit> Hub::poll_transmit(MutableBytes out, Time now) {
       auto q = s->control_queue_.front();
       s->control_queue_.erase(s->control_queue_.begin());
       if (q.frame.kind == wire::ControlKind::kAck) q.frame.ack = s->stream_.make_ack(q.frame.ack.flags);
+      if (t::kOverhead + encoded_size(q.frame) > out.size()) continue;  // a probe echo beyond our buffer: lost
       const std::size_t n = encode_control(q.frame, out.data() + t::kHeaderSize);
       len = s->channel_.seal(MessageType::kControl, out, n, now);
       to = q.to;

@@ -63,6 +63,11 @@ class HubSession {
   const Endpoint& endpoint() const { return endpoint_; }
   bool path_validated() const { return validated_; }
   std::uint64_t path_changes() const { return path_changes_; }
+  // The largest datagram the client's active path carries, as the client
+  // found and told (kPathMtu; 0: not told, no limit); inner packets beyond it
+  // are answered with ICMP toward their sender and SYNs clamped to it.
+  std::size_t path_mtu() const { return path_mtu_; }
+  std::size_t inner_mtu() const { return path_mtu_ > wire::transport::kDataOverhead ? path_mtu_ - wire::transport::kDataOverhead : 0; }
   const ResendBuffer& resend_buffer() const { return stream_.resend_buffer(); }
   std::uint64_t switches() const { return switches_; }
   const SessionStats& stats() const { return channel_.stats(); }
@@ -90,6 +95,7 @@ class HubSession {
   std::uint64_t unvalidated_rx_ = 0;
   std::uint64_t unvalidated_tx_ = 0;
   std::uint64_t path_changes_ = 0;
+  std::size_t path_mtu_ = 0;
 
   // Reliability across handovers: the data stream of the client's session id.
   DataStream stream_;

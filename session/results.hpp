@@ -16,6 +16,8 @@ struct SealResult {
     kSend,    // buf[0, len) is a datagram to send
     kStaged,  // no usable key yet: copied to a bounded queue, a handshake is under way
     kDrop,    // see reason
+    kTooBig,  // the active path carries inner packets of `len` bytes at most:
+              // answer the sender (inner_mtu.hpp), the packet is dropped
   };
   Kind kind = Kind::kDrop;
   std::size_t len = 0;
@@ -23,6 +25,7 @@ struct SealResult {
   Endpoint to;  // hub only: where to send
 
   static SealResult send(std::size_t n) { return {Kind::kSend, n, {}, {}}; }
+  static SealResult too_big(std::size_t inner_mtu) { return {Kind::kTooBig, inner_mtu, DropReason::kPathMtuExceeded, {}}; }
   static SealResult staged() { return {Kind::kStaged, 0, {}, {}}; }
   static SealResult drop(DropReason r) { return {Kind::kDrop, 0, r, {}}; }
 };

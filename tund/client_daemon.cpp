@@ -11,6 +11,7 @@
 #include "daemon/drops_json.hpp"
 #include "daemon/json_reply.hpp"
 #include "daemon/log.hpp"
+#include "session/inner_mtu.hpp"
 #include "session/ip_packet.hpp"
 
 namespace tund::client {
@@ -142,6 +143,7 @@ void ClientDaemon::on_tun_readable() {
       }
       crypto::SealJob job;
       const auto sealed = s->seal(MutableBytes(b.slot(i), b.stride()), e.len, now, &job);
+      if (sealed.kind == SealResult::Kind::kTooBig) answer_too_big(Bytes(b.slot(i) + t::kDataOffset, e.len), sealed.len, now);
       if (sealed.kind != SealResult::Kind::kSend) {
         e.len = 0;
         continue;
@@ -153,7 +155,15 @@ void ClientDaemon::on_tun_readable() {
     }
   });
   flush_tx();
+  dp_->writer.flush();  // ICMP answers to packets too big for the path
   after_event(now);
+}
+
+void ClientDaemon::answer_too_big(Bytes inner, std::size_t inner_mtu, Time now) {
+  ++too_big_;
+  if (!too_big_limiter_.allow(now)) return;
+  const std::size_t n = session::too_big_reply(inner, inner_mtu, too_big_buf_);
+  if (n) dp_->writer.add(Bytes(too_big_buf_.data(), n));
 }
 
 void ClientDaemon::on_uplink_readable(int ifindex) {

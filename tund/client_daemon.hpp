@@ -35,6 +35,7 @@
 #include "daemon/udp_socket.hpp"
 #include "netmon/link_monitor.hpp"
 #include "session/client.hpp"
+#include "session/inner_mtu.hpp"
 #include "session/uplink_policy.hpp"
 #include "tund/client_config.hpp"
 #include "tund/hub_resolver.hpp"
@@ -107,12 +108,15 @@ class ClientDaemon {
   // Where datagrams of `slot` on `path` go: the hub's address of that path's family.
   const Endpoint* remote(std::size_t slot, session::PathId path) const;
   void on_hub_addresses(std::size_t slot);
+  // An inner packet too big for the active path: ICMP back to its sender.
+  void answer_too_big(Bytes inner, std::size_t inner_mtu, Time now);
   // The first hub's paths on one uplink, as the policy last judged them.
   struct PathView {
     const session::UplinkCandidate* candidate;
     const session::UplinkVerdict* verdict;
   };
   std::vector<PathView> paths_of(int ifindex) const;
+  nlohmann::json mtu_json(session::PathId path) const;
   std::string handle_control(const std::string& request, bool privileged);
   std::string status_line() const;
   std::string render_metrics() const;
@@ -154,6 +158,9 @@ class ClientDaemon {
   Handovers handovers_;
   std::uint64_t no_route_ = 0;
   std::uint64_t no_uplink_ = 0;
+  std::uint64_t too_big_ = 0;
+  session::TooBigLimiter too_big_limiter_;
+  std::array<std::uint8_t, session::kTooBigReplyMax> too_big_buf_{};
 };
 
 }  // namespace tund::client

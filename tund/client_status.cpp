@@ -21,6 +21,19 @@ namespace t = wire::transport;
 using session::ReceiveResult;
 using session::SealResult;
 
+nlohmann::json ClientDaemon::mtu_json(session::PathId path) const {
+  const auto* m = client_->session(0).path_mtu(path);
+  if (!m) return nullptr;
+  // "found" by probes, "searching" (the last value stays in use), or
+  // "assumed" (the interface's, until the first search ends).
+  return {{"bytes", m->mtu()},
+          {"inner", m->mtu() > wire::transport::kDataOverhead ? m->mtu() - wire::transport::kDataOverhead : 0},
+          {"state", m->searching() ? "searching" : m->found() ? "found" : "assumed"},
+          {"ceiling", m->ceiling()},
+          {"search_ms", std::chrono::duration_cast<std::chrono::milliseconds>(m->last_duration()).count()},
+          {"probes_sent", m->probes_sent()}};
+}
+
 std::vector<ClientDaemon::PathView> ClientDaemon::paths_of(int ifindex) const {
   std::vector<PathView> out;
   const auto& st = hub_state_[0];
@@ -92,7 +105,8 @@ std::string ClientDaemon::status_json() const {
                        {"reason", v.verdict->reason},
                        {"rtt_ms", st && st->rtt ? json(std::chrono::duration<double, std::milli>(*st->rtt).count()) : json(nullptr)},
                        {"loss", st && st->loss ? json(*st->loss) : json(nullptr)},
-                       {"probes_sent", st ? st->probes_sent : 0}});
+                       {"probes_sent", st ? st->probes_sent : 0},
+                       {"mtu", mtu_json(v.candidate->id)}});
     }
     const PathView* best = views.empty() ? nullptr : &views.front();
     for (const auto& v : views)
@@ -134,6 +148,7 @@ std::string ClientDaemon::status_json() const {
               {"interface", tun_->name()},
               {"vip", first.vip ? config::ipv4_to_string(first.vip) : ""},
               {"active_uplink", uplink_name(client_->session(0).active_path())},
+              {"inner_mtu", client_->session(0).inner_mtu()},
               {"active_family", client_->session(0).active_path() ? (path_family(client_->session(0).active_path()) == 6 ? "ipv6" : "ipv4") : ""},
               {"traffic", client_->session(0).idle(now) ? "idle" : "active"},
               {"pinned", pinned_ ? *pinned_ : ""},
@@ -252,6 +267,7 @@ nlohmann::json ClientDaemon::drop_counts() const {
   auto drops = daemon::drops_json(client_->drops());
   if (no_route_) drops["no_route"] = no_route_;
   if (no_uplink_) drops["no_uplink"] = no_uplink_;
+  if (too_big_) drops["path_mtu_exceeded"] = too_big_;  // each answered with ICMP (rate-limited)
   if (dp_->writer.write_errors()) drops["tun_write_error"] = dp_->writer.write_errors();
   if (dp_->reader.drops()) drops["tun_bad_offload"] = dp_->reader.drops();
   if (cli::handler_exceptions()) drops["handler_exception"] = cli::handler_exceptions();

@@ -74,6 +74,12 @@ void ClientDaemon::reconcile_sockets(Time now) {
         if (u.usable(family) && uplinks_.count(u.ifindex) && remote(slot, id)) {
           s.add_path(id, now);
           s.set_path_metered(id, session::glob_match(settings_.uplinks.metered, u.name));
+          // Its MTU is searched between what every path of the family
+          // carries and what the interface (or the tunnel) ever sends.
+          const std::size_t headers = family == 6 ? 40 + 8 : 20 + 8;
+          const std::size_t largest = settings_.mtu + wire::transport::kDataOverhead;
+          const std::size_t ceiling = u.mtu > headers ? std::min<std::size_t>(u.mtu - headers, largest) : largest;
+          s.set_path_mtu_limits(id, family == 6 ? limits::kPmtuBase6 : limits::kPmtuBase4, ceiling, now);
         } else {
           s.remove_path(id);
         }
@@ -150,7 +156,9 @@ void ClientDaemon::apply_policy(Time now, const std::string& why) {
     if (next == current) continue;
     s.set_active_path(next, now);
     const auto describe = [this](session::PathId p) {
-      return p ? uplink_name(p) + (path_family(p) == 6 ? " (IPv6)" : " (IPv4)") : std::string("(none)");
+      if (!p) return std::string("(none)");
+      const std::string name = uplink_name(p);
+      return (name.empty() ? "a removed uplink" : name) + (path_family(p) == 6 ? " (IPv6)" : " (IPv4)");
     };
     const std::string from = current ? uplink_name(current) : "(none)";
     const std::string to = next ? uplink_name(next) : "(none)";

@@ -36,7 +36,8 @@ namespace tund {
   X(kSwitchRateLimited, "switch_rate_limited") /* hub: switching exchange asked again too soon */ \
   X(kNoSession, "no_session")                /* outgoing packet for no live session */    \
   X(kStagingFull, "staging_full")            /* waiting for a key, queue full */          \
-  X(kPacketTooBig, "packet_too_big")         /* inner packet exceeds the buffer */
+  X(kPacketTooBig, "packet_too_big")         /* inner packet exceeds the buffer */        \
+  X(kPathMtuExceeded, "path_mtu_exceeded")   /* inner packet larger than the active path carries */
 
 enum class DropReason : std::uint8_t {
 #define TUND_X(name, text) name,

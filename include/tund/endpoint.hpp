@@ -48,13 +48,32 @@ inline std::string Endpoint::to_string() const {
            std::to_string(addr[2]) + "." + std::to_string(addr[3]) + ":" + std::to_string(port);
   }
   if (family == 6) {
+    // RFC 5952: lower case, no leading zeros, the longest run of two or
+    // more zero groups as "::" (the first such run on a tie).
+    std::uint16_t g[8];
+    for (int i = 0; i < 8; ++i) g[i] = static_cast<std::uint16_t>(addr[2 * i] << 8 | addr[2 * i + 1]);
+    int best = -1, best_len = 1;
+    for (int i = 0; i < 8;) {
+      int j = i;
+      while (j < 8 && g[j] == 0) ++j;
+      if (j - i > best_len) best = i, best_len = j - i;
+      i = j == i ? i + 1 : j;
+    }
     static const char* hex = "0123456789abcdef";
     std::string s = "[";
-    for (int i = 0; i < 16; i += 2) {
-      if (i) s += ':';
-      for (int j = 0; j < 2; ++j) {
-        s += hex[addr[i + j] >> 4];
-        s += hex[addr[i + j] & 15];
+    for (int i = 0; i < 8; ++i) {
+      if (i == best) {
+        s += "::";
+        i += best_len - 1;
+        continue;
+      }
+      if (i && s.back() != ':') s += ':';
+      bool lead = true;
+      for (int shift = 12; shift >= 0; shift -= 4) {
+        const int d = g[i] >> shift & 15;
+        if (lead && d == 0 && shift) continue;
+        lead = false;
+        s += hex[d];
       }
     }
     return s + "]:" + std::to_string(port);

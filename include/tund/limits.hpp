@@ -103,6 +103,29 @@ inline constexpr auto kIdleAfter = std::chrono::seconds(15);
 inline constexpr auto kIdleKeepalive = std::chrono::seconds(25);
 inline constexpr auto kIdleStandbyProbe = std::chrono::seconds(120);
 inline constexpr std::uint64_t kUnvalidatedAmplification = 3;
+// Path MTU (session/pmtu.hpp), in UDP payload bytes: datagram packetization-
+// layer PMTU discovery after RFC 8899. The search starts from the base every
+// network must carry (RFC 8899's BASE_PLPMTU: 1280 bytes of IPv6, 1200 of
+// IPv4, less the IP and UDP headers) and never probes above the interface's
+// MTU or the largest datagram the tunnel sends. Each round sends
+// kPmtuProbesPerRound padded probes at once (the ceiling among them: most
+// paths carry it) and ends when all are answered or after the round timeout;
+// the search ends when the bounds are kPmtuGranularity apart. Searched again
+// when a path becomes active (if the last search is kPmtuResearchAfter old)
+// and every kPmtuRaiseInterval (RFC 8899's PMTU_RAISE_TIMER).
+inline constexpr std::size_t kPmtuBase6 = 1280 - 40 - 8;
+inline constexpr std::size_t kPmtuBase4 = 1200 - 20 - 8;
+inline constexpr std::size_t kPmtuProbesPerRound = 4;
+inline constexpr std::size_t kPmtuGranularity = 8;
+inline constexpr auto kPmtuRoundTimeoutFloor = std::chrono::milliseconds(50);
+inline constexpr auto kPmtuRoundTimeoutUnmeasured = std::chrono::milliseconds(500);
+inline constexpr auto kPmtuRoundTimeoutCeiling = std::chrono::seconds(1);
+inline constexpr auto kPmtuResearchAfter = std::chrono::seconds(30);
+inline constexpr auto kPmtuRaiseInterval = std::chrono::seconds(600);
+// Inner packets too big for the active path are answered with ICMP
+// (fragmentation needed, Packet Too Big) into the TUN at most this often.
+inline constexpr double kTooBigPerSecond = 100;
+inline constexpr double kTooBigBurst = 20;
 }  // namespace tund::limits
 
 namespace tund::limits {

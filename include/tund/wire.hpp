@@ -119,11 +119,15 @@ inline constexpr std::size_t kDataOverhead = kOverhead + kSeqSize;  // 40
 
 // --- Control frames (plaintext inside a control message) -----------------------
 // Each frame: kind (1 byte), 3 zero bytes, then a body of a fixed size per kind.
+// A probe may carry zero padding after its body (a path MTU probe: its size
+// is what it tests); the reply echoes the body and the padding, so it is never
+// larger than what asked for it.
 enum class ControlKind : std::uint8_t {
   kKeepalive = 1,   // no body
-  kPathProbe = 2,   // probe_id u32, reserved u32, challenge 8 bytes
-  kProbeReply = 3,  // echo of the probe body
+  kPathProbe = 2,   // probe_id u32, reserved u32, challenge 8 bytes, [zero padding]
+  kProbeReply = 3,  // echo of the probe body and padding
   kAck = 4,         // flags u32, reserved u32, highest data_seq u64, bitmap of the 512 below it
+  kPathMtu = 5,     // mtu u16, reserved u16: the largest datagram the path this came on carries
 };
 namespace control {
 inline constexpr std::size_t kHeaderSize = 4;
@@ -137,7 +141,11 @@ inline constexpr std::size_t kAckBitmap = 20;
 inline constexpr std::size_t kAckBitmapBytes = 64;
 inline constexpr std::size_t kAckSize = kAckBitmap + kAckBitmapBytes;  // 84
 inline constexpr std::size_t kKeepaliveSize = kHeaderSize;
-inline constexpr std::size_t kMaxSize = kAckSize;
+inline constexpr std::size_t kPathMtuValue = 4;
+inline constexpr std::size_t kPathMtuSize = 8;
+inline constexpr std::size_t kMaxSize = kAckSize;  // of a frame without padding
+// A control message, padded probes included, fits one UDP datagram.
+inline constexpr std::size_t kMaxDatagram = 65507;
 }  // namespace control
 
 inline constexpr std::size_t control_frame_size(ControlKind kind) {
@@ -146,6 +154,7 @@ inline constexpr std::size_t control_frame_size(ControlKind kind) {
     case ControlKind::kPathProbe:
     case ControlKind::kProbeReply: return control::kProbeSize;
     case ControlKind::kAck: return control::kAckSize;
+    case ControlKind::kPathMtu: return control::kPathMtuSize;
   }
   return 0;
 }
@@ -172,7 +181,7 @@ inline std::optional<MessageType> classify(Bytes datagram) {
       break;
     case MessageType::kControl:
       if (datagram.size() >= transport::kMinSize + control::kHeaderSize &&
-          datagram.size() <= transport::kOverhead + control::kMaxSize)
+          datagram.size() <= control::kMaxDatagram)
         return type;
       break;
   }

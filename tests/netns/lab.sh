@@ -55,6 +55,31 @@ lab_up() {
   for n in inet hub hub2; do nsx $n sysctl -qw net.ipv4.ip_forward=1; done
 }
 
+# lab_ipv6: IPv6 beside IPv4 on the router's links (fd0N::/64 for 10.N.0.0/24,
+# .1 = ::1, .2 = ::2), the hub's eth0 and its default route, forwarding on
+# inet. The client's uplinks get none: each test gives them what it needs
+# (lab_uplink6 NS IF N). Addresses skip duplicate detection (nodad) so they
+# are usable at once.
+lab_ipv6() {
+  for n in cli cli2 inet hub hub2 srv srv2; do nsx $n sysctl -qw net.ipv6.conf.all.disable_ipv6=0; done
+  nsx inet sysctl -qw net.ipv6.conf.all.forwarding=1
+  local pair
+  for pair in w1:1 l2:2 w5:5 e3:3 e6:6; do nsx inet ip -6 addr add "fd0${pair#*:}::1/64" dev "${pair%:*}" nodad; done
+  nsx hub ip -6 addr add fd03::2/64 dev eth0 nodad
+  nsx hub ip -6 route add default via fd03::1 dev eth0
+}
+lab_uplink6() {  # lab_uplink6 NS IF N [METRIC]: fd0N::2/64 on IF, default route via fd0N::1
+  nsx "$1" ip -6 addr add "fd0$3::2/64" dev "$2" nodad
+  nsx "$1" ip -6 route add default via "fd0$3::1" dev "$2" metric "${4:-100}"
+}
+# lab_hosts NS LINE...: an /etc/hosts for processes started in NS (ip netns
+# exec bind-mounts /etc/netns/NAME/hosts over /etc/hosts); lab_down removes it.
+lab_hosts() {
+  local n=$1; shift
+  mkdir -p "/etc/netns/$(ns "$n")"
+  printf '%s\n' "127.0.0.1 localhost" "$@" > "/etc/netns/$(ns "$n")/hosts"
+}
+
 lab_keys() {  # lab_keys NAME...: NAME.key and NAME.pub in LAB_DIR
   for k in "$@"; do
     (umask 077; "$BIN/tund" genkey > "$LAB_DIR/$k.key")
@@ -65,12 +90,12 @@ lab_keys() {  # lab_keys NAME...: NAME.key and NAME.pub in LAB_DIR
 pub() { cat "$LAB_DIR/$1.pub"; }
 
 # lab_hub_toml [TOP_LEVEL_LINES] [STATE_DIR]: the lab hub's common settings
-# (key, listen, control socket, state directory, top-level extras, hub0
-# 10.77.0.1/24); callers append [[client]] and other tables.
+# (key, listen (LAB_LISTEN, a TOML value), control socket, state directory,
+# top-level extras, hub0 10.77.0.1/24); callers append [[client]] and other tables.
 lab_hub_toml() {
   cat <<TOML
 private_key_file = "hub.key"
-listen = "0.0.0.0:51900"
+listen = ${LAB_LISTEN:-\"0.0.0.0:51900\"}
 control_socket = "$LAB_DIR/hub.sock"
 state_directory = "${2:-$LAB_DIR}"
 ${1:-}
@@ -80,7 +105,8 @@ TOML
 }
 
 # lab_phone_toml [TOP_LEVEL_LINES] [ROUTES]: the phone's common settings and
-# its [[hub]] "main" (routes default ["10.4.0.0/24"]); callers append tables.
+# its [[hub]] "main" (endpoint LAB_ENDPOINT, default 10.3.0.2:51900; routes
+# default ["10.4.0.0/24"]); callers append tables.
 lab_phone_toml() {
   cat <<TOML
 private_key_file = "phone.key"
@@ -88,7 +114,7 @@ control_socket = "$LAB_DIR/cli.sock"
 ${1:-}
 [[hub]]
 name = "main"
-endpoint = "10.3.0.2:51900"
+endpoint = "${LAB_ENDPOINT:-10.3.0.2:51900}"
 public_key = "$(pub hub)"
 routes = ${2:-[\"10.4.0.0/24\"]}
 TOML
@@ -158,6 +184,7 @@ lab_down() {
   for n in cli cli2 inet hub hub2 srv srv2 lan; do
     ip netns pids "$(ns $n)" 2>/dev/null | xargs -r kill 2>/dev/null
     ip netns del "$(ns $n)" 2>/dev/null
+    rm -rf "/etc/netns/$(ns $n)"
   done
   [ -n "${KEEP_LAB_DIR:-}" ] || [ -z "$LAB_DIR" ] || rm -rf "$LAB_DIR"
   LAB_DIR=""

@@ -176,5 +176,37 @@ TEST_F(ConfigFiles, HubConfigAssignsVipsAndChecksExposeTargets) {
   }
 }
 
+TEST(HostPort, AddressesNamesAndTheirErrors) {
+  const auto v4 = config::parse_host_port("10.3.0.2:51900");
+  ASSERT_TRUE(v4 && v4->literal);
+  EXPECT_EQ(v4->literal->family, 4);
+  EXPECT_EQ(v4->literal->to_string(), "10.3.0.2:51900");
+  const auto v6 = config::parse_host_port("[fd03::2]:51900");
+  ASSERT_TRUE(v6 && v6->literal);
+  EXPECT_EQ(v6->literal->family, 6);
+  EXPECT_EQ(v6->literal->port, 51900);
+  EXPECT_EQ(v6->literal->to_string(), "[fd03::2]:51900");
+  const auto name = config::parse_host_port("vpn.example.net:51900");
+  ASSERT_TRUE(name);
+  EXPECT_FALSE(name->literal);
+  EXPECT_EQ(name->host, "vpn.example.net");
+  EXPECT_EQ(name->to_string(), "vpn.example.net:51900");
+  for (const char* bad : {"fd03::2:51900", "[fd03::2]", "[10.0.0.1]:5", "host:", ":51900", "host:70000", "1.2.3:80",
+                          "a b:1", "-x.net:1", "[fd03::2]:x", "host:1:2"})
+    EXPECT_FALSE(config::parse_host_port(bad)) << bad;
+  EXPECT_FALSE(config::parse_endpoint("vpn.example.net:51900"));  // listen takes addresses only
+}
+
+TEST(Endpoint, Ipv6TextIsRfc5952) {
+  const auto text = [](const char* ip) { return config::parse_endpoint(std::string("[") + ip + "]:1")->to_string(); };
+  EXPECT_EQ(text("::"), "[::]:1");
+  EXPECT_EQ(text("::1"), "[::1]:1");
+  EXPECT_EQ(text("fd03:0:0:0:0:0:0:2"), "[fd03::2]:1");
+  EXPECT_EQ(text("2001:db8:0:0:1:0:0:1"), "[2001:db8::1:0:0:1]:1");  // the first of two equal runs
+  EXPECT_EQ(text("1:0:0:2:0:0:0:3"), "[1:0:0:2::3]:1");              // the longest run
+  EXPECT_EQ(text("1:0:2:3:4:5:6:7"), "[1:0:2:3:4:5:6:7]:1");         // one zero group stays
+  EXPECT_EQ(text("fe80::abcd:12"), "[fe80::abcd:12]:1");
+}
+
 }  // namespace
 }  // namespace tund

@@ -58,7 +58,10 @@ TEST(Wire, ClassifyRejectsEveryWrongLength) {
   EXPECT_EQ(wire::classify(message(MessageType::kDataCopy, 40)), MessageType::kDataCopy);
   EXPECT_FALSE(wire::classify(message(MessageType::kControl, 32)));  // no room for a frame header
   EXPECT_EQ(wire::classify(message(MessageType::kControl, 36)), MessageType::kControl);
-  EXPECT_FALSE(wire::classify(message(MessageType::kControl, 32 + wire::control::kMaxSize + 1)));
+  // Padded path MTU probes make control messages up to one datagram.
+  EXPECT_EQ(wire::classify(message(MessageType::kControl, 1500)), MessageType::kControl);
+  EXPECT_EQ(wire::classify(message(MessageType::kControl, wire::control::kMaxDatagram)), MessageType::kControl);
+  EXPECT_FALSE(wire::classify(message(MessageType::kControl, wire::control::kMaxDatagram + 1)));
 }
 
 TEST(Wire, ClassifyRejectsUnknownTypesAndReservedBytes) {
@@ -77,7 +80,7 @@ TEST(Wire, ClassifyRejectsUnknownTypesAndReservedBytes) {
 
 TEST(Control, RoundTripEveryKind) {
   using session::ControlFrame;
-  std::vector<ControlFrame> frames(4);
+  std::vector<ControlFrame> frames(5);
   frames[0].kind = wire::ControlKind::kKeepalive;
   frames[1].kind = wire::ControlKind::kPathProbe;
   frames[1].probe.probe_id = 0xdeadbeef;
@@ -88,6 +91,8 @@ TEST(Control, RoundTripEveryKind) {
   frames[3].ack.flags = wire::control::kAckFlagSwitch;
   frames[3].ack.highest = 1ull << 50;
   for (std::size_t i = 0; i < frames[3].ack.bitmap.size(); ++i) frames[3].ack.bitmap[i] = std::uint8_t(i * 7);
+  frames[4].kind = wire::ControlKind::kPathMtu;
+  frames[4].path_mtu = 1452;
 
   for (const auto& f : frames) {
     std::uint8_t buf[wire::control::kMaxSize];
@@ -96,18 +101,35 @@ TEST(Control, RoundTripEveryKind) {
     const auto back = session::decode_control(Bytes(buf, n));
     ASSERT_TRUE(back);
     EXPECT_EQ(back->kind, f.kind);
-    EXPECT_EQ(back->probe, f.kind == wire::ControlKind::kAck || f.kind == wire::ControlKind::kKeepalive
-                               ? session::Probe{}
-                               : f.probe);
+    const bool probe = f.kind == wire::ControlKind::kPathProbe || f.kind == wire::ControlKind::kProbeReply;
+    EXPECT_EQ(back->probe, probe ? f.probe : session::Probe{});
     if (f.kind == wire::ControlKind::kAck) {
       EXPECT_EQ(back->ack, f.ack);
     }
-    // Every truncation and every extension is refused.
+    EXPECT_EQ(back->path_mtu, f.path_mtu);
+    // Every truncation is refused, and every extension but a probe's zero padding.
     std::uint8_t big[wire::control::kMaxSize + 8] = {};
     std::copy(buf, buf + n, big);
     for (std::size_t len = 0; len <= n + 8; ++len) {
       if (len == n) continue;
-      EXPECT_FALSE(session::decode_control(Bytes(big, len))) << "kind " << int(f.kind) << " len " << len;
+      const auto d = session::decode_control(Bytes(big, len));
+      if (probe && len > n) {
+        ASSERT_TRUE(d) << "kind " << int(f.kind) << " len " << len;
+        EXPECT_EQ(d->probe.padding, len - n);
+      } else {
+        EXPECT_FALSE(d) << "kind " << int(f.kind) << " len " << len;
+      }
+    }
+    if (probe) {
+      big[n + 5] = 1;  // padding must be zeros
+      EXPECT_FALSE(session::decode_control(Bytes(big, n + 8)));
+      ControlFrame padded = f;
+      padded.probe.padding = 1400;
+      std::vector<std::uint8_t> wide(session::encoded_size(padded));
+      ASSERT_EQ(session::encode_control(padded, wide.data()), n + 1400);
+      const auto again = session::decode_control(wide);
+      ASSERT_TRUE(again);
+      EXPECT_EQ(again->probe, padded.probe);
     }
     // Non-zero reserved bytes are refused.
     for (std::size_t r : {std::size_t{1}, std::size_t{2}, std::size_t{3}}) {

@@ -1,0 +1,60 @@
+// What the tunnel does to inner packets when the active path carries less
+// than they need (see pmtu.hpp for how a path's MTU is found):
+//   clamp_mss      a TCP SYN's MSS option is lowered to what the path carries,
+//                  so new connections never send too much (both directions:
+//                  each end clamps what it seals and what it delivers)
+//   too_big_reply  a packet that does not fit gets the ICMP error a router
+//                  would send: IPv4 "fragmentation needed" (only with DF set),
+//                  IPv6 "Packet Too Big"; its sender's stack lowers the path
+//                  MTU and resends smaller, as it would for any router
+// Pure functions over packet bytes; checksums are updated, never trusted.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+#include "tund/limits.hpp"
+#include "tund/types.hpp"
+
+namespace tund::session {
+
+// The MSS that fits an inner MTU (40 bytes of IPv4 and TCP headers, 60 of IPv6).
+inline std::uint16_t mss_for(std::size_t inner_mtu, std::uint8_t ip_version) {
+  const std::size_t headers = ip_version == 6 ? 60 : 40;
+  return static_cast<std::uint16_t>(inner_mtu > headers + 536 ? inner_mtu - headers : 536);
+}
+
+// Lowers the MSS option of a TCP SYN (or SYN-ACK) to at most `mss`, fixing
+// the TCP checksum incrementally (RFC 1624). True when it changed anything.
+bool clamp_mss(MutableBytes packet, std::uint16_t mss_v4, std::uint16_t mss_v6);
+
+// Writes into `out` the ICMP error telling the sender of `original` that the
+// path carries `inner_mtu` bytes; returns its length, 0 when none is due (an
+// IPv4 packet without DF, an ICMP error, a non-first fragment, a source that
+// cannot be answered, an IPv6 MTU below 1280). The error comes from the
+// original destination: the sender's stack accepts it as it would a router's.
+std::size_t too_big_reply(Bytes original, std::size_t inner_mtu, MutableBytes out);
+inline constexpr std::size_t kTooBigReplyMax = 1280;  // room `out` needs
+
+// ICMP errors into the TUN at most limits::kTooBigPerSecond (burst
+// kTooBigBurst), as a router limits them: an application blasting oversized
+// datagrams gets some answers, not one per packet.
+class TooBigLimiter {
+ public:
+  bool allow(Time now) {
+    const double elapsed = std::chrono::duration<double>(now - last_).count();
+    tokens_ = std::min(limits::kTooBigBurst, tokens_ + (elapsed > 0 ? elapsed : 0) * limits::kTooBigPerSecond);
+    last_ = now;
+    if (tokens_ < 1) return false;
+    tokens_ -= 1;
+    return true;
+  }
+
+ private:
+  double tokens_ = limits::kTooBigBurst;
+  Time last_{};
+};
+
+}  // namespace tund::session

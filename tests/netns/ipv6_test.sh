@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# IPv6 outside the tunnel: the hub listens on [::] (one dual-stack socket),
+# the client reaches it by name (an /etc/hosts entry with an A and an AAAA
+# record), wlan0 has only IPv4 and lte0 only IPv6. The session comes up on
+# wlan0 over IPv4 with lte0's IPv6 path probed as a standby; wlan0 going down
+# moves it to lte0 over IPv6 with an inner TCP stream each way intact; it
+# comes back after the hold-down; a planned switch crosses families too. A
+# dual-stack wlan0 then prefers IPv6. Loose bounds; bench/handover measures.
+set -u
+. "$(dirname "$0")/lab.sh"
+. "$(dirname "$0")/events.sh"
+require_root "ipv6_test"
+trap lab_down EXIT
+
+lab_up
+lab_ipv6
+# lte0: IPv6 only.
+nsx cli ip route del default via 10.2.0.1 dev lte0
+nsx cli ip addr del 10.2.0.2/24 dev lte0
+lab_uplink6 cli lte0 2 200
+lab_hosts cli "10.3.0.2 hub.lab" "fd03::2 hub.lab"
+LAB_LISTEN='"[::]:51900"' LAB_ENDPOINT=hub.lab:51900 lab_one_hub '[uplinks]
+hold_down_ms = 1000'
+status() { nsx cli "$BIN/tund" status -c "$LAB_DIR/cli.toml" --json; }
+hub_endpoint() { nsx hub "$BIN/tund-hub" status -c "$LAB_DIR/hub.toml" --json | jq -r '.sessions[0].endpoint'; }
+path_of() {  # path_of UPLINK FAMILY FIELD
+  status | jq -r --arg u "$1" --arg f "$2" --arg k "$3" '.uplinks[] | select(.name == $u) | .paths[] | select(.family == $f) | .[$k]'
+}
+on() { test "$(status | jq -r '.active_uplink + " " + .active_family')" = "$1 $2"; }
+
+check "the hub listens on [::]:51900" test "$(nsx hub "$BIN/tund-hub" status -c "$LAB_DIR/hub.toml" --json | jq -r .listen)" = "[::]:51900"
+check "connects by name, on wlan0 over IPv4" wait_for 10 on wlan0 ipv4
+check "the hub sees the client's IPv4 address" test "${ep:=$(hub_endpoint)}" != "" -a "${ep%:*}" = 10.1.0.2
+measured_standby() { test "$(path_of lte0 ipv6 role)" = standby -a "$(path_of lte0 ipv6 rtt_ms)" != null; }
+check "lte0's IPv6 path is a measured standby" wait_for 5 measured_standby
+check "lte0's path goes to the hub's AAAA record" test "$(path_of lte0 ipv6 remote)" = "[fd03::2]:51900"
+check "wlan0 has no IPv6 path (no IPv6 address)" test "$(path_of wlan0 ipv6 reason)" = "no IPv6 address"
+
+# One transfer each way through an event; prints the gaps.
+port=7200
+through() {  # through NAME EVENT_CMD
+  port=$((port + 2))
+  lab_start srv "up_$1" $NETPEER sink $port
+  lab_start cli "dn_$1" $NETPEER sink $((port + 1))
+  wait_for 5 grep -q ready "$LAB_DIR/up_$1.log"
+  wait_for 5 grep -q ready "$LAB_DIR/dn_$1.log"
+  nsx cli timeout 60 $NETPEER send 10.4.0.2 $port 6000000 3000000 > "$LAB_DIR/upsend_$1.out" & local s1=$!
+  nsx srv timeout 60 $NETPEER send 10.77.0.2 $((port + 1)) 6000000 3000000 > "$LAB_DIR/dnsend_$1.out" & local s2=$!
+  sleep 0.7
+  $2
+  wait $s1; local r1=$?; wait $s2; local r2=$?
+  wait_for 10 test -n "$(tail -n1 "$LAB_DIR/up_$1.log" | grep -v ready)"
+  wait_for 10 test -n "$(tail -n1 "$LAB_DIR/dn_$1.log" | grep -v ready)"
+  local up_got dn_got
+  up_got=$(tail -n1 "$LAB_DIR/up_$1.log"); dn_got=$(tail -n1 "$LAB_DIR/dn_$1.log")
+  GAP_UP=$(echo "$up_got" | cut -d' ' -f4); GAP_DN=$(echo "$dn_got" | cut -d' ' -f4)
+  echo "   $1: upload gap $GAP_UP ms, download gap $GAP_DN ms"
+  check "$1: both transfers complete without reset" test "$r1:$r2" = "0:0"
+  check "$1: data intact both ways (SHA-256)" test "$(cut -d' ' -f1 "$LAB_DIR/upsend_$1.out")" = "$(echo "$up_got" | cut -d' ' -f1)" -a \
+    "$(cut -d' ' -f1 "$LAB_DIR/dnsend_$1.out")" = "$(echo "$dn_got" | cut -d' ' -f1)"
+}
+
+through down event_down
+check "down: now on lte0 over IPv6" on lte0 ipv6
+check "down: the hub sends to the client's IPv6 address ($(hub_endpoint))" test "$(hub_endpoint | cut -c1-6)" = "[fd02:"
+check "down: longest stall under 600 ms both ways" test "$GAP_UP" -lt 600 -a "$GAP_DN" -lt 600
+restore_down
+check "back on wlan0 over IPv4 after the hold-down" wait_for 6 on wlan0 ipv4
+
+through planned event_planned
+check "planned: now on lte0 over IPv6" on lte0 ipv6
+check "planned: longest stall under 300 ms both ways" test "$GAP_UP" -lt 300 -a "$GAP_DN" -lt 300
+restore_planned
+check "planned: back on wlan0 over IPv4" wait_for 6 on wlan0 ipv4
+
+# Dual-stack wlan0: both families measured, IPv6 preferred on a tie.
+lab_uplink6 cli wlan0 1 100
+check "dual-stack wlan0: moves to its IPv6 path" wait_for 8 on wlan0 ipv6
+check "dual-stack wlan0: its IPv4 path stays a standby" test "$(path_of wlan0 ipv4 role)" = standby
+check "dual-stack wlan0: traffic flows over IPv6" nsx cli ping -c 3 -i 0.2 -W 1 -q 10.4.0.2
+check "no datagram was dropped as unroutable by family" test "$(status | jq '.drops.no_uplink // 0')" = 0
+summary
