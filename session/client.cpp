@@ -306,7 +306,10 @@ ReceiveResult ClientSession::on_transport(crypto::Keypair& kp, MutableBytes msg,
       if (it->mtu_size) {
         // The size made it both ways (the padding came back with it).
         const std::size_t size = t::kOverhead + encoded_size(*frame);
-        if (Path* p = find_path(it->path); p && size == it->mtu_size) p->pmtu.on_answer(size, now);
+        if (Path* p = find_path(it->path); p && size == it->mtu_size) {
+          if (!p->pmtu.searching() && size == p->pmtu.mtu()) p->pmtu.on_check(true, now);
+          p->pmtu.on_answer(size, now);
+        }
         outstanding_.erase(it);
         break;
       }

@@ -102,8 +102,10 @@ void ClientSession::queue_probes(Time now) {
       ++it;
       continue;
     }
-    // A lost MTU probe says the size is too big, not that the path loses.
+    // A lost MTU probe says the size is too big, not that the path loses;
+    // one at the size found is a failed confirmation.
     if (Path* p = find_path(it->path); p && !it->mtu_size) record_outcome(*p, p->stats.last_received > it->sent);
+    else if (p && it->mtu_size == p->pmtu.mtu()) p->pmtu.on_check(false, now);
     it = outstanding_.erase(it);
   }
   const bool can_send = channel_.can_send(now);

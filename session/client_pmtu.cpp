@@ -34,6 +34,11 @@ void ClientSession::run_pmtu(Time now) {
     // Raise: look for more now and then, while traffic flows.
     if (p.pmtu.found() && !p.pmtu.searching() && now - p.pmtu.last_done() >= limits::kPmtuRaiseInterval && !idle(now))
       p.pmtu.restart(now);
+    // Confirm what the active path carries while traffic flows on it.
+    if (p.id == active_path_ && !idle(now) && p.pmtu.wants_check(now)) {
+      p.pmtu.begin_check(now);
+      send_probe(p, now, p.pmtu.mtu());
+    }
     if (!p.pmtu.wants_round(now)) continue;
     // A round lasts about one RTT and a margin (loss decides, so not too short).
     Duration timeout = limits::kPmtuRoundTimeoutUnmeasured;

@@ -23,6 +23,7 @@ void PmtuSearch::restart(Time now) {
   in_round_ = false;
   low_ = base_;
   high_ = ceiling_ + 1;
+  retry_ = 0;
   next_round_ = now;
   round_deadline_ = kNever;
   started_ = now;
@@ -34,12 +35,18 @@ std::size_t PmtuSearch::begin_round(Time now, Duration timeout, Sizes& out) {
   // The ceiling first (most paths carry their interface's MTU), then sizes
   // spread evenly between the bounds.
   std::size_t n = 0;
-  const std::size_t span = high_ - low_;
-  if (high_ == ceiling_ + 1) out[n++] = ceiling_;
+  std::size_t top = high_;
+  if (retry_ > low_ && retry_ < high_) {
+    out[n++] = retry_;  // lost once: once more, and look below it meanwhile
+    top = retry_;
+  } else if (high_ == ceiling_ + 1) {
+    out[n++] = ceiling_;
+  }
+  const std::size_t span = top - low_;
   const std::size_t parts = limits::kPmtuProbesPerRound - n + 1;
   for (std::size_t i = 1; n < out.size() && i < parts; ++i) {
     const std::size_t size = low_ + span * i / parts;
-    if (size > low_ && size < high_ && std::find(out.begin(), out.begin() + n, size) == out.begin() + n) out[n++] = size;
+    if (size > low_ && size < top && std::find(out.begin(), out.begin() + n, size) == out.begin() + n) out[n++] = size;
   }
   if (n == 0) {
     finish(now);
@@ -74,8 +81,15 @@ void PmtuSearch::on_timer(Time now) {
   if (!in_round_ || now < round_deadline_) return;
   in_round_ = false;
   round_deadline_ = kNever;
-  for (std::size_t i = 0; i < round_.size(); ++i)
-    if (round_[i] && !answered_[i] && round_[i] > low_) high_ = std::min(high_, round_[i]);
+  // The retried size lost again bounds the search; the smallest other loss
+  // gets its second chance next round.
+  std::size_t smallest_lost = 0;
+  for (std::size_t i = 0; i < round_.size(); ++i) {
+    if (!round_[i] || answered_[i] || round_[i] <= low_) continue;
+    if (round_[i] == retry_) high_ = std::min(high_, retry_);
+    else if (!smallest_lost || round_[i] < smallest_lost) smallest_lost = round_[i];
+  }
+  retry_ = smallest_lost && smallest_lost < high_ ? smallest_lost : 0;
   if (high_ - low_ <= limits::kPmtuGranularity || low_ >= ceiling_) {
     finish(now);
     return;
@@ -90,6 +104,17 @@ void PmtuSearch::finish(Time now) {
   next_round_ = round_deadline_ = kNever;
   last_done_ = now;
   last_duration_ = now - started_;
+  next_check_ = now + limits::kPmtuCheckInterval;
+  check_losses_ = 0;
+}
+
+void PmtuSearch::on_check(bool answered, Time now) {
+  if (!found_ || searching_) return;
+  check_losses_ = answered ? 0 : check_losses_ + 1;
+  if (check_losses_ >= limits::kPmtuCheckLosses) {
+    check_losses_ = 0;
+    restart(now);
+  }
 }
 
 Time PmtuSearch::next_event() const {

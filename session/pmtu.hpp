@@ -4,9 +4,10 @@
 // needed (many networks drop it). Sizes are UDP payload bytes.
 //
 //   searching ──round: probes of several sizes at once──▶ the largest answered
-//      ▲          is the new low bound, the smallest lost the new high bound
+//      ▲          is the new low bound, the smallest lost twice the new high bound
 //      │        bounds within kPmtuGranularity ──▶ done (mtu() = low bound)
-//      └── restart(): after a handover, a raise timer, or a dead path
+//      └── restart(): after a handover, a raise timer, or confirmation
+//          probes at the found size lost (the path now carries less)
 //
 // Until the first search ends, mtu() is the ceiling: a fresh path is assumed
 // to carry what its interface does (a standby has long been searched by the
@@ -39,6 +40,11 @@ class PmtuSearch {
   // Ends the round when its time is up.
   void on_timer(Time now);
   Time next_event() const;
+  // Confirming a found MTU while the path carries traffic (black holes).
+  bool wants_check(Time now) const { return found_ && !searching_ && now >= next_check_; }
+  void begin_check(Time now) { next_check_ = now + limits::kPmtuCheckInterval; }
+  // A confirmation probe's fate; kPmtuCheckLosses lost in a row restart the search.
+  void on_check(bool answered, Time now);
 
   std::size_t mtu() const { return found_ ? low_ : ceiling_; }
   bool searching() const { return searching_; }
@@ -55,6 +61,9 @@ class PmtuSearch {
   std::size_t ceiling_ = 0;
   std::size_t low_ = 0;   // largest size known to pass
   std::size_t high_ = 0;  // smallest size known not to (ceiling + 1 before any loss)
+  // A size lost once, probed again in the next round before it bounds the
+  // search: a busy path drops a probe now and then (RFC 8899's MAX_PROBES).
+  std::size_t retry_ = 0;
   bool searching_ = false;
   bool found_ = false;
   bool in_round_ = false;
@@ -64,6 +73,8 @@ class PmtuSearch {
   Time next_round_ = kNever;
   Time started_{};
   Time last_done_ = Time::min();
+  Time next_check_ = kNever;
+  unsigned check_losses_ = 0;
   Duration last_duration_{0};
   std::uint64_t probes_sent_ = 0;
 };

@@ -120,8 +120,13 @@ inline constexpr std::size_t kPmtuGranularity = 8;
 inline constexpr auto kPmtuRoundTimeoutFloor = std::chrono::milliseconds(50);
 inline constexpr auto kPmtuRoundTimeoutUnmeasured = std::chrono::milliseconds(500);
 inline constexpr auto kPmtuRoundTimeoutCeiling = std::chrono::seconds(1);
-inline constexpr auto kPmtuResearchAfter = std::chrono::seconds(30);
+inline constexpr auto kPmtuResearchAfter = std::chrono::seconds(5);
 inline constexpr auto kPmtuRaiseInterval = std::chrono::seconds(600);
+// While traffic flows, the active path's MTU is confirmed by one probe of that
+// size every kPmtuCheckInterval; kPmtuCheckLosses lost in a row mean the path
+// now carries less (a black hole, RFC 8899 4.3): search again.
+inline constexpr auto kPmtuCheckInterval = std::chrono::seconds(10);
+inline constexpr unsigned kPmtuCheckLosses = 2;
 // Inner packets too big for the active path are answered with ICMP
 // (fragmentation needed, Packet Too Big) into the TUN at most this often.
 inline constexpr double kTooBigPerSecond = 100;
