@@ -39,12 +39,12 @@ void ClientSession::run_pmtu(Time now) {
       p.pmtu.begin_check(now);
       send_probe(p, now, p.pmtu.mtu());
     }
-    if (!p.pmtu.wants_round(now)) continue;
-    // A round lasts about one RTT and a margin (loss decides, so not too short).
-    Duration timeout = limits::kPmtuRoundTimeoutUnmeasured;
-    if (p.stats.rtt && p.stats.rttvar)
-      timeout = std::clamp<Duration>(2 * *p.stats.rtt + 4 * *p.stats.rttvar, limits::kPmtuRoundTimeoutFloor,
-                                     limits::kPmtuRoundTimeoutCeiling);
+    // Rounds wait for the path's first RTT sample (its first probe's answer,
+    // one round trip): a round then lasts about one RTT and a margin (loss
+    // decides, so not too short); a path that never answers is never searched.
+    if (!p.pmtu.wants_round(now) || !p.stats.rtt || !p.stats.rttvar) continue;
+    const Duration timeout = std::clamp<Duration>(2 * *p.stats.rtt + 4 * *p.stats.rttvar, limits::kPmtuRoundTimeoutFloor,
+                                                  limits::kPmtuRoundTimeoutCeiling);
     PmtuSearch::Sizes sizes;
     const std::size_t n = p.pmtu.begin_round(now, timeout, sizes);
     for (std::size_t i = 0; i < n; ++i) send_probe(p, now, sizes[i]);

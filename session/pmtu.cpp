@@ -65,6 +65,7 @@ void PmtuSearch::on_answer(std::size_t size, Time now) {
   if (size > ceiling_) return;  // not a size we probe
   low_ = std::max(low_, size);
   if (high_ <= low_) high_ = low_ + 1;  // an earlier loss was chance
+  if (!searching_ && found_) found_mtu_ = std::max(found_mtu_, size);  // a late answer still proves it
   if (!in_round_) return;
   bool all = true;
   for (std::size_t i = 0; i < round_.size(); ++i) {
@@ -101,6 +102,7 @@ void PmtuSearch::finish(Time now) {
   searching_ = false;
   in_round_ = false;
   found_ = true;
+  found_mtu_ = low_;
   next_round_ = round_deadline_ = kNever;
   last_done_ = now;
   last_duration_ = now - started_;

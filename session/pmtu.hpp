@@ -46,7 +46,7 @@ class PmtuSearch {
   // A confirmation probe's fate; kPmtuCheckLosses lost in a row restart the search.
   void on_check(bool answered, Time now);
 
-  std::size_t mtu() const { return found_ ? low_ : ceiling_; }
+  std::size_t mtu() const { return found_ ? found_mtu_ : ceiling_; }
   bool searching() const { return searching_; }
   bool found() const { return found_; }
   std::size_t ceiling() const { return ceiling_; }
@@ -59,6 +59,7 @@ class PmtuSearch {
 
   std::size_t base_ = limits::kPmtuBase4;
   std::size_t ceiling_ = 0;
+  std::size_t found_mtu_ = 0;  // what the last search ended with (in use during the next)
   std::size_t low_ = 0;   // largest size known to pass
   std::size_t high_ = 0;  // smallest size known not to (ceiling + 1 before any loss)
   // A size lost once, probed again in the next round before it bounds the

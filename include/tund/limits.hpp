@@ -118,7 +118,6 @@ inline constexpr std::size_t kPmtuBase4 = 1200 - 20 - 8;
 inline constexpr std::size_t kPmtuProbesPerRound = 4;
 inline constexpr std::size_t kPmtuGranularity = 8;
 inline constexpr auto kPmtuRoundTimeoutFloor = std::chrono::milliseconds(50);
-inline constexpr auto kPmtuRoundTimeoutUnmeasured = std::chrono::milliseconds(500);
 inline constexpr auto kPmtuRoundTimeoutCeiling = std::chrono::seconds(1);
 inline constexpr auto kPmtuResearchAfter = std::chrono::seconds(5);
 inline constexpr auto kPmtuRaiseInterval = std::chrono::seconds(600);

@@ -98,6 +98,9 @@ class Sim {
   // in `dead` silently loses everything sent on it or to it.
   std::map<session::PathId, Endpoint> paths{{1, Endpoint::v4(0x0a010002, 40000)}};
   std::set<session::PathId> dead;
+  // Paths that carry at most this many UDP payload bytes (as a 1280 link would).
+  std::map<session::PathId, std::size_t> path_mtu;
+  std::size_t too_big_for_path = 0;
   Endpoint client_addr() const { return paths.at(1); }
   // Another uplink of the client (path `id`, seen by the hub at `addr`).
   void add_uplink(session::PathId id, const Endpoint& addr) {
@@ -203,6 +206,12 @@ class Sim {
 
   // `addr`: the client's address (source toward the hub, destination back).
   void put(Dir dir, Bytes datagram, const Endpoint& addr) {
+    // A path that carries fewer bytes loses what is bigger, both ways, silently.
+    for (const auto& [id, a] : paths)
+      if (a == addr && path_mtu.count(id) && datagram.size() > path_mtu.at(id)) {
+        ++too_big_for_path;
+        return;
+      }
     record_nonce(dir, datagram);
     (dir == Dir::kToHub ? sent_to_hub : sent_to_client)++;
     (dir == Dir::kToHub ? bytes_to_hub : bytes_to_client) += datagram.size();

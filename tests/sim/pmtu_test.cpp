@@ -1,0 +1,111 @@
+// Path MTU in the simulation: each path finds what it carries with padded
+// probes (no ICMP exists here), the hub learns the active path's from the
+// client, and both ends answer inner packets that do not fit instead of
+// sending them into a black hole; the probe echoes are never bigger than the
+// probes.
+#include <gtest/gtest.h>
+
+#include "support/sim.hpp"
+
+namespace tund {
+namespace {
+
+using namespace std::chrono_literals;
+using test::kClientVip;
+using test::kServer;
+using test::make_inner;
+using test::Sim;
+
+constexpr std::size_t kCeiling = 1460;  // a 1420-byte TUN's largest datagram
+constexpr std::size_t kSmall = 1252;    // what a 1280-byte IPv4 link carries
+
+Sim small_second_path(std::uint64_t seed) {
+  Sim s(seed);
+  s.path_mtu[2] = kSmall;
+  s.add_uplink(2, Endpoint::v4(0x0a020002, 40002));
+  s.cs().set_path_mtu_limits(1, limits::kPmtuBase4, kCeiling, s.now);
+  s.cs().set_path_mtu_limits(2, limits::kPmtuBase4, kCeiling, s.now);
+  EXPECT_TRUE(s.connect());
+  s.run_for(2s);
+  return s;
+}
+
+TEST(PathMtu, EachPathFindsWhatItCarries) {
+  Sim s = small_second_path(1);
+  const auto* big = s.cs().path_mtu(1);
+  const auto* small = s.cs().path_mtu(2);
+  ASSERT_TRUE(big && small);
+  EXPECT_TRUE(big->found());
+  EXPECT_EQ(big->mtu(), kCeiling);
+  EXPECT_TRUE(small->found());
+  EXPECT_LE(small->mtu(), kSmall);
+  EXPECT_GE(small->mtu() + limits::kPmtuGranularity, kSmall);
+  EXPECT_LT(small->last_duration(), 500ms);
+  EXPECT_GT(s.too_big_for_path, 0u);  // the probes above it were lost, as on a real link
+  EXPECT_EQ(s.cs().inner_mtu(), kCeiling - wire::transport::kDataOverhead);
+}
+
+TEST(PathMtu, TheHubLearnsTheActivePathsMtuAndBothEndsAnswerTooBig) {
+  Sim s = small_second_path(2);
+  ASSERT_TRUE(s.hub->session(*s.hub->find_client(s.client_key)));
+  const auto& hs = *s.hub->session(*s.hub->find_client(s.client_key));
+  EXPECT_EQ(hs.path_mtu(), kCeiling);
+  s.cs().set_active_path(2, s.now);
+  s.run_for(200ms);
+  const std::size_t small = s.cs().path_mtu(2)->mtu();
+  EXPECT_EQ(hs.path_mtu(), small);
+  const std::size_t inner = small - wire::transport::kDataOverhead;
+  EXPECT_EQ(s.cs().inner_mtu(), inner);
+  // What fits goes through; what does not is answered, not sent.
+  EXPECT_EQ(s.client_send(make_inner(kClientVip, kServer, 1, inner)).kind, session::SealResult::Kind::kSend);
+  const auto up = s.client_send(make_inner(kClientVip, kServer, 2, inner + 1));
+  EXPECT_EQ(up.kind, session::SealResult::Kind::kTooBig);
+  EXPECT_EQ(up.len, inner);
+  const auto down = s.hub_send(make_inner(kServer, kClientVip, 3, 1400));
+  EXPECT_EQ(down.kind, session::SealResult::Kind::kTooBig);
+  EXPECT_EQ(down.len, inner);
+  EXPECT_EQ(s.hub_send(make_inner(kServer, kClientVip, 4, inner)).kind, session::SealResult::Kind::kSend);
+  const std::size_t lost = s.too_big_for_path;
+  s.run_for(100ms);
+  EXPECT_EQ(s.too_big_for_path, lost);  // no data was sent too big for the path
+  ASSERT_EQ(s.delivered_to_hub.size(), 1u);
+  ASSERT_EQ(s.delivered_to_client.size(), 1u);
+  // Back to the big path: full-size packets again.
+  s.cs().set_active_path(1, s.now);
+  s.run_for(200ms);
+  EXPECT_EQ(hs.path_mtu(), kCeiling);
+  EXPECT_EQ(s.client_send(make_inner(kClientVip, kServer, 5, 1420)).kind, session::SealResult::Kind::kSend);
+}
+
+TEST(PathMtu, ProbeEchoesAreNeverBiggerThanProbesAndIdleSessionsDoNotSearch) {
+  Sim s = small_second_path(3);
+  // Everything the hub sent, probes echoes included, against what it got.
+  EXPECT_LE(s.bytes_to_client, s.bytes_to_hub);
+  // Later searches happen only while traffic flows: an idle session sends
+  // no padded probes past its first search.
+  const auto probes = s.cs().path_mtu(1)->probes_sent() + s.cs().path_mtu(2)->probes_sent();
+  s.run_for(limits::kPmtuRaiseInterval + 30s, 100ms);
+  EXPECT_EQ(s.cs().path_mtu(1)->probes_sent() + s.cs().path_mtu(2)->probes_sent(), probes);
+}
+
+TEST(PathMtu, AHubIgnoresAClaimBelowTheBase) {
+  Sim s = small_second_path(4);
+  // A client (authenticated, maybe malicious) claims a tiny MTU for itself:
+  // the hub never goes below what every path carries.
+  session::ControlFrame f;
+  f.kind = wire::ControlKind::kPathMtu;
+  f.path_mtu = 100;
+  std::vector<std::uint8_t> frame(session::encoded_size(f));
+  session::encode_control(f, frame.data());
+  auto* kp = s.cs().current_keypair_for_test();
+  ASSERT_TRUE(kp);
+  const auto counter = kp->reserve_counter();
+  ASSERT_TRUE(counter);
+  std::vector<std::uint8_t> out(frame.size() + wire::transport::kOverhead);
+  kp->seal(wire::MessageType::kControl, *counter, frame, out.data());
+  s.inject_to_hub(out, s.client_addr());
+  EXPECT_EQ(s.hub->session(*s.hub->find_client(s.client_key))->path_mtu(), limits::kPmtuBase4);
+}
+
+}  // namespace
+}  // namespace tund
