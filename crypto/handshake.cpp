@@ -54,6 +54,8 @@ noise::Failure read_response(noise::IkInitiator& ik, Bytes msg, ResponsePayload&
   payload.vip.mtu = static_cast<std::uint16_t>(plain[p::kMtu] | plain[p::kMtu + 1] << 8);
   payload.vip.gateway = load_be32(plain.data() + p::kGateway);
   payload.flags = plain[p::kFlags];
+  std::memcpy(payload.vip.vip6.data(), plain.data() + p::kVip6, 16);
+  payload.vip.prefix6_len = plain[p::kPrefix6Len];
   const std::uint8_t chosen = plain[p::kSuite];
   if (chosen == static_cast<std::uint8_t>(Suite::kChaCha20Poly1305)) {
     payload.suite = Suite::kChaCha20Poly1305;
@@ -97,6 +99,8 @@ noise::Failure write_response(noise::IkResponder& ik, const PrivateKey& ephemera
   plain[p::kMtu] = static_cast<std::uint8_t>(payload.vip.mtu);
   plain[p::kMtu + 1] = static_cast<std::uint8_t>(payload.vip.mtu >> 8);
   store_be32(plain.data() + p::kGateway, payload.vip.gateway);
+  std::memcpy(plain.data() + p::kVip6, payload.vip.vip6.data(), 16);
+  plain[p::kPrefix6Len] = payload.vip.prefix6_len;
   wire::write_header(out.data(), wire::MessageType::kResponse);
   store_le32(out.data() + m::kSender, sender_index);
   store_le32(out.data() + m::kReceiver, receiver_index);

@@ -29,10 +29,18 @@ using Timestamp = std::array<std::uint8_t, wire::kTimestampSize>;
 Timestamp encode_timestamp(WallTime ns_since_epoch);
 
 struct VipAssignment {
-  std::uint32_t vip = 0;      // IPv4, host order
+  std::uint32_t vip = 0;      // IPv4, host order (0: none)
   std::uint8_t prefix_len = 0;
   std::uint16_t mtu = 0;
   std::uint32_t gateway = 0;  // hub's own VIP, host order
+  std::array<std::uint8_t, 16> vip6{};  // network order (all zero: none)
+  std::uint8_t prefix6_len = 0;
+  bool has_v4() const { return vip != 0; }
+  bool has_v6() const {
+    for (auto b : vip6)
+      if (b) return true;
+    return false;
+  }
 };
 
 // What the initiation carries (wire::initiation_payload).

@@ -239,6 +239,40 @@ std::optional<Prefix> parse_prefix(std::string_view text, bool allow_host_bits) 
   return p;
 }
 
+bool Prefix6::contains(const std::array<std::uint8_t, 16>& a) const {
+  for (unsigned bit = 0; bit < len; ++bit) {
+    const std::uint8_t m = static_cast<std::uint8_t>(0x80u >> (bit % 8));
+    if ((a[bit / 8] & m) != (addr[bit / 8] & m)) return false;
+  }
+  return true;
+}
+
+std::string Prefix6::address_string() const {
+  Endpoint e;
+  e.family = 6;
+  e.addr = addr;
+  return e.address_string();
+}
+
+std::string Prefix6::to_string() const { return address_string() + "/" + std::to_string(len); }
+
+std::optional<Prefix6> parse_prefix6(std::string_view text, bool allow_host_bits) {
+  const auto slash = text.find('/');
+  const std::string ip(text.substr(0, slash));
+  Prefix6 p;
+  if (inet_pton(AF_INET6, ip.c_str(), p.addr.data()) != 1) return std::nullopt;
+  unsigned len = 128;
+  if (slash != std::string_view::npos) {
+    const auto digits = text.substr(slash + 1);
+    const auto r = std::from_chars(digits.data(), digits.data() + digits.size(), len);
+    if (r.ec != std::errc{} || r.ptr != digits.data() + digits.size() || len > 128) return std::nullopt;
+  }
+  p.len = static_cast<std::uint8_t>(len);
+  for (unsigned bit = len; bit < 128; ++bit)
+    if (!allow_host_bits && (p.addr[bit / 8] & (0x80u >> (bit % 8)))) return std::nullopt;
+  return p;
+}
+
 namespace {
 std::optional<std::uint16_t> parse_port(std::string_view digits) {
   unsigned port = 0;

@@ -4,6 +4,7 @@
 // (toml11's find_or would return the default on a wrong type).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
@@ -60,6 +61,17 @@ struct Prefix {
   std::string to_string() const;
   bool operator==(const Prefix&) const = default;
 };
+
+// An IPv6 prefix ("fd77::1/64"), network order.
+struct Prefix6 {
+  std::array<std::uint8_t, 16> addr{};
+  std::uint8_t len = 0;
+  bool contains(const std::array<std::uint8_t, 16>& a) const;
+  std::string to_string() const;
+  std::string address_string() const;  // the address alone
+  bool operator==(const Prefix6&) const = default;
+};
+std::optional<Prefix6> parse_prefix6(std::string_view text, bool allow_host_bits);
 
 // Parsers for values; each returns nothing on bad syntax.
 std::optional<std::uint32_t> parse_ipv4(std::string_view text);

@@ -2,16 +2,19 @@
 
 #include <arpa/inet.h>
 #include <linux/fib_rules.h>
+#include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 #include <netlink/route/route.h>
 
+#include <array>
 #include <memory>
 #include <stdexcept>
 
 #include "daemon/config_check.hpp"
+#include "tund/endpoint.hpp"
 
 namespace tund::daemon {
 
@@ -21,11 +24,23 @@ struct AddrDeleter {
 };
 using AddrPtr = std::unique_ptr<nl_addr, AddrDeleter>;
 
-AddrPtr make_addr(std::uint32_t host_order, std::uint8_t prefix_len) {
-  const std::uint32_t be = htonl(host_order);
-  AddrPtr a(nl_addr_build(AF_INET, &be, sizeof be));
+std::array<std::uint8_t, 16> v4_bytes(std::uint32_t host_order) {
+  std::array<std::uint8_t, 16> b{};
+  store_be32(b.data(), host_order);
+  return b;
+}
+
+AddrPtr make_addr(int family, const std::array<std::uint8_t, 16>& bytes, std::uint8_t prefix_len) {
+  AddrPtr a(nl_addr_build(family, bytes.data(), family == AF_INET6 ? 16 : 4));
   if (a) nl_addr_set_prefixlen(a.get(), prefix_len);
   return a;
+}
+
+std::string text(int family, const std::array<std::uint8_t, 16>& bytes) {
+  Endpoint e;
+  e.family = family == AF_INET6 ? 6 : 4;
+  e.addr = bytes;
+  return e.address_string();
 }
 }  // namespace
 
@@ -48,24 +63,43 @@ NetlinkConfig::~NetlinkConfig() {
   if (sock_) nl_socket_free(sock_);
 }
 
-std::string NetlinkConfig::add_address(int ifindex, std::uint32_t addr, std::uint8_t prefix_len) {
-  Added a{false, ifindex, addr, prefix_len, 0, 0};
+std::string NetlinkConfig::add(const Added& a) {
   auto err = apply(a, true);
   if (err.empty()) added_.push_back(a);
   return err;
+}
+
+std::string NetlinkConfig::add_address(int ifindex, std::uint32_t addr, std::uint8_t prefix_len) {
+  return add({false, AF_INET, ifindex, v4_bytes(addr), prefix_len, 0, 0});
+}
+
+std::string NetlinkConfig::add_address6(int ifindex, const std::array<std::uint8_t, 16>& addr, std::uint8_t prefix_len) {
+  return add({false, AF_INET6, ifindex, addr, prefix_len, 0, 0});
 }
 
 std::string NetlinkConfig::add_route(int ifindex, std::uint32_t dst, std::uint8_t prefix_len,
                                      std::uint32_t src, std::uint32_t table) {
-  Added a{true, ifindex, dst, prefix_len, src, table};
-  auto err = apply(a, true);
-  if (err.empty()) added_.push_back(a);
-  return err;
+  return add({true, AF_INET, ifindex, v4_bytes(dst), prefix_len, src, table});
+}
+
+std::string NetlinkConfig::add_route6(int ifindex, const std::array<std::uint8_t, 16>& dst, std::uint8_t prefix_len,
+                                      std::uint32_t table) {
+  return add({true, AF_INET6, ifindex, dst, prefix_len, 0, table});
 }
 
 std::string NetlinkConfig::remove_route(int ifindex, std::uint32_t dst, std::uint8_t prefix_len) {
+  return remove_route_of(AF_INET, ifindex, v4_bytes(dst), prefix_len);
+}
+
+std::string NetlinkConfig::remove_route6(int ifindex, const std::array<std::uint8_t, 16>& dst, std::uint8_t prefix_len) {
+  return remove_route_of(AF_INET6, ifindex, dst, prefix_len);
+}
+
+std::string NetlinkConfig::remove_route_of(int family, int ifindex, const std::array<std::uint8_t, 16>& dst,
+                                           std::uint8_t prefix_len) {
   for (auto it = added_.begin(); it != added_.end(); ++it) {
-    if (!it->is_route || it->ifindex != ifindex || it->addr != dst || it->prefix_len != prefix_len) continue;
+    if (!it->is_route || it->family != family || it->ifindex != ifindex || it->addr != dst || it->prefix_len != prefix_len)
+      continue;
     auto err = apply(*it, false);
     added_.erase(it);
     return err;
@@ -77,7 +111,7 @@ std::string NetlinkConfig::rule_message(const Rule& r, bool add) {
   nl_msg* msg = nlmsg_alloc_simple(add ? RTM_NEWRULE : RTM_DELRULE, add ? NLM_F_CREATE | NLM_F_EXCL : 0);
   if (!msg) return "out of memory";
   fib_rule_hdr frh{};
-  frh.family = AF_INET;
+  frh.family = static_cast<std::uint8_t>(r.family);
   frh.action = FR_ACT_TO_TBL;
   frh.table = r.table < 256 ? static_cast<std::uint8_t>(r.table) : static_cast<std::uint8_t>(RT_TABLE_UNSPEC);
   if (r.invert) frh.flags |= FIB_RULE_INVERT;
@@ -106,11 +140,14 @@ int NetlinkConfig::delete_rules_for_table(std::uint32_t table) {
   // A rule is deleted by its selectors; "lookup TABLE" with any of ours matches
   // the first rule of that table each time, so repeat until none is left.
   int n = 0;
-  for (int i = 0; i < 16; ++i) {
-    Rule r;
-    r.table = table;
-    if (!rule_message(r, false).empty()) break;
-    ++n;
+  for (const int family : {AF_INET, AF_INET6}) {
+    for (int i = 0; i < 16; ++i) {
+      Rule r;
+      r.family = family;
+      r.table = table;
+      if (!rule_message(r, false).empty()) break;
+      ++n;
+    }
   }
   return n;
 }
@@ -128,22 +165,23 @@ std::string NetlinkConfig::apply(const Added& a, bool add) {
   int err = 0;
   if (!a.is_route) {
     rtnl_addr* addr = rtnl_addr_alloc();
-    auto local = make_addr(a.addr, a.prefix_len);
+    auto local = make_addr(a.family, a.addr, a.prefix_len);
     rtnl_addr_set_ifindex(addr, a.ifindex);
     rtnl_addr_set_local(addr, local.get());
     rtnl_addr_set_prefixlen(addr, a.prefix_len);
+    if (a.family == AF_INET6) rtnl_addr_set_flags(addr, IFA_F_NODAD);  // a tunnel has no neighbours to ask
     err = add ? rtnl_addr_add(sock_, addr, NLM_F_REPLACE) : rtnl_addr_delete(sock_, addr, 0);
     rtnl_addr_put(addr);
   } else {
     rtnl_route* route = rtnl_route_alloc();
-    auto dst = make_addr(a.addr, a.prefix_len);
-    rtnl_route_set_family(route, AF_INET);
+    auto dst = make_addr(a.family, a.addr, a.prefix_len);
+    rtnl_route_set_family(route, static_cast<std::uint8_t>(a.family));
     rtnl_route_set_dst(route, dst.get());
     rtnl_route_set_table(route, a.table);
-    rtnl_route_set_scope(route, RT_SCOPE_LINK);
+    rtnl_route_set_scope(route, a.family == AF_INET6 ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
     rtnl_route_set_protocol(route, RTPROT_STATIC);
     if (a.src) {
-      auto src = make_addr(a.src, 32);
+      auto src = make_addr(AF_INET, v4_bytes(a.src), 32);
       rtnl_route_set_pref_src(route, src.get());
     }
     rtnl_nexthop* nh = rtnl_route_nh_alloc();
@@ -153,8 +191,8 @@ std::string NetlinkConfig::apply(const Added& a, bool add) {
     rtnl_route_put(route);
   }
   if (err >= 0) return {};
-  return std::string(add ? "add " : "remove ") + (a.is_route ? "route " : "address ") +
-         config::ipv4_to_string(a.addr) + "/" + std::to_string(a.prefix_len) + ": " + nl_geterror(err);
+  return std::string(add ? "add " : "remove ") + (a.is_route ? "route " : "address ") + text(a.family, a.addr) + "/" +
+         std::to_string(a.prefix_len) + ": " + nl_geterror(err);
 }
 
 }  // namespace tund::daemon

@@ -71,6 +71,14 @@ std::vector<std::string> client_files(const std::string& dir) {
 
 }  // namespace
 
+std::array<std::uint8_t, 16> derived_vip6(const config::Prefix6& net6, const config::Prefix& net4, std::uint32_t vip) {
+  std::array<std::uint8_t, 16> a = net6.addr;
+  for (unsigned bit = net6.len; bit < 128; ++bit) a[bit / 8] &= static_cast<std::uint8_t>(~(0x80u >> (bit % 8)));
+  const std::uint32_t host = vip & ~prefix_mask_v4(net4.len);
+  for (int i = 0; i < 4; ++i) a[12 + i] |= static_cast<std::uint8_t>(host >> (24 - 8 * i));
+  return a;
+}
+
 HubSettings load_hub_config(const std::string& path) {
   const auto root = parse_file(path);
   check_keys(root, {"private_key_file", "listen", "control_socket", "tun", "client", "nat", "expose", "handover", "performance", "limits", "metrics_listen", "state_directory", "clients_directory"},
@@ -111,10 +119,24 @@ HubSettings load_hub_config(const std::string& path) {
       if (n->empty() || n->size() > 15) fail(*find(*tun, "name"), "interface names have 1 to 15 characters");
       s.tun_name = *n;
     }
-    if (auto a = get_optional_string(*tun, "address")) {
-      const auto p = parse_prefix(*a, true);
-      if (!p || p->len == 0 || p->len > 30) fail(*find(*tun, "address"), "address '" + *a + "' is not like 10.77.0.1/24");
-      s.tun_address = *p;
+    // One address, or one IPv4 and one IPv6 prefix: clients get a VIP in each.
+    if (const auto* at = find(*tun, "address")) {
+      const auto list = at->is_array() ? get_string_array(*tun, "address") : std::vector<std::string>{get_string(*tun, "address")};
+      bool have4 = false;
+      for (const auto& a : list) {
+        if (const auto p = parse_prefix(a, true)) {
+          if (have4 || p->len == 0 || p->len > 30) fail(*at, "address '" + a + "': one IPv4 prefix, /1 to /30, like 10.77.0.1/24");
+          s.tun_address = *p;
+          have4 = true;
+        } else if (const auto p6 = parse_prefix6(a, true)) {
+          if (s.tun_address6 || p6->len < 64 || p6->len > 120)
+            fail(*at, "address '" + a + "': one IPv6 prefix, /64 to /120, like fd77::1/64");
+          s.tun_address6 = *p6;
+        } else {
+          fail(*at, "address '" + a + "' is not like 10.77.0.1/24 or fd77::1/64");
+        }
+      }
+      if (!have4) fail(*at, "[tun] address needs an IPv4 prefix (IPv6 alone inside is not supported yet)");
     }
     if (auto m = get_optional_int(*tun, "mtu", 576, 65000)) s.mtu = static_cast<unsigned>(*m);
   }
@@ -142,7 +164,7 @@ HubSettings load_hub_config(const std::string& path) {
   std::set<std::string> names;
   std::set<PublicKey> keys;
   for (const auto& [c, source] : clients) {
-    check_keys(c, {"name", "public_key", "vip"}, "[[client]]");
+    check_keys(c, {"name", "public_key", "vip", "vip6"}, "[[client]]");
     ClientSettings cs;
     cs.source = source;
     cs.name = get_string(c, "name");
@@ -156,6 +178,14 @@ HubSettings load_hub_config(const std::string& path) {
       if (!req.vip) fail(*find(c, "vip"), "vip '" + *v + "' is not an IPv4 address");
     }
     if (const auto it = leases.find(cs.public_key); it != leases.end()) req.leased = it->second;
+    if (auto v = get_optional_string(c, "vip6")) {
+      const auto p = parse_prefix6(*v, false);
+      if (!s.tun_address6) fail(*find(c, "vip6"), "vip6 needs an IPv6 prefix in [tun] address");
+      if (!p || p->len != 128 || !s.tun_address6->contains(p->addr) || p->addr == s.tun_address6->addr)
+        fail(*find(c, "vip6"), "vip6 '" + *v + "' is not an IPv6 address in " + s.tun_address6->to_string() +
+                                   " other than the hub's");
+      cs.vip6 = p->addr;
+    }
     requests.push_back(req);
     s.clients.push_back(cs);
   }
@@ -165,13 +195,30 @@ HubSettings load_hub_config(const std::string& path) {
     fail(find(c, "vip") ? *find(c, "vip") : c, vips.error);
   }
   for (std::size_t i = 0; i < s.clients.size(); ++i) s.clients[i].vip = vips.vips[i];
+  // IPv6 VIPs: as given, else the IPv6 prefix with the IPv4 VIP's host part
+  // (10.77.0.2 -> fd77::2): as stable as the IPv4 lease, no second pool.
+  if (s.tun_address6) {
+    std::set<std::array<std::uint8_t, 16>> taken{s.tun_address6->addr};
+    for (std::size_t i = 0; i < s.clients.size(); ++i) {
+      auto& c = s.clients[i];
+      if (c.vip6 == std::array<std::uint8_t, 16>{}) c.vip6 = derived_vip6(*s.tun_address6, s.tun_address, c.vip);
+      if (!taken.insert(c.vip6).second) {
+        const auto& t = clients[i].first;
+        fail(find(t, "vip6") ? *find(t, "vip6") : t, "vip6 of '" + c.name + "' is taken (the hub's, or another client's)");
+      }
+    }
+  }
 
   if (const auto* nat = get_optional_table(root, "nat")) {
     check_keys(*nat, {"masquerade"}, "[nat]");
     for (const auto& m : get_string_array(*nat, "masquerade")) {
-      const auto p = parse_prefix(m, false);
-      if (!p) fail(*find(*nat, "masquerade"), "'" + m + "' is not an IPv4 prefix like 10.4.0.0/24");
-      s.masquerade.push_back(*p);
+      if (const auto p = parse_prefix(m, false)) {
+        s.masquerade.push_back(*p);
+      } else if (const auto p6 = parse_prefix6(m, false); p6 && s.tun_address6) {
+        s.masquerade6.push_back(*p6);
+      } else {
+        fail(*find(*nat, "masquerade"), "'" + m + "' is not a prefix like 10.4.0.0/24 (or fd04::/64, with an IPv6 [tun] address)");
+      }
     }
   }
 

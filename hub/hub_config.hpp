@@ -1,11 +1,12 @@
 // The hub's TOML config, read strictly (see daemon/config_check.hpp).
 //
 //   private_key_file, listen = "0.0.0.0:51900" | "[::]:51900" (both families) | [list], control_socket
-//   [tun]      name = "hub0", address = "10.77.0.1/24", mtu = 1420
-//   [[client]] name, public_key, vip (optional: else from the pool, stable per config order)
+//   [tun]      name = "hub0", address = "10.77.0.1/24" | ["10.77.0.1/24", "fd77::1/64"], mtu = 1420
+//   [[client]] name, public_key, vip (optional: else from the pool, stable per config order),
+//              vip6 (optional: else the IPv6 prefix with the IPv4 VIP's host part)
 //   clients_directory = "clients.d"  (more [[client]] tables, one NAME.toml each,
 //              as `tund-hub add-client` writes them; relative to the config's directory)
-//   [nat]      masquerade = ["10.4.0.0/24"]
+//   [nat]      masquerade = ["10.4.0.0/24", "fd04::/64"]
 //   [[expose]] listen = "10.4.0.1:8080", to = "phone:80", protocol = "tcp" | "udp"
 //   [handover] resend_max_bytes, resend_max_packets, resend_max_age_ms (per session), resend_total_bytes
 //   [performance] offload = true, crypto_threads = N
@@ -27,6 +28,7 @@ struct ClientSettings {
   std::string name;
   PublicKey public_key{};
   std::uint32_t vip = 0;
+  std::array<std::uint8_t, 16> vip6{};  // all zero: none (no IPv6 prefix on the hub)
   std::string source;  // the file its [[client]] table is in
 };
 
@@ -44,9 +46,11 @@ struct HubSettings {
   std::string control_socket = "/run/tund/hub.sock";
   std::string tun_name = "hub0";
   config::Prefix tun_address{0x0a4d0001, 24};
+  std::optional<config::Prefix6> tun_address6;  // IPv6 inside, when given
   unsigned mtu = 1420;
   std::vector<ClientSettings> clients;
   std::vector<config::Prefix> masquerade;
+  std::vector<config::Prefix6> masquerade6;
   std::vector<ExposeSettings> exposes;
   session::ResendLimits resend;
   std::size_t resend_total_bytes = 256u << 20;
@@ -66,6 +70,10 @@ std::map<PublicKey, std::uint32_t> read_leases(const std::string& path);
 std::string write_leases(const HubSettings& s);
 
 HubSettings load_hub_config(const std::string& path);
+
+// A client's IPv6 VIP when its config gives none: the IPv6 prefix with the
+// host part of its IPv4 VIP.
+std::array<std::uint8_t, 16> derived_vip6(const config::Prefix6& net6, const config::Prefix& net4, std::uint32_t vip);
 
 // The drop-in file `tund-hub add-client NAME` writes and `remove-client` removes.
 std::string client_file(const HubSettings& s, const std::string& name);

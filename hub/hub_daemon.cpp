@@ -51,15 +51,15 @@ HubDaemon::HubDaemon(asio::io_context& io, HubSettings settings)
   hc.under_load_initiations_per_second = settings_.under_load_handshakes;
   hc.allow_aes = settings_.data_path.allow_aes;
   hub_ = std::make_unique<session::Hub>(hc, rng_);
-  for (const auto& c : settings_.clients)
-    hub_->add_client(c.public_key, crypto::VipAssignment{c.vip, settings_.tun_address.len,
-                                                        static_cast<std::uint16_t>(settings_.mtu),
-                                                        settings_.tun_address.addr});
+  for (const auto& c : settings_.clients) hub_->add_client(c.public_key, assignment(c));
 
   tun_ = std::make_unique<daemon::TunDevice>(settings_.tun_name, settings_.mtu, settings_.data_path.offload);
   dp_ = std::make_unique<daemon::DataPath>(*tun_, settings_.mtu, settings_.data_path);
   if (auto e = netlink_.add_address(tun_->ifindex(), settings_.tun_address.addr, settings_.tun_address.len); !e.empty())
     throw std::runtime_error(e);
+  if (const auto& a6 = settings_.tun_address6) {
+    if (auto e = netlink_.add_address6(tun_->ifindex(), a6->addr, a6->len); !e.empty()) throw std::runtime_error(e);
+  }
   for (const auto& l : settings_.listen) {
     daemon::UdpSocket::Options uo;
     uo.bind = l;
@@ -72,6 +72,10 @@ HubDaemon::HubDaemon(asio::io_context& io, HubSettings settings)
   }
   if (!settings_.masquerade.empty() || !settings_.exposes.empty()) {
     if (auto e = nft_.install_table("ip", nat_table_name(tun_->name()), nat_rules()); !e.empty())
+      throw std::runtime_error("nftables: " + e);
+  }
+  if (!settings_.masquerade6.empty()) {
+    if (auto e = nft_.install_table("ip6", nat_table_name(tun_->name()), nat_rules6()); !e.empty())
       throw std::runtime_error("nftables: " + e);
   }
   if (!forwarding_enabled())
@@ -93,7 +97,7 @@ HubDaemon::HubDaemon(asio::io_context& io, HubSettings settings)
 
 nlohmann::json HubDaemon::drop_counts() const {
   auto drops = daemon::drops_json(hub_->drops());
-  if (not_ipv4_) drops["not_ipv4"] = not_ipv4_;
+  if (not_ip_) drops["not_ip"] = not_ip_;
   if (no_socket_) drops["no_socket_for_family"] = no_socket_;
   if (too_big_) drops["path_mtu_exceeded"] = too_big_;  // each answered with ICMP (rate-limited)
   if (dp_->writer.write_errors()) drops["tun_write_error"] = dp_->writer.write_errors();
@@ -155,7 +159,8 @@ std::string HubDaemon::reload(HubSettings fresh) {
   notify_.send("RELOADING=1");
   std::vector<std::string> needs_restart;
   if (!(fresh.listen == settings_.listen)) needs_restart.push_back("listen");
-  if (fresh.tun_name != settings_.tun_name || !(fresh.tun_address == settings_.tun_address) || fresh.mtu != settings_.mtu)
+  if (fresh.tun_name != settings_.tun_name || !(fresh.tun_address == settings_.tun_address) ||
+      fresh.tun_address6 != settings_.tun_address6 || fresh.mtu != settings_.mtu)
     needs_restart.push_back("[tun]");
   if (fresh.private_key != settings_.private_key) needs_restart.push_back("private_key_file");
   if (fresh.control_socket != settings_.control_socket) needs_restart.push_back("control_socket");
@@ -180,9 +185,7 @@ std::string HubDaemon::reload(HubSettings fresh) {
         c.vip = old->vip;
         continue;
       }
-      hub_->add_client(c.public_key, crypto::VipAssignment{c.vip, settings_.tun_address.len,
-                                                          static_cast<std::uint16_t>(settings_.mtu),
-                                                          settings_.tun_address.addr});
+      hub_->add_client(c.public_key, assignment(c));
       ++added;
     }
     settings_.clients = fresh.clients;
@@ -194,6 +197,12 @@ std::string HubDaemon::reload(HubSettings fresh) {
       if (auto e = nft_.install_table("ip", table, nat_rules()); !e.empty()) log::error("nftables: " + e);
     } else {
       nft_.delete_table_if_present("ip", table);
+    }
+    settings_.masquerade6 = fresh.masquerade6;
+    if (!settings_.masquerade6.empty()) {
+      if (auto e = nft_.install_table("ip6", table, nat_rules6()); !e.empty()) log::error("nftables: " + e);
+    } else {
+      nft_.delete_table_if_present("ip6", table);
     }
   }
   std::string note = "reloaded: " + std::to_string(added) + " client(s) added, " + std::to_string(removed) +
@@ -219,6 +228,25 @@ HubDaemon::~HubDaemon() {
   netlink_.remove_all();
 }
 
+crypto::VipAssignment HubDaemon::assignment(const ClientSettings& c) const {
+  crypto::VipAssignment a{c.vip, settings_.tun_address.len, static_cast<std::uint16_t>(settings_.mtu),
+                          settings_.tun_address.addr};
+  if (settings_.tun_address6) {
+    a.vip6 = c.vip6;
+    a.prefix6_len = settings_.tun_address6->len;
+  }
+  return a;
+}
+
+std::string HubDaemon::nat_rules6() const {
+  config::Prefix6 subnet = *settings_.tun_address6;
+  for (unsigned bit = subnet.len; bit < 128; ++bit) subnet.addr[bit / 8] &= static_cast<std::uint8_t>(~(0x80u >> (bit % 8)));
+  std::string r = "  chain postrouting {\n    type nat hook postrouting priority 100; policy accept;\n";
+  for (const auto& m : settings_.masquerade6)
+    r += "    ip6 saddr " + subnet.to_string() + " ip6 daddr " + m.to_string() + " masquerade\n";
+  return r + "  }\n";
+}
+
 std::string HubDaemon::nat_rules() const {
   const config::Prefix subnet{settings_.tun_address.addr & prefix_mask_v4(settings_.tun_address.len),
                               settings_.tun_address.len};
@@ -238,6 +266,12 @@ std::string HubDaemon::nat_rules() const {
   r += "  chain prerouting {\n    type nat hook prerouting priority -100; policy accept;\n" + dnat + "  }\n";
   r += "  chain output {\n    type nat hook output priority -100; policy accept;\n" + dnat + "  }\n";
   return r;
+}
+
+std::string HubDaemon::vip6_text(const ClientSettings& c) const {
+  if (!settings_.tun_address6) return "";
+  config::Prefix6 p{c.vip6, 128};
+  return p.address_string();
 }
 
 std::string HubDaemon::listen_text() const {
@@ -277,13 +311,13 @@ void HubDaemon::on_tun_readable() {
     const auto inner = session::parse_inner(Bytes(b.slot(first) + t::kDataOffset, b.entry(first).len));
     for (std::size_t i = first; i < first + count; ++i) {
       auto& e = b.entry(i);
-      if (!inner || inner->version != 4) {
-        ++not_ipv4_;
+      if (!inner) {
+        ++not_ip_;
         e.len = 0;
         continue;
       }
       crypto::SealJob job;
-      const auto sealed = hub_->seal_to_vip(inner->dst4, MutableBytes(b.slot(i), b.stride()), e.len, now, &job);
+      const auto sealed = hub_->seal_to_destination(*inner, MutableBytes(b.slot(i), b.stride()), e.len, now, &job);
       if (sealed.kind == SealResult::Kind::kTooBig) {
         // Too big for the client's path: ICMP back to the server that sent it.
         ++too_big_;
@@ -352,11 +386,13 @@ std::string HubDaemon::status_json() const {
     const auto& c = settings_.clients[i];
     const auto id = hub_->find_client(c.public_key);
     const auto* s = id ? hub_->session(*id) : nullptr;
-    clients.push_back({{"name", c.name}, {"vip", config::ipv4_to_string(c.vip)}, {"connected", s != nullptr}});
+    clients.push_back({{"name", c.name}, {"vip", config::ipv4_to_string(c.vip)}, {"vip6", vip6_text(c)},
+                       {"connected", s != nullptr}});
     if (!s) continue;
     sessions.push_back({{"name", c.name},
                         {"public_key", crypto::key_to_base64(c.public_key)},
                         {"vip", config::ipv4_to_string(c.vip)},
+                        {"vip6", vip6_text(c)},
                         {"endpoint", s->endpoint().to_string()},
                         {"path_mtu", s->path_mtu()},
                         {"rx_bytes", s->stats().rx_bytes},
@@ -369,6 +405,7 @@ std::string HubDaemon::status_json() const {
   return daemon::to_reply(json{{"state", "running"},
               {"interface", tun_->name()},
               {"address", settings_.tun_address.to_string()},
+              {"address6", settings_.tun_address6 ? settings_.tun_address6->to_string() : ""},
               {"listen", listen_text()},
               {"public_key", crypto::key_to_base64(hub_->public_key())},
               {"under_load", hub_->under_load(daemon::now())},

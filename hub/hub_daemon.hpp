@@ -59,6 +59,10 @@ class HubDaemon {
   std::string render_metrics() const;
   void after_event(Time now);
   std::string nat_rules() const;
+  std::string nat_rules6() const;
+  // What a client is assigned in the handshake: its VIPs and the hub's subnets.
+  crypto::VipAssignment assignment(const ClientSettings& c) const;
+  std::string vip6_text(const ClientSettings& c) const;
   std::string handle_control(const std::string& request, bool privileged);
 
   HubSettings settings_;
@@ -78,7 +82,7 @@ class HubDaemon {
   std::unique_ptr<daemon::MetricsServer> metrics_;
   std::size_t notified_sessions_ = 0;
   std::vector<std::uint8_t> reply_buf_;
-  std::uint64_t not_ipv4_ = 0;
+  std::uint64_t not_ip_ = 0;
   std::uint64_t no_socket_ = 0;
   std::uint64_t too_big_ = 0;
   session::TooBigLimiter too_big_limiter_;

@@ -230,12 +230,14 @@ ReceiveResult ClientSession::on_response(Bytes msg, PathId path, Time now) {
   crypto::wipe(keys.send);
   crypto::wipe(keys.recv);
   vip_ = answer.vip;
-  assigned_route_ = session::assigned_route(vip_, min_vip_prefix_, [this](const IpPrefix& p) {
+  const auto taken = [this](const IpPrefix& p) {
     for (const auto& local_prefix : owner_.local_prefixes_)
       if (local_prefix.overlaps(p)) return true;
     return owner_.routes_.overlaps_routes_of_others(slot_, p);
-  });
-  owner_.routes_.set_assigned(slot_, assigned_route_);
+  };
+  assigned_route_ = session::assigned_route(vip_, min_vip_prefix_, taken);
+  assigned_route6_ = session::assigned_route6(vip_, taken);
+  owner_.routes_.set_assigned(slot_, assigned_route_, assigned_route6_);
   last_handshake_ = now;
   ++channel_.stats().handshakes;
   state_ = State::kEstablished;

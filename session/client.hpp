@@ -163,6 +163,7 @@ class ClientSession {
   const crypto::VipAssignment& vip() const { return vip_; }
   // What the client routes to this hub from its assignment (see vip_check.hpp).
   const std::optional<IpPrefix>& assigned_route() const { return assigned_route_; }
+  const std::optional<IpPrefix>& assigned_route6() const { return assigned_route6_; }
   // Random per data stream, kept across rekeys (wire::initiation_payload).
   std::uint64_t session_id() const { return stream_.id(); }
   const PublicKey& hub_key() const { return hub_key_; }
@@ -261,6 +262,7 @@ class ClientSession {
 
   crypto::VipAssignment vip_;
   std::optional<IpPrefix> assigned_route_;
+  std::optional<IpPrefix> assigned_route6_;
   std::uint8_t min_vip_prefix_ = limits::kDefaultMinVipPrefix;
   std::optional<Time> last_handshake_;
 

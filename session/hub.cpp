@@ -43,8 +43,10 @@ ClientId Hub::add_client(const PublicKey& key, const crypto::VipAssignment& vip)
   if (auto it = by_key_.find(key); it != by_key_.end()) {
     auto& c = clients_[it->second];
     by_vip_.erase(c.vip.vip);
+    by_vip6_.erase(c.vip.vip6);
     c.vip = vip;
-    by_vip_[vip.vip] = it->second;
+    if (vip.has_v4()) by_vip_[vip.vip] = it->second;
+    if (vip.has_v6()) by_vip6_[vip.vip6] = it->second;
     return it->second;
   }
   const auto id = static_cast<ClientId>(clients_.size());
@@ -52,7 +54,8 @@ ClientId Hub::add_client(const PublicKey& key, const crypto::VipAssignment& vip)
   if (Key k; crypto::dh(config_.identity.priv, key, k)) ss = k;
   clients_.push_back(ClientEntry{key, vip, ss, {}, Time::min(), nullptr});
   by_key_.emplace(key, id);
-  by_vip_[vip.vip] = id;
+  if (vip.has_v4()) by_vip_[vip.vip] = id;
+  if (vip.has_v6()) by_vip6_[vip.vip6] = id;
   return id;
 }
 
@@ -69,6 +72,7 @@ void Hub::remove_client(const PublicKey& key) {
     --live_sessions_;
   }
   by_vip_.erase(c.vip.vip);
+  by_vip6_.erase(c.vip.vip6);
   by_key_.erase(it);
   c.static_secret.reset();
 }
@@ -82,6 +86,14 @@ std::optional<ClientId> Hub::find_client(const PublicKey& key) const {
 std::optional<ClientId> Hub::find_client_by_vip(std::uint32_t vip) const {
   const auto it = by_vip_.find(vip);
   if (it == by_vip_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<ClientId> Hub::find_client_by_vip6(const std::uint8_t* vip6) const {
+  std::array<std::uint8_t, 16> key;
+  std::memcpy(key.data(), vip6, 16);
+  const auto it = by_vip6_.find(key);
+  if (it == by_vip6_.end()) return std::nullopt;
   return it->second;
 }
 
@@ -247,8 +259,11 @@ ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now
       s->in_acking_list_ = true;
       acking_.push_back(s->client_);
     }
+    // The client speaks only from its own VIPs, whichever family.
     const auto& vip = clients_[s->client_].vip;
-    if (inner->version != 4 || inner->src4 != vip.vip) return dropped(DropReason::kInnerSourceMismatch);
+    const bool own = inner->version == 4 ? vip.has_v4() && inner->src4 == vip.vip
+                                         : vip.has_v6() && std::memcmp(inner->src6, vip.vip6.data(), 16) == 0;
+    if (!own) return dropped(DropReason::kInnerSourceMismatch);
     if (s->keepalive_due_ == kNever) {
       s->keepalive_due_ = now + limits::kKeepaliveTimeout;
       wake_housekeeping(now);
@@ -334,7 +349,17 @@ void Hub::queue_control(HubSession& s, const ControlFrame& f, const Endpoint& to
 
 SealResult Hub::seal_to_vip(std::uint32_t vip, MutableBytes buf, std::size_t inner_len, Time now,
                             crypto::SealJob* defer) {
-  const auto id = find_client_by_vip(vip);
+  return seal_to_client(find_client_by_vip(vip), buf, inner_len, now, defer);
+}
+
+SealResult Hub::seal_to_destination(const InnerPacket& inner, MutableBytes buf, std::size_t inner_len, Time now,
+                                    crypto::SealJob* defer) {
+  return seal_to_client(inner.version == 4 ? find_client_by_vip(inner.dst4) : find_client_by_vip6(inner.dst6), buf,
+                        inner_len, now, defer);
+}
+
+SealResult Hub::seal_to_client(std::optional<ClientId> id, MutableBytes buf, std::size_t inner_len, Time now,
+                               crypto::SealJob* defer) {
   if (!id || !clients_[*id].session) return SealResult::drop(DropReason::kNoSession);
   HubSession& s = *clients_[*id].session;
   if (inner_len + t::kDataOverhead > buf.size()) return SealResult::drop(DropReason::kPacketTooBig);

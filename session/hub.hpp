@@ -20,6 +20,7 @@
 // returns to the last validated path.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -30,6 +31,7 @@
 #include "session/control.hpp"
 #include "session/data_stream.hpp"
 #include "session/index_table.hpp"
+#include "session/ip_packet.hpp"
 #include "session/rate_limiter.hpp"
 #include "session/resend_buffer.hpp"
 #include "session/secure_channel.hpp"
@@ -123,6 +125,7 @@ class Hub {
   void remove_client(const PublicKey& key);
   std::optional<ClientId> find_client(const PublicKey& key) const;
   std::optional<ClientId> find_client_by_vip(std::uint32_t vip) const;
+  std::optional<ClientId> find_client_by_vip6(const std::uint8_t* vip6) const;
   const crypto::VipAssignment& client_vip(ClientId id) const { return clients_[id].vip; }
   const PublicKey& client_key(ClientId id) const { return clients_[id].key; }
   std::size_t client_count() const { return clients_.size(); }
@@ -145,6 +148,9 @@ class Hub {
 
   // Seals buf[16, 16+inner_len) toward the session that owns `vip`.
   // With `defer`, the AEAD is left to defer->run() (a batch seals in parallel).
+  // The same for a parsed inner packet of either family (its destination).
+  SealResult seal_to_destination(const InnerPacket& inner, MutableBytes buf, std::size_t inner_len, Time now,
+                                 crypto::SealJob* defer = nullptr);
   SealResult seal_to_vip(std::uint32_t vip, MutableBytes buf, std::size_t inner_len, Time now,
                          crypto::SealJob* defer = nullptr);
 
@@ -186,6 +192,8 @@ class Hub {
   void queue_ack(HubSession& s);
   void migrate(HubSession& s, const Endpoint& to, std::size_t bytes, Time now);
   void challenge(HubSession& s, Time now);
+  SealResult seal_to_client(std::optional<ClientId> id, MutableBytes buf, std::size_t inner_len, Time now,
+                            crypto::SealJob* defer);
   std::optional<std::size_t> seal_data(HubSession& s, MutableBytes out, std::size_t inner_len, std::uint64_t seq,
                                        crypto::SealJob* defer,
                                        Time now);
@@ -198,6 +206,7 @@ class Hub {
   std::vector<ClientEntry> clients_;
   std::unordered_map<PublicKey, ClientId, KeyHash> by_key_;
   std::unordered_map<std::uint32_t, ClientId> by_vip_;
+  std::map<std::array<std::uint8_t, 16>, ClientId> by_vip6_;
   std::vector<ClientId> ready_;       // sessions with something queued to send
   std::vector<ClientId> validating_;  // sessions whose return path is being challenged
   std::vector<ClientId> acking_;      // sessions owing an acknowledgement

@@ -17,8 +17,11 @@ void RouteTable::set_routes(std::size_t slot, const std::vector<IpPrefix>& prefi
   replace(slot, false, prefixes);
 }
 
-void RouteTable::set_assigned(std::size_t slot, std::optional<IpPrefix> prefix) {
-  replace(slot, true, prefix ? std::vector<IpPrefix>{*prefix} : std::vector<IpPrefix>{});
+void RouteTable::set_assigned(std::size_t slot, std::optional<IpPrefix> prefix, std::optional<IpPrefix> prefix6) {
+  std::vector<IpPrefix> v;
+  if (prefix) v.push_back(*prefix);
+  if (prefix6) v.push_back(*prefix6);
+  replace(slot, true, v);
 }
 
 std::optional<std::size_t> RouteTable::lookup(std::uint8_t family, const std::uint8_t* addr) const {

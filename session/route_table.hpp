@@ -23,8 +23,8 @@ class RouteTable {
  public:
   // Replaces the configured routes of session `slot`.
   void set_routes(std::size_t slot, const std::vector<IpPrefix>& prefixes);
-  // Replaces what session `slot`'s hub assigned (its VIP subnet, or nothing).
-  void set_assigned(std::size_t slot, std::optional<IpPrefix> prefix);
+  // Replaces what session `slot`'s hub assigned (its VIP subnets, or nothing).
+  void set_assigned(std::size_t slot, std::optional<IpPrefix> prefix, std::optional<IpPrefix> prefix6 = std::nullopt);
   // The session owning `addr` (family 4: 4 bytes, 6: 16 bytes, network order).
   std::optional<std::size_t> lookup(std::uint8_t family, const std::uint8_t* addr) const;
   std::optional<std::size_t> lookup_v4(std::uint32_t host_order) const;

@@ -18,7 +18,22 @@ bool unicast_host(std::uint32_t ip) {
 }
 }  // namespace
 
+// An IPv6 VIP: global or unique-local unicast (not ::, loopback, link-local,
+// multicast, v4-mapped), in a subnet no wider than /48 (a site's).
+bool valid_assignment6(const crypto::VipAssignment& a) {
+  const auto& v = a.vip6;
+  if (a.prefix6_len < 48 || a.prefix6_len > 128) return false;
+  if (v[0] == 0xff || (v[0] == 0xfe && (v[1] & 0xc0) == 0x80)) return false;
+  bool high_zero = true;  // ::/80: unspecified, loopback, v4-compatible and v4-mapped
+  for (int i = 0; i < 10; ++i) high_zero = high_zero && v[i] == 0;
+  return !high_zero;
+}
+
 bool valid_assignment(const crypto::VipAssignment& a) {
+  // At least one family; each given one must be sane.
+  if (!a.has_v4() && !a.has_v6()) return false;
+  if (a.has_v6() && !valid_assignment6(a)) return false;
+  if (!a.has_v4()) return a.gateway == 0;
   if (a.prefix_len < kWidestPrefix || a.prefix_len > kNarrowestUsefulPrefix) return false;
   if (!unicast_host(a.vip)) return false;
   const unsigned host_bits = 32u - a.prefix_len;

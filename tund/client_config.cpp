@@ -109,13 +109,15 @@ ClientSettings load_client_config(const std::string& path) {
     hub.public_key = parse_public_key(*find(h, "public_key"), key);
     if (const auto* routes = find(h, "routes")) {
       for (const auto& r : get_string_array(h, "routes")) {
-        if (r == "::/0") {  // IPv6 is not carried: it is kept from leaking instead
-          hub.ipv6_default = true;
-          continue;
+        if (const auto p = parse_prefix(r, false)) {
+          hub.routes.push_back(*p);
+        } else if (const auto p6 = parse_prefix6(r, false)) {
+          // "::/0" also keeps IPv6 from leaking outside the tunnel (the leak guard).
+          if (p6->len == 0) hub.ipv6_default = true;
+          hub.routes6.push_back(*p6);
+        } else {
+          fail(*routes, "route '" + r + "' is not a prefix like 10.4.0.0/24 or fd04::/64");
         }
-        const auto p = parse_prefix(r, false);
-        if (!p) fail(*routes, "route '" + r + "' is not an IPv4 prefix like 10.4.0.0/24");
-        hub.routes.push_back(*p);
       }
     }
     if (auto k = get_optional_int(h, "persistent_keepalive", 0, 3600)) hub.persistent_keepalive_s = static_cast<unsigned>(*k);

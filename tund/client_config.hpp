@@ -31,9 +31,10 @@ struct HubSettings {
   config::HostPort endpoint;  // an address, or a name resolved at run time (hub_resolver.hpp)
   PublicKey public_key{};
   std::vector<config::Prefix> routes;
+  std::vector<config::Prefix6> routes6;  // carried when the hub assigns an IPv6 VIP
   unsigned persistent_keepalive_s = 0;
   std::uint8_t min_vip_prefix = limits::kDefaultMinVipPrefix;
-  bool ipv6_default = false;  // routes has "::/0": no IPv6 may leave outside the tunnel
+  bool ipv6_default = false;  // routes has "::/0": IPv6 goes through the tunnel, none may leave outside it
 };
 
 // Gateway mode: hosts on these LAN prefixes route through this client; their

@@ -95,6 +95,7 @@ void ClientDaemon::push_routes() {
   for (std::size_t slot = 0; slot < settings_.hubs.size(); ++slot) {
     std::vector<session::IpPrefix> prefixes;
     for (const auto& r : settings_.hubs[slot].routes) prefixes.push_back(session::IpPrefix::v4(r.addr, r.len));
+    for (const auto& r : settings_.hubs[slot].routes6) prefixes.push_back(session::IpPrefix::v6(r.addr.data(), r.len));
     client_->set_routes(slot, prefixes);
   }
 }
@@ -104,6 +105,7 @@ void ClientDaemon::push_local_prefixes() {
   for (const auto& u : monitor_->table())
     for (const auto& a : u.addresses)
       if (const auto p = config::parse_prefix(a, true)) local.push_back(session::IpPrefix::v4(p->addr, p->len));
+      else if (const auto p6 = config::parse_prefix6(a, true)) local.push_back(session::IpPrefix::v6(p6->addr.data(), p6->len));
   client_->set_local_prefixes(std::move(local));
 }
 
@@ -259,8 +261,8 @@ void ClientDaemon::reload(ClientSettings fresh) {
   bool same_hubs = fresh.hubs.size() == settings_.hubs.size();
   for (std::size_t i = 0; same_hubs && i < fresh.hubs.size(); ++i)
     same_hubs = fresh.hubs[i].name == settings_.hubs[i].name && fresh.hubs[i].endpoint == settings_.hubs[i].endpoint &&
-                fresh.hubs[i].public_key == settings_.hubs[i].public_key;
-  if (!same_hubs) needs_restart.push_back("the [[hub]] list (names, endpoints, keys)");
+                fresh.hubs[i].public_key == settings_.hubs[i].public_key && fresh.hubs[i].routes6 == settings_.hubs[i].routes6;
+  if (!same_hubs) needs_restart.push_back("the [[hub]] list (names, endpoints, keys, IPv6 routes)");
 
   // The uplink policy, at once.
   settings_.uplinks = fresh.uplinks;

@@ -117,12 +117,14 @@ class ClientDaemon {
   };
   std::vector<PathView> paths_of(int ifindex) const;
   nlohmann::json mtu_json(session::PathId path) const;
+  static std::string vip6_text(const crypto::VipAssignment& a);
   std::string handle_control(const std::string& request, bool privileged);
   std::string status_line() const;
   std::string render_metrics() const;
   void install_gateway();
   void install_leak_guard();
   void install_full_tunnel(std::uint32_t vip, std::vector<std::string>& errors);
+  void install_full_tunnel6(std::vector<std::string>& errors);
   nlohmann::json data_path_json() const;
   std::string handle_switch(const std::string& target);
 
@@ -134,6 +136,7 @@ class ClientDaemon {
   daemon::NetlinkConfig netlink_;
   daemon::Nftables nft_;
   bool full_tunnel_rules_ = false;
+  bool full_tunnel_rules6_ = false;
   // Handovers and (re)connections come at the network's pace: rate-limited.
   log::RateLimited network_log_{limits::kLogBurst, limits::kLogWindow};
   std::unique_ptr<netmon::LinkMonitor> monitor_;

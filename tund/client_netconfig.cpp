@@ -47,6 +47,27 @@ void ClientDaemon::install_full_tunnel(std::uint32_t vip, std::vector<std::strin
               ", rules at priority " + std::to_string(limits::kRulePriority));
 }
 
+// The same for IPv6 (a "::/0" route): its own table and rules, same numbers.
+void ClientDaemon::install_full_tunnel6(std::vector<std::string>& errors) {
+  const std::uint32_t table = settings_.fwmark;
+  if (auto e = netlink_.add_route6(tun_->ifindex(), {}, 0, table); !e.empty()) errors.push_back(e);
+  if (full_tunnel_rules6_) return;
+  daemon::NetlinkConfig::Rule main_first;
+  main_first.family = AF_INET6;
+  main_first.priority = limits::kRulePriority;
+  main_first.table = limits::kMainRoutingTable;
+  main_first.suppress_prefixlen = 0;
+  daemon::NetlinkConfig::Rule unmarked = main_first;
+  unmarked.priority = limits::kRulePriority + 1;
+  unmarked.table = table;
+  unmarked.suppress_prefixlen = -1;
+  unmarked.fwmark = settings_.fwmark;
+  unmarked.invert = true;
+  for (const auto& r : {main_first, unmarked})
+    if (auto e = netlink_.add_rule(r); !e.empty()) errors.push_back(e);
+  full_tunnel_rules6_ = true;
+}
+
 // The kill switch and the IPv6 leak guard: an inet table dropping what would
 // leave outside the TUN. With kill_switch, every IPv4 packet but the daemon's
 // marked UDP to its hubs, DHCP and kill_switch_allow; with a "::/0" route (or
@@ -143,6 +164,21 @@ void ClientDaemon::on_handshake(std::size_t slot) {
       continue;
     }
     if (auto e = netlink_.add_route(tun_->ifindex(), r.addr, r.len, vip); !e.empty()) errors.push_back(e);
+  }
+  // IPv6 inside, when the hub assigned an IPv6 VIP: the same, per family.
+  if (s.vip().has_v6()) {
+    if (auto e = netlink_.add_address6(tun_->ifindex(), s.vip().vip6, 128); !e.empty()) errors.push_back(e);
+    if (const auto& r6 = s.assigned_route6())
+      if (auto e = netlink_.add_route6(tun_->ifindex(), r6->addr, r6->len); !e.empty()) errors.push_back(e);
+    for (const auto& r : hub.routes6) {
+      if (r.len == 0) {
+        install_full_tunnel6(errors);
+        continue;
+      }
+      if (auto e = netlink_.add_route6(tun_->ifindex(), r.addr, r.len); !e.empty()) errors.push_back(e);
+    }
+  } else if (!hub.routes6.empty()) {
+    log::warning("hub " + hub.name + ": IPv6 routes configured but the hub assigned no IPv6 VIP: not routed");
   }
   for (const auto& e : errors) log::error("hub " + hub.name + ": " + e);
   st.installed_vip = vip;

@@ -21,6 +21,10 @@ namespace t = wire::transport;
 using session::ReceiveResult;
 using session::SealResult;
 
+std::string ClientDaemon::vip6_text(const crypto::VipAssignment& a) {
+  return a.has_v6() ? config::Prefix6{a.vip6, 128}.address_string() : "";
+}
+
 nlohmann::json ClientDaemon::mtu_json(session::PathId path) const {
   const auto* m = client_->session(0).path_mtu(path);
   if (!m) return nullptr;
@@ -73,11 +77,13 @@ std::string ClientDaemon::status_json() const {
     const auto& h = settings_.hubs[i];
     json routes = json::array();
     for (const auto& r : h.routes) routes.push_back(r.to_string());
+    for (const auto& r : h.routes6) routes.push_back(r.to_string());
     hubs.push_back({{"name", h.name},
                     {"endpoint", h.endpoint.to_string()},
                     {"public_key", crypto::key_to_base64(h.public_key)},
                     {"state", s.established() ? "connected" : s.state() == session::ClientSession::State::kIdle ? "idle" : "connecting"},
                     {"vip", s.vip().vip ? config::ipv4_to_string(s.vip().vip) : ""},
+                    {"vip6", vip6_text(s.vip())},
                     {"uplink", uplink_name(s.active_path())},
                     {"traffic", s.idle(now) ? "idle" : "active"},  // idle: probing slowed (IdlePolicy)
                     {"routes", routes},
@@ -147,6 +153,7 @@ std::string ClientDaemon::status_json() const {
   return daemon::to_reply(json{{"state", all_connected() ? "connected" : "connecting"},
               {"interface", tun_->name()},
               {"vip", first.vip ? config::ipv4_to_string(first.vip) : ""},
+              {"vip6", vip6_text(first)},
               {"active_uplink", uplink_name(client_->session(0).active_path())},
               {"inner_mtu", client_->session(0).inner_mtu()},
               {"active_family", client_->session(0).active_path() ? (path_family(client_->session(0).active_path()) == 6 ? "ipv6" : "ipv4") : ""},

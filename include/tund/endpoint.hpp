@@ -40,12 +40,19 @@ struct Endpoint {
     return b;
   }
   std::string to_string() const;  // "ip:port" or "[ip6]:port"
+  std::string address_string() const;  // "ip" or "ip6" (RFC 5952), no port
 };
 
 inline std::string Endpoint::to_string() const {
+  if (family == 4) return address_string() + ":" + std::to_string(port);
+  if (family == 6) return "[" + address_string() + "]:" + std::to_string(port);
+  return "(none)";
+}
+
+inline std::string Endpoint::address_string() const {
   if (family == 4) {
-    return std::to_string(addr[0]) + "." + std::to_string(addr[1]) + "." +
-           std::to_string(addr[2]) + "." + std::to_string(addr[3]) + ":" + std::to_string(port);
+    return std::to_string(addr[0]) + "." + std::to_string(addr[1]) + "." + std::to_string(addr[2]) + "." +
+           std::to_string(addr[3]);
   }
   if (family == 6) {
     // RFC 5952: lower case, no leading zeros, the longest run of two or
@@ -60,7 +67,7 @@ inline std::string Endpoint::to_string() const {
       i = j == i ? i + 1 : j;
     }
     static const char* hex = "0123456789abcdef";
-    std::string s = "[";
+    std::string s;
     for (int i = 0; i < 8; ++i) {
       if (i == best) {
         s += "::";
@@ -76,7 +83,7 @@ inline std::string Endpoint::to_string() const {
         s += hex[d];
       }
     }
-    return s + "]:" + std::to_string(port);
+    return s;
   }
   return "(none)";
 }

@@ -4,7 +4,7 @@
 // Every message starts with a 4-byte header: type (1 byte) and 3 zero bytes.
 //
 //  initiation (160)  type | sender_idx | noise msg1: e(32) enc_s(48) enc_payload(40) | mac1(16) | mac2(16)
-//  response   (108)  type | sender_idx | receiver_idx | noise msg2: e(32) enc_payload(32) | mac1 | mac2
+//  response   (128)  type | sender_idx | receiver_idx | noise msg2: e(32) enc_payload(52) | mac1 | mac2
 //  cookie     (64)   type | receiver_idx | nonce(24) | enc_cookie(32)
 //  data       (40+n) type | receiver_idx | counter(8) | AEAD(data_seq(8) | inner IP packet)
 //  control    (32+n) type | receiver_idx | counter(8) | AEAD(control frame)
@@ -67,7 +67,8 @@ inline constexpr std::size_t kMac2 = kMac1 + kMacSize;     // 144
 inline constexpr std::size_t kSize = kMac2 + kMacSize;     // 160
 }  // namespace initiation
 
-// Payload the hub returns inside the response (encrypted): the client's VIP.
+// Payload the hub returns inside the response (encrypted): the client's VIPs
+// (an IPv4 one, an IPv6 one, or both; a zero address is none).
 namespace response_payload {
 inline constexpr std::size_t kVip = 0;        // IPv4, network order
 inline constexpr std::size_t kPrefixLen = 4;  // u8
@@ -76,11 +77,14 @@ inline constexpr std::size_t kMtu = 6;        // u16 LE, suggested inner MTU (0 
 inline constexpr std::size_t kGateway = 8;    // IPv4 of the hub's VIP, network order
 inline constexpr std::size_t kFlags = 12;     // u8, kFlag* bits
 inline constexpr std::size_t kReserved = 13;  // 3 zero bytes
+inline constexpr std::size_t kVip6 = 16;      // IPv6 VIP, 16 bytes (all zero: none)
+inline constexpr std::size_t kPrefix6Len = 32;  // u8, its subnet's prefix length
+inline constexpr std::size_t kReserved6 = 33;   // 3 zero bytes
 // The hub made a new session for this handshake (it restarted, forgot an idle
 // one, or the initiation carried a session id it did not hold): its data
 // sequence starts again, so the client's receive state for the old one must go.
 inline constexpr std::uint8_t kFlagNewSession = 1;
-inline constexpr std::size_t kSize = 16;
+inline constexpr std::size_t kSize = 36;
 }  // namespace response_payload
 
 // --- Handshake response -------------------------------------------------------
@@ -89,9 +93,9 @@ inline constexpr std::size_t kSender = 4;
 inline constexpr std::size_t kReceiver = 8;
 inline constexpr std::size_t kNoise = 12;
 inline constexpr std::size_t kNoiseSize = 32 + response_payload::kSize + kTagSize;
-inline constexpr std::size_t kMac1 = kNoise + kNoiseSize;  // 76
-inline constexpr std::size_t kMac2 = kMac1 + kMacSize;     // 92
-inline constexpr std::size_t kSize = kMac2 + kMacSize;     // 108
+inline constexpr std::size_t kMac1 = kNoise + kNoiseSize;  // 96
+inline constexpr std::size_t kMac2 = kMac1 + kMacSize;     // 112
+inline constexpr std::size_t kSize = kMac2 + kMacSize;     // 128
 }  // namespace response
 
 // --- Cookie reply ---------------------------------------------------------------

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# IPv6 outside the tunnel: the hub listens on [::] (one dual-stack socket),
+# IPv6 outside and inside the tunnel. Outside: the hub listens on [::] (one dual-stack socket),
 # the client reaches it by name (an /etc/hosts entry with an A and an AAAA
 # record), wlan0 has only IPv4 and lte0 only IPv6. The session comes up on
 # wlan0 over IPv4 with lte0's IPv6 path probed as a standby; wlan0 going down
 # moves it to lte0 over IPv6 with an inner TCP stream each way intact; it
 # comes back after the hold-down; a planned switch crosses families too. A
-# dual-stack wlan0 then prefers IPv6. Loose bounds; bench/handover measures.
+# dual-stack wlan0 then prefers IPv6. Inside: the hub's tun has fd77::1/64
+# beside 10.77.0.1/24, the client gets fd77::2 and routes fd04::/64 (srv's
+# IPv6 network): ping and TCP both ways over inner IPv6, a server-opened
+# connection to the client's IPv6 VIP, a spoofed inner IPv6 source dropped,
+# masquerade toward an IPv6 network. Loose bounds; bench/handover measures.
 set -u
 . "$(dirname "$0")/lab.sh"
 . "$(dirname "$0")/events.sh"
@@ -19,7 +23,13 @@ nsx cli ip route del default via 10.2.0.1 dev lte0
 nsx cli ip addr del 10.2.0.2/24 dev lte0
 lab_uplink6 cli lte0 2 200
 lab_hosts cli "10.3.0.2 hub.lab" "fd03::2 hub.lab"
-LAB_LISTEN='"[::]:51900"' LAB_ENDPOINT=hub.lab:51900 lab_one_hub '[uplinks]
+# Inside: srv has fd04::2/64 behind the hub (fd04::1), routes back via the hub.
+nsx hub ip -6 addr add fd04::1/64 dev s0 nodad
+nsx srv ip -6 addr add fd04::2/64 dev eth0 nodad
+nsx srv ip -6 route add default via fd04::1
+nsx hub sysctl -qw net.ipv6.conf.all.forwarding=1
+LAB_LISTEN='"[::]:51900"' LAB_ENDPOINT=hub.lab:51900 LAB_TUN_ADDRESS='["10.77.0.1/24", "fd77::1/64"]' \
+  LAB_ROUTES='["10.4.0.0/24", "fd04::/64"]' lab_one_hub '[uplinks]
 hold_down_ms = 1000'
 status() { nsx cli "$BIN/tund" status -c "$LAB_DIR/cli.toml" --json; }
 hub_endpoint() { nsx hub "$BIN/tund-hub" status -c "$LAB_DIR/hub.toml" --json | jq -r '.sessions[0].endpoint'; }
@@ -79,4 +89,36 @@ check "dual-stack wlan0: moves to its IPv6 path" wait_for 8 on wlan0 ipv6
 check "dual-stack wlan0: its IPv4 path stays a standby" test "$(path_of wlan0 ipv4 role)" = standby
 check "dual-stack wlan0: traffic flows over IPv6" nsx cli ping -c 3 -i 0.2 -W 1 -q 10.4.0.2
 check "no datagram was dropped as unroutable by family" test "$(status | jq '.drops.no_uplink // 0')" = 0
+
+# IPv6 inside.
+check "the client got the IPv6 VIP fd77::2" test "$(status | jq -r .vip6)" = fd77::2
+check "the hub reports it" test "$(nsx hub "$BIN/tund-hub" status -c "$LAB_DIR/hub.toml" --json | jq -r '.sessions[0].vip6')" = fd77::2
+check "ping6 from the client to srv's IPv6 address" nsx cli ping -6 -c 3 -i 0.2 -W 1 -q fd04::2
+check "srv pings the client's IPv6 VIP (a server-opened flow)" nsx srv ping -6 -c 3 -i 0.2 -W 1 -q fd77::2
+lab_start srv up6 $NETPEER sink 7300
+lab_start cli dn6 $NETPEER sink 7301
+wait_for 5 grep -q ready "$LAB_DIR/up6.log"
+wait_for 5 grep -q ready "$LAB_DIR/dn6.log"
+nsx cli timeout 30 $NETPEER send fd04::2 7300 3000000 3000000 > "$LAB_DIR/up6.out"; r1=$?
+nsx srv timeout 30 $NETPEER send fd77::2 7301 3000000 3000000 > "$LAB_DIR/dn6.out"; r2=$?
+wait_for 10 test -n "$(tail -n1 "$LAB_DIR/up6.log" | grep -v ready)"
+wait_for 10 test -n "$(tail -n1 "$LAB_DIR/dn6.log" | grep -v ready)"
+check "TCP over inner IPv6 both ways, intact" test "$r1:$r2:$(cut -d' ' -f1 "$LAB_DIR/up6.out")" = "0:0:$(tail -n1 "$LAB_DIR/up6.log" | cut -d' ' -f1)" -a \
+  "$(cut -d' ' -f1 "$LAB_DIR/dn6.out")" = "$(tail -n1 "$LAB_DIR/dn6.log" | cut -d' ' -f1)"
+# A spoofed inner IPv6 source (not the VIP): the hub drops it.
+before=$(nsx hub "$BIN/tund-hub" status -c "$LAB_DIR/hub.toml" --json | jq '.drops.inner_source_mismatch // 0')
+nsx cli ip -6 addr add fd77::99/128 dev tun0 nodad
+nsx cli ping -6 -c 2 -i 0.2 -W 1 -q -I fd77::99 fd04::2 >/dev/null 2>&1
+after=$(nsx hub "$BIN/tund-hub" status -c "$LAB_DIR/hub.toml" --json | jq '.drops.inner_source_mismatch // 0')
+nsx cli ip -6 addr del fd77::99/128 dev tun0
+check "a spoofed inner IPv6 source is dropped by the hub ($before -> $after)" test "$after" -gt "$before"
+# Masquerade toward an IPv6 network: srv forgets the way back to fd77::/64;
+# with [nat] masquerade = ["fd04::/64"] (applied by reload) replies come to
+# the hub's own address and still reach the client.
+nsx srv ip -6 route del default
+check "without masquerade srv cannot answer the client's IPv6 VIP" bash -c "! ip netns exec $(ns srv) ping -6 -c 1 -W 1 -q fd77::2 >/dev/null 2>&1"
+printf '[nat]\nmasquerade = ["10.4.0.0/24", "fd04::/64"]\n' >> "$LAB_DIR/hub.toml"
+kill -HUP "$PID_hub"
+check "the hub installed an ip6 NAT table on reload" wait_for 3 nsx hub nft list table ip6 tund_hub_hub0
+check "masqueraded: ping6 from the client to srv works again" wait_for 5 nsx cli ping -6 -c 1 -W 1 -q fd04::2
 summary

@@ -100,7 +100,7 @@ control_socket = "$LAB_DIR/hub.sock"
 state_directory = "${2:-$LAB_DIR}"
 ${1:-}
 [tun]
-address = "10.77.0.1/24"
+address = ${LAB_TUN_ADDRESS:-\"10.77.0.1/24\"}
 TOML
 }
 
@@ -123,7 +123,8 @@ TOML
 # lab_one_hub [EXTRA_CLIENT_TOML]: keys and configs for the common case, one
 # hub (hub ns, hub0 10.77.0.1/24) and one client "phone" (cli ns, VIP
 # 10.77.0.2, route 10.4.0.0/24), then starts both and waits until connected.
-# EXTRA_CLIENT_TOML is appended to the client's config (e.g. an [uplinks] table).
+# EXTRA_CLIENT_TOML is appended to the client's config (e.g. an [uplinks] table);
+# LAB_ROUTES (a TOML array) replaces the client's routes.
 lab_one_hub() {
   lab_keys hub phone
   { lab_hub_toml; cat <<TOML
@@ -135,7 +136,7 @@ ${LAB_PERF:+[performance]
 $LAB_PERF}
 TOML
   } > "$LAB_DIR/hub.toml"
-  { lab_phone_toml; cat <<TOML
+  { lab_phone_toml "" "${LAB_ROUTES:-}"; cat <<TOML
 ${1:-}
 ${LAB_PERF:+[performance]
 $LAB_PERF}

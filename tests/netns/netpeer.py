@@ -108,9 +108,11 @@ def main(argv):
         while True:
             print(s.recv(4096).decode(errors="replace").replace("\n", " | "), flush=True)
     if cmd == "sink":
-        srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # One dual-stack socket: IPv4 and IPv6 senders alike.
+        srv = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        srv.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        srv.bind(("0.0.0.0", int(argv[2])))
+        srv.bind(("::", int(argv[2])))
         srv.listen(1)
         print("ready", flush=True)
         conn, peer = srv.accept()

@@ -15,7 +15,7 @@ using wire::MessageType;
 
 TEST(Wire, SizesMatchTheLayout) {
   EXPECT_EQ(wire::initiation::kSize, 160u);
-  EXPECT_EQ(wire::response::kSize, 108u);
+  EXPECT_EQ(wire::response::kSize, 128u);
   EXPECT_EQ(wire::cookie_reply::kSize, 64u);
   EXPECT_EQ(wire::transport::kOverhead, 32u);
   // Nothing unauthenticated is answered with more bytes than it carried.
