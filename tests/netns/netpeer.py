@@ -142,7 +142,8 @@ def main(argv):
             if start is not None:
                 with open(argv[3] + ".start", "w") as f:
                     f.write("%d\n" % int(wall_start * 1000))
-        print(h.hexdigest(), n, peer[0], int(gap * 1000), flush=True)
+        ip = peer[0][7:] if peer[0].startswith("::ffff:") else peer[0]  # an IPv4 peer of the dual-stack socket
+        print(h.hexdigest(), n, ip, int(gap * 1000), flush=True)
     elif cmd == "send":
         s = socket.create_connection((argv[2], int(argv[3])), timeout=60)
         rate = float(argv[5]) if len(argv) > 5 else 0
