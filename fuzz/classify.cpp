@@ -15,8 +15,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       fuzz::check(size >= wire::transport::kMinSize + wire::transport::kSeqSize, "data size");
       break;
     case wire::MessageType::kControl:
-      fuzz::check(size >= wire::transport::kMinSize && size <= wire::transport::kOverhead + wire::control::kMaxSize,
-                  "control size");
+      // Padded path MTU probes: control messages up to one datagram.
+      fuzz::check(size >= wire::transport::kMinSize && size <= wire::control::kMaxDatagram, "control size");
       break;
   }
   return 0;

@@ -227,7 +227,9 @@ HubSettings load_hub_config(const std::string& path) {
     ExposeSettings x;
     const auto l = get_string(e, "listen");
     const auto lep = parse_endpoint(l);
-    if (!lep || lep->port == 0 || lep->family != 4) fail(*find(e, "listen"), "listen '" + l + "' is not ip:port");
+    if (!lep || lep->port == 0) fail(*find(e, "listen"), "listen '" + l + "' is not ip:port or [ipv6]:port");
+    if (lep->family == 6 && !s.tun_address6)
+      fail(*find(e, "listen"), "listen '" + l + "' is IPv6: the clients need IPv6 VIPs (an IPv6 prefix in [tun] address)");
     x.listen = *lep;
     const auto to = get_string(e, "to");
     const auto colon = to.rfind(':');

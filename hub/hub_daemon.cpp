@@ -74,7 +74,7 @@ HubDaemon::HubDaemon(asio::io_context& io, HubSettings settings)
     if (auto e = nft_.install_table("ip", nat_table_name(tun_->name()), nat_rules()); !e.empty())
       throw std::runtime_error("nftables: " + e);
   }
-  if (!settings_.masquerade6.empty()) {
+  if (wants_nat6()) {
     if (auto e = nft_.install_table("ip6", nat_table_name(tun_->name()), nat_rules6()); !e.empty())
       throw std::runtime_error("nftables: " + e);
   }
@@ -199,7 +199,7 @@ std::string HubDaemon::reload(HubSettings fresh) {
       nft_.delete_table_if_present("ip", table);
     }
     settings_.masquerade6 = fresh.masquerade6;
-    if (!settings_.masquerade6.empty()) {
+    if (wants_nat6()) {
       if (auto e = nft_.install_table("ip6", table, nat_rules6()); !e.empty()) log::error("nftables: " + e);
     } else {
       nft_.delete_table_if_present("ip6", table);
@@ -244,7 +244,22 @@ std::string HubDaemon::nat_rules6() const {
   std::string r = "  chain postrouting {\n    type nat hook postrouting priority 100; policy accept;\n";
   for (const auto& m : settings_.masquerade6)
     r += "    ip6 saddr " + subnet.to_string() + " ip6 daddr " + m.to_string() + " masquerade\n";
-  return r + "  }\n";
+  r += "  }\n";
+  std::string dnat;
+  for (const auto& x : settings_.exposes) {
+    if (x.listen.family != 6) continue;
+    const std::string match = x.listen.unspecified() ? "fib daddr type local" : "ip6 daddr " + x.listen.address_string();
+    dnat += "    " + match + " " + x.protocol + " dport " + std::to_string(x.listen.port) + " dnat to [" +
+            vip6_text(settings_.clients[x.client]) + "]:" + std::to_string(x.port) + "\n";
+  }
+  r += "  chain prerouting {\n    type nat hook prerouting priority -100; policy accept;\n" + dnat + "  }\n";
+  r += "  chain output {\n    type nat hook output priority -100; policy accept;\n" + dnat + "  }\n";
+  return r;
+}
+
+bool HubDaemon::wants_nat6() const {
+  return !settings_.masquerade6.empty() ||
+         std::any_of(settings_.exposes.begin(), settings_.exposes.end(), [](const ExposeSettings& x) { return x.listen.family == 6; });
 }
 
 std::string HubDaemon::nat_rules() const {
@@ -257,6 +272,7 @@ std::string HubDaemon::nat_rules() const {
   r += "  }\n";
   std::string dnat;
   for (const auto& x : settings_.exposes) {
+    if (x.listen.family != 4) continue;  // nat_rules6
     const std::uint32_t listen_ip = load_be32(x.listen.addr.data());
     const std::string match = listen_ip ? "ip daddr " + config::ipv4_to_string(listen_ip) : "fib daddr type local";
     dnat += "    " + match + " " + x.protocol + " dport " + std::to_string(x.listen.port) + " dnat to " +

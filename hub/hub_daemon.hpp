@@ -60,6 +60,7 @@ class HubDaemon {
   void after_event(Time now);
   std::string nat_rules() const;
   std::string nat_rules6() const;
+  bool wants_nat6() const;  // IPv6 masquerade or an [[expose]] on an IPv6 address
   // What a client is assigned in the handshake: its VIPs and the hub's subnets.
   crypto::VipAssignment assignment(const ClientSettings& c) const;
   std::string vip6_text(const ClientSettings& c) const;

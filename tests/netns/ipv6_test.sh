@@ -117,8 +117,13 @@ check "a spoofed inner IPv6 source is dropped by the hub ($before -> $after)" te
 # the hub's own address and still reach the client.
 nsx srv ip -6 route del default
 check "without masquerade srv cannot answer the client's IPv6 VIP" bash -c "! ip netns exec $(ns srv) ping -6 -c 1 -W 1 -q fd77::2 >/dev/null 2>&1"
-printf '[nat]\nmasquerade = ["10.4.0.0/24", "fd04::/64"]\n' >> "$LAB_DIR/hub.toml"
+# The same reload exposes the client's port 80 at [fd04::1]:8080 (IPv6 DNAT
+# to its IPv6 VIP).
+lab_start cli answer6 $NETPEER answer 80 "phone over IPv6"
+printf '[nat]\nmasquerade = ["10.4.0.0/24", "fd04::/64"]\n[[expose]]\nlisten = "[fd04::1]:8080"\nto = "phone:80"\n' >> "$LAB_DIR/hub.toml"
 kill -HUP "$PID_hub"
 check "the hub installed an ip6 NAT table on reload" wait_for 3 nsx hub nft list table ip6 tund_hub_hub0
 check "masqueraded: ping6 from the client to srv works again" wait_for 5 nsx cli ping -6 -c 1 -W 1 -q fd04::2
+check "exposed over IPv6: srv reaches the client's port 80 at [fd04::1]:8080" \
+  test "$(nsx srv $NETPEER ask fd04::1 8080 2>/dev/null)" = "phone over IPv6"
 summary

@@ -201,9 +201,10 @@ def main(argv):
             seen.add(k)
         print(len(seen), dups, int(gap * 1000), flush=True)
     elif cmd == "answer":
-        srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        srv = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)  # dual-stack, as sink
+        srv.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        srv.bind(("0.0.0.0", int(argv[2])))
+        srv.bind(("::", int(argv[2])))
         srv.listen(8)
         while True:
             conn, _ = srv.accept()

@@ -176,6 +176,41 @@ TEST_F(ConfigFiles, HubConfigAssignsVipsAndChecksExposeTargets) {
   }
 }
 
+TEST_F(ConfigFiles, HubIpv6InsideAndItsErrors) {
+  const auto head = std::string("private_key_file = \"k.key\"\nlisten = [\"0.0.0.0:51900\", \"[::1]:51901\"]\n[tun]\n");
+  const auto client = "[[client]]\nname = \"phone\"\npublic_key = \"" + pub_ + "\"\nvip = \"10.77.0.5\"\n";
+  const auto s = hub::load_hub_config(write("h6.toml", head + "address = [\"10.77.0.1/24\", \"fd77::1/64\"]\n" + client +
+                                                      "[nat]\nmasquerade = [\"fd04::/64\"]\n"
+                                                      "[[expose]]\nlisten = \"[::]:8080\"\nto = \"phone:80\"\n"));
+  ASSERT_EQ(s.listen.size(), 2u);
+  EXPECT_EQ(s.listen[1].to_string(), "[::1]:51901");
+  ASSERT_TRUE(s.tun_address6);
+  EXPECT_EQ(s.tun_address6->to_string(), "fd77::1/64");
+  EXPECT_EQ((config::Prefix6{s.clients[0].vip6, 128}.address_string()), "fd77::5");  // the IPv4 VIP's host part
+  ASSERT_EQ(s.masquerade6.size(), 1u);
+  EXPECT_EQ(s.exposes[0].listen.family, 6);
+  const auto error_of = [&](const std::string& name, const std::string& text) {
+    try {
+      hub::load_hub_config(write(name, text));
+    } catch (const config::ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_NE(error_of("e1.toml", head + "address = [\"fd77::1/64\"]\n").find("needs an IPv4 prefix"), std::string::npos);
+  EXPECT_NE(error_of("e2.toml", head + "address = [\"10.77.0.1/24\", \"fd77::1/64\", \"fd78::1/64\"]\n").find("one IPv6 prefix"),
+            std::string::npos);
+  EXPECT_NE(error_of("e3.toml", head + "address = \"10.77.0.1/24\"\n" + client + "vip6 = \"fd77::9\"\n").find("needs an IPv6 prefix"),
+            std::string::npos);
+  EXPECT_NE(error_of("e4.toml", head + "address = [\"10.77.0.1/24\", \"fd77::1/64\"]\n" + client + "vip6 = \"fd99::9\"\n")
+                .find("is not an IPv6 address in fd77::1/64"),
+            std::string::npos);
+  EXPECT_NE(error_of("e5.toml", head + "address = \"10.77.0.1/24\"\n" + client + "[[expose]]\nlisten = \"[::]:8080\"\nto = \"phone:80\"\n")
+                .find("the clients need IPv6 VIPs"),
+            std::string::npos);
+  EXPECT_NE(error_of("e6.toml", "private_key_file = \"k.key\"\nlisten = \"[fd03::2:51900\"\n").find("e6.toml:2:"), std::string::npos);
+}
+
 TEST(HostPort, AddressesNamesAndTheirErrors) {
   const auto v4 = config::parse_host_port("10.3.0.2:51900");
   ASSERT_TRUE(v4 && v4->literal);
