@@ -309,7 +309,7 @@ ReceiveResult ClientSession::on_transport(crypto::Keypair& kp, MutableBytes msg,
         // The size made it both ways (the padding came back with it).
         const std::size_t size = t::kOverhead + encoded_size(*frame);
         if (Path* p = find_path(it->path); p && size == it->mtu_size) {
-          if (!p->pmtu.searching() && size == p->pmtu.mtu()) p->pmtu.on_check(true, now);
+          if (size == p->pmtu.mtu()) p->pmtu.on_check(true, now);  // a confirmation (ignored while searching)
           p->pmtu.on_answer(size, now);
         }
         outstanding_.erase(it);

@@ -46,3 +46,33 @@ event_flap() {
   done
 }
 restore_flap() { :; }
+
+# through NAME EVENT_CMD: a TCP transfer each way (cli -> 10.4.0.2, srv ->
+# 10.77.0.2) of THROUGH_BYTES at THROUGH_RATE bytes/s, with EVENT_CMD 0.7 s
+# in; checks that both complete without reset and arrive intact, and leaves
+# the longest gaps (ms) in GAP_UP and GAP_DN. Ports from THROUGH_PORT, two a call.
+THROUGH_PORT=${THROUGH_PORT:-7400}
+THROUGH_BYTES=${THROUGH_BYTES:-6000000}
+THROUGH_RATE=${THROUGH_RATE:-3000000}
+through() {
+  THROUGH_PORT=$((THROUGH_PORT + 2))
+  local port=$THROUGH_PORT
+  lab_start srv "up_$1" $NETPEER sink $port
+  lab_start cli "dn_$1" $NETPEER sink $((port + 1))
+  wait_for 5 grep -q ready "$LAB_DIR/up_$1.log"
+  wait_for 5 grep -q ready "$LAB_DIR/dn_$1.log"
+  nsx cli timeout 60 $NETPEER send 10.4.0.2 $port "$THROUGH_BYTES" "$THROUGH_RATE" > "$LAB_DIR/upsend_$1.out" & local s1=$!
+  nsx srv timeout 60 $NETPEER send 10.77.0.2 $((port + 1)) "$THROUGH_BYTES" "$THROUGH_RATE" > "$LAB_DIR/dnsend_$1.out" & local s2=$!
+  sleep 0.7
+  $2
+  wait $s1; local r1=$?; wait $s2; local r2=$?
+  wait_for 10 test -n "$(tail -n1 "$LAB_DIR/up_$1.log" | grep -v ready)"
+  wait_for 10 test -n "$(tail -n1 "$LAB_DIR/dn_$1.log" | grep -v ready)"
+  local up_got dn_got
+  up_got=$(tail -n1 "$LAB_DIR/up_$1.log"); dn_got=$(tail -n1 "$LAB_DIR/dn_$1.log")
+  GAP_UP=$(echo "$up_got" | cut -d' ' -f4); GAP_DN=$(echo "$dn_got" | cut -d' ' -f4)
+  echo "   $1: upload gap $GAP_UP ms, download gap $GAP_DN ms"
+  check "$1: both transfers complete without reset" test "$r1:$r2" = "0:0"
+  check "$1: data intact both ways (SHA-256)" test "$(cut -d' ' -f1 "$LAB_DIR/upsend_$1.out")" = "$(echo "$up_got" | cut -d' ' -f1)" -a \
+    "$(cut -d' ' -f1 "$LAB_DIR/dnsend_$1.out")" = "$(echo "$dn_got" | cut -d' ' -f1)"
+}
