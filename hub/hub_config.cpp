@@ -20,16 +20,33 @@ using namespace config;
 
 std::string lease_file(const HubSettings& s) { return s.state_directory + "/leases-" + s.tun_name; }
 
-std::map<PublicKey, std::uint32_t> read_leases(const std::string& path) {
+namespace {
+
+// The pool address an IPv6 VIP was derived from (derived_vip6's inverse),
+// when it lies in the hub's IPv6 prefix.
+std::optional<std::uint32_t> pool_address_of(const std::array<std::uint8_t, 16>& vip6, const HubSettings& s) {
+  if (!s.tun_address6 || !s.tun_address6->contains(vip6)) return std::nullopt;
+  const std::uint32_t host_mask = ~prefix_mask_v4(s.vip_pool.len);
+  return (s.vip_pool.addr & ~host_mask) | (load_be32(vip6.data() + 12) & host_mask);
+}
+
+}  // namespace
+
+std::map<PublicKey, std::uint32_t> read_leases(const HubSettings& s) {
   std::map<PublicKey, std::uint32_t> out;
-  std::ifstream in(path);
+  std::ifstream in(lease_file(s));
   std::string key, vip;
   // A line a later version wrote differently, or a torn one, is skipped: a
-  // lease is a preference, the config is the authority.
+  // lease is a preference, the config is the authority. An IPv6 VIP is the
+  // lease of a hub with IPv6 alone inside.
   while (in >> key >> vip) {
     PublicKey k;
-    const auto ip = config::parse_ipv4(vip);
-    if (crypto::key_from_base64(key, k) && ip) out[k] = *ip;
+    if (!crypto::key_from_base64(key, k)) continue;
+    if (s.tun_address) {
+      if (const auto ip = config::parse_ipv4(vip)) out[k] = *ip;
+    } else if (const auto p6 = config::parse_prefix6(vip, false); p6 && p6->len == 128) {
+      if (const auto ip = pool_address_of(p6->addr, s)) out[k] = *ip;
+    }
   }
   return out;
 }
@@ -40,7 +57,9 @@ std::string write_leases(const HubSettings& s) {
   const std::string path = lease_file(s), tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
-    for (const auto& c : s.clients) out << crypto::key_to_base64(c.public_key) << " " << config::ipv4_to_string(c.vip) << "\n";
+    for (const auto& c : s.clients)
+      out << crypto::key_to_base64(c.public_key) << " "
+          << (s.tun_address ? config::ipv4_to_string(c.vip) : config::Prefix6{c.vip6, 128}.address_string()) << "\n";
     out.flush();
     if (!out) return "cannot write " + tmp + ": " + std::strerror(errno);
   }
@@ -71,12 +90,18 @@ std::vector<std::string> client_files(const std::string& dir) {
 
 }  // namespace
 
-std::array<std::uint8_t, 16> derived_vip6(const config::Prefix6& net6, const config::Prefix& net4, std::uint32_t vip) {
+std::array<std::uint8_t, 16> derived_vip6(const config::Prefix6& net6, const config::Prefix& pool, std::uint32_t vip) {
   std::array<std::uint8_t, 16> a = net6.addr;
   for (unsigned bit = net6.len; bit < 128; ++bit) a[bit / 8] &= static_cast<std::uint8_t>(~(0x80u >> (bit % 8)));
-  const std::uint32_t host = vip & ~prefix_mask_v4(net4.len);
+  const std::uint32_t host = vip & ~prefix_mask_v4(pool.len);
   for (int i = 0; i < 4; ++i) a[12 + i] |= static_cast<std::uint8_t>(host >> (24 - 8 * i));
   return a;
+}
+
+config::Prefix ipv6_only_pool(const config::Prefix6& net6) {
+  const unsigned host_bits = std::min(128u - net6.len, limits::kIpv6OnlyPoolBits);
+  const std::uint32_t host_mask = ~prefix_mask_v4(32 - host_bits);
+  return {load_be32(net6.addr.data() + 12) & host_mask, static_cast<std::uint8_t>(32 - host_bits)};
 }
 
 HubSettings load_hub_config(const std::string& path) {
@@ -123,6 +148,7 @@ HubSettings load_hub_config(const std::string& path) {
     if (const auto* at = find(*tun, "address")) {
       const auto list = at->is_array() ? get_string_array(*tun, "address") : std::vector<std::string>{get_string(*tun, "address")};
       bool have4 = false;
+      s.tun_address.reset();
       for (const auto& a : list) {
         if (const auto p = parse_prefix(a, true)) {
           if (have4 || p->len == 0 || p->len > 30) fail(*at, "address '" + a + "': one IPv4 prefix, /1 to /30, like 10.77.0.1/24");
@@ -136,7 +162,8 @@ HubSettings load_hub_config(const std::string& path) {
           fail(*at, "address '" + a + "' is not like 10.77.0.1/24 or fd77::1/64");
         }
       }
-      if (!have4) fail(*at, "[tun] address needs an IPv4 prefix (IPv6 alone inside is not supported yet)");
+      if (!have4 && !s.tun_address6) fail(*at, "[tun] address needs an IPv4 or an IPv6 prefix");
+      s.vip_pool = s.tun_address ? *s.tun_address : ipv6_only_pool(*s.tun_address6);
     }
     if (auto m = get_optional_int(*tun, "mtu", 576, 65000)) s.mtu = static_cast<unsigned>(*m);
   }
@@ -149,7 +176,7 @@ HubSettings load_hub_config(const std::string& path) {
   };
   if (auto d = get_optional_string(root, "state_directory")) s.state_directory = beside_config(*d);
   s.clients_directory = beside_config(get_optional_string(root, "clients_directory").value_or("clients.d"));
-  const auto leases = read_leases(lease_file(s));
+  const auto leases = read_leases(s);
 
   // [[client]] tables: the main file's, then each drop-in's (sorted by file
   // name, so VIPs from the pool do not depend on directory order).
@@ -174,6 +201,7 @@ HubSettings load_hub_config(const std::string& path) {
     if (!keys.insert(cs.public_key).second) fail(*find(c, "public_key"), "public key of '" + cs.name + "' is used twice");
     VipRequest req;
     if (auto v = get_optional_string(c, "vip")) {
+      if (!s.tun_address) fail(*find(c, "vip"), "vip needs an IPv4 prefix in [tun] address (this hub has IPv6 alone inside)");
       req.vip = parse_ipv4(*v);
       if (!req.vip) fail(*find(c, "vip"), "vip '" + *v + "' is not an IPv4 address");
     }
@@ -189,7 +217,7 @@ HubSettings load_hub_config(const std::string& path) {
     requests.push_back(req);
     s.clients.push_back(cs);
   }
-  const auto vips = assign_vips(s.tun_address, requests);
+  const auto vips = assign_vips(s.vip_pool, requests);
   if (!vips.ok()) {
     const auto& c = clients[vips.bad_index].first;
     fail(find(c, "vip") ? *find(c, "vip") : c, vips.error);
@@ -201,7 +229,7 @@ HubSettings load_hub_config(const std::string& path) {
     std::set<std::array<std::uint8_t, 16>> taken{s.tun_address6->addr};
     for (std::size_t i = 0; i < s.clients.size(); ++i) {
       auto& c = s.clients[i];
-      if (c.vip6 == std::array<std::uint8_t, 16>{}) c.vip6 = derived_vip6(*s.tun_address6, s.tun_address, c.vip);
+      if (c.vip6 == std::array<std::uint8_t, 16>{}) c.vip6 = derived_vip6(*s.tun_address6, s.vip_pool, c.vip);
       if (!taken.insert(c.vip6).second) {
         const auto& t = clients[i].first;
         fail(find(t, "vip6") ? *find(t, "vip6") : t, "vip6 of '" + c.name + "' is taken (the hub's, or another client's)");
@@ -212,12 +240,12 @@ HubSettings load_hub_config(const std::string& path) {
   if (const auto* nat = get_optional_table(root, "nat")) {
     check_keys(*nat, {"masquerade"}, "[nat]");
     for (const auto& m : get_string_array(*nat, "masquerade")) {
-      if (const auto p = parse_prefix(m, false)) {
+      if (const auto p = parse_prefix(m, false); p && s.tun_address) {
         s.masquerade.push_back(*p);
       } else if (const auto p6 = parse_prefix6(m, false); p6 && s.tun_address6) {
         s.masquerade6.push_back(*p6);
       } else {
-        fail(*find(*nat, "masquerade"), "'" + m + "' is not a prefix like 10.4.0.0/24 (or fd04::/64, with an IPv6 [tun] address)");
+        fail(*find(*nat, "masquerade"), "'" + m + "' is not a prefix of a family inside: like 10.4.0.0/24 with an IPv4 [tun] address, fd04::/64 with an IPv6 one");
       }
     }
   }
@@ -230,6 +258,8 @@ HubSettings load_hub_config(const std::string& path) {
     if (!lep || lep->port == 0) fail(*find(e, "listen"), "listen '" + l + "' is not ip:port or [ipv6]:port");
     if (lep->family == 6 && !s.tun_address6)
       fail(*find(e, "listen"), "listen '" + l + "' is IPv6: the clients need IPv6 VIPs (an IPv6 prefix in [tun] address)");
+    if (lep->family == 4 && !s.tun_address)
+      fail(*find(e, "listen"), "listen '" + l + "' is IPv4: the clients need IPv4 VIPs (an IPv4 prefix in [tun] address)");
     x.listen = *lep;
     const auto to = get_string(e, "to");
     const auto colon = to.rfind(':');

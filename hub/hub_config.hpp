@@ -1,9 +1,10 @@
 // The hub's TOML config, read strictly (see daemon/config_check.hpp).
 //
 //   private_key_file, listen = "0.0.0.0:51900" | "[::]:51900" (both families) | [list], control_socket
-//   [tun]      name = "hub0", address = "10.77.0.1/24" | ["10.77.0.1/24", "fd77::1/64"], mtu = 1420
+//   [tun]      name = "hub0", address = "10.77.0.1/24" | ["10.77.0.1/24", "fd77::1/64"] | "fd77::1/64",
+//              mtu = 1420
 //   [[client]] name, public_key, vip (optional: else from the pool, stable per config order),
-//              vip6 (optional: else the IPv6 prefix with the IPv4 VIP's host part)
+//              vip6 (optional: else the IPv6 prefix with the pool address's host part)
 //   clients_directory = "clients.d"  (more [[client]] tables, one NAME.toml each,
 //              as `tund-hub add-client` writes them; relative to the config's directory)
 //   [nat]      masquerade = ["10.4.0.0/24", "fd04::/64"]
@@ -27,6 +28,8 @@ namespace tund::hub {
 struct ClientSettings {
   std::string name;
   PublicKey public_key{};
+  // The client's IPv4 VIP; with IPv6 alone inside, the pool address its IPv6
+  // VIP is derived from (see vip_pool below), never sent or shown.
   std::uint32_t vip = 0;
   std::array<std::uint8_t, 16> vip6{};  // all zero: none (no IPv6 prefix on the hub)
   std::string source;  // the file its [[client]] table is in
@@ -45,8 +48,12 @@ struct HubSettings {
   std::vector<Endpoint> listen;  // one socket each
   std::string control_socket = "/run/tund/hub.sock";
   std::string tun_name = "hub0";
-  config::Prefix tun_address{0x0a4d0001, 24};
+  std::optional<config::Prefix> tun_address = config::Prefix{0x0a4d0001, 24};  // IPv4 inside, unless IPv6 alone
   std::optional<config::Prefix6> tun_address6;  // IPv6 inside, when given
+  // What VIPs are allocated from (vip_pool.hpp) and leases record: the IPv4
+  // prefix; with IPv6 alone, the IPv6 prefix's host part (its last 16 bits at
+  // most, i.e. up to 65,534 clients) written as an IPv4 prefix.
+  config::Prefix vip_pool{0x0a4d0001, 24};
   unsigned mtu = 1420;
   std::vector<ClientSettings> clients;
   std::vector<config::Prefix> masquerade;
@@ -61,10 +68,11 @@ struct HubSettings {
   std::string clients_directory;                  // drop-in [[client]] files; absolute
 };
 
-// VIP leases kept across restarts: <state_directory>/leases-<tun>, one
-// "<client public key> <vip>" line per client.
 std::string lease_file(const HubSettings& s);
-std::map<PublicKey, std::uint32_t> read_leases(const std::string& path);
+// VIP leases kept across restarts: <state_directory>/leases-<tun>, one
+// "<client public key> <vip>" line per client (its IPv6 VIP with IPv6 alone
+// inside); read as pool addresses.
+std::map<PublicKey, std::uint32_t> read_leases(const HubSettings& s);
 // Writes every client's VIP (atomically: a temporary file, then rename).
 // Returns the error text, empty on success.
 std::string write_leases(const HubSettings& s);
@@ -72,8 +80,11 @@ std::string write_leases(const HubSettings& s);
 HubSettings load_hub_config(const std::string& path);
 
 // A client's IPv6 VIP when its config gives none: the IPv6 prefix with the
-// host part of its IPv4 VIP.
-std::array<std::uint8_t, 16> derived_vip6(const config::Prefix6& net6, const config::Prefix& net4, std::uint32_t vip);
+// host part of its pool address (10.77.0.2 in 10.77.0.0/24 -> fd77::2).
+std::array<std::uint8_t, 16> derived_vip6(const config::Prefix6& net6, const config::Prefix& pool, std::uint32_t vip);
+// The pool for a hub with IPv6 alone inside: the hub's own host number in
+// the IPv6 prefix's last bits (fd77::1/64 -> 0.0.0.1/16).
+config::Prefix ipv6_only_pool(const config::Prefix6& net6);
 
 // The drop-in file `tund-hub add-client NAME` writes and `remove-client` removes.
 std::string client_file(const HubSettings& s, const std::string& name);

@@ -55,8 +55,9 @@ HubDaemon::HubDaemon(asio::io_context& io, HubSettings settings)
 
   tun_ = std::make_unique<daemon::TunDevice>(settings_.tun_name, settings_.mtu, settings_.data_path.offload);
   dp_ = std::make_unique<daemon::DataPath>(*tun_, settings_.mtu, settings_.data_path);
-  if (auto e = netlink_.add_address(tun_->ifindex(), settings_.tun_address.addr, settings_.tun_address.len); !e.empty())
-    throw std::runtime_error(e);
+  if (const auto& a4 = settings_.tun_address) {
+    if (auto e = netlink_.add_address(tun_->ifindex(), a4->addr, a4->len); !e.empty()) throw std::runtime_error(e);
+  }
   if (const auto& a6 = settings_.tun_address6) {
     if (auto e = netlink_.add_address6(tun_->ifindex(), a6->addr, a6->len); !e.empty()) throw std::runtime_error(e);
   }
@@ -70,11 +71,11 @@ HubDaemon::HubDaemon(asio::io_context& io, HubSettings settings)
       throw std::runtime_error("listen " + l.to_string() + ": " + e.what());
     }
   }
-  if (!settings_.masquerade.empty() || !settings_.exposes.empty()) {
+  if (wants_nat(4)) {
     if (auto e = nft_.install_table("ip", nat_table_name(tun_->name()), nat_rules()); !e.empty())
       throw std::runtime_error("nftables: " + e);
   }
-  if (wants_nat6()) {
+  if (wants_nat(6)) {
     if (auto e = nft_.install_table("ip6", nat_table_name(tun_->name()), nat_rules6()); !e.empty())
       throw std::runtime_error("nftables: " + e);
   }
@@ -85,8 +86,7 @@ HubDaemon::HubDaemon(asio::io_context& io, HubSettings settings)
       io, settings_.control_socket, [this](const std::string& r, bool privileged) { return handle_control(r, privileged); });
   if (settings_.metrics_listen)
     metrics_ = std::make_unique<daemon::MetricsServer>(io, *settings_.metrics_listen, [this] { return render_metrics(); });
-  log::notice("tund-hub: listening on " + listen_text() + ", " + tun_->name() + " " +
-              settings_.tun_address.to_string() + ", " + std::to_string(settings_.clients.size()) +
+  log::notice("tund-hub: listening on " + listen_text() + ", " + tun_->name() + " " + tun_address_text() + ", " + std::to_string(settings_.clients.size()) +
               " client(s), control socket " + settings_.control_socket + ", offloads " + tun_->offloads_string() +
               (sockets_.front()->gro() ? "+udp-gro" : "") + ", " + std::to_string(dp_->pool.workers()) + " crypto thread(s)");
   tun_watch_ = std::make_unique<daemon::FdWatch>(io, tun_->fd(), [this] { on_tun_readable(); });
@@ -183,6 +183,7 @@ std::string HubDaemon::reload(HubSettings fresh) {
                                     [&](const ClientSettings& o) { return o.public_key == c.public_key; });
       if (old != settings_.clients.end()) {
         c.vip = old->vip;
+        c.vip6 = old->vip6;
         continue;
       }
       hub_->add_client(c.public_key, assignment(c));
@@ -193,13 +194,13 @@ std::string HubDaemon::reload(HubSettings fresh) {
     settings_.exposes = fresh.exposes;
     if (auto e = write_leases(settings_); !e.empty()) log::warning("state directory: " + e);
     const std::string table = nat_table_name(tun_->name());
-    if (!settings_.masquerade.empty() || !settings_.exposes.empty()) {
+    if (wants_nat(4)) {
       if (auto e = nft_.install_table("ip", table, nat_rules()); !e.empty()) log::error("nftables: " + e);
     } else {
       nft_.delete_table_if_present("ip", table);
     }
     settings_.masquerade6 = fresh.masquerade6;
-    if (wants_nat6()) {
+    if (wants_nat(6)) {
       if (auto e = nft_.install_table("ip6", table, nat_rules6()); !e.empty()) log::error("nftables: " + e);
     } else {
       nft_.delete_table_if_present("ip6", table);
@@ -229,8 +230,13 @@ HubDaemon::~HubDaemon() {
 }
 
 crypto::VipAssignment HubDaemon::assignment(const ClientSettings& c) const {
-  crypto::VipAssignment a{c.vip, settings_.tun_address.len, static_cast<std::uint16_t>(settings_.mtu),
-                          settings_.tun_address.addr};
+  crypto::VipAssignment a;
+  a.mtu = static_cast<std::uint16_t>(settings_.mtu);
+  if (const auto& a4 = settings_.tun_address) {
+    a.vip = c.vip;
+    a.prefix_len = a4->len;
+    a.gateway = a4->addr;
+  }
   if (settings_.tun_address6) {
     a.vip6 = c.vip6;
     a.prefix6_len = settings_.tun_address6->len;
@@ -257,14 +263,16 @@ std::string HubDaemon::nat_rules6() const {
   return r;
 }
 
-bool HubDaemon::wants_nat6() const {
-  return !settings_.masquerade6.empty() ||
-         std::any_of(settings_.exposes.begin(), settings_.exposes.end(), [](const ExposeSettings& x) { return x.listen.family == 6; });
+bool HubDaemon::wants_nat(int family) const {
+  const bool masquerades = family == 4 ? !settings_.masquerade.empty() : !settings_.masquerade6.empty();
+  return masquerades ||
+         std::any_of(settings_.exposes.begin(), settings_.exposes.end(),
+                     [family](const ExposeSettings& x) { return x.listen.family == family; });
 }
 
 std::string HubDaemon::nat_rules() const {
-  const config::Prefix subnet{settings_.tun_address.addr & prefix_mask_v4(settings_.tun_address.len),
-                              settings_.tun_address.len};
+  const config::Prefix subnet{settings_.tun_address->addr & prefix_mask_v4(settings_.tun_address->len),
+                              settings_.tun_address->len};
   std::string r;
   r += "  chain postrouting {\n    type nat hook postrouting priority 100; policy accept;\n";
   for (const auto& m : settings_.masquerade)
@@ -282,6 +290,17 @@ std::string HubDaemon::nat_rules() const {
   r += "  chain prerouting {\n    type nat hook prerouting priority -100; policy accept;\n" + dnat + "  }\n";
   r += "  chain output {\n    type nat hook output priority -100; policy accept;\n" + dnat + "  }\n";
   return r;
+}
+
+std::string HubDaemon::vip_text(const ClientSettings& c) const {
+  return settings_.tun_address ? config::ipv4_to_string(c.vip) : "";
+}
+
+std::string HubDaemon::tun_address_text() const {
+  std::string out;
+  if (settings_.tun_address) out = settings_.tun_address->to_string();
+  if (settings_.tun_address6) out += (out.empty() ? "" : ", ") + settings_.tun_address6->to_string();
+  return out;
 }
 
 std::string HubDaemon::vip6_text(const ClientSettings& c) const {
@@ -402,12 +421,12 @@ std::string HubDaemon::status_json() const {
     const auto& c = settings_.clients[i];
     const auto id = hub_->find_client(c.public_key);
     const auto* s = id ? hub_->session(*id) : nullptr;
-    clients.push_back({{"name", c.name}, {"vip", config::ipv4_to_string(c.vip)}, {"vip6", vip6_text(c)},
+    clients.push_back({{"name", c.name}, {"vip", vip_text(c)}, {"vip6", vip6_text(c)},
                        {"connected", s != nullptr}});
     if (!s) continue;
     sessions.push_back({{"name", c.name},
                         {"public_key", crypto::key_to_base64(c.public_key)},
-                        {"vip", config::ipv4_to_string(c.vip)},
+                        {"vip", vip_text(c)},
                         {"vip6", vip6_text(c)},
                         {"endpoint", s->endpoint().to_string()},
                         {"path_mtu", s->path_mtu()},
@@ -420,7 +439,7 @@ std::string HubDaemon::status_json() const {
   const json drops = drop_counts();
   return daemon::to_reply(json{{"state", "running"},
               {"interface", tun_->name()},
-              {"address", settings_.tun_address.to_string()},
+              {"address", settings_.tun_address ? settings_.tun_address->to_string() : ""},
               {"address6", settings_.tun_address6 ? settings_.tun_address6->to_string() : ""},
               {"listen", listen_text()},
               {"public_key", crypto::key_to_base64(hub_->public_key())},

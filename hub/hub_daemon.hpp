@@ -60,10 +60,12 @@ class HubDaemon {
   void after_event(Time now);
   std::string nat_rules() const;
   std::string nat_rules6() const;
-  bool wants_nat6() const;  // IPv6 masquerade or an [[expose]] on an IPv6 address
+  bool wants_nat(int family) const;  // masquerade or an [[expose]] in that family (4 or 6)
   // What a client is assigned in the handshake: its VIPs and the hub's subnets.
   crypto::VipAssignment assignment(const ClientSettings& c) const;
-  std::string vip6_text(const ClientSettings& c) const;
+  std::string vip_text(const ClientSettings& c) const;   // "" without IPv4 inside
+  std::string vip6_text(const ClientSettings& c) const;  // "" without IPv6 inside
+  std::string tun_address_text() const;
   std::string handle_control(const std::string& request, bool privileged);
 
   HubSettings settings_;

@@ -87,6 +87,7 @@ int add_client(const std::string& config_path, const AddClientRequest& req, std:
   std::vector<VipRequest> requests;
   for (const auto& c : s.clients) requests.push_back({c.vip, std::nullopt});
   VipRequest mine;
+  if (req.vip && !s.tun_address) return refuse(err, "--vip: this hub has IPv6 alone inside ([tun] address); its VIPs come from the pool");
   if (req.vip) {
     mine.vip = config::parse_ipv4(*req.vip);
     if (!mine.vip) return refuse(err, "--vip '" + *req.vip + "' is not an IPv4 address");
@@ -94,9 +95,14 @@ int add_client(const std::string& config_path, const AddClientRequest& req, std:
       if (c.vip == *mine.vip) return refuse(err, "--vip " + *req.vip + " is taken by client '" + c.name + "'");
   }
   requests.push_back(mine);
-  const auto vips = assign_vips(s.tun_address, requests);
+  const auto vips = assign_vips(s.vip_pool, requests);
   if (!vips.ok()) return refuse(err, "--vip: " + vips.error);
   const std::uint32_t vip = vips.vips.back();
+  // With IPv6 alone inside the pool address is not a VIP: the file pins the
+  // IPv6 VIP instead (with both, the IPv6 VIP follows the IPv4 one).
+  const std::string vip_line = s.tun_address
+      ? "vip = \"" + config::ipv4_to_string(vip) + "\""
+      : "vip6 = \"" + config::Prefix6{derived_vip6(*s.tun_address6, s.vip_pool, vip), 128}.address_string() + "\"";
 
   // Routes: what the client sends through this hub. By default the networks
   // the hub masquerades for (its VIP subnet is routed from the handshake).
@@ -108,12 +114,17 @@ int add_client(const std::string& config_path, const AddClientRequest& req, std:
       const std::string item = rest.substr(0, comma);
       rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
       if (item.empty()) continue;
-      const auto p = config::parse_prefix(item, false);
-      if (!p) return refuse(err, "--routes: '" + item + "' is not an IPv4 prefix like 10.4.0.0/24");
-      routes.push_back(p->to_string());
+      if (const auto p = config::parse_prefix(item, false)) {
+        routes.push_back(p->to_string());
+      } else if (const auto p6 = config::parse_prefix6(item, false)) {
+        routes.push_back(p6->to_string());
+      } else {
+        return refuse(err, "--routes: '" + item + "' is not a prefix like 10.4.0.0/24 or fd04::/64");
+      }
     }
   } else {
     for (const auto& m : s.masquerade) routes.push_back(m.to_string());
+    for (const auto& m : s.masquerade6) routes.push_back(m.to_string());
   }
 
   // Where clients reach the hub: a wildcard listen address says nothing.
@@ -148,7 +159,7 @@ int add_client(const std::string& config_path, const AddClientRequest& req, std:
       << "[[client]]\n"
       << "name = \"" << req.name << "\"\n"
       << "public_key = \"" << crypto::key_to_base64(pub) << "\"\n"
-      << "vip = \"" << config::ipv4_to_string(vip) << "\"\n";
+      << vip_line << "\n";
     f.flush();
     if (!f) {
       std::remove(tmp.c_str());
@@ -180,7 +191,7 @@ int add_client(const std::string& config_path, const AddClientRequest& req, std:
       << "endpoint = \"" << endpoint << "\"\n"
       << "public_key = \"" << crypto::key_to_base64(hub_pub) << "\"\n"
       << "routes = " << quoted_list(routes) << "\n"
-      << "# This client's VIP: " << config::ipv4_to_string(vip) << " (given in the handshake)\n";
+      << "# This client's " << vip_line << " (given in the handshake)\n";
   crypto::wipe(priv);
   return reloaded ? cli::kOk : cli::kNotConnected;
 }

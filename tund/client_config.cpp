@@ -80,9 +80,13 @@ ClientSettings load_client_config(const std::string& path) {
   if (const auto* gw = get_optional_table(root, "gateway")) {
     check_keys(*gw, {"lan", "masquerade"}, "[gateway]");
     for (const auto& l : get_string_array(*gw, "lan")) {
-      const auto p = parse_prefix(l, false);
-      if (!p) fail(*find(*gw, "lan"), "lan '" + l + "' is not an IPv4 prefix like 192.168.50.0/24");
-      s.gateway.lan.push_back(*p);
+      if (const auto p = parse_prefix(l, false)) {
+        s.gateway.lan.push_back(*p);
+      } else if (const auto p6 = parse_prefix6(l, false)) {
+        s.gateway.lan6.push_back(*p6);
+      } else {
+        fail(*find(*gw, "lan"), "lan '" + l + "' is not a prefix like 192.168.50.0/24 or fd50::/64");
+      }
     }
     if (const auto* m = find(*gw, "masquerade")) {
       if (!m->is_boolean()) fail(*m, "masquerade must be true or false");

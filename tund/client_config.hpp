@@ -42,6 +42,7 @@ struct HubSettings {
 // accepts nothing but the VIP as a client's source.
 struct GatewaySettings {
   std::vector<config::Prefix> lan;
+  std::vector<config::Prefix6> lan6;  // a LAN's IPv6, carried when the hub gives an IPv6 VIP
   bool masquerade = true;
 };
 

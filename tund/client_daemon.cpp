@@ -275,7 +275,8 @@ void ClientDaemon::reload(ClientSettings fresh) {
     for (std::size_t slot = 0; slot < settings_.hubs.size(); ++slot) {
       auto& hub = settings_.hubs[slot];
       const auto& next = fresh.hubs[slot].routes;
-      const std::uint32_t vip = hub_state_[slot].installed_vip;
+      const auto& installed = hub_state_[slot].installed;
+      const std::uint32_t vip = installed ? installed->vip : 0;
       for (const auto& r : hub.routes)
         if (std::find(next.begin(), next.end(), r) == next.end() && vip) {
           if (auto e = netlink_.remove_route(tun_->ifindex(), r.addr, r.len); !e.empty()) log::warning(e);

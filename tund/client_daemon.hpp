@@ -72,7 +72,8 @@ class ClientDaemon {
   struct HubState {
     explicit HubState(const session::UplinkPolicyConfig& policy) : selector(policy) {}
     std::optional<Time> seen_handshake;
-    std::uint32_t installed_vip = 0;
+    // The VIPs configured on the TUN for this hub, once connected.
+    std::optional<crypto::VipAssignment> installed;
     session::UplinkSelector selector;
     std::unique_ptr<HubResolver> resolver;
     // What the policy last saw: one per path (uplink and family).
@@ -118,6 +119,7 @@ class ClientDaemon {
   std::vector<PathView> paths_of(int ifindex) const;
   nlohmann::json mtu_json(session::PathId path) const;
   static std::string vip6_text(const crypto::VipAssignment& a);
+  static std::string vip_text(const crypto::VipAssignment& a);  // "10.77.0.2, fd77::2"
   std::string handle_control(const std::string& request, bool privileged);
   std::string status_line() const;
   std::string render_metrics() const;

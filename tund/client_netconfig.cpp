@@ -114,60 +114,76 @@ void ClientDaemon::install_leak_guard() {
               tun_->name() + (settings_.kill_switch ? " but the tunnel to " + hubs : " over IPv6"));
 }
 
+// Gateway mode: one inet table for both families. The LAN's IPv6 is
+// masqueraded to the IPv6 VIP as its IPv4 is to the IPv4 VIP (the hub admits
+// only VIP sources).
 void ClientDaemon::install_gateway() {
   const auto& gw = settings_.gateway;
-  if (gw.lan.empty()) return;
-  std::string lan;
+  if (gw.lan.empty() && gw.lan6.empty()) return;
+  std::string lan, lan6;
   for (const auto& p : gw.lan) lan += (lan.empty() ? "" : ", ") + p.to_string();
+  for (const auto& p : gw.lan6) lan6 += (lan6.empty() ? "" : ", ") + p.to_string();
   const std::string tun = "\"" + tun_->name() + "\"";
   std::string rules;
-  if (gw.masquerade)
-    rules += "  chain postrouting {\n    type nat hook postrouting priority 100; policy accept;\n    oifname " + tun +
-             " ip saddr { " + lan + " } masquerade\n  }\n";
+  if (gw.masquerade) {
+    rules += "  chain postrouting {\n    type nat hook postrouting priority 100; policy accept;\n";
+    if (!lan.empty()) rules += "    oifname " + tun + " ip saddr { " + lan + " } masquerade\n";
+    if (!lan6.empty()) rules += "    oifname " + tun + " ip6 saddr { " + lan6 + " } masquerade\n";
+    rules += "  }\n";
+  }
   // LAN hosts think in 1500-byte packets; the tunnel carries fewer. Clamping
   // the MSS of forwarded SYNs to the route's MTU spares them a PMTU black hole.
   rules += "  chain forward {\n    type filter hook forward priority -150; policy accept;\n    oifname " + tun +
            " tcp flags syn / syn,rst tcp option maxseg size set rt mtu\n    iifname " + tun +
            " tcp flags syn / syn,rst tcp option maxseg size set rt mtu\n  }\n";
-  if (auto e = nft_.install_table("ip", client::client_table_name(tun_->name()), rules); !e.empty())
+  if (auto e = nft_.install_table("inet", client::client_table_name(tun_->name()), rules); !e.empty())
     throw std::runtime_error("nftables: " + e);
-  std::ifstream f("/proc/sys/net/ipv4/ip_forward");
-  int v = 0;
-  if (!(f >> v) || v != 1)
+  const auto forwarding = [](const char* file) {
+    std::ifstream f(file);
+    int v = 0;
+    return (f >> v) && v == 1;
+  };
+  const std::string all = lan + (!lan.empty() && !lan6.empty() ? ", " : "") + lan6;
+  if (!lan.empty() && !forwarding("/proc/sys/net/ipv4/ip_forward"))
     log::warning("gateway: net.ipv4.ip_forward is 0: the LAN (" + lan + ") will not be routed into " + tun_->name());
-  log::notice("gateway: LAN " + lan + (gw.masquerade ? " masqueraded to the VIP" : "") + " through " + tun_->name());
+  if (!lan6.empty() && !forwarding("/proc/sys/net/ipv6/conf/all/forwarding"))
+    log::warning("gateway: net.ipv6.conf.all.forwarding is 0: the LAN (" + lan6 + ") will not be routed into " + tun_->name());
+  log::notice("gateway: LAN " + all + (gw.masquerade ? " masqueraded to the VIPs" : "") + " through " + tun_->name());
 }
 
 void ClientDaemon::on_handshake(std::size_t slot) {
   const auto& s = client_->session(slot);
   const auto& hub = settings_.hubs[slot];
   auto& st = hub_state_[slot];
-  const std::uint32_t vip = s.vip().vip;
-  if (vip == st.installed_vip) return;  // a rekey: nothing to configure
-  if (st.installed_vip)
-    log::warning("hub " + hub.name + ": VIP changed from " + config::ipv4_to_string(st.installed_vip));
+  const auto& a = s.vip();
+  if (st.installed && a.vip == st.installed->vip && a.vip6 == st.installed->vip6) return;  // a rekey
+  if (st.installed) log::warning("hub " + hub.name + ": VIP changed from " + vip_text(*st.installed));
+  std::vector<std::string> errors;
   // The VIP as a /32 plus explicit routes, so two hubs may hand out
   // overlapping subnets without a connected route fighting over them.
-  std::vector<std::string> errors;
-  if (auto e = netlink_.add_address(tun_->ifindex(), vip, 32); !e.empty()) errors.push_back(e);
-  // The core decided what of the assignment it routes (session/vip_check.hpp).
-  if (const auto& r = s.assigned_route()) {
-    const std::uint32_t net = load_be32(r->addr.data());
-    if (auto e = netlink_.add_route(tun_->ifindex(), net, r->len, vip); !e.empty()) errors.push_back(e);
-  } else if (s.vip().prefix_len < 32) {
-    log::warning("hub " + hub.name + ": VIP subnet /" + std::to_string(s.vip().prefix_len) +
-                 " not routed (wider than max_vip_subnet, or overlapping an uplink or another hub's routes)");
-  }
-  for (const auto& r : hub.routes) {
-    if (r.len == 0) {
-      install_full_tunnel(vip, errors);
-      continue;
+  if (a.has_v4()) {
+    if (auto e = netlink_.add_address(tun_->ifindex(), a.vip, 32); !e.empty()) errors.push_back(e);
+    // The core decided what of the assignment it routes (session/vip_check.hpp).
+    if (const auto& r = s.assigned_route()) {
+      const std::uint32_t net = load_be32(r->addr.data());
+      if (auto e = netlink_.add_route(tun_->ifindex(), net, r->len, a.vip); !e.empty()) errors.push_back(e);
+    } else if (a.prefix_len < 32) {
+      log::warning("hub " + hub.name + ": VIP subnet /" + std::to_string(a.prefix_len) +
+                   " not routed (wider than max_vip_subnet, or overlapping an uplink or another hub's routes)");
     }
-    if (auto e = netlink_.add_route(tun_->ifindex(), r.addr, r.len, vip); !e.empty()) errors.push_back(e);
+    for (const auto& r : hub.routes) {
+      if (r.len == 0) {
+        install_full_tunnel(a.vip, errors);
+        continue;
+      }
+      if (auto e = netlink_.add_route(tun_->ifindex(), r.addr, r.len, a.vip); !e.empty()) errors.push_back(e);
+    }
+  } else if (!hub.routes.empty()) {
+    log::warning("hub " + hub.name + ": IPv4 routes configured but the hub assigned no IPv4 VIP: not routed");
   }
   // IPv6 inside, when the hub assigned an IPv6 VIP: the same, per family.
-  if (s.vip().has_v6()) {
-    if (auto e = netlink_.add_address6(tun_->ifindex(), s.vip().vip6, 128); !e.empty()) errors.push_back(e);
+  if (a.has_v6()) {
+    if (auto e = netlink_.add_address6(tun_->ifindex(), a.vip6, 128); !e.empty()) errors.push_back(e);
     if (const auto& r6 = s.assigned_route6())
       if (auto e = netlink_.add_route6(tun_->ifindex(), r6->addr, r6->len); !e.empty()) errors.push_back(e);
     for (const auto& r : hub.routes6) {
@@ -181,11 +197,10 @@ void ClientDaemon::on_handshake(std::size_t slot) {
     log::warning("hub " + hub.name + ": IPv6 routes configured but the hub assigned no IPv6 VIP: not routed");
   }
   for (const auto& e : errors) log::error("hub " + hub.name + ": " + e);
-  st.installed_vip = vip;
+  st.installed = a;
   network_log_.write(log::Level::kNotice, "hub " + hub.name + ": connected to " + hub.endpoint.to_string() + " via " +
-              uplink_name(s.active_path()) + ", vip " + config::ipv4_to_string(vip) + "/" +
-              std::to_string(s.vip().prefix_len) + ", " + std::to_string(hub.routes.size()) + " route(s) via " +
-              tun_->name());
+              uplink_name(s.active_path()) + ", vip " + vip_text(a) + ", " +
+              std::to_string(hub.routes.size() + hub.routes6.size()) + " route(s) via " + tun_->name());
 }
 
 }  // namespace tund::client

@@ -25,6 +25,12 @@ std::string ClientDaemon::vip6_text(const crypto::VipAssignment& a) {
   return a.has_v6() ? config::Prefix6{a.vip6, 128}.address_string() : "";
 }
 
+std::string ClientDaemon::vip_text(const crypto::VipAssignment& a) {
+  const std::string v4 = a.has_v4() ? config::ipv4_to_string(a.vip) : "";
+  const std::string v6 = vip6_text(a);
+  return v4 + (!v4.empty() && !v6.empty() ? ", " : "") + v6;
+}
+
 nlohmann::json ClientDaemon::mtu_json(session::PathId path) const {
   const auto* m = client_->session(0).path_mtu(path);
   if (!m) return nullptr;
@@ -54,8 +60,7 @@ std::string ClientDaemon::status_line() const {
     if (!line.empty()) line += "; ";
     line += settings_.hubs[slot].name + ": ";
     if (s.established())
-      line += "connected via " + uplink_name(s.active_path()) + ", vip " +
-              config::ipv4_to_string(s.vip().vip);
+      line += "connected via " + uplink_name(s.active_path()) + ", vip " + vip_text(s.vip());
     else
       line += "connecting";
   }

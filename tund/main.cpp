@@ -105,7 +105,7 @@ int cmd_cleanup(const cli::Args& args) {
   while (netlink.delete_rule(main_first)) ++rules;
   if (rules) std::cout << "removed " << rules << " routing rule(s) of the full tunnel\n";
   return cli::cleanup("tund", s.control_socket, s.tun_name,
-                      {{"ip", client::client_table_name(s.tun_name)}, {"inet", client::guard_table_name(s.tun_name)}});
+                      {{"inet", client::client_table_name(s.tun_name)}, {"inet", client::guard_table_name(s.tun_name)}});
 }
 
 int print_status(const std::string& json_text, bool as_json) {

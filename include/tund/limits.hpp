@@ -55,6 +55,9 @@ inline constexpr auto kResolveRetry = 5s;
 // Addresses kept per hub name (A and AAAA records together).
 inline constexpr std::size_t kResolveMaxAddresses = 16;
 inline constexpr auto kLogWindow = 10s;
+// A hub with IPv6 alone inside draws VIPs from at most this many host bits
+// of its prefix (65,534 clients): the pool and its leases stay IPv4-sized.
+inline constexpr unsigned kIpv6OnlyPoolBits = 16;
 // A hub forgets a session whose keys have all expired this long ago.
 inline constexpr auto kSessionIdleExpiry = 3 * kRejectAfterTime;
 

@@ -9,7 +9,9 @@
 # beside 10.77.0.1/24, the client gets fd77::2 and routes fd04::/64 (srv's
 # IPv6 network): ping and TCP both ways over inner IPv6, a server-opened
 # connection to the client's IPv6 VIP, a spoofed inner IPv6 source dropped,
-# masquerade toward an IPv6 network. Loose bounds; bench/handover measures.
+# masquerade toward an IPv6 network. Last, a hub with IPv6 alone inside: the
+# client gets fd77::2 and no IPv4 VIP, and inner IPv6 flows both ways.
+# Loose bounds; bench/handover measures.
 set -u
 . "$(dirname "$0")/lab.sh"
 . "$(dirname "$0")/events.sh"
@@ -23,11 +25,7 @@ nsx cli ip route del default via 10.2.0.1 dev lte0
 nsx cli ip addr del 10.2.0.2/24 dev lte0
 lab_uplink6 cli lte0 2 200
 lab_hosts cli "10.3.0.2 hub.lab" "fd03::2 hub.lab"
-# Inside: srv has fd04::2/64 behind the hub (fd04::1), routes back via the hub.
-nsx hub ip -6 addr add fd04::1/64 dev s0 nodad
-nsx srv ip -6 addr add fd04::2/64 dev eth0 nodad
-nsx srv ip -6 route add default via fd04::1
-nsx hub sysctl -qw net.ipv6.conf.all.forwarding=1
+lab_inner6
 LAB_LISTEN='"[::]:51900"' LAB_ENDPOINT=hub.lab:51900 LAB_TUN_ADDRESS='["10.77.0.1/24", "fd77::1/64"]' \
   LAB_ROUTES='["10.4.0.0/24", "fd04::/64"]' lab_one_hub '[uplinks]
 hold_down_ms = 1000'
@@ -103,4 +101,22 @@ check "the hub installed an ip6 NAT table on reload" wait_for 3 nsx hub nft list
 check "masqueraded: ping6 from the client to srv works again" wait_for 5 nsx cli ping -6 -c 1 -W 1 -q fd04::2
 check "exposed over IPv6: srv reaches the client's port 80 at [fd04::1]:8080" \
   test "$(nsx srv $NETPEER ask fd04::1 8080 2>/dev/null)" = "phone over IPv6"
+
+# IPv6 alone inside: both daemons again, the hub's tun with fd77::1/64 only.
+for p in "$PID_cli" "$PID_hub"; do kill "$p"; wait "$p" 2>/dev/null; done
+nsx srv ip -6 route add default via fd04::1
+LAB_VIP= LAB_LISTEN='"[::]:51900"' LAB_ENDPOINT=hub.lab:51900 LAB_TUN_ADDRESS='"fd77::1/64"' LAB_ROUTES='["fd04::/64"]' lab_one_hub
+check "IPv6 alone inside: connected" wait_for 10 on wlan0 ipv6
+check "IPv6 alone inside: the client got fd77::2 and no IPv4 VIP" test "$(status | jq -r '.vip + "|" + .vip6')" = "|fd77::2"
+check "IPv6 alone inside: tun0 carries no IPv4 address" test -z "$(nsx cli ip -4 -o addr show dev tun0)"
+check "IPv6 alone inside: the hub reports vip6 only" \
+  test "$(nsx hub "$BIN/tund-hub" status -c "$LAB_DIR/hub.toml" --json | jq -r '.sessions[0].vip + "|" + .sessions[0].vip6')" = "|fd77::2"
+check "IPv6 alone inside: ping6 both ways" nsx cli ping -6 -c 3 -i 0.2 -W 1 -q fd04::2
+check "IPv6 alone inside: srv pings the client's VIP" nsx srv ping -6 -c 3 -i 0.2 -W 1 -q fd77::2
+lab_start srv up6b $NETPEER sink 7302
+wait_for 5 grep -q ready "$LAB_DIR/up6b.log"
+nsx cli timeout 30 $NETPEER send fd04::2 7302 2000000 2000000 > "$LAB_DIR/up6b.out"; r=$?
+wait_for 10 test -n "$(tail -n1 "$LAB_DIR/up6b.log" | grep -v ready)"
+check "IPv6 alone inside: TCP intact" test "$r:$(cut -d' ' -f1 "$LAB_DIR/up6b.out")" = "0:$(tail -n1 "$LAB_DIR/up6b.log" | cut -d' ' -f1)"
+check "IPv6 alone inside: the lease file names the IPv6 VIP" grep -q " fd77::2$" "$LAB_DIR/leases-hub0"
 summary

@@ -68,6 +68,14 @@ lab_ipv6() {
   nsx hub ip -6 addr add fd03::2/64 dev eth0 nodad
   nsx hub ip -6 route add default via fd03::1 dev eth0
 }
+# lab_inner6: srv's IPv6 network behind the hub (srv fd04::2/64, hub fd04::1),
+# routed back via the hub, for IPv6 inside the tunnel.
+lab_inner6() {
+  nsx hub ip -6 addr add fd04::1/64 dev s0 nodad
+  nsx srv ip -6 addr add fd04::2/64 dev eth0 nodad
+  nsx srv ip -6 route add default via fd04::1
+  nsx hub sysctl -qw net.ipv6.conf.all.forwarding=1
+}
 lab_uplink6() {  # lab_uplink6 NS IF N [METRIC]: fd0N::2/64 on IF, default route via fd0N::1
   nsx "$1" ip -6 addr add "fd0$3::2/64" dev "$2" nodad
   nsx "$1" ip -6 route add default via "fd0$3::1" dev "$2" metric "${4:-100}"
@@ -124,14 +132,15 @@ TOML
 # hub (hub ns, hub0 10.77.0.1/24) and one client "phone" (cli ns, VIP
 # 10.77.0.2, route 10.4.0.0/24), then starts both and waits until connected.
 # EXTRA_CLIENT_TOML is appended to the client's config (e.g. an [uplinks] table);
-# LAB_ROUTES (a TOML array) replaces the client's routes.
+# LAB_ROUTES (a TOML array) replaces the client's routes; LAB_VIP (a TOML
+# line, maybe empty) replaces the client's vip line in the hub's config.
 lab_one_hub() {
   lab_keys hub phone
   { lab_hub_toml; cat <<TOML
 [[client]]
 name = "phone"
 public_key = "$(pub phone)"
-vip = "10.77.0.2"
+${LAB_VIP-vip = \"10.77.0.2\"}
 ${LAB_PERF:+[performance]
 $LAB_PERF}
 TOML

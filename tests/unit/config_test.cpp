@@ -78,6 +78,15 @@ class ConfigFiles : public ::testing::Test {
       return e.what();
     }
   }
+  // Loads a hub config from `text` as file `name`: the error text, or "accepted".
+  std::string hub_error(const std::string& name, const std::string& text) {
+    try {
+      hub::load_hub_config(write(name, text));
+    } catch (const config::ConfigError& e) {
+      return e.what();
+    }
+    return "accepted";
+  }
   std::filesystem::path dir_;
   std::string pub_;
 };
@@ -189,26 +198,52 @@ TEST_F(ConfigFiles, HubIpv6InsideAndItsErrors) {
   EXPECT_EQ((config::Prefix6{s.clients[0].vip6, 128}.address_string()), "fd77::5");  // the IPv4 VIP's host part
   ASSERT_EQ(s.masquerade6.size(), 1u);
   EXPECT_EQ(s.exposes[0].listen.family, 6);
-  const auto error_of = [&](const std::string& name, const std::string& text) {
-    try {
-      hub::load_hub_config(write(name, text));
-    } catch (const config::ConfigError& e) {
-      return std::string(e.what());
-    }
-    return std::string("accepted");
-  };
-  EXPECT_NE(error_of("e1.toml", head + "address = [\"fd77::1/64\"]\n").find("needs an IPv4 prefix"), std::string::npos);
-  EXPECT_NE(error_of("e2.toml", head + "address = [\"10.77.0.1/24\", \"fd77::1/64\", \"fd78::1/64\"]\n").find("one IPv6 prefix"),
+  EXPECT_NE(hub_error("e1.toml", head + "address = []\n").find("needs an IPv4 or an IPv6 prefix"), std::string::npos);
+  EXPECT_NE(hub_error("e2.toml", head + "address = [\"10.77.0.1/24\", \"fd77::1/64\", \"fd78::1/64\"]\n").find("one IPv6 prefix"),
             std::string::npos);
-  EXPECT_NE(error_of("e3.toml", head + "address = \"10.77.0.1/24\"\n" + client + "vip6 = \"fd77::9\"\n").find("needs an IPv6 prefix"),
+  EXPECT_NE(hub_error("e3.toml", head + "address = \"10.77.0.1/24\"\n" + client + "vip6 = \"fd77::9\"\n").find("needs an IPv6 prefix"),
             std::string::npos);
-  EXPECT_NE(error_of("e4.toml", head + "address = [\"10.77.0.1/24\", \"fd77::1/64\"]\n" + client + "vip6 = \"fd99::9\"\n")
+  EXPECT_NE(hub_error("e4.toml", head + "address = [\"10.77.0.1/24\", \"fd77::1/64\"]\n" + client + "vip6 = \"fd99::9\"\n")
                 .find("is not an IPv6 address in fd77::1/64"),
             std::string::npos);
-  EXPECT_NE(error_of("e5.toml", head + "address = \"10.77.0.1/24\"\n" + client + "[[expose]]\nlisten = \"[::]:8080\"\nto = \"phone:80\"\n")
+  EXPECT_NE(hub_error("e5.toml", head + "address = \"10.77.0.1/24\"\n" + client + "[[expose]]\nlisten = \"[::]:8080\"\nto = \"phone:80\"\n")
                 .find("the clients need IPv6 VIPs"),
             std::string::npos);
-  EXPECT_NE(error_of("e6.toml", "private_key_file = \"k.key\"\nlisten = \"[fd03::2:51900\"\n").find("e6.toml:2:"), std::string::npos);
+  EXPECT_NE(hub_error("e6.toml", "private_key_file = \"k.key\"\nlisten = \"[fd03::2:51900\"\n").find("e6.toml:2:"), std::string::npos);
+}
+
+// IPv6 alone inside: VIPs from the IPv6 prefix's last 16 bits, leases kept
+// as IPv6 VIPs, and every IPv4-only key refused with its place.
+TEST_F(ConfigFiles, HubIpv6AloneInside) {
+  const auto head = std::string("private_key_file = \"k.key\"\nlisten = \"[::]:51900\"\nstate_directory = \"state6\"\n"
+                                "[tun]\naddress = \"fd77::1/64\"\n");
+  const auto client = [&](const std::string& name, const std::string& key) {
+    return "[[client]]\nname = \"" + name + "\"\npublic_key = \"" + key + "\"\n";
+  };
+  const auto other = crypto::key_to_base64(test::keypair_from_seed(3).pub);
+  auto s = hub::load_hub_config(write("v6.toml", head + client("a", pub_) + client("b", other)));
+  EXPECT_FALSE(s.tun_address);
+  ASSERT_TRUE(s.tun_address6);
+  EXPECT_EQ(s.vip_pool.to_string(), "0.0.0.1/16");
+  EXPECT_EQ((config::Prefix6{s.clients[0].vip6, 128}.address_string()), "fd77::2");
+  EXPECT_EQ((config::Prefix6{s.clients[1].vip6, 128}.address_string()), "fd77::3");
+  // The lease file names IPv6 VIPs; with 'a' gone from the config, 'b' keeps fd77::3.
+  ASSERT_EQ(hub::write_leases(s), "");
+  std::ifstream lease(hub::lease_file(s));
+  const std::string leases((std::istreambuf_iterator<char>(lease)), std::istreambuf_iterator<char>());
+  EXPECT_NE(leases.find(other + " fd77::3\n"), std::string::npos) << leases;
+  s = hub::load_hub_config(write("v6.toml", head + client("b", other)));
+  EXPECT_EQ((config::Prefix6{s.clients[0].vip6, 128}.address_string()), "fd77::3");
+  EXPECT_EQ(hub::ipv6_only_pool(*config::parse_prefix6("fd77::1:5/120", true)).to_string(), "0.0.0.5/24");
+  EXPECT_NE(hub_error("f1.toml", head + client("a", pub_) + "vip = \"10.77.0.5\"\n").find("f1.toml:9:"),
+            std::string::npos);
+  EXPECT_NE(hub_error("f1b.toml", head + client("a", pub_) + "vip = \"10.77.0.5\"\n").find("vip needs an IPv4 prefix"),
+            std::string::npos);
+  EXPECT_NE(hub_error("f2.toml", head + "[nat]\nmasquerade = [\"10.4.0.0/24\"]\n").find("with an IPv4 [tun] address"),
+            std::string::npos);
+  EXPECT_NE(hub_error("f3.toml", head + client("a", pub_) + "[[expose]]\nlisten = \"0.0.0.0:8080\"\nto = \"a:80\"\n")
+                .find("the clients need IPv4 VIPs"),
+            std::string::npos);
 }
 
 TEST(HostPort, AddressesNamesAndTheirErrors) {
