@@ -10,6 +10,8 @@
 #include "daemon/crypto_pool.hpp"
 #include "daemon/tun_io.hpp"
 #include "daemon/udp_socket.hpp"
+#include "session/inner_mtu.hpp"
+#include "tund/wire.hpp"
 
 namespace tund::daemon {
 
@@ -31,6 +33,38 @@ class DataPath {
     pool.run(tx.jobs.size(), [this](std::size_t i) { tx.jobs[i].run(); });
   }
 
+  // The packet in send slot i does not fit the active path (SealResult::kTooBig;
+  // the path carries `inner_mtu`). An IPv4 packet without DF is split into
+  // fragments that fit, as a router would: the first in slot i, the rest in
+  // slots appended to the batch, each given to seal_slot(slot) as a freshly
+  // read packet would be. Any other gets the ICMP error a router would send,
+  // into the TUN (rate-limited).
+  template <class SealSlot>
+  void too_big(std::size_t i, std::size_t inner_mtu, Time now, SealSlot&& seal_slot) {
+    namespace t = wire::transport;
+    const Bytes inner(tx.slot(i) + t::kDataOffset, tx.entry(i).len);
+    tx.entry(i).len = 0;
+    const std::size_t room = tx.stride() - t::kDataOffset - wire::kTagSize;
+    const std::size_t n = session::ipv4_fragment_count(inner, inner_mtu);
+    if (n && n - 1 <= tx.free()) {
+      ++fragmented;
+      for (std::size_t k = n; k-- > 0;) {  // the first last: it overwrites the original's head
+        const std::size_t slot = k ? tx.count + k - 1 : i;
+        tx.entry(slot).len = session::ipv4_fragment(inner, inner_mtu, k, MutableBytes(tx.slot(slot) + t::kDataOffset, room));
+      }
+      tx.count += n - 1;
+      seal_slot(i);
+      for (std::size_t k = 1; k < n; ++k) seal_slot(tx.count - n + k);
+      return;
+    }
+    ++too_big_count;
+    if (!too_big_limiter_.allow(now)) return;
+    if (const std::size_t len = session::too_big_reply(inner, inner_mtu, too_big_buf_))
+      writer.add(Bytes(too_big_buf_.data(), len));
+  }
+  std::uint64_t too_big_count = 0;  // packets answered with ICMP (or left unanswered: rate limit, no DF with options)
+  std::uint64_t fragmented = 0;     // IPv4 packets without DF split to fit
+
   // Decrypts the receive batch ahead (keypair_for(datagram) names each
   // datagram's keypair), then calls handle(datagram, buffer index, job) for
   // every datagram in order; job is nullptr when none was decrypted ahead.
@@ -47,6 +81,8 @@ class DataPath {
 
  private:
   std::vector<crypto::OpenJob> open_jobs_;
+  session::TooBigLimiter too_big_limiter_;
+  std::array<std::uint8_t, session::kTooBigReplyMax> too_big_buf_{};
 };
 
 }  // namespace tund::daemon

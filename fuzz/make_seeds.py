@@ -20,8 +20,8 @@ def csum(b):
     while s >> 16: s = (s & 0xFFFF) + (s >> 16)
     return (~s) & 0xFFFF
 
-def ipv4(src, dst, proto, payload, ident=1):
-    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), ident, 0x4000, 64, proto, 0, src, dst)
+def ipv4(src, dst, proto, payload, ident=1, frag=0x4000):
+    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), ident, frag, 64, proto, 0, src, dst)
     h = h[:10] + struct.pack("!H", csum(h)) + h[12:]
     return h + payload
 
@@ -51,6 +51,8 @@ put("control_frame", "ack", bytes([4, 0, 0, 0]) + struct.pack("<IIQ", 1, 0, 100)
 put("parse_inner", "udp4", udp_pkt)
 put("parse_inner", "udp6", v6)
 put("parse_inner", "tcp4", seg(1000, 100))
+# The first two bytes choose the fragmenter's inner MTU (28 + n % 1500): 600.
+put("parse_inner", "no_df_1400", struct.pack("!H", 572) + ipv4(A, B, 17, udp(A, B, bytes(1372)), frag=0))
 # Session inputs: mode byte, then the message or plaintext.
 from_server = ipv4(B, A, 17, udp(B, A, b"x" * 20))
 put("hub_receive", "raw", b"\x00" + bytes([4, 0, 0, 0]) + bytes(60))

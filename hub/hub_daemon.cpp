@@ -99,7 +99,7 @@ nlohmann::json HubDaemon::drop_counts() const {
   auto drops = daemon::drops_json(hub_->drops());
   if (not_ip_) drops["not_ip"] = not_ip_;
   if (no_socket_) drops["no_socket_for_family"] = no_socket_;
-  if (too_big_) drops["path_mtu_exceeded"] = too_big_;  // each answered with ICMP (rate-limited)
+  if (dp_->too_big_count) drops["path_mtu_exceeded"] = dp_->too_big_count;  // each answered with ICMP (rate-limited)
   if (dp_->writer.write_errors()) drops["tun_write_error"] = dp_->writer.write_errors();
   if (dp_->reader.drops()) drops["tun_bad_offload"] = dp_->reader.drops();
   if (cli::handler_exceptions()) drops["handler_exception"] = cli::handler_exceptions();
@@ -344,32 +344,32 @@ void HubDaemon::on_tun_readable() {
   auto& b = dp_->tx;
   dp_->reader.read_batch(b, [this] { flush_tx(); }, [&](std::size_t first, std::size_t count) {
     const auto inner = session::parse_inner(Bytes(b.slot(first) + t::kDataOffset, b.entry(first).len));
-    for (std::size_t i = first; i < first + count; ++i) {
+    const auto seal_slot = [&](std::size_t i, auto&& on_too_big) {
       auto& e = b.entry(i);
       if (!inner) {
         ++not_ip_;
         e.len = 0;
-        continue;
+        return;
       }
       crypto::SealJob job;
       const auto sealed = hub_->seal_to_destination(*inner, MutableBytes(b.slot(i), b.stride()), e.len, now, &job);
-      if (sealed.kind == SealResult::Kind::kTooBig) {
-        // Too big for the client's path: ICMP back to the server that sent it.
-        ++too_big_;
-        const std::size_t n = too_big_limiter_.allow(now)
-                                  ? session::too_big_reply(Bytes(b.slot(i) + t::kDataOffset, e.len), sealed.len, too_big_buf_)
-                                  : 0;
-        if (n) dp_->writer.add(Bytes(too_big_buf_.data(), n));
-      }
+      if (sealed.kind == SealResult::Kind::kTooBig) return on_too_big(i, sealed.len);
       if (sealed.kind != SealResult::Kind::kSend) {
         e.len = 0;
-        continue;
+        return;
       }
       e.len = sealed.len;
       e.to = sealed.to;
       e.socket = socket_for(sealed.to);
       b.jobs.push_back(job);
-    }
+    };
+    // Too big for the client's path: fragments, or ICMP back to the server
+    // that sent it. A fragment fits by construction, else it is dropped.
+    const auto drop = [&](std::size_t i, std::size_t) { b.entry(i).len = 0; };
+    for (std::size_t i = first; i < first + count; ++i)
+      seal_slot(i, [&](std::size_t at, std::size_t inner_mtu) {
+        dp_->too_big(at, inner_mtu, now, [&](std::size_t fragment) { seal_slot(fragment, drop); });
+      });
   });
   flush_tx();
   dp_->writer.flush();
@@ -447,7 +447,7 @@ std::string HubDaemon::status_json() const {
               {"resend_buffer_bytes", hub_->resend_bytes()},
               {"sessions", sessions},
               {"clients", clients},
-              {"data_path", daemon::data_path_json(*tun_, dp_->writer, dp_->pool, sockets_.front()->gso(), sockets_.front()->gro())},
+              {"data_path", daemon::data_path_json(*tun_, *dp_, sockets_.front()->gso(), sockets_.front()->gro())},
               {"drops", drops}});
 }
 

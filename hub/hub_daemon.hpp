@@ -87,9 +87,6 @@ class HubDaemon {
   std::vector<std::uint8_t> reply_buf_;
   std::uint64_t not_ip_ = 0;
   std::uint64_t no_socket_ = 0;
-  std::uint64_t too_big_ = 0;
-  session::TooBigLimiter too_big_limiter_;
-  std::array<std::uint8_t, session::kTooBigReplyMax> too_big_buf_{};
 };
 
 }  // namespace tund::hub

@@ -137,4 +137,31 @@ std::size_t too_big_reply(Bytes o, std::size_t inner_mtu, MutableBytes out) {
   return 0;
 }
 
+std::size_t ipv4_fragment_count(Bytes p, std::size_t inner_mtu) {
+  if (p.size() < 20 || (p[0] >> 4) != 4 || (p[0] & 0x0f) != 5) return 0;  // options: not copied, so refused
+  if (load_be16(p.data() + 6) & 0x4000) return 0;                        // DF: too_big_reply's case
+  if (load_be16(p.data() + 2) != p.size() || inner_mtu < 28 || p.size() <= inner_mtu) return 0;
+  const std::size_t chunk = (inner_mtu - 20) & ~std::size_t{7};
+  return (p.size() - 20 + chunk - 1) / chunk;
+}
+
+std::size_t ipv4_fragment(Bytes p, std::size_t inner_mtu, std::size_t index, MutableBytes out) {
+  const std::size_t count = ipv4_fragment_count(p, inner_mtu);
+  if (index >= count) return 0;
+  const std::size_t chunk = (inner_mtu - 20) & ~std::size_t{7};
+  const std::size_t offset = index * chunk;
+  const std::size_t len = std::min(chunk, p.size() - 20 - offset);
+  if (out.size() < 20 + len) return 0;
+  const std::uint16_t frag = load_be16(p.data() + 6);
+  // The original may be a fragment already: offsets add up, and only its last
+  // piece keeps its more-fragments bit.
+  const bool more = index + 1 < count || (frag & 0x2000);
+  std::memmove(out.data() + 20, p.data() + 20 + offset, len);
+  std::memmove(out.data(), p.data(), 20);
+  store_be16(out.data() + 2, static_cast<std::uint16_t>(20 + len));
+  store_be16(out.data() + 6, static_cast<std::uint16_t>((more ? 0x2000 : 0) | ((frag & 0x1fff) + offset / 8)));
+  offload::fix_ipv4_header_checksum(out.data(), 20);
+  return 20 + len;
+}
+
 }  // namespace tund::session

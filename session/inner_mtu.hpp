@@ -7,6 +7,9 @@
 //                  would send: IPv4 "fragmentation needed" (only with DF set),
 //                  IPv6 "Packet Too Big"; its sender's stack lowers the path
 //                  MTU and resends smaller, as it would for any router
+//   ipv4_fragment  an IPv4 packet without DF that does not fit is split into
+//                  fragments that do (RFC 791), as a router would; the
+//                  receiving host reassembles
 // Pure functions over packet bytes; checksums are updated, never trusted.
 #pragma once
 
@@ -37,6 +40,15 @@ bool clamp_mss(MutableBytes packet, std::uint16_t mss_v4, std::uint16_t mss_v6);
 // original destination: the sender's stack accepts it as it would a router's.
 std::size_t too_big_reply(Bytes original, std::size_t inner_mtu, MutableBytes out);
 inline constexpr std::size_t kTooBigReplyMax = 1280;  // room `out` needs
+
+// How many fragments an IPv4 packet without DF becomes on a path carrying
+// `inner_mtu` bytes: 0 when it needs none, has DF (too_big_reply's case),
+// carries options, or is not one whole IPv4 packet.
+std::size_t ipv4_fragment_count(Bytes packet, std::size_t inner_mtu);
+// Writes fragment `index` of `packet` into `out` and returns its length (0:
+// no such fragment, or no room). `out` may be `packet`'s own buffer for index
+// 0 once the later fragments are written: they read past the first's end.
+std::size_t ipv4_fragment(Bytes packet, std::size_t inner_mtu, std::size_t index, MutableBytes out);
 
 // ICMP errors into the TUN at most limits::kTooBigPerSecond (burst
 // kTooBigBurst), as a router limits them: an application blasting oversized

@@ -136,36 +136,35 @@ void ClientDaemon::on_tun_readable() {
     const auto slot = inner ? client_->routes().owner_of_destination(*inner) : std::nullopt;
     auto* s = slot ? &client_->session(*slot) : nullptr;
     const Endpoint* hub = s ? remote(*slot, s->active_path()) : nullptr;
-    for (std::size_t i = first; i < first + count; ++i) {
+    const auto seal_slot = [&](std::size_t i, auto&& on_too_big) {
       auto& e = b.entry(i);
       if (!s || !hub) {
         ++no_route_;
         e.len = 0;
-        continue;
+        return;
       }
       crypto::SealJob job;
       const auto sealed = s->seal(MutableBytes(b.slot(i), b.stride()), e.len, now, &job);
-      if (sealed.kind == SealResult::Kind::kTooBig) answer_too_big(Bytes(b.slot(i) + t::kDataOffset, e.len), sealed.len, now);
+      if (sealed.kind == SealResult::Kind::kTooBig) return on_too_big(i, sealed.len);
       if (sealed.kind != SealResult::Kind::kSend) {
         e.len = 0;
-        continue;
+        return;
       }
       e.len = sealed.len;
       e.to = *hub;
       e.socket = path_ifindex(s->active_path());
       b.jobs.push_back(job);
-    }
+    };
+    // A fragment fits by construction; should the path shrink in between, it is dropped.
+    const auto drop = [&](std::size_t i, std::size_t) { b.entry(i).len = 0; };
+    for (std::size_t i = first; i < first + count; ++i)
+      seal_slot(i, [&](std::size_t at, std::size_t inner_mtu) {
+        dp_->too_big(at, inner_mtu, now, [&](std::size_t fragment) { seal_slot(fragment, drop); });
+      });
   });
   flush_tx();
   dp_->writer.flush();  // ICMP answers to packets too big for the path
   after_event(now);
-}
-
-void ClientDaemon::answer_too_big(Bytes inner, std::size_t inner_mtu, Time now) {
-  ++too_big_;
-  if (!too_big_limiter_.allow(now)) return;
-  const std::size_t n = session::too_big_reply(inner, inner_mtu, too_big_buf_);
-  if (n) dp_->writer.add(Bytes(too_big_buf_.data(), n));
 }
 
 void ClientDaemon::on_uplink_readable(int ifindex) {

@@ -110,7 +110,6 @@ class ClientDaemon {
   const Endpoint* remote(std::size_t slot, session::PathId path) const;
   void on_hub_addresses(std::size_t slot);
   // An inner packet too big for the active path: ICMP back to its sender.
-  void answer_too_big(Bytes inner, std::size_t inner_mtu, Time now);
   // The first hub's paths on one uplink, as the policy last judged them.
   struct PathView {
     const session::UplinkCandidate* candidate;
@@ -163,9 +162,6 @@ class ClientDaemon {
   Handovers handovers_;
   std::uint64_t no_route_ = 0;
   std::uint64_t no_uplink_ = 0;
-  std::uint64_t too_big_ = 0;
-  session::TooBigLimiter too_big_limiter_;
-  std::array<std::uint8_t, session::kTooBigReplyMax> too_big_buf_{};
 };
 
 }  // namespace tund::client

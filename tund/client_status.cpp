@@ -185,7 +185,7 @@ nlohmann::json ClientDaemon::data_path_json() const {
     gso = gso && u.socket->gso();
     gro = gro && u.socket->gro();
   }
-  return daemon::data_path_json(*tun_, dp_->writer, dp_->pool, gso, gro);
+  return daemon::data_path_json(*tun_, *dp_, gso, gro);
 }
 
 std::string ClientDaemon::render_metrics() const {
@@ -279,7 +279,7 @@ nlohmann::json ClientDaemon::drop_counts() const {
   auto drops = daemon::drops_json(client_->drops());
   if (no_route_) drops["no_route"] = no_route_;
   if (no_uplink_) drops["no_uplink"] = no_uplink_;
-  if (too_big_) drops["path_mtu_exceeded"] = too_big_;  // each answered with ICMP (rate-limited)
+  if (dp_->too_big_count) drops["path_mtu_exceeded"] = dp_->too_big_count;  // each answered with ICMP (rate-limited)
   if (dp_->writer.write_errors()) drops["tun_write_error"] = dp_->writer.write_errors();
   if (dp_->reader.drops()) drops["tun_bad_offload"] = dp_->reader.drops();
   if (cli::handler_exceptions()) drops["handler_exception"] = cli::handler_exceptions();

@@ -6,7 +6,8 @@
 # silently), then on the client's interface too. Bulk TCP both ways keeps
 # flowing through a planned switch and a link-down onto the small path (the
 # tunnel clamps SYNs and answers too-big packets with ICMP, as a router
-# would); a DF ping gets its answer; back on wlan0 full-size packets pass.
+# would); a DF ping gets its answer, one without DF is fragmented; back on
+# wlan0 full-size packets pass.
 set -u
 . "$(dirname "$0")/lab.sh"
 . "$(dirname "$0")/events.sh"
@@ -56,6 +57,16 @@ dfping=$(nsx cli ping -M do -s 1372 -c 3 -i 0.2 -W 1 10.77.0.1 2>&1)
 echo "$dfping" | grep -E "mtu" | head -2 | sed 's/^/   /'
 check "a 1400-byte DF ping gets fragmentation-needed with the path's MTU" grep -Eq 'Frag needed and DF set \(mtu = 12[0-9][0-9]\)' <<< "$dfping"
 check "a ping that fits goes through" nsx cli ping -M do -s 1100 -c 2 -i 0.2 -W 1 -q 10.4.0.2
+# Without DF (and with the PMTUs the transfers taught both ends' stacks
+# flushed, or they would fragment themselves), a 1400-byte ping is fragmented
+# by the tunnel, as a router would, both ways: srv reassembles and its reply
+# (1400 bytes, no DF) is fragmented by the hub.
+dp() { nsx "$1" "$2" status -c "$LAB_DIR/$3.toml" --json | jq '.data_path.fragmented_packets'; }
+nsx cli ip route flush cache
+nsx srv ip route flush cache
+check "a 1400-byte ping without DF goes through, fragmented" nsx cli ping -M dont -s 1372 -c 3 -i 0.2 -W 1 -q 10.4.0.2
+check "the client fragmented it ($(dp cli "$BIN/tund" cli)) and so did the hub ($(dp hub "$BIN/tund-hub" hub))" \
+  test "$(dp cli "$BIN/tund" cli)" -ge 3 -a "$(dp hub "$BIN/tund-hub" hub)" -ge 3
 restore_planned
 check "back on wlan0" wait_for 5 test "$(status | jq -r .active_uplink)" = wlan0
 check "back on wlan0: the tunnel carries 1420-byte packets again (DF ping, cache flushed)" \

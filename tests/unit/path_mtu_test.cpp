@@ -5,6 +5,7 @@
 
 #include <random>
 
+#include "offload/checksum.hpp"
 #include "session/inner_mtu.hpp"
 #include "session/pmtu.hpp"
 #include "support/packets.hpp"
@@ -186,7 +187,7 @@ TEST(InnerMtu, FragmentationNeededForADfPacket) {
   EXPECT_EQ(test::ref_checksum(icmp.data() + 20, n - 20), 0xffff);
   EXPECT_TRUE(std::equal(big.begin(), big.begin() + 28, icmp.begin() + 28));  // the original's headers quoted
 
-  // Without DF a router would fragment: no answer (the packet is dropped, counted).
+  // Without DF a router fragments (InnerMtu.FragmentsWithoutDf): no answer.
   Packet no_df = big;
   no_df[6] = 0;
   EXPECT_EQ(too_big_reply(no_df, 1212, out), 0u);
@@ -202,6 +203,50 @@ TEST(InnerMtu, FragmentationNeededForADfPacket) {
   Packet multicast = big;
   multicast[12] = 224;
   EXPECT_EQ(too_big_reply(multicast, 1212, out), 0u);
+}
+
+// Without DF the tunnel fragments as a router would: pieces of at most the
+// inner MTU, offsets in 8-byte units, MF on all but the last, valid header
+// checksums, the payload intact when joined; fragment 0 may be written over
+// the original once the others are out.
+TEST(InnerMtu, FragmentsWithoutDf) {
+  test::PacketSpec spec;
+  Packet big = test::build_packet(spec, std::vector<std::uint8_t>(1360, 1));  // 1400 bytes
+  for (std::size_t i = 28; i < big.size(); ++i) big[i] = static_cast<std::uint8_t>(i * 7);
+  EXPECT_EQ(ipv4_fragment_count(big, 1000), 0u);  // DF set: too_big_reply's case
+  big[6] = 0;
+  offload::fix_ipv4_header_checksum(big.data(), 20);
+  ASSERT_EQ(ipv4_fragment_count(big, 1000), 2u);
+  EXPECT_EQ(ipv4_fragment_count(big, 1400), 0u);  // fits
+  EXPECT_EQ(ipv4_fragment_count(big, 500), 3u);
+  const Packet original = big;
+  Packet second(1000);
+  const std::size_t n1 = ipv4_fragment(big, 1000, 1, second);
+  const std::size_t n0 = ipv4_fragment(big, 1000, 0, big);  // in place
+  ASSERT_EQ(n0, 996u);  // 20 + 976 (8-byte units)
+  ASSERT_EQ(n1, 424u);  // 20 + 404
+  EXPECT_EQ(ipv4_fragment(big, 1000, 2, second), 0u);
+  second.resize(n1);
+  const Packet first(big.begin(), big.begin() + static_cast<std::ptrdiff_t>(n0));
+  EXPECT_TRUE(test::ipv4_header_ok(first));
+  EXPECT_TRUE(test::ipv4_header_ok(second));
+  EXPECT_EQ(load_be16(first.data() + 6), 0x2000);           // MF, offset 0
+  EXPECT_EQ(load_be16(second.data() + 6), 976 / 8);         // last: no MF
+  EXPECT_EQ(load_be16(second.data() + 4), load_be16(original.data() + 4));  // one identification
+  Packet joined(first.begin() + 20, first.end());
+  joined.insert(joined.end(), second.begin() + 20, second.end());
+  EXPECT_EQ(joined, Packet(original.begin() + 20, original.end()));
+  // A fragment fragmented again: offsets add up, MF stays on its last piece.
+  Packet piece = original;
+  store_be16(piece.data() + 6, 0x2000 | 100);
+  Packet out(1000);
+  ASSERT_EQ(ipv4_fragment(piece, 1000, 1, out), 424u);
+  EXPECT_EQ(load_be16(out.data() + 6), 0x2000 | (100 + 122));
+  // Options (not copied into later fragments) and truncated packets: none.
+  Packet with_options = original;
+  with_options[0] = 0x46;
+  EXPECT_EQ(ipv4_fragment_count(with_options, 1000), 0u);
+  EXPECT_EQ(ipv4_fragment_count(Bytes(original.data(), 1000), 900), 0u);
 }
 
 TEST(InnerMtu, PacketTooBigForIpv6) {
