@@ -11,6 +11,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "tund/limits.hpp"
+
 #include "crypto/primitives.hpp"
 
 namespace tund::config {
@@ -347,12 +349,69 @@ std::string HostPort::to_string() const {
 void read_handover_table(const toml::value& root, bool hub, ResendSettings& out) {
   const auto* t = get_optional_table(root, "handover");
   if (!t) return;
-  if (hub) check_keys(*t, {"resend_max_bytes", "resend_max_packets", "resend_max_age_ms", "resend_total_bytes"}, "[handover]");
+  if (hub)
+    check_keys(*t, {"resend_max_bytes", "resend_max_packets", "resend_max_age_ms", "resend_total_bytes", "redundant"},
+               "[handover]");
   else check_keys(*t, {"resend_max_bytes", "resend_max_packets", "resend_max_age_ms"}, "[handover]");
   if (auto v = get_optional_int(*t, "resend_max_bytes", 0, 1ll << 30)) out.max_bytes = static_cast<std::size_t>(*v);
   if (auto v = get_optional_int(*t, "resend_max_packets", 0, 1 << 20)) out.max_packets = static_cast<std::size_t>(*v);
   if (auto v = get_optional_int(*t, "resend_max_age_ms", 0, 10000)) out.max_age_ms = static_cast<std::size_t>(*v);
   if (auto v = get_optional_int(*t, "resend_total_bytes", 0, 1ll << 34)) out.total_bytes = static_cast<std::size_t>(*v);
+  if (hub) out.redundant = read_redundant(*t, "redundant");
+}
+
+namespace {
+
+// "udp:5004" or "tcp:5000-5010": the range, when well formed.
+bool parse_port_range(std::string_view text, std::uint16_t& low, std::uint16_t& high) {
+  const auto dash = text.find('-');
+  const auto number = [](std::string_view t, std::uint16_t& out) {
+    unsigned v = 0;
+    const auto r = std::from_chars(t.data(), t.data() + t.size(), v);
+    if (t.empty() || r.ec != std::errc{} || r.ptr != t.data() + t.size() || v == 0 || v > 65535) return false;
+    out = static_cast<std::uint16_t>(v);
+    return true;
+  };
+  if (dash == std::string_view::npos) return number(text, low) && ((high = low), true);
+  return number(text.substr(0, dash), low) && number(text.substr(dash + 1), high) && low <= high;
+}
+
+}  // namespace
+
+session::RedundancyPolicy read_redundant(const toml::value& table, const std::string& key) {
+  session::RedundancyPolicy out;
+  const auto* at = find(table, key);
+  if (!at) return out;
+  using K = session::RedundancySelector::Kind;
+  for (const auto& text : get_string_array(table, key)) {
+    session::RedundancySelector s;
+    const std::string_view t = text;
+    bool ok = false;
+    if (t.rfind("dscp:", 0) == 0) {
+      unsigned v = 0;
+      const auto r = std::from_chars(t.data() + 5, t.data() + t.size(), v);
+      ok = t.size() > 5 && r.ec == std::errc{} && r.ptr == t.data() + t.size() && v <= 63;
+      s.kind = K::kDscp;
+      s.dscp = static_cast<std::uint8_t>(v);
+    } else if (t.rfind("udp:", 0) == 0 || t.rfind("tcp:", 0) == 0) {
+      s.kind = t[0] == 'u' ? K::kUdp : K::kTcp;
+      ok = parse_port_range(t.substr(4), s.port_low, s.port_high);
+    } else if (const auto p4 = parse_prefix(t, false)) {
+      s.kind = K::kPrefix;
+      s.prefix = session::IpPrefix::v4(p4->addr, p4->len);
+      ok = true;
+    } else if (const auto p6 = parse_prefix6(t, false)) {
+      s.kind = K::kPrefix;
+      s.prefix = session::IpPrefix::v6(p6->addr.data(), p6->len);
+      ok = true;
+    }
+    if (!ok)
+      fail(*at, "redundant '" + text + "' is not a selector: dscp:0-63, udp:PORT, tcp:PORT (or LOW-HIGH), or a prefix");
+    if (out.size() == limits::kMaxRedundantSelectors)
+      fail(*at, "redundant: at most " + std::to_string(limits::kMaxRedundantSelectors) + " selectors");
+    out.push_back(s);
+  }
+  return out;
 }
 
 std::optional<Endpoint> read_metrics_listen(const toml::value& root) {

@@ -15,6 +15,7 @@
 
 #include <toml.hpp>
 
+#include "session/redundancy.hpp"
 #include "tund/endpoint.hpp"
 #include "tund/types.hpp"
 
@@ -91,11 +92,17 @@ std::optional<Endpoint> parse_endpoint(std::string_view text);  // "a.b.c.d:port
 std::string ipv4_to_string(std::uint32_t ip);
 
 // The optional [handover] table: resend_max_bytes, resend_max_packets,
-// resend_max_age_ms (and, for the hub, resend_total_bytes).
+// resend_max_age_ms (and, for the hub, resend_total_bytes and redundant).
 struct ResendSettings {
   std::size_t max_bytes, max_packets, max_age_ms, total_bytes;
+  session::RedundancyPolicy redundant;  // the hub's
 };
 void read_handover_table(const toml::value& root, bool hub, ResendSettings& out);
+
+// A list of redundancy selectors (session/redundancy.hpp), at most
+// limits::kMaxRedundantSelectors: "dscp:46", "udp:5004", "tcp:5000-5010",
+// "10.4.0.0/24", "fd04::/64". Absent: none.
+session::RedundancyPolicy read_redundant(const toml::value& table, const std::string& key);
 
 // The optional [performance] table, the same for both daemons:
 //   offload = true        TUN TSO/GRO and UDP GSO/GRO where the kernel has them

@@ -4,6 +4,7 @@
 // socket a batch goes to, what a received datagram becomes.
 #pragma once
 
+#include <cstring>
 #include <vector>
 
 #include "daemon/config_check.hpp"
@@ -62,6 +63,23 @@ class DataPath {
     if (const std::size_t len = session::too_big_reply(inner, inner_mtu, too_big_buf_))
       writer.add(Bytes(too_big_buf_.data(), len));
   }
+  // The packet just sealed in send slot i wants a copy on a second path
+  // (SealResult::copy, the redundancy policy): its inner packet, still
+  // plaintext until the batch is sealed, is copied into a slot appended to
+  // the batch, which seal_copy(slot, inner_len) seals and addresses (false:
+  // no copy after all). No free slot: the copy is skipped and counted.
+  template <class SealCopy>
+  void copy_slot(std::size_t i, std::size_t inner_len, SealCopy&& seal_copy) {
+    namespace t = wire::transport;
+    if (tx.free() == 0) {
+      ++copies_skipped;
+      return;
+    }
+    const std::size_t c = tx.count++;
+    std::memcpy(tx.slot(c) + t::kDataOffset, tx.slot(i) + t::kDataOffset, inner_len);
+    if (!seal_copy(c, inner_len)) tx.entry(c).len = 0;
+  }
+  std::uint64_t copies_skipped = 0;  // redundant copies with no room in the batch
   std::uint64_t too_big_count = 0;  // packets answered with ICMP (or left unanswered: rate limit, no DF with options)
   std::uint64_t fragmented = 0;     // IPv4 packets without DF split to fit
 

@@ -18,7 +18,8 @@ inline nlohmann::json data_path_json(const TunDevice& tun, const DataPath& dp, b
           {"crypto_threads", dp.pool.workers()},
           {"crypto_items_on_workers", dp.pool.items_on_workers()},
           {"coalesced_packets", dp.writer.coalesced()},
-          {"fragmented_packets", dp.fragmented}};
+          {"fragmented_packets", dp.fragmented},
+          {"copies_skipped", dp.copies_skipped}};
 }
 
 }  // namespace tund::daemon

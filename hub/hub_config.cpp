@@ -126,8 +126,9 @@ HubSettings load_hub_config(const std::string& path) {
   if (auto cs = get_optional_string(root, "control_socket")) s.control_socket = *cs;
   ResendSettings rs{s.resend.max_bytes, s.resend.max_packets,
                     static_cast<std::size_t>(std::chrono::duration_cast<std::chrono::milliseconds>(s.resend.max_age).count()),
-                    s.resend_total_bytes};
+                    s.resend_total_bytes, {}};
   read_handover_table(root, true, rs);
+  s.redundant = std::move(rs.redundant);
   s.resend = {rs.max_bytes, rs.max_packets, std::chrono::milliseconds(rs.max_age_ms)};
   s.resend_total_bytes = rs.total_bytes;
   s.data_path = read_performance_table(root);

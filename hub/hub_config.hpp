@@ -61,6 +61,7 @@ struct HubSettings {
   std::vector<ExposeSettings> exposes;
   session::ResendLimits resend;
   std::size_t resend_total_bytes = 256u << 20;
+  session::RedundancyPolicy redundant;  // [handover] redundant: copies to the client's standby address
   config::DataPathSettings data_path;
   std::optional<Endpoint> metrics_listen;
   std::uint32_t under_load_handshakes = limits::kUnderLoadInitiationsPerSecond;

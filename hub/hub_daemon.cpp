@@ -50,6 +50,7 @@ HubDaemon::HubDaemon(asio::io_context& io, HubSettings settings)
   hc.resend_total_bytes = settings_.resend_total_bytes;
   hc.under_load_initiations_per_second = settings_.under_load_handshakes;
   hc.allow_aes = settings_.data_path.allow_aes;
+  hc.redundant = settings_.redundant;
   hub_ = std::make_unique<session::Hub>(hc, rng_);
   for (const auto& c : settings_.clients) hub_->add_client(c.public_key, assignment(c));
 
@@ -145,6 +146,9 @@ std::string HubDaemon::render_metrics() const {
               });
   per_session("tund_hub_session_path_changes_total", "counter", "Times the client's return path moved.",
               [](const session::HubSession& s) { return s.path_changes(); });
+  per_session("tund_hub_session_redundant_bytes_total", "counter",
+              "Bytes of redundant copies ([handover] redundant) sent to the client's standby address.",
+              [](const session::HubSession& s) { return s.redundant_bytes(); });
   m.family("tund_hub_resend_buffer_bytes", "gauge", "Inner bytes kept for resending, all sessions.");
   m.sample("tund_hub_resend_buffer_bytes", static_cast<double>(hub_->resend_bytes()));
   m.family("tund_hub_drops_total", "counter", "Packets dropped, by reason.");
@@ -192,6 +196,8 @@ std::string HubDaemon::reload(HubSettings fresh) {
     settings_.clients = fresh.clients;
     settings_.masquerade = fresh.masquerade;
     settings_.exposes = fresh.exposes;
+    settings_.redundant = fresh.redundant;
+    hub_->set_redundancy(settings_.redundant);
     if (auto e = write_leases(settings_); !e.empty()) log::warning("state directory: " + e);
     const std::string table = nat_table_name(tun_->name());
     if (wants_nat(4)) {
@@ -352,7 +358,8 @@ void HubDaemon::on_tun_readable() {
         return;
       }
       crypto::SealJob job;
-      const auto sealed = hub_->seal_to_destination(*inner, MutableBytes(b.slot(i), b.stride()), e.len, now, &job);
+      const std::size_t inner_len = e.len;
+      const auto sealed = hub_->seal_to_destination(*inner, MutableBytes(b.slot(i), b.stride()), inner_len, now, &job);
       if (sealed.kind == SealResult::Kind::kTooBig) return on_too_big(i, sealed.len);
       if (sealed.kind != SealResult::Kind::kSend) {
         e.len = 0;
@@ -362,6 +369,16 @@ void HubDaemon::on_tun_readable() {
       e.to = sealed.to;
       e.socket = socket_for(sealed.to);
       b.jobs.push_back(job);
+      // The operator's redundancy policy: a copy to the client's standby address.
+      if (sealed.copy)
+        dp_->copy_slot(i, inner_len, [&](std::size_t c, std::size_t n) {
+          crypto::SealJob copy_job;
+          const auto copy = hub_->seal_redundant_copy(MutableBytes(b.slot(c), b.stride()), n, now, &copy_job);
+          if (copy.kind != SealResult::Kind::kSend) return false;
+          b.entry(c) = {copy.len, copy.to, socket_for(copy.to)};
+          b.jobs.push_back(copy_job);
+          return true;
+        });
     };
     // Too big for the client's path: fragments, or ICMP back to the server
     // that sent it. A fragment fits by construction, else it is dropped.
@@ -433,6 +450,7 @@ std::string HubDaemon::status_json() const {
                         {"rx_bytes", s->stats().rx_bytes},
                         {"tx_bytes", s->stats().tx_bytes},
                         {"handshakes", s->stats().handshakes},
+                        {"redundant_bytes", s->redundant_bytes()},
                         {"cipher", crypto::to_string(s->suite())},
                         {"last_handshake", s->last_handshake() ? daemon::to_unix_seconds(*s->last_handshake()) : 0}});
   }

@@ -110,18 +110,41 @@ SealResult ClientSession::seal(MutableBytes buf, std::size_t inner_len, Time now
   // lacks goes out first: resends behind newer data look like loss to inner TCP.
   if (channel_.can_send(now) && !stream_.switching()) {
     const std::uint64_t seq = stream_.send(Bytes(buf.data() + t::kDataOffset, inner_len), now);
+    // The user's redundancy policy (read before the AEAD may run in place).
+    const bool named = redundant(owner_.config_.redundant, Bytes(buf.data() + t::kDataOffset, inner_len));
     if (auto tx = seal_data(buf, inner_len, seq, now, defer)) {
       // Suspected active path: a copy goes on the standby too (poll_transmit).
       if (dup_path_ && dup_bytes_ < limits::kSuspicionMaxBytes) stream_.schedule_last();
       // Rekey by message count is checked where messages are counted.
       if (!initiator_ && channel_.current()->wants_rekey(now)) begin_handshake(now);
-      return SealResult::send(tx->len);
+      SealResult r = SealResult::send(tx->len);
+      // A named packet gets a copy on the best standby (not while suspicion
+      // already copies everything there).
+      copy_seq_ = 0;
+      if (named && !dup_path_ && best_standby()) {
+        copy_seq_ = seq;
+        r.copy = true;
+      }
+      return r;
     }
   }
   if (!channel_.stage(Bytes(buf.data() + t::kDataOffset, inner_len)))
     return SealResult::drop(DropReason::kStagingFull);
   if (!initiator_ && !channel_.can_send(now)) begin_handshake(now);
   return SealResult::staged();
+}
+
+std::optional<ClientTransmit> ClientSession::seal_redundant_copy(MutableBytes out, std::size_t inner_len, Time now,
+                                                                crypto::SealJob* defer) {
+  const Path* standby = copy_seq_ ? best_standby() : nullptr;
+  const std::uint64_t seq = copy_seq_;
+  copy_seq_ = 0;
+  if (!standby || inner_len + t::kDataOverhead > out.size()) return std::nullopt;
+  const auto len = channel_.seal_data(out, inner_len, seq, now, defer, MessageType::kDataCopy);
+  if (!len) return std::nullopt;
+  ++handover_.redundant_copies;
+  handover_.redundant_bytes += *len;
+  return ClientTransmit{*len, standby->id};
 }
 
 std::optional<ClientTransmit> ClientSession::seal_data(MutableBytes out, std::size_t inner_len, std::uint64_t seq,
@@ -267,7 +290,8 @@ ReceiveResult ClientSession::on_transport(crypto::Keypair& kp, MutableBytes msg,
   if (wire::carries_data(static_cast<MessageType>(msg[0]))) {
     DropReason why{};
     const auto inner = stream_.receive(plain, now, why);
-    if (!inner) return owner_.dropped(why);
+    const bool copy = static_cast<MessageType>(msg[0]) == MessageType::kDataCopy;
+    if (!inner) return owner_.dropped(why == DropReason::kDuplicateData && copy ? DropReason::kDuplicateCopy : why);
     note_inner(now);
     if (keepalive_due_ == kNever) keepalive_due_ = now + limits::kKeepaliveTimeout;
     // Acknowledged above (the hub's liveness counts on it), delivered only
@@ -357,6 +381,7 @@ Time ClientSession::next_deadline() const {
   }
   for (const auto& o : outstanding_) t = std::min(t, o.sent + limits::kProbeTimeout);
   if (awaiting_since_ != kNever) t = std::min(t, awaiting_since_ + dead_timeout());
+  if (awaiting_since_ != kNever && !liveness_probed_) t = std::min(t, awaiting_since_ + dead_timeout() / 2);
   if (stream_.switching()) t = std::min(t, stream_.switch_started() + 2 * dead_timeout());
   if (!silent_ && expecting_since_ != kNever) t = std::min(t, expecting_since_ + limits::kHubSilence);
   t = std::min({t, stream_.ack_deadline(), suspicion_due()});
@@ -398,6 +423,12 @@ void ClientSession::on_timer(Time now) {
   if (stream_.switching() && now - stream_.switch_started() >= 2 * dead_timeout()) stream_.abandon_switch();
   // Quiet with data outstanding: copies on the best standby (client_paths.cpp).
   if (suspicion_due() <= now) begin_suspicion(now);
+  // One lost answer (the last ack of a burst) must not kill a path: halfway
+  // to the verdict, the active path is asked once more, with a probe.
+  if (awaiting_since_ != kNever && !liveness_probed_ && now - awaiting_since_ >= dead_timeout() / 2) {
+    liveness_probed_ = true;
+    if (Path* p = find_path(active_path_)) send_probe(*p, now);
+  }
   // Liveness of the active path: sent on it, heard nothing back for too long.
   if (awaiting_since_ != kNever && now - awaiting_since_ >= dead_timeout()) {
     end_suspicion();

@@ -42,6 +42,7 @@
 #include "session/data_stream.hpp"
 #include "session/index_table.hpp"
 #include "session/pmtu.hpp"
+#include "session/redundancy.hpp"
 #include "session/resend_buffer.hpp"
 #include "session/route_table.hpp"
 #include "session/secure_channel.hpp"
@@ -58,6 +59,7 @@ struct ClientConfig {
   WallTime wall_offset = 0;
   ResendLimits resend;
   IdlePolicy idle;
+  RedundancyPolicy redundant;  // inner packets always sent on two paths
   // What the initiation offers (wire::initiation_payload::kCap*): by default
   // AES-256-GCM where this host has hardware AES.
   std::uint32_t capabilities = crypto::local_capabilities();
@@ -92,6 +94,9 @@ struct HandoverStats {
   std::uint64_t suspicion_switches = 0;  // of those, the standby answered first
   std::uint64_t copies = 0;              // data copies sent on a standby
   std::uint64_t copied_bytes = 0;
+  // Redundancy by policy (session/redundancy.hpp): copies of matching packets.
+  std::uint64_t redundant_copies = 0;
+  std::uint64_t redundant_bytes = 0;
 };
 
 class Client;
@@ -109,6 +114,12 @@ class ClientSession {
   // Hot path: seals the inner packet at buf[16, 16+inner_len) in place.
   // With `defer`, the AEAD is left to defer->run() (a batch seals in parallel).
   SealResult seal(MutableBytes buf, std::size_t inner_len, Time now, crypto::SealJob* defer = nullptr);
+  // After seal() answered kSend with `copy`: seals a copy of that packet (the
+  // same sequence, as kDataCopy: delivered once, never moving the hub's
+  // return path) into `out`, where the caller put the inner packet at
+  // out[16, 16+inner_len), for the best standby path.
+  std::optional<ClientTransmit> seal_redundant_copy(MutableBytes out, std::size_t inner_len, Time now,
+                                                    crypto::SealJob* defer = nullptr);
   // The next datagram this session wants sent (handshakes, staged packets,
   // control frames), written to `out`; nothing when there is none.
   std::optional<ClientTransmit> poll_transmit(MutableBytes out, Time now);
@@ -244,9 +255,13 @@ class ClientSession {
   std::vector<Outstanding> outstanding_;
   std::uint64_t path_epoch_ = 0;
   PathId dup_path_ = 0;          // copies go here while the active path is suspected
+  std::uint64_t copy_seq_ = 0;   // the packet seal() just sent, when the policy wants a copy (0: none)
+  // The standby copies go to: alive, measured, the lowest RTT (nullptr: none).
+  Path* best_standby();
   Time suspected_at_ = kNever;
   std::size_t dup_bytes_ = 0;    // copied in this suspicion (<= kSuspicionMaxBytes)
   Time awaiting_since_ = kNever;  // first send on the active path since it last answered
+  bool liveness_probed_ = false;  // the active path was asked once more while awaiting
 
   // Reliability across handovers: the data stream this session id names.
   DataStream stream_;
@@ -314,6 +329,7 @@ class Client {
   const DropCounters& drops() const { return drops_; }
   // A reload's new [uplinks] idle_* values, for every session at once.
   void set_idle_policy(const IdlePolicy& p) { config_.idle = p; }
+  void set_redundancy(RedundancyPolicy p) { config_.redundant = std::move(p); }
   // The sum of the sessions' path epochs (ClientSession::path_epoch).
   std::uint64_t path_epoch() const;
 

@@ -153,11 +153,15 @@ Time ClientSession::suspicion_due() const {
   return awaiting_since_ + suspicion_timeout();
 }
 
-void ClientSession::begin_suspicion(Time now) {
-  // The best standby: alive, measured, the lowest RTT.
+ClientSession::Path* ClientSession::best_standby() {
   Path* best = nullptr;
   for (auto& p : paths_)
     if (p.id != active_path_ && !p.stats.dead && p.stats.rtt && (!best || *p.stats.rtt < *best->stats.rtt)) best = &p;
+  return best;
+}
+
+void ClientSession::begin_suspicion(Time now) {
+  Path* best = best_standby();
   suspected_at_ = now;  // also when there is no standby: one attempt per silence
   if (!best) return;
   ++handover_.suspicions;
@@ -199,7 +203,10 @@ void ClientSession::on_sent(Time now, bool data, bool answered) {
   last_sent_ = now;
   // Liveness counts only what the hub answers: data (it acks), probes and the
   // switch exchange (see poll_transmit). Keepalives and acks get no answer.
-  if (answered && awaiting_since_ == kNever) awaiting_since_ = now;
+  if (answered && awaiting_since_ == kNever) {
+    awaiting_since_ = now;
+    liveness_probed_ = false;
+  }
   if (answered && expecting_since_ == kNever) expecting_since_ = now;
   keepalive_due_ = kNever;
   if (data && unanswered_since_ == kNever) unanswered_since_ = now;

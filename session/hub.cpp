@@ -246,11 +246,19 @@ ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now
   // copy sent on suspicion (the client moves by its switch exchange).
   if (newest && !is_probe && type != MessageType::kDataCopy && !(from == s->endpoint_) && s->channel_.current() == kp)
     migrate(*s, from, msg.size(), now);
+  // The client's standby speaks (a probe or a copy from another address):
+  // where redundant copies go. Authenticated and replay-checked, like the
+  // return path, but never the return path itself.
+  if ((type == MessageType::kDataCopy || (frame && frame->kind == wire::ControlKind::kPathProbe)) &&
+      !(from == s->endpoint_)) {
+    s->standby_ = from;
+    s->standby_heard_ = now;
+  }
 
   if (is_data) {
     DropReason why{};
     const auto inner = s->stream_.receive(plain, now, why);
-    if (!inner) return dropped(why);
+    if (!inner) return dropped(why == DropReason::kDuplicateData && type == MessageType::kDataCopy ? DropReason::kDuplicateCopy : why);
     // Acknowledge every authenticated data packet, even one the VIP check
     // drops below: the client's liveness timer counts on an answer.
     if (s->stream_.ack_due(now)) {
@@ -372,9 +380,17 @@ SealResult Hub::seal_to_client(std::optional<ClientId> id, MutableBytes buf, std
   // Resends go first: new data waits behind them (keeps reordering small).
   if (within_budget && !s.stream_.has_resend() && s.channel_.can_send(now)) {
     const std::uint64_t seq = send_seq(s, Bytes(buf.data() + t::kDataOffset, inner_len), now);
+    // The operator's redundancy policy (read before the AEAD may run in place).
+    const bool named = redundant(config_.redundant, Bytes(buf.data() + t::kDataOffset, inner_len));
     if (auto n = seal_data(s, buf, inner_len, seq, defer, now)) {
       SealResult r = SealResult::send(*n);
       r.to = s.endpoint_;
+      pending_copy_ = {};
+      if (named && s.validated_ && s.standby_heard_ + limits::kRedundantStandbyFresh > now &&
+          !(s.standby_ == s.endpoint_)) {
+        pending_copy_ = {*id, seq};
+        r.copy = true;
+      }
       return r;
     }
   }
@@ -385,6 +401,19 @@ SealResult Hub::seal_to_client(std::optional<ClientId> id, MutableBytes buf, std
     return SealResult::drop(DropReason::kStagingFull);
   mark_ready(s);
   return SealResult::staged();
+}
+
+SealResult Hub::seal_redundant_copy(MutableBytes out, std::size_t inner_len, Time now, crypto::SealJob* defer) {
+  const PendingCopy copy = pending_copy_;
+  pending_copy_ = {};
+  HubSession* s = copy.seq && copy.client < clients_.size() ? clients_[copy.client].session.get() : nullptr;
+  if (!s || inner_len + t::kDataOverhead > out.size()) return SealResult::drop(DropReason::kNoSession);
+  const auto n = s->channel_.seal_data(out, inner_len, copy.seq, now, defer, MessageType::kDataCopy);
+  if (!n) return SealResult::drop(DropReason::kNoSession);
+  s->redundant_bytes_ += *n;
+  SealResult r = SealResult::send(*n);
+  r.to = s->standby_;
+  return r;
 }
 
 std::optional<std::size_t> Hub::seal_data(HubSession& s, MutableBytes out, std::size_t inner_len, std::uint64_t seq,

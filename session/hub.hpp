@@ -28,6 +28,7 @@
 
 #include "crypto/cookie.hpp"
 #include "crypto/handshake.hpp"
+#include "session/redundancy.hpp"
 #include "session/control.hpp"
 #include "session/data_stream.hpp"
 #include "session/index_table.hpp"
@@ -44,6 +45,10 @@ struct HubConfig {
   ResendLimits resend;                          // per session
   bool allow_aes = true;  // choose AES-256-GCM when the client offers it and this host has hardware AES
   std::size_t resend_total_bytes = 256u << 20;  // all sessions together
+  // Inner packets toward clients that always go on two of the client's paths
+  // (the hub operator's policy, [handover] redundant): the return path and
+  // the standby address the client last probed from.
+  RedundancyPolicy redundant;
 };
 
 struct HubTransmit {
@@ -76,6 +81,8 @@ class HubSession {
   // The transport suite of the newest keypair (ChaCha20-Poly1305 before any).
   crypto::Suite suite() const { return channel_.suite(); }
   std::optional<Time> last_handshake() const { return last_handshake_; }
+  // Redundancy by policy: copies sent to the client's standby address.
+  std::uint64_t redundant_bytes() const { return redundant_bytes_; }
 
  private:
   friend class Hub;
@@ -98,6 +105,11 @@ class HubSession {
   std::uint64_t unvalidated_tx_ = 0;
   std::uint64_t path_changes_ = 0;
   std::size_t path_mtu_ = 0;
+  // The client's other address, heard in an authenticated probe or copy: where
+  // redundant copies go while fresh (limits::kRedundantStandbyFresh).
+  Endpoint standby_;
+  Time standby_heard_ = Time::min();
+  std::uint64_t redundant_bytes_ = 0;
 
   // Reliability across handovers: the data stream of the client's session id.
   DataStream stream_;
@@ -154,6 +166,12 @@ class Hub {
   SealResult seal_to_vip(std::uint32_t vip, MutableBytes buf, std::size_t inner_len, Time now,
                          crypto::SealJob* defer = nullptr);
 
+  // After a seal answered kSend with `copy`: a copy of that packet (the same
+  // sequence, as kDataCopy) for the client's standby address, sealed into
+  // `out` where the caller put the inner packet at out[16, 16+inner_len).
+  SealResult seal_redundant_copy(MutableBytes out, std::size_t inner_len, Time now, crypto::SealJob* defer = nullptr);
+  void set_redundancy(RedundancyPolicy p) { config_.redundant = std::move(p); }
+
   std::optional<HubTransmit> poll_transmit(MutableBytes out, Time now);
   Time next_deadline() const;
   void on_timer(Time now);
@@ -192,6 +210,11 @@ class Hub {
   void queue_ack(HubSession& s);
   void migrate(HubSession& s, const Endpoint& to, std::size_t bytes, Time now);
   void challenge(HubSession& s, Time now);
+  struct PendingCopy {
+    ClientId client = 0;
+    std::uint64_t seq = 0;  // 0: none
+  };
+  PendingCopy pending_copy_;
   SealResult seal_to_client(std::optional<ClientId> id, MutableBytes buf, std::size_t inner_len, Time now,
                             crypto::SealJob* defer);
   std::optional<std::size_t> seal_data(HubSession& s, MutableBytes out, std::size_t inner_len, std::uint64_t seq,

@@ -23,6 +23,9 @@ struct SealResult {
   std::size_t len = 0;
   DropReason reason = DropReason::kNoSession;
   Endpoint to;  // hub only: where to send
+  // kSend of a packet the redundancy policy names, with a second path to
+  // carry it: seal_redundant_copy() makes the copy for that path.
+  bool copy = false;
 
   static SealResult send(std::size_t n) { return {Kind::kSend, n, {}, {}}; }
   static SealResult too_big(std::size_t inner_mtu) { return {Kind::kTooBig, inner_mtu, DropReason::kPathMtuExceeded, {}}; }

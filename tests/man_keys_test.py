@@ -24,7 +24,7 @@ def parser_keys(path, who):
 accepted = parser_keys("tund/client_config.cpp", "CLIENT") | parser_keys("hub/hub_config.cpp", "HUB")
 # Shared tables (daemon/config_check.cpp): [handover] has a hub-only key, [performance] is the same for both.
 shared = read("daemon/config_check.cpp")
-hub_handover = re.search(r'if \(hub\) check_keys\(\*t, \{([^}]*)\}', shared).group(1)
+hub_handover = re.search(r'if \(hub\)\s*check_keys\(\*t, \{([^}]*)\}', shared).group(1)
 client_handover = re.search(r'else check_keys\(\*t, \{([^}]*)\}', shared).group(1)
 perf = re.search(r'check_keys\(\*t, \{([^}]*)\}, "\[performance\]"\)', shared).group(1)
 for who, text, table in [("HUB", hub_handover, "[handover]"), ("CLIENT", client_handover, "[handover]"),

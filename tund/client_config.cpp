@@ -37,7 +37,8 @@ ClientSettings load_client_config(const std::string& path) {
   if (auto m = get_optional_int(root, "fwmark", 1, 0xffffffffll)) s.fwmark = static_cast<std::uint32_t>(*m);
 
   if (const auto* up = get_optional_table(root, "uplinks")) {
-    check_keys(*up, {"prefer", "avoid", "metered", "max_rtt_ms", "max_loss", "hold_down_ms", "idle_after_ms", "idle_keepalive_ms", "idle_standby_probe_ms"}, "[uplinks]");
+    check_keys(*up, {"prefer", "avoid", "metered", "max_rtt_ms", "max_loss", "hold_down_ms", "idle_after_ms", "idle_keepalive_ms", "idle_standby_probe_ms", "redundant"}, "[uplinks]");
+    s.redundant = read_redundant(*up, "redundant");
     if (find(*up, "prefer")) s.uplinks.prefer = get_string_array(*up, "prefer");
     if (find(*up, "avoid")) s.uplinks.avoid = get_string_array(*up, "avoid");
     if (find(*up, "metered")) s.uplinks.metered = get_string_array(*up, "metered");
@@ -60,7 +61,7 @@ ClientSettings load_client_config(const std::string& path) {
   }
 
   ResendSettings rs{s.resend.max_bytes, s.resend.max_packets,
-                    static_cast<std::size_t>(std::chrono::duration_cast<std::chrono::milliseconds>(s.resend.max_age).count()), 0};
+                    static_cast<std::size_t>(std::chrono::duration_cast<std::chrono::milliseconds>(s.resend.max_age).count()), 0, {}};
   read_handover_table(root, false, rs);
   s.resend = {rs.max_bytes, rs.max_packets, std::chrono::milliseconds(rs.max_age_ms)};
 

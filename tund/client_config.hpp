@@ -56,6 +56,7 @@ struct ClientSettings {
   std::uint32_t fwmark = 0x7475;
   session::UplinkPolicyConfig uplinks;
   session::IdlePolicy idle;
+  session::RedundancyPolicy redundant;  // [uplinks] redundant: sent on the two best uplinks
   session::ResendLimits resend;
   config::DataPathSettings data_path;
   std::optional<Endpoint> metrics_listen;

@@ -30,6 +30,7 @@ ClientDaemon::ClientDaemon(asio::io_context& io, ClientSettings settings)
   cc.wall_offset = daemon::wall_offset();
   cc.resend = settings_.resend;
   cc.idle = settings_.idle;
+  cc.redundant = settings_.redundant;
   if (!settings_.data_path.allow_aes) cc.capabilities &= ~wire::initiation_payload::kCapAes256Gcm;
   client_ = std::make_unique<session::Client>(cc, rng_);
   tun_ = std::make_unique<daemon::TunDevice>(settings_.tun_name, settings_.mtu, settings_.data_path.offload);
@@ -144,7 +145,8 @@ void ClientDaemon::on_tun_readable() {
         return;
       }
       crypto::SealJob job;
-      const auto sealed = s->seal(MutableBytes(b.slot(i), b.stride()), e.len, now, &job);
+      const std::size_t inner_len = e.len;
+      const auto sealed = s->seal(MutableBytes(b.slot(i), b.stride()), inner_len, now, &job);
       if (sealed.kind == SealResult::Kind::kTooBig) return on_too_big(i, sealed.len);
       if (sealed.kind != SealResult::Kind::kSend) {
         e.len = 0;
@@ -154,6 +156,17 @@ void ClientDaemon::on_tun_readable() {
       e.to = *hub;
       e.socket = path_ifindex(s->active_path());
       b.jobs.push_back(job);
+      // The user's redundancy policy: a copy on the best standby.
+      if (sealed.copy)
+        dp_->copy_slot(i, inner_len, [&](std::size_t c, std::size_t n) {
+          crypto::SealJob copy_job;
+          const auto tx = s->seal_redundant_copy(MutableBytes(b.slot(c), b.stride()), n, now, &copy_job);
+          const Endpoint* to = tx ? remote(*slot, tx->path) : nullptr;
+          if (!to) return false;
+          b.entry(c) = {tx->len, *to, path_ifindex(tx->path)};
+          b.jobs.push_back(copy_job);
+          return true;
+        });
     };
     // A fragment fits by construction; should the path shrink in between, it is dropped.
     const auto drop = [&](std::size_t i, std::size_t) { b.entry(i).len = 0; };
@@ -267,6 +280,8 @@ void ClientDaemon::reload(ClientSettings fresh) {
   settings_.uplinks = fresh.uplinks;
   settings_.idle = fresh.idle;
   client_->set_idle_policy(settings_.idle);
+  settings_.redundant = fresh.redundant;
+  client_->set_redundancy(settings_.redundant);
   for (auto& st : hub_state_) st.selector.set_config(settings_.uplinks);
   // Each hub's routes: new ones installed (if its session is up), gone ones removed.
   std::size_t added = 0, removed = 0;

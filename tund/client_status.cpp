@@ -144,7 +144,7 @@ std::string ClientDaemon::status_json() const {
   }
   const json drops = drop_counts();
   const auto& first = client_->session(0).vip();
-  std::uint64_t resent = 0, switches = 0, suspicions = 0, suspicion_switches = 0, copied_bytes = 0;
+  std::uint64_t resent = 0, switches = 0, suspicions = 0, suspicion_switches = 0, copied_bytes = 0, redundant_bytes = 0;
   Duration last_duration{0};
   for (std::size_t i = 0; i < client_->session_count(); ++i) {
     const auto& h = client_->session(i).handover_stats();
@@ -153,6 +153,7 @@ std::string ClientDaemon::status_json() const {
     suspicions += h.suspicions;
     suspicion_switches += h.suspicion_switches;
     copied_bytes += h.copied_bytes;
+    redundant_bytes += h.redundant_bytes;
     if (i == 0) last_duration = h.last_duration;
   }
   return daemon::to_reply(json{{"state", all_connected() ? "connected" : "connecting"},
@@ -173,6 +174,7 @@ std::string ClientDaemon::status_json() const {
               {"suspicions", suspicions},                  // active path quiet with data outstanding
               {"suspicion_switches", suspicion_switches},  // of those, left because the standby answered first
               {"copied_bytes", copied_bytes},              // data copies sent on standbys meanwhile
+              {"redundant_bytes", redundant_bytes},        // copies of [uplinks] redundant packets, on standbys
               {"hubs", hubs},
               {"uplinks", uplinks},
               {"data_path", data_path_json()},
@@ -232,6 +234,8 @@ std::string ClientDaemon::render_metrics() const {
               [](const session::ClientSession& s) { return s.handover_stats().suspicion_switches; });
   per_session("tund_copied_bytes_total", "counter", "Bytes of data copies sent on a standby during suspicions.",
               [](const session::ClientSession& s) { return s.handover_stats().copied_bytes; });
+  per_session("tund_redundant_bytes_total", "counter", "Bytes of redundant copies ([uplinks] redundant) sent on a standby.",
+              [](const session::ClientSession& s) { return s.handover_stats().redundant_bytes; });
   m.family("tund_uplink_info", "gauge", "One per interface in the uplink table, with its role for the first hub.");
   for (const auto& u : monitor_->table()) {
     std::string role = "unusable";

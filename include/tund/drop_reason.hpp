@@ -26,6 +26,7 @@ namespace tund {
   X(kCounterLimit, "counter_limit")          /* counter at the hard limit */              \
   X(kReplay, "replay")                       /* duplicate or older than the window */     \
   X(kDuplicateData, "duplicate_data")        /* a resent packet that had arrived already */ \
+  X(kDuplicateCopy, "duplicate_copy")        /* a copy (suspicion, redundancy) after its original */ \
   X(kBadAck, "bad_ack")                      /* acknowledges data never sent */           \
   X(kAuthFailed, "auth_failed")              /* AEAD tag mismatch */                      \
   X(kBadControl, "bad_control")              /* control frame unknown or wrong size */    \

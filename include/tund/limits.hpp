@@ -55,6 +55,12 @@ inline constexpr auto kResolveRetry = 5s;
 // Addresses kept per hub name (A and AAAA records together).
 inline constexpr std::size_t kResolveMaxAddresses = 16;
 inline constexpr auto kLogWindow = 10s;
+// Redundancy selectors per list ([uplinks] / [handover] redundant): each
+// inner packet is matched against all of them.
+inline constexpr std::size_t kMaxRedundantSelectors = 32;
+// A hub sends a client's redundant copies to the standby address it last
+// heard an authenticated probe from, for this long after it.
+inline constexpr auto kRedundantStandbyFresh = 5s;
 // A hub with IPv6 alone inside draws VIPs from at most this many host bits
 // of its prefix (65,534 clients): the pool and its leases stay IPv4-sized.
 inline constexpr unsigned kIpv6OnlyPoolBits = 16;

@@ -133,10 +133,11 @@ TOML
 # 10.77.0.2, route 10.4.0.0/24), then starts both and waits until connected.
 # EXTRA_CLIENT_TOML is appended to the client's config (e.g. an [uplinks] table);
 # LAB_ROUTES (a TOML array) replaces the client's routes; LAB_VIP (a TOML
-# line, maybe empty) replaces the client's vip line in the hub's config.
+# line, maybe empty) replaces the client's vip line in the hub's config;
+# LAB_HUB_TOP and LAB_CLIENT_TOP are top-level lines for either config.
 lab_one_hub() {
   lab_keys hub phone
-  { lab_hub_toml; cat <<TOML
+  { lab_hub_toml "${LAB_HUB_TOP:-}"; cat <<TOML
 [[client]]
 name = "phone"
 public_key = "$(pub phone)"
@@ -145,7 +146,7 @@ ${LAB_PERF:+[performance]
 $LAB_PERF}
 TOML
   } > "$LAB_DIR/hub.toml"
-  { lab_phone_toml "" "${LAB_ROUTES:-}"; cat <<TOML
+  { lab_phone_toml "${LAB_CLIENT_TOP:-}" "${LAB_ROUTES:-}"; cat <<TOML
 ${1:-}
 ${LAB_PERF:+[performance]
 $LAB_PERF}

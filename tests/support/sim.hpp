@@ -100,6 +100,8 @@ class Sim {
   std::set<session::PathId> dead;
   // Paths that carry at most this many UDP payload bytes (as a 1280 link would).
   std::map<session::PathId, std::size_t> path_mtu;
+  // Paths that lose this share of what crosses them, both ways, at random.
+  std::map<session::PathId, double> path_loss;
   std::size_t too_big_for_path = 0;
   Endpoint client_addr() const { return paths.at(1); }
   // Another uplink of the client (path `id`, seen by the hub at `addr`).
@@ -136,6 +138,15 @@ class Sim {
     std::copy(inner.begin(), inner.end(), buf.begin() + wire::transport::kDataOffset);
     crypto::SealJob job;
     const auto r = cs().seal(buf, inner.size(), now, batched ? &job : nullptr);
+    // The redundancy policy's copy, as the daemon makes it (before the batch's AEAD runs).
+    if (r.kind == session::SealResult::Kind::kSend && r.copy) {
+      std::vector<std::uint8_t> copy(kBuf);
+      std::copy(inner.begin(), inner.end(), copy.begin() + wire::transport::kDataOffset);
+      crypto::SealJob copy_job;
+      const auto t = cs().seal_redundant_copy(copy, inner.size(), now, batched ? &copy_job : nullptr);
+      if (t && batched) copy_job.run();
+      if (t) put_from_path(t->path, Bytes(copy.data(), t->len));
+    }
     if (batched && r.kind == session::SealResult::Kind::kSend) job.run();
     if (r.kind == session::SealResult::Kind::kSend) put_from_path(cs().active_path(), Bytes(buf.data(), r.len));
     return r;
@@ -145,6 +156,14 @@ class Sim {
     std::copy(inner.begin(), inner.end(), buf.begin() + wire::transport::kDataOffset);
     crypto::SealJob job;
     const auto r = hub->seal_to_vip(kClientVip, buf, inner.size(), now, batched ? &job : nullptr);
+    if (r.kind == session::SealResult::Kind::kSend && r.copy) {
+      std::vector<std::uint8_t> copy(kBuf);
+      std::copy(inner.begin(), inner.end(), copy.begin() + wire::transport::kDataOffset);
+      crypto::SealJob copy_job;
+      const auto c = hub->seal_redundant_copy(copy, inner.size(), now, batched ? &copy_job : nullptr);
+      if (c.kind == session::SealResult::Kind::kSend && batched) copy_job.run();
+      if (c.kind == session::SealResult::Kind::kSend) put(Dir::kToClient, Bytes(copy.data(), c.len), c.to);
+    }
     if (batched && r.kind == session::SealResult::Kind::kSend) job.run();
     if (r.kind == session::SealResult::Kind::kSend) put(Dir::kToClient, Bytes(buf.data(), r.len), r.to);
     return r;
@@ -216,6 +235,8 @@ class Sim {
     (dir == Dir::kToHub ? sent_to_hub : sent_to_client)++;
     (dir == Dir::kToHub ? bytes_to_hub : bytes_to_client) += datagram.size();
     std::uniform_real_distribution<double> u(0, 1);
+    for (const auto& [id, share] : path_loss)
+      if (paths.count(id) && paths.at(id) == addr && u(noise_rng_) < share) return;
     if (u(noise_rng_) < noise_.drop) return;
     const int copies = u(noise_rng_) < noise_.duplicate ? 2 : 1;
     for (int i = 0; i < copies; ++i) {
