@@ -362,18 +362,22 @@ void read_handover_table(const toml::value& root, bool hub, ResendSettings& out)
 
 namespace {
 
+// A decimal number in [low, high], the whole text.
+template <class T>
+bool parse_number(std::string_view t, unsigned low, unsigned high, T& out) {
+  unsigned v = 0;
+  const auto r = std::from_chars(t.data(), t.data() + t.size(), v);
+  if (t.empty() || r.ec != std::errc{} || r.ptr != t.data() + t.size() || v < low || v > high) return false;
+  out = static_cast<T>(v);
+  return true;
+}
+
 // "udp:5004" or "tcp:5000-5010": the range, when well formed.
 bool parse_port_range(std::string_view text, std::uint16_t& low, std::uint16_t& high) {
   const auto dash = text.find('-');
-  const auto number = [](std::string_view t, std::uint16_t& out) {
-    unsigned v = 0;
-    const auto r = std::from_chars(t.data(), t.data() + t.size(), v);
-    if (t.empty() || r.ec != std::errc{} || r.ptr != t.data() + t.size() || v == 0 || v > 65535) return false;
-    out = static_cast<std::uint16_t>(v);
-    return true;
-  };
-  if (dash == std::string_view::npos) return number(text, low) && ((high = low), true);
-  return number(text.substr(0, dash), low) && number(text.substr(dash + 1), high) && low <= high;
+  if (dash == std::string_view::npos) return parse_number(text, 1, 65535, low) && ((high = low), true);
+  return parse_number(text.substr(0, dash), 1, 65535, low) && parse_number(text.substr(dash + 1), 1, 65535, high) &&
+         low <= high;
 }
 
 }  // namespace
@@ -388,11 +392,8 @@ session::RedundancyPolicy read_redundant(const toml::value& table, const std::st
     const std::string_view t = text;
     bool ok = false;
     if (t.rfind("dscp:", 0) == 0) {
-      unsigned v = 0;
-      const auto r = std::from_chars(t.data() + 5, t.data() + t.size(), v);
-      ok = t.size() > 5 && r.ec == std::errc{} && r.ptr == t.data() + t.size() && v <= 63;
       s.kind = K::kDscp;
-      s.dscp = static_cast<std::uint8_t>(v);
+      ok = parse_number(t.substr(5), 0, 63, s.dscp);
     } else if (t.rfind("udp:", 0) == 0 || t.rfind("tcp:", 0) == 0) {
       s.kind = t[0] == 'u' ? K::kUdp : K::kTcp;
       ok = parse_port_range(t.substr(4), s.port_low, s.port_high);

@@ -63,6 +63,20 @@ class DataPath {
     if (const std::size_t len = session::too_big_reply(inner, inner_mtu, too_big_buf_))
       writer.add(Bytes(too_big_buf_.data(), len));
   }
+  // Seals the segments of one packet read from the TUN, slots [first,
+  // first+count), each by seal_slot(slot, on_too_big); a segment too big for
+  // the path goes to too_big() through on_too_big(slot, inner_mtu), and its
+  // fragments to seal_slot again, where being too big (the path shrank in
+  // between: a fragment fits by construction) drops them.
+  template <class SealSlot>
+  void seal_segments(std::size_t first, std::size_t count, Time now, SealSlot&& seal_slot) {
+    const auto drop = [this](std::size_t slot, std::size_t) { tx.entry(slot).len = 0; };
+    for (std::size_t i = first; i < first + count; ++i)
+      seal_slot(i, [&](std::size_t at, std::size_t inner_mtu) {
+        too_big(at, inner_mtu, now, [&](std::size_t fragment) { seal_slot(fragment, drop); });
+      });
+  }
+
   // The packet just sealed in send slot i wants a copy on a second path
   // (SealResult::copy, the redundancy policy): its inner packet, still
   // plaintext until the batch is sealed, is copied into a slot appended to

@@ -380,13 +380,8 @@ void HubDaemon::on_tun_readable() {
           return true;
         });
     };
-    // Too big for the client's path: fragments, or ICMP back to the server
-    // that sent it. A fragment fits by construction, else it is dropped.
-    const auto drop = [&](std::size_t i, std::size_t) { b.entry(i).len = 0; };
-    for (std::size_t i = first; i < first + count; ++i)
-      seal_slot(i, [&](std::size_t at, std::size_t inner_mtu) {
-        dp_->too_big(at, inner_mtu, now, [&](std::size_t fragment) { seal_slot(fragment, drop); });
-      });
+    // Too big for the client's path: fragments, or ICMP back to the server that sent it.
+    dp_->seal_segments(first, count, now, seal_slot);
   });
   flush_tx();
   dp_->writer.flush();

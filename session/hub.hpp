@@ -28,12 +28,12 @@
 
 #include "crypto/cookie.hpp"
 #include "crypto/handshake.hpp"
-#include "session/redundancy.hpp"
 #include "session/control.hpp"
 #include "session/data_stream.hpp"
 #include "session/index_table.hpp"
 #include "session/ip_packet.hpp"
 #include "session/rate_limiter.hpp"
+#include "session/redundancy.hpp"
 #include "session/resend_buffer.hpp"
 #include "session/secure_channel.hpp"
 

@@ -141,6 +141,9 @@ std::size_t ipv4_fragment_count(Bytes p, std::size_t inner_mtu) {
   if (p.size() < 20 || (p[0] >> 4) != 4 || (p[0] & 0x0f) != 5) return 0;  // options: not copied, so refused
   if (load_be16(p.data() + 6) & 0x4000) return 0;                        // DF: too_big_reply's case
   if (load_be16(p.data() + 2) != p.size() || inner_mtu < 28 || p.size() <= inner_mtu) return 0;
+  // A fragment's pieces must stay within the 13-bit offset (a longer one is
+  // no packet a host could reassemble).
+  if ((load_be16(p.data() + 6) & 0x1fff) * 8u + (p.size() - 20) > 0xffff - 20) return 0;
   const std::size_t chunk = (inner_mtu - 20) & ~std::size_t{7};
   return (p.size() - 20 + chunk - 1) / chunk;
 }

@@ -168,12 +168,7 @@ void ClientDaemon::on_tun_readable() {
           return true;
         });
     };
-    // A fragment fits by construction; should the path shrink in between, it is dropped.
-    const auto drop = [&](std::size_t i, std::size_t) { b.entry(i).len = 0; };
-    for (std::size_t i = first; i < first + count; ++i)
-      seal_slot(i, [&](std::size_t at, std::size_t inner_mtu) {
-        dp_->too_big(at, inner_mtu, now, [&](std::size_t fragment) { seal_slot(fragment, drop); });
-      });
+    dp_->seal_segments(first, count, now, seal_slot);
   });
   flush_tx();
   dp_->writer.flush();  // ICMP answers to packets too big for the path
