@@ -408,6 +408,7 @@ void HubDaemon::on_udp_readable(std::size_t socket) {
 
 void HubDaemon::after_event(Time now) {
   if (hub_->next_deadline() <= now) hub_->on_timer(now);
+  hub_->take_session_changes();  // kept bounded; only a cluster member (not built yet) acts on them
   // Acks, probes, resends and staged packets of many sessions: one sendmmsg.
   auto& b = dp_->tx;
   for (;;) {

@@ -53,6 +53,11 @@ void ClientSession::stop() {
   unanswered_since_ = keepalive_due_ = earliest_expiry_ = kNever;
 }
 
+void ClientSession::rehandshake(Time now) {
+  if (state_ == State::kIdle) return;
+  begin_handshake(now);
+}
+
 void ClientSession::cancel_handshake() {
   if (pending_index_) owner_.indices_.release(pending_index_);
   pending_index_ = 0;
@@ -306,6 +311,7 @@ ReceiveResult ClientSession::on_transport(crypto::Keypair& kp, MutableBytes msg,
   switch (frame->kind) {
     case wire::ControlKind::kKeepalive: break;
     case wire::ControlKind::kPathMtu: break;  // the client finds its own
+    case wire::ControlKind::kMove: ++moves_asked_; break;  // the daemon picks the next cluster member
     case wire::ControlKind::kAck:
       if (!stream_.on_ack(frame->ack)) return owner_.dropped(DropReason::kBadAck);
       if (frame->ack.flags & wire::control::kAckFlagSwitch) {
@@ -383,7 +389,7 @@ Time ClientSession::next_deadline() const {
   if (awaiting_since_ != kNever) t = std::min(t, awaiting_since_ + dead_timeout());
   if (awaiting_since_ != kNever && !liveness_probed_) t = std::min(t, awaiting_since_ + dead_timeout() / 2);
   if (stream_.switching()) t = std::min(t, stream_.switch_started() + 2 * dead_timeout());
-  if (!silent_ && expecting_since_ != kNever) t = std::min(t, expecting_since_ + limits::kHubSilence);
+  if (!silent_ && expecting_since_ != kNever) t = std::min(t, expecting_since_ + silence_);
   t = std::min({t, stream_.ack_deadline(), suspicion_due()});
   return t;
 }

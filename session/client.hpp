@@ -154,6 +154,14 @@ class ClientSession {
   // Answerable packets sent and nothing authenticated heard back, on any
   // path, for limits::kHubSilence.
   bool hub_silent(Time now) const;
+  // Authenticated kMove frames from the hub (a draining cluster member): the
+  // daemon moves the session to the next member when this grows.
+  std::uint64_t moves_asked() const { return moves_asked_; }
+  // Handshakes again at once (the daemon now sends to another cluster
+  // member): the data stream and its session id carry on.
+  void rehandshake(Time now);
+  // A hub cluster's member counts as silent after this (default kHubSilence).
+  void set_silence(Duration d) { silence_ = d; }
   // No inner packet either way for IdlePolicy::after: probing slows down.
   bool idle(Time now) const;
   // Idle periods that ended with traffic (status, tests).
@@ -297,6 +305,8 @@ class ClientSession {
   // anything authenticated was last heard.
   Time expecting_since_ = kNever;
   bool silent_ = false;
+  Duration silence_ = limits::kHubSilence;
+  std::uint64_t moves_asked_ = 0;
 
   // Idle (see IdlePolicy): the last inner packet either way.
   Time last_inner_{};

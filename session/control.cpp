@@ -20,7 +20,8 @@ std::size_t encode_control(const ControlFrame& f, std::uint8_t* out) {
   std::memset(out, 0, size);
   out[0] = static_cast<std::uint8_t>(f.kind);
   switch (f.kind) {
-    case ControlKind::kKeepalive: break;
+    case ControlKind::kKeepalive:
+    case ControlKind::kMove: break;
     case ControlKind::kPathProbe:
     case ControlKind::kProbeReply:
       store_le32(out + c::kProbeId, f.probe.probe_id);
@@ -52,7 +53,8 @@ std::optional<ControlFrame> decode_control(Bytes p) {
     f.probe.padding = static_cast<std::uint16_t>(p.size() - expected);
   }
   switch (f.kind) {
-    case ControlKind::kKeepalive: break;
+    case ControlKind::kKeepalive:
+    case ControlKind::kMove: break;
     case ControlKind::kPathProbe:
     case ControlKind::kProbeReply:
       if (load_le32(p.data() + 8) != 0) return std::nullopt;  // reserved

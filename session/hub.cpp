@@ -70,6 +70,7 @@ void Hub::remove_client(const PublicKey& key) {
     });
     c.session.reset();
     --live_sessions_;
+    session_changes_.push_back(it->second);
   }
   by_vip_.erase(c.vip.vip);
   by_vip6_.erase(c.vip.vip6);
@@ -131,6 +132,7 @@ ReceiveResult Hub::receive(MutableBytes datagram, const Endpoint& from, Time now
 ReceiveResult Hub::on_initiation(MutableBytes msg, const Endpoint& from, Time now, MutableBytes reply) {
   namespace m = wire::initiation;
   if (!cookies_.mac1_valid(msg, m::kMac1)) return dropped(DropReason::kBadMac1);
+  if (!accepting_) return dropped(DropReason::kNotServing);
   note_initiation(now);
   if (under_load(now)) {
     const auto source = from.key_bytes();
@@ -194,6 +196,7 @@ ReceiveResult Hub::on_initiation(MutableBytes msg, const Endpoint& from, Time no
   if (new_session) {
     if (!client.session) ++live_sessions_;
     client.session = std::make_unique<HubSession>(*this, *id);  // an old stream's state goes with it
+    session_changes_.push_back(*id);
     client.session->stream_.restart(init.session_id);
   }
   HubSession& s = *client.session;
@@ -347,6 +350,33 @@ void Hub::queue_ack(HubSession& s) {
 
 void Hub::mark_ready(HubSession& s) {
   if (std::find(ready_.begin(), ready_.end(), s.client_) == ready_.end()) ready_.push_back(s.client_);
+}
+
+void Hub::end_session(ClientId id) {
+  auto& c = clients_[id];
+  if (!c.session) return;
+  with_stream(*c.session, [](DataStream& d) {
+    d.forget_peer();
+    return 0;
+  });
+  c.session.reset();  // its indices go; the key and VIP stay (it may come back)
+  --live_sessions_;
+  session_changes_.push_back(id);
+}
+
+bool Hub::ask_to_move(ClientId id, Time now) {
+  HubSession* s = clients_[id].session.get();
+  if (!s || !s->channel_.can_send(now)) return false;
+  ControlFrame f;
+  f.kind = wire::ControlKind::kMove;
+  queue_control(*s, f, s->endpoint_);
+  return true;
+}
+
+std::vector<ClientId> Hub::take_session_changes() {
+  std::vector<ClientId> out;
+  out.swap(session_changes_);
+  return out;
 }
 
 void Hub::queue_control(HubSession& s, const ControlFrame& f, const Endpoint& to) {
@@ -519,6 +549,7 @@ void Hub::on_timer(Time now) {
     if (!s->channel_.has_any_keypair() && now - s->last_received_ >= limits::kSessionIdleExpiry) {
       c.session.reset();  // releases its indices; the VIP stays with the client
       --live_sessions_;
+      session_changes_.push_back(static_cast<ClientId>(&c - clients_.data()));
       continue;
     }
     if (now >= s->keepalive_due_ && s->channel_.can_send(now)) {

@@ -172,6 +172,21 @@ class Hub {
   SealResult seal_redundant_copy(MutableBytes out, std::size_t inner_len, Time now, crypto::SealJob* defer = nullptr);
   void set_redundancy(RedundancyPolicy p) { config_.redundant = std::move(p); }
 
+  // A hub cluster (the daemon's etcd agent decides; the core only acts):
+  // ends a client's live session (another member took it over), keeps its
+  // key and VIP so it may come back.
+  void end_session(ClientId id);
+  // false: initiations are dropped (not_serving), e.g. by a member without its
+  // etcd lease or draining; live sessions carry on until ended.
+  void set_accepting(bool yes) { accepting_ = yes; }
+  bool accepting() const { return accepting_; }
+  // Queues the authenticated kMove frame: the client handshakes with the next
+  // member. False when the session has no usable keys.
+  bool ask_to_move(ClientId id, Time now);
+  // Clients whose session began or ended since the last call (in order; a
+  // client may appear more than once). The daemon drains it after each event.
+  std::vector<ClientId> take_session_changes();
+
   std::optional<HubTransmit> poll_transmit(MutableBytes out, Time now);
   Time next_deadline() const;
   void on_timer(Time now);
@@ -234,6 +249,8 @@ class Hub {
   std::vector<ClientId> validating_;  // sessions whose return path is being challenged
   std::vector<ClientId> acking_;      // sessions owing an acknowledgement
   std::size_t live_sessions_ = 0;
+  bool accepting_ = true;
+  std::vector<ClientId> session_changes_;
   std::size_t resend_bytes_ = 0;  // sum over sessions' resend buffers
   // Runs `f` on s's data stream and keeps resend_bytes_ current.
   template <class F>

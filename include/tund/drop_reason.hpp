@@ -38,7 +38,8 @@ namespace tund {
   X(kNoSession, "no_session")                /* outgoing packet for no live session */    \
   X(kStagingFull, "staging_full")            /* waiting for a key, queue full */          \
   X(kPacketTooBig, "packet_too_big")         /* inner packet exceeds the buffer */        \
-  X(kPathMtuExceeded, "path_mtu_exceeded")   /* inner packet larger than the active path carries */
+  X(kPathMtuExceeded, "path_mtu_exceeded")   /* inner packet larger than the active path carries */ \
+  X(kNotServing, "not_serving")              /* hub: a cluster member without its etcd lease takes no handshakes */
 
 enum class DropReason : std::uint8_t {
 #define TUND_X(name, text) name,

@@ -237,6 +237,13 @@ inline constexpr std::size_t kMetricsMaxConnections = 16;
 inline constexpr auto kMetricsDeadline = std::chrono::seconds(5);
 // The kernel's main routing table (RT_TABLE_MAIN).
 inline constexpr std::uint32_t kMainRoutingTable = 254;
+
+// --- etcd (daemon/etcd.hpp), for a hub cluster ---------------------------------
+// Every etcd request (connect, send, answer) within this; a watch only connects within it.
+inline constexpr auto kEtcdTimeout = std::chrono::milliseconds(1000);
+// A watch line beyond this is cut (an event batch that large is not ours).
+inline constexpr std::size_t kEtcdMaxLine = 1u << 20;
+
 // Upper bounds (seconds) of the switching-exchange duration histogram.
 inline constexpr double kHandoverHistogramBuckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0};
 inline constexpr std::size_t kHandoverHistogramSize = std::size(kHandoverHistogramBuckets);

@@ -132,6 +132,7 @@ enum class ControlKind : std::uint8_t {
   kProbeReply = 3,  // echo of the probe body and padding
   kAck = 4,         // flags u32, reserved u32, highest data_seq u64, bitmap of the 512 below it
   kPathMtu = 5,     // mtu u16, reserved u16: the largest datagram the path this came on carries
+  kMove = 6,        // no body; hub to client: this cluster member drains, handshake with the next one
 };
 namespace control {
 inline constexpr std::size_t kHeaderSize = 4;
@@ -154,7 +155,8 @@ inline constexpr std::size_t kMaxDatagram = 65507;
 
 inline constexpr std::size_t control_frame_size(ControlKind kind) {
   switch (kind) {
-    case ControlKind::kKeepalive: return control::kKeepaliveSize;
+    case ControlKind::kKeepalive:
+    case ControlKind::kMove: return control::kKeepaliveSize;
     case ControlKind::kPathProbe:
     case ControlKind::kProbeReply: return control::kProbeSize;
     case ControlKind::kAck: return control::kAckSize;

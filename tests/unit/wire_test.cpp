@@ -80,7 +80,7 @@ TEST(Wire, ClassifyRejectsUnknownTypesAndReservedBytes) {
 
 TEST(Control, RoundTripEveryKind) {
   using session::ControlFrame;
-  std::vector<ControlFrame> frames(5);
+  std::vector<ControlFrame> frames(6);
   frames[0].kind = wire::ControlKind::kKeepalive;
   frames[1].kind = wire::ControlKind::kPathProbe;
   frames[1].probe.probe_id = 0xdeadbeef;
@@ -93,6 +93,7 @@ TEST(Control, RoundTripEveryKind) {
   for (std::size_t i = 0; i < frames[3].ack.bitmap.size(); ++i) frames[3].ack.bitmap[i] = std::uint8_t(i * 7);
   frames[4].kind = wire::ControlKind::kPathMtu;
   frames[4].path_mtu = 1452;
+  frames[5].kind = wire::ControlKind::kMove;
 
   for (const auto& f : frames) {
     std::uint8_t buf[wire::control::kMaxSize];

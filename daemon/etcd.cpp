@@ -1,0 +1,305 @@
+#include "daemon/etcd.hpp"
+
+#include <sodium.h>
+
+#include <charconv>
+#include <cstring>
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "tund/limits.hpp"
+
+namespace tund::daemon {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using nlohmann::json;
+
+namespace etcd {
+
+std::string base64(std::string_view bytes) {
+  std::string out(sodium_base64_encoded_len(bytes.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
+                    sodium_base64_VARIANT_ORIGINAL);
+  out.resize(std::strlen(out.c_str()));
+  return out;
+}
+
+std::optional<std::string> unbase64(std::string_view text) {
+  std::string out(text.size(), '\0');
+  std::size_t len = 0;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(), nullptr,
+                        &len, nullptr, sodium_base64_VARIANT_ORIGINAL) != 0)
+    return std::nullopt;
+  out.resize(len);
+  return out;
+}
+
+std::string prefix_end(std::string prefix) {
+  while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xff) prefix.pop_back();
+  if (prefix.empty()) return std::string(1, '\0');  // every key
+  prefix.back() = static_cast<char>(static_cast<unsigned char>(prefix.back()) + 1);
+  return prefix;
+}
+
+std::int64_t integer(const json& object, const char* field) {
+  if (!object.is_object()) return 0;
+  const auto it = object.find(field);
+  if (it == object.end()) return 0;
+  if (it->is_number_integer()) return it->get<std::int64_t>();
+  if (it->is_string()) {
+    std::int64_t v = 0;
+    const auto& s = it->get_ref<const std::string&>();
+    const auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+    return r.ec == std::errc{} ? v : 0;
+  }
+  return 0;
+}
+
+std::optional<std::pair<std::string, std::string>> split_endpoint(const std::string& endpoint) {
+  std::string e = endpoint;
+  if (e.rfind("http://", 0) == 0) e = e.substr(7);
+  const auto colon = e.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == e.size()) return std::nullopt;
+  std::string host = e.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  return std::make_pair(host, e.substr(colon + 1));
+}
+
+}  // namespace etcd
+
+namespace {
+
+http::request<http::string_body> post(const std::string& host, const std::string& path, std::string body) {
+  http::request<http::string_body> req{http::verb::post, path, 11};
+  req.set(http::field::host, host);
+  req.set(http::field::content_type, "application/json");
+  req.keep_alive(true);
+  req.body() = std::move(body);
+  req.prepare_payload();
+  return req;
+}
+
+}  // namespace
+
+struct EtcdClient::Impl {
+  struct Pending {
+    std::string path;
+    std::string body;
+    Reply done;
+  };
+  EtcdClient& owner;
+  tcp::resolver resolver;
+  beast::tcp_stream stream;
+  beast::flat_buffer buffer;
+  std::chrono::milliseconds timeout;
+  bool connected = false;
+  bool busy = false;
+  std::deque<Pending> queue;
+  http::request<http::string_body> req;
+  http::response<http::string_body> res;
+
+  Impl(EtcdClient& o, asio::io_context& io, std::chrono::milliseconds t)
+      : owner(o), resolver(io), stream(io), timeout(t) {}
+
+  void pump() {
+    if (busy || queue.empty()) return;
+    busy = true;
+    const auto where = etcd::split_endpoint(owner.endpoint());
+    if (!where) return fail("endpoint '" + owner.endpoint() + "' is not host:port");
+    req = post(where->first, "/v3/" + queue.front().path, queue.front().body);
+    if (connected) return send();
+    resolver.async_resolve(where->first, where->second, [this](beast::error_code ec, tcp::resolver::results_type r) {
+      if (ec) return fail("resolve " + owner.endpoint() + ": " + ec.message());
+      stream.expires_after(timeout);
+      stream.async_connect(r, [this](beast::error_code ec2, const tcp::endpoint&) {
+        if (ec2) return fail("connect " + owner.endpoint() + ": " + ec2.message());
+        connected = true;
+        send();
+      });
+    });
+  }
+
+  void send() {
+    stream.expires_after(timeout);
+    http::async_write(stream, req, [this](beast::error_code ec, std::size_t) {
+      if (ec) return fail("write to " + owner.endpoint() + ": " + ec.message());
+      res = {};
+      http::async_read(stream, buffer, res, [this](beast::error_code ec2, std::size_t) {
+        if (ec2) return fail("read from " + owner.endpoint() + ": " + ec2.message());
+        auto parsed = json::parse(res.body(), nullptr, false);
+        if (res.result() != http::status::ok || parsed.is_discarded()) {
+          const std::string text = res.body().substr(0, 200);
+          if (!res.keep_alive()) close();
+          return finish(nullptr, "etcd " + std::to_string(res.result_int()) + ": " + text);
+        }
+        if (!res.keep_alive()) close();
+        finish(&parsed, "");
+      });
+    });
+  }
+
+  void close() {
+    beast::error_code ignored;
+    stream.socket().close(ignored);
+    connected = false;
+    buffer.clear();
+  }
+
+  // The connection is unusable: the next request tries the next endpoint.
+  void fail(const std::string& why) {
+    close();
+    owner.current_ = (owner.current_ + 1) % owner.endpoints_.size();
+    finish(nullptr, why);
+  }
+
+  void finish(const json* result, const std::string& error) {
+    Pending p = std::move(queue.front());
+    queue.pop_front();
+    busy = false;
+    p.done(result, error);
+    pump();
+  }
+};
+
+EtcdClient::EtcdClient(asio::io_context& io, std::vector<std::string> endpoints, std::chrono::milliseconds timeout)
+    : impl_(std::make_unique<Impl>(*this, io, timeout)), endpoints_(std::move(endpoints)) {
+  if (endpoints_.empty()) throw std::invalid_argument("etcd: no endpoints");
+}
+
+EtcdClient::~EtcdClient() = default;
+
+void EtcdClient::call(std::string path, json body, Reply done) {
+  impl_->queue.push_back({std::move(path), body.dump(), std::move(done)});
+  impl_->pump();
+}
+
+std::optional<json> EtcdClient::call_now(std::string path, json body, std::string& error) {
+  auto& io = static_cast<asio::io_context&>(impl_->stream.get_executor().context());
+  std::optional<json> out;
+  bool done = false;
+  call(std::move(path), std::move(body), [&](const json* r, const std::string& e) {
+    if (r) out = *r;
+    error = e;
+    done = true;
+  });
+  io.restart();
+  while (!done && io.run_one() > 0) {
+  }
+  return out;
+}
+
+struct EtcdWatch::Impl {
+  std::vector<std::string> endpoints;
+  std::size_t current = 0;
+  OnEvent on_event;
+  OnEnd on_end;
+  tcp::resolver resolver;
+  beast::tcp_stream stream;
+  beast::flat_buffer buffer;
+  http::request<http::string_body> req;
+  std::optional<http::response_parser<http::string_body>> parser;
+  std::string line;
+  bool running = false;
+  unsigned generation = 0;  // handlers of an earlier start() find theirs gone
+  // The watch's body, as it streams: one JSON object per line.
+  std::function<std::size_t(std::uint64_t, beast::string_view, beast::error_code&)> on_chunk =
+      [this](std::uint64_t, beast::string_view body, beast::error_code&) {
+        for (char c : body) {
+          if (c != '\n') {
+            if (line.size() < limits::kEtcdMaxLine) line += c;
+            continue;
+          }
+          const std::string text = std::move(line);
+          line.clear();
+          if (!text.empty()) on_line(text);
+          if (!running) break;
+        }
+        return body.size();
+      };
+
+  Impl(asio::io_context& io, std::vector<std::string> e, OnEvent ev, OnEnd end)
+      : endpoints(std::move(e)), on_event(std::move(ev)), on_end(std::move(end)), resolver(io), stream(io) {}
+
+  void end(const std::string& why) {
+    if (!running) return;
+    running = false;
+    beast::error_code ignored;
+    stream.socket().close(ignored);
+    current = (current + 1) % endpoints.size();
+    on_end(why);
+  }
+
+  void on_line(const std::string& text) {
+    const auto j = json::parse(text, nullptr, false);
+    if (j.is_discarded()) return end("watch: a line that is not JSON");
+    if (j.contains("error")) return end("watch: " + j["error"].dump().substr(0, 200));
+    const auto& r = j.value("result", json::object());
+    if (r.value("canceled", false)) return end("watch canceled (compacted at " + std::to_string(etcd::integer(r, "compact_revision")) + ")");
+    if (!r.contains("events") || !r["events"].is_array()) return;
+    for (const auto& e : r["events"]) {
+      const auto& kv = e.value("kv", json::object());
+      const auto key = etcd::unbase64(kv.value("key", ""));
+      const auto value = etcd::unbase64(kv.value("value", ""));
+      if (!key || !value) continue;
+      on_event(*key, *value, e.value("type", "") == "DELETE", etcd::integer(kv, "mod_revision"));
+    }
+  }
+
+  void read() {
+    http::async_read(stream, buffer, *parser, [this, g = generation](beast::error_code ec, std::size_t) {
+      if (g == generation) end(ec ? "watch: " + ec.message() : "watch: the stream ended");
+    });
+  }
+};
+
+EtcdWatch::EtcdWatch(asio::io_context& io, std::vector<std::string> endpoints, OnEvent on_event, OnEnd on_end)
+    : impl_(std::make_unique<Impl>(io, std::move(endpoints), std::move(on_event), std::move(on_end))) {}
+
+EtcdWatch::~EtcdWatch() = default;
+
+void EtcdWatch::stop() {
+  auto& i = *impl_;
+  i.running = false;
+  ++i.generation;
+  beast::error_code ignored;
+  i.stream.socket().close(ignored);
+}
+
+void EtcdWatch::start(const std::string& prefix, std::int64_t start_revision) {
+  auto& i = *impl_;
+  if (i.running) return;
+  i.running = true;
+  const unsigned g = ++i.generation;
+  const auto where = etcd::split_endpoint(i.endpoints[i.current]);
+  if (!where) return i.end("endpoint '" + i.endpoints[i.current] + "' is not host:port");
+  json create{{"key", etcd::base64(prefix)}, {"range_end", etcd::base64(etcd::prefix_end(prefix))}};
+  if (start_revision > 0) create["start_revision"] = std::to_string(start_revision);
+  i.req = post(where->first, "/v3/watch", json{{"create_request", create}}.dump());
+  i.line.clear();
+  i.buffer.clear();
+  i.parser.emplace();
+  i.parser->body_limit(boost::none);  // a watch streams for as long as it lives
+  i.parser->on_chunk_body(i.on_chunk);  // the parser keeps a reference
+  i.resolver.async_resolve(where->first, where->second, [this, g](beast::error_code ec, tcp::resolver::results_type r) {
+    auto& w = *impl_;
+    if (g != w.generation) return;
+    if (ec) return w.end("watch: resolve: " + ec.message());
+    w.stream.expires_after(limits::kEtcdTimeout);
+    w.stream.async_connect(r, [this, g](beast::error_code ec2, const tcp::endpoint&) {
+      auto& w2 = *impl_;
+      if (g != w2.generation) return;
+      if (ec2) return w2.end("watch: connect: " + ec2.message());
+      w2.stream.expires_never();  // an idle watch is silent; the lease, not the watch, is the liveness check
+      http::async_write(w2.stream, w2.req, [this, g](beast::error_code ec3, std::size_t) {
+        if (g != impl_->generation) return;
+        if (ec3) return impl_->end("watch: write: " + ec3.message());
+        impl_->read();
+      });
+    });
+  });
+}
+
+}  // namespace tund::daemon
