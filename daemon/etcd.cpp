@@ -82,6 +82,29 @@ http::request<http::string_body> post(const std::string& host, const std::string
   return req;
 }
 
+// The endpoints a connection uses: the current one until it fails, then the next.
+struct Endpoints {
+  std::vector<std::string> list;
+  std::size_t current = 0;
+  const std::string& now() const { return list[current]; }
+  void next() { current = (current + 1) % list.size(); }
+};
+
+// Resolves `where` and connects `stream` within `timeout`; `done` gets the
+// error text (empty when connected).
+template <class Done>
+void connect(tcp::resolver& resolver, beast::tcp_stream& stream, const std::pair<std::string, std::string>& where,
+             std::chrono::milliseconds timeout, Done done) {
+  resolver.async_resolve(where.first, where.second,
+                         [&stream, timeout, done](beast::error_code ec, tcp::resolver::results_type r) mutable {
+                           if (ec) return done("resolve: " + ec.message());
+                           stream.expires_after(timeout);
+                           stream.async_connect(r, [done](beast::error_code ec2, const tcp::endpoint&) mutable {
+                             done(ec2 ? "connect: " + ec2.message() : std::string());
+                           });
+                         });
+}
+
 }  // namespace
 
 struct EtcdClient::Impl {
@@ -90,7 +113,8 @@ struct EtcdClient::Impl {
     std::string body;
     Reply done;
   };
-  EtcdClient& owner;
+  asio::io_context& io;
+  Endpoints endpoints;
   tcp::resolver resolver;
   beast::tcp_stream stream;
   beast::flat_buffer buffer;
@@ -101,41 +125,34 @@ struct EtcdClient::Impl {
   http::request<http::string_body> req;
   http::response<http::string_body> res;
 
-  Impl(EtcdClient& o, asio::io_context& io, std::chrono::milliseconds t)
-      : owner(o), resolver(io), stream(io), timeout(t) {}
+  Impl(asio::io_context& context, std::vector<std::string> e, std::chrono::milliseconds t)
+      : io(context), endpoints{std::move(e)}, resolver(context), stream(context), timeout(t) {}
 
   void pump() {
     if (busy || queue.empty()) return;
     busy = true;
-    const auto where = etcd::split_endpoint(owner.endpoint());
-    if (!where) return fail("endpoint '" + owner.endpoint() + "' is not host:port");
+    const auto where = etcd::split_endpoint(endpoints.now());
+    if (!where) return fail("endpoint '" + endpoints.now() + "' is not host:port");
     req = post(where->first, "/v3/" + queue.front().path, queue.front().body);
     if (connected) return send();
-    resolver.async_resolve(where->first, where->second, [this](beast::error_code ec, tcp::resolver::results_type r) {
-      if (ec) return fail("resolve " + owner.endpoint() + ": " + ec.message());
-      stream.expires_after(timeout);
-      stream.async_connect(r, [this](beast::error_code ec2, const tcp::endpoint&) {
-        if (ec2) return fail("connect " + owner.endpoint() + ": " + ec2.message());
-        connected = true;
-        send();
-      });
+    connect(resolver, stream, *where, timeout, [this](const std::string& error) {
+      if (!error.empty()) return fail(endpoints.now() + ": " + error);
+      connected = true;
+      send();
     });
   }
 
   void send() {
     stream.expires_after(timeout);
     http::async_write(stream, req, [this](beast::error_code ec, std::size_t) {
-      if (ec) return fail("write to " + owner.endpoint() + ": " + ec.message());
+      if (ec) return fail("write to " + endpoints.now() + ": " + ec.message());
       res = {};
       http::async_read(stream, buffer, res, [this](beast::error_code ec2, std::size_t) {
-        if (ec2) return fail("read from " + owner.endpoint() + ": " + ec2.message());
-        auto parsed = json::parse(res.body(), nullptr, false);
-        if (res.result() != http::status::ok || parsed.is_discarded()) {
-          const std::string text = res.body().substr(0, 200);
-          if (!res.keep_alive()) close();
-          return finish(nullptr, "etcd " + std::to_string(res.result_int()) + ": " + text);
-        }
+        if (ec2) return fail("read from " + endpoints.now() + ": " + ec2.message());
         if (!res.keep_alive()) close();
+        auto parsed = json::parse(res.body(), nullptr, false);
+        if (res.result() != http::status::ok || parsed.is_discarded())
+          return finish(nullptr, "etcd " + std::to_string(res.result_int()) + ": " + res.body().substr(0, 200));
         finish(&parsed, "");
       });
     });
@@ -151,7 +168,7 @@ struct EtcdClient::Impl {
   // The connection is unusable: the next request tries the next endpoint.
   void fail(const std::string& why) {
     close();
-    owner.current_ = (owner.current_ + 1) % owner.endpoints_.size();
+    endpoints.next();
     finish(nullptr, why);
   }
 
@@ -165,9 +182,11 @@ struct EtcdClient::Impl {
 };
 
 EtcdClient::EtcdClient(asio::io_context& io, std::vector<std::string> endpoints, std::chrono::milliseconds timeout)
-    : impl_(std::make_unique<Impl>(*this, io, timeout)), endpoints_(std::move(endpoints)) {
-  if (endpoints_.empty()) throw std::invalid_argument("etcd: no endpoints");
+    : impl_(std::make_unique<Impl>(io, std::move(endpoints), timeout)) {
+  if (impl_->endpoints.list.empty()) throw std::invalid_argument("etcd: no endpoints");
 }
+
+const std::string& EtcdClient::endpoint() const { return impl_->endpoints.now(); }
 
 EtcdClient::~EtcdClient() = default;
 
@@ -177,7 +196,7 @@ void EtcdClient::call(std::string path, json body, Reply done) {
 }
 
 std::optional<json> EtcdClient::call_now(std::string path, json body, std::string& error) {
-  auto& io = static_cast<asio::io_context&>(impl_->stream.get_executor().context());
+  auto& io = impl_->io;
   std::optional<json> out;
   bool done = false;
   call(std::move(path), std::move(body), [&](const json* r, const std::string& e) {
@@ -192,8 +211,7 @@ std::optional<json> EtcdClient::call_now(std::string path, json body, std::strin
 }
 
 struct EtcdWatch::Impl {
-  std::vector<std::string> endpoints;
-  std::size_t current = 0;
+  Endpoints endpoints;
   OnEvent on_event;
   OnEnd on_end;
   tcp::resolver resolver;
@@ -221,14 +239,14 @@ struct EtcdWatch::Impl {
       };
 
   Impl(asio::io_context& io, std::vector<std::string> e, OnEvent ev, OnEnd end)
-      : endpoints(std::move(e)), on_event(std::move(ev)), on_end(std::move(end)), resolver(io), stream(io) {}
+      : endpoints{std::move(e)}, on_event(std::move(ev)), on_end(std::move(end)), resolver(io), stream(io) {}
 
   void end(const std::string& why) {
     if (!running) return;
     running = false;
     beast::error_code ignored;
     stream.socket().close(ignored);
-    current = (current + 1) % endpoints.size();
+    endpoints.next();
     on_end(why);
   }
 
@@ -273,8 +291,8 @@ void EtcdWatch::start(const std::string& prefix, std::int64_t start_revision) {
   if (i.running) return;
   i.running = true;
   const unsigned g = ++i.generation;
-  const auto where = etcd::split_endpoint(i.endpoints[i.current]);
-  if (!where) return i.end("endpoint '" + i.endpoints[i.current] + "' is not host:port");
+  const auto where = etcd::split_endpoint(i.endpoints.now());
+  if (!where) return i.end("endpoint '" + i.endpoints.now() + "' is not host:port");
   json create{{"key", etcd::base64(prefix)}, {"range_end", etcd::base64(etcd::prefix_end(prefix))}};
   if (start_revision > 0) create["start_revision"] = std::to_string(start_revision);
   i.req = post(where->first, "/v3/watch", json{{"create_request", create}}.dump());
@@ -283,21 +301,15 @@ void EtcdWatch::start(const std::string& prefix, std::int64_t start_revision) {
   i.parser.emplace();
   i.parser->body_limit(boost::none);  // a watch streams for as long as it lives
   i.parser->on_chunk_body(i.on_chunk);  // the parser keeps a reference
-  i.resolver.async_resolve(where->first, where->second, [this, g](beast::error_code ec, tcp::resolver::results_type r) {
+  connect(i.resolver, i.stream, *where, limits::kEtcdTimeout, [this, g](const std::string& error) {
     auto& w = *impl_;
     if (g != w.generation) return;
-    if (ec) return w.end("watch: resolve: " + ec.message());
-    w.stream.expires_after(limits::kEtcdTimeout);
-    w.stream.async_connect(r, [this, g](beast::error_code ec2, const tcp::endpoint&) {
-      auto& w2 = *impl_;
-      if (g != w2.generation) return;
-      if (ec2) return w2.end("watch: connect: " + ec2.message());
-      w2.stream.expires_never();  // an idle watch is silent; the lease, not the watch, is the liveness check
-      http::async_write(w2.stream, w2.req, [this, g](beast::error_code ec3, std::size_t) {
-        if (g != impl_->generation) return;
-        if (ec3) return impl_->end("watch: write: " + ec3.message());
-        impl_->read();
-      });
+    if (!error.empty()) return w.end("watch: " + error);
+    w.stream.expires_never();  // an idle watch is silent; the lease, not the watch, is the liveness check
+    http::async_write(w.stream, w.req, [this, g](beast::error_code ec, std::size_t) {
+      if (g != impl_->generation) return;
+      if (ec) return impl_->end("watch: write: " + ec.message());
+      impl_->read();
     });
   });
 }

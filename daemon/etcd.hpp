@@ -49,14 +49,11 @@ class EtcdClient {
   // The same, waiting: runs the io_context until the reply (only while
   // nothing else runs it). Returns the reply, or nothing with `error` set.
   std::optional<nlohmann::json> call_now(std::string path, nlohmann::json body, std::string& error);
-  const std::string& endpoint() const { return endpoints_[current_]; }
+  const std::string& endpoint() const;  // the one the next request goes to
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
-  std::vector<std::string> endpoints_;
-  std::size_t current_ = 0;
-  friend struct Impl;
 };
 
 class EtcdWatch {

@@ -160,8 +160,6 @@ class ClientSession {
   // Handshakes again at once (the daemon now sends to another cluster
   // member): the data stream and its session id carry on.
   void rehandshake(Time now);
-  // A hub cluster's member counts as silent after this (default kHubSilence).
-  void set_silence(Duration d) { silence_ = d; }
   // No inner packet either way for IdlePolicy::after: probing slows down.
   bool idle(Time now) const;
   // Idle periods that ended with traffic (status, tests).
@@ -305,7 +303,6 @@ class ClientSession {
   // anything authenticated was last heard.
   Time expecting_since_ = kNever;
   bool silent_ = false;
-  Duration silence_ = limits::kHubSilence;
   std::uint64_t moves_asked_ = 0;
 
   // Idle (see IdlePolicy): the last inner packet either way.

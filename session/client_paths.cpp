@@ -219,7 +219,7 @@ void ClientSession::on_authenticated_receive() {
 }
 
 bool ClientSession::hub_silent(Time now) const {
-  return state_ != State::kIdle && expecting_since_ != kNever && now - expecting_since_ >= silence_;
+  return state_ != State::kIdle && expecting_since_ != kNever && now - expecting_since_ >= limits::kHubSilence;
 }
 
 bool ClientSession::idle(Time now) const {

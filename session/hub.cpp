@@ -62,16 +62,8 @@ ClientId Hub::add_client(const PublicKey& key, const crypto::VipAssignment& vip)
 void Hub::remove_client(const PublicKey& key) {
   const auto it = by_key_.find(key);
   if (it == by_key_.end()) return;
+  end_session(it->second);
   auto& c = clients_[it->second];
-  if (c.session) {
-    with_stream(*c.session, [](DataStream& d) {
-      d.forget_peer();
-      return 0;
-    });
-    c.session.reset();
-    --live_sessions_;
-    session_changes_.push_back(it->second);
-  }
   by_vip_.erase(c.vip.vip);
   by_vip6_.erase(c.vip.vip6);
   by_key_.erase(it);

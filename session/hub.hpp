@@ -179,7 +179,6 @@ class Hub {
   // false: initiations are dropped (not_serving), e.g. by a member without its
   // etcd lease or draining; live sessions carry on until ended.
   void set_accepting(bool yes) { accepting_ = yes; }
-  bool accepting() const { return accepting_; }
   // Queues the authenticated kMove frame: the client handshakes with the next
   // member. False when the session has no usable keys.
   bool ask_to_move(ClientId id, Time now);
