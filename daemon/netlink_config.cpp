@@ -78,13 +78,13 @@ std::string NetlinkConfig::add_address6(int ifindex, const std::array<std::uint8
 }
 
 std::string NetlinkConfig::add_route(int ifindex, std::uint32_t dst, std::uint8_t prefix_len,
-                                     std::uint32_t src, std::uint32_t table) {
-  return add({true, AF_INET, ifindex, v4_bytes(dst), prefix_len, src, table});
+                                     std::uint32_t src, std::uint32_t table, std::uint8_t protocol) {
+  return add({true, AF_INET, ifindex, v4_bytes(dst), prefix_len, src, table, protocol});
 }
 
 std::string NetlinkConfig::add_route6(int ifindex, const std::array<std::uint8_t, 16>& dst, std::uint8_t prefix_len,
-                                      std::uint32_t table) {
-  return add({true, AF_INET6, ifindex, dst, prefix_len, 0, table});
+                                      std::uint32_t table, std::uint8_t protocol) {
+  return add({true, AF_INET6, ifindex, dst, prefix_len, 0, table, protocol});
 }
 
 std::string NetlinkConfig::remove_route(int ifindex, std::uint32_t dst, std::uint8_t prefix_len) {
@@ -179,7 +179,7 @@ std::string NetlinkConfig::apply(const Added& a, bool add) {
     rtnl_route_set_dst(route, dst.get());
     rtnl_route_set_table(route, a.table);
     rtnl_route_set_scope(route, a.family == AF_INET6 ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
-    rtnl_route_set_protocol(route, RTPROT_STATIC);
+    rtnl_route_set_protocol(route, a.protocol);
     if (a.src) {
       auto src = make_addr(AF_INET, v4_bytes(a.src), 32);
       rtnl_route_set_pref_src(route, src.get());

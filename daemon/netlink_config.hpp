@@ -24,12 +24,13 @@ class NetlinkConfig {
   // `src` (host order, 0 = none) becomes an IPv4 route's preferred source.
   // Return an error text, empty on success.
   std::string add_address(int ifindex, std::uint32_t addr, std::uint8_t prefix_len);
+  // `protocol` marks whose route it is (RTPROT_STATIC = 4 unless told).
   std::string add_route(int ifindex, std::uint32_t dst, std::uint8_t prefix_len, std::uint32_t src,
-                        std::uint32_t table = limits::kMainRoutingTable);
+                        std::uint32_t table = limits::kMainRoutingTable, std::uint8_t protocol = 4);
   // IPv6 (network order); addresses skip duplicate detection.
   std::string add_address6(int ifindex, const std::array<std::uint8_t, 16>& addr, std::uint8_t prefix_len);
   std::string add_route6(int ifindex, const std::array<std::uint8_t, 16>& dst, std::uint8_t prefix_len,
-                         std::uint32_t table = limits::kMainRoutingTable);
+                         std::uint32_t table = limits::kMainRoutingTable, std::uint8_t protocol = 4);
   std::string remove_route6(int ifindex, const std::array<std::uint8_t, 16>& dst, std::uint8_t prefix_len);
   void remove_all();
   // Removes a route this object added (a reload dropped it). Error text or empty.
@@ -65,6 +66,7 @@ class NetlinkConfig {
     std::uint8_t prefix_len;
     std::uint32_t src;
     std::uint32_t table;
+    std::uint8_t protocol = 4;  // RTPROT_STATIC
   };
   std::string add(const Added& a);
   std::string apply(const Added& a, bool add);

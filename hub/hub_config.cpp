@@ -88,6 +88,39 @@ std::vector<std::string> client_files(const std::string& dir) {
   return out;
 }
 
+// [cluster]: names are etcd key parts, so no '/'; members are the clients'
+// endpoints order and this member is one of them.
+ClusterSettings read_cluster_table(const toml::value& t) {
+  check_keys(t, {"name", "member", "members", "etcd", "table"}, "[cluster]");
+  ClusterSettings c;
+  const auto word = [&](const std::string& key, const std::string& v) {
+    if (v.empty() || v.size() > 64 || v.find_first_of("/ \t") != std::string::npos)
+      fail(*find(t, key), "'" + v + "': 1 to 64 characters, no '/' or space");
+  };
+  c.name = get_string(t, "name");
+  word("name", c.name);
+  c.member = get_string(t, "member");
+  word("member", c.member);
+  c.members = get_string_array(t, "members");
+  std::set<std::string> seen;
+  for (const auto& m : c.members) {
+    word("members", m);
+    if (!seen.insert(m).second) fail(*find(t, "members"), "member '" + m + "' is named twice");
+  }
+  const auto at = std::find(c.members.begin(), c.members.end(), c.member);
+  if (at == c.members.end()) fail(*find(t, "member"), "member '" + c.member + "' is not in members");
+  c.index = static_cast<std::size_t>(at - c.members.begin());
+  c.etcd = get_string_array(t, "etcd");
+  if (c.etcd.empty()) fail(*find(t, "etcd"), "etcd needs at least one \"host:port\"");
+  for (const auto& e : c.etcd)
+    if (const auto hp = parse_host_port(e); !hp || hp->port == 0) fail(*find(t, "etcd"), "etcd endpoint '" + e + "' is not host:port");
+  if (auto v = get_optional_int(t, "table", 1, 0xfffffffe)) {
+    if (*v == 253 || *v == 254 || *v == 255) fail(*find(t, "table"), "table must not be default, main or local");
+    c.table = static_cast<std::uint32_t>(*v);
+  }
+  return c;
+}
+
 }  // namespace
 
 std::array<std::uint8_t, 16> derived_vip6(const config::Prefix6& net6, const config::Prefix& pool, std::uint32_t vip) {
@@ -106,7 +139,7 @@ config::Prefix ipv6_only_pool(const config::Prefix6& net6) {
 
 HubSettings load_hub_config(const std::string& path) {
   const auto root = parse_file(path);
-  check_keys(root, {"private_key_file", "listen", "control_socket", "tun", "client", "nat", "expose", "handover", "performance", "limits", "metrics_listen", "state_directory", "clients_directory"},
+  check_keys(root, {"private_key_file", "listen", "control_socket", "tun", "client", "nat", "expose", "handover", "performance", "limits", "metrics_listen", "state_directory", "clients_directory", "cluster"},
              "the top level");
   HubSettings s;
   s.config_path = path;
@@ -177,7 +210,10 @@ HubSettings load_hub_config(const std::string& path) {
   };
   if (auto d = get_optional_string(root, "state_directory")) s.state_directory = beside_config(*d);
   s.clients_directory = beside_config(get_optional_string(root, "clients_directory").value_or("clients.d"));
-  const auto leases = read_leases(s);
+  if (const auto* cl = get_optional_table(root, "cluster")) s.cluster = read_cluster_table(*cl);
+  // A cluster's VIPs come from etcd (one per client, whichever member it
+  // lands on): the leases file of one member has no say.
+  const auto leases = s.cluster ? std::map<PublicKey, std::uint32_t>{} : read_leases(s);
 
   // [[client]] tables: the main file's, then each drop-in's (sorted by file
   // name, so VIPs from the pool do not depend on directory order).
@@ -201,6 +237,9 @@ HubSettings load_hub_config(const std::string& path) {
     cs.public_key = parse_public_key(*find(c, "public_key"), key);
     if (!keys.insert(cs.public_key).second) fail(*find(c, "public_key"), "public key of '" + cs.name + "' is used twice");
     VipRequest req;
+    if (s.cluster && (find(c, "vip") || find(c, "vip6")))
+      fail(find(c, "vip") ? *find(c, "vip") : *find(c, "vip6"),
+           "a cluster member takes VIPs from etcd: no vip or vip6 in [[client]]");
     if (auto v = get_optional_string(c, "vip")) {
       if (!s.tun_address) fail(*find(c, "vip"), "vip needs an IPv4 prefix in [tun] address (this hub has IPv6 alone inside)");
       req.vip = parse_ipv4(*v);

@@ -14,6 +14,8 @@
 //   state_directory = "/var/lib/tund"  (VIP leases, kept across restarts)
 //   metrics_listen = "127.0.0.1:9586"  (Prometheus /metrics, optional)
 //   [limits]   under_load_handshakes = 4096   (initiations/s above which cookies are demanded)
+//   [cluster]  name = "edge", member = "hub-a", members = ["hub-a", "hub-b"] (the clients'
+//              endpoints order), etcd = ["127.0.0.1:2379"], table = 29814 (routes for BIRD)
 #pragma once
 
 #include <map>
@@ -42,6 +44,18 @@ struct ExposeSettings {
   std::string protocol = "tcp";
 };
 
+// One member of a hub cluster (hub/cluster_agent.hpp): VIPs and session
+// ownership in etcd, VIP routes in `table` for BIRD to announce.
+struct ClusterSettings {
+  std::string name;
+  std::string member;
+  std::vector<std::string> members;
+  std::size_t index = 0;  // this member's position in members
+  std::vector<std::string> etcd;
+  std::uint32_t table = limits::kClusterRouteTable;
+  bool operator==(const ClusterSettings&) const = default;
+};
+
 struct HubSettings {
   std::string config_path;
   PrivateKey private_key{};
@@ -67,6 +81,7 @@ struct HubSettings {
   std::uint32_t under_load_handshakes = limits::kUnderLoadInitiationsPerSecond;
   std::string state_directory = "/var/lib/tund";  // VIP leases (systemd's StateDirectory=tund)
   std::string clients_directory;                  // drop-in [[client]] files; absolute
+  std::optional<ClusterSettings> cluster;         // VIPs from etcd, not the leases file
 };
 
 std::string lease_file(const HubSettings& s);

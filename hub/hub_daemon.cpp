@@ -36,12 +36,14 @@ bool forwarding_enabled() {
 }  // namespace
 
 HubDaemon::HubDaemon(asio::io_context& io, HubSettings settings)
-    : settings_(std::move(settings)),
+    : io_(io),
+      settings_(std::move(settings)),
       timer_(io, [this] { after_event(daemon::now()); }),
       reply_buf_(daemon::kBufferSize) {
   // The VIPs survive a restart only if the hub can keep them: refuse to run
-  // without a writable state directory rather than hand out different ones.
-  if (auto e = write_leases(settings_); !e.empty())
+  // without a writable state directory rather than hand out different ones
+  // (a cluster member's are in etcd).
+  if (auto e = settings_.cluster ? std::string() : write_leases(settings_); !e.empty())
     throw std::runtime_error("state directory " + settings_.state_directory + ": " + e);
   session::HubConfig hc;
   hc.identity.priv = settings_.private_key;
@@ -52,6 +54,7 @@ HubDaemon::HubDaemon(asio::io_context& io, HubSettings settings)
   hc.allow_aes = settings_.data_path.allow_aes;
   hc.redundant = settings_.redundant;
   hub_ = std::make_unique<session::Hub>(hc, rng_);
+  if (settings_.cluster) start_cluster(io);
   for (const auto& c : settings_.clients) hub_->add_client(c.public_key, assignment(c));
 
   tun_ = std::make_unique<daemon::TunDevice>(settings_.tun_name, settings_.mtu, settings_.data_path.offload);
@@ -80,6 +83,7 @@ HubDaemon::HubDaemon(asio::io_context& io, HubSettings settings)
     if (auto e = nft_.install_table("ip6", nat_table_name(tun_->name()), nat_rules6()); !e.empty())
       throw std::runtime_error("nftables: " + e);
   }
+  if (cluster_) cluster_->start(tun_->ifindex());
   if (!forwarding_enabled())
     log::warning("net.ipv4.ip_forward is 0: traffic between " + tun_->name() +
                  " and other interfaces will not be routed");
@@ -170,6 +174,7 @@ std::string HubDaemon::reload(HubSettings fresh) {
   if (fresh.control_socket != settings_.control_socket) needs_restart.push_back("control_socket");
   if (fresh.metrics_listen != settings_.metrics_listen) needs_restart.push_back("metrics_listen");
   if (fresh.state_directory != settings_.state_directory) needs_restart.push_back("state_directory");
+  if (fresh.cluster != settings_.cluster) needs_restart.push_back("[cluster]");
   std::size_t added = 0, removed = 0;
   if (needs_restart.empty()) {
     // Clients: gone ones lose their session; new ones may connect at once.
@@ -182,6 +187,7 @@ std::string HubDaemon::reload(HubSettings fresh) {
         ++removed;
       }
     }
+    std::vector<ClientSettings> from_etcd;
     for (auto& c : fresh.clients) {
       const auto old = std::find_if(settings_.clients.begin(), settings_.clients.end(),
                                     [&](const ClientSettings& o) { return o.public_key == c.public_key; });
@@ -190,27 +196,20 @@ std::string HubDaemon::reload(HubSettings fresh) {
         c.vip6 = old->vip6;
         continue;
       }
-      hub_->add_client(c.public_key, assignment(c));
       ++added;
+      if (cluster_) from_etcd.push_back(c);
+      else hub_->add_client(c.public_key, assignment(c));
     }
+    if (!from_etcd.empty()) add_cluster_clients(std::move(from_etcd));
     settings_.clients = fresh.clients;
     settings_.masquerade = fresh.masquerade;
     settings_.exposes = fresh.exposes;
     settings_.redundant = fresh.redundant;
     hub_->set_redundancy(settings_.redundant);
-    if (auto e = write_leases(settings_); !e.empty()) log::warning("state directory: " + e);
-    const std::string table = nat_table_name(tun_->name());
-    if (wants_nat(4)) {
-      if (auto e = nft_.install_table("ip", table, nat_rules()); !e.empty()) log::error("nftables: " + e);
-    } else {
-      nft_.delete_table_if_present("ip", table);
-    }
     settings_.masquerade6 = fresh.masquerade6;
-    if (wants_nat(6)) {
-      if (auto e = nft_.install_table("ip6", table, nat_rules6()); !e.empty()) log::error("nftables: " + e);
-    } else {
-      nft_.delete_table_if_present("ip6", table);
-    }
+    if (!cluster_)
+      if (auto e = write_leases(settings_); !e.empty()) log::warning("state directory: " + e);
+    install_nat();
   }
   std::string note = "reloaded: " + std::to_string(added) + " client(s) added, " + std::to_string(removed) +
                      " removed, NAT and expose rules replaced";
@@ -223,6 +222,20 @@ std::string HubDaemon::reload(HubSettings fresh) {
   after_event(daemon::now());
   notify_.ready(status_line());
   return note;
+}
+
+void HubDaemon::install_nat() {
+  const std::string table = nat_table_name(tun_->name());
+  if (wants_nat(4)) {
+    if (auto e = nft_.install_table("ip", table, nat_rules()); !e.empty()) log::error("nftables: " + e);
+  } else {
+    nft_.delete_table_if_present("ip", table);
+  }
+  if (wants_nat(6)) {
+    if (auto e = nft_.install_table("ip6", table, nat_rules6()); !e.empty()) log::error("nftables: " + e);
+  } else {
+    nft_.delete_table_if_present("ip6", table);
+  }
 }
 
 std::string HubDaemon::status_line() const {
@@ -408,7 +421,11 @@ void HubDaemon::on_udp_readable(std::size_t socket) {
 
 void HubDaemon::after_event(Time now) {
   if (hub_->next_deadline() <= now) hub_->on_timer(now);
-  hub_->take_session_changes();  // kept bounded; only a cluster member (not built yet) acts on them
+  for (const auto id : hub_->take_session_changes()) {  // drained always: kept bounded
+    if (!cluster_) continue;
+    if (hub_->session(id)) cluster_->session_started(hub_->client_key(id));
+    else cluster_->session_ended(hub_->client_key(id));
+  }
   // Acks, probes, resends and staged packets of many sessions: one sendmmsg.
   auto& b = dp_->tx;
   for (;;) {
@@ -461,6 +478,8 @@ std::string HubDaemon::status_json() const {
               {"resend_buffer_bytes", hub_->resend_bytes()},
               {"sessions", sessions},
               {"clients", clients},
+              {"cluster", cluster_ ? cluster_->status() : json(nullptr)},
+              {"draining", drain_timer_ != nullptr},
               {"data_path", daemon::data_path_json(*tun_, *dp_, sockets_.front()->gso(), sockets_.front()->gro())},
               {"drops", drops}});
 }
@@ -478,6 +497,10 @@ std::string HubDaemon::handle_control(const std::string& request, bool privilege
       reload_failed();
       return daemon::to_reply(nlohmann::json{{"error", std::string("reload refused, config unchanged: ") + e.what()}});
     }
+  }
+  if (request == "drain") {
+    if (!privileged) return daemon::to_reply(nlohmann::json{{"error", "drain needs root"}});
+    return start_drain();
   }
   return daemon::unknown_request_reply(request);
 }

@@ -23,6 +23,7 @@
 #include "daemon/tun_device.hpp"
 #include "daemon/tun_io.hpp"
 #include "daemon/udp_socket.hpp"
+#include "hub/cluster_agent.hpp"
 #include "hub/hub_config.hpp"
 #include "session/hub.hpp"
 #include "session/inner_mtu.hpp"
@@ -67,7 +68,19 @@ class HubDaemon {
   std::string vip6_text(const ClientSettings& c) const;  // "" without IPv6 inside
   std::string tun_address_text() const;
   std::string handle_control(const std::string& request, bool privileged);
+  void install_nat();
+  // A cluster member: its clients' VIPs from etcd (startup), session changes
+  // to the agent, a takeover or a lost lease ending sessions here.
+  void start_cluster(asio::io_context& io);
+  void set_vips(ClientSettings& c, std::uint32_t pool_addr) const;
+  void add_cluster_clients(std::vector<ClientSettings> added);
+  void end_all_sessions();
+  // `tund-hub drain`: ask every client to move, take no one new, exit when
+  // none is left (or at limits::kDrainDeadline).
+  std::string start_drain();
+  void drain_tick();
 
+  asio::io_context& io_;
   HubSettings settings_;
   crypto::SodiumRng rng_;
   std::unique_ptr<session::Hub> hub_;
@@ -79,6 +92,9 @@ class HubDaemon {
   std::unique_ptr<daemon::FdWatch> tun_watch_;
   std::vector<std::unique_ptr<daemon::FdWatch>> udp_watches_;
   daemon::DeadlineTimer timer_;
+  std::unique_ptr<ClusterAgent> cluster_;
+  std::unique_ptr<asio::steady_timer> drain_timer_;
+  std::chrono::steady_clock::time_point drain_until_{};
 
   std::unique_ptr<daemon::DataPath> dp_;
   daemon::SdNotify notify_;

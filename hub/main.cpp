@@ -2,11 +2,13 @@
 //   tund-hub run -c hub.toml [-v]
 //   tund-hub status -c hub.toml [--json]
 //   tund-hub cleanup -c hub.toml     remove what a crashed daemon left behind
+//   tund-hub drain -c hub.toml       a cluster member: move its clients away, then stop
 //   tund-hub add-client NAME [--vip A.B.C.D] [--routes P,P] [--endpoint IP:PORT] -c hub.toml
 //   tund-hub remove-client NAME -c hub.toml     (see hub/onboarding.hpp)
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 
 #include "daemon/cli.hpp"
 #include "daemon/control_socket.hpp"
@@ -22,6 +24,7 @@ int usage() {
   std::cerr << "usage: tund-hub run -c hub.toml [-v]\n"
                "       tund-hub status -c hub.toml [--json]\n"
                "       tund-hub cleanup -c hub.toml\n"
+               "       tund-hub drain -c hub.toml\n"
                "       tund-hub add-client NAME [--vip A.B.C.D] [--routes P,P] [--endpoint IP:PORT] -c hub.toml\n"
                "       tund-hub remove-client NAME -c hub.toml\n";
   return cli::kUsage;
@@ -70,6 +73,39 @@ int cmd_cleanup(const cli::Args& args) {
   return cli::cleanup("tund-hub", s.control_socket, s.tun_name, {{"ip", hub::nat_table_name(s.tun_name)}});
 }
 
+// Asks the running member to drain, then waits for it to stop (its clients
+// gone to other members, or the drain's deadline).
+int cmd_drain(const cli::Args& args) {
+  hub::HubSettings s;
+  try {
+    s = hub::load_hub_config(args.config);
+  } catch (const config::ConfigError& e) {
+    std::cerr << e.what() << "\n";
+    return cli::kUsage;
+  }
+  const auto reply = daemon::control_request(s.control_socket, "drain");
+  if (!reply) {
+    std::cerr << "tund-hub is not running (no daemon at " << s.control_socket << ")\n";
+    return cli::kNotConnected;
+  }
+  const auto j = nlohmann::json::parse(*reply, nullptr, false);
+  if (!j.is_object() || !j.value("ok", false)) {
+    std::cerr << "tund-hub drain: " << (j.is_object() ? j.value("error", *reply) : *reply) << "\n";
+    return j.is_object() && j.value("error", "").find("[cluster]") != std::string::npos ? cli::kUsage : cli::kNotConnected;
+  }
+  std::cout << "draining " << j.value("sessions", 0) << " session(s)\n";
+  const auto until = std::chrono::steady_clock::now() + limits::kDrainDeadline + std::chrono::seconds(2);
+  while (std::chrono::steady_clock::now() < until) {
+    if (!daemon::control_request(s.control_socket, "status")) {
+      std::cout << "drained: the member has stopped\n";
+      return cli::kOk;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::cerr << "tund-hub drain: the member is still running after the drain's deadline\n";
+  return cli::kNotConnected;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -92,6 +128,7 @@ int main(int argc, char** argv) {
     return hub::remove_client(args->config, args->positional[0], std::cout, std::cerr);
   if (!args || !args->options.empty()) return usage();
   if (args->command == "cleanup") return cmd_cleanup(*args);
+  if (args->command == "drain" && !args->config.empty()) return cmd_drain(*args);
   if (!args || (args->command != "run" && args->command != "status") || args->config.empty()) return usage();
   crypto::init();
   return cli::run_or_status<hub::HubDaemon>(*args, "tund-hub", hub::load_hub_config, print_status);

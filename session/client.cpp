@@ -54,7 +54,8 @@ void ClientSession::stop() {
 }
 
 void ClientSession::rehandshake(Time now) {
-  if (state_ == State::kIdle) return;
+  // An initiation not yet sent goes wherever the daemon sends next anyway.
+  if (state_ == State::kIdle || initiation_queued_) return;
   begin_handshake(now);
 }
 
@@ -253,6 +254,9 @@ ReceiveResult ClientSession::on_response(Bytes msg, PathId path, Time now) {
     // handshake): its data sequence starts again and it holds nothing we
     // sent, so our receive and resend state for any old stream goes.
     stream_.forget_peer();
+    // Late packets of the old stream (a hub that restarted, the cluster
+    // member we left) would land in the new one's sequence space.
+    channel_.retire_previous();
     announced_mtu_ = 0;  // nor what our path carries
   }
   crypto::wipe(keys.send);
@@ -311,7 +315,10 @@ ReceiveResult ClientSession::on_transport(crypto::Keypair& kp, MutableBytes msg,
   switch (frame->kind) {
     case wire::ControlKind::kKeepalive: break;
     case wire::ControlKind::kPathMtu: break;  // the client finds its own
-    case wire::ControlKind::kMove: ++moves_asked_; break;  // the daemon picks the next cluster member
+    case wire::ControlKind::kMove:
+      // From the member we are with now (a late one from a member we left says nothing).
+      if (&kp == channel_.current()) ++moves_asked_;  // the daemon picks the next cluster member
+      break;
     case wire::ControlKind::kAck:
       if (!stream_.on_ack(frame->ack)) return owner_.dropped(DropReason::kBadAck);
       if (frame->ack.flags & wire::control::kAckFlagSwitch) {
@@ -389,7 +396,7 @@ Time ClientSession::next_deadline() const {
   if (awaiting_since_ != kNever) t = std::min(t, awaiting_since_ + dead_timeout());
   if (awaiting_since_ != kNever && !liveness_probed_) t = std::min(t, awaiting_since_ + dead_timeout() / 2);
   if (stream_.switching()) t = std::min(t, stream_.switch_started() + 2 * dead_timeout());
-  if (!silent_ && expecting_since_ != kNever) t = std::min(t, expecting_since_ + limits::kHubSilence);
+  if (!silent_ && expecting_since_ != kNever) t = std::min(t, expecting_since_ + silence_);
   t = std::min({t, stream_.ack_deadline(), suspicion_due()});
   return t;
 }

@@ -154,6 +154,8 @@ class ClientSession {
   // Answerable packets sent and nothing authenticated heard back, on any
   // path, for limits::kHubSilence.
   bool hub_silent(Time now) const;
+  // How long silence lasts before it counts (a cluster's client moves on sooner).
+  void set_silence(Duration d) { silence_ = d; }
   // Authenticated kMove frames from the hub (a draining cluster member): the
   // daemon moves the session to the next member when this grows.
   std::uint64_t moves_asked() const { return moves_asked_; }
@@ -302,6 +304,7 @@ class ClientSession {
   // Hub silence (see limits::kHubSilence): the first answerable send since
   // anything authenticated was last heard.
   Time expecting_since_ = kNever;
+  Duration silence_ = limits::kHubSilence;
   bool silent_ = false;
   std::uint64_t moves_asked_ = 0;
 

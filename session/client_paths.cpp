@@ -219,7 +219,7 @@ void ClientSession::on_authenticated_receive() {
 }
 
 bool ClientSession::hub_silent(Time now) const {
-  return state_ != State::kIdle && expecting_since_ != kNever && now - expecting_since_ >= limits::kHubSilence;
+  return state_ != State::kIdle && expecting_since_ != kNever && now - expecting_since_ >= silence_;
 }
 
 bool ClientSession::idle(Time now) const {

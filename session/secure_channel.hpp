@@ -69,6 +69,9 @@ class SecureChannel {
   Time expire(Time now);
   bool has_any_keypair() const { return previous_ || current_ || next_; }
   void clear();
+  // The previous keypair goes now, not at its expiry: it belongs to a peer
+  // stream that is over (the peer said it holds no stream of ours).
+  void retire_previous() { retire(previous_); }
 
   SessionStats& stats() { return stats_; }
   const SessionStats& stats() const { return stats_; }

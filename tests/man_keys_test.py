@@ -31,7 +31,7 @@ for who, text, table in [("HUB", hub_handover, "[handover]"), ("CLIENT", client_
                          ("HUB", perf, "[performance]"), ("CLIENT", perf, "[performance]")]:
     accepted |= {(who, table, k) for k in re.findall(r'"([^"]+)"', text)}
 # Table names in the top-level lists are sections, not keys.
-tables = {"tun", "hub", "uplinks", "handover", "performance", "gateway", "client", "nat", "expose", "limits"}
+tables = {"tun", "hub", "uplinks", "handover", "performance", "gateway", "client", "nat", "expose", "limits", "cluster"}
 accepted = {(w, t, k) for (w, t, k) in accepted if not (t == "top level" and k in tables)}
 
 documented = set()

@@ -99,17 +99,28 @@ ClientSettings load_client_config(const std::string& path) {
   if (hubs.empty()) fail_file(path, "at least one [[hub]] is required");
   std::set<std::string> names;
   for (const auto& h : hubs) {
-    check_keys(h, {"name", "endpoint", "public_key", "routes", "persistent_keepalive", "max_vip_subnet"}, "[[hub]]");
+    check_keys(h, {"name", "endpoint", "endpoints", "public_key", "routes", "persistent_keepalive", "max_vip_subnet"}, "[[hub]]");
     HubSettings hub;
     hub.name = get_string(h, "name");
     if (!names.insert(hub.name).second) fail(*find(h, "name"), "hub name '" + hub.name + "' is used twice");
-    const auto ep = get_string(h, "endpoint");
-    const auto endpoint = parse_host_port(ep);
-    if (!endpoint || endpoint->port == 0)
-      fail(*find(h, "endpoint"), "endpoint '" + ep + "' is not ip:port, [ipv6]:port or name:port");
-    if (endpoint->literal && endpoint->literal->unspecified())
-      fail(*find(h, "endpoint"), "endpoint '" + ep + "' is a wildcard address, not a hub's");
-    hub.endpoint = *endpoint;
+    // One hub, or the members of one cluster (one session at a time, to the
+    // member rendezvous hashing picks; they share the cluster's key).
+    const bool cluster = find(h, "endpoints") != nullptr;
+    if (cluster == (find(h, "endpoint") != nullptr))
+      fail(h, "[[hub]] needs 'endpoint' (one hub) or 'endpoints' (a cluster's members), not both");
+    const char* field = cluster ? "endpoints" : "endpoint";
+    const auto list = cluster ? get_string_array(h, "endpoints") : std::vector<std::string>{get_string(h, "endpoint")};
+    if (list.empty() || list.size() > limits::kMaxClusterMembers)
+      fail(*find(h, field), "endpoints: 1 to " + std::to_string(limits::kMaxClusterMembers) + " members");
+    for (const auto& ep : list) {
+      const auto endpoint = parse_host_port(ep);
+      if (!endpoint || endpoint->port == 0)
+        fail(*find(h, field), "endpoint '" + ep + "' is not ip:port, [ipv6]:port or name:port");
+      if (endpoint->literal && endpoint->literal->unspecified())
+        fail(*find(h, field), "endpoint '" + ep + "' is a wildcard address, not a hub's");
+      hub.endpoints.push_back(*endpoint);
+    }
+    hub.endpoint = hub.endpoints.front();
     const auto key = get_string(h, "public_key");
     hub.public_key = parse_public_key(*find(h, "public_key"), key);
     if (const auto* routes = find(h, "routes")) {

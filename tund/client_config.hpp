@@ -4,7 +4,8 @@
 //   control_socket = "/run/tund/client.sock"
 //   [tun]   name = "tun0", mtu = 1420
 //   fwmark = 0x7475                          # on the tunnel's own sockets
-//   [[hub]] name, endpoint = "ip:port" | "[ipv6]:port" | "name:port", public_key, routes = ["cidr", ...],
+//   [[hub]] name, endpoint = "ip:port" | "[ipv6]:port" | "name:port" (or endpoints = [...], a
+//           cluster's members), public_key, routes = ["cidr", ...],
 //           persistent_keepalive = seconds (0 = off),
 //           max_vip_subnet = 16 (widest VIP subnet, as a prefix length, routed to this hub)
 //   [uplinks] prefer, avoid, metered (globs), max_rtt_ms, max_loss, hold_down_ms,
@@ -29,6 +30,9 @@ namespace tund::client {
 struct HubSettings {
   std::string name;
   config::HostPort endpoint;  // an address, or a name resolved at run time (hub_resolver.hpp)
+  // A cluster's members, in its [cluster] members order (endpoint is the
+  // first); one element for a lone hub.
+  std::vector<config::HostPort> endpoints;
   PublicKey public_key{};
   std::vector<config::Prefix> routes;
   std::vector<config::Prefix6> routes6;  // carried when the hub assigns an IPv6 VIP

@@ -11,6 +11,7 @@
 #include "daemon/drops_json.hpp"
 #include "daemon/json_reply.hpp"
 #include "daemon/log.hpp"
+#include "session/rendezvous.hpp"
 #include "session/inner_mtu.hpp"
 #include "session/ip_packet.hpp"
 
@@ -39,10 +40,16 @@ ClientDaemon::ClientDaemon(asio::io_context& io, ClientSettings settings)
   install_leak_guard();
 
   const Time now = daemon::now();
+  PublicKey own{};
+  crypto::derive_public_key(settings_.private_key, own);  // the session checked it already
   for (const auto& hub : settings_.hubs) {
     const auto slot = client_->add_hub(hub.public_key, hub.min_vip_prefix);
     client_->session(slot).set_persistent_keepalive(std::chrono::seconds(hub.persistent_keepalive_s));
-    hub_state_.emplace_back(settings_.uplinks);
+    auto& st = hub_state_.emplace_back(settings_.uplinks);
+    if (hub.endpoints.size() > 1) {
+      st.order = session::member_order(own, hub.endpoints.size());
+      client_->session(slot).set_silence(limits::kMemberSilence);
+    }
   }
   push_routes();
 
@@ -51,12 +58,13 @@ ClientDaemon::ClientDaemon(asio::io_context& io, ClientSettings settings)
                                                    [this](const netmon::UplinkTable&) { on_table_change(daemon::now()); });
   // A hub given by name starts its session once the name resolves.
   for (std::size_t slot = 0; slot < settings_.hubs.size(); ++slot)
-    hub_state_[slot].resolver = std::make_unique<HubResolver>(
-        io, settings_.hubs[slot].endpoint, [this, slot](const std::vector<Endpoint>&) { on_hub_addresses(slot); });
+    for (const auto& where : settings_.hubs[slot].endpoints)
+      hub_state_[slot].resolvers.push_back(std::make_unique<HubResolver>(
+          io, where, [this, slot](const std::vector<Endpoint>&) { on_hub_addresses(slot); }));
   reconcile_sockets(now);
   apply_policy(now, "start");
   for (std::size_t slot = 0; slot < client_->session_count(); ++slot)
-    if (!hub_state_[slot].resolver->addresses().empty()) client_->session(slot).start(now);
+    if (!hub_state_[slot].resolver().addresses().empty()) client_->session(slot).start(now);
 
   control_ = std::make_unique<daemon::ControlServer>(
       io, settings_.control_socket, [this](const std::string& r, bool privileged) { return handle_control(r, privileged); });
@@ -80,7 +88,30 @@ ClientDaemon::~ClientDaemon() {
 }
 
 const Endpoint* ClientDaemon::remote(std::size_t slot, session::PathId path) const {
-  return hub_state_[slot].resolver->first(path_family(path));
+  return hub_state_[slot].resolver().first(path_family(path));
+}
+
+void ClientDaemon::follow_cluster(std::size_t slot, Time now) {
+  auto& st = hub_state_[slot];
+  auto& s = client_->session(slot);
+  if (st.resolvers.size() < 2) return;
+  std::string why;
+  if (s.moves_asked() != st.seen_moves) {
+    st.seen_moves = s.moves_asked();
+    if (st.moving_since == kNever) why = "asked to move (the member drains)";
+  }
+  if (why.empty() && s.hub_silent(now) && (st.moving_since == kNever || now - st.moving_since >= limits::kMemberSilence))
+    why = "silent";
+  if (why.empty()) return;
+  const auto& hub = settings_.hubs[slot];
+  const std::size_t from = st.member();
+  st.at = (st.at + 1) % st.order.size();
+  st.moving_since = now;
+  ++st.member_moves;
+  st.resolver().resolve_soon();
+  s.rehandshake(now);
+  log::notice("hub " + hub.name + ": member " + hub.endpoints[from].to_string() + " " + why + "; moving to " +
+              hub.endpoints[st.member()].to_string());
 }
 
 void ClientDaemon::on_hub_addresses(std::size_t slot) {
@@ -206,6 +237,7 @@ void ClientDaemon::after_event(Time now) {
   auto& batch = dp_->tx;
   for (std::size_t slot = 0; slot < client_->session_count(); ++slot) {
     auto& s = client_->session(slot);
+    follow_cluster(slot, now);
     for (;;) {
       if (batch.free() == 0) flush_tx();
       const auto tx = s.poll_transmit(MutableBytes(batch.slot(batch.count), batch.stride()), now);
@@ -217,14 +249,17 @@ void ClientDaemon::after_event(Time now) {
     }
     // Silent on every path: the hub may have moved; ask its name again.
     const bool silent = s.hub_silent(now);
-    if (silent && !hub_state_[slot].was_silent) hub_state_[slot].resolver->resolve_soon();
+    if (silent && !hub_state_[slot].was_silent) hub_state_[slot].resolver().resolve_soon();
     hub_state_[slot].was_silent = silent;
     if (s.last_handshake() != hub_state_[slot].seen_handshake) {
       hub_state_[slot].seen_handshake = s.last_handshake();
+      hub_state_[slot].moving_since = kNever;  // the member we moved to answered
       on_handshake(slot);
     }
     const Time revisit = hub_state_[slot].selector.last().revisit;
     if (revisit != kNever) deadline = std::min(deadline, std::max(revisit, now + std::chrono::milliseconds(1)));
+    if (hub_state_[slot].moving_since != kNever)
+      deadline = std::min(deadline, std::max(hub_state_[slot].moving_since + limits::kMemberSilence, now + std::chrono::milliseconds(1)));
   }
   flush_tx();
   timer_.arm(deadline);
@@ -267,7 +302,7 @@ void ClientDaemon::reload(ClientSettings fresh) {
     needs_restart.push_back("[gateway]");
   bool same_hubs = fresh.hubs.size() == settings_.hubs.size();
   for (std::size_t i = 0; same_hubs && i < fresh.hubs.size(); ++i)
-    same_hubs = fresh.hubs[i].name == settings_.hubs[i].name && fresh.hubs[i].endpoint == settings_.hubs[i].endpoint &&
+    same_hubs = fresh.hubs[i].name == settings_.hubs[i].name && fresh.hubs[i].endpoints == settings_.hubs[i].endpoints &&
                 fresh.hubs[i].public_key == settings_.hubs[i].public_key && fresh.hubs[i].routes6 == settings_.hubs[i].routes6;
   if (!same_hubs) needs_restart.push_back("the [[hub]] list (names, endpoints, keys, IPv6 routes)");
 

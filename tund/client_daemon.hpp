@@ -75,7 +75,17 @@ class ClientDaemon {
     // The VIPs configured on the TUN for this hub, once connected.
     std::optional<crypto::VipAssignment> installed;
     session::UplinkSelector selector;
-    std::unique_ptr<HubResolver> resolver;
+    // One per endpoint (a cluster's members); the session talks to the
+    // member at order[at], order being the rendezvous order for our key.
+    std::vector<std::unique_ptr<HubResolver>> resolvers;
+    std::vector<std::size_t> order{0};
+    std::size_t at = 0;
+    HubResolver& resolver() const { return *resolvers[order[at]]; }
+    std::size_t member() const { return order[at]; }
+    // Moving to another member: since when (kNever: not), and the moves asked so far.
+    Time moving_since = kNever;
+    std::uint64_t seen_moves = 0;
+    std::uint64_t member_moves = 0;
     // What the policy last saw: one per path (uplink and family).
     std::vector<session::UplinkCandidate> candidates;
     bool was_silent = false;
@@ -109,6 +119,10 @@ class ClientDaemon {
   // Where datagrams of `slot` on `path` go: the hub's address of that path's family.
   const Endpoint* remote(std::size_t slot, session::PathId path) const;
   void on_hub_addresses(std::size_t slot);
+  // A cluster: to the next member when asked (kMove) or when this one is
+  // silent (again every kMemberSilence while none answers). Before polling,
+  // so the handshake goes to the new member.
+  void follow_cluster(std::size_t slot, Time now);
   // An inner packet too big for the active path: ICMP back to its sender.
   // The first hub's paths on one uplink, as the policy last judged them.
   struct PathView {

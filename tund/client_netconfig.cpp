@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <set>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -80,10 +81,11 @@ void ClientDaemon::install_leak_guard() {
   if (!settings_.kill_switch && !v6) return;
   const std::string tun = "\"" + tun_->name() + "\"";
   std::string hubs, ports, allow;
-  for (const auto& h : settings_.hubs) {
-    hubs += (hubs.empty() ? "" : ", ") + h.endpoint.to_string();
-    ports += (ports.empty() ? "" : ", ") + std::to_string(h.endpoint.port);
-  }
+  std::set<std::uint16_t> port_set;
+  for (const auto& h : settings_.hubs)
+    for (const auto& e : h.endpoints) port_set.insert(e.port);
+  for (const auto p : port_set) ports += (ports.empty() ? "" : ", ") + std::to_string(p);
+  for (const auto& h : settings_.hubs) hubs += (hubs.empty() ? "" : ", ") + h.endpoint.to_string();
   for (const auto& p : settings_.kill_switch_allow) allow += (allow.empty() ? "" : ", ") + p.to_string();
   std::string out = "    oifname { \"lo\", " + tun + " } accept\n";
   std::string fwd = "    oifname " + tun + " accept\n    iifname " + tun + " accept\n";
@@ -198,7 +200,7 @@ void ClientDaemon::on_handshake(std::size_t slot) {
   }
   for (const auto& e : errors) log::error("hub " + hub.name + ": " + e);
   st.installed = a;
-  network_log_.write(log::Level::kNotice, "hub " + hub.name + ": connected to " + hub.endpoint.to_string() + " via " +
+  network_log_.write(log::Level::kNotice, "hub " + hub.name + ": connected to " + hub.endpoints[st.member()].to_string() + " via " +
               uplink_name(s.active_path()) + ", vip " + vip_text(a) + ", " +
               std::to_string(hub.routes.size() + hub.routes6.size()) + " route(s) via " + tun_->name());
 }

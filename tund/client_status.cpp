@@ -83,8 +83,10 @@ std::string ClientDaemon::status_json() const {
     json routes = json::array();
     for (const auto& r : h.routes) routes.push_back(r.to_string());
     for (const auto& r : h.routes6) routes.push_back(r.to_string());
+    const auto& st = hub_state_[i];
     hubs.push_back({{"name", h.name},
-                    {"endpoint", h.endpoint.to_string()},
+                    {"endpoint", h.endpoints[st.member()].to_string()},  // a cluster's: the member now
+                    {"member_moves", st.member_moves},
                     {"public_key", crypto::key_to_base64(h.public_key)},
                     {"state", s.established() ? "connected" : s.state() == session::ClientSession::State::kIdle ? "idle" : "connecting"},
                     {"vip", s.vip().vip ? config::ipv4_to_string(s.vip().vip) : ""},
@@ -199,7 +201,7 @@ std::string ClientDaemon::render_metrics() const {
     const auto& s = client_->session(i);
     m.sample("tund_session_info",
              {{"hub", settings_.hubs[i].name},
-              {"endpoint", settings_.hubs[i].endpoint.to_string()},
+              {"endpoint", settings_.hubs[i].endpoints[hub_state_[i].member()].to_string()},
               {"uplink", uplink_name(s.active_path())},
               {"vip", s.vip().vip ? config::ipv4_to_string(s.vip().vip) : ""},
               {"cipher", crypto::to_string(s.suite())},

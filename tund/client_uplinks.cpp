@@ -100,7 +100,7 @@ std::vector<session::UplinkCandidate> ClientDaemon::candidates(std::size_t slot)
       const Endpoint* to = remote(slot, path_id(u.ifindex, family));
       // A family the hub has no address in is no path at all; a hub with
       // no address yet gets one candidate that says so.
-      const bool hub_has_any = !hub_state_[slot].resolver->addresses().empty();
+      const bool hub_has_any = !hub_state_[slot].resolver().addresses().empty();
       if (!to && (hub_has_any || family == 6)) continue;
       session::UplinkCandidate c;
       c.name = u.name;

@@ -244,6 +244,26 @@ inline constexpr auto kEtcdTimeout = std::chrono::milliseconds(1000);
 // A watch line beyond this is cut (an event batch that large is not ours).
 inline constexpr std::size_t kEtcdMaxLine = 1u << 20;
 
+// --- hub cluster (hub/cluster_agent.hpp) -------------------------------------
+// A member's ownership claims live on an etcd lease of this TTL, kept alive
+// three times a TTL; a member whose keepalives all failed for a TTL stops
+// serving, so no two members deliver for one VIP longer than this.
+inline constexpr auto kClusterLeaseTtl = std::chrono::seconds(2);
+inline constexpr auto kClusterKeepalive = std::chrono::milliseconds(666);
+// A lost watch or lease is tried again this often.
+inline constexpr auto kClusterRetry = std::chrono::milliseconds(500);
+// The kernel routing table a member puts its VIP routes in for BIRD, and the
+// route protocol number that marks them as tund's (not 2 kernel, not 12 bird).
+inline constexpr std::uint32_t kClusterRouteTable = 29814;
+inline constexpr std::uint8_t kClusterRouteProtocol = 77;
+// A client of a cluster moves to its next member after this much silence
+// (a single hub waits kHubSilence: it has nowhere else to go).
+inline constexpr std::size_t kMaxClusterMembers = 64;
+inline constexpr auto kMemberSilence = std::chrono::milliseconds(1000);
+// A drain asks its clients to move this often, and gives up waiting after the deadline.
+inline constexpr auto kDrainAskInterval = std::chrono::milliseconds(200);
+inline constexpr auto kDrainDeadline = std::chrono::seconds(10);
+
 // Upper bounds (seconds) of the switching-exchange duration histogram.
 inline constexpr double kHandoverHistogramBuckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0};
 inline constexpr std::size_t kHandoverHistogramSize = std::size(kHandoverHistogramBuckets);

@@ -192,7 +192,7 @@ lab_down() {
   for p in "${LAB_PIDS[@]}"; do wait "$p" 2>/dev/null; done
   LAB_PIDS=()
   # Anything else still running inside a lab namespace goes too.
-  for n in cli cli2 inet hub hub2 srv srv2 lan; do
+  for n in cli cli2 inet hub hub2 srv srv2 lan ${LAB_EXTRA_NS:-}; do
     ip netns pids "$(ns $n)" 2>/dev/null | xargs -r kill 2>/dev/null
     ip netns del "$(ns $n)" 2>/dev/null
     rm -rf "/etc/netns/$(ns $n)"

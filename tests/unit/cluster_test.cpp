@@ -6,6 +6,7 @@
 
 #include <set>
 
+#include "hub/cluster_agent.hpp"
 #include "session/rendezvous.hpp"
 #include "support/sim.hpp"
 
@@ -72,6 +73,18 @@ TEST(Rendezvous, HomeBlocksSplitThePoolIntoEqualDisjointParts) {
   EXPECT_EQ(home_block(0x0a4d0001, 29, 4, 3).len, 29);
   EXPECT_EQ(home_block(0x0a4d0001, 29, 4, 3).network, 0x0a4d0000u);
   EXPECT_EQ(home_block(0x0a4d0001, 24, 1, 0).len, 24);
+}
+
+TEST(Rendezvous, VipCandidatesAreTheHomeBlockFirstThenTheRestNeverTheEdges) {
+  const config::Prefix pool{0x0a4d0001, 24};  // hub 10.77.0.1
+  const auto second = home_block(0x0a4d0000, 24, 2, 1);
+  const auto c = hub::vip_candidates(pool, second);
+  ASSERT_EQ(c.size(), 253u);  // 256 less network, broadcast and the hub
+  EXPECT_EQ(c.front(), 0x0a4d0080u);
+  EXPECT_EQ(c[126], 0x0a4d00feu);  // the home block's last usable (.255 is the broadcast)
+  EXPECT_EQ(c[127], 0x0a4d0002u);  // then the other block, skipping .0 and the hub's .1
+  EXPECT_EQ(std::set<std::uint32_t>(c.begin(), c.end()).size(), c.size());
+  EXPECT_EQ(std::count(c.begin(), c.end(), 0x0a4d0001u), 0);
 }
 
 TEST(ClusterHooks, ADrainAsksTheClientToMoveAndATakeoverEndsTheSession) {

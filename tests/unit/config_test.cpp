@@ -185,6 +185,36 @@ TEST_F(ConfigFiles, HubConfigAssignsVipsAndChecksExposeTargets) {
   }
 }
 
+TEST_F(ConfigFiles, ClusterMembersOnBothSidesAndTheirErrors) {
+  const auto hub = "private_key_file = \"k.key\"\nlisten = \"0.0.0.0:51900\"\n[[client]]\nname = \"phone\"\npublic_key = \"" +
+                   pub_ + "\"\n";
+  const auto cluster = std::string("[cluster]\nname = \"edge\"\nmember = \"b\"\nmembers = [\"a\", \"b\"]\netcd = [\"127.0.0.1:2379\"]\n");
+  const auto s = hub::load_hub_config(write("m.toml", hub + cluster));
+  ASSERT_TRUE(s.cluster);
+  EXPECT_EQ(s.cluster->index, 1u);
+  EXPECT_EQ(s.cluster->table, limits::kClusterRouteTable);
+  EXPECT_EQ(s.cluster->etcd, std::vector<std::string>{"127.0.0.1:2379"});
+  EXPECT_NE(hub_error("m1.toml", hub + "[cluster]\nname = \"edge\"\nmember = \"c\"\nmembers = [\"a\", \"b\"]\netcd = [\"e:1\"]\n")
+                .find("m1.toml:8:10: member 'c' is not in members"), std::string::npos);
+  EXPECT_NE(hub_error("m2.toml", hub + "[cluster]\nname = \"a/b\"\nmember = \"a\"\nmembers = [\"a\"]\netcd = [\"e:1\"]\n")
+                .find("m2.toml:7:8: 'a/b': 1 to 64 characters"), std::string::npos);
+  EXPECT_NE(hub_error("m3.toml", hub + "[cluster]\nname = \"x\"\nmember = \"a\"\nmembers = [\"a\", \"a\"]\netcd = [\"e:1\"]\n")
+                .find("member 'a' is named twice"), std::string::npos);
+  EXPECT_NE(hub_error("m4.toml", hub + "[cluster]\nname = \"x\"\nmember = \"a\"\nmembers = [\"a\"]\netcd = [\"nope\"]\n")
+                .find("etcd endpoint 'nope' is not host:port"), std::string::npos);
+  EXPECT_NE(hub_error("m5.toml", hub + "vip = \"10.77.0.9\"\n" + cluster).find("m5.toml:6:7: a cluster member takes VIPs from etcd"),
+            std::string::npos);
+
+  // The client: a cluster's members as endpoints, or one endpoint, never both.
+  const auto head = std::string("private_key_file = \"k.key\"\n[[hub]]\nname = \"c\"\npublic_key = \"") + pub_ + "\"\n";
+  const auto c = client::load_client_config(write("c1.toml", head + "endpoints = [\"10.3.0.2:51900\", \"hub-b.example:51900\"]\n"));
+  ASSERT_EQ(c.hubs[0].endpoints.size(), 2u);
+  EXPECT_EQ(c.hubs[0].endpoint.to_string(), "10.3.0.2:51900");
+  EXPECT_EQ(c.hubs[0].endpoints[1].host, "hub-b.example");
+  EXPECT_NE(client_error(head + "endpoint = \"10.3.0.2:1\"\nendpoints = [\"10.3.0.2:2\"]\n").find("not both"), std::string::npos);
+  EXPECT_NE(client_error(head + "endpoints = []\n").find("endpoints: 1 to 64 members"), std::string::npos);
+}
+
 TEST_F(ConfigFiles, HubIpv6InsideAndItsErrors) {
   const auto head = std::string("private_key_file = \"k.key\"\nlisten = [\"0.0.0.0:51900\", \"[::1]:51901\"]\n[tun]\n");
   const auto client = "[[client]]\nname = \"phone\"\npublic_key = \"" + pub_ + "\"\nvip = \"10.77.0.5\"\n";

@@ -1,0 +1,381 @@
+#include "hub/cluster_agent.hpp"
+
+#include "daemon/log.hpp"
+
+namespace tund::hub {
+
+using nlohmann::json;
+namespace etcd = daemon::etcd;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::string hex(const PublicKey& k) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (auto b : k) {
+    out += digits[b >> 4];
+    out += digits[b & 15];
+  }
+  return out;
+}
+
+std::optional<PublicKey> from_hex(const std::string& h) {
+  PublicKey k{};
+  if (h.size() != k.size() * 2) return std::nullopt;
+  const auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  for (std::size_t i = 0; i < k.size(); ++i) {
+    const int hi = nibble(h[2 * i]), lo = nibble(h[2 * i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    k[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+  }
+  return k;
+}
+
+json range_of_prefix(const std::string& prefix, bool keys_only) {
+  json r{{"key", etcd::base64(prefix)}, {"range_end", etcd::base64(etcd::prefix_end(prefix))}};
+  if (keys_only) r["keys_only"] = true;
+  return r;
+}
+
+// The kvs of a range reply (or of a txn's response_range), decoded; pairs
+// that are not base64 are skipped (etcd would never send them).
+std::vector<std::pair<std::string, std::string>> kvs_of(const json& range) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (!range.contains("kvs") || !range["kvs"].is_array()) return out;
+  for (const auto& kv : range["kvs"]) {
+    if (!kv.is_object()) continue;
+    const auto k = etcd::unbase64(kv.value("key", ""));
+    const auto v = etcd::unbase64(kv.value("value", ""));
+    if (k && v) out.emplace_back(*k, *v);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::uint32_t> vip_candidates(const config::Prefix& pool, const session::PoolBlock& home) {
+  const std::uint32_t mask = prefix_mask_v4(pool.len);
+  const std::uint32_t network = pool.addr & mask, broadcast = network | ~mask;
+  const bool has_edges = pool.len <= 30;
+  std::vector<std::uint32_t> out;
+  const auto usable = [&](std::uint32_t a) {
+    return a != pool.addr && (!has_edges || (a != network && a != broadcast));
+  };
+  for (std::uint64_t a = network; a <= broadcast; ++a)
+    if (home.contains(static_cast<std::uint32_t>(a)) && usable(static_cast<std::uint32_t>(a))) out.push_back(static_cast<std::uint32_t>(a));
+  for (std::uint64_t a = network; a <= broadcast; ++a)
+    if (!home.contains(static_cast<std::uint32_t>(a)) && usable(static_cast<std::uint32_t>(a))) out.push_back(static_cast<std::uint32_t>(a));
+  return out;
+}
+
+struct ClusterAgent::Allocation {
+  std::vector<PublicKey> keys;
+  std::vector<std::uint32_t> vips;
+  std::set<std::uint32_t> taken;
+  std::size_t next = 0;              // the key being allocated
+  std::vector<std::uint32_t> tries;  // its candidates
+  std::size_t tried = 0;
+  Allocated done;
+};
+
+ClusterAgent::ClusterAgent(asio::io_context& io, ClusterSettings settings, const HubSettings& hub, Hooks hooks)
+    : io_(io),
+      settings_(std::move(settings)),
+      pool_(hub.vip_pool),
+      net6_(hub.tun_address6),
+      home_(session::home_block(hub.vip_pool.addr & prefix_mask_v4(hub.vip_pool.len), hub.vip_pool.len,
+                                settings_.members.size(), settings_.index)),
+      hooks_(std::move(hooks)),
+      etcd_(io, settings_.etcd, limits::kEtcdTimeout),
+      watch_(io, settings_.etcd,
+             [this](const std::string& k, const std::string& v, bool d, std::int64_t r) { on_owner(k, v, d, r); },
+             [this](const std::string& e) {
+               etcd_failed("watch", e);
+               watch_timer_.expires_after(limits::kClusterRetry);
+               watch_timer_.async_wait([this](boost::system::error_code ec) {
+                 if (!ec) watch_owners();
+               });
+             }),
+      keepalive_timer_(io),
+      watch_timer_(io) {}
+
+ClusterAgent::~ClusterAgent() {
+  keepalive_timer_.cancel();
+  watch_timer_.cancel();
+  watch_.stop();
+  routes_.remove_all();
+}
+
+std::string ClusterAgent::key(const std::string& kind, const std::string& id) const {
+  return "/tund/" + settings_.name + "/" + kind + "/" + id;
+}
+
+void ClusterAgent::etcd_failed(const std::string& what, const std::string& error) {
+  ++etcd_errors_;
+  if (error != last_error_) log::warning("cluster: etcd " + what + ": " + error);
+  last_error_ = error;
+}
+
+// --- VIPs -------------------------------------------------------------------
+
+void ClusterAgent::allocate(std::vector<PublicKey> keys, Allocated done) {
+  auto a = std::make_shared<Allocation>();
+  a->keys = std::move(keys);
+  a->vips.assign(a->keys.size(), 0);
+  a->done = std::move(done);
+  // What etcd holds: every client's address, and every address taken.
+  etcd_.call("kv/range", range_of_prefix(key("client", ""), false), [this, a](const json* r, const std::string& e) {
+    if (!r) return a->done({}, e);
+    std::map<std::string, std::uint32_t> held;
+    for (const auto& [k, v] : kvs_of(*r)) {
+      const auto addr = config::parse_ipv4(v);
+      if (!addr || !config::Prefix{pool_.addr & prefix_mask_v4(pool_.len), pool_.len}.contains(*addr))
+        return a->done({}, "etcd holds '" + v + "' for " + k + ", not an address of the pool " + pool_.to_string());
+      held[k.substr(key("client", "").size())] = *addr;
+    }
+    for (std::size_t i = 0; i < a->keys.size(); ++i)
+      if (const auto it = held.find(hex(a->keys[i])); it != held.end()) a->vips[i] = it->second;
+    etcd_.call("kv/range", range_of_prefix(key("vip", ""), true), [this, a](const json* r2, const std::string& e2) {
+      if (!r2) return a->done({}, e2);
+      for (const auto& [k, v] : kvs_of(*r2))
+        if (const auto addr = config::parse_ipv4(k.substr(key("vip", "").size()))) a->taken.insert(*addr);
+      allocate_next(a);
+    });
+  });
+}
+
+void ClusterAgent::allocate_next(std::shared_ptr<Allocation> a) {
+  while (a->next < a->keys.size() && a->vips[a->next]) ++a->next;
+  if (a->next == a->keys.size()) {
+    for (std::size_t i = 0; i < a->keys.size(); ++i) vips_[hex(a->keys[i])] = a->vips[i];
+    return a->done(a->vips, "");
+  }
+  const auto& k = a->keys[a->next];
+  const std::size_t home = session::home_member(k, settings_.members.size());
+  a->tries = vip_candidates(pool_, session::home_block(pool_.addr & prefix_mask_v4(pool_.len), pool_.len,
+                                                       settings_.members.size(), home));
+  a->tried = 0;
+  try_candidate(a);
+}
+
+void ClusterAgent::try_candidate(std::shared_ptr<Allocation> a) {
+  while (a->tried < a->tries.size() && a->taken.count(a->tries[a->tried])) ++a->tried;
+  if (a->tried == a->tries.size()) return a->done({}, "the pool " + pool_.to_string() + " has no free address left");
+  const std::uint32_t addr = a->tries[a->tried];
+  const std::string client_key = key("client", hex(a->keys[a->next]));
+  const std::string vip_key = key("vip", config::ipv4_to_string(addr));
+  const auto absent = [](const std::string& k) {
+    return json{{"target", "CREATE"}, {"key", etcd::base64(k)}, {"result", "EQUAL"}, {"create_revision", "0"}};
+  };
+  const auto put = [](const std::string& k, const std::string& v) {
+    return json{{"request_put", {{"key", etcd::base64(k)}, {"value", etcd::base64(v)}}}};
+  };
+  const json txn{{"compare", {absent(client_key), absent(vip_key)}},
+                 {"success", {put(client_key, config::ipv4_to_string(addr)), put(vip_key, hex(a->keys[a->next]))}},
+                 {"failure", {{{"request_range", {{"key", etcd::base64(client_key)}}}}}}};
+  etcd_.call("kv/txn", txn, [this, a, addr](const json* r, const std::string& e) {
+    if (!r) return a->done({}, e);
+    if (r->value("succeeded", false)) {
+      a->vips[a->next] = addr;
+      a->taken.insert(addr);
+      return allocate_next(a);
+    }
+    // Another member allocated this client meanwhile (take its answer), or
+    // the address went to someone else (try the next).
+    const auto& responses = (*r)["responses"];
+    if (responses.is_array() && !responses.empty() && responses[0].contains("response_range"))
+      for (const auto& [k, v] : kvs_of(responses[0]["response_range"]))
+        if (const auto held = config::parse_ipv4(v)) {
+          a->vips[a->next] = *held;
+          return allocate_next(a);
+        }
+    a->taken.insert(addr);
+    try_candidate(a);
+  });
+}
+
+std::vector<std::uint32_t> ClusterAgent::allocate_now(std::vector<PublicKey> keys) {
+  std::optional<std::vector<std::uint32_t>> out;
+  std::string error;
+  bool done = false;
+  allocate(std::move(keys), [&](std::vector<std::uint32_t> v, const std::string& e) {
+    if (e.empty()) out = std::move(v);
+    error = e;
+    done = true;
+  });
+  io_.restart();
+  while (!done && io_.run_one() > 0) {
+  }
+  if (!out) throw std::runtime_error("cluster: etcd (" + etcd_.endpoint() + "): " + (error.empty() ? "no answer" : error));
+  return *out;
+}
+
+// --- lease, claims, routes --------------------------------------------------
+
+void ClusterAgent::start(int ifindex) {
+  ifindex_ = ifindex;
+  grant();
+  watch_owners();
+}
+
+void ClusterAgent::grant() {
+  if (granting_) return;
+  granting_ = true;
+  const auto sent = Clock::now();
+  etcd_.call("lease/grant", json{{"TTL", std::chrono::seconds(limits::kClusterLeaseTtl).count()}},
+             [this, sent](const json* r, const std::string& e) {
+               granting_ = false;
+               const std::int64_t id = r ? etcd::integer(*r, "ID") : 0;
+               if (!id) {
+                 etcd_failed("lease grant", r ? "no lease in the answer" : e);
+               } else {
+                 lease_ = id;
+                 lease_until_ = sent + limits::kClusterLeaseTtl;
+                 serving_ = true;
+                 route(home_.network, home_.len, true);
+                 for (const auto& h : here_) claim(h);
+                 log::notice("cluster " + settings_.name + ": member " + settings_.member + " serving, lease " +
+                             std::to_string(lease_) + ", home block " + config::Prefix{home_.network, home_.len}.to_string());
+                 if (hooks_.serving) hooks_.serving(true);
+               }
+               keepalive_timer_.expires_after(limits::kClusterKeepalive);
+               keepalive_timer_.async_wait([this](boost::system::error_code ec) {
+                 if (!ec) keepalive();
+               });
+             });
+}
+
+void ClusterAgent::keepalive() {
+  check_lease();
+  if (!serving_) return grant();
+  const auto sent = Clock::now();
+  const std::int64_t lease = lease_;
+  etcd_.call("lease/keepalive", json{{"ID", std::to_string(lease)}}, [this, sent, lease](const json* r, const std::string& e) {
+    if (lease != lease_) return;
+    // etcd 3.4's gateway wraps a stream message in "result"; no TTL: the lease is gone.
+    const json* result = r && r->contains("result") ? &(*r)["result"] : r;
+    if (result && etcd::integer(*result, "TTL") > 0) {
+      lease_until_ = sent + limits::kClusterLeaseTtl;  // counted from the send: etcd's clock started no earlier
+    } else if (result) {
+      stop_serving("etcd says lease " + std::to_string(lease) + " has expired");
+    } else {
+      etcd_failed("lease keepalive", e);
+    }
+  });
+  keepalive_timer_.expires_after(limits::kClusterKeepalive);
+  keepalive_timer_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) keepalive();
+  });
+}
+
+void ClusterAgent::check_lease() {
+  if (serving_ && Clock::now() >= lease_until_) stop_serving("no keepalive answered within the lease's " +
+                                                             std::to_string(std::chrono::seconds(limits::kClusterLeaseTtl).count()) + " s");
+}
+
+void ClusterAgent::stop_serving(const std::string& why) {
+  if (!serving_) return;
+  serving_ = false;
+  lease_ = 0;
+  ++lease_losses_;
+  log::error("cluster " + settings_.name + ": member " + settings_.member + " stops serving: " + why +
+             "; its clients move to other members");
+  routes_.remove_all();
+  if (hooks_.serving) hooks_.serving(false);  // the daemon ends the sessions; here_ empties through session_ended
+}
+
+void ClusterAgent::claim(const std::string& h) {
+  if (!serving_) return;
+  etcd_.call("kv/put",
+             json{{"key", etcd::base64(key("owner", h))}, {"value", etcd::base64(settings_.member)}, {"lease", std::to_string(lease_)}},
+             [this](const json* r, const std::string& e) {
+               if (!r) etcd_failed("claim", e);
+             });
+}
+
+void ClusterAgent::session_started(const PublicKey& k) {
+  const std::string h = hex(k);
+  const auto vip = vips_.find(h);
+  if (vip == vips_.end() || !here_.insert(h).second) return;
+  if (!home_.contains(vip->second)) route(vip->second, 32, true);
+  claim(h);
+}
+
+void ClusterAgent::session_ended(const PublicKey& k) {
+  const std::string h = hex(k);
+  const auto vip = vips_.find(h);
+  if (vip == vips_.end() || !here_.erase(h)) return;
+  if (!home_.contains(vip->second)) route(vip->second, 32, false);
+  if (!serving_) return;
+  // Ours to delete only while it names this member: a takeover's claim stays.
+  const std::string owner = key("owner", h);
+  const json txn{{"compare", {{{"target", "VALUE"}, {"key", etcd::base64(owner)}, {"result", "EQUAL"},
+                               {"value", etcd::base64(settings_.member)}}}},
+                 {"success", {{{"request_delete_range", {{"key", etcd::base64(owner)}}}}}}};
+  etcd_.call("kv/txn", txn, [this](const json* r, const std::string& e) {
+    if (!r) etcd_failed("release", e);
+  });
+}
+
+void ClusterAgent::route(std::uint32_t pool_addr, std::uint8_t len, bool add) {
+  if (!ifindex_) return;
+  std::vector<std::string> errors;
+  const std::uint32_t dst = pool_addr & prefix_mask_v4(len);
+  if (add) {
+    if (auto e = routes_.add_route(ifindex_, dst, len, 0, settings_.table, limits::kClusterRouteProtocol); !e.empty()) errors.push_back(e);
+  } else if (auto e = routes_.remove_route(ifindex_, dst, len); !e.empty()) {
+    errors.push_back(e);
+  }
+  if (net6_) {
+    // The IPv6 VIPs carry the pool address's host part (derived_vip6): the
+    // same block, as many host bits.
+    const auto dst6 = derived_vip6(*net6_, pool_, dst);
+    const auto len6 = static_cast<std::uint8_t>(128 - (32 - len));
+    if (add) {
+      if (auto e = routes_.add_route6(ifindex_, dst6, len6, settings_.table, limits::kClusterRouteProtocol); !e.empty()) errors.push_back(e);
+    } else if (auto e = routes_.remove_route6(ifindex_, dst6, len6); !e.empty()) {
+      errors.push_back(e);
+    }
+  }
+  for (const auto& e : errors) log::error("cluster: " + e);
+}
+
+// --- takeovers ----------------------------------------------------------------
+
+void ClusterAgent::watch_owners() { watch_.start(key("owner", ""), watch_revision_ ? watch_revision_ + 1 : 0); }
+
+void ClusterAgent::on_owner(const std::string& k, const std::string& value, bool deleted, std::int64_t revision) {
+  watch_revision_ = std::max(watch_revision_, revision);
+  const std::string prefix = key("owner", "");
+  if (deleted || value == settings_.member || k.compare(0, prefix.size(), prefix) != 0) return;
+  const std::string h = k.substr(prefix.size());
+  if (!here_.count(h)) return;
+  const auto pk = from_hex(h);
+  if (!pk) return;
+  ++takeovers_;
+  log::notice("cluster: member " + value + " took over client " + h.substr(0, 16) + "...; its session here ends");
+  if (hooks_.taken_over) hooks_.taken_over(*pk);
+}
+
+json ClusterAgent::status() const {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(lease_until_ - Clock::now()).count();
+  return json{{"name", settings_.name},
+              {"member", settings_.member},
+              {"members", settings_.members},
+              {"serving", serving_},
+              {"lease", std::to_string(lease_)},
+              {"lease_left_ms", serving_ ? left : 0},
+              {"home_block", config::Prefix{home_.network, home_.len}.to_string()},
+              {"sessions_claimed", here_.size()},
+              {"takeovers", takeovers_},
+              {"lease_losses", lease_losses_},
+              {"etcd_errors", etcd_errors_},
+              {"etcd", etcd_.endpoint()}};
+}
+
+}  // namespace tund::hub

@@ -1,0 +1,108 @@
+// A hub's part in a cluster ([cluster] in its config): what it keeps in etcd
+// and which VIP routes it puts in the kernel table BIRD announces.
+//
+//   etcd, under /tund/<cluster>/:
+//     client/<key hex> -> pool address   \  created once, together, by one
+//     vip/<address>    -> key hex         /  transaction: no VIP twice, ever
+//     owner/<key hex>  -> member name        on this member's lease (TTL 2 s)
+//   table <T>, proto 77, dev hub0:
+//     the home block of the pool (one aggregate), and a host route per
+//     client here whose VIP is outside it (both families)
+//
+// It runs on the daemon's io_context, asynchronously: etcd being slow or
+// gone never holds up a packet. A member whose keepalives all failed for a
+// lease TTL stops serving (routes withdrawn, sessions ended, handshakes
+// refused) until it holds a lease again: by then etcd may have let another
+// member claim its clients.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "daemon/asio.hpp"
+#include "daemon/etcd.hpp"
+#include "daemon/netlink_config.hpp"
+#include "hub/hub_config.hpp"
+#include "session/rendezvous.hpp"
+
+namespace tund::hub {
+
+// The pool addresses a client may get, in the order tried: its home block's
+// usable addresses, then the rest of the pool's (never the network,
+// broadcast or hub address).
+std::vector<std::uint32_t> vip_candidates(const config::Prefix& pool, const session::PoolBlock& home);
+
+class ClusterAgent {
+ public:
+  struct Hooks {
+    std::function<void(const PublicKey&)> taken_over;  // another member holds this client's session now
+    std::function<void(bool)> serving;                 // the lease was lost (false) or is held again (true)
+  };
+  ClusterAgent(asio::io_context& io, ClusterSettings settings, const HubSettings& hub, Hooks hooks);
+  ~ClusterAgent();
+  ClusterAgent(const ClusterAgent&) = delete;
+  ClusterAgent& operator=(const ClusterAgent&) = delete;
+
+  using Allocated = std::function<void(std::vector<std::uint32_t> vips, const std::string& error)>;
+  // Each key's pool address: the one etcd holds, else a free one claimed.
+  void allocate(std::vector<PublicKey> keys, Allocated done);
+  // The same, waiting (startup, before the loop runs); throws std::runtime_error.
+  std::vector<std::uint32_t> allocate_now(std::vector<PublicKey> keys);
+
+  // Takes the lease, watches owner/ and installs the aggregate route on `ifindex`.
+  void start(int ifindex);
+  // The daemon's sessions: claims in etcd and host routes follow them.
+  void session_started(const PublicKey& key);
+  void session_ended(const PublicKey& key);
+
+  bool serving() const { return serving_; }
+  nlohmann::json status() const;
+  std::uint64_t etcd_errors() const { return etcd_errors_; }
+
+ private:
+  struct Allocation;
+  void allocate_next(std::shared_ptr<Allocation> a);
+  void try_candidate(std::shared_ptr<Allocation> a);
+  void grant();
+  void keepalive();
+  void check_lease();
+  void stop_serving(const std::string& why);
+  void claim(const std::string& hex);
+  void watch_owners();
+  void on_owner(const std::string& key, const std::string& value, bool deleted, std::int64_t revision);
+  // Host routes of a client outside the home block (and the block itself): both families.
+  void route(std::uint32_t pool_addr, std::uint8_t len, bool add);
+  void etcd_failed(const std::string& what, const std::string& error);
+  std::string key(const std::string& kind, const std::string& id) const;
+
+  asio::io_context& io_;
+  ClusterSettings settings_;
+  config::Prefix pool_;
+  std::optional<config::Prefix6> net6_;
+  session::PoolBlock home_;
+  Hooks hooks_;
+  daemon::EtcdClient etcd_;
+  daemon::EtcdWatch watch_;
+  daemon::NetlinkConfig routes_;
+  asio::steady_timer keepalive_timer_;
+  asio::steady_timer watch_timer_;
+  int ifindex_ = 0;
+  std::map<std::string, std::uint32_t> vips_;  // key hex -> pool address, as allocated
+  std::set<std::string> here_;                 // key hex of the sessions on this member
+  std::int64_t lease_ = 0;
+  bool granting_ = false;
+  bool serving_ = false;
+  std::chrono::steady_clock::time_point lease_until_{};  // no keepalive sent after it succeeded: not ours
+  std::int64_t watch_revision_ = 0;
+  std::uint64_t etcd_errors_ = 0, takeovers_ = 0, lease_losses_ = 0;
+  std::string last_error_;
+};
+
+}  // namespace tund::hub
