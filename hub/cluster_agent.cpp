@@ -237,7 +237,8 @@ void ClusterAgent::grant() {
                  lease_ = id;
                  lease_until_ = sent + limits::kClusterLeaseTtl;
                  serving_ = true;
-                 route(home_.network, home_.len, true);
+                 if (!aggregate_) route(home_.network, home_.len, true);
+                 aggregate_ = true;
                  for (const auto& h : here_) claim(h);
                  log::notice("cluster " + settings_.name + ": member " + settings_.member + " serving, lease " +
                              std::to_string(lease_) + ", home block " + config::Prefix{home_.network, home_.len}.to_string());
@@ -252,7 +253,10 @@ void ClusterAgent::grant() {
 
 void ClusterAgent::keepalive() {
   check_lease();
-  if (!serving_) return grant();
+  if (!serving_) {
+    if (hooks_.end_quiet_sessions) hooks_.end_quiet_sessions();
+    return grant();
+  }
   const auto sent = Clock::now();
   const std::int64_t lease = lease_;
   etcd_.call("lease/keepalive", json{{"ID", std::to_string(lease)}}, [this, sent, lease](const json* r, const std::string& e) {
@@ -267,7 +271,9 @@ void ClusterAgent::keepalive() {
       etcd_failed("lease keepalive", e);
     }
   });
-  keepalive_timer_.expires_after(limits::kClusterKeepalive);
+  // The next keepalive, or the lease's end if that comes first: a member cut
+  // off stops claiming at its end, not up to a keepalive interval later.
+  keepalive_timer_.expires_at(std::min(Clock::now() + limits::kClusterKeepalive, lease_until_));
   keepalive_timer_.async_wait([this](boost::system::error_code ec) {
     if (!ec) keepalive();
   });
@@ -283,10 +289,9 @@ void ClusterAgent::stop_serving(const std::string& why) {
   serving_ = false;
   lease_ = 0;
   ++lease_losses_;
-  log::error("cluster " + settings_.name + ": member " + settings_.member + " stops serving: " + why +
-             "; its clients move to other members");
-  routes_.remove_all();
-  if (hooks_.serving) hooks_.serving(false);  // the daemon ends the sessions; here_ empties through session_ended
+  log::error("cluster " + settings_.name + ": member " + settings_.member + " stops claiming: " + why +
+             "; no new sessions, live ones fail static while their clients are heard");
+  if (hooks_.serving) hooks_.serving(false);
 }
 
 void ClusterAgent::claim(const std::string& h) {
@@ -311,7 +316,7 @@ void ClusterAgent::session_ended(const PublicKey& k) {
   const auto vip = vips_.find(h);
   if (vip == vips_.end() || !here_.erase(h)) return;
   if (!home_.contains(vip->second)) route(vip->second, 32, false);
-  if (!serving_) return;
+  if (!serving_) return;  // the lease (and the claim on it) is gone or going
   // Ours to delete only while it names this member: a takeover's claim stays.
   const std::string owner = key("owner", h);
   const json txn{{"compare", {{{"target", "VALUE"}, {"key", etcd::base64(owner)}, {"result", "EQUAL"},

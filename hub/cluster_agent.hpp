@@ -11,9 +11,12 @@
 //
 // It runs on the daemon's io_context, asynchronously: etcd being slow or
 // gone never holds up a packet. A member whose keepalives all failed for a
-// lease TTL stops serving (routes withdrawn, sessions ended, handshakes
-// refused) until it holds a lease again: by then etcd may have let another
-// member claim its clients.
+// lease TTL (etcd down, or this member cut off from it) stops claiming: no
+// new sessions (not_serving), while the live ones fail static, routes and
+// all; but a session it has not heard from for a TTL ends (its client may
+// have gone to a member that etcd lets claim it), so no two members deliver
+// for one VIP much longer than the TTL. Holding a lease again, it claims its
+// sessions anew and serves.
 #pragma once
 
 #include <functional>
@@ -44,6 +47,7 @@ class ClusterAgent {
   struct Hooks {
     std::function<void(const PublicKey&)> taken_over;  // another member holds this client's session now
     std::function<void(bool)> serving;                 // the lease was lost (false) or is held again (true)
+    std::function<void()> end_quiet_sessions;          // while not serving: those not heard from for a TTL
   };
   ClusterAgent(asio::io_context& io, ClusterSettings settings, const HubSettings& hub, Hooks hooks);
   ~ClusterAgent();
@@ -98,6 +102,7 @@ class ClusterAgent {
   std::set<std::string> here_;                 // key hex of the sessions on this member
   std::int64_t lease_ = 0;
   bool granting_ = false;
+  bool aggregate_ = false;  // the home block's route is in the table
   bool serving_ = false;
   std::chrono::steady_clock::time_point lease_until_{};  // no keepalive sent after it succeeded: not ours
   std::int64_t watch_revision_ = 0;

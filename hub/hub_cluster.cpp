@@ -18,10 +18,15 @@ void HubDaemon::start_cluster(asio::io_context& io) {
     if (const auto id = hub_->find_client(key)) hub_->end_session(*id);
     after_event(daemon::now());
   };
-  hooks.serving = [this](bool yes) {
-    hub_->set_accepting(yes && !drain_timer_);
-    if (!yes) end_all_sessions();
-    after_event(daemon::now());
+  hooks.serving = [this](bool yes) { hub_->set_accepting(yes && !drain_timer_); };
+  hooks.end_quiet_sessions = [this] {
+    const Time now = daemon::now();
+    for (const auto& c : settings_.clients) {
+      const auto id = hub_->find_client(c.public_key);
+      const auto* s = id ? hub_->session(*id) : nullptr;
+      if (s && now - s->last_received() >= limits::kClusterLeaseTtl) hub_->end_session(*id);
+    }
+    after_event(now);
   };
   cluster_ = std::make_unique<ClusterAgent>(io, *settings_.cluster, settings_, std::move(hooks));
   std::vector<PublicKey> keys;
@@ -52,11 +57,6 @@ void HubDaemon::add_cluster_clients(std::vector<ClientSettings> added) {
     install_nat();  // [[expose]] rules name the new VIPs
     log::notice("cluster: " + std::to_string(n) + " new client(s) have VIPs from etcd");
   });
-}
-
-void HubDaemon::end_all_sessions() {
-  for (const auto& c : settings_.clients)
-    if (const auto id = hub_->find_client(c.public_key); id && hub_->session(*id)) hub_->end_session(*id);
 }
 
 std::string HubDaemon::start_drain() {

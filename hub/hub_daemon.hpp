@@ -74,7 +74,6 @@ class HubDaemon {
   void start_cluster(asio::io_context& io);
   void set_vips(ClientSettings& c, std::uint32_t pool_addr) const;
   void add_cluster_clients(std::vector<ClientSettings> added);
-  void end_all_sessions();
   // `tund-hub drain`: ask every client to move, take no one new, exit when
   // none is left (or at limits::kDrainDeadline).
   std::string start_drain();

@@ -124,7 +124,6 @@ ReceiveResult Hub::receive(MutableBytes datagram, const Endpoint& from, Time now
 ReceiveResult Hub::on_initiation(MutableBytes msg, const Endpoint& from, Time now, MutableBytes reply) {
   namespace m = wire::initiation;
   if (!cookies_.mac1_valid(msg, m::kMac1)) return dropped(DropReason::kBadMac1);
-  if (!accepting_) return dropped(DropReason::kNotServing);
   note_initiation(now);
   if (under_load(now)) {
     const auto source = from.key_bytes();
@@ -152,6 +151,9 @@ ReceiveResult Hub::on_initiation(MutableBytes msg, const Endpoint& from, Time no
   const auto id = find_client(responder.remote_static());
   if (!id) return dropped(DropReason::kUnknownPeer);
   ClientEntry& client = clients_[*id];
+  // Not serving: no new session here; a live one may rekey (it stays ours
+  // until another member takes it over).
+  if (!accepting_ && !client.session) return dropped(DropReason::kNotServing);
   const auto& ts = init.timestamp;
   if (std::memcmp(ts.data(), client.last_timestamp.data(), ts.size()) <= 0)
     return dropped(DropReason::kStaleTimestamp);

@@ -81,6 +81,7 @@ class HubSession {
   // The transport suite of the newest keypair (ChaCha20-Poly1305 before any).
   crypto::Suite suite() const { return channel_.suite(); }
   std::optional<Time> last_handshake() const { return last_handshake_; }
+  Time last_received() const { return last_received_; }  // anything authenticated
   // Redundancy by policy: copies sent to the client's standby address.
   std::uint64_t redundant_bytes() const { return redundant_bytes_; }
 
@@ -176,8 +177,9 @@ class Hub {
   // ends a client's live session (another member took it over), keeps its
   // key and VIP so it may come back.
   void end_session(ClientId id);
-  // false: initiations are dropped (not_serving), e.g. by a member without its
-  // etcd lease or draining; live sessions carry on until ended.
+  // false: initiations that would start a session are dropped (not_serving),
+  // e.g. by a member without its etcd lease or draining; live sessions carry
+  // on (and rekey) until ended.
   void set_accepting(bool yes) { accepting_ = yes; }
   // Queues the authenticated kMove frame: the client handshakes with the next
   // member. False when the session has no usable keys.

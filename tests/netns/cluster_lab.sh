@@ -19,6 +19,17 @@ member_ns() { case $1 in hub-a) echo hub ;; hub-b) echo hub2 ;; esac; }
 member_of_endpoint() { case $1 in 10.3.0.2:*) echo hub-a ;; 10.6.0.2:*) echo hub-b ;; esac; }
 other_member() { [ "$1" = hub-a ] && echo hub-b || echo hub-a; }
 
+# cluster_require TEST: root and the cluster's tools, else skipped with the
+# reason; lab_down at exit.
+cluster_require() {
+  require_root "$1"
+  local tool
+  for tool in etcd bird curl; do
+    command -v $tool >/dev/null || { echo "SKIPPED: $1 needs $tool (./scripts/setup installs it)"; exit 77; }
+  done
+  trap lab_down EXIT
+}
+
 cluster_up() {
   lab_up
   ip netns add "$(ns rtr)"
@@ -40,7 +51,7 @@ cluster_up() {
   lab_start hub bird_a bird -f -c "$CLUSTER_EXAMPLES/member-a.bird.conf" -s "$LAB_DIR/bird-a.ctl"
   lab_start hub2 bird_b bird -f -c "$CLUSTER_EXAMPLES/member-b.bird.conf" -s "$LAB_DIR/bird-b.ctl"
 
-  lab_keys hub phone
+  lab_keys hub ${CLUSTER_CLIENTS:-phone}
   for m in hub-a hub-b; do cluster_member_toml $m > "$LAB_DIR/$m.toml"; done
   lab_phone_toml > "$LAB_DIR/cli.toml"
   sed -i -e 's|^endpoint = .*|endpoints = ["10.3.0.2:51900", "10.6.0.2:51900"]|' \
@@ -48,7 +59,7 @@ cluster_up() {
   wait_for 10 nsx rtr curl -sf -X POST -d '{"key":"eA=="}' http://127.0.0.1:2379/v3/kv/range
 }
 
-# cluster_member_toml MEMBER [ETCD]: its config (one client, "phone").
+# cluster_member_toml MEMBER [ETCD]: its config (clients: CLUSTER_CLIENTS, default "phone").
 cluster_member_toml() {
   local etcd=${2:-$( [ "$1" = hub-a ] && echo 10.9.1.2:2379 || echo 10.9.2.2:2379 )}
   cat <<TOML
@@ -63,10 +74,9 @@ name = "lab"
 member = "$1"
 members = ["hub-a", "hub-b"]
 etcd = ["$etcd"]
-[[client]]
-name = "phone"
-public_key = "$(pub phone)"
 TOML
+  local c
+  for c in ${CLUSTER_CLIENTS:-phone}; do printf '[[client]]\nname = "%s"\npublic_key = "%s"\n' "$c" "$(pub "$c")"; done
 }
 
 member_start() {  # member_start MEMBER [NAME]: runs it; PID_<NAME> (default hub_a / hub_b)

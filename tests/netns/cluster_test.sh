@@ -14,11 +14,7 @@
 set -u
 . "$(dirname "$0")/lab.sh"
 . "$(dirname "$0")/cluster_lab.sh"
-require_root "cluster_test"
-for tool in etcd bird curl; do
-  command -v $tool >/dev/null || { echo "SKIPPED: cluster_test needs $tool (./scripts/setup installs it)"; exit 77; }
-done
-trap lab_down EXIT
+cluster_require "cluster_test"
 
 cluster_up
 member_start hub-a
