@@ -36,6 +36,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/sim_clients.hpp"
 #include "crypto/primitives.hpp"
 #include "offload/checksum.hpp"
 #include "session/client.hpp"
@@ -44,7 +45,9 @@
 namespace {
 
 using namespace tund;
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
+using bench::client_key;
+using bench::now;
 constexpr std::size_t kWindow = 256;              // initiations in flight
 constexpr auto kRetry = std::chrono::seconds(1);  // resend an unanswered initiation
 constexpr int kIdleSeconds = 3;
@@ -52,29 +55,12 @@ constexpr std::size_t kInner = 1400;
 constexpr std::size_t kSlot = kInner + 64;  // a sealed packet: inner + header, sequence and tag
 constexpr std::size_t kBurst = 32;          // packets per client per sendmsg (UDP GSO segments)
 
-// Client i's key: SHA-256(seed, i), clamped. Reproducible on both sides.
-crypto::StaticKeypair client_key(std::uint64_t seed, std::uint64_t i) {
-  std::uint8_t in[16];
-  store_le64(in, seed);
-  store_le64(in + 8, i);
-  crypto::StaticKeypair k;
-  crypto::Hash h;
-  crypto::sha256(Bytes(in, sizeof in), Bytes(), h);
-  std::memcpy(k.priv.data(), h.data(), 32);
-  k.priv[0] &= 248;
-  k.priv[31] = static_cast<std::uint8_t>((k.priv[31] & 127) | 64);
-  k.complete();
-  return k;
-}
-
 struct SimClient {
   std::unique_ptr<session::Client> client;
   int fd = -1;
   Clock::time_point sent_at{};
   bool done = false;
 };
-
-Time now() { return Time(Clock::now().time_since_epoch()); }
 
 int hub_config(std::size_t n, std::uint64_t seed, const std::string& listen) {
   std::cout << "private_key_file = \"hub.key\"\nlisten = \"" << listen << "\"\ncontrol_socket = \"hub.sock\"\nstate_directory = \".\"\n"
@@ -91,10 +77,7 @@ int run(const Endpoint& hub, const PublicKey& hub_key, std::size_t n, std::uint6
   rlimit rl{n + 64, n + 64};
   setrlimit(RLIMIT_NOFILE, &rl);
   crypto::SodiumRng rng;
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  std::memcpy(&to.sin_addr, hub.addr.data(), 4);
-  to.sin_port = htons(hub.port);
+  sockaddr_in to = bench::to_sockaddr(hub);
   const int ep = epoll_create1(EPOLL_CLOEXEC);
 
   // Every client's initiation is built before the clock starts.
@@ -117,33 +100,20 @@ int run(const Endpoint& hub, const PublicKey& hub_key, std::size_t n, std::uint6
     const auto tx = s.poll_transmit(buf, t0);
     if (!tx) return std::cerr << "no initiation\n", 1;
     initiations[i].assign(buf.begin(), buf.begin() + static_cast<long>(tx->len));
-    c.fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    c.fd = bench::loopback_socket();
     if (c.fd < 0) return std::perror("socket"), 1;
-    sockaddr_in any{};
-    any.sin_family = AF_INET;
-    any.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::bind(c.fd, reinterpret_cast<sockaddr*>(&any), sizeof any) < 0) return std::perror("bind"), 1;
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.u64 = i;
-    epoll_ctl(ep, EPOLL_CTL_ADD, c.fd, &ev);
+    bench::watch_socket(ep, c.fd, i);
   }
 
   auto drain = [&](int timeout_ms, std::size_t& established) {
-    epoll_event evs[256];
-    const int k = epoll_wait(ep, evs, 256, timeout_ms);
-    for (int e = 0; e < k; ++e) {
-      auto& c = clients[evs[e].data.u64];
-      for (;;) {
-        const ssize_t r = ::recv(c.fd, buf.data(), buf.size(), 0);
-        if (r <= 0) break;
-        c.client->receive(MutableBytes(buf.data(), static_cast<std::size_t>(r)), 1, now());
-        if (!c.done && c.client->session(0).established()) {
-          c.done = true;
-          ++established;
-        }
+    bench::receive_ready(ep, timeout_ms, buf, [&](std::size_t i, MutableBytes d) {
+      auto& c = clients[i];
+      c.client->receive(d, 1, now());
+      if (!c.done && c.client->session(0).established()) {
+        c.done = true;
+        ++established;
       }
-    }
+    });
   };
 
   // Phase 1: handshakes.

@@ -56,6 +56,14 @@ std::vector<std::pair<std::string, std::string>> kvs_of(const json& range) {
   return out;
 }
 
+// A txn compare: `k` does not exist; and a txn put.
+json absent(const std::string& k) {
+  return json{{"target", "CREATE"}, {"key", etcd::base64(k)}, {"result", "EQUAL"}, {"create_revision", "0"}};
+}
+json put(const std::string& k, const std::string& v) {
+  return json{{"request_put", {{"key", etcd::base64(k)}, {"value", etcd::base64(v)}}}};
+}
+
 }  // namespace
 
 std::vector<std::uint32_t> vip_candidates(const config::Prefix& pool, const session::PoolBlock& home) {
@@ -144,9 +152,49 @@ void ClusterAgent::allocate(std::vector<PublicKey> keys, Allocated done) {
       if (!r2) return a->done({}, e2);
       for (const auto& [k, v] : kvs_of(*r2))
         if (const auto addr = config::parse_ipv4(k.substr(key("vip", "").size()))) a->taken.insert(*addr);
-      allocate_next(a);
+      allocate_batch(a);
     });
   });
+}
+
+// Many clients in one transaction (each its first free candidate; both keys
+// of each must be absent), as a fresh cluster's first member meets them. Any
+// compare failing fails it all: the rest go one at a time (allocate_next),
+// which sorts out who took what.
+void ClusterAgent::allocate_batch(std::shared_ptr<Allocation> a) {
+  json compares = json::array(), puts = json::array();
+  std::vector<std::pair<std::size_t, std::uint32_t>> picked;
+  std::set<std::uint32_t> taken = a->taken;
+  for (std::size_t i = 0; i < a->keys.size() && puts.size() + 2 <= limits::kEtcdTxnOps; ++i) {
+    if (a->vips[i]) continue;
+    const auto home = session::home_member(a->keys[i], settings_.members.size());
+    std::uint32_t addr = 0;
+    for (const auto c : vip_candidates(pool_, session::home_block(pool_.addr & prefix_mask_v4(pool_.len), pool_.len,
+                                                                 settings_.members.size(), home)))
+      if (!taken.count(c)) {
+        addr = c;
+        break;
+      }
+    if (!addr) break;  // the pool is full: allocate_next says so
+    taken.insert(addr);
+    picked.emplace_back(i, addr);
+    const std::string ck = key("client", hex(a->keys[i])), vk = key("vip", config::ipv4_to_string(addr));
+    compares.push_back(absent(ck));
+    compares.push_back(absent(vk));
+    puts.push_back(put(ck, config::ipv4_to_string(addr)));
+    puts.push_back(put(vk, hex(a->keys[i])));
+  }
+  if (picked.size() < 2) return allocate_next(a);
+  etcd_.call("kv/txn", json{{"compare", compares}, {"success", puts}},
+             [this, a, picked](const json* r, const std::string& e) {
+               if (!r) return a->done({}, e);
+               if (!r->value("succeeded", false)) return allocate_next(a);
+               for (const auto& [i, addr] : picked) {
+                 a->vips[i] = addr;
+                 a->taken.insert(addr);
+               }
+               allocate_batch(a);
+             });
 }
 
 void ClusterAgent::allocate_next(std::shared_ptr<Allocation> a) {
@@ -169,12 +217,6 @@ void ClusterAgent::try_candidate(std::shared_ptr<Allocation> a) {
   const std::uint32_t addr = a->tries[a->tried];
   const std::string client_key = key("client", hex(a->keys[a->next]));
   const std::string vip_key = key("vip", config::ipv4_to_string(addr));
-  const auto absent = [](const std::string& k) {
-    return json{{"target", "CREATE"}, {"key", etcd::base64(k)}, {"result", "EQUAL"}, {"create_revision", "0"}};
-  };
-  const auto put = [](const std::string& k, const std::string& v) {
-    return json{{"request_put", {{"key", etcd::base64(k)}, {"value", etcd::base64(v)}}}};
-  };
   const json txn{{"compare", {absent(client_key), absent(vip_key)}},
                  {"success", {put(client_key, config::ipv4_to_string(addr)), put(vip_key, hex(a->keys[a->next]))}},
                  {"failure", {{{"request_range", {{"key", etcd::base64(client_key)}}}}}}};
@@ -296,11 +338,31 @@ void ClusterAgent::stop_serving(const std::string& why) {
 
 void ClusterAgent::claim(const std::string& h) {
   if (!serving_) return;
-  etcd_.call("kv/put",
-             json{{"key", etcd::base64(key("owner", h))}, {"value", etcd::base64(settings_.member)}, {"lease", std::to_string(lease_)}},
-             [this](const json* r, const std::string& e) {
-               if (!r) etcd_failed("claim", e);
-             });
+  to_claim_.insert(h);
+  send_claims();
+}
+
+// Claims go in transactions of up to kEtcdTxnOps puts, one at a time: a
+// thousand handshakes at once cost a few etcd round trips (each an fsync),
+// not a thousand.
+void ClusterAgent::send_claims() {
+  if (claiming_ || to_claim_.empty() || !serving_) return;
+  json puts = json::array();
+  while (!to_claim_.empty() && puts.size() < limits::kEtcdTxnOps) {
+    const std::string h = *to_claim_.begin();
+    to_claim_.erase(to_claim_.begin());
+    if (!here_.count(h)) continue;  // ended meanwhile
+    puts.push_back({{"request_put", {{"key", etcd::base64(key("owner", h))},
+                                     {"value", etcd::base64(settings_.member)},
+                                     {"lease", std::to_string(lease_)}}}});
+  }
+  if (puts.empty()) return;
+  claiming_ = true;
+  etcd_.call("kv/txn", json{{"success", puts}}, [this](const json* r, const std::string& e) {
+    claiming_ = false;
+    if (!r) etcd_failed("claim", e);  // the lease check decides what that means
+    send_claims();
+  });
 }
 
 void ClusterAgent::session_started(const PublicKey& k) {

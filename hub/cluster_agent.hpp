@@ -72,6 +72,7 @@ class ClusterAgent {
 
  private:
   struct Allocation;
+  void allocate_batch(std::shared_ptr<Allocation> a);
   void allocate_next(std::shared_ptr<Allocation> a);
   void try_candidate(std::shared_ptr<Allocation> a);
   void grant();
@@ -79,6 +80,7 @@ class ClusterAgent {
   void check_lease();
   void stop_serving(const std::string& why);
   void claim(const std::string& hex);
+  void send_claims();
   void watch_owners();
   void on_owner(const std::string& key, const std::string& value, bool deleted, std::int64_t revision);
   // Host routes of a client outside the home block (and the block itself): both families.
@@ -100,6 +102,8 @@ class ClusterAgent {
   int ifindex_ = 0;
   std::map<std::string, std::uint32_t> vips_;  // key hex -> pool address, as allocated
   std::set<std::string> here_;                 // key hex of the sessions on this member
+  std::set<std::string> to_claim_;             // of those, the claims not yet sent
+  bool claiming_ = false;                      // a claim transaction is in flight
   std::int64_t lease_ = 0;
   bool granting_ = false;
   bool aggregate_ = false;  // the home block's route is in the table

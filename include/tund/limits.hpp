@@ -241,6 +241,8 @@ inline constexpr std::uint32_t kMainRoutingTable = 254;
 // --- etcd (daemon/etcd.hpp), for a hub cluster ---------------------------------
 // Every etcd request (connect, send, answer) within this; a watch only connects within it.
 inline constexpr auto kEtcdTimeout = std::chrono::milliseconds(1000);
+// Operations in one transaction (etcd's --max-txn-ops default).
+inline constexpr std::size_t kEtcdTxnOps = 128;
 // A watch line beyond this is cut (an event batch that large is not ours).
 inline constexpr std::size_t kEtcdMaxLine = 1u << 20;
 
