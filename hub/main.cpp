@@ -52,6 +52,11 @@ int print_status(const std::string& text, bool as_json) {
               << "  transfer: " << cli::human_bytes(s.value("rx_bytes", std::uint64_t{0})) << " received, "
               << cli::human_bytes(s.value("tx_bytes", std::uint64_t{0})) << " sent\n";
   }
+  if (const auto& c = j["cluster"]; c.is_object())
+    std::cout << "\ncluster: " << c.value("name", "") << ", member " << c.value("member", "") << " ("
+              << (c.value("serving", false) ? "serving" : "not serving: no etcd lease") << "), home block "
+              << c.value("home_block", "") << ", " << c.value("sessions_claimed", 0) << " session(s) claimed, "
+              << c.value("etcd_errors", 0) << " etcd error(s)\n";
   if (!j["drops"].empty()) {
     std::cout << "\ndropped:";
     for (const auto& [reason, n] : j["drops"].items()) std::cout << " " << reason << "=" << n;

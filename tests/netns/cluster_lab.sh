@@ -67,6 +67,7 @@ private_key_file = "hub.key"
 listen = "0.0.0.0:51900"
 control_socket = "$LAB_DIR/$1.sock"
 state_directory = "$LAB_DIR/state-$1"
+metrics_listen = "127.0.0.1:9586"
 [tun]
 address = "10.77.0.1/24"
 [cluster]

@@ -58,6 +58,8 @@ check "etcd let its claim go with the lease" wait_for 4 owner_gone
 check "the client is still on $on (fail static)" test "$(client_member)" = "$on"
 etcd_errors() { member_status "$on" | jq -e '.cluster.etcd_errors > 0' >/dev/null; }
 check "$on counts its etcd errors" etcd_errors
+metrics() { nsx "$ns_on" curl -sf http://127.0.0.1:9586/metrics; }
+check "its metrics say so" bash -c "m=\$(cat); grep -qx 'tund_hub_cluster_serving 0' <<<\"\$m\" && grep -q '^tund_hub_cluster_etcd_errors_total [1-9]' <<<\"\$m\"" < <(metrics)
 lab_start cli2 tablet "$BIN/tund" run -c "$LAB_DIR/tablet.toml"
 refused() { member_status "$on" | jq -e '.drops.not_serving > 0' >/dev/null; }
 check "a client without a session there is refused (not_serving)" wait_for 5 refused
