@@ -58,6 +58,35 @@ std::int64_t integer(const json& object, const char* field) {
   return 0;
 }
 
+const json& field(const json& object, const char* name) {
+  static const json none;
+  if (!object.is_object()) return none;
+  const auto it = object.find(name);
+  return it == object.end() ? none : *it;
+}
+
+std::string text(const json& object, const char* name) {
+  const auto& f = field(object, name);
+  return f.is_string() ? f.get<std::string>() : std::string();
+}
+
+bool flag(const json& object, const char* name) {
+  const auto& f = field(object, name);
+  return f.is_boolean() && f.get<bool>();
+}
+
+std::vector<std::pair<std::string, std::string>> kvs(const json& range) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const auto& list = field(range, "kvs");
+  if (!list.is_array()) return out;
+  for (const auto& kv : list) {
+    const auto k = unbase64(text(kv, "key"));
+    const auto v = unbase64(text(kv, "value"));
+    if (k && v) out.emplace_back(*k, *v);
+  }
+  return out;
+}
+
 std::optional<std::pair<std::string, std::string>> split_endpoint(const std::string& endpoint) {
   std::string e = endpoint;
   if (e.rfind("http://", 0) == 0) e = e.substr(7);
@@ -253,16 +282,17 @@ struct EtcdWatch::Impl {
   void on_line(const std::string& text) {
     const auto j = json::parse(text, nullptr, false);
     if (j.is_discarded()) return end("watch: a line that is not JSON");
-    if (j.contains("error")) return end("watch: " + j["error"].dump().substr(0, 200));
-    const auto& r = j.value("result", json::object());
-    if (r.value("canceled", false)) return end("watch canceled (compacted at " + std::to_string(etcd::integer(r, "compact_revision")) + ")");
-    if (!r.contains("events") || !r["events"].is_array()) return;
-    for (const auto& e : r["events"]) {
-      const auto& kv = e.value("kv", json::object());
-      const auto key = etcd::unbase64(kv.value("key", ""));
-      const auto value = etcd::unbase64(kv.value("value", ""));
+    if (!etcd::field(j, "error").is_null()) return end("watch: " + etcd::field(j, "error").dump().substr(0, 200));
+    const auto& r = etcd::field(j, "result");
+    if (etcd::flag(r, "canceled")) return end("watch canceled (compacted at " + std::to_string(etcd::integer(r, "compact_revision")) + ")");
+    const auto& events = etcd::field(r, "events");
+    if (!events.is_array()) return;
+    for (const auto& e : events) {
+      const auto& kv = etcd::field(e, "kv");
+      const auto key = etcd::unbase64(etcd::text(kv, "key"));
+      const auto value = etcd::unbase64(etcd::text(kv, "value"));
       if (!key || !value) continue;
-      on_event(*key, *value, e.value("type", "") == "DELETE", etcd::integer(kv, "mod_revision"));
+      on_event(*key, *value, etcd::text(e, "type") == "DELETE", etcd::integer(kv, "mod_revision"));
     }
   }
 

@@ -31,6 +31,15 @@ std::optional<std::string> unbase64(std::string_view text);
 std::string prefix_end(std::string prefix);
 // An int64 field as etcd writes it (a string) or as a number; 0 when absent.
 std::int64_t integer(const nlohmann::json& object, const char* field);
+// Reading an answer without trusting its shape (nlohmann's value() and
+// operator[] throw or assert on the wrong type): a field of an object, else
+// null; a string field, else ""; a boolean field, else false.
+const nlohmann::json& field(const nlohmann::json& object, const char* name);
+std::string text(const nlohmann::json& object, const char* name);
+bool flag(const nlohmann::json& object, const char* name);
+// The kvs of a range answer (or a txn's response_range), decoded; a pair
+// that is not base64 text is skipped.
+std::vector<std::pair<std::string, std::string>> kvs(const nlohmann::json& range);
 // "host:port" -> (host, port); nothing when malformed.
 std::optional<std::pair<std::string, std::string>> split_endpoint(const std::string& endpoint);
 }  // namespace etcd

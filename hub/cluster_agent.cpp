@@ -20,40 +20,10 @@ std::string hex(const PublicKey& k) {
   return out;
 }
 
-std::optional<PublicKey> from_hex(const std::string& h) {
-  PublicKey k{};
-  if (h.size() != k.size() * 2) return std::nullopt;
-  const auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  for (std::size_t i = 0; i < k.size(); ++i) {
-    const int hi = nibble(h[2 * i]), lo = nibble(h[2 * i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    k[i] = static_cast<std::uint8_t>(hi << 4 | lo);
-  }
-  return k;
-}
-
 json range_of_prefix(const std::string& prefix, bool keys_only) {
   json r{{"key", etcd::base64(prefix)}, {"range_end", etcd::base64(etcd::prefix_end(prefix))}};
   if (keys_only) r["keys_only"] = true;
   return r;
-}
-
-// The kvs of a range reply (or of a txn's response_range), decoded; pairs
-// that are not base64 are skipped (etcd would never send them).
-std::vector<std::pair<std::string, std::string>> kvs_of(const json& range) {
-  std::vector<std::pair<std::string, std::string>> out;
-  if (!range.contains("kvs") || !range["kvs"].is_array()) return out;
-  for (const auto& kv : range["kvs"]) {
-    if (!kv.is_object()) continue;
-    const auto k = etcd::unbase64(kv.value("key", ""));
-    const auto v = etcd::unbase64(kv.value("value", ""));
-    if (k && v) out.emplace_back(*k, *v);
-  }
-  return out;
 }
 
 // A txn compare: `k` does not exist; and a txn put.
@@ -66,28 +36,48 @@ json put(const std::string& k, const std::string& v) {
 
 }  // namespace
 
-std::vector<std::uint32_t> vip_candidates(const config::Prefix& pool, const session::PoolBlock& home) {
+namespace {
+
+// Calls f(address) for each of vip_candidates' addresses, in its order,
+// until f returns true; returns that address, or 0.
+template <class F>
+std::uint32_t find_candidate(const config::Prefix& pool, const session::PoolBlock& home, F&& f) {
   const std::uint32_t mask = prefix_mask_v4(pool.len);
   const std::uint32_t network = pool.addr & mask, broadcast = network | ~mask;
   const bool has_edges = pool.len <= 30;
-  std::vector<std::uint32_t> out;
   const auto usable = [&](std::uint32_t a) {
     return a != pool.addr && (!has_edges || (a != network && a != broadcast));
   };
-  for (std::uint64_t a = network; a <= broadcast; ++a)
-    if (home.contains(static_cast<std::uint32_t>(a)) && usable(static_cast<std::uint32_t>(a))) out.push_back(static_cast<std::uint32_t>(a));
-  for (std::uint64_t a = network; a <= broadcast; ++a)
-    if (!home.contains(static_cast<std::uint32_t>(a)) && usable(static_cast<std::uint32_t>(a))) out.push_back(static_cast<std::uint32_t>(a));
+  for (const bool in_home : {true, false})
+    for (std::uint64_t a = network; a <= broadcast; ++a) {
+      const auto addr = static_cast<std::uint32_t>(a);
+      if (home.contains(addr) == in_home && usable(addr) && f(addr)) return addr;
+    }
+  return 0;
+}
+
+}  // namespace
+
+std::vector<std::uint32_t> vip_candidates(const config::Prefix& pool, const session::PoolBlock& home) {
+  std::vector<std::uint32_t> out;
+  find_candidate(pool, home, [&](std::uint32_t a) {
+    out.push_back(a);
+    return false;
+  });
   return out;
+}
+
+std::uint32_t ClusterAgent::first_free(const PublicKey& k, const std::set<std::uint32_t>& taken) const {
+  const auto home = session::home_block(pool_.addr & prefix_mask_v4(pool_.len), pool_.len, settings_.members.size(),
+                                        session::home_member(k, settings_.members.size()));
+  return find_candidate(pool_, home, [&](std::uint32_t a) { return !taken.count(a); });
 }
 
 struct ClusterAgent::Allocation {
   std::vector<PublicKey> keys;
   std::vector<std::uint32_t> vips;
   std::set<std::uint32_t> taken;
-  std::size_t next = 0;              // the key being allocated
-  std::vector<std::uint32_t> tries;  // its candidates
-  std::size_t tried = 0;
+  std::size_t next = 0;  // the key being allocated one at a time
   Allocated done;
 };
 
@@ -96,8 +86,8 @@ ClusterAgent::ClusterAgent(asio::io_context& io, ClusterSettings settings, const
       settings_(std::move(settings)),
       pool_(hub.vip_pool),
       net6_(hub.tun_address6),
-      home_(session::home_block(hub.vip_pool.addr & prefix_mask_v4(hub.vip_pool.len), hub.vip_pool.len,
-                                settings_.members.size(), settings_.index)),
+      home_(session::home_block(pool_.addr & prefix_mask_v4(pool_.len), pool_.len, settings_.members.size(),
+                                settings_.index)),
       hooks_(std::move(hooks)),
       etcd_(io, settings_.etcd, limits::kEtcdTimeout),
       watch_(io, settings_.etcd,
@@ -140,9 +130,10 @@ void ClusterAgent::allocate(std::vector<PublicKey> keys, Allocated done) {
   etcd_.call("kv/range", range_of_prefix(key("client", ""), false), [this, a](const json* r, const std::string& e) {
     if (!r) return a->done({}, e);
     std::map<std::string, std::uint32_t> held;
-    for (const auto& [k, v] : kvs_of(*r)) {
+    const config::Prefix pool_net{pool_.addr & prefix_mask_v4(pool_.len), pool_.len};
+    for (const auto& [k, v] : etcd::kvs(*r)) {
       const auto addr = config::parse_ipv4(v);
-      if (!addr || !config::Prefix{pool_.addr & prefix_mask_v4(pool_.len), pool_.len}.contains(*addr))
+      if (!addr || !pool_net.contains(*addr))
         return a->done({}, "etcd holds '" + v + "' for " + k + ", not an address of the pool " + pool_.to_string());
       held[k.substr(key("client", "").size())] = *addr;
     }
@@ -150,7 +141,7 @@ void ClusterAgent::allocate(std::vector<PublicKey> keys, Allocated done) {
       if (const auto it = held.find(hex(a->keys[i])); it != held.end()) a->vips[i] = it->second;
     etcd_.call("kv/range", range_of_prefix(key("vip", ""), true), [this, a](const json* r2, const std::string& e2) {
       if (!r2) return a->done({}, e2);
-      for (const auto& [k, v] : kvs_of(*r2))
+      for (const auto& [k, v] : etcd::kvs(*r2))
         if (const auto addr = config::parse_ipv4(k.substr(key("vip", "").size()))) a->taken.insert(*addr);
       allocate_batch(a);
     });
@@ -167,14 +158,7 @@ void ClusterAgent::allocate_batch(std::shared_ptr<Allocation> a) {
   std::set<std::uint32_t> taken = a->taken;
   for (std::size_t i = 0; i < a->keys.size() && puts.size() + 2 <= limits::kEtcdTxnOps; ++i) {
     if (a->vips[i]) continue;
-    const auto home = session::home_member(a->keys[i], settings_.members.size());
-    std::uint32_t addr = 0;
-    for (const auto c : vip_candidates(pool_, session::home_block(pool_.addr & prefix_mask_v4(pool_.len), pool_.len,
-                                                                 settings_.members.size(), home)))
-      if (!taken.count(c)) {
-        addr = c;
-        break;
-      }
+    const std::uint32_t addr = first_free(a->keys[i], taken);
     if (!addr) break;  // the pool is full: allocate_next says so
     taken.insert(addr);
     picked.emplace_back(i, addr);
@@ -188,7 +172,7 @@ void ClusterAgent::allocate_batch(std::shared_ptr<Allocation> a) {
   etcd_.call("kv/txn", json{{"compare", compares}, {"success", puts}},
              [this, a, picked](const json* r, const std::string& e) {
                if (!r) return a->done({}, e);
-               if (!r->value("succeeded", false)) return allocate_next(a);
+               if (!etcd::flag(*r, "succeeded")) return allocate_next(a);
                for (const auto& [i, addr] : picked) {
                  a->vips[i] = addr;
                  a->taken.insert(addr);
@@ -200,21 +184,11 @@ void ClusterAgent::allocate_batch(std::shared_ptr<Allocation> a) {
 void ClusterAgent::allocate_next(std::shared_ptr<Allocation> a) {
   while (a->next < a->keys.size() && a->vips[a->next]) ++a->next;
   if (a->next == a->keys.size()) {
-    for (std::size_t i = 0; i < a->keys.size(); ++i) vips_[hex(a->keys[i])] = a->vips[i];
+    for (std::size_t i = 0; i < a->keys.size(); ++i) vips_[hex(a->keys[i])] = {a->keys[i], a->vips[i]};
     return a->done(a->vips, "");
   }
-  const auto& k = a->keys[a->next];
-  const std::size_t home = session::home_member(k, settings_.members.size());
-  a->tries = vip_candidates(pool_, session::home_block(pool_.addr & prefix_mask_v4(pool_.len), pool_.len,
-                                                       settings_.members.size(), home));
-  a->tried = 0;
-  try_candidate(a);
-}
-
-void ClusterAgent::try_candidate(std::shared_ptr<Allocation> a) {
-  while (a->tried < a->tries.size() && a->taken.count(a->tries[a->tried])) ++a->tried;
-  if (a->tried == a->tries.size()) return a->done({}, "the pool " + pool_.to_string() + " has no free address left");
-  const std::uint32_t addr = a->tries[a->tried];
+  const std::uint32_t addr = first_free(a->keys[a->next], a->taken);
+  if (!addr) return a->done({}, "the pool " + pool_.to_string() + " has no free address left");
   const std::string client_key = key("client", hex(a->keys[a->next]));
   const std::string vip_key = key("vip", config::ipv4_to_string(addr));
   const json txn{{"compare", {absent(client_key), absent(vip_key)}},
@@ -222,22 +196,22 @@ void ClusterAgent::try_candidate(std::shared_ptr<Allocation> a) {
                  {"failure", {{{"request_range", {{"key", etcd::base64(client_key)}}}}}}};
   etcd_.call("kv/txn", txn, [this, a, addr](const json* r, const std::string& e) {
     if (!r) return a->done({}, e);
-    if (r->value("succeeded", false)) {
+    if (etcd::flag(*r, "succeeded")) {
       a->vips[a->next] = addr;
       a->taken.insert(addr);
       return allocate_next(a);
     }
     // Another member allocated this client meanwhile (take its answer), or
     // the address went to someone else (try the next).
-    const auto& responses = (*r)["responses"];
-    if (responses.is_array() && !responses.empty() && responses[0].contains("response_range"))
-      for (const auto& [k, v] : kvs_of(responses[0]["response_range"]))
+    const auto& responses = etcd::field(*r, "responses");
+    if (responses.is_array() && !responses.empty())
+      for (const auto& [k, v] : etcd::kvs(etcd::field(responses[0], "response_range")))
         if (const auto held = config::parse_ipv4(v)) {
           a->vips[a->next] = *held;
           return allocate_next(a);
         }
     a->taken.insert(addr);
-    try_candidate(a);
+    allocate_next(a);
   });
 }
 
@@ -304,7 +278,7 @@ void ClusterAgent::keepalive() {
   etcd_.call("lease/keepalive", json{{"ID", std::to_string(lease)}}, [this, sent, lease](const json* r, const std::string& e) {
     if (lease != lease_) return;
     // etcd 3.4's gateway wraps a stream message in "result"; no TTL: the lease is gone.
-    const json* result = r && r->contains("result") ? &(*r)["result"] : r;
+    const json* result = r && etcd::field(*r, "result").is_object() ? &etcd::field(*r, "result") : r;
     if (result && etcd::integer(*result, "TTL") > 0) {
       lease_until_ = sent + limits::kClusterLeaseTtl;  // counted from the send: etcd's clock started no earlier
     } else if (result) {
@@ -369,7 +343,7 @@ void ClusterAgent::session_started(const PublicKey& k) {
   const std::string h = hex(k);
   const auto vip = vips_.find(h);
   if (vip == vips_.end() || !here_.insert(h).second) return;
-  if (!home_.contains(vip->second)) route(vip->second, 32, true);
+  if (!home_.contains(vip->second.addr)) route(vip->second.addr, 32, true);
   claim(h);
 }
 
@@ -377,7 +351,7 @@ void ClusterAgent::session_ended(const PublicKey& k) {
   const std::string h = hex(k);
   const auto vip = vips_.find(h);
   if (vip == vips_.end() || !here_.erase(h)) return;
-  if (!home_.contains(vip->second)) route(vip->second, 32, false);
+  if (!home_.contains(vip->second.addr)) route(vip->second.addr, 32, false);
   if (!serving_) return;  // the lease (and the claim on it) is gone or going
   // Ours to delete only while it names this member: a takeover's claim stays.
   const std::string owner = key("owner", h);
@@ -421,12 +395,11 @@ void ClusterAgent::on_owner(const std::string& k, const std::string& value, bool
   const std::string prefix = key("owner", "");
   if (deleted || value == settings_.member || k.compare(0, prefix.size(), prefix) != 0) return;
   const std::string h = k.substr(prefix.size());
-  if (!here_.count(h)) return;
-  const auto pk = from_hex(h);
-  if (!pk) return;
+  const auto client = vips_.find(h);
+  if (!here_.count(h) || client == vips_.end()) return;
   ++takeovers_;
   log::notice("cluster: member " + value + " took over client " + h.substr(0, 16) + "...; its session here ends");
-  if (hooks_.taken_over) hooks_.taken_over(*pk);
+  if (hooks_.taken_over) hooks_.taken_over(client->second.key);
 }
 
 json ClusterAgent::status() const {

@@ -69,12 +69,15 @@ class ClusterAgent {
   bool serving() const { return serving_; }
   nlohmann::json status() const;
   std::uint64_t etcd_errors() const { return etcd_errors_; }
+  std::uint64_t takeovers() const { return takeovers_; }
+  std::uint64_t lease_losses() const { return lease_losses_; }
 
  private:
   struct Allocation;
   void allocate_batch(std::shared_ptr<Allocation> a);
   void allocate_next(std::shared_ptr<Allocation> a);
-  void try_candidate(std::shared_ptr<Allocation> a);
+  // The first of k's candidates (vip_candidates of its home block) not taken; 0: none.
+  std::uint32_t first_free(const PublicKey& k, const std::set<std::uint32_t>& taken) const;
   void grant();
   void keepalive();
   void check_lease();
@@ -100,7 +103,11 @@ class ClusterAgent {
   asio::steady_timer keepalive_timer_;
   asio::steady_timer watch_timer_;
   int ifindex_ = 0;
-  std::map<std::string, std::uint32_t> vips_;  // key hex -> pool address, as allocated
+  struct Client {
+    PublicKey key;
+    std::uint32_t addr;  // its pool address
+  };
+  std::map<std::string, Client> vips_;  // by key hex, as allocated
   std::set<std::string> here_;                 // key hex of the sessions on this member
   std::set<std::string> to_claim_;             // of those, the claims not yet sent
   bool claiming_ = false;                      // a claim transaction is in flight

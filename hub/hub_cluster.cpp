@@ -1,5 +1,7 @@
 // The hub daemon as a cluster member: what it does with the ClusterAgent
 // (hub/cluster_agent.hpp), and the drain that lets a member leave.
+#include <algorithm>
+
 #include "daemon/clock.hpp"
 #include "daemon/json_reply.hpp"
 #include "daemon/log.hpp"
@@ -42,17 +44,20 @@ void HubDaemon::start_cluster(asio::io_context& io) {
 void HubDaemon::add_cluster_clients(std::vector<ClientSettings> added) {
   std::vector<PublicKey> keys;
   for (const auto& c : added) keys.push_back(c.public_key);
-  cluster_->allocate(std::move(keys), [this](std::vector<std::uint32_t> vips, const std::string& error) {
+  cluster_->allocate(keys, [this, keys](std::vector<std::uint32_t> vips, const std::string& error) {
     if (!error.empty()) {
       log::error("cluster: new clients get no VIP (etcd: " + error + "); they cannot connect until the next reload");
       return;
     }
     std::size_t n = 0;
-    for (auto& c : settings_.clients) {
-      if (c.vip || hub_->find_client(c.public_key)) continue;
-      if (n >= vips.size()) break;
-      set_vips(c, vips[n++]);
-      hub_->add_client(c.public_key, assignment(c));
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      // Matched by key: a reload meanwhile may have removed or reordered clients.
+      const auto c = std::find_if(settings_.clients.begin(), settings_.clients.end(),
+                                  [&](const ClientSettings& s) { return s.public_key == keys[i]; });
+      if (c == settings_.clients.end() || hub_->find_client(keys[i])) continue;
+      set_vips(*c, vips[i]);
+      hub_->add_client(c->public_key, assignment(*c));
+      ++n;
     }
     install_nat();  // [[expose]] rules name the new VIPs
     log::notice("cluster: " + std::to_string(n) + " new client(s) have VIPs from etcd");

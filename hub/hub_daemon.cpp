@@ -156,15 +156,14 @@ std::string HubDaemon::render_metrics() const {
   m.family("tund_hub_resend_buffer_bytes", "gauge", "Inner bytes kept for resending, all sessions.");
   m.sample("tund_hub_resend_buffer_bytes", static_cast<double>(hub_->resend_bytes()));
   if (cluster_) {
-    const auto c = cluster_->status();
     m.family("tund_hub_cluster_serving", "gauge", "1 while this member holds its etcd lease and takes new sessions.");
-    m.sample("tund_hub_cluster_serving", c["serving"].get<bool>() ? 1 : 0);
+    m.sample("tund_hub_cluster_serving", cluster_->serving() ? 1 : 0);
     m.family("tund_hub_cluster_etcd_errors_total", "counter", "etcd requests that failed (unreachable, timed out, refused).");
-    m.sample("tund_hub_cluster_etcd_errors_total", static_cast<double>(c["etcd_errors"].get<std::uint64_t>()));
+    m.sample("tund_hub_cluster_etcd_errors_total", static_cast<double>(cluster_->etcd_errors()));
     m.family("tund_hub_cluster_takeovers_total", "counter", "Sessions ended here because another member claimed them.");
-    m.sample("tund_hub_cluster_takeovers_total", static_cast<double>(c["takeovers"].get<std::uint64_t>()));
+    m.sample("tund_hub_cluster_takeovers_total", static_cast<double>(cluster_->takeovers()));
     m.family("tund_hub_cluster_lease_losses_total", "counter", "Times the lease ran out without an answered keepalive.");
-    m.sample("tund_hub_cluster_lease_losses_total", static_cast<double>(c["lease_losses"].get<std::uint64_t>()));
+    m.sample("tund_hub_cluster_lease_losses_total", static_cast<double>(cluster_->lease_losses()));
   }
   m.family("tund_hub_drops_total", "counter", "Packets dropped, by reason.");
   const auto drops = drop_counts();  // named: items() would outlive a temporary

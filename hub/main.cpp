@@ -65,29 +65,32 @@ int print_status(const std::string& text, bool as_json) {
   return cli::kOk;
 }
 
+// The config for a command that only talks to the daemon or the system; a
+// config error is printed (the caller exits 2).
+std::optional<hub::HubSettings> load(const std::string& path) {
+  try {
+    return hub::load_hub_config(path);
+  } catch (const config::ConfigError& e) {
+    std::cerr << e.what() << "\n";
+    return std::nullopt;
+  }
+}
+
 int cmd_cleanup(const cli::Args& args) {
   const auto path = cli::config_path(args);
   if (path.empty()) return usage();
-  hub::HubSettings s;
-  try {
-    s = hub::load_hub_config(path);
-  } catch (const config::ConfigError& e) {
-    std::cerr << e.what() << "\n";
-    return cli::kUsage;
-  }
+  const auto settings = load(path);
+  if (!settings) return cli::kUsage;
+  const auto& s = *settings;
   return cli::cleanup("tund-hub", s.control_socket, s.tun_name, {{"ip", hub::nat_table_name(s.tun_name)}});
 }
 
 // Asks the running member to drain, then waits for it to stop (its clients
 // gone to other members, or the drain's deadline).
 int cmd_drain(const cli::Args& args) {
-  hub::HubSettings s;
-  try {
-    s = hub::load_hub_config(args.config);
-  } catch (const config::ConfigError& e) {
-    std::cerr << e.what() << "\n";
-    return cli::kUsage;
-  }
+  const auto settings = load(args.config);
+  if (!settings) return cli::kUsage;
+  const auto& s = *settings;
   const auto reply = daemon::control_request(s.control_socket, "drain");
   if (!reply) {
     std::cerr << "tund-hub is not running (no daemon at " << s.control_socket << ")\n";
