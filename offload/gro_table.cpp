@@ -22,7 +22,8 @@ std::uint64_t tcp_pseudo(const std::uint8_t* pkt, int version, std::size_t l4_le
 }  // namespace
 
 GroTable::GroTable(std::size_t items, bool merge)
-    : storage_(new std::uint8_t[items * (kVnetHeaderSize + kMaxPacket)]), items_(items), merge_(merge) {
+    // Zeroed: every page resident from the start (see daemon/udp_socket.cpp).
+    : storage_(new std::uint8_t[items * (kVnetHeaderSize + kMaxPacket)]()), items_(items), merge_(merge) {
   for (std::size_t i = 0; i < items; ++i) items_[i].data = storage_.get() + i * (kVnetHeaderSize + kMaxPacket);
 }
 
