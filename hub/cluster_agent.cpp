@@ -270,7 +270,7 @@ void ClusterAgent::grant() {
 void ClusterAgent::keepalive() {
   check_lease();
   if (!serving_) {
-    if (hooks_.end_quiet_sessions) hooks_.end_quiet_sessions();
+    if (hooks_.end_unanswering_sessions) hooks_.end_unanswering_sessions();
     return grant();
   }
   const auto sent = Clock::now();
@@ -306,7 +306,7 @@ void ClusterAgent::stop_serving(const std::string& why) {
   lease_ = 0;
   ++lease_losses_;
   log::error("cluster " + settings_.name + ": member " + settings_.member + " stops claiming: " + why +
-             "; no new sessions, live ones fail static while their clients are heard");
+             "; no new sessions, live ones fail static while their clients answer");
   if (hooks_.serving) hooks_.serving(false);
 }
 

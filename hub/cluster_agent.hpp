@@ -13,9 +13,11 @@
 // gone never holds up a packet. A member whose keepalives all failed for a
 // lease TTL (etcd down, or this member cut off from it) stops claiming: no
 // new sessions (not_serving), while the live ones fail static, routes and
-// all; but a session it has not heard from for a TTL ends (its client may
-// have gone to a member that etcd lets claim it), so no two members deliver
-// for one VIP much longer than the TTL. Holding a lease again, it claims its
+// all; but a session whose data has gone unanswered for a TTL ends (its
+// client may have gone to a member that etcd lets claim it), so no two
+// members deliver for one VIP much longer than the TTL. Quiet alone ends
+// nothing: an idle client is heard only every kIdleKeepalive, and etcd down
+// must not cost every idle client its session (none could get a new one). Holding a lease again, it claims its
 // sessions anew and serves.
 #pragma once
 
@@ -47,7 +49,7 @@ class ClusterAgent {
   struct Hooks {
     std::function<void(const PublicKey&)> taken_over;  // another member holds this client's session now
     std::function<void(bool)> serving;                 // the lease was lost (false) or is held again (true)
-    std::function<void()> end_quiet_sessions;          // while not serving: those not heard from for a TTL
+    std::function<void()> end_unanswering_sessions;    // while not serving: those whose data went unanswered for a TTL
   };
   ClusterAgent(asio::io_context& io, ClusterSettings settings, const HubSettings& hub, Hooks hooks);
   ~ClusterAgent();

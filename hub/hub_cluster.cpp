@@ -21,12 +21,13 @@ void HubDaemon::start_cluster(asio::io_context& io) {
     after_event(daemon::now());
   };
   hooks.serving = [this](bool yes) { hub_->set_accepting(yes && !drain_timer_); };
-  hooks.end_quiet_sessions = [this] {
+  hooks.end_unanswering_sessions = [this] {
     const Time now = daemon::now();
     for (const auto& c : settings_.clients) {
       const auto id = hub_->find_client(c.public_key);
       const auto* s = id ? hub_->session(*id) : nullptr;
-      if (s && now - s->last_received() >= limits::kClusterLeaseTtl) hub_->end_session(*id);
+      if (s && s->unanswered_since() != kNever && now - s->unanswered_since() >= limits::kClusterLeaseTtl)
+        hub_->end_session(*id);
     }
     after_event(now);
   };

@@ -15,6 +15,7 @@
 #include "daemon/asio.hpp"
 #include "daemon/control_socket.hpp"
 #include "daemon/event_sources.hpp"
+#include "daemon/heap_trim.hpp"
 #include "daemon/netlink_config.hpp"
 #include "daemon/nftables.hpp"
 #include "daemon/data_path.hpp"
@@ -91,6 +92,7 @@ class HubDaemon {
   std::unique_ptr<daemon::FdWatch> tun_watch_;
   std::vector<std::unique_ptr<daemon::FdWatch>> udp_watches_;
   daemon::DeadlineTimer timer_;
+  daemon::HeapTrimmer heap_trim_{io_};
   std::unique_ptr<ClusterAgent> cluster_;
   std::unique_ptr<asio::steady_timer> drain_timer_;
   std::chrono::steady_clock::time_point drain_until_{};

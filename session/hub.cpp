@@ -209,6 +209,7 @@ ReceiveResult Hub::on_initiation(MutableBytes msg, const Endpoint& from, Time no
   s.validation_deadline_ = s.challenge_next_ = kNever;
   s.last_handshake_ = now;
   s.last_received_ = now;
+  s.unanswered_since_ = kNever;
   ++s.channel_.stats().handshakes;
   wake_housekeeping(now);
   return ReceiveResult::reply(wire::response::kSize);
@@ -225,6 +226,7 @@ ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now
   bool newest = false;
   if (auto drop = s->channel_.open(*kp, msg, len, newest, now, opened)) return dropped(*drop);
   s->last_received_ = now;
+  s->unanswered_since_ = kNever;
   if ((!was_confirmed || before != s->channel_.current()) && s->channel_.has_staged()) mark_ready(*s);
 
   const Bytes plain(msg.data() + t::kHeaderSize, len);
@@ -446,6 +448,7 @@ std::optional<std::size_t> Hub::seal_data(HubSession& s, MutableBytes out, std::
   const auto n = s.channel_.seal_data(out, inner_len, seq, now, defer);
   if (!n) return std::nullopt;
   s.last_sent_ = now;
+  if (s.unanswered_since_ == kNever) s.unanswered_since_ = now;
   s.keepalive_due_ = kNever;
   if (!s.validated_) s.unvalidated_tx_ += *n;
   return n;

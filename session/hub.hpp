@@ -82,6 +82,11 @@ class HubSession {
   crypto::Suite suite() const { return channel_.suite(); }
   std::optional<Time> last_handshake() const { return last_handshake_; }
   Time last_received() const { return last_received_; }  // anything authenticated
+  // When the first data sent since the client was last heard left (kNever:
+  // none). A live client acknowledges data within its ack delay, so data
+  // unanswered for long says the client is gone, where mere quiet does not
+  // (an idle client is heard only every limits::kIdleKeepalive).
+  Time unanswered_since() const { return unanswered_since_; }
   // Redundancy by policy: copies sent to the client's standby address.
   std::uint64_t redundant_bytes() const { return redundant_bytes_; }
 
@@ -94,6 +99,7 @@ class HubSession {
   std::optional<Time> last_handshake_;
   Time last_received_ = Time::min();
   Time last_sent_ = Time::min();
+  Time unanswered_since_ = kNever;
   Time keepalive_due_ = kNever;
 
   // Return-path validation.

@@ -24,6 +24,7 @@
 #include "daemon/asio.hpp"
 #include "daemon/control_socket.hpp"
 #include "daemon/event_sources.hpp"
+#include "daemon/heap_trim.hpp"
 #include "daemon/netlink_config.hpp"
 #include "daemon/nftables.hpp"
 #include "daemon/data_path.hpp"
@@ -160,6 +161,7 @@ class ClientDaemon {
   std::unique_ptr<daemon::ControlServer> control_;
   std::unique_ptr<daemon::FdWatch> tun_watch_;
   daemon::DeadlineTimer timer_;
+  daemon::HeapTrimmer heap_trim_{io_};
 
   std::unique_ptr<daemon::DataPath> dp_;
   daemon::SdNotify notify_;

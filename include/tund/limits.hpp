@@ -55,6 +55,9 @@ inline constexpr auto kResolveRetry = 5s;
 // Addresses kept per hub name (A and AAAA records together).
 inline constexpr std::size_t kResolveMaxAddresses = 16;
 inline constexpr auto kLogWindow = 10s;
+// Both daemons return freed heap pages to the kernel this often
+// (daemon/heap_trim.hpp), so RSS follows the live heap, not its peak.
+inline constexpr auto kHeapTrimInterval = 60s;
 // Redundancy selectors per list ([uplinks] / [handover] redundant): each
 // inner packet is matched against all of them.
 inline constexpr std::size_t kMaxRedundantSelectors = 32;

@@ -7,8 +7,9 @@
 #     client it holds no session for is refused (not_serving);
 #   - healed, it holds a lease again, claims its session anew, and the
 #     refused client gets in;
-#   - etcd itself down and back: both members fail static, the client's
-#     traffic goes on, and the VIP is the same after etcd returns.
+#   - etcd itself down and back: both members fail static, the idle client's
+#     session stays and its traffic goes on, and the VIP is the same after
+#     etcd returns.
 set -u
 . "$(dirname "$0")/lab.sh"
 . "$(dirname "$0")/cluster_lab.sh"
@@ -28,6 +29,9 @@ owner_is() { [ "$(etcd_get "/tund/lab/owner/$(phone_hex)")" = "$1" ]; }
 owner_gone() { [ -z "$(etcd_get "/tund/lab/owner/$(phone_hex)")" ]; }
 not_serving() { ! member_serving "$1"; }
 check "$on owns the phone's session" wait_for 5 owner_is "$on"
+# BGP brings the router its route a moment after the member serves.
+routed() { [ -n "$(router_via "$vip")" ]; }
+check "the router has a route to the phone's VIP" wait_for 10 routed
 # A second client that knows only $on (a lone endpoint), started while $on is cut off.
 sed -e "s|^private_key_file = .*|private_key_file = \"tablet.key\"|" -e "s|cli.sock|tablet.sock|" \
   -e "s|^endpoints = .*|endpoint = \"$( [ "$on" = hub-a ] && echo 10.3.0.2 || echo 10.6.0.2 ):51900\"|" \
@@ -91,6 +95,10 @@ kill "$PID_etcd"; wait "$PID_etcd" 2>/dev/null
 neither_serves() { not_serving hub-a && not_serving hub-b; }
 both_serve() { member_serving hub-a && member_serving hub-b; }
 check "etcd down: both members stop claiming" wait_for 4 neither_serves
+# Idle for longer than a lease TTL: a session merely quiet stays (only data
+# that goes unanswered ends one), so a server can still reach its client.
+sleep 3
+check "the idle client's session stays" member_has_phone "$on"
 check "the client's traffic goes on (fail static)" nsx rtr ping -q -c3 -i0.2 -W1 "$vip"
 lab_start rtr etcd2 etcd --name lab --data-dir "$LAB_DIR/etcd" --listen-client-urls http://0.0.0.0:2379 \
   --advertise-client-urls http://10.9.1.2:2379 --listen-peer-urls http://127.0.0.1:2380 \

@@ -435,5 +435,24 @@ TEST(Session, IdleHubSessionIsForgottenButTheVipStays) {
   EXPECT_EQ(s.cs().vip().vip, kClientVip);
 }
 
+// A cluster member cut off from etcd ends a session only when its data goes
+// unanswered (hub/hub_cluster.cpp): quiet alone says nothing, a live client
+// acknowledges data, a gone one does not.
+TEST(Session, DataUnansweredSaysTheClientIsGoneQuietDoesNot) {
+  Sim s(16);
+  connect(s);
+  s.run_for(30s, 1s);  // idle: nothing sent, nothing unanswered
+  EXPECT_EQ(s.hub->session(0)->unanswered_since(), kNever);
+  EXPECT_EQ(s.hub_send(make_inner(kServer, kClientVip, 1)).kind, SealResult::Kind::kSend);
+  EXPECT_NE(s.hub->session(0)->unanswered_since(), kNever);
+  s.run_for(200ms);  // the client acknowledged it
+  EXPECT_EQ(s.hub->session(0)->unanswered_since(), kNever);
+  s.cs().stop();
+  const Time sent = s.now;
+  EXPECT_EQ(s.hub_send(make_inner(kServer, kClientVip, 2)).kind, SealResult::Kind::kSend);
+  s.run_for(3s, 100ms);
+  EXPECT_EQ(s.hub->session(0)->unanswered_since(), sent);
+}
+
 }  // namespace
 }  // namespace tund
