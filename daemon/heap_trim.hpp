@@ -8,28 +8,23 @@
 
 #include <malloc.h>
 
-#include "daemon/asio.hpp"
+#include "daemon/clock.hpp"
+#include "daemon/event_sources.hpp"
 #include "tund/limits.hpp"
 
 namespace tund::daemon {
 
 class HeapTrimmer {
  public:
-  explicit HeapTrimmer(asio::io_context& io) : timer_(io) { arm(); }
-  ~HeapTrimmer() { timer_.cancel(); }
-  HeapTrimmer(const HeapTrimmer&) = delete;
-  HeapTrimmer& operator=(const HeapTrimmer&) = delete;
+  explicit HeapTrimmer(asio::io_context& io) : timer_(io, [this] { trim(); }) { arm(); }
 
  private:
-  void arm() {
-    timer_.expires_after(limits::kHeapTrimInterval);
-    timer_.async_wait([this](boost::system::error_code ec) {
-      if (ec) return;
-      ::malloc_trim(0);
-      arm();
-    });
+  void arm() { timer_.arm(now() + limits::kHeapTrimInterval); }
+  void trim() {
+    ::malloc_trim(0);
+    arm();
   }
-  asio::steady_timer timer_;
+  DeadlineTimer timer_;
 };
 
 }  // namespace tund::daemon

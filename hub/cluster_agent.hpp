@@ -17,8 +17,8 @@
 // client may have gone to a member that etcd lets claim it), so no two
 // members deliver for one VIP much longer than the TTL. Quiet alone ends
 // nothing: an idle client is heard only every kIdleKeepalive, and etcd down
-// must not cost every idle client its session (none could get a new one). Holding a lease again, it claims its
-// sessions anew and serves.
+// must not cost every idle client its session (none could get a new one).
+// Holding a lease again, it claims its sessions anew and serves.
 #pragma once
 
 #include <functional>
