@@ -112,9 +112,10 @@ SealResult ClientSession::seal(MutableBytes buf, std::size_t inner_len, Time now
     clamp_mss(MutableBytes(buf.data() + t::kDataOffset, inner_len), mss_for(mtu, 4), mss_for(mtu, 6));
   }
   note_inner(now);
-  // During a switching exchange new data waits (bounded) so that what the hub
-  // lacks goes out first: resends behind newer data look like loss to inner TCP.
-  if (channel_.can_send(now) && !stream_.switching()) {
+  // During a sudden switch's exchange new data waits (bounded) so that what the
+  // hub lacks goes out first: resends behind newer data look like loss to
+  // inner TCP. A planned switch lost nothing: data goes on.
+  if (channel_.can_send(now) && !stream_.holds_new_data()) {
     const std::uint64_t seq = stream_.send(Bytes(buf.data() + t::kDataOffset, inner_len), now);
     // The user's redundancy policy (read before the AEAD may run in place).
     const bool named = redundant(owner_.config_.redundant, Bytes(buf.data() + t::kDataOffset, inner_len));
@@ -209,7 +210,7 @@ std::optional<ClientTransmit> ClientSession::poll_transmit(MutableBytes out, Tim
       return ClientTransmit{*len, dup_path_};
     }
   }
-  if (channel_.has_staged() && !stream_.switching()) {
+  if (channel_.has_staged() && !stream_.holds_new_data()) {
     const std::size_t n = channel_.unstage(out.subspan(t::kSeqSize));
     const std::uint64_t seq_staged = stream_.send(Bytes(out.data() + t::kDataOffset, n), now);
     return seal_data(out, n, seq_staged, now);

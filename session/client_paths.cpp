@@ -52,6 +52,11 @@ void ClientSession::remove_path(PathId id) {
 
 void ClientSession::set_active_path(PathId id, Time now) {
   if (id == active_path_) return;
+  // Planned: the path we leave still carries (not found dead, not suspected,
+  // answering within the suspicion timeout), so the move is make before break.
+  const Path* old = find_path(active_path_);
+  const bool planned = old && !old->stats.dead && suspected_at_ == kNever &&
+                       (awaiting_since_ == kNever || now - awaiting_since_ < suspicion_timeout());
   end_suspicion();
   const bool handover = active_path_ != 0;
   active_path_ = id;
@@ -69,10 +74,10 @@ void ClientSession::set_active_path(PathId id, Time now) {
   // resends what the other lacks.
   ControlFrame f;
   f.kind = wire::ControlKind::kAck;
-  f.ack.flags = wire::control::kAckFlagSwitch;
+  f.ack.flags = wire::control::kAckFlagSwitch | (planned ? wire::control::kAckFlagPlanned : 0);
   std::erase_if(control_queue_, [](const QueuedControl& q) { return q.frame.kind == wire::ControlKind::kAck; });
   control_queue_.insert(control_queue_.begin(), {f, id});
-  stream_.begin_switch(now);
+  stream_.begin_switch(now, planned);
 }
 
 Duration ClientSession::dead_timeout() const {
@@ -146,8 +151,9 @@ Duration ClientSession::suspicion_timeout() const {
 
 Time ClientSession::suspicion_due() const {
   // Only data makes a suspicion (an idle session's probes wait for the dead
-  // verdict), one at a time, never during a switching exchange.
-  if (awaiting_since_ == kNever || suspected_at_ != kNever || stream_.switching() ||
+  // verdict), one at a time, never while a sudden switch holds new data (a
+  // planned one may find its new path silent and copy back to the old).
+  if (awaiting_since_ == kNever || suspected_at_ != kNever || stream_.holds_new_data() ||
       stream_.resend_buffer().packets() == 0 || paths_.size() < 2)
     return kNever;
   return awaiting_since_ + suspicion_timeout();

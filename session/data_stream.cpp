@@ -41,21 +41,23 @@ std::optional<InnerPacket> DataStream::receive(Bytes plain, Time now, DropReason
   return inner;
 }
 
-void DataStream::begin_switch(Time now) {
+void DataStream::begin_switch(Time now, bool planned) {
   switch_started_ = now;
   switch_seq_ = next_seq_;
+  planned_ = planned;
 }
 
 std::optional<DataStream::Completed> DataStream::complete_switch(Time now) {
   if (switch_started_ == kNever) return std::nullopt;
   Completed c;
-  c.resent = resend_.schedule_resend(switch_seq_, now);
+  if (!planned_) c.resent = resend_.schedule_resend(switch_seq_, now);
   c.took = now - switch_started_;
   switch_started_ = kNever;
   return c;
 }
 
-bool DataStream::answer_switch(Time now) {
+bool DataStream::answer_switch(Time now, bool planned) {
+  if (planned) return true;
   const bool allowed = !resend_.has_resend() &&
                        (last_answer_ == kNever || now - last_answer_ >= limits::kSwitchExchangeInterval);
   if (!allowed) return false;

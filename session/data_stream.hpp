@@ -11,7 +11,9 @@
 //                              with its own receive state (rate limited)
 //   client  complete_switch()  resends what the hub's answer says it lacks
 // Resends are bounded by what was sent once: an exchange never makes a side
-// send more than the data it already sent.
+// send more than the data it already sent. A planned switch (the old path
+// still carries; kAckFlagPlanned) is make before break: new data goes on at
+// once and neither side resends, since what took the old path arrives.
 #pragma once
 
 #include <optional>
@@ -59,8 +61,10 @@ class DataStream {
   Ack make_ack(std::uint32_t flags) { return acks_.make_ack(flags); }
 
   // --- the switching exchange, the client's half
-  void begin_switch(Time now);
+  void begin_switch(Time now, bool planned);
   bool switching() const { return switch_started_ != kNever; }
+  // New data waits for the hub's answer (a sudden switch only).
+  bool holds_new_data() const { return switching() && !planned_; }
   Time switch_started() const { return switch_started_; }
   void abandon_switch() { switch_started_ = kNever; }
   // The hub's answer came: what it lacks is scheduled. Packets scheduled and
@@ -73,8 +77,9 @@ class DataStream {
 
   // --- the switching exchange, the hub's half
   // Honours at most one exchange per kSwitchExchangeInterval and none while
-  // the last one's resends are still leaving; false when refused.
-  bool answer_switch(Time now);
+  // the last one's resends are still leaving; false when refused. A planned
+  // switch schedules nothing and is never refused.
+  bool answer_switch(Time now, bool planned);
 
  private:
   std::uint64_t id_ = 0;
@@ -83,6 +88,7 @@ class DataStream {
   AckState acks_;
   Time switch_started_ = kNever;
   std::uint64_t switch_seq_ = 0;  // next_seq_ when the switch began
+  bool planned_ = false;
   Time last_answer_ = kNever;
 };
 

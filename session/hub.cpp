@@ -299,11 +299,18 @@ ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now
       // (toward the old path) goes again, once the new path is validated. Our
       // own receive state goes back at once, so the client can do the same.
       // Rate limited (data_stream.hpp): switch acks cannot multiply what we send.
-      if (s->stream_.answer_switch(now)) ++s->switches_;
+      const bool planned = frame->ack.flags & wire::control::kAckFlagPlanned;
+      if (s->stream_.answer_switch(now, planned)) ++s->switches_;
       else drops_.count(DropReason::kSwitchRateLimited);
+      // Planned: the old path still carries, so data goes on there until the
+      // new one is validated. It was validated itself: no one else is sent to.
+      if (planned && !s->validated_ && s->previous_.valid()) {
+        s->via_previous_ = true;
+        if (s->channel_.has_staged()) mark_ready(*s);
+      }
       ControlFrame reply;
       reply.kind = wire::ControlKind::kAck;
-      reply.ack.flags = wire::control::kAckFlagSwitch;
+      reply.ack.flags = frame->ack.flags & (wire::control::kAckFlagSwitch | wire::control::kAckFlagPlanned);
       queue_control(*s, reply, from);
     }
   }
@@ -314,6 +321,7 @@ void Hub::migrate(HubSession& s, const Endpoint& to, std::size_t bytes, Time now
   if (s.validated_) s.previous_ = s.endpoint_;
   s.endpoint_ = to;
   s.validated_ = false;
+  s.via_previous_ = false;  // until the client says its old path still carries
   s.unvalidated_rx_ = bytes;
   s.unvalidated_tx_ = 0;
   ++s.path_changes_;
@@ -401,7 +409,7 @@ SealResult Hub::seal_to_client(std::optional<ClientId> id, MutableBytes buf, std
     if (inner_len > mtu) return SealResult::too_big(mtu);
     clamp_mss(MutableBytes(buf.data() + t::kDataOffset, inner_len), mss_for(mtu, 4), mss_for(mtu, 6));
   }
-  const bool within_budget = s.validated_ || s.unvalidated_tx_ + inner_len + t::kDataOverhead <=
+  const bool within_budget = s.validated_ || s.via_previous_ || s.unvalidated_tx_ + inner_len + t::kDataOverhead <=
                                                  limits::kUnvalidatedAmplification * s.unvalidated_rx_;
   // Resends go first: new data waits behind them (keeps reordering small).
   if (within_budget && !s.stream_.has_resend() && s.channel_.can_send(now)) {
@@ -410,7 +418,7 @@ SealResult Hub::seal_to_client(std::optional<ClientId> id, MutableBytes buf, std
     const bool named = redundant(config_.redundant, Bytes(buf.data() + t::kDataOffset, inner_len));
     if (auto n = seal_data(s, buf, inner_len, seq, defer, now)) {
       SealResult r = SealResult::send(*n);
-      r.to = s.endpoint_;
+      r.to = s.data_endpoint();
       pending_copy_ = {};
       if (named && s.validated_ && s.standby_heard_ + limits::kRedundantStandbyFresh > now &&
           !(s.standby_ == s.endpoint_)) {
@@ -450,7 +458,7 @@ std::optional<std::size_t> Hub::seal_data(HubSession& s, MutableBytes out, std::
   s.last_sent_ = now;
   if (s.unanswered_since_ == kNever) s.unanswered_since_ = now;
   s.keepalive_due_ = kNever;
-  if (!s.validated_) s.unvalidated_tx_ += *n;
+  if (!s.validated_ && !s.via_previous_) s.unvalidated_tx_ += *n;
   return n;
 }
 
@@ -463,7 +471,7 @@ std::optional<HubTransmit> Hub::poll_transmit(MutableBytes out, Time now) {
       continue;
     }
     std::optional<std::size_t> len;
-    Endpoint to = s->endpoint_;
+    Endpoint to = s->data_endpoint();
     std::uint64_t seq = 0;
     if (!s->control_queue_.empty()) {
       auto q = s->control_queue_.front();
@@ -477,7 +485,7 @@ std::optional<HubTransmit> Hub::poll_transmit(MutableBytes out, Time now) {
         s->last_sent_ = now;
         s->keepalive_due_ = kNever;
       }
-    } else if (!s->validated_) {
+    } else if (!s->validated_ && !s->via_previous_) {
       ready_.pop_back();  // data waits for the new path's validation
       continue;
     } else if (auto n = s->stream_.next_resend(out.subspan(t::kDataOffset, out.size() - t::kDataOverhead), seq)) {

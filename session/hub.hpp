@@ -17,7 +17,9 @@
 // session keys; until the client answers from it, the hub sends there at most
 // kUnvalidatedAmplification times what it received from it (the rest waits in
 // the staging queue), and without an answer within kPathValidationTimeout it
-// returns to the last validated path.
+// returns to the last validated path. After a planned switch (the client's
+// old path still carries: kAckFlagPlanned) data goes on to the last validated
+// path until the new one answers, so nothing waits for the round trip.
 #pragma once
 
 #include <map>
@@ -69,6 +71,9 @@ class HubSession {
   ClientId client() const { return client_; }
   const Endpoint& endpoint() const { return endpoint_; }
   bool path_validated() const { return validated_; }
+  // Where data goes now: the return path, or the last validated one while a
+  // planned switch's new path is being validated.
+  const Endpoint& data_endpoint() const { return !validated_ && via_previous_ ? previous_ : endpoint_; }
   std::uint64_t path_changes() const { return path_changes_; }
   // The largest datagram the client's active path carries, as the client
   // found and told (kPathMtu; 0: not told, no limit); inner packets beyond it
@@ -105,6 +110,7 @@ class HubSession {
   // Return-path validation.
   bool validated_ = true;
   Endpoint previous_;  // last validated endpoint, to fall back to
+  bool via_previous_ = false;  // planned switch: data to previous_ until validated
   Probe challenge_;
   Time challenge_next_ = kNever;
   Time validation_deadline_ = kNever;

@@ -141,6 +141,10 @@ inline constexpr std::size_t kChallenge = 12;
 inline constexpr std::size_t kProbeSize = 20;
 inline constexpr std::size_t kAckFlags = 4;
 inline constexpr std::uint32_t kAckFlagSwitch = 1;  // part of the switching exchange
+// With kAckFlagSwitch: the client left a path that still carries (make before
+// break): nothing was lost, nothing is resent, and nothing waits for the new
+// path's validation.
+inline constexpr std::uint32_t kAckFlagPlanned = 2;
 inline constexpr std::size_t kAckHighest = 12;
 inline constexpr std::size_t kAckBitmap = 20;
 inline constexpr std::size_t kAckBitmapBytes = 64;

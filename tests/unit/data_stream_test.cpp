@@ -63,11 +63,12 @@ TEST(DataStream, TheSwitchingExchangeResendsExactlyWhatThePeerLacks) {
   // The hub sends 1..4; the client receives none of them.
   for (std::uint8_t i = 1; i <= 4; ++i) hub.send(inner_of(plaintext(0, i)), t0);
 
-  client.begin_switch(t0);
+  client.begin_switch(t0, false);
   EXPECT_TRUE(client.switching());
+  EXPECT_TRUE(client.holds_new_data());
   // The client's receive state reaches the hub: it resends all four.
   ASSERT_TRUE(hub.on_ack(client.make_ack(wire::control::kAckFlagSwitch)));
-  ASSERT_TRUE(hub.answer_switch(t0));
+  ASSERT_TRUE(hub.answer_switch(t0, false));
   std::vector<std::uint8_t> out(64);
   std::uint64_t seq = 0;
   std::vector<std::uint64_t> hub_resent;
@@ -91,20 +92,47 @@ TEST(DataStream, TheSwitchingExchangeResendsExactlyWhatThePeerLacks) {
   EXPECT_FALSE(client.complete_switch(t0));
 }
 
+// A planned switch (the old path still carries) holds no new data and
+// schedules no resends on either side, whatever went unacknowledged.
+TEST(DataStream, PlannedSwitchResendsNothingAndHoldsNothing) {
+  DataStream client({}), hub({});
+  client.restart(1);
+  hub.restart(1);
+  for (std::uint8_t i = 1; i <= 4; ++i) {
+    client.send(inner_of(plaintext(0, i)), t0);
+    hub.send(inner_of(plaintext(0, i)), t0);
+  }
+  client.begin_switch(t0, true);
+  EXPECT_TRUE(client.switching());
+  EXPECT_FALSE(client.holds_new_data());
+  ASSERT_TRUE(hub.on_ack(client.make_ack(wire::control::kAckFlagSwitch | wire::control::kAckFlagPlanned)));
+  ASSERT_TRUE(hub.answer_switch(t0, true));
+  EXPECT_FALSE(hub.has_resend());
+  // Never refused either: it schedules nothing, so it cannot multiply sends.
+  EXPECT_TRUE(hub.answer_switch(t0, true));
+  const auto done = client.complete_switch(t0 + std::chrono::milliseconds(3));
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->resent, 0u);
+  EXPECT_FALSE(client.has_resend());
+  // A sudden switch afterwards is not refused for it.
+  EXPECT_TRUE(hub.answer_switch(t0, false));
+  EXPECT_TRUE(hub.has_resend());
+}
+
 TEST(DataStream, AnswersAtMostOneExchangePerIntervalAndNoneWhileResending) {
   DataStream hub({});
   hub.restart(1);
   for (std::uint8_t i = 1; i <= 3; ++i) hub.send(inner_of(plaintext(0, i)), t0);
-  ASSERT_TRUE(hub.answer_switch(t0));
+  ASSERT_TRUE(hub.answer_switch(t0, false));
   std::vector<std::uint8_t> out(64);
   std::uint64_t seq = 0;
   ASSERT_TRUE(hub.next_resend(out, seq));
   // Resends still leaving: refused, whatever the time.
-  EXPECT_FALSE(hub.answer_switch(t0 + limits::kSwitchExchangeInterval));
+  EXPECT_FALSE(hub.answer_switch(t0 + limits::kSwitchExchangeInterval, false));
   while (hub.next_resend(out, seq)) {
   }
-  EXPECT_FALSE(hub.answer_switch(t0 + limits::kSwitchExchangeInterval / 2));
-  EXPECT_TRUE(hub.answer_switch(t0 + limits::kSwitchExchangeInterval));
+  EXPECT_FALSE(hub.answer_switch(t0 + limits::kSwitchExchangeInterval / 2, false));
+  EXPECT_TRUE(hub.answer_switch(t0 + limits::kSwitchExchangeInterval, false));
 }
 
 TEST(DataStream, AnAckForDataNeverSentChangesNothing) {

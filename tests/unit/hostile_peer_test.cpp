@@ -180,8 +180,25 @@ TEST(Amplification, ManySwitchAcksResendTheUnacknowledgedBytesAtMostOnce) {
   // A (malicious, authenticated) client flips paths 60 times in 120 ms, each
   // flip a switch-flagged ack, and never acknowledges what the hub resends
   // (everything toward it is lost), so every ack claims the same old state.
+  // First as planned switches (each leaves a path it keeps): they schedule
+  // nothing, so only the answers (one per ack, as big) come back.
   for (int i = 0; i < 60; ++i) {
     s.cs().set_active_path(i % 2 ? 1 : 2, s.now);
+    for (int step = 0; step < 2; ++step) {
+      s.now += 1ms;
+      s.pump();
+      s.take_in_flight(Sim::Dir::kToClient);
+    }
+  }
+  const std::size_t planned_in = s.bytes_to_hub - to_hub0, planned_out = s.bytes_to_client - to_client0;
+  EXPECT_LE(planned_out, planned_in) << "planned switches resend nothing";
+  EXPECT_EQ(s.hub->session(0)->resend_buffer().resent(), 0u);
+  // Then as sudden ones: each leaves a path that vanished (and comes back).
+  for (int i = 0; i < 60; ++i) {
+    const session::PathId from = s.cs().active_path(), to = from == 1 ? 2 : 1;
+    s.cs().remove_path(from);
+    s.cs().set_active_path(to, s.now);
+    s.cs().add_path(from, s.now);
     for (int step = 0; step < 2; ++step) {
       s.now += 1ms;
       s.pump();
@@ -192,9 +209,10 @@ TEST(Amplification, ManySwitchAcksResendTheUnacknowledgedBytesAtMostOnce) {
   EXPECT_LE(sent, unacked + 3 * received) << "sent " << sent << " for " << received << " received, " << unacked
                                           << " unacknowledged";
   EXPECT_GT(s.hub->drops()[DropReason::kSwitchRateLimited], 0u);
-  // A genuine switch afterwards still gets what was lost.
+  // A genuine sudden switch afterwards still gets what was lost.
   s.now += limits::kSwitchExchangeInterval;
   ASSERT_EQ(s.cs().active_path(), 1u);
+  s.cs().remove_path(1);
   s.cs().set_active_path(2, s.now);
   s.run_for(50ms, 1ms);
   EXPECT_EQ(s.delivered_to_client.size(), 40u);
