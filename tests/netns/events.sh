@@ -38,6 +38,11 @@ restore_addr() {
 event_planned() { nsx cli "$BIN/tund" switch lte0 -c "$LAB_DIR/cli.toml" >/dev/null; }
 restore_planned() { nsx cli "$BIN/tund" switch auto -c "$LAB_DIR/cli.toml" >/dev/null; }
 
+# Nothing happens: what the traffic costs by itself (none_hog: what the CPU
+# hog alone costs, the baseline planned_hog is read against).
+event_none() { :; }
+restore_none() { :; }
+
 # Down and up three times within five seconds.
 event_flap() {
   for i in 1 2 3; do

@@ -152,10 +152,21 @@ ${LAB_PERF:+[performance]
 $LAB_PERF}
 TOML
   } > "$LAB_DIR/cli.toml"
-  lab_start hub hub "$BIN/tund-hub" run -c "$LAB_DIR/hub.toml"
+  lab_start hub hub $(lab_unit_sched tund-hub) "$BIN/tund-hub" run -c "$LAB_DIR/hub.toml"
   wait_for 5 nsx hub "$BIN/tund-hub" status -c "$LAB_DIR/hub.toml"
-  lab_start cli cli "$BIN/tund" run -c "$LAB_DIR/cli.toml"
+  lab_start cli cli $(lab_unit_sched tund@) "$BIN/tund" run -c "$LAB_DIR/cli.toml"
   wait_for 10 nsx cli "$BIN/tund" status -c "$LAB_DIR/cli.toml"
+}
+
+# lab_unit_sched UNIT: with LAB_AS_UNITS=1 (the benchmarks: they measure what
+# ships), the chrt prefix that gives a daemon the scheduling its systemd unit
+# sets (CPUSchedulingPolicy=, CPUSchedulingPriority=); otherwise nothing.
+lab_unit_sched() {
+  [ "${LAB_AS_UNITS:-}" = 1 ] || return 0
+  local unit="$ROOT/systemd/$1.service.in" policy prio
+  policy=$(sed -n 's/^CPUSchedulingPolicy=//p' "$unit")
+  prio=$(sed -n 's/^CPUSchedulingPriority=//p' "$unit")
+  case "$policy" in rr | fifo) echo "chrt --$policy $prio" ;; esac
 }
 
 # lab_start NS NAME CMD...: runs a process in the background, output to
