@@ -14,6 +14,7 @@ void ResendBuffer::pop_front() {
   bytes_ -= e.data.size();
   if (e.resend && !e.acked) --resend_pending_;
   if (pool_.size() < limits::kResendPoolMax) pool_.push_back(std::move(e.data));
+  else e.data = std::vector<std::uint8_t>();  // freed now, not when the slot is reused
   entries_.pop_front();
 }
 
@@ -39,7 +40,8 @@ void ResendBuffer::remember(std::uint64_t seq, Bytes packet, Time now) {
 bool ResendBuffer::on_ack(const Ack& ack, std::uint64_t next_seq) {
   if (ack.highest >= next_seq) return false;  // acknowledges data never sent
   const std::uint64_t floor = ack.highest >= kAckBits ? ack.highest - kAckBits : 0;
-  for (auto& e : entries_) {
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    Entry& e = entries_[i];
     if (e.seq > ack.highest) break;
     bool have = e.seq == ack.highest || e.seq < floor;
     if (!have) {
@@ -58,7 +60,8 @@ bool ResendBuffer::on_ack(const Ack& ack, std::uint64_t next_seq) {
 std::size_t ResendBuffer::schedule_resend(std::uint64_t end_seq, Time now) {
   expire(now);
   std::size_t n = 0;
-  for (auto& e : entries_) {
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    Entry& e = entries_[i];
     if (e.seq >= end_seq) break;
     if (!e.acked && !e.resend) {
       e.resend = true;
@@ -71,7 +74,8 @@ std::size_t ResendBuffer::schedule_resend(std::uint64_t end_seq, Time now) {
 
 std::optional<std::size_t> ResendBuffer::next_resend(MutableBytes out, std::uint64_t& seq) {
   if (!resend_pending_) return std::nullopt;
-  for (auto& e : entries_) {
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    Entry& e = entries_[i];
     if (!e.resend || e.acked) continue;
     e.resend = false;
     --resend_pending_;
@@ -95,7 +99,7 @@ void ResendBuffer::schedule_last() {
 }
 
 void ResendBuffer::cancel_resend() {
-  for (auto& e : entries_) e.resend = false;
+  for (std::size_t i = 0; i < entries_.size(); ++i) entries_[i].resend = false;
   resend_pending_ = 0;
 }
 

@@ -1,7 +1,8 @@
 // The sender's memory of recently sent inner packets, so that what the other
 // side did not receive can be sent again after a handover. Bounded three ways
-// (bytes, packets, age): the oldest go first. Packet storage is recycled
-// through a small pool, so steady state allocates nothing.
+// (bytes, packets, age): the oldest go first. Entries live in a ring and
+// packet storage is recycled through a small pool, so steady state allocates
+// nothing.
 //
 //   remember(seq, packet)      after sealing data sequence `seq`
 //   on_ack(ack)                drops what the peer has; refuses an ack for
@@ -11,12 +12,12 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <vector>
 
 #include "crypto/replay_window.hpp"
 #include "session/control.hpp"
+#include "session/ring.hpp"
 #include "tund/limits.hpp"
 #include "tund/types.hpp"
 
@@ -54,17 +55,17 @@ class ResendBuffer {
 
  private:
   struct Entry {
-    std::uint64_t seq;
-    Time sent;
-    bool acked;
-    bool resend;
+    std::uint64_t seq = 0;
+    Time sent{};
+    bool acked = false;
+    bool resend = false;
     std::vector<std::uint8_t> data;
   };
   void pop_front();
   void trim_front();
 
   ResendLimits limits_;
-  std::deque<Entry> entries_;  // in sequence order
+  Ring<Entry> entries_;  // in sequence order
   std::vector<std::vector<std::uint8_t>> pool_;
   std::size_t bytes_ = 0;
   std::size_t resend_pending_ = 0;
