@@ -106,10 +106,11 @@ SealResult ClientSession::seal(MutableBytes buf, std::size_t inner_len, Time now
   if (state_ == State::kIdle) return SealResult::drop(DropReason::kNoSession);
   if (inner_len + t::kDataOverhead > buf.size()) return SealResult::drop(DropReason::kPacketTooBig);
   // What the active path carries (inner_mtu.hpp): a packet too big goes back
-  // to its sender as ICMP; a SYN asks for segments that fit.
+  // to its sender as ICMP; a SYN asks for segments that fit every path.
   if (const std::size_t mtu = inner_mtu()) {
     if (inner_len > mtu) return SealResult::too_big(mtu);
-    clamp_mss(MutableBytes(buf.data() + t::kDataOffset, inner_len), mss_for(mtu, 4), mss_for(mtu, 6));
+    const std::size_t clamp = clamp_mtu();
+    clamp_mss(MutableBytes(buf.data() + t::kDataOffset, inner_len), mss_for(clamp, 4), mss_for(clamp, 6));
   }
   note_inner(now);
   // During a sudden switch's exchange new data waits (bounded) so that what the
@@ -307,7 +308,7 @@ ReceiveResult ClientSession::on_transport(crypto::Keypair& kp, MutableBytes msg,
     // Acknowledged above (the hub's liveness counts on it), delivered only
     // when its source belongs to this hub.
     if (owner_.routes_.owner_of_source(*inner) != slot_) return owner_.dropped(DropReason::kBadInnerSource);
-    if (const std::size_t mtu = inner_mtu())
+    if (const std::size_t mtu = clamp_mtu())
       clamp_mss(MutableBytes(msg.data() + t::kDataOffset, inner->length), mss_for(mtu, 4), mss_for(mtu, 6));
     return ReceiveResult::deliver(t::kDataOffset, inner->length);
   }

@@ -174,6 +174,11 @@ class ClientSession {
   const PmtuSearch* path_mtu(PathId path) const;
   // The largest inner packet the active path carries (0: no active path).
   std::size_t inner_mtu() const;
+  // What TCP connections are told to send (the MSS clamp): the least of that
+  // and what every other path is known to carry, so a handover never leaves a
+  // connection with segments too big for its new path (each would be dropped
+  // and answered with ICMP: a retransmission).
+  std::size_t clamp_mtu() const;
   std::size_t resend_bytes() const { return stream_.resend_buffer().bytes(); }
   const ResendBuffer& resend_buffer() const { return stream_.resend_buffer(); }
 

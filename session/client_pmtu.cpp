@@ -27,6 +27,14 @@ std::size_t ClientSession::inner_mtu() const {
   return m && m->mtu() > t::kDataOverhead ? m->mtu() - t::kDataOverhead : 0;
 }
 
+std::size_t ClientSession::clamp_mtu() const {
+  std::size_t mtu = inner_mtu();
+  if (!mtu) return 0;
+  for (const auto& p : paths_)
+    if (p.pmtu.found() && p.pmtu.mtu() > t::kDataOverhead) mtu = std::min(mtu, p.pmtu.mtu() - t::kDataOverhead);
+  return mtu;
+}
+
 void ClientSession::run_pmtu(Time now) {
   if (!channel_.can_send(now)) return;
   for (auto& p : paths_) {

@@ -5,6 +5,8 @@
 // probes.
 #include <gtest/gtest.h>
 
+#include "session/inner_mtu.hpp"
+#include "support/packets.hpp"
 #include "support/sim.hpp"
 
 namespace tund {
@@ -75,6 +77,32 @@ TEST(PathMtu, TheHubLearnsTheActivePathsMtuAndBothEndsAnswerTooBig) {
   s.run_for(200ms);
   EXPECT_EQ(hs.path_mtu(), kCeiling);
   EXPECT_EQ(s.client_send(make_inner(kClientVip, kServer, 5, 1420)).kind, session::SealResult::Kind::kSend);
+}
+
+// A SYN asks for segments that fit every path the session has, not only the
+// active one: after a handover to the smaller path none is too big for it.
+TEST(PathMtu, SynsAreClampedToTheSmallestPathWhilePacketsUseTheActivePath) {
+  Sim s = small_second_path(5);
+  const std::size_t small_inner = s.cs().path_mtu(2)->mtu() - wire::transport::kDataOverhead;
+  ASSERT_EQ(s.cs().inner_mtu(), kCeiling - wire::transport::kDataOverhead);
+  EXPECT_EQ(s.cs().clamp_mtu(), small_inner);
+  test::PacketSpec spec;
+  spec.tcp_flags = 0x02;                                 // SYN, from the client's VIP
+  spec.tcp_options = {2, 4, 0x05, 0xb4, 1, 1, 1, 1};     // MSS 1460
+  const auto syn = test::build_packet(spec, {});
+  s.delivered_to_hub.clear();
+  ASSERT_EQ(s.client_send(syn).kind, session::SealResult::Kind::kSend);
+  s.run_for(20ms);
+  ASSERT_EQ(s.delivered_to_hub.size(), 1u);
+  const auto& got = s.delivered_to_hub[0];
+  EXPECT_EQ(std::uint16_t(got[20 + 22] << 8 | got[20 + 23]), session::mss_for(small_inner, 4));
+  // Packets still go at the active path's size.
+  EXPECT_EQ(s.client_send(make_inner(kClientVip, kServer, 1, 1420)).kind, session::SealResult::Kind::kSend);
+  // A segment of the clamped size fits the small path after a handover.
+  s.cs().set_active_path(2, s.now);
+  s.run_for(200ms);
+  EXPECT_EQ(s.client_send(make_inner(kClientVip, kServer, 2, session::mss_for(small_inner, 4) + 40)).kind,
+            session::SealResult::Kind::kSend);
 }
 
 TEST(PathMtu, ProbeEchoesAreNeverBiggerThanProbesAndIdleSessionsDoNotSearch) {
