@@ -37,8 +37,12 @@ lab_up() {
     ip netns add "$(ns $n)"
     nsx $n ip link set lo up
   done
-  lab_veth cli wlan0 10.1.0.2/24 inet w1 10.1.0.1/24
-  lab_veth cli lte0 10.2.0.2/24 inet l2 10.2.0.1/24
+  if lab_radio; then
+    lab_emulated_uplinks
+  else
+    lab_veth cli wlan0 10.1.0.2/24 inet w1 10.1.0.1/24
+    lab_veth cli lte0 10.2.0.2/24 inet l2 10.2.0.1/24
+  fi
   lab_veth cli2 wlan0 10.5.0.2/24 inet w5 10.5.0.1/24
   lab_veth hub eth0 10.3.0.2/24 inet e3 10.3.0.1/24
   lab_veth hub2 eth0 10.6.0.2/24 inet e6 10.6.0.1/24
@@ -54,6 +58,62 @@ lab_up() {
   nsx srv2 ip route add default via 10.8.0.1
   for n in inet hub hub2; do nsx $n sysctl -qw net.ipv4.ip_forward=1; done
 }
+
+# Emulated radio uplinks (bench/linkem): with LINKS set, cli's wlan0 and
+# lte0 reach the router through the link emulator in namespace em, which
+# forwards frames between wc|wr (wlan0) and lc|lr (lte0) as the profiles
+# say (bench/linkem/profiles/NAME.profile):
+#   LINKS=radio             wlan0 wifi-good, lte0 lte
+#   LINKS=WLAN,LTE          e.g. LINKS=wifi-good,geo
+#   LINKS= or ideal         plain veths, no emulator (the default)
+# Addresses, routes and interface names are those of the plain lab, so every
+# event of events.sh works the same; lab_link changes a link at run time.
+LINKEM_PROFILES="$ROOT/bench/linkem/profiles"
+lab_radio() { [ -n "${LINKS:-}" ] && [ "${LINKS:-}" != ideal ]; }
+lab_link_profiles() {  # prints "WLAN_PROFILE LTE_PROFILE"
+  case "$LINKS" in
+    radio) echo "wifi-good lte" ;;
+    *,*) echo "${LINKS%,*} ${LINKS#*,}" ;;
+    *) echo "$LINKS $LINKS" ;;
+  esac
+}
+# The emulator is the network: it runs above the daemons' priority (RR 10)
+# so what it models is not delayed by what it carries.
+lab_linkem_sched() { echo "chrt --fifo 20"; }
+# Frames into the emulator must be real frames: no TSO/GSO super-frames, no
+# checksums left for a device to fill in (next-steps: linkem pitfalls).
+lab_offloads_off() {  # lab_offloads_off NS DEV
+  nsx "$1" ethtool -K "$2" tso off gso off gro off tx off rx off tx-udp-segmentation off >/dev/null 2>&1 ||
+    nsx "$1" ethtool -K "$2" tso off gso off gro off tx off rx off >/dev/null
+}
+lab_emulated_uplinks() {
+  local wlan lte
+  read -r wlan lte <<< "$(lab_link_profiles)"
+  ip netns add "$(ns em)"
+  nsx em ip link set lo up
+  local cif pif near far addr peer
+  while read -r cif pif near far addr peer; do
+    ip link add "$cif" netns "$(ns cli)" type veth peer name "$near" netns "$(ns em)"
+    ip link add "$pif" netns "$(ns inet)" type veth peer name "$far" netns "$(ns em)"
+    nsx cli ip addr add "$addr" dev "$cif"
+    nsx inet ip addr add "$peer" dev "$pif"
+    nsx cli ip link set "$cif" up; nsx inet ip link set "$pif" up
+    nsx em ip link set "$near" up; nsx em ip link set "$far" up
+    lab_offloads_off cli "$cif"; lab_offloads_off inet "$pif"
+    lab_offloads_off em "$near"; lab_offloads_off em "$far"
+  done <<'LINKS_EOF'
+wlan0 w1 wc wr 10.1.0.2/24 10.1.0.1/24
+lte0 l2 lc lr 10.2.0.2/24 10.2.0.1/24
+LINKS_EOF
+  lab_start em linkem $(lab_linkem_sched) "$BIN/linkem" run --control "$LAB_DIR/linkem.sock" \
+    "wlan:wc:wr:$LINKEM_PROFILES/$wlan.profile" "lte:lc:lr:$LINKEM_PROFILES/$lte.profile"
+  wait_for 5 test -S "$LAB_DIR/linkem.sock" || { echo "lab: linkem did not start:"; cat "$LAB_DIR/linkem.log"; return 1; }
+}
+# lab_link wlan|lte up|down|both WORD...: change a link now (profile.hpp's words);
+# lab_link_load wlan|lte PROFILE: replace it with a shipped profile.
+lab_link() { nsx em "$BIN/linkem" ctl "$LAB_DIR/linkem.sock" set "$@" >/dev/null; }
+lab_link_load() { nsx em "$BIN/linkem" ctl "$LAB_DIR/linkem.sock" load "$1" "$LINKEM_PROFILES/$2.profile" >/dev/null; }
+lab_link_stats() { nsx em "$BIN/linkem" ctl "$LAB_DIR/linkem.sock" stats; }
 
 # lab_ipv6: IPv6 beside IPv4 on the router's links (fd0N::/64 for 10.N.0.0/24,
 # .1 = ::1, .2 = ::2), the hub's eth0 and its default route, forwarding on
@@ -203,7 +263,7 @@ lab_down() {
   for p in "${LAB_PIDS[@]}"; do wait "$p" 2>/dev/null; done
   LAB_PIDS=()
   # Anything else still running inside a lab namespace goes too.
-  for n in cli cli2 inet hub hub2 srv srv2 lan ${LAB_EXTRA_NS:-}; do
+  for n in cli cli2 inet hub hub2 srv srv2 lan em ${LAB_EXTRA_NS:-}; do
     ip netns pids "$(ns $n)" 2>/dev/null | xargs -r kill 2>/dev/null
     ip netns del "$(ns $n)" 2>/dev/null
     rm -rf "/etc/netns/$(ns $n)"
