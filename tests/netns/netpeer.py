@@ -21,6 +21,11 @@
                                   at RATE per second; with --initiations: initiation-sized
                                   datagrams with a valid mac1 instead (a handshake flood).
                                   Prints "<sent> <replies> <cookie-replies> <achieved-rate>"
+  netpeer.py call PORT PEER PEERPORT SECONDS LOG [SIZE]  one side of a voice call: a SIZE-byte
+                                  (default 200) datagram every 20 ms to PEER, each carrying its number
+                                  and send time; every datagram received is logged to LOG as
+                                  "seq sent_ns received_ns" (wall clock: one host, one clock), after a
+                                  header "start START_NS interval_ns 20000000 sent N"
   netpeer.py notify PATH          act as systemd's notification socket at PATH: print each
                                    datagram on one line (newlines as " | ") until killed
 """
@@ -99,6 +104,49 @@ def flood(host, port, seconds, rate, rest):
     print(sent, replies, cookies, int(sent / seconds), flush=True)
 
 
+def call(port, peer, peer_port, seconds, log, size):
+    """Sends on an absolute 20 ms schedule (a late wake-up does not shift the
+    frames after it) and receives in between; frames still in flight are
+    awaited for 2 s after the last one is sent."""
+    import select, struct
+    interval = 20_000_000
+    family = socket.AF_INET6 if ":" in peer else socket.AF_INET
+    s = socket.socket(family, socket.SOCK_DGRAM)
+    s.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", port))
+    s.setblocking(False)
+    pad = bytes(max(0, size - 12))
+    start = time.time_ns()
+    count = int(seconds * 1e9 // interval)
+    got, seq = [], 0
+    print("ready", flush=True)
+    end = start + count * interval + 2_000_000_000
+    while True:
+        now = time.time_ns()
+        while seq < count and start + seq * interval <= now:
+            try:
+                s.sendto(struct.pack("!IQ", seq, now) + pad, (peer, peer_port))
+            except OSError:
+                pass  # no route for a moment (a handover): the frame is lost, as in a call
+            seq += 1
+        if now >= end:
+            break
+        wake = start + seq * interval if seq < count else end
+        r, _, _ = select.select([s], [], [], max(0, wake - now) / 1e9)
+        if r:
+            while True:
+                try:
+                    data = s.recv(2048)
+                except BlockingIOError:
+                    break
+                if len(data) >= 12:
+                    n, sent = struct.unpack("!IQ", data[:12])
+                    got.append("%d %d %d" % (n, sent, time.time_ns()))
+    with open(log, "w") as f:
+        f.write("start %d interval_ns %d sent %d\n" % (start, interval, seq))
+        f.write("\n".join(got) + ("\n" if got else ""))
+    print("sent", seq, flush=True)
+
+
 def main(argv):
     cmd = argv[1]
     if cmd == "notify":
@@ -144,6 +192,8 @@ def main(argv):
                     f.write("%d\n" % int(wall_start * 1000))
         ip = peer[0][7:] if peer[0].startswith("::ffff:") else peer[0]  # an IPv4 peer of the dual-stack socket
         print(h.hexdigest(), n, ip, int(gap * 1000), flush=True)
+    elif cmd == "call":
+        call(int(argv[2]), argv[3], int(argv[4]), float(argv[5]), argv[6], int(argv[7]) if len(argv) > 7 else 200)
     elif cmd == "send":
         s = socket.create_connection((argv[2], int(argv[3])), timeout=60)
         rate = float(argv[5]) if len(argv) > 5 else 0

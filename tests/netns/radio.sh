@@ -1,0 +1,75 @@
+# The drive out of Wi-Fi on emulated radio links, shared by bench/radio and
+# tests/netns/radio_test.sh: sourced after lab.sh (with LINKS set) and the
+# system's setup (CLI_IP: where srv reaches the client).
+#   radio_drive SYSTEM RUN    one drive; appends a row to $RESULTS
+#   radio_table FILE          the rows as a table
+# Phases (seconds, from the environment): BEFORE, FADE, LTE_S, BACK_S;
+# DL_RATE: the download's pace in bytes/s.
+CALL_REPORT="$PY $ROOT/bench/call_report.py"
+
+tund_counts() {  # "handovers copied_bytes" of the lab's client
+  nsx cli "$BIN/tund" status -c "$LAB_DIR/cli.toml" --json 2>/dev/null |
+    jq -r '"\(.handovers) \(.copied_bytes)"' 2>/dev/null || echo "0 0"
+}
+
+radio_drive() {
+  local sys=$1 run=$2 port=6100
+  local total=$((BEFORE + FADE + LTE_S + BACK_S))
+  # A host whose Wi-Fi loses carrier stops routing through it (NetworkManager
+  # removes the routes; here the kernel ignores them): wireguard-go's only way
+  # to move. tund picks its uplink itself and is not affected.
+  nsx cli sysctl -qw net.ipv4.conf.all.ignore_routes_with_linkdown=1
+  local m0=- c0=- m1=- c1=-
+  [ "$sys" = tund ] && read -r m0 c0 < <(tund_counts)
+  lab_start cli "dl_$run" $NETPEER sink $((port + 1))
+  wait_for 5 grep -q ready "$LAB_DIR/dl_$run.log"
+  local t0; t0=$(date +%s%N)
+  lab_start cli "callc_$run" $NETPEER call 6000 10.4.0.2 6000 "$total" "$LAB_DIR/call_cli_$run.log"
+  lab_start srv "calls_$run" $NETPEER call 6000 "$CLI_IP" 6000 "$total" "$LAB_DIR/call_srv_$run.log"
+  nsx srv timeout $((total + 40)) $NETPEER send "$CLI_IP" $((port + 1)) $((DL_RATE * (total - 1))) "$DL_RATE" > "$LAB_DIR/ds_$run.out" 2>/dev/null & local s1=$!
+  sleep "$BEFORE"
+  local t_fade; t_fade=$(date +%s%N); lab_link_load wlan wifi-fade
+  sleep "$FADE"
+  local t_lte; t_lte=$(date +%s%N); nsx em ip link set wc down
+  sleep "$LTE_S"
+  local t_back; t_back=$(date +%s%N); nsx em ip link set wc up; lab_link_load wlan wifi-good
+  wait $s1; local r1=$?
+  wait_for 15 bash -c "grep -q '^sent' '$LAB_DIR/callc_$run.log' && grep -q '^sent' '$LAB_DIR/calls_$run.log'"
+  wait_for 10 test -n "$(tail -n1 "$LAB_DIR/dl_$run.log" | grep -v ready)"
+  [ "$sys" = tund ] && read -r m1 c1 < <(tund_counts)
+  local got sent stall intact=no
+  got=$(tail -n1 "$LAB_DIR/dl_$run.log" | grep -v ready); sent=$(cut -d' ' -f1 "$LAB_DIR/ds_$run.out")
+  stall=$(echo "$got" | cut -d' ' -f4); [ -n "$stall" ] || stall=-
+  [ "$r1" = 0 ] && [ -n "$sent" ] && [ "$sent" = "$(echo "$got" | cut -d' ' -f1)" ] && intact=yes
+  local phases="before=$t0 fade=$t_fade lte=$t_lte back=$t_back"
+  local report; report=$($CALL_REPORT "$LAB_DIR/call_cli_$run.log" "$LAB_DIR/call_srv_$run.log" $phases --json)
+  local moves=- copied=-
+  [ "$m0" != - ] && moves=$((m1 - m0)) && copied=$((c1 - c0))
+  echo "== $sys run $run: download stall ${stall} ms, intact $intact, moves $moves, copied $copied bytes"
+  $CALL_REPORT "$LAB_DIR/call_cli_$run.log" "$LAB_DIR/call_srv_$run.log" $phases | sed 's/^/   /'
+  lab_link_stats | sed 's/^/   linkem: /'
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$sys" "$run" "$stall" "$intact" "$moves" "$copied" "$report" >> "$RESULTS"
+  RADIO_STALL=$stall RADIO_INTACT=$intact RADIO_MOVES=$moves RADIO_REPORT=$report
+  kill "$(eval echo \$PID_dl_$run)" 2>/dev/null
+}
+
+radio_table() {
+  $PY - "$1" <<'PY'
+import json, sys
+names = {"tund": "tund", "wg": "wireguard-go (Debian)", "wgm": "wireguard-go 0.0.20250522"}
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+print()
+print("%-28s | %-9s | %-9s | %-9s | %-9s | %-11s | %-9s | %-6s | %-5s | %s" %
+      ("system, run", "before", "fade", "on LTE", "back", "whole drive", "p99 down", "stall", "moves", "copied, intact"))
+print("-" * 130)
+for sys_, run, stall, intact, moves, copied, rep in rows:
+    r = json.loads(rep)
+    cell = lambda p: "%d / %d" % (r["up"]["bad"][p], r["down"]["bad"][p])
+    print("%-28s | %-9s | %-9s | %-9s | %-9s | %-11s | %-9s | %-6s | %-5s | %s, %s" %
+          ("%s, %s" % (names.get(sys_, sys_), run), cell("before"), cell("fade"), cell("lte"), cell("back"),
+           "%d / %d" % (r["up"]["whole"], r["down"]["whole"]), "%s ms" % r["down"]["p99_ms"],
+           stall, moves, copied, intact))
+print("cells: the call's frames later than 150 ms one way or lost, up / down (50 a second each way);")
+print("stall: the 4 Mbit/s download's longest gap in ms; moves and copied bytes: tund's uplink switches and data copies")
+PY
+}
