@@ -22,7 +22,7 @@ Direction::Direction(std::size_t capacity, std::uint64_t seed)
 
 void Direction::set(const Params& params, Time now) {
   params_ = params;
-  trace_epoch_ = now;
+  trace_epoch_ = now - params.trace_start;
   opportunity_synced_ = false;
 }
 

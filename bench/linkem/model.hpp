@@ -35,6 +35,7 @@ struct Trace {
 struct Params {
   std::uint64_t rate_bps = 0;             // 0: no limit (unless a trace is set)
   std::shared_ptr<const Trace> trace;     // replaces rate_bps when set
+  Time trace_start{0};                    // where in the trace a set() starts it
   Time delay{0};                          // propagation, one way
   Time jitter{0};                         // uniform extra delay in [0, jitter]
   double reorder = 0;                     // chance a frame's jitter may overtake

@@ -55,6 +55,10 @@ std::optional<TextError> apply_one(std::string_view key, std::string_view value,
       if (!trace) return TextError{0, error};
       p.trace = std::move(trace);
     }
+  } else if (key == "trace_start") {
+    const auto d = duration(value);
+    if (!d) return bad("expected a duration such as 38s");
+    p.trace_start = *d;
   } else if (key == "delay" || key == "jitter") {
     const auto d = duration(value);
     if (!d) return bad("expected a duration such as 4ms, 500us or 1s");
@@ -94,7 +98,7 @@ std::optional<TextError> apply_one(std::string_view key, std::string_view value,
     }
   } else {
     return TextError{0, "unknown key \"" + std::string(key) +
-                            "\" (rate, trace, delay, jitter, loss, reorder, ge, queue, outage)"};
+                            "\" (rate, trace, trace_start, delay, jitter, loss, reorder, ge, queue, outage)"};
   }
   return std::nullopt;
 }

@@ -3,6 +3,7 @@
 //
 //   rate=20mbit | 800kbit | 0          (0: no limit)
 //   trace=FILE | none                  (mahimahi trace, relative to the profile)
+//   trace_start=38s                    (start the trace there, not at its beginning)
 //   delay=4ms  jitter=2ms              (us, ms or s; a bare number is ms)
 //   loss=30% | 0.3   reorder=1%
 //   ge=P,R[,BAD[,GOOD]]                (Gilbert-Elliott: good->bad, bad->good,

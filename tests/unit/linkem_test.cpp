@@ -86,6 +86,18 @@ TEST(Linkem, AnIdleTraceBanksNothing) {
   EXPECT_EQ(out[0].at, Time(30ms));
 }
 
+TEST(Linkem, ATraceCanStartPartWayThrough) {
+  Direction d(64);
+  Params p;
+  p.trace = trace_of({10, 20});  // opportunities at 10, 20, 30 ... ms of the trace
+  p.trace_start = 15ms;          // set at 100 ms: the trace's 20 ms is at 105 ms
+  d.set(p, 100ms);
+  d.arrive(Time(100ms), 1, 1500);
+  const auto out = run_until(d, 100ms, 120ms);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].at, Time(105ms));
+}
+
 TEST(Linkem, ADeadZoneHoldsFramesUntilTheQueueOverflows) {
   Direction d(64);
   Params p;
