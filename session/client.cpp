@@ -304,6 +304,10 @@ ReceiveResult ClientSession::on_transport(crypto::Keypair& kp, MutableBytes msg,
     const bool copy = static_cast<MessageType>(msg[0]) == MessageType::kDataCopy;
     if (!inner) return owner_.dropped(why == DropReason::kDuplicateData && copy ? DropReason::kDuplicateCopy : why);
     note_inner(now);
+    if (path == active_path_ && !copy) {
+      health_.on_receive(now, load_le64(plain.data()), inner->length);
+      judge_gray(now);
+    }
     if (keepalive_due_ == kNever) keepalive_due_ = now + limits::kKeepaliveTimeout;
     // Acknowledged above (the hub's liveness counts on it), delivered only
     // when its source belongs to this hub.
@@ -321,8 +325,17 @@ ReceiveResult ClientSession::on_transport(crypto::Keypair& kp, MutableBytes msg,
       // From the member we are with now (a late one from a member we left says nothing).
       if (&kp == channel_.current()) ++moves_asked_;  // the daemon picks the next cluster member
       break;
-    case wire::ControlKind::kAck:
-      if (!stream_.on_ack(frame->ack)) return owner_.dropped(DropReason::kBadAck);
+    case wire::ControlKind::kAck: {
+      // What it says of the active path goes to its health (path_health.hpp).
+      ResendBuffer::AckOutcome outcome;
+      outcome.since = health_.since();
+      outcome.reorder = health_.reorder_window();
+      if (!stream_.on_ack(frame->ack, &outcome)) return owner_.dropped(DropReason::kBadAck);
+      if (path == active_path_) {
+        const auto rtt = outcome.newest_sent ? std::optional<Duration>(now - *outcome.newest_sent) : std::nullopt;
+        health_.on_ack(now, rtt, outcome.acked, outcome.bytes, outcome.lost);
+        judge_gray(now);
+      }
       if (frame->ack.flags & wire::control::kAckFlagSwitch) {
         // The hub's half of the switching exchange: resend exactly what it lacks.
         if (const auto done = stream_.complete_switch(now)) {
@@ -332,6 +345,7 @@ ReceiveResult ClientSession::on_transport(crypto::Keypair& kp, MutableBytes msg,
         }
       }
       break;
+    }
     case wire::ControlKind::kPathProbe: {
       // The hub challenges a path: answer on the path the challenge came in on.
       ControlFrame reply = *frame;

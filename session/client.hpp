@@ -41,6 +41,7 @@
 #include "session/control.hpp"
 #include "session/data_stream.hpp"
 #include "session/index_table.hpp"
+#include "session/path_health.hpp"
 #include "session/pmtu.hpp"
 #include "session/redundancy.hpp"
 #include "session/resend_buffer.hpp"
@@ -82,6 +83,10 @@ struct PathStats {
   // probe on it is answered again.
   bool dead = false;
   Duration silent_for{0};  // when found dead: how long it had not answered
+  // Left as a gray failure (session/path_health.hpp: "lossy", "collapsed"):
+  // unhealthy until enough probes in a row are answered again.
+  const char* gray = nullptr;
+  std::uint64_t gray_verdicts = 0;
 };
 
 // What the last handovers cost.
@@ -94,6 +99,7 @@ struct HandoverStats {
   std::uint64_t suspicion_switches = 0;  // of those, the standby answered first
   std::uint64_t copies = 0;              // data copies sent on a standby
   std::uint64_t copied_bytes = 0;
+  std::uint64_t gray_verdicts = 0;       // active paths judged failing gray (lossy, collapsed)
   // Redundancy by policy (session/redundancy.hpp): copies of matching packets.
   std::uint64_t redundant_copies = 0;
   std::uint64_t redundant_bytes = 0;
@@ -151,6 +157,8 @@ class ClientSession {
   // The standby copies go to during a suspicion (0: none).
   PathId copying_to() const { return dup_path_; }
   const HandoverStats& handover_stats() const { return handover_; }
+  // What the data stream says of the active path (status, metrics).
+  PathHealth::Summary active_health(Time now) const { return health_.summary(now); }
   // Answerable packets sent and nothing authenticated heard back, on any
   // path, for limits::kHubSilence.
   bool hub_silent(Time now) const;
@@ -222,6 +230,11 @@ class ClientSession {
     std::size_t outcome_count = 0, outcome_next = 0;
     bool metered = false;
     PmtuSearch pmtu;
+    // Gray recovery: probes answered in a row, how many it takes this time,
+    // and when the last verdict was (for dampening).
+    unsigned gray_streak = 0;
+    unsigned gray_recover = limits::kGrayRecoverProbes;
+    Time gray_at = Time::min();
   };
   struct Outstanding {
     std::uint32_t probe_id;
@@ -253,6 +266,12 @@ class ClientSession {
   void end_suspicion();
   // An authenticated packet came in on `path`: it may settle a suspicion.
   void on_path_answered(PathId path, Time now);
+  // The active path's data says it fails gray and a standby could take over:
+  // mark it, and the policy leaves it (client_paths.cpp).
+  void judge_gray(Time now);
+  // A probe on a gray path was answered (or lost): trust it again in time.
+  void on_gray_probe(Path& p, bool answered);
+  Duration probe_interval(const Path& p) const;
   // When p's next probe is due: its schedule while traffic flows, the idle
   // pace otherwise (see IdlePolicy).
   Time probe_due(const Path& p, Time now) const;
@@ -278,6 +297,7 @@ class ClientSession {
 
   // Reliability across handovers: the data stream this session id names.
   DataStream stream_;
+  PathHealth health_;  // of the active path, since it became active
   HandoverStats handover_;
 
   // Pending handshake.

@@ -55,12 +55,13 @@ void ClientSession::set_active_path(PathId id, Time now) {
   // Planned: the path we leave still carries (not found dead, not suspected,
   // answering within the suspicion timeout), so the move is make before break.
   const Path* old = find_path(active_path_);
-  const bool planned = old && !old->stats.dead && suspected_at_ == kNever &&
+  const bool planned = old && !old->stats.dead && !old->stats.gray && suspected_at_ == kNever &&
                        (awaiting_since_ == kNever || now - awaiting_since_ < suspicion_timeout());
   end_suspicion();
   const bool handover = active_path_ != 0;
   active_path_ = id;
   awaiting_since_ = kNever;
+  health_.reset(now);
   if (Path* p = find_path(id)) {
     p->next_probe = now;  // measure it at once
     // And its MTU again, unless that is fresh: what it carries may have
@@ -92,6 +93,7 @@ void ClientSession::record_outcome(Path& p, bool answered) {
   p.outcome_next = (p.outcome_next + 1) % p.outcomes.size();
   p.outcome_count = std::min(p.outcome_count + 1, p.outcomes.size());
   ++path_epoch_;
+  if (p.stats.gray) on_gray_probe(p, answered);
   if (p.outcome_count < limits::kMinLossSamples) return;  // one early loss is not a rate
   std::size_t lost = 0;
   for (std::size_t i = 0; i < p.outcome_count; ++i) lost += !p.outcomes[i];
@@ -121,7 +123,7 @@ void ClientSession::queue_probes(Time now) {
       p.next_probe = due;
       continue;
     }
-    p.next_probe = now + (p.id == active_path_ ? limits::kProbeIntervalActive : limits::kProbeIntervalStandby);
+    p.next_probe = now + probe_interval(p);
     p.last_probe = now;
     if (can_send) send_probe(p, now);  // no key: try at the next interval
   }
@@ -162,7 +164,9 @@ Time ClientSession::suspicion_due() const {
 ClientSession::Path* ClientSession::best_standby() {
   Path* best = nullptr;
   for (auto& p : paths_)
-    if (p.id != active_path_ && !p.stats.dead && p.stats.rtt && (!best || *p.stats.rtt < *best->stats.rtt)) best = &p;
+    if (p.id != active_path_ && !p.stats.dead && !p.stats.gray && p.stats.rtt &&
+        (!best || *p.stats.rtt < *best->stats.rtt))
+      best = &p;
   return best;
 }
 
@@ -203,6 +207,42 @@ void ClientSession::on_path_answered(PathId path, Time now) {
     ++path_epoch_;
   }
   awaiting_since_ = kNever;
+}
+
+Duration ClientSession::probe_interval(const Path& p) const {
+  if (p.id == active_path_) return limits::kProbeIntervalActive;
+  // A gray path is watched closely (unless metered) so it is trusted again
+  // as soon as it deserves.
+  if (p.stats.gray && !p.metered && p.stats.rtt)
+    return std::clamp<Duration>(*p.stats.rtt * 8, limits::kGrayProbeFloor, limits::kProbeIntervalStandby);
+  return limits::kProbeIntervalStandby;
+}
+
+void ClientSession::judge_gray(Time now) {
+  Path* active = find_path(active_path_);
+  if (!active || active->stats.gray || active->stats.dead) return;
+  const Path* standby = best_standby();
+  if (!standby) return;  // nowhere better to go: a verdict would change nothing
+  const char* why = health_.judge(now, *standby->stats.rtt);
+  if (!why) return;
+  active->stats.gray = why;
+  ++active->stats.gray_verdicts;
+  ++handover_.gray_verdicts;
+  // Dampening: a path that fails again soon after it was trusted again must
+  // answer twice as many probes in a row this time.
+  active->gray_recover = active->gray_at != Time::min() && now - active->gray_at < limits::kGrayDampen
+                             ? std::min(active->gray_recover * 2, limits::kGrayRecoverMax)
+                             : limits::kGrayRecoverProbes;
+  active->gray_at = now;
+  active->gray_streak = 0;
+  ++path_epoch_;
+}
+
+void ClientSession::on_gray_probe(Path& p, bool answered) {
+  p.gray_streak = answered ? p.gray_streak + 1 : 0;
+  if (p.gray_streak < p.gray_recover) return;
+  p.stats.gray = nullptr;
+  p.gray_streak = 0;
 }
 
 void ClientSession::on_sent(Time now, bool data, bool answered) {

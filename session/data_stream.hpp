@@ -48,7 +48,9 @@ class DataStream {
   void schedule_last() { resend_.schedule_last(); }
   // The peer's acknowledgement; false (nothing changes) when it claims data
   // never sent.
-  bool on_ack(const Ack& ack) { return resend_.on_ack(ack, next_seq_); }
+  bool on_ack(const Ack& ack, ResendBuffer::AckOutcome* outcome = nullptr) {
+    return resend_.on_ack(ack, next_seq_, outcome);
+  }
   void expire(Time now) { resend_.expire(now); }
   const ResendBuffer& resend_buffer() const { return resend_; }
 

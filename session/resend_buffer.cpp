@@ -34,10 +34,10 @@ void ResendBuffer::remember(std::uint64_t seq, Bytes packet, Time now) {
   }
   data.assign(packet.begin(), packet.end());  // reuses the recycled capacity
   bytes_ += data.size();
-  entries_.push_back(Entry{seq, now, false, false, std::move(data)});
+  entries_.push_back(Entry{seq, now, false, false, false, std::move(data)});
 }
 
-bool ResendBuffer::on_ack(const Ack& ack, std::uint64_t next_seq) {
+bool ResendBuffer::on_ack(const Ack& ack, std::uint64_t next_seq, AckOutcome* outcome) {
   if (ack.highest >= next_seq) return false;  // acknowledges data never sent
   const std::uint64_t floor = ack.highest >= kAckBits ? ack.highest - kAckBits : 0;
   for (std::size_t i = 0; i < entries_.size(); ++i) {
@@ -51,6 +51,20 @@ bool ResendBuffer::on_ack(const Ack& ack, std::uint64_t next_seq) {
     if (have && !e.acked) {
       e.acked = true;
       if (e.resend) --resend_pending_;
+      if (outcome && e.sent >= outcome->since) {
+        ++outcome->acked;
+        outcome->bytes += e.data.size();
+        if (!outcome->newest_sent || e.sent > *outcome->newest_sent) outcome->newest_sent = e.sent;
+      }
+    }
+  }
+  if (outcome && outcome->newest_sent) {
+    for (std::size_t i = 0; i < entries_.size(); ++i) {
+      Entry& e = entries_[i];
+      if (e.sent + outcome->reorder >= *outcome->newest_sent) break;  // in send order: the rest are newer
+      if (e.acked || e.counted_lost || e.sent < outcome->since) continue;
+      e.counted_lost = true;
+      ++outcome->lost;
     }
   }
   trim_front();

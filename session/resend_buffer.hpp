@@ -34,8 +34,19 @@ class ResendBuffer {
   explicit ResendBuffer(ResendLimits limits = {}) : limits_(limits) {}
 
   void remember(std::uint64_t seq, Bytes packet, Time now);
+  // What an acknowledgement said about the packets sent since `since`
+  // (the path's health, session/path_health.hpp): how many it covered first
+  // and their bytes, the send time of the newest of them, and how many older
+  // ones are now lost (a packet sent `reorder` later was acknowledged first;
+  // each counted once).
+  struct AckOutcome {
+    Time since = Time::min();
+    Duration reorder{0};
+    std::size_t acked = 0, bytes = 0, lost = 0;
+    std::optional<Time> newest_sent;
+  };
   // False when the ack claims data that was never sent (it is then ignored).
-  bool on_ack(const Ack& ack, std::uint64_t next_seq);
+  bool on_ack(const Ack& ack, std::uint64_t next_seq, AckOutcome* outcome = nullptr);
   // Marks every unacknowledged packet with a sequence below `end_seq` for
   // resending (a sequence boundary, exact where a timestamp would not be).
   std::size_t schedule_resend(std::uint64_t end_seq, Time now);
@@ -59,6 +70,7 @@ class ResendBuffer {
     Time sent{};
     bool acked = false;
     bool resend = false;
+    bool counted_lost = false;
     std::vector<std::uint8_t> data;
   };
   void pop_front();

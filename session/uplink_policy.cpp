@@ -31,6 +31,7 @@ std::size_t priority(const UplinkPolicyConfig& c, const std::string& name) {
 
 std::string unhealthy_reason(const UplinkPolicyConfig& c, const UplinkCandidate& u) {
   char buf[96];
+  if (u.gray) return std::string("failing gray: ") + u.gray;
   if (u.rtt && *u.rtt > c.max_rtt) {
     std::snprintf(buf, sizeof buf, "rtt %lld ms > %lld ms",
                   static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(*u.rtt).count()),

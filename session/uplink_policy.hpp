@@ -5,8 +5,8 @@
 //   2. a pinned uplink (`tund switch IF`) while it is usable;
 //   3. otherwise the best healthy uplink: unmetered before metered, then the
 //      order of `prefer` (unmatched names last), then name, then IPv6 before
-//      IPv4 on one uplink; healthy = no measurement yet, or RTT ≤ max_rtt
-//      and loss ≤ max_loss;
+//      IPv4 on one uplink; healthy = not failing gray, and no measurement
+//      yet or RTT ≤ max_rtt and loss ≤ max_loss;
 //   4. with nothing healthy, the best usable one (something beats nothing);
 //   5. failures move at once; a move to a *better* uplink while the current one
 //      is still healthy waits until that uplink has been healthy for hold_down
@@ -52,6 +52,7 @@ struct UplinkCandidate {
   std::string unusable_reason;
   std::optional<Duration> rtt;
   std::optional<double> loss;
+  const char* gray = nullptr;  // failing gray by its data (path_health.hpp): unhealthy
   std::uint8_t family = 4;  // of the path: IPv6 wins a tie with IPv4 on one uplink
 };
 

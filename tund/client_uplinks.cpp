@@ -116,6 +116,7 @@ std::vector<session::UplinkCandidate> ClientDaemon::candidates(std::size_t slot)
       if (const auto* st = s.path_stats(c.id)) {
         c.rtt = st->rtt;
         c.loss = st->loss;
+        c.gray = st->gray;
         if (st->dead && c.usable) {
           // Sent on it and heard nothing back: walked out of range, or a black
           // hole. Unusable until a probe on it is answered again.

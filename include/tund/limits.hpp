@@ -178,6 +178,44 @@ inline constexpr auto kResendMaxAge = std::chrono::milliseconds(500);
 }  // namespace tund::limits
 
 namespace tund::limits {
+// --- Gray failures (session/path_health.hpp) -----------------------------------
+// The active path is judged on its data over a window of 4 baseline round
+// trips, at least kGrayWindowFloor (room for a dozen packets of a voice call
+// each way) and at most kGrayWindowCeiling, counted in kGrayBucket slices.
+inline constexpr auto kGrayBucket = std::chrono::milliseconds(50);
+inline constexpr auto kGrayWindowFloor = std::chrono::milliseconds(200);
+inline constexpr auto kGrayWindowCeiling = std::chrono::seconds(2);
+inline constexpr std::size_t kGrayBuckets = 2000 / 50 + 1;  // the ceiling, and the slice being filled
+inline constexpr int kGrayWindowRtts = 4;
+// Lossy: this share of the window's packets lost, at least this many of them
+// and this many packets in all (a voice call alone has ~20 in 200 ms), while
+// the queue is short: under max(kGrayQueueFloor, baseline / 4). A full queue
+// overflowing is congestion (our own traffic), not the radio.
+inline constexpr double kGrayLoss = 0.15;
+inline constexpr std::uint64_t kGrayMinLosses = 4;
+inline constexpr std::uint64_t kGrayMinPackets = 12;
+inline constexpr auto kGrayQueueFloor = std::chrono::milliseconds(10);
+// Collapsed: delivery under this share of the path's recent best while the
+// queue delay exceeds the standby's whole round trip (and kGrayQueueFloor).
+inline constexpr double kGrayCollapse = 0.5;
+// The baseline round trip is the least seen over this long; the best delivery
+// rate halves over it.
+inline constexpr auto kGrayBaselineWindow = std::chrono::seconds(10);
+// A packet is lost when one sent this share of the baseline later is
+// acknowledged first (RACK's reordering window, RFC 8985: min_rtt / 4).
+inline constexpr int kGrayReorderDivisor = 4;
+// A path left as gray is probed every clamp(8 srtt, floor, kProbeIntervalStandby)
+// and trusted again after kGrayRecoverProbes answered in a row (at 30% loss,
+// twenty in a row happen about once in 1,250 tries); each new verdict within
+// kGrayDampen of the last doubles that count (no flapping on a link that
+// comes and goes).
+inline constexpr auto kGrayProbeFloor = std::chrono::milliseconds(200);
+inline constexpr unsigned kGrayRecoverProbes = 20;
+inline constexpr auto kGrayDampen = std::chrono::seconds(60);
+inline constexpr unsigned kGrayRecoverMax = 160;
+}  // namespace tund::limits
+
+namespace tund::limits {
 // --- Data path batches ------------------------------------------------------------
 // Outgoing datagram slots per event-loop turn: room for ~20 TSO super-packets
 // of 64 KiB at a 1420-byte MTU.

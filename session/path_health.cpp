@@ -1,0 +1,121 @@
+#include "session/path_health.hpp"
+
+#include <algorithm>
+
+namespace tund::session {
+
+namespace {
+using std::chrono::duration_cast;
+using Seconds = std::chrono::duration<double>;
+}  // namespace
+
+void PathHealth::reset(Time now) {
+  *this = PathHealth{};
+  since_ = now;
+  best_at_ = now;
+}
+
+std::optional<Duration> PathHealth::base() const {
+  if (base_now_ && base_before_) return std::min(*base_now_, *base_before_);
+  return base_now_ ? base_now_ : base_before_;
+}
+
+PathHealth::Bucket& PathHealth::bucket(Time now) {
+  const std::int64_t index = (now - since_) / limits::kGrayBucket;
+  Bucket& b = buckets_[static_cast<std::size_t>(index) % buckets_.size()];
+  if (b.index != index) b = Bucket{index};
+  return b;
+}
+
+Duration PathHealth::window() const {
+  return std::clamp<Duration>(base().value_or(Duration{0}) * limits::kGrayWindowRtts, limits::kGrayWindowFloor, limits::kGrayWindowCeiling);
+}
+
+void PathHealth::on_ack(Time now, std::optional<Duration> rtt, std::size_t acked, std::size_t bytes,
+                        std::size_t lost) {
+  Bucket& b = bucket(now);
+  b.acked += static_cast<std::uint32_t>(acked);
+  b.lost_up += static_cast<std::uint32_t>(lost);
+  b.bytes += bytes;
+  if (rtt) {
+    const std::int64_t slot = (now - since_) / (limits::kGrayBaselineWindow / 2);
+    if (slot != base_slot_) {
+      base_before_ = slot == base_slot_ + 1 ? base_now_ : std::nullopt;
+      base_now_.reset();
+      base_slot_ = slot;
+    }
+    base_now_ = base_now_ ? std::min(*base_now_, *rtt) : *rtt;
+    rtt_ = rtt_ ? (*rtt_ * 3 + *rtt) / 4 : *rtt;
+  }
+  note_rate(now);
+}
+
+void PathHealth::on_receive(Time now, std::uint64_t seq, std::size_t bytes) {
+  Bucket& b = bucket(now);
+  ++b.received;
+  b.bytes += bytes;
+  if (highest_down_ != 0 && seq > highest_down_ + 1) b.gaps += static_cast<std::int32_t>(std::min<std::uint64_t>(seq - highest_down_ - 1, 1u << 16));
+  else if (seq < highest_down_) --b.gaps;  // a gap filled late: it was not lost
+  highest_down_ = std::max(highest_down_, seq);
+  note_rate(now);
+}
+
+PathHealth::Totals PathHealth::totals(Time now) const {
+  Totals t;
+  const std::int64_t newest = (now - since_) / limits::kGrayBucket;
+  const std::int64_t count = std::max<std::int64_t>(1, window() / limits::kGrayBucket);
+  std::int64_t gaps = 0;
+  for (const Bucket& b : buckets_) {
+    if (b.index < 0 || b.index > newest || b.index <= newest - count) continue;
+    t.packets += b.acked + b.lost_up + b.received;
+    t.losses += b.lost_up;
+    gaps += b.gaps;
+    t.bytes += b.bytes;
+  }
+  gaps = std::max<std::int64_t>(gaps, 0);
+  t.packets += static_cast<std::uint64_t>(gaps);
+  t.losses += static_cast<std::uint64_t>(gaps);
+  // The window ends now and spans `count` slices (less right after a reset).
+  t.span = std::min<Duration>(limits::kGrayBucket * count, now - since_);
+  return t;
+}
+
+void PathHealth::note_rate(Time now) {
+  // The best is kept over about kGrayBaselineWindow: halved each time that passes.
+  while (now - best_at_ >= limits::kGrayBaselineWindow) {
+    best_bps_ /= 2;
+    best_at_ += limits::kGrayBaselineWindow;
+  }
+  if (now - since_ < window()) return;  // a partial window says nothing of the rate
+  const Totals t = totals(now);
+  if (t.span.count() > 0) best_bps_ = std::max(best_bps_, 8.0 * static_cast<double>(t.bytes) / duration_cast<Seconds>(t.span).count());
+}
+
+const char* PathHealth::judge(Time now, Duration standby_rtt) const {
+  if (now - since_ < window() || !rtt_) return nullptr;  // not a whole window on this path yet
+  const Totals t = totals(now);
+  const Summary s = summary(now);
+  const Duration base = s.base_rtt.value_or(*rtt_);
+  const Duration queue = *rtt_ > base ? *rtt_ - base : Duration{0};
+  const bool short_queue = queue < std::max<Duration>(limits::kGrayQueueFloor, base / 4);
+  if (short_queue && t.packets >= limits::kGrayMinPackets && t.losses >= limits::kGrayMinLosses &&
+      static_cast<double>(t.losses) >= limits::kGrayLoss * static_cast<double>(t.packets))
+    return "lossy";
+  if (queue > std::max<Duration>(standby_rtt, limits::kGrayQueueFloor) && best_bps_ > 0 &&
+      s.delivery_bps < limits::kGrayCollapse * best_bps_)
+    return "collapsed";
+  return nullptr;
+}
+
+PathHealth::Summary PathHealth::summary(Time now) const {
+  Summary s;
+  const Totals t = totals(now);
+  if (t.packets) s.loss = static_cast<double>(t.losses) / static_cast<double>(t.packets);
+  s.base_rtt = base();
+  s.rtt = rtt_;
+  if (t.span.count() > 0) s.delivery_bps = 8.0 * static_cast<double>(t.bytes) / duration_cast<Seconds>(t.span).count();
+  s.best_bps = best_bps_;
+  return s;
+}
+
+}  // namespace tund::session
