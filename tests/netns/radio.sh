@@ -20,12 +20,13 @@ radio_drive() {
   lab_start cli "dl_$run" $NETPEER sink $((port + 1))
   wait_for 5 grep -q ready "$LAB_DIR/dl_$run.log"
   # The LTE trace is restarted with the drive, so every run sees the same
-  # capacity in each phase: by default from its 38th second, so the phase on
-  # LTE falls on its good stretch (10-17 Mbit/s down, above the download's 4):
-  # this drive measures leaving and coming back. LTE_TRACE_START=0 puts it on
-  # 1-5 Mbit/s, under the download: the crowded link of the queueing issue.
+  # capacity in each phase: by default from its 45th second, so the fade and
+  # the phase on LTE fall on its good stretch (8-17 Mbit/s down, above the
+  # download's 4) and its dead zones elsewhere: this drive measures leaving
+  # and coming back. LTE_TRACE_START=0 puts the phase on LTE on 1-5 Mbit/s,
+  # under the download: the crowded link of the queueing issue.
   lab_link_load lte lte
-  lab_link lte both "trace_start=${LTE_TRACE_START:-38}s"
+  lab_link lte both "trace_start=${LTE_TRACE_START:-45}s"
   local t0; t0=$(date +%s%N)
   lab_start cli "callc_$run" $NETPEER call 6000 10.4.0.2 6000 "$total" "$LAB_DIR/call_cli_$run.log"
   lab_start srv "calls_$run" $NETPEER call 6000 "$CLI_IP" 6000 "$total" "$LAB_DIR/call_srv_$run.log"
