@@ -31,6 +31,17 @@ std::string ClientDaemon::vip_text(const crypto::VipAssignment& a) {
   return v4 + (!v4.empty() && !v6.empty() ? ", " : "") + v6;
 }
 
+namespace {
+// The active path as its data sees it (session/path_health.hpp).
+nlohmann::json health_json(const session::PathHealth::Summary& h) {
+  auto ms = [](const std::optional<Duration>& d) {
+    return d ? nlohmann::json(std::chrono::duration<double, std::milli>(*d).count()) : nlohmann::json(nullptr);
+  };
+  return {{"loss", h.loss}, {"base_rtt_ms", ms(h.base_rtt)}, {"rtt_ms", ms(h.rtt)},
+          {"delivery_bps", h.delivery_bps}, {"best_bps", h.best_bps}};
+}
+}  // namespace
+
 nlohmann::json ClientDaemon::mtu_json(session::PathId path) const {
   const auto* m = client_->session(0).path_mtu(path);
   if (!m) return nullptr;
@@ -119,6 +130,7 @@ std::string ClientDaemon::status_json() const {
                        {"rtt_ms", st && st->rtt ? json(std::chrono::duration<double, std::milli>(*st->rtt).count()) : json(nullptr)},
                        {"loss", st && st->loss ? json(*st->loss) : json(nullptr)},
                        {"probes_sent", st ? st->probes_sent : 0},
+                       {"gray", st && st->gray ? st->gray : ""},
                        {"mtu", mtu_json(v.candidate->id)}});
     }
     const PathView* best = views.empty() ? nullptr : &views.front();
@@ -146,7 +158,8 @@ std::string ClientDaemon::status_json() const {
   }
   const json drops = drop_counts();
   const auto& first = client_->session(0).vip();
-  std::uint64_t resent = 0, switches = 0, suspicions = 0, suspicion_switches = 0, copied_bytes = 0, redundant_bytes = 0;
+  std::uint64_t resent = 0, switches = 0, suspicions = 0, suspicion_switches = 0, copied_bytes = 0, redundant_bytes = 0,
+                gray_verdicts = 0;
   Duration last_duration{0};
   for (std::size_t i = 0; i < client_->session_count(); ++i) {
     const auto& h = client_->session(i).handover_stats();
@@ -156,6 +169,7 @@ std::string ClientDaemon::status_json() const {
     suspicion_switches += h.suspicion_switches;
     copied_bytes += h.copied_bytes;
     redundant_bytes += h.redundant_bytes;
+    gray_verdicts += h.gray_verdicts;
     if (i == 0) last_duration = h.last_duration;
   }
   return daemon::to_reply(json{{"state", all_connected() ? "connected" : "connecting"},
@@ -177,6 +191,8 @@ std::string ClientDaemon::status_json() const {
               {"suspicion_switches", suspicion_switches},  // of those, left because the standby answered first
               {"copied_bytes", copied_bytes},              // data copies sent on standbys meanwhile
               {"redundant_bytes", redundant_bytes},        // copies of [uplinks] redundant packets, on standbys
+              {"gray_verdicts", gray_verdicts},            // active uplinks left as failing gray (lossy, collapsed)
+              {"active_health", health_json(client_->session(0).active_health(now))},
               {"hubs", hubs},
               {"uplinks", uplinks},
               {"data_path", data_path_json()},
@@ -236,6 +252,8 @@ std::string ClientDaemon::render_metrics() const {
               [](const session::ClientSession& s) { return s.handover_stats().suspicion_switches; });
   per_session("tund_copied_bytes_total", "counter", "Bytes of data copies sent on a standby during suspicions.",
               [](const session::ClientSession& s) { return s.handover_stats().copied_bytes; });
+  per_session("tund_gray_verdicts_total", "counter", "Active uplinks judged failing gray by their data (lossy, collapsed).",
+              [](const session::ClientSession& s) { return s.handover_stats().gray_verdicts; });
   per_session("tund_redundant_bytes_total", "counter", "Bytes of redundant copies ([uplinks] redundant) sent on a standby.",
               [](const session::ClientSession& s) { return s.handover_stats().redundant_bytes; });
   m.family("tund_uplink_info", "gauge", "One per interface in the uplink table, with its role for the first hub.");

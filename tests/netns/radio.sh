@@ -3,20 +3,22 @@
 # system's setup (CLI_IP: where srv reaches the client).
 #   radio_drive SYSTEM RUN    one drive; appends a row to $RESULTS
 #   radio_table FILE          the rows as a table
+#   radio_bulk SYSTEM RUN     BULK_S s of unpaced download on the healthy Wi-Fi
+#                             (its queue full): appends a row to $BULK_RESULTS
 # Phases (seconds, from the environment): BEFORE, FADE, LTE_S, BACK_S;
 # DL_RATE: the download's pace in bytes/s.
 CALL_REPORT="$PY $ROOT/bench/call_report.py"
 
-tund_counts() {  # "handovers copied_bytes" of the lab's client
+tund_counts() {  # "handovers copied_bytes suspicions" of the lab's client
   nsx cli "$BIN/tund" status -c "$LAB_DIR/cli.toml" --json 2>/dev/null |
-    jq -r '"\(.handovers) \(.copied_bytes)"' 2>/dev/null || echo "0 0"
+    jq -r '"\(.handovers) \(.copied_bytes) \(.suspicions)"' 2>/dev/null || echo "0 0 0"
 }
 
 radio_drive() {
   local sys=$1 run=$2 port=6100
   local total=$((BEFORE + FADE + LTE_S + BACK_S))
   local m0=- c0=- m1=- c1=-
-  [ "$sys" = tund ] && read -r m0 c0 < <(tund_counts)
+  [ "$sys" = tund ] && read -r m0 c0 _ < <(tund_counts)
   lab_start cli "dl_$run" $NETPEER sink $((port + 1))
   wait_for 5 grep -q ready "$LAB_DIR/dl_$run.log"
   # The LTE trace is restarted with the drive, so every run sees the same
@@ -44,7 +46,7 @@ radio_drive() {
   wait $s1; local r1=$?
   wait_for 15 bash -c "grep -q '^sent' '$LAB_DIR/callc_$run.log' && grep -q '^sent' '$LAB_DIR/calls_$run.log'"
   wait_for 10 test -n "$(tail -n1 "$LAB_DIR/dl_$run.log" | grep -v ready)"
-  [ "$sys" = tund ] && read -r m1 c1 < <(tund_counts)
+  [ "$sys" = tund ] && read -r m1 c1 _ < <(tund_counts)
   local got sent stall intact=no
   got=$(tail -n1 "$LAB_DIR/dl_$run.log" | grep -v ready); sent=$(cut -d' ' -f1 "$LAB_DIR/ds_$run.out")
   stall=$(echo "$got" | cut -d' ' -f4); [ -n "$stall" ] || stall=-
@@ -80,4 +82,24 @@ for sys_, run, stall, intact, moves, copied, rep in rows:
 print("cells: the call's frames later than 150 ms one way or lost, up / down (50 a second each way);")
 print("stall: the 4 Mbit/s download's longest gap in ms; moves and copied bytes: tund's uplink switches and data copies")
 PY
+}
+
+radio_bulk() {
+  local sys=$1 run=$2 port=6300 seconds=${BULK_S:-20}
+  local m0=- c0=- s0=- m1=- c1=- s1=-
+  [ "$sys" = tund ] && read -r m0 c0 s0 < <(tund_counts)
+  lab_start cli "bulk_$run" $NETPEER sink $port
+  wait_for 5 grep -q ready "$LAB_DIR/bulk_$run.log"
+  nsx srv timeout "$seconds" $NETPEER send "$CLI_IP" $port 400000000 > /dev/null 2>&1
+  wait_for 10 test -n "$(tail -n1 "$LAB_DIR/bulk_$run.log" | grep -v ready)"
+  [ "$sys" = tund ] && read -r m1 c1 s1 < <(tund_counts)
+  local bytes mbit peak
+  bytes=$(tail -n1 "$LAB_DIR/bulk_$run.log" | cut -d' ' -f2)
+  mbit=$(awk -v b="${bytes:-0}" -v s="$seconds" 'BEGIN{printf "%.1f", b * 8 / s / 1e6}')
+  peak=$(lab_link_stats | awk '$1=="wlan" && $2=="down"{for(i=3;i<=NF;i++) if ($i ~ /^queue_peak=/) print substr($i, 12)}')
+  local moves=- copied=- susp=-
+  [ "$m0" != - ] && moves=$((m1 - m0)) && copied=$((c1 - c0)) && susp=$((s1 - s0))
+  echo "== $sys bulk run $run: ${mbit} Mbit/s for ${seconds} s, Wi-Fi queue peak ${peak} bytes, moves $moves, copied $copied bytes, suspicions $susp"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$sys" "$run" "$mbit" "$peak" "$moves" "$copied" "$susp" >> "$BULK_RESULTS"
+  RADIO_BULK_MOVES=$moves RADIO_BULK_COPIED=$copied RADIO_BULK_MBIT=$mbit
 }
