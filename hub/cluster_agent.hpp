@@ -33,6 +33,7 @@
 
 #include "daemon/asio.hpp"
 #include "daemon/etcd.hpp"
+#include "daemon/etcd_watch.hpp"
 #include "daemon/netlink_config.hpp"
 #include "hub/hub_config.hpp"
 #include "session/rendezvous.hpp"
