@@ -139,21 +139,45 @@ struct EtcdClient::Impl {
     http::async_write(stream, req, [this](beast::error_code ec, std::size_t) {
       if (ec) return fail("write to " + endpoints.now() + ": " + ec.message(), fault_of(ec));
       parser.emplace();
-      parser->body_limit(limits::kEtcdMaxAnswer);  // checked against Content-Length before the body is read
-      http::async_read(stream, buffer, *parser, [this](beast::error_code ec2, std::size_t) {
+      parser->body_limit(limits::kEtcdMaxAnswer);
+      // The header alone first: Boost 1.74's parser checks body_limit against
+      // Content-Length only when not eager, and http::async_read makes it
+      // eager (a 96 MiB answer was read whole). The body then goes read by
+      // read, its size checked after each.
+      http::async_read_header(stream, buffer, *parser, [this](beast::error_code ec2, std::size_t) {
         if (ec2) return fail("read from " + endpoints.now() + ": " + ec2.message(), fault_of(ec2));
-        const auto& res = parser->get();
-        if (!res.keep_alive()) close();
-        etcd::Fault why{};
-        std::string error;
-        auto parsed = etcd::parse_answer(res.result_int(), res.body(), why, error);
-        if (!parsed) {
-          faults.add(why);
-          return finish(nullptr, error);
-        }
-        finish(&*parsed, "");
+        const auto length = parser->content_length();
+        if (length && *length > limits::kEtcdMaxAnswer) return too_large();
+        read_body();
       });
     });
+  }
+
+  void read_body() {
+    if (parser->is_done()) return answered();
+    http::async_read_some(stream, buffer, *parser, [this](beast::error_code ec, std::size_t) {
+      if (ec) return fail("read from " + endpoints.now() + ": " + ec.message(), fault_of(ec));
+      if (parser->get().body().size() > limits::kEtcdMaxAnswer) return too_large();
+      read_body();
+    });
+  }
+
+  void too_large() {
+    fail("an answer from " + endpoints.now() + " over " + std::to_string(limits::kEtcdMaxAnswer) + " bytes",
+         etcd::Fault::kTooLarge);
+  }
+
+  void answered() {
+    const auto& res = parser->get();
+    if (!res.keep_alive()) close();
+    etcd::Fault why{};
+    std::string error;
+    auto parsed = etcd::parse_answer(res.result_int(), res.body(), why, error);
+    if (!parsed) {
+      faults.add(why);
+      return finish(nullptr, error);
+    }
+    finish(&*parsed, "");
   }
 
   static etcd::Fault fault_of(const beast::error_code& ec) {

@@ -90,6 +90,9 @@ struct EtcdWatch::Impl {
         if (ec) return end(fault_of(ec), "watch: write: " + ec.message());
         http::async_read_header(stream, buffer, *parser, [this, g](beast::error_code ec2, std::size_t) {
           if (g != generation) return;
+          // A plain body's Content-Length is refused by the header's parse.
+          if (ec2 == http::error::body_limit || ec2 == http::error::unexpected_body)
+            return end(etcd::Fault::kNotChunked, "watch: the answer is not a chunked stream (" + ec2.message() + ")");
           if (ec2) return end(fault_of(ec2), "watch: " + ec2.message());
           const auto status = parser->get().result_int();
           if (status != 200) return end(etcd::Fault::kStatus, "watch: etcd " + std::to_string(status));

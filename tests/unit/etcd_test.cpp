@@ -116,8 +116,12 @@ TEST_F(Etcd, AllocateOnceLeaseKeepaliveWatchAndAnErrorWhenGone) {
     events.emplace_back(k, v, deleted);
   }, [&](const std::string& why) { ended = why; }, std::chrono::milliseconds(1000));
   w.start("/t/owner/", 0);
-  // The watch is up once an unrelated call after it round-trips (one etcd, in order).
-  for (int i = 0; i < 20; ++i) io_.run_for(std::chrono::milliseconds(10));
+  // The watch is up once its "created" answer came (its revision is then seen).
+  for (int i = 0; i < 300 && w.seen_revision() == 0; ++i) {
+    io_.restart();  // call_now may have left it stopped
+    io_.run_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_GT(w.seen_revision(), 0) << ended;
   ASSERT_TRUE(c.call_now("kv/put", json{{"key", etcd::base64("/t/owner/k1")}, {"value", etcd::base64("hub2")},
                                        {"lease", std::to_string(id)}}, e)) << e;
   ASSERT_TRUE(c.call_now("lease/revoke", json{{"ID", std::to_string(id)}}, e)) << e;  // its keys go with it
@@ -128,7 +132,10 @@ TEST_F(Etcd, AllocateOnceLeaseKeepaliveWatchAndAnErrorWhenGone) {
   EXPECT_TRUE(std::get<2>(events[1]));
   // Quiet for 1.5 idle timeouts: etcd's progress notifications (asked for
   // with progress_notify) keep the watch up; it is never re-established.
-  for (int i = 0; i < 150; ++i) io_.run_for(std::chrono::milliseconds(10));
+  for (int i = 0; i < 150; ++i) {
+    io_.restart();
+    io_.run_for(std::chrono::milliseconds(10));
+  }
   EXPECT_TRUE(ended.empty()) << ended;
   EXPECT_EQ(w.faults()[etcd::Fault::kWatchIdle], 0u);
   EXPECT_GE(w.seen_revision(), 3);
