@@ -62,8 +62,14 @@ noise::Failure read_response(noise::IkInitiator& ik, Bytes msg, ResponsePayload&
   } else if (chosen == static_cast<std::uint8_t>(Suite::kAes256Gcm) && aes256gcm_available()) {
     payload.suite = Suite::kAes256Gcm;
   } else {
+    // The keys were derived before the suite could be read: they go now,
+    // not with whatever the caller does with a failed `keys`.
+    wipe(keys.send);
+    wipe(keys.recv);
+    wipe(plain);
     return noise::Failure::kDecrypt;
   }
+  wipe(plain);
   return noise::Failure::kNone;
 }
 

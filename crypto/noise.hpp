@@ -63,7 +63,14 @@ class IkInitiator {
  public:
   IkInitiator(std::string_view protocol_name, Bytes prologue, const PrivateKey& local_static,
               const PublicKey& local_static_pub, const PublicKey& remote_static);
-  ~IkInitiator() { symmetric_.clear(); wipe(e_priv_); }
+  // Its copy of the static private key goes with it, as the ephemeral does.
+  ~IkInitiator() {
+    symmetric_.clear();
+    wipe(e_priv_);
+    wipe(s_priv_);
+  }
+  IkInitiator(const IkInitiator&) = default;
+  IkInitiator& operator=(const IkInitiator&) = default;
 
   // -> e, es, s, ss. `out` has message1_size(payload.size()) bytes.
   Failure write_message1(const PrivateKey& ephemeral, Bytes payload, MutableBytes out);
@@ -83,7 +90,12 @@ class IkResponder {
  public:
   IkResponder(std::string_view protocol_name, Bytes prologue, const PrivateKey& local_static,
               const PublicKey& local_static_pub);
-  ~IkResponder() { symmetric_.clear(); }
+  ~IkResponder() {
+    symmetric_.clear();
+    wipe(s_priv_);
+  }
+  IkResponder(const IkResponder&) = default;
+  IkResponder& operator=(const IkResponder&) = default;
 
   // The static-static DH result for an initiator, computed once ahead (as
   // WireGuard keeps it per peer): saves one of the responder's X25519s.

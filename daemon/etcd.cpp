@@ -5,16 +5,11 @@
 #include <charconv>
 #include <cstring>
 
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-
+#include "daemon/etcd_http.hpp"
 #include "tund/limits.hpp"
 
 namespace tund::daemon {
 
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = asio::ip::tcp;
 using nlohmann::json;
 
 namespace etcd {
@@ -99,42 +94,7 @@ std::optional<std::pair<std::string, std::string>> split_endpoint(const std::str
 
 }  // namespace etcd
 
-namespace {
-
-http::request<http::string_body> post(const std::string& host, const std::string& path, std::string body) {
-  http::request<http::string_body> req{http::verb::post, path, 11};
-  req.set(http::field::host, host);
-  req.set(http::field::content_type, "application/json");
-  req.keep_alive(true);
-  req.body() = std::move(body);
-  req.prepare_payload();
-  return req;
-}
-
-// The endpoints a connection uses: the current one until it fails, then the next.
-struct Endpoints {
-  std::vector<std::string> list;
-  std::size_t current = 0;
-  const std::string& now() const { return list[current]; }
-  void next() { current = (current + 1) % list.size(); }
-};
-
-// Resolves `where` and connects `stream` within `timeout`; `done` gets the
-// error text (empty when connected).
-template <class Done>
-void connect(tcp::resolver& resolver, beast::tcp_stream& stream, const std::pair<std::string, std::string>& where,
-             std::chrono::milliseconds timeout, Done done) {
-  resolver.async_resolve(where.first, where.second,
-                         [&stream, timeout, done](beast::error_code ec, tcp::resolver::results_type r) mutable {
-                           if (ec) return done("resolve: " + ec.message());
-                           stream.expires_after(timeout);
-                           stream.async_connect(r, [done](beast::error_code ec2, const tcp::endpoint&) mutable {
-                             done(ec2 ? "connect: " + ec2.message() : std::string());
-                           });
-                         });
-}
-
-}  // namespace
+using namespace etcd_http;
 
 struct EtcdClient::Impl {
   struct Pending {
@@ -152,7 +112,8 @@ struct EtcdClient::Impl {
   bool busy = false;
   std::deque<Pending> queue;
   http::request<http::string_body> req;
-  http::response<http::string_body> res;
+  std::optional<http::response_parser<http::string_body>> parser;
+  etcd::Faults faults;
 
   Impl(asio::io_context& context, std::vector<std::string> e, std::chrono::milliseconds t)
       : io(context), endpoints{std::move(e)}, resolver(context), stream(context), timeout(t) {}
@@ -161,30 +122,69 @@ struct EtcdClient::Impl {
     if (busy || queue.empty()) return;
     busy = true;
     const auto where = etcd::split_endpoint(endpoints.now());
-    if (!where) return fail("endpoint '" + endpoints.now() + "' is not host:port");
+    if (!where) return fail("endpoint '" + endpoints.now() + "' is not host:port", etcd::Fault::kTransport);
     req = post(where->first, "/v3/" + queue.front().path, queue.front().body);
     if (connected) return send();
     connect(resolver, stream, *where, timeout, [this](const std::string& error) {
-      if (!error.empty()) return fail(endpoints.now() + ": " + error);
+      if (!error.empty()) return fail(endpoints.now() + ": " + error, etcd::Fault::kTransport);
       connected = true;
       send();
     });
   }
 
+  // One deadline (timeout) covers the write and the whole answer: an etcd
+  // that trickles or never answers costs one request's timeout, no more.
   void send() {
     stream.expires_after(timeout);
     http::async_write(stream, req, [this](beast::error_code ec, std::size_t) {
-      if (ec) return fail("write to " + endpoints.now() + ": " + ec.message());
-      res = {};
-      http::async_read(stream, buffer, res, [this](beast::error_code ec2, std::size_t) {
-        if (ec2) return fail("read from " + endpoints.now() + ": " + ec2.message());
-        if (!res.keep_alive()) close();
-        auto parsed = json::parse(res.body(), nullptr, false);
-        if (res.result() != http::status::ok || parsed.is_discarded())
-          return finish(nullptr, "etcd " + std::to_string(res.result_int()) + ": " + res.body().substr(0, 200));
-        finish(&parsed, "");
+      if (ec) return fail("write to " + endpoints.now() + ": " + ec.message(), fault_of(ec));
+      parser.emplace();
+      parser->body_limit(limits::kEtcdMaxAnswer);
+      // The header alone first: Boost 1.74's parser checks body_limit against
+      // Content-Length only when not eager, and http::async_read makes it
+      // eager (a 96 MiB answer was read whole). The body then goes read by
+      // read, its size checked after each.
+      http::async_read_header(stream, buffer, *parser, [this](beast::error_code ec2, std::size_t) {
+        if (ec2) return fail("read from " + endpoints.now() + ": " + ec2.message(), fault_of(ec2));
+        const auto length = parser->content_length();
+        if (length && *length > limits::kEtcdMaxAnswer) return too_large();
+        read_body();
       });
     });
+  }
+
+  void read_body() {
+    if (parser->is_done()) return answered();
+    http::async_read_some(stream, buffer, *parser, [this](beast::error_code ec, std::size_t) {
+      if (ec) return fail("read from " + endpoints.now() + ": " + ec.message(), fault_of(ec));
+      if (parser->get().body().size() > limits::kEtcdMaxAnswer) return too_large();
+      read_body();
+    });
+  }
+
+  void too_large() {
+    fail("an answer from " + endpoints.now() + " over " + std::to_string(limits::kEtcdMaxAnswer) + " bytes",
+         etcd::Fault::kTooLarge);
+  }
+
+  void answered() {
+    const auto& res = parser->get();
+    if (!res.keep_alive()) close();
+    etcd::Fault why{};
+    std::string error;
+    auto parsed = etcd::parse_answer(res.result_int(), res.body(), why, error);
+    if (!parsed) {
+      faults.add(why);
+      return finish(nullptr, error);
+    }
+    finish(&*parsed, "");
+  }
+
+  static etcd::Fault fault_of(const beast::error_code& ec) {
+    if (ec == beast::error::timeout) return etcd::Fault::kDeadline;
+    if (ec == http::error::body_limit || ec == http::error::header_limit || ec == http::error::buffer_overflow)
+      return etcd::Fault::kTooLarge;
+    return etcd::Fault::kTransport;
   }
 
   void close() {
@@ -195,8 +195,10 @@ struct EtcdClient::Impl {
   }
 
   // The connection is unusable: the next request tries the next endpoint.
-  void fail(const std::string& why) {
+  void fail(const std::string& why, etcd::Fault fault) {
+    faults.add(fault);
     close();
+    parser.reset();  // what a refused answer had buffered goes now, not at the next request
     endpoints.next();
     finish(nullptr, why);
   }
@@ -216,6 +218,8 @@ EtcdClient::EtcdClient(asio::io_context& io, std::vector<std::string> endpoints,
 }
 
 const std::string& EtcdClient::endpoint() const { return impl_->endpoints.now(); }
+
+const etcd::Faults& EtcdClient::faults() const { return impl_->faults; }
 
 EtcdClient::~EtcdClient() = default;
 
@@ -237,111 +241,6 @@ std::optional<json> EtcdClient::call_now(std::string path, json body, std::strin
   while (!done && io.run_one() > 0) {
   }
   return out;
-}
-
-struct EtcdWatch::Impl {
-  Endpoints endpoints;
-  OnEvent on_event;
-  OnEnd on_end;
-  tcp::resolver resolver;
-  beast::tcp_stream stream;
-  beast::flat_buffer buffer;
-  http::request<http::string_body> req;
-  std::optional<http::response_parser<http::string_body>> parser;
-  std::string line;
-  bool running = false;
-  unsigned generation = 0;  // handlers of an earlier start() find theirs gone
-  // The watch's body, as it streams: one JSON object per line.
-  std::function<std::size_t(std::uint64_t, beast::string_view, beast::error_code&)> on_chunk =
-      [this](std::uint64_t, beast::string_view body, beast::error_code&) {
-        for (char c : body) {
-          if (c != '\n') {
-            if (line.size() < limits::kEtcdMaxLine) line += c;
-            continue;
-          }
-          const std::string text = std::move(line);
-          line.clear();
-          if (!text.empty()) on_line(text);
-          if (!running) break;
-        }
-        return body.size();
-      };
-
-  Impl(asio::io_context& io, std::vector<std::string> e, OnEvent ev, OnEnd end)
-      : endpoints{std::move(e)}, on_event(std::move(ev)), on_end(std::move(end)), resolver(io), stream(io) {}
-
-  void end(const std::string& why) {
-    if (!running) return;
-    running = false;
-    beast::error_code ignored;
-    stream.socket().close(ignored);
-    endpoints.next();
-    on_end(why);
-  }
-
-  void on_line(const std::string& text) {
-    const auto j = json::parse(text, nullptr, false);
-    if (j.is_discarded()) return end("watch: a line that is not JSON");
-    if (!etcd::field(j, "error").is_null()) return end("watch: " + etcd::field(j, "error").dump().substr(0, 200));
-    const auto& r = etcd::field(j, "result");
-    if (etcd::flag(r, "canceled")) return end("watch canceled (compacted at " + std::to_string(etcd::integer(r, "compact_revision")) + ")");
-    const auto& events = etcd::field(r, "events");
-    if (!events.is_array()) return;
-    for (const auto& e : events) {
-      const auto& kv = etcd::field(e, "kv");
-      const auto key = etcd::unbase64(etcd::text(kv, "key"));
-      const auto value = etcd::unbase64(etcd::text(kv, "value"));
-      if (!key || !value) continue;
-      on_event(*key, *value, etcd::text(e, "type") == "DELETE", etcd::integer(kv, "mod_revision"));
-    }
-  }
-
-  void read() {
-    http::async_read(stream, buffer, *parser, [this, g = generation](beast::error_code ec, std::size_t) {
-      if (g == generation) end(ec ? "watch: " + ec.message() : "watch: the stream ended");
-    });
-  }
-};
-
-EtcdWatch::EtcdWatch(asio::io_context& io, std::vector<std::string> endpoints, OnEvent on_event, OnEnd on_end)
-    : impl_(std::make_unique<Impl>(io, std::move(endpoints), std::move(on_event), std::move(on_end))) {}
-
-EtcdWatch::~EtcdWatch() = default;
-
-void EtcdWatch::stop() {
-  auto& i = *impl_;
-  i.running = false;
-  ++i.generation;
-  beast::error_code ignored;
-  i.stream.socket().close(ignored);
-}
-
-void EtcdWatch::start(const std::string& prefix, std::int64_t start_revision) {
-  auto& i = *impl_;
-  if (i.running) return;
-  i.running = true;
-  const unsigned g = ++i.generation;
-  const auto where = etcd::split_endpoint(i.endpoints.now());
-  if (!where) return i.end("endpoint '" + i.endpoints.now() + "' is not host:port");
-  json create{{"key", etcd::base64(prefix)}, {"range_end", etcd::base64(etcd::prefix_end(prefix))}};
-  if (start_revision > 0) create["start_revision"] = std::to_string(start_revision);
-  i.req = post(where->first, "/v3/watch", json{{"create_request", create}}.dump());
-  i.line.clear();
-  i.buffer.clear();
-  i.parser.emplace();
-  i.parser->body_limit(boost::none);  // a watch streams for as long as it lives
-  i.parser->on_chunk_body(i.on_chunk);  // the parser keeps a reference
-  connect(i.resolver, i.stream, *where, limits::kEtcdTimeout, [this, g](const std::string& error) {
-    auto& w = *impl_;
-    if (g != w.generation) return;
-    if (!error.empty()) return w.end("watch: " + error);
-    w.stream.expires_never();  // an idle watch is silent; the lease, not the watch, is the liveness check
-    http::async_write(w.stream, w.req, [this, g](beast::error_code ec, std::size_t) {
-      if (g != impl_->generation) return;
-      if (ec) return impl_->end("watch: write: " + ec.message());
-      impl_->read();
-    });
-  });
 }
 
 }  // namespace tund::daemon

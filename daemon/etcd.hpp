@@ -4,10 +4,9 @@
 // under a deadline; a failed request closes the connection and the next one
 // tries the next endpoint. etcd's JSON mapping: keys and values are standard
 // base64, int64 fields arrive as strings, default values are left out (a
-// failed txn has no "succeeded").
-//
-// Watch streams one JSON object per line for as long as the connection
-// lives; it has a connection of its own.
+// failed txn has no "succeeded"). Every answer is bounded (kEtcdMaxAnswer,
+// kEtcdMaxDepth, the deadline) and read by etcd_parse.hpp; each refusal is
+// counted by reason (faults()). The watch is in etcd_watch.hpp.
 #pragma once
 
 #include <chrono>
@@ -21,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/asio.hpp"
+#include "daemon/etcd_parse.hpp"
 
 namespace tund::daemon {
 
@@ -59,26 +59,7 @@ class EtcdClient {
   // nothing else runs it). Returns the reply, or nothing with `error` set.
   std::optional<nlohmann::json> call_now(std::string path, nlohmann::json body, std::string& error);
   const std::string& endpoint() const;  // the one the next request goes to
-
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
-};
-
-class EtcdWatch {
- public:
-  // Each event: (key, value, deleted, revision). `on_end` when the stream
-  // ends (error text); call start() again to resume.
-  using OnEvent = std::function<void(const std::string& key, const std::string& value, bool deleted, std::int64_t revision)>;
-  using OnEnd = std::function<void(const std::string& error)>;
-  EtcdWatch(asio::io_context& io, std::vector<std::string> endpoints, OnEvent on_event, OnEnd on_end);
-  ~EtcdWatch();
-  EtcdWatch(const EtcdWatch&) = delete;
-  EtcdWatch& operator=(const EtcdWatch&) = delete;
-
-  // Watches every key under `prefix` from `start_revision` (0: from now).
-  void start(const std::string& prefix, std::int64_t start_revision);
-  void stop();
+  const etcd::Faults& faults() const;    // failed requests and refused answers, by reason
 
  private:
   struct Impl;

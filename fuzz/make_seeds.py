@@ -112,3 +112,21 @@ put("config", "hub", b"\x01" + hub_toml)
 put("control_request", "status", b"status")
 put("control_request", "switch", b"switch wlan0")
 put("control_request", "bad_utf8", b"switch \xff\xfe\xc3(")
+# etcd answers: mode byte, a piece size / status byte, then what etcd sends.
+import base64, json
+b64 = lambda s: base64.b64encode(s.encode()).decode()
+created = json.dumps({"result": {"header": {"revision": "9"}, "created": True}})
+event = json.dumps({"result": {"header": {"revision": "10"}, "events": [{"type": "PUT", "kv": {
+    "key": b64("/tund/t/owner/" + "ab" * 32), "value": b64("m2"), "mod_revision": "10"}}]}})
+progress = json.dumps({"result": {"header": {"revision": "12"}}})
+put("etcd_answer", "watch", b"\x00\x07" + (created + "\n" + event + "\n" + progress + "\n").encode())
+put("etcd_answer", "watch_error", b"\x00\x01" + b'{"error":{"grpc_code":14,"message":"unavailable"}}\n')
+put("etcd_answer", "watch_deep", b"\x00\x40" + b'{"error":' + b"[" * 40 + b"]" * 40 + b"}\n")
+def kv(k, v): return {"key": b64(k), "value": b64(v), "mod_revision": "3"}
+ranges = {"responses": [
+    {"response_range": {"kvs": [kv("/tund/t/client/" + "01" * 32, "10.77.0.5"), kv("/tund/t/client/" + "02" * 32, "10.77.0.5"),
+                                kv("/x", "10.77.0.8")]}},
+    {"response_range": {"kvs": [kv("/tund/t/vip/10.77.0.5", "01" * 32)]}}], "succeeded": True}
+put("etcd_answer", "lease", b"\x01\x01" + b'{"result":{"ID":"7","TTL":"2"}}')
+put("etcd_answer", "ranges", b"\x01\x01" + json.dumps(ranges).encode())
+put("etcd_answer", "mappings", b"\x02\x01" + json.dumps(ranges).encode())

@@ -1,5 +1,7 @@
 #include "hub/cluster_agent.hpp"
 
+#include <algorithm>
+
 #include "daemon/log.hpp"
 
 namespace tund::hub {
@@ -90,6 +92,7 @@ ClusterAgent::ClusterAgent(asio::io_context& io, ClusterSettings settings, const
                                 settings_.index)),
       hooks_(std::move(hooks)),
       etcd_(io, settings_.etcd, limits::kEtcdTimeout),
+      lease_etcd_(io, settings_.etcd, limits::kEtcdTimeout),
       watch_(io, settings_.etcd,
              [this](const std::string& k, const std::string& v, bool d, std::int64_t r) { on_owner(k, v, d, r); },
              [this](const std::string& e) {
@@ -119,6 +122,19 @@ void ClusterAgent::etcd_failed(const std::string& what, const std::string& error
   last_error_ = error;
 }
 
+void ClusterAgent::refused(Refusal why, const std::string& k, const std::string& detail) {
+  refusals_.add(why);
+  refusal_log_.write(log::Level::kWarning, std::string("cluster: refused from etcd (") + refusal_name(why) +
+                                               "): " + daemon::etcd::excerpt(k) + ": " + daemon::etcd::excerpt(detail));
+}
+
+daemon::etcd::Faults ClusterAgent::etcd_faults() const {
+  daemon::etcd::Faults sum;
+  for (const auto* f : {&etcd_.faults(), &lease_etcd_.faults(), &watch_.faults()})
+    for (std::size_t i = 0; i < sum.n.size(); ++i) sum.n[i] += f->n[i];
+  return sum;
+}
+
 // --- VIPs -------------------------------------------------------------------
 
 void ClusterAgent::allocate(std::vector<PublicKey> keys, Allocated done) {
@@ -126,25 +142,29 @@ void ClusterAgent::allocate(std::vector<PublicKey> keys, Allocated done) {
   a->keys = std::move(keys);
   a->vips.assign(a->keys.size(), 0);
   a->done = std::move(done);
-  // What etcd holds: every client's address, and every address taken.
-  etcd_.call("kv/range", range_of_prefix(key("client", ""), false), [this, a](const json* r, const std::string& e) {
+  // What etcd holds, in one read (a txn of two ranges: one revision): every
+  // client's address and every address taken, each mapping checked.
+  const json both{{"success", {{{"request_range", range_of_prefix(key("client", ""), false)}},
+                               {{"request_range", range_of_prefix(key("vip", ""), false)}}}}};
+  etcd_.call("kv/txn", both, [this, a](const json* r, const std::string& e) {
     if (!r) return a->done({}, e);
-    std::map<std::string, std::uint32_t> held;
-    const config::Prefix pool_net{pool_.addr & prefix_mask_v4(pool_.len), pool_.len};
-    for (const auto& [k, v] : etcd::kvs(*r)) {
-      const auto addr = config::parse_ipv4(v);
-      if (!addr || !pool_net.contains(*addr))
-        return a->done({}, "etcd holds '" + v + "' for " + k + ", not an address of the pool " + pool_.to_string());
-      held[k.substr(key("client", "").size())] = *addr;
+    const auto& responses = etcd::field(*r, "responses");
+    if (!responses.is_array() || responses.size() != 2) return a->done({}, "etcd's answer holds no two ranges");
+    const auto m = check_mappings(etcd::kvs(etcd::field(responses[0], "response_range")),
+                                  etcd::kvs(etcd::field(responses[1], "response_range")), key("client", ""),
+                                  key("vip", ""), pool_);
+    for (const auto& p : m.problems) refused(p.why, p.key, p.detail);
+    for (std::size_t i = 0; i < a->keys.size(); ++i) {
+      const std::string h = hex(a->keys[i]);
+      // A refused mapping of ours is not replaced by a guess: the client key
+      // exists, so no new one can be created either; an operator decides.
+      if (const auto bad = m.refused.find(h); bad != m.refused.end())
+        return a->done({}, "etcd's mapping for client " + h.substr(0, 16) + "... is refused (" +
+                               refusal_name(bad->second) + "); fix or delete " + key("client", h));
+      if (const auto it = m.clients.find(h); it != m.clients.end()) a->vips[i] = it->second;
     }
-    for (std::size_t i = 0; i < a->keys.size(); ++i)
-      if (const auto it = held.find(hex(a->keys[i])); it != held.end()) a->vips[i] = it->second;
-    etcd_.call("kv/range", range_of_prefix(key("vip", ""), true), [this, a](const json* r2, const std::string& e2) {
-      if (!r2) return a->done({}, e2);
-      for (const auto& [k, v] : etcd::kvs(*r2))
-        if (const auto addr = config::parse_ipv4(k.substr(key("vip", "").size()))) a->taken.insert(*addr);
-      allocate_batch(a);
-    });
+    a->taken = m.taken;
+    allocate_batch(a);
   });
 }
 
@@ -205,11 +225,26 @@ void ClusterAgent::allocate_next(std::shared_ptr<Allocation> a) {
     // the address went to someone else (try the next).
     const auto& responses = etcd::field(*r, "responses");
     if (responses.is_array() && !responses.empty())
-      for (const auto& [k, v] : etcd::kvs(etcd::field(responses[0], "response_range")))
-        if (const auto held = config::parse_ipv4(v)) {
-          a->vips[a->next] = *held;
-          return allocate_next(a);
+      for (const auto& [k, v] : etcd::kvs(etcd::field(responses[0], "response_range"))) {
+        // Checked as the first read was: usable, and no one else's already.
+        const auto held = canonical_ipv4(v);
+        std::optional<Refusal> bad;
+        if (!held) {
+          bad = Refusal::kValueShape;
+        } else if (const auto unusable = check_vip(pool_, *held)) {
+          bad = unusable;
+        } else if (a->taken.count(*held)) {
+          bad = Refusal::kDuplicateVip;
         }
+        if (bad) {
+          refused(*bad, k, "'" + v + "' for a client allocated meanwhile");
+          return a->done({}, "etcd's mapping for client " + hex(a->keys[a->next]).substr(0, 16) + "... is refused (" +
+                                 refusal_name(*bad) + ")");
+        }
+        a->vips[a->next] = *held;
+        a->taken.insert(*held);
+        return allocate_next(a);
+      }
     a->taken.insert(addr);
     allocate_next(a);
   });
@@ -243,7 +278,7 @@ void ClusterAgent::grant() {
   if (granting_) return;
   granting_ = true;
   const auto sent = Clock::now();
-  etcd_.call("lease/grant", json{{"TTL", std::chrono::seconds(limits::kClusterLeaseTtl).count()}},
+  lease_etcd_.call("lease/grant", json{{"TTL", std::chrono::seconds(limits::kClusterLeaseTtl).count()}},
              [this, sent](const json* r, const std::string& e) {
                granting_ = false;
                const std::int64_t id = r ? etcd::integer(*r, "ID") : 0;
@@ -275,7 +310,7 @@ void ClusterAgent::keepalive() {
   }
   const auto sent = Clock::now();
   const std::int64_t lease = lease_;
-  etcd_.call("lease/keepalive", json{{"ID", std::to_string(lease)}}, [this, sent, lease](const json* r, const std::string& e) {
+  lease_etcd_.call("lease/keepalive", json{{"ID", std::to_string(lease)}}, [this, sent, lease](const json* r, const std::string& e) {
     if (lease != lease_) return;
     // etcd 3.4's gateway wraps a stream message in "result"; no TTL: the lease is gone.
     const json* result = r && etcd::field(*r, "result").is_object() ? &etcd::field(*r, "result") : r;
@@ -388,13 +423,19 @@ void ClusterAgent::route(std::uint32_t pool_addr, std::uint8_t len, bool add) {
 
 // --- takeovers ----------------------------------------------------------------
 
-void ClusterAgent::watch_owners() { watch_.start(key("owner", ""), watch_revision_ ? watch_revision_ + 1 : 0); }
+void ClusterAgent::watch_owners() {
+  const std::int64_t seen = std::max(watch_revision_, watch_.seen_revision());
+  watch_.start(key("owner", ""), seen ? seen + 1 : 0);
+}
 
 void ClusterAgent::on_owner(const std::string& k, const std::string& value, bool deleted, std::int64_t revision) {
   watch_revision_ = std::max(watch_revision_, revision);
-  const std::string prefix = key("owner", "");
-  if (deleted || value == settings_.member || k.compare(0, prefix.size(), prefix) != 0) return;
-  const std::string h = k.substr(prefix.size());
+  const auto id = after_prefix(k, key("owner", ""));
+  if (!id || !is_key_hex(*id)) return refused(Refusal::kKeyShape, k, "not " + key("owner", "") + "<64 hex digits>");
+  if (deleted || value == settings_.member) return;
+  if (std::find(settings_.members.begin(), settings_.members.end(), value) == settings_.members.end())
+    return refused(Refusal::kUnknownMember, k, "'" + value + "' is no member of cluster " + settings_.name);
+  const std::string& h = *id;
   const auto client = vips_.find(h);
   if (!here_.count(h) || client == vips_.end()) return;
   ++takeovers_;
@@ -415,6 +456,8 @@ json ClusterAgent::status() const {
               {"takeovers", takeovers_},
               {"lease_losses", lease_losses_},
               {"etcd_errors", etcd_errors_},
+              {"etcd_faults", etcd_faults().to_json()},
+              {"etcd_refused", refusals_.to_json()},
               {"etcd", etcd_.endpoint()}};
 }
 

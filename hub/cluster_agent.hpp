@@ -19,6 +19,11 @@
 // nothing: an idle client is heard only every kIdleKeepalive, and etcd down
 // must not cost every idle client its session (none could get a new one).
 // Holding a lease again, it claims its sessions anew and serves.
+//
+// The lease (grant, keepalive) has a connection of its own: a keepalive never
+// waits behind queued claims and releases, so a busy member keeps its lease
+// while etcd answers. What etcd says is checked (cluster_keys.hpp): a bad
+// mapping is refused, counted by reason (refusals()) and logged (rate-limited).
 #pragma once
 
 #include <functional>
@@ -33,7 +38,10 @@
 
 #include "daemon/asio.hpp"
 #include "daemon/etcd.hpp"
+#include "daemon/etcd_watch.hpp"
+#include "daemon/log.hpp"
 #include "daemon/netlink_config.hpp"
+#include "hub/cluster_keys.hpp"
 #include "hub/hub_config.hpp"
 #include "session/rendezvous.hpp"
 
@@ -73,6 +81,10 @@ class ClusterAgent {
   std::uint64_t etcd_errors() const { return etcd_errors_; }
   std::uint64_t takeovers() const { return takeovers_; }
   std::uint64_t lease_losses() const { return lease_losses_; }
+  // What etcd sent that was refused (cluster_keys.hpp), by reason.
+  const Refusals& refusals() const { return refusals_; }
+  // Failed etcd requests and refused answers of all three connections, by reason.
+  daemon::etcd::Faults etcd_faults() const;
 
  private:
   struct Allocation;
@@ -91,6 +103,7 @@ class ClusterAgent {
   // Host routes of a client outside the home block (and the block itself): both families.
   void route(std::uint32_t pool_addr, std::uint8_t len, bool add);
   void etcd_failed(const std::string& what, const std::string& error);
+  void refused(Refusal why, const std::string& key, const std::string& detail);
   std::string key(const std::string& kind, const std::string& id) const;
 
   asio::io_context& io_;
@@ -99,7 +112,8 @@ class ClusterAgent {
   std::optional<config::Prefix6> net6_;
   session::PoolBlock home_;
   Hooks hooks_;
-  daemon::EtcdClient etcd_;
+  daemon::EtcdClient etcd_;        // VIPs, claims, releases
+  daemon::EtcdClient lease_etcd_;  // lease grant and keepalives alone
   daemon::EtcdWatch watch_;
   daemon::NetlinkConfig routes_;
   asio::steady_timer keepalive_timer_;
@@ -120,6 +134,8 @@ class ClusterAgent {
   std::chrono::steady_clock::time_point lease_until_{};  // no keepalive sent after it succeeded: not ours
   std::int64_t watch_revision_ = 0;
   std::uint64_t etcd_errors_ = 0, takeovers_ = 0, lease_losses_ = 0;
+  Refusals refusals_;
+  log::RateLimited refusal_log_{limits::kLogBurst, limits::kLogWindow};
   std::string last_error_;
 };
 

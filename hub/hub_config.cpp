@@ -7,6 +7,9 @@
 #include "hub/vip_pool.hpp"
 #include "crypto/primitives.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -86,6 +89,20 @@ std::vector<std::string> client_files(const std::string& dir) {
   }
   std::sort(out.begin(), out.end());
   return out;
+}
+
+// A drop-in decides who may connect and with which VIP: one that someone
+// other than root or the hub's own user could have written is refused, as
+// sshd refuses an authorized_keys file writable by others.
+void check_drop_in_owner(const std::string& file) {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) fail_file(file, std::string("cannot read its owner and mode: ") + std::strerror(errno));
+  if (st.st_mode & (S_IWGRP | S_IWOTH))
+    fail_file(file, "writable by group or others (mode " + std::to_string((st.st_mode >> 6) & 7) +
+                        std::to_string((st.st_mode >> 3) & 7) + std::to_string(st.st_mode & 7) +
+                        "): refused; chmod go-w it");
+  if (st.st_uid != 0 && st.st_uid != ::geteuid())
+    fail_file(file, "owned by uid " + std::to_string(st.st_uid) + ", neither root nor this user: refused");
 }
 
 // [cluster]: names are etcd key parts, so no '/'; members are the clients'
@@ -220,6 +237,7 @@ HubSettings load_hub_config(const std::string& path) {
   std::vector<std::pair<toml::value, std::string>> clients;
   for (auto& c : get_table_array(root, "client")) clients.emplace_back(std::move(c), path);
   for (const auto& file : client_files(s.clients_directory)) {
+    check_drop_in_owner(file);
     const auto drop_in = parse_file(file);
     check_keys(drop_in, {"client"}, "the top level");
     for (auto& c : get_table_array(drop_in, "client")) clients.emplace_back(std::move(c), file);

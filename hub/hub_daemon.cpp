@@ -164,6 +164,14 @@ std::string HubDaemon::render_metrics() const {
     m.sample("tund_hub_cluster_takeovers_total", static_cast<double>(cluster_->takeovers()));
     m.family("tund_hub_cluster_lease_losses_total", "counter", "Times the lease ran out without an answered keepalive.");
     m.sample("tund_hub_cluster_lease_losses_total", static_cast<double>(cluster_->lease_losses()));
+    m.family("tund_hub_cluster_etcd_faults_total", "counter", "etcd requests failed and answers refused (size, depth, deadline, ...), by reason.");
+    const auto faults = cluster_->etcd_faults().to_json();  // named: items() would outlive a temporary
+    for (const auto& [reason, n] : faults.items())
+      m.sample("tund_hub_cluster_etcd_faults_total", {{"reason", reason}}, n.get<double>());
+    m.family("tund_hub_cluster_etcd_refused_total", "counter", "Keys and values read from etcd and refused (bad shape, duplicate VIP, ...), by reason.");
+    const auto refused = cluster_->refusals().to_json();
+    for (const auto& [reason, n] : refused.items())
+      m.sample("tund_hub_cluster_etcd_refused_total", {{"reason", reason}}, n.get<double>());
   }
   m.family("tund_hub_drops_total", "counter", "Packets dropped, by reason.");
   const auto drops = drop_counts();  // named: items() would outlive a temporary

@@ -1,10 +1,16 @@
 #include "hub/onboarding.hpp"
 
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -68,9 +74,94 @@ int refuse(std::ostream& err, const std::string& why) {
   return cli::kUsage;
 }
 
+// add-client and remove-client, one at a time per state directory: two runs
+// at once would both see the same free VIP, or one remove the other's file.
+// flock: released by the kernel however the process ends.
+class ClientsLock {
+ public:
+  explicit ClientsLock(const std::string& state_directory) {
+    std::error_code ec;
+    fs::create_directories(state_directory, ec);
+    path_ = state_directory + "/clients.lock";
+    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd_ < 0) {
+      error_ = "cannot open " + path_ + ": " + std::strerror(errno);
+      return;
+    }
+    while (::flock(fd_, LOCK_EX) != 0)
+      if (errno != EINTR) {
+        error_ = "cannot lock " + path_ + ": " + std::strerror(errno);
+        return;
+      }
+  }
+  ~ClientsLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  ClientsLock(const ClientsLock&) = delete;
+  ClientsLock& operator=(const ClientsLock&) = delete;
+  const std::string& error() const { return error_; }
+
+ private:
+  std::string path_, error_;
+  int fd_ = -1;
+};
+
+// Writes `text` to a new hidden file beside `file` (skipped by the loader)
+// and renames it over `file`. The temporary is created exclusively under a
+// name no one can guess ahead (O_EXCL | O_NOFOLLOW): a symlink planted in
+// clients.d is never followed, and no other run shares it.
+std::string write_by_rename(const std::string& dir, const std::string& name, const std::string& file,
+                            const std::string& text) {
+  unsigned char r[8];
+  randombytes_buf(r, sizeof r);
+  std::string tmp = dir + "/." + name + ".toml.";
+  for (const auto b : r) tmp += "0123456789abcdef"[b >> 4], tmp += "0123456789abcdef"[b & 15];
+  // 0644: a public key and an address, nothing secret.
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) return "cannot create " + tmp + ": " + std::strerror(errno);
+  bool ok = ::fchmod(fd, 0644) == 0;  // whatever the umask
+  for (std::size_t done = 0; ok && done < text.size();) {
+    const ssize_t w = ::write(fd, text.data() + done, text.size() - done);
+    if (w < 0 && errno == EINTR) continue;
+    ok = w > 0;
+    if (ok) done += static_cast<std::size_t>(w);
+  }
+  ok = ::fsync(fd) == 0 && ok;
+  ok = ::close(fd) == 0 && ok;
+  if (!ok || std::rename(tmp.c_str(), file.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return "cannot write " + file;
+  }
+  return {};
+}
+
+int add_client_locked(const std::string& config_path, const AddClientRequest& req, std::ostream& out,
+                      std::ostream& err);
+int remove_client_locked(const std::string& config_path, const std::string& name, std::ostream& out,
+                         std::ostream& err);
+
 }  // namespace
 
 int add_client(const std::string& config_path, const AddClientRequest& req, std::ostream& out, std::ostream& err) {
+  const auto loaded = load_or_report(config_path, err);
+  if (!loaded) return cli::kUsage;
+  const ClientsLock lock(loaded->state_directory);
+  if (!lock.error().empty()) return refuse(err, lock.error());
+  return add_client_locked(config_path, req, out, err);  // loads again: another run may have added one
+}
+
+int remove_client(const std::string& config_path, const std::string& name, std::ostream& out, std::ostream& err) {
+  const auto loaded = load_or_report(config_path, err);
+  if (!loaded) return cli::kUsage;
+  const ClientsLock lock(loaded->state_directory);
+  if (!lock.error().empty()) return refuse(err, lock.error());
+  return remove_client_locked(config_path, name, out, err);
+}
+
+namespace {
+
+int add_client_locked(const std::string& config_path, const AddClientRequest& req, std::ostream& out,
+                      std::ostream& err) {
   const auto loaded = load_or_report(config_path, err);
   if (!loaded) return cli::kUsage;
   const HubSettings& s = *loaded;
@@ -149,28 +240,12 @@ int add_client(const std::string& config_path, const AddClientRequest& req, std:
   if (!crypto::derive_public_key(priv, pub) || !crypto::derive_public_key(s.private_key, hub_pub))
     return refuse(err, "cannot derive a public key");
 
-  // Written under a hidden name (skipped by the loader), then renamed.
   fs::create_directories(s.clients_directory, ec);
   if (ec) return refuse(err, "cannot create " + s.clients_directory + ": " + ec.message());
-  const std::string tmp = s.clients_directory + "/." + req.name + ".toml.tmp";
-  {
-    std::ofstream f(tmp, std::ios::trunc);
-    f << "# Added by tund-hub add-client; removed by tund-hub remove-client " << req.name << ".\n"
-      << "[[client]]\n"
-      << "name = \"" << req.name << "\"\n"
-      << "public_key = \"" << crypto::key_to_base64(pub) << "\"\n"
-      << vip_line << "\n";
-    f.flush();
-    if (!f) {
-      std::remove(tmp.c_str());
-      return refuse(err, "cannot write " + tmp);
-    }
-  }
-  ::chmod(tmp.c_str(), 0644);  // a public key and an address: nothing secret
-  if (std::rename(tmp.c_str(), file.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return refuse(err, "cannot write " + file);
-  }
+  const std::string text = "# Added by tund-hub add-client; removed by tund-hub remove-client " + req.name + ".\n" +
+                           "[[client]]\n" + "name = \"" + req.name + "\"\n" + "public_key = \"" +
+                           crypto::key_to_base64(pub) + "\"\n" + vip_line + "\n";
+  if (auto e = write_by_rename(s.clients_directory, req.name, file, text); !e.empty()) return refuse(err, e);
   // The hub's own loader must take the result, or nothing stays changed.
   try {
     (void)load_hub_config(config_path);
@@ -196,7 +271,8 @@ int add_client(const std::string& config_path, const AddClientRequest& req, std:
   return reloaded ? cli::kOk : cli::kNotConnected;
 }
 
-int remove_client(const std::string& config_path, const std::string& name, std::ostream& out, std::ostream& err) {
+int remove_client_locked(const std::string& config_path, const std::string& name, std::ostream& out,
+                         std::ostream& err) {
   const auto loaded = load_or_report(config_path, err);
   if (!loaded) return cli::kUsage;
   const HubSettings& s = *loaded;
@@ -212,5 +288,7 @@ int remove_client(const std::string& config_path, const std::string& name, std::
   out << "removed client " << name << " (" << file << ")\n";
   return reload_running_hub(s, err) ? cli::kOk : cli::kNotConnected;
 }
+
+}  // namespace
 
 }  // namespace tund::hub

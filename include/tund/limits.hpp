@@ -280,12 +280,35 @@ inline constexpr auto kMetricsDeadline = std::chrono::seconds(5);
 inline constexpr std::uint32_t kMainRoutingTable = 254;
 
 // --- etcd (daemon/etcd.hpp), for a hub cluster ---------------------------------
-// Every etcd request (connect, send, answer) within this; a watch only connects within it.
+// etcd is trusted with who owns what, not with the hub's memory or stack:
+// every answer is bounded in time, size and nesting, whoever sends it.
+// Every etcd request (connect, send, answer) within this; a watch connects
+// and gets its answer's header within it.
 inline constexpr auto kEtcdTimeout = std::chrono::milliseconds(1000);
 // Operations in one transaction (etcd's --max-txn-ops default).
 inline constexpr std::size_t kEtcdTxnOps = 128;
-// A watch line beyond this is cut (an event batch that large is not ours).
+// The largest answer to a request: the range of every client/ key is the
+// largest we ask for, ~250 bytes of JSON a client, so 65,534 clients (the
+// IPv6-alone pool) take ~16 MiB; twice that. Larger is refused unread.
+inline constexpr std::size_t kEtcdMaxAnswer = 32u << 20;
+// A watch line (one event batch) beyond this ends the watch: a batch that
+// large is not ours (etcd splits batches at ~1.5 MiB of its own, and our keys
+// and values are under 200 bytes).
 inline constexpr std::size_t kEtcdMaxLine = 1u << 20;
+// JSON nested deeper than this is refused before it is parsed: etcd's deepest
+// answer (a txn's response_range: object, responses, [], response_range, kvs,
+// [], kv) is 7 levels; anything that walks JSON recursively (dump()) would
+// overflow the stack on hundreds of thousands.
+inline constexpr std::size_t kEtcdMaxDepth = 16;
+// Raw untrusted etcd text quoted in a log line: at most this many bytes.
+inline constexpr std::size_t kEtcdLogExcerpt = 200;
+// A watch asks etcd for progress notifications (progress_notify); silent for
+// this long, it is re-established from the last revision it saw (no event
+// lost), so a connection that died without a FIN or an etcd that stopped
+// sending is noticed. etcd notifies every 10 minutes by default: run it with
+// --experimental-watch-progress-notify-interval under this (10s) and an idle
+// watch is never re-established; with the default it costs one request a period.
+inline constexpr auto kEtcdWatchIdle = std::chrono::seconds(30);
 
 // --- hub cluster (hub/cluster_agent.hpp) -------------------------------------
 // A member's ownership claims live on an etcd lease of this TTL, kept alive
