@@ -304,10 +304,10 @@ ReceiveResult ClientSession::on_transport(crypto::Keypair& kp, MutableBytes msg,
     const bool copy = static_cast<MessageType>(msg[0]) == MessageType::kDataCopy;
     if (!inner) return owner_.dropped(why == DropReason::kDuplicateData && copy ? DropReason::kDuplicateCopy : why);
     note_inner(now);
-    if (path == active_path_ && !copy) {
-      health_.on_receive(now, load_le64(plain.data()), inner->length);
-      judge_gray(now);
-    }
+    // The active path's health: its own data counts; a copy that came first
+    // on a standby only fills the sequence (its original will be a duplicate).
+    health_.on_receive(now, load_le64(plain.data()), inner->length, path == active_path_ && !copy);
+    if (path == active_path_) judge_gray(now);
     if (keepalive_due_ == kNever) keepalive_due_ = now + limits::kKeepaliveTimeout;
     // Acknowledged above (the hub's liveness counts on it), delivered only
     // when its source belongs to this hub.
@@ -387,6 +387,7 @@ ReceiveResult ClientSession::on_transport(crypto::Keypair& kp, MutableBytes msg,
         }
         ++p->stats.replies;
         record_outcome(*p, true);
+        if (p->id == active_path_) stream_.scale_resend_age(*active_rtt(), owner_.config_.resend.max_age);
       }
       outstanding_.erase(it);
       break;
@@ -408,11 +409,13 @@ Time ClientSession::next_deadline() const {
     for (const auto& p : paths_) t = std::min(t, p.next_probe);
     t = std::min(t, pmtu_deadline());
   }
-  for (const auto& o : outstanding_) t = std::min(t, o.sent + limits::kProbeTimeout);
+  for (const auto& o : outstanding_)
+    for (const auto& p : paths_)
+      if (p.id == o.path) t = std::min(t, o.sent + probe_timeout(p));
   if (awaiting_since_ != kNever) t = std::min(t, awaiting_since_ + dead_timeout());
   if (awaiting_since_ != kNever && !liveness_probed_) t = std::min(t, awaiting_since_ + dead_timeout() / 2);
   if (stream_.switching()) t = std::min(t, stream_.switch_started() + 2 * dead_timeout());
-  if (!silent_ && expecting_since_ != kNever) t = std::min(t, expecting_since_ + silence_);
+  if (!silent_ && expecting_since_ != kNever) t = std::min(t, expecting_since_ + silence());
   t = std::min({t, stream_.ack_deadline(), suspicion_due()});
   return t;
 }

@@ -149,9 +149,11 @@ class ClientSession {
   // Counts changes to what the uplink policy decides on (measurements, dead
   // or alive, paths added or removed): run it again when this moved.
   std::uint64_t path_epoch() const { return path_epoch_; }
-  // Liveness timeout of the active path: clamp(kDeadRttFactor * srtt,
-  // kDeadFloor, kDeadCeiling) = clamp(4 srtt, 200 ms, 600 ms).
+  // Liveness timeout of the active path: clamp(kDeadRttFactor * rtt,
+  // kDeadFloor, kDeadCeiling) = clamp(4 rtt, 200 ms, 3 s), rtt the larger of
+  // the probes' and the data's (active_rtt).
   Duration dead_timeout() const;
+  std::optional<Duration> active_rtt() const;
   // Quiet for this long with data outstanding: copies go on the best standby.
   Duration suspicion_timeout() const;
   // The standby copies go to during a suspicion (0: none).
@@ -160,8 +162,10 @@ class ClientSession {
   // What the data stream says of the active path (status, metrics).
   PathHealth::Summary active_health(Time now) const { return health_.summary(now); }
   // Answerable packets sent and nothing authenticated heard back, on any
-  // path, for limits::kHubSilence.
+  // path, for silence(): limits::kHubSilence (or set_silence), longer when a
+  // path's round trip asks for it.
   bool hub_silent(Time now) const;
+  Duration silence() const;
   // How long silence lasts before it counts (a cluster's client moves on sooner).
   void set_silence(Duration d) { silence_ = d; }
   // Authenticated kMove frames from the hub (a draining cluster member): the
@@ -272,6 +276,8 @@ class ClientSession {
   // A probe on a gray path was answered (or lost): trust it again in time.
   void on_gray_probe(Path& p, bool answered);
   Duration probe_interval(const Path& p) const;
+  // How long a probe on `p` may take before it counts as lost.
+  Duration probe_timeout(const Path& p) const;
   // When p's next probe is due: its schedule while traffic flows, the idle
   // pace otherwise (see IdlePolicy).
   Time probe_due(const Path& p, Time now) const;

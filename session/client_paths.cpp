@@ -62,6 +62,7 @@ void ClientSession::set_active_path(PathId id, Time now) {
   active_path_ = id;
   awaiting_since_ = kNever;
   health_.reset(now);
+  if (const auto rtt = active_rtt()) stream_.scale_resend_age(*rtt, owner_.config_.resend.max_age);
   if (Path* p = find_path(id)) {
     p->next_probe = now;  // measure it at once
     // And its MTU again, unless that is fresh: what it carries may have
@@ -81,11 +82,27 @@ void ClientSession::set_active_path(PathId id, Time now) {
   stream_.begin_switch(now, planned);
 }
 
-Duration ClientSession::dead_timeout() const {
+std::optional<Duration> ClientSession::active_rtt() const {
+  // The probes' smoothed round trip, or the data's when a queue has grown
+  // since the last probe (the data's is measured a hundred times as often).
+  std::optional<Duration> rtt;
   for (const auto& p : paths_)
-    if (p.id == active_path_ && p.stats.rtt)
-      return std::clamp<Duration>(*p.stats.rtt * limits::kDeadRttFactor, limits::kDeadFloor, limits::kDeadCeiling);
-  return limits::kDeadCeiling;
+    if (p.id == active_path_) rtt = p.stats.rtt;
+  if (const auto data = health_.summary(health_.since()).rtt; data && (!rtt || *data > *rtt)) rtt = data;
+  return rtt;
+}
+
+Duration ClientSession::dead_timeout() const {
+  if (const auto rtt = active_rtt())
+    return std::clamp<Duration>(*rtt * limits::kDeadRttFactor, limits::kDeadFloor, limits::kDeadCeiling);
+  // Not measured yet: the terrestrial bound (a satellite path is measured by
+  // its first probe, long before it could be judged dead).
+  return limits::kDeadUnmeasured;
+}
+
+Duration ClientSession::probe_timeout(const Path& p) const {
+  if (!p.stats.rtt || !p.stats.rttvar) return limits::kProbeTimeout;
+  return std::clamp<Duration>(2 * *p.stats.rtt + 4 * *p.stats.rttvar, limits::kProbeTimeout, limits::kProbeTimeoutCeiling);
 }
 
 void ClientSession::record_outcome(Path& p, bool answered) {
@@ -105,7 +122,8 @@ void ClientSession::queue_probes(Time now) {
   // delivered something else meanwhile: on a busy path a probe can be dropped
   // in a full socket buffer while the path itself is fine.
   for (auto it = outstanding_.begin(); it != outstanding_.end();) {
-    if (now - it->sent < limits::kProbeTimeout) {
+    const Path* on = find_path(it->path);
+    if (now - it->sent < (on ? probe_timeout(*on) : limits::kProbeTimeout)) {
       ++it;
       continue;
     }
@@ -265,7 +283,14 @@ void ClientSession::on_authenticated_receive() {
 }
 
 bool ClientSession::hub_silent(Time now) const {
-  return state_ != State::kIdle && expecting_since_ != kNever && now - expecting_since_ >= silence_;
+  return state_ != State::kIdle && expecting_since_ != kNever && now - expecting_since_ >= silence();
+}
+
+Duration ClientSession::silence() const {
+  Duration slowest{0};
+  for (const auto& p : paths_)
+    if (p.stats.rtt) slowest = std::max(slowest, *p.stats.rtt);
+  return std::max(silence_, slowest * limits::kSilenceRtts);
 }
 
 bool ClientSession::idle(Time now) const {

@@ -16,6 +16,7 @@
 // once and neither side resends, since what took the old path arrives.
 #pragma once
 
+#include <algorithm>
 #include <optional>
 
 #include "session/ip_packet.hpp"
@@ -52,6 +53,11 @@ class DataStream {
     return resend_.on_ack(ack, next_seq_, outcome);
   }
   void expire(Time now) { resend_.expire(now); }
+  // Kept packets live clamp(4 rtt, floor, max(floor, kResendMaxAgeCeiling)):
+  // the floor is the configured age, the rtt the path's.
+  void scale_resend_age(Duration rtt, Duration floor) {
+    resend_.set_max_age(std::clamp<Duration>(rtt * 4, floor, std::max<Duration>(floor, limits::kResendMaxAgeCeiling)));
+  }
   const ResendBuffer& resend_buffer() const { return resend_; }
 
   // --- receiving

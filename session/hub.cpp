@@ -225,6 +225,9 @@ ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now
   std::size_t len = 0;
   bool newest = false;
   if (auto drop = s->channel_.open(*kp, msg, len, newest, now, opened)) return dropped(*drop);
+  // The client's first packet under keys we answered: a round trip.
+  if (!was_confirmed && s->last_handshake_ && kp == s->channel_.current())
+    s->on_rtt_sample(now - *s->last_handshake_, config_.resend.max_age);
   s->last_received_ = now;
   s->unanswered_since_ = kNever;
   if ((!was_confirmed || before != s->channel_.current()) && s->channel_.has_staged()) mark_ready(*s);
@@ -285,6 +288,7 @@ ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now
     queue_control(*s, reply, from);  // answer where it came from; it is no bigger
   } else if (frame->kind == wire::ControlKind::kProbeReply && !s->validated_ && from == s->endpoint_ &&
              frame->probe == s->challenge_) {
+    if (s->challenged_at_ != kNever) s->on_rtt_sample(now - s->challenged_at_, config_.resend.max_age);
     s->validated_ = true;
     s->validation_deadline_ = s->challenge_next_ = kNever;
     if (s->channel_.has_staged() || s->stream_.has_resend()) mark_ready(*s);
@@ -325,10 +329,25 @@ void Hub::migrate(HubSession& s, const Endpoint& to, std::size_t bytes, Time now
   s.unvalidated_rx_ = bytes;
   s.unvalidated_tx_ = 0;
   ++s.path_changes_;
-  s.validation_deadline_ = now + limits::kPathValidationTimeout;
+  s.validation_deadline_ = now + s.validation_timeout();
   challenge(s, now);
   if (std::find(validating_.begin(), validating_.end(), s.client_) == validating_.end())
     validating_.push_back(s.client_);
+}
+
+void HubSession::on_rtt_sample(Duration sample, Duration resend_floor) {
+  srtt_ = srtt_ ? (*srtt_ * (limits::kRttEwmaDivisor - 1) + sample) / limits::kRttEwmaDivisor : sample;
+  stream_.scale_resend_age(*srtt_, resend_floor);
+}
+
+Duration HubSession::challenge_interval() const {
+  return std::clamp<Duration>(srtt_.value_or(Duration{0}) * 2, limits::kPathChallengeInterval,
+                              limits::kPathChallengeIntervalCeiling);
+}
+
+Duration HubSession::validation_timeout() const {
+  return std::clamp<Duration>(srtt_.value_or(Duration{0}) * 4, limits::kPathValidationTimeout,
+                              limits::kPathValidationTimeoutCeiling);
 }
 
 void Hub::challenge(HubSession& s, Time now) {
@@ -337,7 +356,8 @@ void Hub::challenge(HubSession& s, Time now) {
   f.probe.probe_id = rng_.next_u32();
   rng_.fill(f.probe.challenge);
   s.challenge_ = f.probe;
-  s.challenge_next_ = now + limits::kPathChallengeInterval;
+  s.challenged_at_ = now;
+  s.challenge_next_ = now + s.challenge_interval();
   queue_control(s, f, s.endpoint_);
 }
 

@@ -107,6 +107,15 @@ class HubSession {
   Time unanswered_since_ = kNever;
   Time keepalive_due_ = kNever;
 
+  // The client's round trip as the hub sees it: the handshake (response to
+  // the first packet under its keys) and each answered challenge. Path
+  // validation and how long sent data is kept scale with it.
+  std::optional<Duration> srtt_;
+  Time challenged_at_ = kNever;
+  void on_rtt_sample(Duration sample, Duration resend_floor);
+  Duration challenge_interval() const;
+  Duration validation_timeout() const;
+
   // Return-path validation.
   bool validated_ = true;
   Endpoint previous_;  // last validated endpoint, to fall back to

@@ -1,12 +1,23 @@
 #include "session/path_health.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace tund::session {
 
 namespace {
 using std::chrono::duration_cast;
 using Seconds = std::chrono::duration<double>;
+
+// The Wilson score interval's lower bound for `losses` of `n` (one-sided, z
+// = limits::kGrayConfidenceZ): the loss rate we are confident the path has.
+double loss_lower_bound(std::uint64_t losses, std::uint64_t n) {
+  const double z = limits::kGrayConfidenceZ, nn = static_cast<double>(n);
+  const double p = static_cast<double>(losses) / nn;
+  const double centre = p + z * z / (2 * nn);
+  const double spread = z * std::sqrt(p * (1 - p) / nn + z * z / (4 * nn * nn));
+  return (centre - spread) / (1 + z * z / nn);
+}
 }  // namespace
 
 void PathHealth::reset(Time now) {
@@ -50,10 +61,12 @@ void PathHealth::on_ack(Time now, std::optional<Duration> rtt, std::size_t acked
   note_rate(now);
 }
 
-void PathHealth::on_receive(Time now, std::uint64_t seq, std::size_t bytes) {
+void PathHealth::on_receive(Time now, std::uint64_t seq, std::size_t bytes, bool on_this_path) {
   Bucket& b = bucket(now);
-  ++b.received;
-  b.bytes += bytes;
+  if (on_this_path) {
+    ++b.received;
+    b.bytes += bytes;
+  }
   if (highest_down_ != 0 && seq > highest_down_ + 1) b.gaps += static_cast<std::int32_t>(std::min<std::uint64_t>(seq - highest_down_ - 1, 1u << 16));
   else if (seq < highest_down_) --b.gaps;  // a gap filled late: it was not lost
   highest_down_ = std::max(highest_down_, seq);
@@ -99,7 +112,7 @@ const char* PathHealth::judge(Time now, Duration standby_rtt) const {
   const Duration queue = *rtt_ > base ? *rtt_ - base : Duration{0};
   const bool short_queue = queue < std::max<Duration>(limits::kGrayQueueFloor, base / 4);
   if (short_queue && t.packets >= limits::kGrayMinPackets && t.losses >= limits::kGrayMinLosses &&
-      static_cast<double>(t.losses) >= limits::kGrayLoss * static_cast<double>(t.packets))
+      loss_lower_bound(t.losses, t.packets) > limits::kGrayLoss)
     return "lossy";
   if (queue > std::max<Duration>(standby_rtt, limits::kGrayQueueFloor) && best_bps_ > 0 &&
       s.delivery_bps < limits::kGrayCollapse * best_bps_)

@@ -6,9 +6,11 @@
 //
 // Gray failures, judged over the last window (clamp(4 baseline RTT, floor,
 // ceiling)) and only while a standby could take over:
-//   lossy      at least kGrayLoss of the window's packets lost (and
-//              kGrayMinLosses of them) while the queue is short: the radio
-//              loses, not our own traffic overflowing a full queue
+//   lossy      more than kGrayLoss of the window's packets lost, with 95%
+//              confidence (the Wilson score's lower bound: a call's 20
+//              packets losing 4 by chance on a 10% path is not a fade), and
+//              at least kGrayMinLosses of them, while the queue is short: the
+//              radio loses, not our own traffic overflowing a full queue
 //   collapsed  the queue delay (round trip above the path's baseline, its
 //              least over the last kGrayBaselineWindow) past the standby's
 //              whole round trip, while delivery fell under kGrayCollapse of
@@ -38,7 +40,9 @@ class PathHealth {
   void on_ack(Time now, std::optional<Duration> rtt, std::size_t acked, std::size_t bytes, std::size_t lost);
   // New data from the hub (sequence `seq`, `bytes` long): gaps in the
   // sequence are losses on the way down, until the missing packet comes.
-  void on_receive(Time now, std::uint64_t seq, std::size_t bytes);
+  // `on_this_path`: false for data that came first by another path (a copy
+  // on a standby): it fills or moves the sequence, it is not counted here.
+  void on_receive(Time now, std::uint64_t seq, std::size_t bytes, bool on_this_path = true);
 
   // Why the path is failing gray ("lossy", "collapsed"), or nothing.
   // `standby_rtt`: the round trip of the path that would take over.

@@ -59,6 +59,9 @@ class ResendBuffer {
   void cancel_resend();
   void expire(Time now);
   void clear();
+  // How long a packet is kept: the session scales it with its round trip.
+  void set_max_age(Duration d) { limits_.max_age = d; }
+  Duration max_age() const { return limits_.max_age; }
 
   std::size_t packets() const { return entries_.size(); }
   std::size_t bytes() const { return bytes_; }

@@ -94,8 +94,11 @@ UplinkChoice choose_uplink(const UplinkPolicyConfig& c, const std::vector<Uplink
     if (cur && *cur != *pick) {
       const auto it = healthy_since.find(cands[*pick].id);
       const Time since = it == healthy_since.end() ? now : it->second;
-      if (now - since < c.hold_down) {
-        out.revisit = since + c.hold_down;
+      // Scaled to the uplink's round trip: a slow path needs longer to show
+      // it is really back than a 10 ms one.
+      const Duration hold = std::max<Duration>(c.hold_down, cands[*pick].rtt.value_or(Duration{0}) * limits::kHoldDownRtts);
+      if (now - since < hold) {
+        out.revisit = since + hold;
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(out.revisit - now).count();
         out.verdicts[*pick].reason = "better, in hold-down (" + std::to_string(left) + " ms left)";
         pick = cur;

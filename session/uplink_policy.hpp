@@ -9,8 +9,9 @@
 //      yet or RTT ≤ max_rtt and loss ≤ max_loss;
 //   4. with nothing healthy, the best usable one (something beats nothing);
 //   5. failures move at once; a move to a *better* uplink while the current one
-//      is still healthy waits until that uplink has been healthy for hold_down
-//      (no flapping back and forth on a recovering link).
+//      is still healthy waits until that uplink has been healthy for
+//      max(hold_down, kHoldDownRtts of its round trip) (no flapping back and
+//      forth on a recovering link).
 #pragma once
 
 #include <chrono>

@@ -42,7 +42,13 @@ inline constexpr auto kNewHandshakeTime = kKeepaliveTimeout + kRekeyTimeout;
 // client kept probing: it probably restarted and lost the session. The client
 // then handshakes at once and retries every kSilentRetry (plus jitter) until
 // it is answered, so it is back within kSilentRetry + jitter of the hub.
+// Scaled up on a slow path: never under kSilenceRtts of its smoothed round trip.
 inline constexpr auto kHubSilence = 2500ms;
+inline constexpr int kSilenceRtts = 4;
+// A better uplink must stay healthy for at least this many of its round trips
+// before traffic returns to it (session/uplink_policy.hpp; the configured
+// hold_down is the floor): 2 s on a 100 ms path, 12 s on a GEO one.
+inline constexpr int kHoldDownRtts = 20;
 inline constexpr auto kSilentRetry = 2s;
 // Full tunnel: the client's policy rules sit just before the main table's (32766).
 inline constexpr std::uint32_t kRulePriority = 32760;
@@ -96,14 +102,25 @@ namespace tund::limits {
 // Every path is probed under the session keys so a switch never starts cold.
 inline constexpr auto kProbeIntervalActive = std::chrono::seconds(1);
 inline constexpr auto kProbeIntervalStandby = std::chrono::seconds(2);
-inline constexpr auto kProbeTimeout = std::chrono::seconds(1);  // then counted lost
+// A probe is counted lost after clamp(2 srtt + 4 rttvar, kProbeTimeout,
+// kProbeTimeoutCeiling) of its path: a second on any terrestrial path, more
+// on a satellite's (a GEO round trip alone is 600 ms, its queue more).
+inline constexpr auto kProbeTimeout = std::chrono::seconds(1);
+inline constexpr auto kProbeTimeoutCeiling = std::chrono::seconds(4);
 inline constexpr std::size_t kLossWindow = 10;                  // probes per loss estimate
 inline constexpr std::size_t kMinLossSamples = 3;               // before a loss rate is reported
 // Hub: a new return path is challenged this often, and abandoned (back to the
 // last validated one) if no answer came within the timeout. Until validated it
 // gets at most kUnvalidatedAmplification times the bytes received from it.
+// Both scale with the session's round trip as the hub measures it (the
+// handshake, then each answered challenge): challenges every clamp(2 srtt,
+// interval, ceiling), given up after clamp(4 srtt, timeout, ceiling) (RFC
+// 9000 9.4 asks for three PTOs), so a satellite client is not sent back to
+// its old path while its answer is still in flight.
 inline constexpr auto kPathChallengeInterval = std::chrono::milliseconds(300);
+inline constexpr auto kPathChallengeIntervalCeiling = std::chrono::seconds(2);
 inline constexpr auto kPathValidationTimeout = std::chrono::seconds(1);
+inline constexpr auto kPathValidationTimeoutCeiling = std::chrono::seconds(8);
 // Idle sessions (session::IdlePolicy, [uplinks] idle_*): no inner packet for
 // kIdleAfter; then the active path is kept every kIdleKeepalive (under the
 // 30 s that many NATs and CGNATs give an idle UDP binding, as WireGuard's
@@ -154,7 +171,11 @@ inline constexpr int kDeadRttFactor = 4;
 // The floor leaves room for queueing on a loaded host: a false "dead" costs a
 // needless (if seamless) switch.
 inline constexpr auto kDeadFloor = std::chrono::milliseconds(200);
-inline constexpr auto kDeadCeiling = std::chrono::milliseconds(600);
+// Up to a GEO path's 4 round trips (4 x 600 ms, and its queue on top).
+inline constexpr auto kDeadCeiling = std::chrono::milliseconds(3000);
+// Before the first probe's answer: a terrestrial path's bound (a satellite
+// path is measured by its first probe, long before it could be judged dead).
+inline constexpr auto kDeadUnmeasured = std::chrono::milliseconds(600);
 // Duplicate on suspicion: data outstanding on the active path and nothing
 // back for max(2 srtt + 4 rttvar, kSuspicionFloor) (far below the liveness
 // timeout): the unacknowledged tail and new data are also sent, as copies, on
@@ -174,7 +195,10 @@ inline constexpr auto kAckDelay = std::chrono::milliseconds(5);
 inline constexpr auto kSwitchExchangeInterval = std::chrono::milliseconds(250);
 inline constexpr std::size_t kResendMaxBytes = 4u << 20;
 inline constexpr std::size_t kResendMaxPackets = 4096;
+// Kept packets age out after clamp(4 srtt, kResendMaxAge, kResendMaxAgeCeiling):
+// a satellite path's unacknowledged data is still there to resend.
 inline constexpr auto kResendMaxAge = std::chrono::milliseconds(500);
+inline constexpr auto kResendMaxAgeCeiling = std::chrono::seconds(4);
 }  // namespace tund::limits
 
 namespace tund::limits {
@@ -187,11 +211,13 @@ inline constexpr auto kGrayWindowFloor = std::chrono::milliseconds(200);
 inline constexpr auto kGrayWindowCeiling = std::chrono::seconds(2);
 inline constexpr std::size_t kGrayBuckets = 2000 / 50 + 1;  // the ceiling, and the slice being filled
 inline constexpr int kGrayWindowRtts = 4;
-// Lossy: this share of the window's packets lost, at least this many of them
-// and this many packets in all (a voice call alone has ~20 in 200 ms), while
-// the queue is short: under max(kGrayQueueFloor, baseline / 4). A full queue
+// Lossy: more than this share of the window's packets lost at 95% confidence
+// (Wilson lower bound, one-sided z), at least this many of them and this
+// many packets in all (a voice call alone has ~20 in 200 ms), while the queue
+// is short: under max(kGrayQueueFloor, baseline / 4). A full queue
 // overflowing is congestion (our own traffic), not the radio.
 inline constexpr double kGrayLoss = 0.15;
+inline constexpr double kGrayConfidenceZ = 1.645;
 inline constexpr std::uint64_t kGrayMinLosses = 4;
 inline constexpr std::uint64_t kGrayMinPackets = 12;
 inline constexpr auto kGrayQueueFloor = std::chrono::milliseconds(10);

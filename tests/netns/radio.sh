@@ -6,7 +6,8 @@
 #   radio_bulk SYSTEM RUN     BULK_S s of unpaced download on the healthy Wi-Fi
 #                             (its queue full): appends a row to $BULK_RESULTS
 # Phases (seconds, from the environment): BEFORE, FADE, LTE_S, BACK_S;
-# DL_RATE: the download's pace in bytes/s.
+# DL_RATE: the download's pace in bytes/s. DRIVE=steady: no event at all for
+# the whole time (satellite profiles: nothing may move).
 CALL_REPORT="$PY $ROOT/bench/call_report.py"
 
 tund_counts() {  # "handovers copied_bytes suspicions" of the lab's client
@@ -33,16 +34,22 @@ radio_drive() {
   lab_start cli "callc_$run" $NETPEER call 6000 10.4.0.2 6000 "$total" "$LAB_DIR/call_cli_$run.log"
   lab_start srv "calls_$run" $NETPEER call 6000 "$CLI_IP" 6000 "$total" "$LAB_DIR/call_srv_$run.log"
   nsx srv timeout $((total + 40)) $NETPEER send "$CLI_IP" $((port + 1)) $((DL_RATE * (total - 1))) "$DL_RATE" > "$LAB_DIR/ds_$run.out" 2>/dev/null & local s1=$!
-  sleep "$BEFORE"
-  local t_fade; t_fade=$(date +%s%N); lab_link_load wlan wifi-fade
-  sleep "$FADE"
-  # Carrier lost, and the connection manager's answer to it: the Wi-Fi's
-  # default route goes (wireguard-go moves only through the routing table).
-  local t_lte; t_lte=$(date +%s%N); nsx em ip link set wc down
-  nsx cli ip route del default via 10.1.0.1 dev wlan0 metric 100 2>/dev/null
-  sleep "$LTE_S"
-  local t_back; t_back=$(date +%s%N); nsx em ip link set wc up; lab_link_load wlan wifi-good
-  nsx cli ip route replace default via 10.1.0.1 dev wlan0 metric 100
+  local phases="before=$t0"
+  if [ "${DRIVE:-fade}" = steady ]; then
+    sleep "$total"  # the links as they are, nothing happens: no move is the answer
+  else
+    sleep "$BEFORE"
+    local t_fade; t_fade=$(date +%s%N); lab_link_load wlan wifi-fade
+    sleep "$FADE"
+    # Carrier lost, and the connection manager's answer to it: the Wi-Fi's
+    # default route goes (wireguard-go moves only through the routing table).
+    local t_lte; t_lte=$(date +%s%N); nsx em ip link set wc down
+    nsx cli ip route del default via 10.1.0.1 dev wlan0 metric 100 2>/dev/null
+    sleep "$LTE_S"
+    local t_back; t_back=$(date +%s%N); nsx em ip link set wc up; lab_link_load wlan wifi-good
+    nsx cli ip route replace default via 10.1.0.1 dev wlan0 metric 100
+    phases="$phases fade=$t_fade lte=$t_lte back=$t_back"
+  fi
   wait $s1; local r1=$?
   wait_for 15 bash -c "grep -q '^sent' '$LAB_DIR/callc_$run.log' && grep -q '^sent' '$LAB_DIR/calls_$run.log'"
   wait_for 10 test -n "$(tail -n1 "$LAB_DIR/dl_$run.log" | grep -v ready)"
@@ -51,7 +58,6 @@ radio_drive() {
   got=$(tail -n1 "$LAB_DIR/dl_$run.log" | grep -v ready); sent=$(cut -d' ' -f1 "$LAB_DIR/ds_$run.out")
   stall=$(echo "$got" | cut -d' ' -f4); [ -n "$stall" ] || stall=-
   [ "$r1" = 0 ] && [ -n "$sent" ] && [ "$sent" = "$(echo "$got" | cut -d' ' -f1)" ] && intact=yes
-  local phases="before=$t0 fade=$t_fade lte=$t_lte back=$t_back"
   local report; report=$($CALL_REPORT "$LAB_DIR/call_cli_$run.log" "$LAB_DIR/call_srv_$run.log" $phases --json)
   local moves=- copied=-
   [ "$m0" != - ] && moves=$((m1 - m0)) && copied=$((c1 - c0))
@@ -74,7 +80,7 @@ print("%-28s | %-9s | %-9s | %-9s | %-9s | %-11s | %-9s | %-6s | %-5s | %s" %
 print("-" * 130)
 for sys_, run, stall, intact, moves, copied, rep in rows:
     r = json.loads(rep)
-    cell = lambda p: "%d / %d" % (r["up"]["bad"][p], r["down"]["bad"][p])
+    cell = lambda p: "%d / %d" % (r["up"]["bad"][p], r["down"]["bad"][p]) if p in r["up"]["bad"] else "-"
     print("%-28s | %-9s | %-9s | %-9s | %-9s | %-11s | %-9s | %-6s | %-5s | %s, %s" %
           ("%s, %s" % (names.get(sys_, sys_), run), cell("before"), cell("fade"), cell("lte"), cell("back"),
            "%d / %d" % (r["up"]["whole"], r["down"]["whole"]), "%s ms" % r["down"]["p99_ms"],
