@@ -169,6 +169,7 @@ std::optional<ClientTransmit> ClientSession::poll_transmit(MutableBytes out, Tim
     initiation_queued_ = false;
     std::memcpy(out.data(), initiation_.data(), initiation_.size());
     last_sent_ = now;  // keeps NAT bindings like anything else sent
+    initiation_sent_ = now;
     return ClientTransmit{initiation_.size(), active_path_};
   }
   if (!channel_.can_send(now)) return std::nullopt;
@@ -225,7 +226,6 @@ void ClientSession::queue_control(const ControlFrame& f, PathId path) {
 }
 
 ReceiveResult ClientSession::on_response(Bytes msg, PathId path, Time now) {
-  (void)path;
   if (!initiator_) return owner_.dropped(DropReason::kUnexpectedResponse);
   crypto::noise::TransportKeys keys;
   crypto::ResponsePayload answer;
@@ -251,6 +251,13 @@ ReceiveResult ClientSession::on_response(Bytes msg, PathId path, Time now) {
   retransmit_at_ = kNever;
 
   channel_.install(std::make_unique<crypto::Keypair>(keys, local, remote, now, answer.suite), true);
+  // The handshake was a round trip on this path: its first measure, so a
+  // slow path (a satellite's 600 ms) is not judged by a terrestrial bound
+  // before its first probe comes back.
+  if (Path* p = find_path(path); p && !p->stats.rtt && initiation_sent_ != kNever && now > initiation_sent_) {
+    p->stats.rtt = now - initiation_sent_;
+    p->stats.rttvar = *p->stats.rtt / 2;
+  }
   if (answer.flags & wire::response_payload::kFlagNewSession) {
     // The hub holds no stream of ours (it restarted, or this is our first
     // handshake): its data sequence starts again and it holds nothing we

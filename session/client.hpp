@@ -312,6 +312,7 @@ class ClientSession {
   bool initiation_queued_ = false;
   std::array<std::uint8_t, wire::initiation::kSize> initiation_{};
   Time retransmit_at_ = kNever;
+  Time initiation_sent_ = kNever;  // the last initiation left (its answer is a round trip)
   crypto::Timestamp last_timestamp_{};
 
   crypto::VipAssignment vip_;

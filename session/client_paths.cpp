@@ -61,7 +61,8 @@ void ClientSession::set_active_path(PathId id, Time now) {
   const bool handover = active_path_ != 0;
   active_path_ = id;
   awaiting_since_ = kNever;
-  health_.reset(now);
+  const Path* now_active = find_path(id);
+  health_.reset(now, now_active ? now_active->stats.rtt : std::nullopt);
   if (const auto rtt = active_rtt()) stream_.scale_resend_age(*rtt, owner_.config_.resend.max_age);
   if (Path* p = find_path(id)) {
     p->next_probe = now;  // measure it at once

@@ -20,10 +20,11 @@ double loss_lower_bound(std::uint64_t losses, std::uint64_t n) {
 }
 }  // namespace
 
-void PathHealth::reset(Time now) {
+void PathHealth::reset(Time now, std::optional<Duration> rtt) {
   *this = PathHealth{};
   since_ = now;
   best_at_ = now;
+  probe_rtt_ = rtt.value_or(Duration{0});
 }
 
 std::optional<Duration> PathHealth::base() const {
@@ -39,7 +40,7 @@ PathHealth::Bucket& PathHealth::bucket(Time now) {
 }
 
 Duration PathHealth::window() const {
-  return std::clamp<Duration>(base().value_or(Duration{0}) * limits::kGrayWindowRtts, limits::kGrayWindowFloor, limits::kGrayWindowCeiling);
+  return std::clamp<Duration>(std::max(base().value_or(Duration{0}), probe_rtt_) * limits::kGrayWindowRtts, limits::kGrayWindowFloor, limits::kGrayWindowCeiling);
 }
 
 void PathHealth::on_ack(Time now, std::optional<Duration> rtt, std::size_t acked, std::size_t bytes,

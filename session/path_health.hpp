@@ -31,7 +31,9 @@ namespace tund::session {
 class PathHealth {
  public:
   // The path became active: everything measured before is forgotten.
-  void reset(Time now);
+  // `rtt`: its probes' round trip, if known: the window is never shorter
+  // than that says, so the first window after a switch is a whole one.
+  void reset(Time now, std::optional<Duration> rtt = std::nullopt);
   Time since() const { return since_; }
 
   // Our data was acknowledged: `rtt` from the newest newly acknowledged
@@ -79,6 +81,7 @@ class PathHealth {
   void note_rate(Time now);
 
   Time since_{};
+  Duration probe_rtt_{0};
   std::array<Bucket, limits::kGrayBuckets> buckets_{};
   // Baseline: the least round trip in this slot of kGrayBaselineWindow / 2
   // and the one before (a windowed minimum that forgets a route's change).

@@ -63,6 +63,11 @@ UplinkChoice choose_uplink(const UplinkPolicyConfig& c, const std::vector<Uplink
       usable.push_back(i);
       v.role = UplinkRole::kStandby;
       v.reason = unhealthy_reason(c, u);
+      // Unmeasured counts as healthy only when there is nothing to leave: a
+      // path that answered (even slowly, a satellite's) is not traded for
+      // one that has not answered yet (its first probe decides soon).
+      const bool leaving_measured = current && u.id != *current && !u.rtt;
+      if (leaving_measured && v.reason.empty()) v.reason = "not measured yet";
       if (v.reason.empty()) healthy.push_back(i);
     }
   }
@@ -109,6 +114,20 @@ UplinkChoice choose_uplink(const UplinkPolicyConfig& c, const std::vector<Uplink
   if (!pick && !usable.empty()) {
     pick = usable.front();
     why = "no healthy uplink: best usable one";
+    // Nothing healthy: moving helps only onto a path that measures better
+    // (lower round trip, no more loss, not gray); otherwise stay.
+    const auto cur = std::find_if(usable.begin(), usable.end(), [&](std::size_t i) { return current && cands[i].id == *current; });
+    if (cur != usable.end()) {
+      const UplinkCandidate& now_on = cands[*cur];
+      auto measures_better = [&](std::size_t i) {
+        const UplinkCandidate& u = cands[i];
+        if (i == *cur || u.gray || !u.rtt || u.loss.value_or(0) > now_on.loss.value_or(0)) return false;
+        return now_on.gray || !now_on.rtt || *u.rtt < *now_on.rtt;
+      };
+      const auto alt = std::find_if(usable.begin(), usable.end(), measures_better);
+      pick = alt != usable.end() ? *alt : *cur;
+      if (alt == usable.end()) why = "no healthy uplink: none measures better";
+    }
   }
   if (pick) {
     out.active = cands[*pick].id;

@@ -28,7 +28,8 @@ radio_drive() {
   # download's 4) and its dead zones elsewhere: this drive measures leaving
   # and coming back. LTE_TRACE_START=0 puts the phase on LTE on 1-5 Mbit/s,
   # under the download: the crowded link of the queueing issue.
-  lab_link_load lte lte
+  local lte_profile; lte_profile=$(lab_link_profiles | cut -d' ' -f2)
+  lab_link_load lte "$lte_profile"
   lab_link lte both "trace_start=${LTE_TRACE_START:-45}s"
   local t0; t0=$(date +%s%N)
   lab_start cli "callc_$run" $NETPEER call 6000 10.4.0.2 6000 "$total" "$LAB_DIR/call_cli_$run.log"

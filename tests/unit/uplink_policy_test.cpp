@@ -27,6 +27,31 @@ std::optional<std::uint32_t> pick(const std::vector<UplinkCandidate>& c, std::op
   return choose_uplink(UplinkPolicyConfig{}, c, current, pinned, since, now).active;
 }
 
+TEST(UplinkPolicy, ASlowButAnsweringUplinkIsNotTradedForAnUnmeasuredOne) {
+  // wlan0 a GEO link (over max_rtt), lte0 not measured yet: stay; at start
+  // (nothing to leave) the unmeasured one may be chosen.
+  const std::vector<UplinkCandidate> c = {up("wlan0", 2, 900ms), up("eth0", 3, std::nullopt, std::nullopt)};
+  EXPECT_EQ(pick(c, 2u), 2u);
+  EXPECT_EQ(pick(c), 3u);
+  // Once measured and healthy, it wins as before.
+  EXPECT_EQ(pick({up("wlan0", 2, 900ms), up("eth0", 3, 20ms)}, 2u), 3u);
+}
+
+TEST(UplinkPolicy, AGrayUplinkIsUnhealthy) {
+  auto gray = up("wlan0", 2);
+  gray.gray = "lossy";
+  const auto c = choose_uplink({}, {gray, up("lte0", 3)}, 2u, {}, {}, t0);
+  EXPECT_EQ(c.active, 3u);
+  EXPECT_EQ(c.verdicts[0].reason, "failing gray: lossy");
+}
+
+TEST(UplinkPolicy, HoldDownScalesWithTheRoundTrip) {
+  // wlan0 healthy again for 3 s: past the 2 s hold-down at 10 ms, not at 400 ms (20 x 400 ms = 8 s).
+  const std::map<std::uint32_t, Time> since = {{2, t0 - 3s}, {3, t0 - 1h}};
+  EXPECT_EQ(pick({up("wlan0", 2, 10ms), up("lte0", 3)}, 3u, {}, since), 2u);
+  EXPECT_EQ(pick({up("wlan0", 2, 400ms), up("lte0", 3)}, 3u, {}, since), 3u);
+}
+
 TEST(UplinkPolicy, PreferenceOrderAndUnmatchedLast) {
   EXPECT_EQ(pick({up("lte0", 3), up("wlan0", 2), up("eth0", 1)}), 1u);
   EXPECT_EQ(pick({up("lte0", 3), up("wlan0", 2)}), 2u);
