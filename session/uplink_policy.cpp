@@ -122,7 +122,9 @@ UplinkChoice choose_uplink(const UplinkPolicyConfig& c, const std::vector<Uplink
       auto measures_better = [&](std::size_t i) {
         const UplinkCandidate& u = cands[i];
         if (i == *cur || u.gray || !u.rtt || u.loss.value_or(0) > now_on.loss.value_or(0)) return false;
-        return now_on.gray || !now_on.rtt || *u.rtt < *now_on.rtt;
+        // By a clear margin: an idle path's round trip against a loaded
+        // one's (its own queue on top) is no reason to move.
+        return now_on.gray || !now_on.rtt || *u.rtt * limits::kFallbackRttMargin < *now_on.rtt;
       };
       const auto alt = std::find_if(usable.begin(), usable.end(), measures_better);
       pick = alt != usable.end() ? *alt : *cur;

@@ -49,6 +49,9 @@ inline constexpr int kSilenceRtts = 4;
 // before traffic returns to it (session/uplink_policy.hpp; the configured
 // hold_down is the floor): 2 s on a 100 ms path, 12 s on a GEO one.
 inline constexpr int kHoldDownRtts = 20;
+// With no healthy uplink, traffic moves only to one whose round trip is under
+// 1/this of the current one's (session/uplink_policy.hpp).
+inline constexpr int kFallbackRttMargin = 2;
 inline constexpr auto kSilentRetry = 2s;
 // Full tunnel: the client's policy rules sit just before the main table's (32766).
 inline constexpr std::uint32_t kRulePriority = 32760;

@@ -35,6 +35,9 @@ TEST(UplinkPolicy, ASlowButAnsweringUplinkIsNotTradedForAnUnmeasuredOne) {
   EXPECT_EQ(pick(c), 3u);
   // Once measured and healthy, it wins as before.
   EXPECT_EQ(pick({up("wlan0", 2, 900ms), up("eth0", 3, 20ms)}, 2u), 3u);
+  // Both over max_rtt (two satellite links): only a clearly better one is worth a move.
+  EXPECT_EQ(pick({up("wlan0", 2, 1000ms), up("eth0", 3, 600ms)}, 2u), 2u);
+  EXPECT_EQ(pick({up("wlan0", 2, 1500ms), up("eth0", 3, 600ms)}, 2u), 3u);
 }
 
 TEST(UplinkPolicy, AGrayUplinkIsUnhealthy) {
