@@ -41,6 +41,7 @@ radio_drive() {
   else
     sleep "$BEFORE"
     local t_fade; t_fade=$(date +%s%N); lab_link_load wlan wifi-fade
+    [ "$sys" = tund ] && radio_watch_leave "$t_fade" > "$LAB_DIR/left_$run" &
     sleep "$FADE"
     # Carrier lost, and the connection manager's answer to it: the Wi-Fi's
     # default route goes (wireguard-go moves only through the routing table).
@@ -62,12 +63,26 @@ radio_drive() {
   local report; report=$($CALL_REPORT "$LAB_DIR/call_cli_$run.log" "$LAB_DIR/call_srv_$run.log" $phases --json)
   local moves=- copied=-
   [ "$m0" != - ] && moves=$((m1 - m0)) && copied=$((c1 - c0))
-  echo "== $sys run $run: download stall ${stall} ms, intact $intact, moves $moves, copied $copied bytes"
+  local left=-; [ -s "$LAB_DIR/left_$run" ] && left=$(cat "$LAB_DIR/left_$run")
+  echo "== $sys run $run: download stall ${stall} ms, intact $intact, moves $moves, copied $copied bytes, left the fade after ${left} ms"
   $CALL_REPORT "$LAB_DIR/call_cli_$run.log" "$LAB_DIR/call_srv_$run.log" $phases | sed 's/^/   /'
   lab_link_stats | sed 's/^/   linkem: /'
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$sys" "$run" "$stall" "$intact" "$moves" "$copied" "$report" >> "$RESULTS"
   RADIO_STALL=$stall RADIO_INTACT=$intact RADIO_MOVES=$moves RADIO_REPORT=$report
   kill "$(eval echo \$PID_dl_$run)" 2>/dev/null
+}
+
+# radio_watch_leave START_NS: how long after START the client's active uplink
+# was no longer wlan0 (status polled every 20 ms, for at most FADE s).
+radio_watch_leave() {
+  local start=$1 end=$(( $1 + FADE * 1000000000 )) now
+  while now=$(date +%s%N); [ "$now" -lt "$end" ]; do
+    if [ "$(nsx cli "$BIN/tund" status -c "$LAB_DIR/cli.toml" --json 2>/dev/null | jq -r .active_uplink)" != wlan0 ]; then
+      echo $(( (now - start) / 1000000 )); return
+    fi
+    sleep 0.02
+  done
+  echo ">$((FADE * 1000))"
 }
 
 radio_table() {
