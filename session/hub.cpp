@@ -202,11 +202,23 @@ ReceiveResult Hub::on_initiation(MutableBytes msg, const Endpoint& from, Time no
   s.channel_.install(std::make_unique<crypto::Keypair>(keys, local, remote, now, answer.suite), false);
   crypto::wipe(keys.send);
   crypto::wipe(keys.recv);
-  // The initiation is authenticated and fresh (newer timestamp): follow the
-  // client there; the handshake itself was the round trip that validates it.
-  s.endpoint_ = from;
-  s.validated_ = true;
-  s.validation_deadline_ = s.challenge_next_ = kNever;
+  // The initiation is authenticated and fresh, but its source is only what
+  // the packet says: the hub does not know its response arrived there. A new
+  // session sends nothing before the client's first packet under these keys
+  // (they wait for it), so its path starts here and that packet moves it if
+  // it comes from elsewhere. A live session's data stays on its validated
+  // path until that packet comes from this address (hub_paths.cpp).
+  if (new_session) {
+    s.endpoint_ = from;
+    s.validated_ = true;
+    s.validation_deadline_ = s.challenge_next_ = kNever;
+    s.handshake_index_ = 0;
+  } else if (from == s.endpoint_ && s.validated_) {
+    s.handshake_index_ = 0;
+  } else {
+    s.handshake_from_ = from;
+    s.handshake_index_ = local;
+  }
   s.last_handshake_ = now;
   s.last_received_ = now;
   s.unanswered_since_ = kNever;
@@ -246,16 +258,17 @@ ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now
   // Only the freshest authenticated packet may move the return path, so a
   // replayed or delayed one cannot; and never a standby uplink's probe or a
   // copy sent on suspicion (the client moves by its switch exchange).
-  if (newest && !is_probe && type != MessageType::kDataCopy && !(from == s->endpoint_) && s->channel_.current() == kp)
+  const bool moves = newest && !is_probe && type != MessageType::kDataCopy && s->channel_.current() == kp;
+  if (s->handshake_index_ && kp->local_index() == s->handshake_index_ && from == s->handshake_from_)
+    on_handshake_proven(*s, from, moves, now);  // the client has the response sent there
+  else if (moves && !(from == s->endpoint_))
     migrate(*s, from, msg.size(), now);
   // The client's standby speaks (a probe or a copy from another address):
-  // where redundant copies go. Authenticated and replay-checked, like the
-  // return path, but never the return path itself.
+  // where redundant copies go once validated. Authenticated and
+  // replay-checked, like the return path, but never the return path itself.
   if ((type == MessageType::kDataCopy || (frame && frame->kind == wire::ControlKind::kPathProbe)) &&
-      !(from == s->endpoint_)) {
-    s->standby_ = from;
-    s->standby_heard_ = now;
-  }
+      !(from == s->endpoint_))
+    on_standby_heard(*s, from, msg.size(), now);
 
   if (is_data) {
     DropReason why{};
@@ -285,13 +298,12 @@ ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now
   if (frame->kind == wire::ControlKind::kPathProbe) {
     ControlFrame reply = *frame;
     reply.kind = wire::ControlKind::kProbeReply;
-    queue_control(*s, reply, from);  // answer where it came from; it is no bigger
-  } else if (frame->kind == wire::ControlKind::kProbeReply && !s->validated_ && from == s->endpoint_ &&
-             frame->probe == s->challenge_) {
-    if (s->challenged_at_ != kNever) s->on_rtt_sample(now - s->challenged_at_, config_.resend.max_age);
-    s->validated_ = true;
-    s->validation_deadline_ = s->challenge_next_ = kNever;
-    if (s->channel_.has_staged() || s->stream_.has_resend()) mark_ready(*s);
+    // Answer where it came from; it is no bigger (a new standby's answer
+    // counts toward what may be sent there before it is validated).
+    if (from == s->candidate_ && !(from == s->endpoint_)) queue_to_candidate(*s, reply);
+    else queue_control(*s, reply, from);
+  } else if (frame->kind == wire::ControlKind::kProbeReply) {
+    on_probe_reply(*s, frame->probe, from, now);
   } else if (frame->kind == wire::ControlKind::kPathMtu && from == s->endpoint_) {
     // A claim about the client's own path: it can only hurt the client, but
     // never below what every path carries, nor beyond one datagram.
@@ -319,46 +331,6 @@ ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now
     }
   }
   return ReceiveResult::none();
-}
-
-void Hub::migrate(HubSession& s, const Endpoint& to, std::size_t bytes, Time now) {
-  if (s.validated_) s.previous_ = s.endpoint_;
-  s.endpoint_ = to;
-  s.validated_ = false;
-  s.via_previous_ = false;  // until the client says its old path still carries
-  s.unvalidated_rx_ = bytes;
-  s.unvalidated_tx_ = 0;
-  ++s.path_changes_;
-  s.validation_deadline_ = now + s.validation_timeout();
-  challenge(s, now);
-  if (std::find(validating_.begin(), validating_.end(), s.client_) == validating_.end())
-    validating_.push_back(s.client_);
-}
-
-void HubSession::on_rtt_sample(Duration sample, Duration resend_floor) {
-  srtt_ = srtt_ ? (*srtt_ * (limits::kRttEwmaDivisor - 1) + sample) / limits::kRttEwmaDivisor : sample;
-  stream_.scale_resend_age(*srtt_, resend_floor);
-}
-
-Duration HubSession::challenge_interval() const {
-  return std::clamp<Duration>(srtt_.value_or(Duration{0}) * 2, limits::kPathChallengeInterval,
-                              limits::kPathChallengeIntervalCeiling);
-}
-
-Duration HubSession::validation_timeout() const {
-  return std::clamp<Duration>(srtt_.value_or(Duration{0}) * 4, limits::kPathValidationTimeout,
-                              limits::kPathValidationTimeoutCeiling);
-}
-
-void Hub::challenge(HubSession& s, Time now) {
-  ControlFrame f;
-  f.kind = wire::ControlKind::kPathProbe;
-  f.probe.probe_id = rng_.next_u32();
-  rng_.fill(f.probe.challenge);
-  s.challenge_ = f.probe;
-  s.challenged_at_ = now;
-  s.challenge_next_ = now + s.challenge_interval();
-  queue_control(s, f, s.endpoint_);
 }
 
 void Hub::queue_ack(HubSession& s) {
@@ -440,8 +412,7 @@ SealResult Hub::seal_to_client(std::optional<ClientId> id, MutableBytes buf, std
       SealResult r = SealResult::send(*n);
       r.to = s.data_endpoint();
       pending_copy_ = {};
-      if (named && s.validated_ && s.standby_heard_ + limits::kRedundantStandbyFresh > now &&
-          !(s.standby_ == s.endpoint_)) {
+      if (named && s.validated_ && copy_allowed(s, inner_len, now)) {
         pending_copy_ = {*id, seq};
         r.copy = true;
       }
@@ -455,19 +426,6 @@ SealResult Hub::seal_to_client(std::optional<ClientId> id, MutableBytes buf, std
     return SealResult::drop(DropReason::kStagingFull);
   mark_ready(s);
   return SealResult::staged();
-}
-
-SealResult Hub::seal_redundant_copy(MutableBytes out, std::size_t inner_len, Time now, crypto::SealJob* defer) {
-  const PendingCopy copy = pending_copy_;
-  pending_copy_ = {};
-  HubSession* s = copy.seq && copy.client < clients_.size() ? clients_[copy.client].session.get() : nullptr;
-  if (!s || inner_len + t::kDataOverhead > out.size()) return SealResult::drop(DropReason::kNoSession);
-  const auto n = s->channel_.seal_data(out, inner_len, copy.seq, now, defer, MessageType::kDataCopy);
-  if (!n) return SealResult::drop(DropReason::kNoSession);
-  s->redundant_bytes_ += *n;
-  SealResult r = SealResult::send(*n);
-  r.to = s->standby_;
-  return r;
 }
 
 std::optional<std::size_t> Hub::seal_data(HubSession& s, MutableBytes out, std::size_t inner_len, std::uint64_t seq,
@@ -544,20 +502,7 @@ void Hub::on_timer(Time now) {
     s->in_acking_list_ = false;
     return true;
   });
-  // Path validation: re-challenge, or give up and return to the last validated path.
-  std::erase_if(validating_, [&](ClientId id) {
-    HubSession* s = clients_[id].session.get();
-    if (!s || s->validated_) return true;
-    if (now >= s->validation_deadline_) {
-      if (s->previous_.valid()) s->endpoint_ = s->previous_;
-      s->validated_ = true;
-      s->validation_deadline_ = s->challenge_next_ = kNever;
-      if (s->channel_.has_staged()) mark_ready(*s);
-      return true;
-    }
-    if (now >= s->challenge_next_) challenge(*s, now);
-    return false;
-  });
+  expire_validation(now);
   if (now < next_housekeeping_) return;
   // The next pass: when a session next needs one (a keepalive, a key or the
   // session expiring, kept packets ageing out), never sooner than

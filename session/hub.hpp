@@ -20,6 +20,14 @@
 // returns to the last validated path. After a planned switch (the client's
 // old path still carries: kAckFlagPlanned) data goes on to the last validated
 // path until the new one answers, so nothing waits for the round trip.
+//
+// Other addresses are held to the same rule (RFC 9000 8 and 9.3): redundant
+// copies go only to a standby address that answered a challenge from there,
+// and until then it is sent at most kUnvalidatedAmplification times what came
+// from it; a handshake from a new address leaves data on the validated one
+// until the first packet under the new keypair comes from the new address
+// (the response went there: the client has it, so the address is validated).
+// Path validation lives in hub_paths.cpp.
 #pragma once
 
 #include <map>
@@ -94,6 +102,8 @@ class HubSession {
   Time unanswered_since() const { return unanswered_since_; }
   // Redundancy by policy: copies sent to the client's standby address.
   std::uint64_t redundant_bytes() const { return redundant_bytes_; }
+  // The validated standby address (where copies go while it is fresh).
+  const Endpoint& standby() const { return standby_; }
 
  private:
   friend class Hub;
@@ -127,11 +137,28 @@ class HubSession {
   std::uint64_t unvalidated_tx_ = 0;
   std::uint64_t path_changes_ = 0;
   std::size_t path_mtu_ = 0;
-  // The client's other address, heard in an authenticated probe or copy: where
-  // redundant copies go while fresh (limits::kRedundantStandbyFresh).
+  // The client's other address, heard in an authenticated probe or copy and
+  // validated by a challenge answered from there: where redundant copies go
+  // while fresh (limits::kRedundantStandbyFresh).
   Endpoint standby_;
   Time standby_heard_ = Time::min();
+  // A new standby address, heard but not validated yet: challenged, and sent
+  // at most kUnvalidatedAmplification times the bytes heard from it.
+  Endpoint candidate_;
+  Time candidate_heard_ = Time::min();
+  Probe candidate_challenge_;
+  Time candidate_challenged_ = kNever;
+  std::uint64_t candidate_rx_ = 0;
+  std::uint64_t candidate_tx_ = 0;
+  // Copies' bytes in the current one-second window (limits::kRedundantBytesPerSecond).
+  Time copy_window_ = Time::min();
+  std::size_t copy_window_bytes_ = 0;
   std::uint64_t redundant_bytes_ = 0;
+  // A handshake from an address other than the validated return path: its
+  // response went there, so the first packet under that keypair (local index)
+  // from there validates it; until then data stays where it was.
+  Endpoint handshake_from_;
+  std::uint32_t handshake_index_ = 0;  // 0: none pending
 
   // Reliability across handovers: the data stream of the client's session id.
   DataStream stream_;
@@ -247,6 +274,18 @@ class Hub {
   void queue_ack(HubSession& s);
   void migrate(HubSession& s, const Endpoint& to, std::size_t bytes, Time now);
   void challenge(HubSession& s, Time now);
+  // hub_paths.cpp: the client's first packet under a handshake's keys from
+  // the address the response went to (`moves`: it may move the return path).
+  void on_handshake_proven(HubSession& s, const Endpoint& from, bool moves, Time now);
+  // A probe or copy from an address other than the return path.
+  void on_standby_heard(HubSession& s, const Endpoint& from, std::size_t bytes, Time now);
+  // A probe reply: true when it answered one of our challenges.
+  bool on_probe_reply(HubSession& s, const Probe& probe, const Endpoint& from, Time now);
+  // Queues `f` to a standby candidate within its amplification budget.
+  bool queue_to_candidate(HubSession& s, const ControlFrame& f);
+  // Whether a packet sealed for s may also go, as a copy, to its standby.
+  bool copy_allowed(HubSession& s, std::size_t inner_len, Time now);
+  void expire_validation(Time now);
   struct PendingCopy {
     ClientId client = 0;
     std::uint64_t seq = 0;  // 0: none

@@ -39,7 +39,10 @@ namespace tund {
   X(kStagingFull, "staging_full")            /* waiting for a key, queue full */          \
   X(kPacketTooBig, "packet_too_big")         /* inner packet exceeds the buffer */        \
   X(kPathMtuExceeded, "path_mtu_exceeded")   /* inner packet larger than the active path carries */ \
-  X(kNotServing, "not_serving")              /* hub: a cluster member without its etcd lease takes no handshakes */
+  X(kNotServing, "not_serving")              /* hub: a cluster member without its etcd lease takes no handshakes */ \
+  X(kUnvalidatedStandby, "unvalidated_standby") /* hub: no redundant copy to a standby address not yet validated */ \
+  X(kRedundantBudget, "redundant_budget")    /* hub: the session's redundant copies are over their bytes per second */ \
+  X(kAmplificationLimit, "amplification_limit") /* hub: to an unvalidated address, 3x what came from it was sent */
 
 enum class DropReason : std::uint8_t {
 #define TUND_X(name, text) name,

@@ -73,6 +73,13 @@ inline constexpr std::size_t kMaxRedundantSelectors = 32;
 // A hub sends a client's redundant copies to the standby address it last
 // heard an authenticated probe from, for this long after it.
 inline constexpr auto kRedundantStandbyFresh = 5s;
+// A hub copies only to a standby address the client answered a challenge
+// from (RFC 9000 8.2; until then that address gets at most
+// kUnvalidatedAmplification times what came from it), and at most this many
+// bytes of copies per second per session: redundancy is for small flows that
+// cannot wait (voice, video calls, games: a few Mbit/s), so 4 MiB/s (33 Mbit/s)
+// leaves room for several while bounding what even a validated standby is sent.
+inline constexpr std::size_t kRedundantBytesPerSecond = 4u << 20;
 // A hub with IPv6 alone inside draws VIPs from at most this many host bits
 // of its prefix (65,534 clients): the pool and its leases stay IPv4-sized.
 inline constexpr unsigned kIpv6OnlyPoolBits = 16;

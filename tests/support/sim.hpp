@@ -4,9 +4,10 @@
 // test can assert no nonce is ever used twice under one key.
 #pragma once
 
-#include <functional>
-
+#include <algorithm>
+#include <array>
 #include <deque>
+#include <functional>
 #include <map>
 #include <optional>
 #include <random>
@@ -223,8 +224,12 @@ class Sim {
     put(Dir::kToHub, datagram, paths.at(path));
   }
 
-  // `addr`: the client's address (source toward the hub, destination back).
-  void put(Dir dir, Bytes datagram, const Endpoint& addr) {
+  // `to_or_from`: the client's address (source toward the hub, destination back).
+  void put(Dir dir, Bytes datagram, const Endpoint& to_or_from) {
+    Endpoint addr = to_or_from;
+    if (dir == Dir::kToHub && spoof && !spoof(datagram, addr)) return;
+    (dir == Dir::kToHub ? bytes_from_addr : bytes_to_addr)[addr.key_bytes()] += datagram.size();
+    if (dir == Dir::kToClient && std::find(not_ours.begin(), not_ours.end(), addr) != not_ours.end()) return;
     // A path that carries fewer bytes loses what is bigger, both ways, silently.
     for (const auto& [id, a] : paths)
       if (a == addr && path_mtu.count(id) && datagram.size() > path_mtu.at(id)) {
@@ -289,6 +294,17 @@ class Sim {
     return out;
   }
 
+  // A client that lies about its address: may rewrite the source of what it
+  // sends toward the hub (false: it sends nothing after all).
+  std::function<bool(Bytes datagram, Endpoint& from)> spoof;
+  // Addresses the client does not own (a spoofing victim's): what is sent
+  // there is counted and never reaches the client; a path at one only sends.
+  std::vector<Endpoint> not_ours;
+  // Bytes on the wire by the client-side address: toward the hub from it,
+  // and from the hub to it.
+  std::size_t bytes_from(const Endpoint& a) const { return lookup(bytes_from_addr, a); }
+  std::size_t bytes_to(const Endpoint& a) const { return lookup(bytes_to_addr, a); }
+
   std::vector<std::vector<std::uint8_t>> captured_to_hub;  // every datagram the hub received
   bool capture = false;
 
@@ -298,6 +314,13 @@ class Sim {
     if (!type || (!wire::carries_data(*type) && *type != wire::MessageType::kControl)) return;
     const auto key = std::make_tuple(int(dir), load_le32(d.data() + 4), load_le64(d.data() + 8));
     if (!nonces.insert(key).second) nonce_reused = true;
+  }
+
+  using ByAddr = std::map<std::array<std::uint8_t, 18>, std::size_t>;
+  ByAddr bytes_from_addr, bytes_to_addr;
+  static std::size_t lookup(const ByAddr& m, const Endpoint& a) {
+    const auto it = m.find(a.key_bytes());
+    return it == m.end() ? 0 : it->second;
   }
 
   struct InFlight {
