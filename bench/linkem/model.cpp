@@ -23,6 +23,7 @@ Direction::Direction(std::size_t capacity, std::uint64_t seed)
 void Direction::set(const Params& params, Time now) {
   params_ = params;
   trace_epoch_ = now - params.trace_start;
+  counters_.queue_peak_bytes = queued_bytes_;  // the peak under these parameters
   opportunity_synced_ = false;
 }
 

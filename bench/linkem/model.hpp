@@ -51,7 +51,7 @@ struct Counters {
   std::uint64_t frames_in = 0, bytes_in = 0;
   std::uint64_t frames_out = 0, bytes_out = 0;
   std::uint64_t drop_queue = 0, drop_loss = 0, drop_outage = 0;
-  std::size_t queue_peak_bytes = 0;
+  std::size_t queue_peak_bytes = 0;  // since the parameters were last set
 };
 
 class Direction {
