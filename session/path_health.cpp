@@ -111,8 +111,11 @@ const char* PathHealth::judge(Time now, Duration standby_rtt) const {
   const Summary s = summary(now);
   const Duration base = s.base_rtt.value_or(*rtt_);
   const Duration queue = *rtt_ > base ? *rtt_ - base : Duration{0};
+  // Losses that come with a standing queue while the path delivers as fast
+  // as ever are our own traffic overflowing it (congestion), not the radio.
   const bool short_queue = queue < std::max<Duration>(limits::kGrayQueueFloor, base / 4);
-  if (short_queue && t.packets >= limits::kGrayMinPackets && t.losses >= limits::kGrayMinLosses &&
+  const bool congested = !short_queue && s.delivery_bps >= limits::kGrayCollapse * best_bps_;
+  if (!congested && t.packets >= limits::kGrayMinPackets && t.losses >= limits::kGrayMinLosses &&
       loss_lower_bound(t.losses, t.packets) > limits::kGrayLoss)
     return "lossy";
   if (queue > std::max<Duration>(standby_rtt, limits::kGrayQueueFloor) && best_bps_ > 0 &&

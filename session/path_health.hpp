@@ -9,8 +9,9 @@
 //   lossy      more than kGrayLoss of the window's packets lost, with 95%
 //              confidence (the Wilson score's lower bound: a call's 20
 //              packets losing 4 by chance on a 10% path is not a fade), and
-//              at least kGrayMinLosses of them, while the queue is short: the
-//              radio loses, not our own traffic overflowing a full queue
+//              at least kGrayMinLosses of them, unless a standing queue comes
+//              with delivery as fast as ever: then it is our own traffic
+//              overflowing the queue (congestion), not the radio
 //   collapsed  the queue delay (round trip above the path's baseline, its
 //              least over the last kGrayBaselineWindow) past the standby's
 //              whole round trip, while delivery fell under kGrayCollapse of

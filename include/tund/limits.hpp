@@ -223,9 +223,10 @@ inline constexpr std::size_t kGrayBuckets = 2000 / 50 + 1;  // the ceiling, and 
 inline constexpr int kGrayWindowRtts = 4;
 // Lossy: more than this share of the window's packets lost at 95% confidence
 // (Wilson lower bound, one-sided z), at least this many of them and this
-// many packets in all (a voice call alone has ~20 in 200 ms), while the queue
-// is short: under max(kGrayQueueFloor, baseline / 4). A full queue
-// overflowing is congestion (our own traffic), not the radio.
+// many packets in all (a voice call alone has ~20 in 200 ms), unless the
+// queue stands (over max(kGrayQueueFloor, baseline / 4)) while delivery is
+// still at least kGrayCollapse of its best: a full queue overflowing under
+// our own traffic is congestion, not the radio.
 inline constexpr double kGrayLoss = 0.15;
 inline constexpr double kGrayConfidenceZ = 1.645;
 inline constexpr std::uint64_t kGrayMinLosses = 4;

@@ -125,3 +125,34 @@ TEST(PathHealth, LateArrivalsAreNotLosses) {
   }
   EXPECT_EQ(h.summary(t).loss, 0);
 }
+
+TEST(PathHealth, LossWithAShortStandingQueueAndFallingDeliveryIsLossy) {
+  // A fading Wi-Fi under a download: a third lost, a queue of 25 ms (over the
+  // 10 ms floor, under the standby's 45 ms round trip) and delivery down to
+  // a third of its best: not congestion, a fade.
+  PathHealth h;
+  h.reset(Time{});
+  Time t{};
+  std::uint64_t seq = 1;
+  for (; t < Time(3s); t += 1ms) {
+    if (t.time_since_epoch().count() % 3000000 == 0) h.on_receive(t, seq++, 1500);
+    if (t.time_since_epoch().count() % 5000000 == 0) h.on_ack(t, 10ms, 1, 60, 0);
+  }
+  const Time fade = t;
+  std::optional<Time> judged;
+  int up = 0;
+  for (; t < fade + Duration(1s); t += 1ms) {
+    if (t.time_since_epoch().count() % 9000000 == 0) {
+      if (seq % 3 == 0) ++seq;  // lost on the way down
+      h.on_receive(t, seq++, 1500);
+    }
+    if (t.time_since_epoch().count() % 5000000 == 0) {
+      if (++up % 3 == 0) h.on_ack(t, std::nullopt, 0, 0, 1);  // lost on the way up too
+      else h.on_ack(t, 35ms, 1, 60, 0);
+    }
+    if (!judged && h.judge(t, kStandbyRtt)) judged = t;
+  }
+  ASSERT_TRUE(judged);
+  EXPECT_STREQ(h.judge(t, kStandbyRtt), "lossy");
+  EXPECT_LE(*judged - fade, Duration(300ms));
+}
