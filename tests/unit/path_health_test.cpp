@@ -37,6 +37,16 @@ struct Call {
   }
 };
 
+// 4 Mbit/s down (a 1500-byte packet every 3 ms) and an acknowledged packet
+// up every 5 ms, on a 10 ms path, for 3 s from a reset at t.
+void steady_download(PathHealth& h, Time& t, std::uint64_t& seq) {
+  h.reset(t);
+  for (const Time end = t + Duration(3s); t < end; t += 1ms) {
+    if (t.time_since_epoch().count() % 3000000 == 0) h.on_receive(t, seq++, 1500);
+    if (t.time_since_epoch().count() % 5000000 == 0) h.on_ack(t, 10ms, 1, 60, 0);
+  }
+}
+
 }  // namespace
 
 TEST(PathHealth, AHealthyCallIsNeverJudged) {
@@ -88,14 +98,9 @@ TEST(PathHealth, ABulkTransferFillingItsQueueIsNotAFailure) {
 
 TEST(PathHealth, ACapacityCollapseWithAGrowingQueueIsJudged) {
   PathHealth h;
-  h.reset(Time{});
   Time t{};
   std::uint64_t seq = 1;
-  // 4 Mbit/s delivered for 3 s on a 10 ms path...
-  for (; t < Time(3s); t += 1ms) {
-    if (t.time_since_epoch().count() % 3000000 == 0) h.on_receive(t, seq++, 1500);
-    if (t.time_since_epoch().count() % 5000000 == 0) h.on_ack(t, 10ms, 1, 60, 0);
-  }
+  steady_download(h, t, seq);
   // ...then a tenth of that, while the round trip climbs past the standby's.
   const Time collapse = t;
   std::optional<Time> judged;
@@ -131,13 +136,9 @@ TEST(PathHealth, LossWithAShortStandingQueueAndFallingDeliveryIsLossy) {
   // 10 ms floor, under the standby's 45 ms round trip) and delivery down to
   // a third of its best: not congestion, a fade.
   PathHealth h;
-  h.reset(Time{});
   Time t{};
   std::uint64_t seq = 1;
-  for (; t < Time(3s); t += 1ms) {
-    if (t.time_since_epoch().count() % 3000000 == 0) h.on_receive(t, seq++, 1500);
-    if (t.time_since_epoch().count() % 5000000 == 0) h.on_ack(t, 10ms, 1, 60, 0);
-  }
+  steady_download(h, t, seq);
   const Time fade = t;
   std::optional<Time> judged;
   int up = 0;
