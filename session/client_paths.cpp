@@ -89,7 +89,7 @@ std::optional<Duration> ClientSession::active_rtt() const {
   std::optional<Duration> rtt;
   for (const auto& p : paths_)
     if (p.id == active_path_) rtt = p.stats.rtt;
-  if (const auto data = health_.summary(health_.since()).rtt; data && (!rtt || *data > *rtt)) rtt = data;
+  if (const auto data = health_.rtt(); data && (!rtt || *data > *rtt)) rtt = data;
   return rtt;
 }
 

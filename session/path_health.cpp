@@ -108,7 +108,7 @@ void PathHealth::note_rate(Time now) {
 const char* PathHealth::judge(Time now, Duration standby_rtt) const {
   if (now - since_ < window() || !rtt_) return nullptr;  // not a whole window on this path yet
   const Totals t = totals(now);
-  const Summary s = summary(now);
+  const Summary s = summarise(t);
   const Duration base = s.base_rtt.value_or(*rtt_);
   const Duration queue = *rtt_ > base ? *rtt_ - base : Duration{0};
   // Losses that come with a standing queue while the path delivers as fast
@@ -124,9 +124,8 @@ const char* PathHealth::judge(Time now, Duration standby_rtt) const {
   return nullptr;
 }
 
-PathHealth::Summary PathHealth::summary(Time now) const {
+PathHealth::Summary PathHealth::summarise(const Totals& t) const {
   Summary s;
-  const Totals t = totals(now);
   if (t.packets) s.loss = static_cast<double>(t.losses) / static_cast<double>(t.packets);
   s.base_rtt = base();
   s.rtt = rtt_;

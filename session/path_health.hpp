@@ -62,7 +62,9 @@ class PathHealth {
     double delivery_bps = 0;           // delivered both ways over the window
     double best_bps = 0;               // the recent best of that
   };
-  Summary summary(Time now) const;
+  Summary summary(Time now) const { return summarise(totals(now)); }
+  // The recent round trip of data (EWMA 1/4), if any was acknowledged yet.
+  std::optional<Duration> rtt() const { return rtt_; }
 
  private:
   struct Bucket {
@@ -79,6 +81,7 @@ class PathHealth {
     Duration span{0};
   };
   Totals totals(Time now) const;
+  Summary summarise(const Totals& t) const;
   void note_rate(Time now);
 
   Time since_{};
