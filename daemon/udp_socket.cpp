@@ -11,6 +11,7 @@
 #include <system_error>
 
 #include "daemon/log.hpp"
+#include "tund/limits.hpp"
 
 namespace tund::daemon {
 
@@ -174,14 +175,16 @@ std::size_t UdpSocket::send(TxBatch& b, std::size_t begin, std::size_t end) {
   // Build one message per run of datagrams that GSO can carry together: same
   // destination, same size (the last of a run may be shorter).
   std::size_t messages = 0, iov_used = 0;
+  std::size_t fragmentable = 0;
   for (std::size_t i = begin; i < end;) {
-    if (!b.entries_[i].len) {
+    if (!b.entries_[i].len || b.entries_[i].fragment) {
+      fragmentable += b.entries_[i].len ? 1 : 0;
       ++i;
       continue;
     }
     const auto& first = b.entries_[i];
     std::size_t j = i, bytes = 0;
-    while (j < end && b.entries_[j].len && j - i < (gso_ ? kMaxGsoSegments : 1) &&
+    while (j < end && b.entries_[j].len && !b.entries_[j].fragment && j - i < (gso_ ? kMaxGsoSegments : 1) &&
            b.entries_[j].len <= first.len && b.entries_[j].to == first.to &&
            bytes + b.entries_[j].len <= kMaxGsoBytes) {
       bytes += b.entries_[j].len;
@@ -251,7 +254,32 @@ std::size_t UdpSocket::send(TxBatch& b, std::size_t begin, std::size_t end) {
     // at the head; UDP is allowed to lose it and inner TCP recovers.
     ++done;
   }
+  for (std::size_t i = begin; fragmentable && i < end; ++i)
+    if (b.entries_[i].len && b.entries_[i].fragment) {
+      --fragmentable;
+      sent += send_fragmentable(Bytes(b.slot(i), b.entries_[i].len), b.entries_[i].to) ? 1 : 0;
+    }
   return sent;
+}
+
+bool UdpSocket::send_fragmentable(Bytes d, const Endpoint& to) {
+  if (to.family == 4) {
+    const int dont = IP_PMTUDISC_DONT, probe = IP_PMTUDISC_PROBE;
+    ::setsockopt(fd_, IPPROTO_IP, IP_MTU_DISCOVER, &dont, sizeof dont);
+    const bool ok = send_one(d, to);
+    ::setsockopt(fd_, IPPROTO_IP, IP_MTU_DISCOVER, &probe, sizeof probe);
+    return ok;
+  }
+  // IPv6 routers never fragment: the source does, at the size every IPv6
+  // path carries.
+  const int dont = IPV6_PMTUDISC_DONT, probe = IPV6_PMTUDISC_PROBE;
+  const int minimum = static_cast<int>(limits::kIpv6MinimumMtu), unset = 0;
+  ::setsockopt(fd_, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &dont, sizeof dont);
+  ::setsockopt(fd_, IPPROTO_IPV6, IPV6_MTU, &minimum, sizeof minimum);
+  const bool ok = send_one(d, to);
+  ::setsockopt(fd_, IPPROTO_IPV6, IPV6_MTU, &unset, sizeof unset);
+  ::setsockopt(fd_, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &probe, sizeof probe);
+  return ok;
 }
 
 bool UdpSocket::send_one(Bytes d, const Endpoint& to) {

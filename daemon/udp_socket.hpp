@@ -81,6 +81,7 @@ class TxBatch {
     std::size_t len = 0;
     Endpoint to;
     int socket = -1;  // the caller's choice of socket (the client: uplink ifindex)
+    bool fragment = false;  // beyond the path's MTU: sent alone, outer fragments allowed
   };
   Entry& entry(std::size_t i) { return entries_[i]; }
   // Seals left for later (run in parallel before the batch is sent).
@@ -136,6 +137,11 @@ class UdpSocket {
   bool send_one(Bytes datagram, const Endpoint& to);
 
  private:
+  // A datagram larger than its path carries (TxBatch::Entry::fragment): the
+  // kernel fragments it (IPv4 without DF, IPv6 at the minimum MTU), which
+  // the socket otherwise never allows. Two option changes around one send:
+  // only IPv6 packets owed their 1280 bytes on a small path come here.
+  bool send_fragmentable(Bytes datagram, const Endpoint& to);
   int fd_ = -1;
   int family_ = AF_INET6;
   bool v6only_ = false;

@@ -399,6 +399,7 @@ void HubDaemon::on_tun_readable() {
       e.len = sealed.len;
       e.to = sealed.to;
       e.socket = socket_for(sealed.to);
+      e.fragment = sealed.fragment;
       b.jobs.push_back(job);
       // The operator's redundancy policy: a copy to the client's standby address.
       if (sealed.copy)
@@ -406,7 +407,7 @@ void HubDaemon::on_tun_readable() {
           crypto::SealJob copy_job;
           const auto copy = hub_->seal_redundant_copy(MutableBytes(b.slot(c), b.stride()), n, now, &copy_job);
           if (copy.kind != SealResult::Kind::kSend) return false;
-          b.entry(c) = {copy.len, copy.to, socket_for(copy.to)};
+          b.entry(c) = {copy.len, copy.to, socket_for(copy.to), copy.fragment};
           b.jobs.push_back(copy_job);
           return true;
         });
@@ -450,7 +451,7 @@ void HubDaemon::after_event(Time now) {
     if (b.free() == 0) flush_tx();
     const auto tx = hub_->poll_transmit(MutableBytes(b.slot(b.count), b.stride()), now);
     if (!tx) break;
-    b.entry(b.count) = {tx->len, tx->to, socket_for(tx->to)};
+    b.entry(b.count) = {tx->len, tx->to, socket_for(tx->to), tx->fragment};
     ++b.count;
   }
   flush_tx();

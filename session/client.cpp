@@ -108,7 +108,8 @@ SealResult ClientSession::seal(MutableBytes buf, std::size_t inner_len, Time now
   // What the active path carries (inner_mtu.hpp): a packet too big goes back
   // to its sender as ICMP; a SYN asks for segments that fit every path.
   if (const std::size_t mtu = inner_mtu()) {
-    if (inner_len > mtu) return SealResult::too_big(mtu);
+    if (inner_len > mtu && !outer_fragments_owed(Bytes(buf.data() + t::kDataOffset, inner_len), mtu))
+      return SealResult::too_big(mtu);
     const std::size_t clamp = clamp_mtu();
     clamp_mss(MutableBytes(buf.data() + t::kDataOffset, inner_len), mss_for(clamp, 4), mss_for(clamp, 6));
   }
@@ -126,6 +127,7 @@ SealResult ClientSession::seal(MutableBytes buf, std::size_t inner_len, Time now
       // Rekey by message count is checked where messages are counted.
       if (!initiator_ && channel_.current()->wants_rekey(now)) begin_handshake(now);
       SealResult r = SealResult::send(tx->len);
+      r.fragment = tx->fragment;
       // A named packet gets a copy on the best standby (not while suspicion
       // already copies everything there).
       copy_seq_ = 0;
@@ -160,7 +162,10 @@ std::optional<ClientTransmit> ClientSession::seal_data(MutableBytes out, std::si
   const auto len = channel_.seal_data(out, inner_len, seq, now, defer);
   if (!len) return std::nullopt;
   on_sent(now, true, true);
-  return ClientTransmit{*len, active_path_};
+  // Only an IPv6 packet owed its 1280 bytes is sealed beyond the path (or a
+  // resend from before the path shrank, which the path would drop with DF).
+  const std::size_t mtu = inner_mtu();
+  return ClientTransmit{*len, active_path_, mtu && inner_len > mtu};
 }
 
 std::optional<ClientTransmit> ClientSession::poll_transmit(MutableBytes out, Time now) {

@@ -69,6 +69,7 @@ struct ClientConfig {
 struct ClientTransmit {
   std::size_t len = 0;
   PathId path = 0;
+  bool fragment = false;  // larger than the path carries: outer fragments (SealResult::fragment)
 };
 
 // What probes measured on one path.

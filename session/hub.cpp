@@ -36,7 +36,10 @@ Hub::Hub(HubConfig config, Rng& rng)
     : config_(std::move(config)), rng_(rng), indices_(rng), cookies_(config_.identity.pub, rng) {}
 
 Hub::~Hub() {
-  for (auto& c : clients_) c.session.reset();
+  for (auto& c : clients_) {
+    c.pending.reset();
+    c.session.reset();
+  }
 }
 
 ClientId Hub::add_client(const PublicKey& key, const crypto::VipAssignment& vip) {
@@ -52,7 +55,7 @@ ClientId Hub::add_client(const PublicKey& key, const crypto::VipAssignment& vip)
   const auto id = static_cast<ClientId>(clients_.size());
   std::optional<Key> ss;
   if (Key k; crypto::dh(config_.identity.priv, key, k)) ss = k;
-  clients_.push_back(ClientEntry{key, vip, ss, {}, Time::min(), nullptr});
+  clients_.push_back(ClientEntry{key, vip, ss, {}, Time::min(), nullptr, nullptr});
   by_key_.emplace(key, id);
   if (vip.has_v4()) by_vip_[vip.vip] = id;
   if (vip.has_v6()) by_vip6_[vip.vip6] = id;
@@ -64,6 +67,7 @@ void Hub::remove_client(const PublicKey& key) {
   if (it == by_key_.end()) return;
   end_session(it->second);
   auto& c = clients_[it->second];
+  c.pending.reset();
   by_vip_.erase(c.vip.vip);
   by_vip6_.erase(c.vip.vip6);
   by_key_.erase(it);
@@ -188,12 +192,10 @@ ReceiveResult Hub::on_initiation(MutableBytes msg, const Endpoint& from, Time no
     return dropped(DropReason::kLowOrderKey);
   }
   if (new_session) {
-    if (!client.session) ++live_sessions_;
-    client.session = std::make_unique<HubSession>(*this, *id);  // an old stream's state goes with it
-    session_changes_.push_back(*id);
-    client.session->stream_.restart(init.session_id);
+    client.pending = std::make_unique<HubSession>(*this, *id);  // an unconfirmed one before it goes
+    client.pending->stream_.restart(init.session_id);
   }
-  HubSession& s = *client.session;
+  HubSession& s = new_session ? *client.pending : *client.session;
   indices_.assign(local, &s);
   crypto::CookieMaker(client.key).stamp(reply.first(wire::response::kSize), wire::response::kMac1, now);
 
@@ -204,8 +206,8 @@ ReceiveResult Hub::on_initiation(MutableBytes msg, const Endpoint& from, Time no
   crypto::wipe(keys.recv);
   // The initiation is authenticated and fresh, but its source is only what
   // the packet says: the hub does not know its response arrived there. A new
-  // session sends nothing before the client's first packet under these keys
-  // (they wait for it), so its path starts here and that packet moves it if
+  // session is pending and sends nothing before the client's first packet
+  // under these keys, so its path starts here and that packet moves it if
   // it comes from elsewhere. A live session's data stays on its validated
   // path until that packet comes from this address (hub_paths.cpp).
   if (new_session) {
@@ -237,6 +239,7 @@ ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now
   std::size_t len = 0;
   bool newest = false;
   if (auto drop = s->channel_.open(*kp, msg, len, newest, now, opened)) return dropped(*drop);
+  if (ClientEntry& c = clients_[s->client_]; s == c.pending.get()) confirm_pending(c);
   // The client's first packet under keys we answered: a round trip.
   if (!was_confirmed && s->last_handshake_ && kp == s->channel_.current())
     s->on_rtt_sample(now - *s->last_handshake_, config_.resend.max_age);
@@ -348,6 +351,12 @@ void Hub::mark_ready(HubSession& s) {
   if (std::find(ready_.begin(), ready_.end(), s.client_) == ready_.end()) ready_.push_back(s.client_);
 }
 
+void Hub::confirm_pending(ClientEntry& c) {
+  if (!c.session) ++live_sessions_;
+  c.session = std::move(c.pending);
+  session_changes_.push_back(c.session->client_);
+}
+
 void Hub::end_session(ClientId id) {
   auto& c = clients_[id];
   if (!c.session) return;
@@ -398,7 +407,8 @@ SealResult Hub::seal_to_client(std::optional<ClientId> id, MutableBytes buf, std
   HubSession& s = *clients_[*id].session;
   if (inner_len + t::kDataOverhead > buf.size()) return SealResult::drop(DropReason::kPacketTooBig);
   if (const std::size_t mtu = s.inner_mtu()) {
-    if (inner_len > mtu) return SealResult::too_big(mtu);
+    if (inner_len > mtu && !outer_fragments_owed(Bytes(buf.data() + t::kDataOffset, inner_len), mtu))
+      return SealResult::too_big(mtu);
     clamp_mss(MutableBytes(buf.data() + t::kDataOffset, inner_len), mss_for(mtu, 4), mss_for(mtu, 6));
   }
   const bool within_budget = s.validated_ || s.via_previous_ || s.unvalidated_tx_ + inner_len + t::kDataOverhead <=
@@ -411,6 +421,7 @@ SealResult Hub::seal_to_client(std::optional<ClientId> id, MutableBytes buf, std
     if (auto n = seal_data(s, buf, inner_len, seq, defer, now)) {
       SealResult r = SealResult::send(*n);
       r.to = s.data_endpoint();
+      r.fragment = s.inner_mtu() && inner_len > s.inner_mtu();  // owed (above)
       pending_copy_ = {};
       if (named && s.validated_ && copy_allowed(s, inner_len, now)) {
         pending_copy_ = {*id, seq};
@@ -451,6 +462,7 @@ std::optional<HubTransmit> Hub::poll_transmit(MutableBytes out, Time now) {
     std::optional<std::size_t> len;
     Endpoint to = s->data_endpoint();
     std::uint64_t seq = 0;
+    std::size_t inner = 0;  // of a data packet
     if (!s->control_queue_.empty()) {
       auto q = s->control_queue_.front();
       s->control_queue_.erase(s->control_queue_.begin());
@@ -467,17 +479,20 @@ std::optional<HubTransmit> Hub::poll_transmit(MutableBytes out, Time now) {
       ready_.pop_back();  // data waits for the new path's validation
       continue;
     } else if (auto n = s->stream_.next_resend(out.subspan(t::kDataOffset, out.size() - t::kDataOverhead), seq)) {
-      len = seal_data(*s, out, *n, seq, nullptr, now);
+      inner = *n;
+      len = seal_data(*s, out, inner, seq, nullptr, now);
     } else if (s->channel_.has_staged()) {
-      const std::size_t staged = s->channel_.unstage(out.subspan(t::kSeqSize));
-      seq = send_seq(*s, Bytes(out.data() + t::kDataOffset, staged), now);
-      len = seal_data(*s, out, staged, seq, nullptr, now);
+      inner = s->channel_.unstage(out.subspan(t::kSeqSize));
+      seq = send_seq(*s, Bytes(out.data() + t::kDataOffset, inner), now);
+      len = seal_data(*s, out, inner, seq, nullptr, now);
     } else {
       ready_.pop_back();
       continue;
     }
     if (!len) continue;
-    return HubTransmit{*len, to};
+    // Beyond the path only when owed (an IPv6 packet up to 1280), or kept
+    // from before the path shrank (DF would lose it there).
+    return HubTransmit{*len, to, s->inner_mtu() && inner > s->inner_mtu()};
   }
   return std::nullopt;
 }
@@ -509,6 +524,13 @@ void Hub::on_timer(Time now) {
   // kHubHousekeeping; idle sessions cost no wakeups in between.
   Time next = kNever;
   for (auto& c : clients_) {
+    // A pending session the client never confirmed: its handshake is over
+    // (the client sends a fresh initiation after kRekeyTimeout).
+    if (c.pending) {
+      const Time pending_until = *c.pending->last_handshake_ + limits::kPendingSessionLifetime;
+      if (now >= pending_until) c.pending.reset();
+      else next = std::min(next, pending_until);
+    }
     HubSession* s = c.session.get();
     if (!s) continue;
     next = std::min(next, s->channel_.expire(now));

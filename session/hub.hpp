@@ -64,6 +64,7 @@ struct HubConfig {
 struct HubTransmit {
   std::size_t len = 0;
   Endpoint to;
+  bool fragment = false;  // larger than the path carries: outer fragments (SealResult::fragment)
 };
 
 using ClientId = std::uint32_t;
@@ -255,6 +256,11 @@ class Hub {
     crypto::Timestamp last_timestamp{};
     Time last_initiation = Time::min();
     std::unique_ptr<HubSession> session;
+    // A new session the client has not yet confirmed (no packet under its
+    // keys): an initiation proves nothing about who sent it now (a recorded
+    // one replays at any member that has not seen it), so it replaces no
+    // live session, counts as none and is reported to no one until then.
+    std::unique_ptr<HubSession> pending;
   };
   struct KeyHash {
     std::size_t operator()(const PublicKey& k) const { return static_cast<std::size_t>(load_le64(k.data())); }
@@ -270,6 +276,9 @@ class Hub {
   // Something needs the housekeeping pass within kHubHousekeeping.
   void wake_housekeeping(Time now) { next_housekeeping_ = std::min(next_housekeeping_, now + limits::kHubHousekeeping); }
   void mark_ready(HubSession& s);
+  // The client's first packet under a pending session's keys: it becomes the
+  // live session (a restarted client's old state goes with the one it replaces).
+  void confirm_pending(ClientEntry& c);
   void queue_control(HubSession& s, const ControlFrame& f, const Endpoint& to);
   void queue_ack(HubSession& s);
   void migrate(HubSession& s, const Endpoint& to, std::size_t bytes, Time now);

@@ -10,6 +10,11 @@
 //   ipv4_fragment  an IPv4 packet without DF that does not fit is split into
 //                  fragments that do (RFC 791), as a router would; the
 //                  receiving host reassembles
+//   outer_fragments_owed  an IPv6 packet up to 1280 bytes (the MTU IPv6
+//                  promises every link, RFC 8200 §5) on a path that carries
+//                  less: the tunnel is that link, so it is sealed anyway and
+//                  its datagram sent with outer IP fragmentation allowed
+//                  (RFC 4459's choice), never refused
 // Pure functions over packet bytes; checksums are updated, never trusted.
 #pragma once
 
@@ -49,6 +54,13 @@ std::size_t ipv4_fragment_count(Bytes packet, std::size_t inner_mtu);
 // no such fragment, or no room). `out` may be `packet`'s own buffer for index
 // 0 once the later fragments are written: they read past the first's end.
 std::size_t ipv4_fragment(Bytes packet, std::size_t inner_mtu, std::size_t index, MutableBytes out);
+
+// Whether `packet` is an IPv6 packet the tunnel owes its 1280 bytes although
+// it exceeds the path's `inner_mtu`.
+inline bool outer_fragments_owed(Bytes packet, std::size_t inner_mtu) {
+  return packet.size() > inner_mtu && packet.size() <= limits::kIpv6MinimumMtu && !packet.empty() &&
+         (packet[0] >> 4) == 6;
+}
 
 // ICMP errors into the TUN at most limits::kTooBigPerSecond (burst
 // kTooBigBurst), as a router limits them: an application blasting oversized

@@ -26,6 +26,9 @@ struct SealResult {
   // kSend of a packet the redundancy policy names, with a second path to
   // carry it: seal_redundant_copy() makes the copy for that path.
   bool copy = false;
+  // kSend of a datagram larger than the active path carries (an IPv6 packet
+  // owed its 1280 bytes, inner_mtu.hpp): send it with outer fragmentation.
+  bool fragment = false;
 
   static SealResult send(std::size_t n) { return {Kind::kSend, n, {}, {}}; }
   static SealResult too_big(std::size_t inner_mtu) { return {Kind::kTooBig, inner_mtu, DropReason::kPathMtuExceeded, {}}; }

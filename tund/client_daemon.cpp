@@ -186,6 +186,7 @@ void ClientDaemon::on_tun_readable() {
       e.len = sealed.len;
       e.to = *hub;
       e.socket = path_ifindex(s->active_path());
+      e.fragment = sealed.fragment;
       b.jobs.push_back(job);
       // The user's redundancy policy: a copy on the best standby.
       if (sealed.copy)
@@ -194,7 +195,7 @@ void ClientDaemon::on_tun_readable() {
           const auto tx = s->seal_redundant_copy(MutableBytes(b.slot(c), b.stride()), n, now, &copy_job);
           const Endpoint* to = tx ? remote(*slot, tx->path) : nullptr;
           if (!to) return false;
-          b.entry(c) = {tx->len, *to, path_ifindex(tx->path)};
+          b.entry(c) = {tx->len, *to, path_ifindex(tx->path), tx->fragment};
           b.jobs.push_back(copy_job);
           return true;
         });
@@ -244,7 +245,7 @@ void ClientDaemon::after_event(Time now) {
       if (!tx) break;
       const Endpoint* to = remote(slot, tx->path);
       if (!to) continue;  // the hub lost that family's address since the path was added
-      batch.entry(batch.count) = {tx->len, *to, path_ifindex(tx->path)};
+      batch.entry(batch.count) = {tx->len, *to, path_ifindex(tx->path), tx->fragment};
       ++batch.count;
     }
     // Silent on every path: the hub may have moved; ask its name again.

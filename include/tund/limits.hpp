@@ -38,6 +38,9 @@ inline constexpr auto kRekeyTimeout = 5s;
 inline constexpr auto kRekeyTimeoutJitterMax = 333ms;
 inline constexpr auto kKeepaliveTimeout = 10s;
 inline constexpr auto kNewHandshakeTime = kKeepaliveTimeout + kRekeyTimeout;
+// A hub's session a client has not confirmed (no packet under its keys) is
+// forgotten after this: by then the client has sent a fresh initiation.
+inline constexpr auto kPendingSessionLifetime = 2 * kRekeyTimeout;
 // The hub answered nothing (not a probe, on no path) for this long while the
 // client kept probing: it probably restarted and lost the session. The client
 // then handshakes at once and retries every kSilentRetry (plus jitter) until
@@ -152,7 +155,10 @@ inline constexpr std::uint64_t kUnvalidatedAmplification = 3;
 // the search ends when the bounds are kPmtuGranularity apart. Searched again
 // when a path becomes active (if the last search is kPmtuResearchAfter old)
 // and every kPmtuRaiseInterval (RFC 8899's PMTU_RAISE_TIMER).
-inline constexpr std::size_t kPmtuBase6 = 1280 - 40 - 8;
+// Every IPv6 link carries this (RFC 8200 §5): so does the tunnel, with outer
+// fragments on a path smaller than that (session/inner_mtu.hpp).
+inline constexpr std::size_t kIpv6MinimumMtu = 1280;
+inline constexpr std::size_t kPmtuBase6 = kIpv6MinimumMtu - 40 - 8;
 inline constexpr std::size_t kPmtuBase4 = 1200 - 20 - 8;
 inline constexpr std::size_t kPmtuProbesPerRound = 4;
 inline constexpr std::size_t kPmtuGranularity = 8;

@@ -26,6 +26,10 @@
                                   and send time; every datagram received is logged to LOG as
                                   "seq sent_ns received_ns" (wall clock: one host, one clock), after a
                                   header "start START_NS interval_ns 20000000 sent N"
+  netpeer.py record PORT TYPE FILE  capture (AF_PACKET, every interface of this namespace) the
+                                  first UDP datagram to PORT whose first byte is TYPE, write its
+                                  payload to FILE (what an attacker on the path records)
+  netpeer.py replay FILE HOST PORT  send FILE's bytes as one UDP datagram to HOST:PORT
   netpeer.py notify PATH          act as systemd's notification socket at PATH: print each
                                    datagram on one line (newlines as " | ") until killed
 """
@@ -147,6 +151,22 @@ def call(port, peer, peer_port, seconds, log, size):
     print("sent", seq, flush=True)
 
 
+def record(port, kind, path):
+    raw = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))  # IPv4, link header stripped
+    print("ready", flush=True)
+    while True:
+        pkt = raw.recv(65536)
+        ihl = (pkt[0] & 15) * 4
+        if pkt[9] != 17 or len(pkt) < ihl + 9:
+            continue
+        payload = pkt[ihl + 8:]
+        if int.from_bytes(pkt[ihl + 2:ihl + 4], "big") == port and payload[0] == kind:
+            with open(path, "wb") as f:
+                f.write(payload)
+            print("recorded", len(payload), flush=True)
+            return
+
+
 def main(argv):
     cmd = argv[1]
     if cmd == "notify":
@@ -155,6 +175,13 @@ def main(argv):
         print("ready", flush=True)
         while True:
             print(s.recv(4096).decode(errors="replace").replace("\n", " | "), flush=True)
+    if cmd == "record":
+        record(int(argv[2]), int(argv[3]), argv[4])
+        return
+    if cmd == "replay":
+        with open(argv[2], "rb") as f:
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(f.read(), (argv[3], int(argv[4])))
+        return
     if cmd == "sink":
         # One dual-stack socket: IPv4 and IPv6 senders alike.
         srv = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)

@@ -6,8 +6,9 @@
 # silently), then on the client's interface too. Bulk TCP both ways keeps
 # flowing through a planned switch and a link-down onto the small path (the
 # tunnel clamps SYNs and answers too-big packets with ICMP, as a router
-# would); a DF ping gets its answer, one without DF is fragmented; back on
-# wlan0 full-size packets pass.
+# would); a DF ping gets its answer, one without DF is fragmented; a
+# 1280-byte IPv6 packet crosses the small path both ways (IPv6's minimum,
+# owed by every link); back on wlan0 full-size packets pass.
 set -u
 . "$(dirname "$0")/lab.sh"
 . "$(dirname "$0")/events.sh"
@@ -15,7 +16,8 @@ require_root "pmtu_test"
 trap lab_down EXIT
 
 lab_up
-lab_one_hub '[uplinks]
+lab_inner6
+LAB_TUN_ADDRESS='["10.77.0.1/24", "fd77::1/64"]' LAB_ROUTES='["10.4.0.0/24", "fd04::/64"]' lab_one_hub '[uplinks]
 hold_down_ms = 1000'
 status() { nsx cli "$BIN/tund" status -c "$LAB_DIR/cli.toml" --json; }
 mtu_of() { status | jq -r --arg u "$1" --arg k "$2" '.uplinks[] | select(.name == $u) | .paths[0].mtu[$k]'; }
@@ -49,6 +51,17 @@ through_small() {  # through_small NAME EVENT_CMD
   check "$1: traffic flowing again within 1 s of the switch" test "$GAP_UP" -lt 1000 -a "$GAP_DN" -lt 1000
 }
 
+# IPv6 promises every link 1280 bytes (RFC 8200 §5), the tunnel too: a
+# 1280-byte IPv6 packet (DF is implied) crosses a path that carries less,
+# both ways, its outer datagram fragmented (by the sender's kernel or the
+# router in the middle, as IPv4 allows; at 1280 by the sender for IPv6).
+ipv6_1280_both_ways() {  # ipv6_1280_both_ways TAG
+  check "$1: a 1280-byte IPv6 ping from the client crosses the small path" \
+    nsx cli ping -6 -M do -s 1232 -c 3 -i 0.2 -W 1 -q fd04::2
+  check "$1: a 1280-byte IPv6 ping from srv to the client's VIP crosses it" \
+    nsx srv ping -6 -M do -s 1232 -c 3 -i 0.2 -W 1 -q fd77::2
+}
+
 through_small planned_middle event_planned
 check "planned_middle: on lte0" test "$(status | jq -r .active_uplink)" = lte0
 check "planned_middle: the hub clamps toward the client too ($(hub_mtu))" test "$(hub_mtu)" -le 1252
@@ -67,6 +80,7 @@ nsx srv ip route flush cache
 check "a 1400-byte ping without DF goes through, fragmented" nsx cli ping -M dont -s 1372 -c 3 -i 0.2 -W 1 -q 10.4.0.2
 check "the client fragmented it ($(dp cli "$BIN/tund" cli)) and so did the hub ($(dp hub "$BIN/tund-hub" hub))" \
   test "$(dp cli "$BIN/tund" cli)" -ge 3 -a "$(dp hub "$BIN/tund-hub" hub)" -ge 3
+ipv6_1280_both_ways planned_middle
 restore_planned
 check "back on wlan0" wait_for 5 test "$(status | jq -r .active_uplink)" = wlan0
 check "back on wlan0: the tunnel carries 1420-byte packets again (DF ping, cache flushed)" \
@@ -78,6 +92,7 @@ nsx cli ip link set lte0 mtu 1280
 check "lte0's ceiling follows its interface: 1252 found" wait_for 5 found_between lte0 1252 1252
 through_small down_small event_down
 check "down_small: on lte0" test "$(status | jq -r .active_uplink)" = lte0
+ipv6_1280_both_ways down_small
 restore_down
 check "no inner packet was too big for the tunnel's buffers" test "$(status | jq '.drops.packet_too_big // 0')" = 0
 echo "   too-big answers: client $(status | jq '.drops.path_mtu_exceeded // 0'), hub $(nsx hub "$BIN/tund-hub" status -c "$LAB_DIR/hub.toml" --json | jq '.drops.path_mtu_exceeded // 0')"

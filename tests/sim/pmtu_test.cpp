@@ -79,6 +79,54 @@ TEST(PathMtu, TheHubLearnsTheActivePathsMtuAndBothEndsAnswerTooBig) {
   EXPECT_EQ(s.client_send(make_inner(kClientVip, kServer, 5, 1420)).kind, session::SealResult::Kind::kSend);
 }
 
+// IPv6 promises every link 1280 bytes: on a path that carries less, an IPv6
+// packet up to 1280 is sealed anyway and its datagram marked for outer
+// fragmentation (the simulated path then carries it), both ways; beyond 1280,
+// and for IPv4, the path's limit holds.
+TEST(PathMtu, AnIpv6PacketUpTo1280CrossesASmallerPathInOuterFragments) {
+  Sim s = small_second_path(6);
+  crypto::VipAssignment vip{test::kClientVip, 24, 0, test::kHubVip};
+  vip.vip6[0] = 0xfd;
+  vip.vip6[15] = 2;  // test::build_packet's IPv6 source, fd00::2
+  s.hub->add_client(s.client_key, vip);
+  const std::uint8_t servers6[16] = {0xfd};  // fd00::/64 routed to the hub: fd00::1 may speak
+  s.client->set_routes(s.slot, {session::IpPrefix::v4(kServer & 0xFFFFFF00u, 24), session::IpPrefix::v6(servers6, 64)});
+  s.cs().set_active_path(2, s.now);
+  s.run_for(200ms);
+  const std::size_t inner = s.cs().path_mtu(2)->mtu() - wire::transport::kDataOverhead;
+  ASSERT_LT(inner, limits::kIpv6MinimumMtu);
+  test::PacketSpec up_spec, down_spec;
+  up_spec.version = down_spec.version = 6;
+  up_spec.proto = down_spec.proto = 17;
+  down_spec.src_last = 1;
+  down_spec.dst_last = 2;
+  const std::size_t payload = limits::kIpv6MinimumMtu - 40 - 8;
+  const auto up = test::build_packet(up_spec, std::vector<std::uint8_t>(payload, 7));
+  const auto down = test::build_packet(down_spec, std::vector<std::uint8_t>(payload, 9));
+  ASSERT_EQ(up.size(), limits::kIpv6MinimumMtu);
+  const std::size_t lost = s.too_big_for_path;
+  const auto sent_up = s.client_send(up);
+  const auto sent_down = s.hub_send(down);
+  ASSERT_EQ(sent_up.kind, session::SealResult::Kind::kSend);
+  ASSERT_EQ(sent_down.kind, session::SealResult::Kind::kSend);
+  EXPECT_TRUE(sent_up.fragment);
+  EXPECT_TRUE(sent_down.fragment);
+  s.run_for(100ms);
+  EXPECT_EQ(s.too_big_for_path, lost);
+  ASSERT_EQ(s.delivered_to_hub.size(), 1u);
+  ASSERT_EQ(s.delivered_to_client.size(), 1u);
+  EXPECT_EQ(s.delivered_to_hub[0], up);
+  EXPECT_EQ(s.delivered_to_client[0], down);
+  // What fits is sent whole; IPv6 beyond 1280 and IPv4 beyond the path are answered.
+  const auto fits = test::build_packet(up_spec, std::vector<std::uint8_t>(inner - 48, 1));
+  const auto whole = s.client_send(fits);
+  EXPECT_EQ(whole.kind, session::SealResult::Kind::kSend);
+  EXPECT_FALSE(whole.fragment);
+  const auto beyond = test::build_packet(up_spec, std::vector<std::uint8_t>(payload + 1, 1));
+  EXPECT_EQ(s.client_send(beyond).kind, session::SealResult::Kind::kTooBig);
+  EXPECT_EQ(s.hub_send(make_inner(kServer, kClientVip, 3, inner + 1)).kind, session::SealResult::Kind::kTooBig);
+}
+
 // A SYN asks for segments that fit every path the session has, not only the
 // active one: after a handover to the smaller path none is too big for it.
 TEST(PathMtu, SynsAreClampedToTheSmallestPathWhilePacketsUseTheActivePath) {

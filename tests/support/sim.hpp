@@ -149,7 +149,7 @@ class Sim {
       if (t) put_from_path(t->path, Bytes(copy.data(), t->len));
     }
     if (batched && r.kind == session::SealResult::Kind::kSend) job.run();
-    if (r.kind == session::SealResult::Kind::kSend) put_from_path(cs().active_path(), Bytes(buf.data(), r.len));
+    if (r.kind == session::SealResult::Kind::kSend) put_from_path(cs().active_path(), Bytes(buf.data(), r.len), r.fragment);
     return r;
   }
   session::SealResult hub_send(const std::vector<std::uint8_t>& inner) {
@@ -166,7 +166,7 @@ class Sim {
       if (c.kind == session::SealResult::Kind::kSend) put(Dir::kToClient, Bytes(copy.data(), c.len), c.to);
     }
     if (batched && r.kind == session::SealResult::Kind::kSend) job.run();
-    if (r.kind == session::SealResult::Kind::kSend) put(Dir::kToClient, Bytes(buf.data(), r.len), r.to);
+    if (r.kind == session::SealResult::Kind::kSend) put(Dir::kToClient, Bytes(buf.data(), r.len), r.to, r.fragment);
     return r;
   }
 
@@ -178,11 +178,11 @@ class Sim {
       if (hub->next_deadline() <= now) hub->on_timer(now);
       std::vector<std::uint8_t> out(kBuf);
       while (auto t = cs().poll_transmit(out, now)) {
-        put_from_path(t->path, Bytes(out.data(), t->len));
+        put_from_path(t->path, Bytes(out.data(), t->len), t->fragment);
         progress = true;
       }
       while (auto t = hub->poll_transmit(out, now)) {
-        put(Dir::kToClient, Bytes(out.data(), t->len), t->to);
+        put(Dir::kToClient, Bytes(out.data(), t->len), t->to, t->fragment);
         progress = true;
       }
       std::vector<InFlight> due;
@@ -214,25 +214,27 @@ class Sim {
     }
   }
 
-  void put_from_path(session::PathId path, Bytes datagram) {
+  void put_from_path(session::PathId path, Bytes datagram, bool fragmentable = false) {
     ++sent_per_path[path];
     if (dead.count(path) || !paths.count(path)) {
       record_nonce(Dir::kToHub, datagram);
       ++sent_to_hub;
       return;
     }
-    put(Dir::kToHub, datagram, paths.at(path));
+    put(Dir::kToHub, datagram, paths.at(path), fragmentable);
   }
 
   // `to_or_from`: the client's address (source toward the hub, destination back).
-  void put(Dir dir, Bytes datagram, const Endpoint& to_or_from) {
+  // `fragmentable`: sent with outer fragmentation allowed (SealResult::fragment),
+  // so a smaller path carries it in pieces, as the kernel and routers would.
+  void put(Dir dir, Bytes datagram, const Endpoint& to_or_from, bool fragmentable = false) {
     Endpoint addr = to_or_from;
     if (dir == Dir::kToHub && spoof && !spoof(datagram, addr)) return;
     (dir == Dir::kToHub ? bytes_from_addr : bytes_to_addr)[addr.key_bytes()] += datagram.size();
     if (dir == Dir::kToClient && std::find(not_ours.begin(), not_ours.end(), addr) != not_ours.end()) return;
     // A path that carries fewer bytes loses what is bigger, both ways, silently.
     for (const auto& [id, a] : paths)
-      if (a == addr && path_mtu.count(id) && datagram.size() > path_mtu.at(id)) {
+      if (a == addr && path_mtu.count(id) && datagram.size() > path_mtu.at(id) && !fragmentable) {
         ++too_big_for_path;
         return;
       }

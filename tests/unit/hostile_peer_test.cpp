@@ -142,6 +142,56 @@ TEST(Forgery, AForgedInitiationDisturbsNeitherALiveSessionNorAPendingHandshake) 
   exchange(s, 10, 5);
 }
 
+// A hub cluster's members share the hub key but not their view of the
+// client's newest initiation: one recorded at member A replays at member B
+// (modelled by a hub with the same key and clients that never saw it). B
+// answers, as it must (it cannot tell), but starts nothing the daemon sees:
+// no live session, no session change to claim in etcd, until the client
+// proves it holds the keys with its first packet under them.
+TEST(Forgery, AReplayedInitiationAtAnotherMemberStartsNoSession) {
+  Sim s(108);
+  s.capture = true;
+  ASSERT_TRUE(s.connect());
+  s.capture = false;
+  std::vector<std::uint8_t> recorded;
+  for (const auto& d : s.captured_to_hub)
+    if (d[0] == static_cast<std::uint8_t>(wire::MessageType::kInitiation)) recorded = d;
+  ASSERT_FALSE(recorded.empty());
+  exchange(s, 1, 5);
+  auto member_a = std::move(s.hub);
+  s.restart_hub();  // member B: same key and clients, has seen nothing
+  (void)s.hub->take_session_changes();
+  const Endpoint attacker = Endpoint::v4(0x0a0b0c0d, 999);
+  std::vector<std::uint8_t> reply;
+  EXPECT_EQ(s.inject_to_hub(recorded, attacker, &reply).kind, ReceiveResult::Kind::kReply);
+  EXPECT_EQ(s.hub->session_count(), 0u);
+  EXPECT_EQ(s.hub->session(0), nullptr);
+  EXPECT_TRUE(s.hub->take_session_changes().empty()) << "nothing to claim in etcd";
+  EXPECT_EQ(s.hub_send(make_inner(kServer, kClientVip, 1)).kind, SealResult::Kind::kDrop);
+  // B alone (the client keeps talking to A): nothing to send, and the
+  // pending state is forgotten.
+  const Time later = s.now + limits::kPendingSessionLifetime + 1s;
+  s.hub->on_timer(later);
+  std::vector<std::uint8_t> out(Sim::kBuf);
+  EXPECT_FALSE(s.hub->poll_transmit(out, later)) << "B sends nothing but the response (to the attacker)";
+  EXPECT_EQ(s.hub->session_count(), 0u);
+  EXPECT_TRUE(s.hub->take_session_changes().empty());
+  // Member A's session is untouched (it never saw the replay).
+  s.hub = std::move(member_a);
+  exchange(s, 10, 5);
+  // The genuine client moving to B: its first packet under the new keys
+  // makes the session live there, and only then is it reported.
+  s.restart_hub();
+  (void)s.hub->take_session_changes();
+  s.restart_client();
+  s.cs().start(s.now);
+  s.run_for(50ms, 1ms);
+  ASSERT_TRUE(s.cs().established());
+  exchange(s, 20, 5);
+  EXPECT_EQ(s.hub->session_count(), 1u);
+  EXPECT_EQ(s.hub->take_session_changes(), std::vector<session::ClientId>{0});
+}
+
 TEST(Forgery, AForgedCookieReplyChangesNothing) {
   Sim s(105);
   s.cs().start(s.now);
