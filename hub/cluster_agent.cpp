@@ -129,9 +129,9 @@ void ClusterAgent::refused(Refusal why, const std::string& k, const std::string&
 }
 
 daemon::etcd::Faults ClusterAgent::etcd_faults() const {
-  daemon::etcd::Faults sum;
-  for (const auto* f : {&etcd_.faults(), &lease_etcd_.faults(), &watch_.faults()})
-    for (std::size_t i = 0; i < sum.n.size(); ++i) sum.n[i] += f->n[i];
+  daemon::etcd::Faults sum = watch_.faults();
+  sum += etcd_.faults();
+  sum += lease_etcd_.faults();
   return sum;
 }
 
