@@ -91,8 +91,8 @@ ClusterAgent::ClusterAgent(asio::io_context& io, ClusterSettings settings, const
       home_(session::home_block(pool_.addr & prefix_mask_v4(pool_.len), pool_.len, settings_.members.size(),
                                 settings_.index)),
       hooks_(std::move(hooks)),
-      etcd_(io, settings_.etcd, limits::kEtcdTimeout),
-      lease_etcd_(io, settings_.etcd, limits::kEtcdTimeout),
+      etcd_(io, settings_.etcd, limits::kEtcdTimeout, settings_.etcd_security),
+      lease_etcd_(io, settings_.etcd, limits::kEtcdTimeout, settings_.etcd_security),
       watch_(io, settings_.etcd,
              [this](const std::string& k, const std::string& v, bool d, std::int64_t r) { on_owner(k, v, d, r); },
              [this](const std::string& e) {
@@ -101,7 +101,8 @@ ClusterAgent::ClusterAgent(asio::io_context& io, ClusterSettings settings, const
                watch_timer_.async_wait([this](boost::system::error_code ec) {
                  if (!ec) watch_owners();
                });
-             }),
+             },
+             limits::kEtcdWatchIdle, settings_.etcd_security),
       keepalive_timer_(io),
       watch_timer_(io) {}
 
