@@ -4,6 +4,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <cstring>
@@ -41,10 +42,15 @@ std::shared_ptr<asio::ssl::context> new_context() {
 std::optional<TlsProblem> load(asio::ssl::context& ctx, const Security& s) {
   using File = TlsProblem::File;
   const auto problem = [&](File f, const std::string& why) { return TlsProblem{f, why}; };
-  // OpenSSL's errors for a missing file are its own ("system lib"): say it plainly.
+  // OpenSSL's errors for a missing file are its own ("system lib"): say it
+  // plainly. Not a regular file (a device, a pipe), OpenSSL might read forever.
   for (const File f : {File::kCa, File::kCert, File::kKey}) {
     const auto name = file_name(s, f);
-    if (!name.empty() && !std::ifstream(name)) return problem(f, std::string("cannot read it: ") + std::strerror(errno));
+    if (name.empty()) continue;
+    struct stat st {};
+    if (::stat(name.c_str(), &st) != 0 || !std::ifstream(name))
+      return problem(f, std::string("cannot read it: ") + std::strerror(errno));
+    if (!S_ISREG(st.st_mode)) return problem(f, "not a regular file");
   }
   boost::system::error_code ec;
   if (ctx.load_verify_file(s.ca_file, ec); ec) return problem(File::kCa, "not a PEM CA certificate (" + ec.message() + ")");

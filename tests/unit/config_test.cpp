@@ -257,6 +257,7 @@ TEST_F(ConfigFiles, ClusterEtcdTlsAndUserKeysAreCheckedAtLoad) {
   EXPECT_TRUE(has(error("etcd_ca = \"nope.pem\"\n"),
                   "e.toml:11:11: '" + (dir_ / "nope.pem").string() + "': cannot read it: No such file or directory"));
   EXPECT_TRUE(has(error("etcd_ca = \"k.key\"\n"), "e.toml:11:11: '" + (dir_ / "k.key").string() + "': not a PEM CA certificate"));
+  EXPECT_TRUE(has(error("etcd_ca = \"/dev/zero\"\n"), "e.toml:11:11: '/dev/zero': not a regular file"));
   EXPECT_TRUE(has(error("etcd_ca = \"certs/ca.pem\"\netcd_cert = \"k.key\"\netcd_key = \"certs/client.key\"\n"),
                   "e.toml:12:13: '" + (dir_ / "k.key").string() + "': not a PEM certificate"));
   EXPECT_TRUE(has(error("etcd_ca = \"certs/ca.pem\"\netcd_cert = \"certs/client.pem\"\netcd_key = \"other/client.key\"\n"),
