@@ -96,16 +96,23 @@ std::optional<std::pair<std::string, std::string>> split_endpoint(const std::str
 
 using namespace etcd_http;
 
+namespace {
+constexpr const char* kAuthenticate = "auth/authenticate";
+}
+
 struct EtcdClient::Impl {
   struct Pending {
     std::string path;
     std::string body;
     Reply done;
+    bool retried = false;  // sent once more already, with a new token
   };
   asio::io_context& io;
   Endpoints endpoints;
+  etcd::Security security;
+  std::shared_ptr<asio::ssl::context> tls;  // null: plain HTTP
   tcp::resolver resolver;
-  beast::tcp_stream stream;
+  std::shared_ptr<EtcdStream> stream;  // this connection's; a new one for each
   beast::flat_buffer buffer;
   std::chrono::milliseconds timeout;
   bool connected = false;
@@ -114,19 +121,38 @@ struct EtcdClient::Impl {
   http::request<http::string_body> req;
   std::optional<http::response_parser<http::string_body>> parser;
   etcd::Faults faults;
+  std::string token;  // etcd's, while it takes it (security.user set)
 
-  Impl(asio::io_context& context, std::vector<std::string> e, std::chrono::milliseconds t)
-      : io(context), endpoints{std::move(e)}, resolver(context), stream(context), timeout(t) {}
+  Impl(asio::io_context& context, std::vector<std::string> e, std::chrono::milliseconds t, const etcd::Security& s)
+      : io(context), endpoints{std::move(e)}, security(s), tls(etcd::tls_context(s)), resolver(context), timeout(t) {}
+
+  bool authenticates(const Pending& p) const { return p.path == kAuthenticate; }
+
+  Pending authenticate(Reply done) const {
+    return {kAuthenticate, json{{"name", security.user}, {"password", security.password}}.dump(), std::move(done)};
+  }
 
   void pump() {
     if (busy || queue.empty()) return;
+    if (!security.user.empty() && token.empty() && !authenticates(queue.front())) {
+      // A token first, for the request at the front. Refused or unreachable,
+      // that request fails (the next one asks anew): never a loop of asking.
+      queue.push_front(authenticate([this](const json* r, const std::string& error) {
+        if (r || queue.empty()) return;
+        Pending waiting = std::move(queue.front());
+        queue.pop_front();
+        waiting.done(nullptr, error);
+      }));
+    }
     busy = true;
     const auto where = etcd::split_endpoint(endpoints.now());
     if (!where) return fail("endpoint '" + endpoints.now() + "' is not host:port", etcd::Fault::kTransport);
-    req = post(where->first, "/v3/" + queue.front().path, queue.front().body);
+    const auto& p = queue.front();
+    req = post(where->first, "/v3/" + p.path, p.body, authenticates(p) ? std::string() : token);
     if (connected) return send();
-    connect(resolver, stream, *where, timeout, [this](const std::string& error) {
-      if (!error.empty()) return fail(endpoints.now() + ": " + error, etcd::Fault::kTransport);
+    stream = std::make_shared<EtcdStream>(io, tls);
+    connect(resolver, stream, *where, timeout, [this, s = stream](const std::string& error, etcd::Fault fault) {
+      if (!error.empty()) return fail(endpoints.now() + ": " + error, fault);
       connected = true;
       send();
     });
@@ -135,8 +161,8 @@ struct EtcdClient::Impl {
   // One deadline (timeout) covers the write and the whole answer: an etcd
   // that trickles or never answers costs one request's timeout, no more.
   void send() {
-    stream.expires_after(timeout);
-    http::async_write(stream, req, [this](beast::error_code ec, std::size_t) {
+    stream->tcp().expires_after(timeout);
+    http::async_write(*stream, req, [this, s = stream](beast::error_code ec, std::size_t) {
       if (ec) return fail("write to " + endpoints.now() + ": " + ec.message(), fault_of(ec));
       parser.emplace();
       parser->body_limit(limits::kEtcdMaxAnswer);
@@ -144,7 +170,7 @@ struct EtcdClient::Impl {
       // Content-Length only when not eager, and http::async_read makes it
       // eager (a 96 MiB answer was read whole). The body then goes read by
       // read, its size checked after each.
-      http::async_read_header(stream, buffer, *parser, [this](beast::error_code ec2, std::size_t) {
+      http::async_read_header(*stream, buffer, *parser, [this, s](beast::error_code ec2, std::size_t) {
         if (ec2) return fail("read from " + endpoints.now() + ": " + ec2.message(), fault_of(ec2));
         const auto length = parser->content_length();
         if (length && *length > limits::kEtcdMaxAnswer) return too_large();
@@ -155,7 +181,7 @@ struct EtcdClient::Impl {
 
   void read_body() {
     if (parser->is_done()) return answered();
-    http::async_read_some(stream, buffer, *parser, [this](beast::error_code ec, std::size_t) {
+    http::async_read_some(*stream, buffer, *parser, [this, s = stream](beast::error_code ec, std::size_t) {
       if (ec) return fail("read from " + endpoints.now() + ": " + ec.message(), fault_of(ec));
       if (parser->get().body().size() > limits::kEtcdMaxAnswer) return too_large();
       read_body();
@@ -173,6 +199,24 @@ struct EtcdClient::Impl {
     etcd::Fault why{};
     std::string error;
     auto parsed = etcd::parse_answer(res.result_int(), res.body(), why, error);
+    auto& p = queue.front();
+    if (authenticates(p)) {
+      token = parsed ? etcd::text(*parsed, "token") : std::string();
+      if (!token.empty()) return finish(&*parsed, "");
+      faults.add(etcd::Fault::kAuth);  // the password is never part of the error
+      return finish(nullptr, "etcd refused user '" + security.user + "': " + (parsed ? "no token in its answer" : error));
+    }
+    if (!parsed && !security.user.empty() && etcd::token_refused(res.body())) {
+      faults.add(etcd::Fault::kAuth);
+      token.clear();
+      if (!p.retried) {
+        // Expired: a new token (pump asks for it first), and the request once more.
+        p.retried = true;
+        busy = false;
+        return pump();
+      }
+      return finish(nullptr, error);
+    }
     if (!parsed) {
       faults.add(why);
       return finish(nullptr, error);
@@ -188,8 +232,7 @@ struct EtcdClient::Impl {
   }
 
   void close() {
-    beast::error_code ignored;
-    stream.socket().close(ignored);
+    if (stream) stream->close();
     connected = false;
     buffer.clear();
   }
@@ -212,8 +255,9 @@ struct EtcdClient::Impl {
   }
 };
 
-EtcdClient::EtcdClient(asio::io_context& io, std::vector<std::string> endpoints, std::chrono::milliseconds timeout)
-    : impl_(std::make_unique<Impl>(io, std::move(endpoints), timeout)) {
+EtcdClient::EtcdClient(asio::io_context& io, std::vector<std::string> endpoints, std::chrono::milliseconds timeout,
+                       const etcd::Security& security)
+    : impl_(std::make_unique<Impl>(io, std::move(endpoints), timeout, security)) {
   if (impl_->endpoints.list.empty()) throw std::invalid_argument("etcd: no endpoints");
 }
 
@@ -222,6 +266,16 @@ const std::string& EtcdClient::endpoint() const { return impl_->endpoints.now();
 const etcd::Faults& EtcdClient::faults() const { return impl_->faults; }
 
 EtcdClient::~EtcdClient() = default;
+
+void EtcdClient::token(bool fresh, TokenDone done) {
+  auto& i = *impl_;
+  if (fresh) i.token.clear();
+  if (!i.token.empty()) return done(i.token, "");
+  i.queue.push_back(i.authenticate([&i, done](const json* r, const std::string& error) {
+    done(r ? i.token : std::string(), error);
+  }));
+  i.pump();
+}
 
 void EtcdClient::call(std::string path, json body, Reply done) {
   impl_->queue.push_back({std::move(path), body.dump(), std::move(done)});

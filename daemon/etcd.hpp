@@ -7,6 +7,13 @@
 // failed txn has no "succeeded"). Every answer is bounded (kEtcdMaxAnswer,
 // kEtcdMaxDepth, the deadline) and read by etcd_parse.hpp; each refusal is
 // counted by reason (faults()). The watch is in etcd_watch.hpp.
+//
+// Secured (etcd_security.hpp): over TLS, each new connection's handshake
+// under the request's deadline; with a user, a token is asked for before the
+// first request (on the same connection, in the queue's order) and sent with
+// each; a request whose token etcd refuses (expired) gets a new token and is
+// sent once more. A refused password fails the request that waited for it;
+// the next one tries again.
 #pragma once
 
 #include <chrono>
@@ -21,6 +28,7 @@
 
 #include "daemon/asio.hpp"
 #include "daemon/etcd_parse.hpp"
+#include "daemon/etcd_security.hpp"
 
 namespace tund::daemon {
 
@@ -48,7 +56,9 @@ class EtcdClient {
  public:
   // `result` is the parsed reply (null on failure, then `error` says why).
   using Reply = std::function<void(const nlohmann::json* result, const std::string& error)>;
-  EtcdClient(asio::io_context& io, std::vector<std::string> endpoints, std::chrono::milliseconds timeout);
+  // Throws std::runtime_error when security's TLS files do not load.
+  EtcdClient(asio::io_context& io, std::vector<std::string> endpoints, std::chrono::milliseconds timeout,
+             const etcd::Security& security = {});
   ~EtcdClient();
   EtcdClient(const EtcdClient&) = delete;
   EtcdClient& operator=(const EtcdClient&) = delete;
@@ -58,6 +68,11 @@ class EtcdClient {
   // The same, waiting: runs the io_context until the reply (only while
   // nothing else runs it). Returns the reply, or nothing with `error` set.
   std::optional<nlohmann::json> call_now(std::string path, nlohmann::json body, std::string& error);
+  // etcd's auth token, for a connection of another's (the watch's): the one
+  // held, else (or when `fresh`) a new one, asked for in the queue's order.
+  // `done` gets it, or "" and the error; at once when one is held.
+  using TokenDone = std::function<void(const std::string& token, const std::string& error)>;
+  void token(bool fresh, TokenDone done);
   const std::string& endpoint() const;  // the one the next request goes to
   const etcd::Faults& faults() const;    // failed requests and refused answers, by reason
 

@@ -20,6 +20,8 @@ const char* fault_name(Fault f) {
     case Fault::kCanceled: return "watch_canceled";
     case Fault::kBadEvent: return "bad_event";
     case Fault::kWatchIdle: return "watch_idle";
+    case Fault::kTls: return "tls";
+    case Fault::kAuth: return "auth";
     case Fault::kCount: break;
   }
   return "unknown";
@@ -98,6 +100,12 @@ std::optional<json> parse_answer(unsigned status, std::string_view body, Fault& 
   return parsed;
 }
 
+bool token_refused(std::string_view text) {
+  // etcd's ErrInvalidAuthToken and ErrAuthOldRevision, as its gateway words them.
+  return text.find("etcdserver: invalid auth token") != std::string_view::npos ||
+         text.find("etcdserver: revision of auth store is old") != std::string_view::npos;
+}
+
 WatchStream::Step WatchStream::feed(std::string_view bytes) {
   Step step;
   while (!bytes.empty()) {
@@ -138,7 +146,11 @@ bool WatchStream::on_line(std::string_view line, Step& step) {
   const auto& r = field(*j, "result");
   if (flag(r, "canceled")) {
     step.end = Fault::kCanceled;
-    step.error = "watch canceled (compacted at " + std::to_string(integer(r, "compact_revision")) + ")";
+    // A reason when etcd refused the watch itself (auth, permission); none
+    // when it was compacted away.
+    const auto reason = text(r, "cancel_reason");
+    step.error = reason.empty() ? "watch canceled (compacted at " + std::to_string(integer(r, "compact_revision")) + ")"
+                                : "watch canceled: " + excerpt(reason);
     return false;
   }
   const auto& events = field(r, "events");

@@ -29,6 +29,8 @@ enum class Fault : std::uint8_t {
   kCanceled,    // the watch was canceled (compaction)
   kBadEvent,    // a watch event whose key or value is not base64
   kWatchIdle,   // a watch silent past its idle timeout (re-established)
+  kTls,         // a TLS handshake refused: etcd's certificate untrusted or for another host, or ours refused
+  kAuth,        // etcd refused our user's password, or our token (expired: authenticated anew)
   kCount
 };
 inline constexpr std::size_t kFaultCount = static_cast<std::size_t>(Fault::kCount);
@@ -39,6 +41,10 @@ struct Faults {
   void add(Fault f) { ++n[static_cast<std::size_t>(f)]; }
   std::uint64_t operator[](Fault f) const { return n[static_cast<std::size_t>(f)]; }
   std::uint64_t total() const;
+  Faults& operator+=(const Faults& other) {
+    for (std::size_t i = 0; i < kFaultCount; ++i) n[i] += other.n[i];
+    return *this;
+  }
   // {"too_large": 1, ...}: the reasons seen, for status and metrics.
   nlohmann::json to_json() const;
 };
@@ -55,6 +61,11 @@ std::string excerpt(std::string_view raw);
 // One answer to a POST (status and body as read): the parsed JSON, or
 // nothing with `why` and `error` set.
 std::optional<nlohmann::json> parse_answer(unsigned status, std::string_view body, Fault& why, std::string& error);
+
+// etcd refused the auth token sent (expired, or issued before its users or
+// roles changed), in an answer's body or a watch's cancel reason: a new
+// token may do.
+bool token_refused(std::string_view text);
 
 struct WatchEvent {
   std::string key, value;

@@ -12,12 +12,16 @@ using namespace etcd_http;
 using nlohmann::json;
 
 struct EtcdWatch::Impl {
+  asio::io_context& io;
   Endpoints endpoints;
   OnEvent on_event;
   OnEnd on_end;
   std::chrono::milliseconds idle;
+  std::shared_ptr<asio::ssl::context> tls;  // null: plain HTTP
+  std::optional<EtcdClient> auth;           // the tokens, when etcd wants a user
+  bool fresh_token = false;                 // the last watch's token was refused: a new one, once
   tcp::resolver resolver;
-  beast::tcp_stream stream;
+  std::shared_ptr<EtcdStream> stream;  // this connection's; a new one for each
   beast::flat_buffer buffer;
   http::request<http::string_body> req;
   // The body goes to on_chunk, never into the message: nothing accumulates.
@@ -45,50 +49,78 @@ struct EtcdWatch::Impl {
         return body.size();
       };
 
-  Impl(asio::io_context& io, std::vector<std::string> e, OnEvent ev, OnEnd end, std::chrono::milliseconds i)
-      : endpoints{std::move(e)}, on_event(std::move(ev)), on_end(std::move(end)), idle(i), resolver(io), stream(io) {}
+  Impl(asio::io_context& context, std::vector<std::string> e, OnEvent ev, OnEnd end, std::chrono::milliseconds i,
+       const etcd::Security& security)
+      : io(context),
+        endpoints{std::move(e)},
+        on_event(std::move(ev)),
+        on_end(std::move(end)),
+        idle(i),
+        tls(etcd::tls_context(security)),
+        resolver(context) {
+    if (!security.user.empty()) auth.emplace(context, endpoints.list, limits::kEtcdTimeout, security);
+  }
 
   void close() {
     ++generation;
-    beast::error_code ignored;
-    stream.socket().close(ignored);
+    if (stream) stream->close();
     parser.reset();
     events.clear();
   }
 
-  void end(etcd::Fault fault, const std::string& why) {
+  // `counted`: the fault is counted already (by the token's client).
+  void end(etcd::Fault fault, const std::string& why, bool counted = false) {
     if (!running) return;
-    faults.add(fault);
+    if (auth && !fresh_token && fault == etcd::Fault::kCanceled && etcd::token_refused(why)) {
+      // The token expired: a new one and the watch again, at once, on the
+      // same endpoint (etcd is there and answering).
+      faults.add(etcd::Fault::kAuth);
+      fresh_token = true;
+      close();
+      return open(lines.seen_revision());
+    }
+    if (!counted) faults.add(fault);
     running = false;
     close();
     endpoints.next();
     on_end(why);
   }
 
-  // Connects to the current endpoint and asks for the events after `seen`.
+  // Connects to the current endpoint and asks for the events after `seen`
+  // (with a token first, when etcd wants a user).
   void open(std::int64_t seen) {
     const unsigned g = ++generation;
-    const auto where = etcd::split_endpoint(endpoints.now());
-    if (!where) return end(etcd::Fault::kTransport, "endpoint '" + endpoints.now() + "' is not host:port");
-    json create{{"key", etcd::base64(prefix)}, {"range_end", etcd::base64(etcd::prefix_end(prefix))},
-                {"progress_notify", true}};
-    if (seen > 0) create["start_revision"] = std::to_string(seen + 1);
-    req = post(where->first, "/v3/watch", json{{"create_request", create}}.dump());
     lines.reset(seen);
     buffer.clear();
     events.clear();
     ending.reset();
+    if (!auth) return send(g, std::string());
+    auth->token(fresh_token, [this, g](const std::string& token, const std::string& error) {
+      if (g != generation) return;
+      if (token.empty()) return end(etcd::Fault::kAuth, "watch: " + error, true);
+      send(g, token);
+    });
+  }
+
+  void send(unsigned g, const std::string& token) {
+    const auto where = etcd::split_endpoint(endpoints.now());
+    if (!where) return end(etcd::Fault::kTransport, "endpoint '" + endpoints.now() + "' is not host:port");
+    json create{{"key", etcd::base64(prefix)}, {"range_end", etcd::base64(etcd::prefix_end(prefix))},
+                {"progress_notify", true}};
+    if (const auto seen = lines.seen_revision(); seen > 0) create["start_revision"] = std::to_string(seen + 1);
+    req = post(where->first, "/v3/watch", json{{"create_request", create}}.dump(), token);
     parser.emplace();
     parser->body_limit(boost::none);  // a watch streams for as long as it lives; lines are bounded instead
     parser->on_chunk_body(on_chunk);  // the parser keeps a reference
-    connect(resolver, stream, *where, limits::kEtcdTimeout, [this, g](const std::string& error) {
+    stream = std::make_shared<EtcdStream>(io, tls);
+    connect(resolver, stream, *where, limits::kEtcdTimeout, [this, g, s = stream](const std::string& error, etcd::Fault fault) {
       if (g != generation) return;
-      if (!error.empty()) return end(etcd::Fault::kTransport, "watch: " + error);
-      stream.expires_after(limits::kEtcdTimeout);  // the request and the answer's header
-      http::async_write(stream, req, [this, g](beast::error_code ec, std::size_t) {
+      if (!error.empty()) return end(fault, "watch: " + error);
+      s->tcp().expires_after(limits::kEtcdTimeout);  // the request and the answer's header
+      http::async_write(*s, req, [this, g, s](beast::error_code ec, std::size_t) {
         if (g != generation) return;
         if (ec) return end(fault_of(ec), "watch: write: " + ec.message());
-        http::async_read_header(stream, buffer, *parser, [this, g](beast::error_code ec2, std::size_t) {
+        http::async_read_header(*s, buffer, *parser, [this, g, s](beast::error_code ec2, std::size_t) {
           if (g != generation) return;
           // A plain body's Content-Length is refused by the header's parse.
           if (ec2 == http::error::body_limit || ec2 == http::error::unexpected_body)
@@ -106,8 +138,8 @@ struct EtcdWatch::Impl {
   }
 
   void read(unsigned g) {
-    stream.expires_after(idle);  // progress notifications come well within it
-    http::async_read_some(stream, buffer, *parser, [this, g](beast::error_code ec, std::size_t) {
+    stream->tcp().expires_after(idle);  // progress notifications come well within it
+    http::async_read_some(*stream, buffer, *parser, [this, g, s = stream](beast::error_code ec, std::size_t) {
       if (g != generation) return;
       auto batch = std::move(events);
       events.clear();
@@ -119,6 +151,7 @@ struct EtcdWatch::Impl {
       if (ec == beast::error::timeout) return reopen_idle();
       if (ec) return end(fault_of(ec), "watch: " + ec.message());
       if (parser->is_done()) return end(etcd::Fault::kTransport, "watch: the stream ended");
+      fresh_token = false;  // the watch is up: the token was taken
       read(g);
     });
   }
@@ -140,8 +173,8 @@ struct EtcdWatch::Impl {
 };
 
 EtcdWatch::EtcdWatch(asio::io_context& io, std::vector<std::string> endpoints, OnEvent on_event, OnEnd on_end,
-                     std::chrono::milliseconds idle)
-    : impl_(std::make_unique<Impl>(io, std::move(endpoints), std::move(on_event), std::move(on_end), idle)) {}
+                     std::chrono::milliseconds idle, const etcd::Security& security)
+    : impl_(std::make_unique<Impl>(io, std::move(endpoints), std::move(on_event), std::move(on_end), idle, security)) {}
 
 EtcdWatch::~EtcdWatch() = default;
 
@@ -160,6 +193,10 @@ void EtcdWatch::start(const std::string& prefix, std::int64_t start_revision) {
 
 std::int64_t EtcdWatch::seen_revision() const { return impl_->lines.seen_revision(); }
 
-const etcd::Faults& EtcdWatch::faults() const { return impl_->faults; }
+etcd::Faults EtcdWatch::faults() const {
+  etcd::Faults sum = impl_->faults;
+  if (impl_->auth) sum += impl_->auth->faults();
+  return sum;
+}
 
 }  // namespace tund::daemon

@@ -7,6 +7,11 @@
 // of at most kEtcdMaxLine and kEtcdMaxDepth (etcd_parse.hpp). It asks for
 // progress notifications; silent for its idle timeout, it is re-established
 // on the next endpoint from the last revision it saw, by itself.
+//
+// Secured as the client is (etcd_security.hpp): TLS on its connection; with a
+// user, a token from a client of its own (etcd.hpp's token()), used by every
+// connection until etcd refuses it (a watch canceled for an invalid token):
+// then a new one, and the watch again, once.
 #pragma once
 
 #include <chrono>
@@ -17,6 +22,7 @@
 
 #include "daemon/asio.hpp"
 #include "daemon/etcd_parse.hpp"
+#include "daemon/etcd_security.hpp"
 #include "tund/limits.hpp"
 
 namespace tund::daemon {
@@ -27,8 +33,9 @@ class EtcdWatch {
   // ends (error text); call start() again to resume.
   using OnEvent = std::function<void(const std::string& key, const std::string& value, bool deleted, std::int64_t revision)>;
   using OnEnd = std::function<void(const std::string& error)>;
+  // Throws std::runtime_error when security's TLS files do not load.
   EtcdWatch(asio::io_context& io, std::vector<std::string> endpoints, OnEvent on_event, OnEnd on_end,
-            std::chrono::milliseconds idle = limits::kEtcdWatchIdle);
+            std::chrono::milliseconds idle = limits::kEtcdWatchIdle, const etcd::Security& security = {});
   ~EtcdWatch();
   EtcdWatch(const EtcdWatch&) = delete;
   EtcdWatch& operator=(const EtcdWatch&) = delete;
@@ -38,8 +45,9 @@ class EtcdWatch {
   void stop();
   // Every event up to this revision has been delivered (0: none known).
   std::int64_t seen_revision() const;
-  // Why watches ended or were re-established, and events skipped, by reason.
-  const etcd::Faults& faults() const;
+  // Why watches ended or were re-established, and events skipped, by reason
+  // (with the failures of asking for its tokens).
+  etcd::Faults faults() const;
 
  private:
   struct Impl;

@@ -91,8 +91,8 @@ ClusterAgent::ClusterAgent(asio::io_context& io, ClusterSettings settings, const
       home_(session::home_block(pool_.addr & prefix_mask_v4(pool_.len), pool_.len, settings_.members.size(),
                                 settings_.index)),
       hooks_(std::move(hooks)),
-      etcd_(io, settings_.etcd, limits::kEtcdTimeout),
-      lease_etcd_(io, settings_.etcd, limits::kEtcdTimeout),
+      etcd_(io, settings_.etcd, limits::kEtcdTimeout, settings_.etcd_security),
+      lease_etcd_(io, settings_.etcd, limits::kEtcdTimeout, settings_.etcd_security),
       watch_(io, settings_.etcd,
              [this](const std::string& k, const std::string& v, bool d, std::int64_t r) { on_owner(k, v, d, r); },
              [this](const std::string& e) {
@@ -101,7 +101,8 @@ ClusterAgent::ClusterAgent(asio::io_context& io, ClusterSettings settings, const
                watch_timer_.async_wait([this](boost::system::error_code ec) {
                  if (!ec) watch_owners();
                });
-             }),
+             },
+             limits::kEtcdWatchIdle, settings_.etcd_security),
       keepalive_timer_(io),
       watch_timer_(io) {}
 
@@ -129,9 +130,9 @@ void ClusterAgent::refused(Refusal why, const std::string& k, const std::string&
 }
 
 daemon::etcd::Faults ClusterAgent::etcd_faults() const {
-  daemon::etcd::Faults sum;
-  for (const auto* f : {&etcd_.faults(), &lease_etcd_.faults(), &watch_.faults()})
-    for (std::size_t i = 0; i < sum.n.size(); ++i) sum.n[i] += f->n[i];
+  daemon::etcd::Faults sum = watch_.faults();
+  sum += etcd_.faults();
+  sum += lease_etcd_.faults();
   return sum;
 }
 

@@ -91,6 +91,11 @@ std::vector<std::string> client_files(const std::string& dir) {
   return out;
 }
 
+// "644": a file's permission bits, as chmod takes them.
+std::string mode_text(mode_t mode) {
+  return std::to_string((mode >> 6) & 7) + std::to_string((mode >> 3) & 7) + std::to_string(mode & 7);
+}
+
 // A drop-in decides who may connect and with which VIP: one that someone
 // other than root or the hub's own user could have written is refused, as
 // sshd refuses an authorized_keys file writable by others.
@@ -98,17 +103,84 @@ void check_drop_in_owner(const std::string& file) {
   struct stat st {};
   if (::stat(file.c_str(), &st) != 0) fail_file(file, std::string("cannot read its owner and mode: ") + std::strerror(errno));
   if (st.st_mode & (S_IWGRP | S_IWOTH))
-    fail_file(file, "writable by group or others (mode " + std::to_string((st.st_mode >> 6) & 7) +
-                        std::to_string((st.st_mode >> 3) & 7) + std::to_string(st.st_mode & 7) +
-                        "): refused; chmod go-w it");
+    fail_file(file, "writable by group or others (mode " + mode_text(st.st_mode) + "): refused; chmod go-w it");
   if (st.st_uid != 0 && st.st_uid != ::geteuid())
     fail_file(file, "owned by uid " + std::to_string(st.st_uid) + ", neither root nor this user: refused");
 }
 
+// A file named in the config, relative to the config's directory.
+std::string beside_config(const std::string& config_path, const std::string& file) {
+  std::filesystem::path p(file);
+  if (p.is_relative()) p = std::filesystem::path(config_path).parent_path() / p;
+  return p.lexically_normal().string();
+}
+
+// A secret's file (a private key, a password): refused when group or others
+// may open it, as ssh refuses a private key they can read.
+void check_secret_file(const toml::value& at, const std::string& file) {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) fail(at, "cannot read '" + file + "': " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) fail(at, "'" + file + "' is not a regular file");
+  if (st.st_mode & (S_IRWXG | S_IRWXO))
+    fail(at, "'" + file + "' is open to group or others (mode " + mode_text(st.st_mode) + "): refused; chmod 600 it");
+}
+
+// Two keys that go together: both or neither.
+void both_or_neither(const toml::value& t, const std::string& a, const std::string& b) {
+  if (!find(t, a) != !find(t, b)) fail(find(t, a) ? *find(t, a) : *find(t, b), a + " and " + b + " go together: both or neither");
+}
+
+// [cluster]'s etcd_* keys: the TLS files loaded as the clients will load them,
+// and the password read, so a bad file stops the start, not the first request.
+daemon::etcd::Security read_etcd_security(const toml::value& t, const std::string& config_path) {
+  daemon::etcd::Security sec;
+  const auto file = [&](const std::string& key) {
+    const auto v = get_optional_string(t, key);
+    if (v && v->empty()) fail(*find(t, key), key + " is empty");
+    return v ? beside_config(config_path, *v) : std::string();
+  };
+  sec.ca_file = file("etcd_ca");
+  both_or_neither(t, "etcd_cert", "etcd_key");
+  sec.cert_file = file("etcd_cert");
+  sec.key_file = file("etcd_key");
+  if (!sec.cert_file.empty() && !sec.tls()) fail(*find(t, "etcd_cert"), "a client certificate needs TLS: set etcd_ca too");
+  if (!sec.key_file.empty()) check_secret_file(*find(t, "etcd_key"), sec.key_file);
+  if (const auto p = daemon::etcd::check_tls(sec)) {
+    using File = daemon::etcd::TlsProblem::File;
+    const std::string key = p->file == File::kCa ? "etcd_ca" : p->file == File::kCert ? "etcd_cert" : "etcd_key";
+    const std::string& name = p->file == File::kCa ? sec.ca_file : p->file == File::kCert ? sec.cert_file : sec.key_file;
+    fail(*find(t, key), "'" + name + "': " + p->reason);
+  }
+  both_or_neither(t, "etcd_user", "etcd_password_file");
+  if (const auto user = get_optional_string(t, "etcd_user")) {
+    if (user->empty()) fail(*find(t, "etcd_user"), "etcd_user is empty");
+    sec.user = *user;
+    const auto& at = *find(t, "etcd_password_file");
+    const auto path = file("etcd_password_file");
+    check_secret_file(at, path);
+    std::ifstream in(path, std::ios::binary);
+    if (!in) fail(at, "cannot read '" + path + "': " + std::strerror(errno));
+    std::string password(limits::kEtcdPasswordMax + 1, '\0');
+    in.read(password.data(), static_cast<std::streamsize>(password.size()));
+    password.resize(static_cast<std::size_t>(in.gcount()));
+    if (in.bad()) fail(at, "cannot read '" + path + "'");
+    if (password.size() > limits::kEtcdPasswordMax)
+      fail(at, "'" + path + "' holds over " + std::to_string(limits::kEtcdPasswordMax) + " bytes: not a password");
+    // One line: its newline (echo's, an editor's) is not part of it.
+    if (!password.empty() && password.back() == '\n') password.pop_back();
+    if (!password.empty() && password.back() == '\r') password.pop_back();
+    if (password.empty()) fail(at, "'" + path + "' holds no password");
+    if (password.find_first_of("\r\n") != std::string::npos) fail(at, "'" + path + "' holds more than one line");
+    sec.password = std::move(password);
+  }
+  return sec;
+}
+
 // [cluster]: names are etcd key parts, so no '/'; members are the clients'
 // endpoints order and this member is one of them.
-ClusterSettings read_cluster_table(const toml::value& t) {
-  check_keys(t, {"name", "member", "members", "etcd", "table"}, "[cluster]");
+ClusterSettings read_cluster_table(const toml::value& t, const std::string& config_path) {
+  check_keys(t, {"name", "member", "members", "etcd", "table", "etcd_ca", "etcd_cert", "etcd_key", "etcd_user", "etcd_password_file"},
+             "[cluster]");
   ClusterSettings c;
   const auto word = [&](const std::string& key, const std::string& v) {
     if (v.empty() || v.size() > 64 || v.find_first_of("/ \t") != std::string::npos)
@@ -135,6 +207,7 @@ ClusterSettings read_cluster_table(const toml::value& t) {
     if (*v == 253 || *v == 254 || *v == 255) fail(*find(t, "table"), "table must not be default, main or local");
     c.table = static_cast<std::uint32_t>(*v);
   }
+  c.etcd_security = read_etcd_security(t, config_path);
   return c;
 }
 
@@ -220,14 +293,9 @@ HubSettings load_hub_config(const std::string& path) {
   }
 
   // Relative directories: to the config's directory, like the key file.
-  const auto beside_config = [&](const std::string& d) {
-    std::filesystem::path p(d);
-    if (p.is_relative()) p = std::filesystem::path(path).parent_path() / p;
-    return p.lexically_normal().string();
-  };
-  if (auto d = get_optional_string(root, "state_directory")) s.state_directory = beside_config(*d);
-  s.clients_directory = beside_config(get_optional_string(root, "clients_directory").value_or("clients.d"));
-  if (const auto* cl = get_optional_table(root, "cluster")) s.cluster = read_cluster_table(*cl);
+  if (auto d = get_optional_string(root, "state_directory")) s.state_directory = beside_config(path, *d);
+  s.clients_directory = beside_config(path, get_optional_string(root, "clients_directory").value_or("clients.d"));
+  if (const auto* cl = get_optional_table(root, "cluster")) s.cluster = read_cluster_table(*cl, path);
   // A cluster's VIPs come from etcd (one per client, whichever member it
   // lands on): the leases file of one member has no say.
   const auto leases = s.cluster ? std::map<PublicKey, std::uint32_t>{} : read_leases(s);

@@ -15,7 +15,10 @@
 //   metrics_listen = "127.0.0.1:9586"  (Prometheus /metrics, optional)
 //   [limits]   under_load_handshakes = 4096   (initiations/s above which cookies are demanded)
 //   [cluster]  name = "edge", member = "hub-a", members = ["hub-a", "hub-b"] (the clients'
-//              endpoints order), etcd = ["127.0.0.1:2379"], table = 29814 (routes for BIRD)
+//              endpoints order), etcd = ["127.0.0.1:2379"], table = 29814 (routes for BIRD),
+//              etcd_ca = "ca.pem" (TLS), etcd_cert + etcd_key (a client certificate),
+//              etcd_user + etcd_password_file (etcd's user authentication); files
+//              relative to the config's directory, keys and passwords mode 600
 #pragma once
 
 #include <map>
@@ -23,6 +26,7 @@
 #include <vector>
 
 #include "daemon/config_check.hpp"
+#include "daemon/etcd_security.hpp"
 #include "session/resend_buffer.hpp"
 
 namespace tund::hub {
@@ -52,6 +56,7 @@ struct ClusterSettings {
   std::vector<std::string> members;
   std::size_t index = 0;  // this member's position in members
   std::vector<std::string> etcd;
+  daemon::etcd::Security etcd_security;  // TLS and user; files read and checked at load
   std::uint32_t table = limits::kClusterRouteTable;
   bool operator==(const ClusterSettings&) const = default;
 };

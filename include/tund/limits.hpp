@@ -352,6 +352,9 @@ inline constexpr std::size_t kEtcdLogExcerpt = 200;
 // --experimental-watch-progress-notify-interval under this (10s) and an idle
 // watch is never re-established; with the default it costs one request a period.
 inline constexpr auto kEtcdWatchIdle = std::chrono::seconds(30);
+// [cluster] etcd_password_file: at most this many bytes (etcd keeps a bcrypt
+// hash, which uses 72 of them; a longer file is not a password).
+inline constexpr std::size_t kEtcdPasswordMax = 1024;
 
 // --- hub cluster (hub/cluster_agent.hpp) -------------------------------------
 // A member's ownership claims live on an etcd lease of this TTL, kept alive

@@ -100,9 +100,7 @@ check "etcd down: both members stop claiming" wait_for 4 neither_serves
 sleep 3
 check "the idle client's session stays" member_has_phone "$on"
 check "the client's traffic goes on (fail static)" nsx rtr ping -q -c3 -i0.2 -W1 "$vip"
-lab_start rtr etcd2 etcd --name lab --data-dir "$LAB_DIR/etcd" --listen-client-urls http://0.0.0.0:2379 \
-  --advertise-client-urls http://10.9.1.2:2379 --listen-peer-urls http://127.0.0.1:2380 \
-  --initial-advertise-peer-urls http://127.0.0.1:2380 --initial-cluster lab=http://127.0.0.1:2380 --log-level error
+cluster_etcd_start etcd2  # its users kept; the members' tokens forgotten: they ask anew
 check "etcd back: both members serve again" wait_for 15 both_serve
 check "etcd still holds the phone's VIP ($vip)" test "$(etcd_get "/tund/lab/client/$(phone_hex)")" = "$vip"
 check "and the client still has it" test "$(client_status | jq -r .vip)" = "$vip"

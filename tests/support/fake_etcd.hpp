@@ -84,6 +84,12 @@ class FakeEtcd {
     std::lock_guard<std::mutex> l(mutex_);
     return requests_;
   }
+  // The Authorization header of each request (etcd's auth token; "" when
+  // none), with its path, in arrival order.
+  std::vector<std::pair<std::string, std::string>> tokens() const {
+    std::lock_guard<std::mutex> l(mutex_);
+    return tokens_;
+  }
   std::size_t count(const std::string& path) const {
     const auto r = requests();
     return static_cast<std::size_t>(std::count_if(r.begin(), r.end(), [&](const auto& p) { return p.first == path; }));
@@ -146,9 +152,13 @@ class FakeEtcd {
       if (path.rfind("/v3/", 0) == 0) path = path.substr(4);
       const std::string body = in.substr(end + 4, length);
       in.erase(0, end + 4 + length);
+      std::string token;
+      if (const auto at = head.find("\r\nAuthorization: "); at != std::string::npos)
+        token = head.substr(at + 17, head.find("\r\n", at + 2) - at - 17);
       {
         std::lock_guard<std::mutex> l(mutex_);
         requests_.emplace_back(path, body);
+        tokens_.emplace_back(path, token);
       }
       const Answer a = handler_(path, body);
       const auto until = std::chrono::steady_clock::now() + a.delay;
@@ -182,6 +192,7 @@ class FakeEtcd {
   std::thread acceptor_;
   std::vector<std::thread> threads_;
   std::vector<std::pair<std::string, std::string>> requests_;
+  std::vector<std::pair<std::string, std::string>> tokens_;
 };
 
 }  // namespace tund::test

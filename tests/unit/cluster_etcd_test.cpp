@@ -2,8 +2,11 @@
 // believes of etcd (cluster_keys.hpp: a duplicate VIP, the hub's own address,
 // a short or malformed key, an owner that is no member are each refused and
 // counted, never thrown), and its lease surviving a long queue of other
-// requests while etcd answers (keepalives have a connection of their own).
+// requests while etcd answers (keepalives have a connection of their own);
+// with an etcd user, its token on every connection.
 #include <gtest/gtest.h>
+
+#include <set>
 
 #include "hub/cluster_agent.hpp"
 #include "support/fake_etcd.hpp"
@@ -53,6 +56,7 @@ struct Cluster : ::testing::Test {
     settings.etcd = {fake.endpoint()};
   }
   FakeEtcd::Answer answer(const std::string& path, const std::string& body) {
+    if (path == "auth/authenticate") return FakeEtcd::json(R"({"token":"tok"})");
     if (path == "lease/grant") return FakeEtcd::json(R"({"ID":"7","TTL":"2"})");
     if (path == "lease/keepalive") return FakeEtcd::json(R"({"result":{"ID":"7","TTL":"2"}})");
     if (path == "watch") {
@@ -167,6 +171,28 @@ TEST_F(Cluster, TheLeaseSurvivesALongQueueOfOtherRequests) {
   EXPECT_TRUE(agent.serving());
   EXPECT_EQ(agent.lease_losses(), 0u);
   EXPECT_GE(keepalives, static_cast<std::size_t>(seconds / 0.666) - 1);
+}
+
+// With an etcd user, each of the member's three connections (requests, the
+// lease, the watch) asks for a token and sends it with everything.
+TEST_F(Cluster, WithAnEtcdUserEveryRequestCarriesItsToken) {
+  settings.etcd_security.user = "tund";
+  settings.etcd_security.password = "pw";
+  clients = {{"/tund/t/client/" + hex_of(1), "10.77.0.5"}};
+  ClusterAgent agent(io, settings, hub, {});
+  ASSERT_EQ(agent.allocate_now({key_of(1)}), std::vector<std::uint32_t>{0x0a4d0005});
+  agent.session_started(key_of(1));
+  agent.start(0);
+  run_until([&] { return fake.count("lease/keepalive") >= 2 && fake.count("watch") >= 1; }, 3s);
+  std::set<std::string> paths;
+  for (const auto& [path, token] : fake.tokens()) {
+    if (path == "auth/authenticate") continue;
+    EXPECT_EQ(token, "tok") << path;
+    paths.insert(path);
+  }
+  EXPECT_EQ(paths, (std::set<std::string>{"kv/txn", "lease/grant", "lease/keepalive", "watch"}));
+  EXPECT_EQ(fake.count("auth/authenticate"), 3u);
+  EXPECT_EQ(agent.etcd_faults().total(), 0u);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "crypto/primitives.hpp"
 #include "hub/hub_config.hpp"
 #include "hub/vip_pool.hpp"
+#include "support/real_etcd.hpp"
 #include "support/sim.hpp"
 #include "tund/client_config.hpp"
 
@@ -213,6 +214,68 @@ TEST_F(ConfigFiles, ClusterMembersOnBothSidesAndTheirErrors) {
   EXPECT_EQ(c.hubs[0].endpoints[1].host, "hub-b.example");
   EXPECT_NE(client_error(head + "endpoint = \"10.3.0.2:1\"\nendpoints = [\"10.3.0.2:2\"]\n").find("not both"), std::string::npos);
   EXPECT_NE(client_error(head + "endpoints = []\n").find("endpoints: 1 to 64 members"), std::string::npos);
+}
+
+// [cluster]'s etcd_* keys: files relative to the config, loaded as the etcd
+// clients will load them, secrets refused when group or others may read them;
+// each error at its value's line and column. The password is never shown.
+TEST_F(ConfigFiles, ClusterEtcdTlsAndUserKeysAreCheckedAtLoad) {
+  if (!test::have_openssl()) GTEST_SKIP() << "openssl is not installed (./scripts/setup installs it)";
+  ASSERT_TRUE(test::make_certs(dir_ / "certs"));
+  ASSERT_TRUE(test::make_certs(dir_ / "other"));  // a key of another certificate
+  const auto hub = "private_key_file = \"k.key\"\nlisten = \"0.0.0.0:51900\"\n[[client]]\nname = \"phone\"\npublic_key = \"" +
+                   pub_ + "\"\n[cluster]\nname = \"edge\"\nmember = \"b\"\nmembers = [\"a\", \"b\"]\netcd = [\"127.0.0.1:2379\"]\n";
+  const auto secret = [&](const std::string& name, const std::string& text, std::filesystem::perms mode) {
+    write(name, text);
+    std::filesystem::permissions(dir_ / name, mode);
+  };
+  const auto owner_only = std::filesystem::perms::owner_read | std::filesystem::perms::owner_write;
+  secret("pw", "s3cret-pw\n", owner_only);
+  const std::string tls = "etcd_ca = \"certs/ca.pem\"\netcd_cert = \"certs/client.pem\"\netcd_key = \"certs/client.key\"\n";
+  const std::string user = "etcd_user = \"tund\"\netcd_password_file = \"pw\"\n";
+  const auto s = hub::load_hub_config(write("t.toml", hub + tls + user));
+  ASSERT_TRUE(s.cluster);
+  const auto& sec = s.cluster->etcd_security;
+  EXPECT_EQ(sec.ca_file, (dir_ / "certs/ca.pem").string());
+  EXPECT_EQ(sec.key_file, (dir_ / "certs/client.key").string());
+  EXPECT_EQ(sec.user, "tund");
+  EXPECT_EQ(sec.password, "s3cret-pw");  // its newline is not part of it
+  EXPECT_FALSE(hub::load_hub_config(write("p.toml", hub)).cluster->etcd_security.tls());
+
+  const auto error = [&](const std::string& extra) {
+    const auto e = hub_error("e.toml", hub + extra);
+    EXPECT_EQ(e.find("s3cret"), std::string::npos) << e;
+    return e;
+  };
+  const auto has = [](const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos ? ::testing::AssertionSuccess() : ::testing::AssertionFailure() << text;
+  };
+  EXPECT_TRUE(has(error("etcd_ca = \"certs/ca.pem\"\netcd_cert = \"certs/client.pem\"\n"),
+                  "e.toml:12:13: etcd_cert and etcd_key go together: both or neither"));
+  EXPECT_TRUE(has(error("etcd_cert = \"certs/client.pem\"\netcd_key = \"certs/client.key\"\n"),
+                  "e.toml:11:13: a client certificate needs TLS: set etcd_ca too"));
+  EXPECT_TRUE(has(error("etcd_ca = \"nope.pem\"\n"),
+                  "e.toml:11:11: '" + (dir_ / "nope.pem").string() + "': cannot read it: No such file or directory"));
+  EXPECT_TRUE(has(error("etcd_ca = \"k.key\"\n"), "e.toml:11:11: '" + (dir_ / "k.key").string() + "': not a PEM CA certificate"));
+  EXPECT_TRUE(has(error("etcd_ca = \"/dev/zero\"\n"), "e.toml:11:11: '/dev/zero': not a regular file"));
+  EXPECT_TRUE(has(error("etcd_ca = \"certs/ca.pem\"\netcd_cert = \"k.key\"\netcd_key = \"certs/client.key\"\n"),
+                  "e.toml:12:13: '" + (dir_ / "k.key").string() + "': not a PEM certificate"));
+  EXPECT_TRUE(has(error("etcd_ca = \"certs/ca.pem\"\netcd_cert = \"certs/client.pem\"\netcd_key = \"other/client.key\"\n"),
+                  "e.toml:13:12: '" + (dir_ / "other/client.key").string() + "': does not belong to the certificate"));
+  std::filesystem::permissions(dir_ / "certs/client.key", owner_only | std::filesystem::perms::group_read | std::filesystem::perms::others_read);
+  EXPECT_TRUE(has(error(tls), "e.toml:13:12: '" + (dir_ / "certs/client.key").string() +
+                                  "' is open to group or others (mode 644): refused; chmod 600 it"));
+  std::filesystem::permissions(dir_ / "certs/client.key", owner_only);
+
+  EXPECT_TRUE(has(error("etcd_user = \"tund\"\n"), "e.toml:11:13: etcd_user and etcd_password_file go together"));
+  secret("pw", "s3cret-pw\n", owner_only | std::filesystem::perms::group_read);
+  EXPECT_TRUE(has(error(user), "e.toml:12:22: '" + (dir_ / "pw").string() + "' is open to group or others (mode 640)"));
+  secret("pw", "\n", owner_only);
+  EXPECT_TRUE(has(error(user), "e.toml:12:22: '" + (dir_ / "pw").string() + "' holds no password"));
+  secret("pw", "s3cret-pw\nand more\n", owner_only);
+  EXPECT_TRUE(has(error(user), "holds more than one line"));
+  secret("pw", std::string(limits::kEtcdPasswordMax + 1, 'x'), owner_only);
+  EXPECT_TRUE(has(error(user), "holds over " + std::to_string(limits::kEtcdPasswordMax) + " bytes: not a password"));
 }
 
 TEST_F(ConfigFiles, HubIpv6InsideAndItsErrors) {

@@ -4,16 +4,13 @@
 // and their keepalive, keys bound to a lease, and a watch seeing puts and
 // deletes; then etcd gone: an error, never an exception.
 #include <gtest/gtest.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <thread>
 
 #include "daemon/etcd.hpp"
 #include "daemon/etcd_watch.hpp"
+#include "support/real_etcd.hpp"
 
 namespace tund {
 namespace {
@@ -27,24 +24,9 @@ class Etcd : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!std::filesystem::exists("/usr/bin/etcd")) GTEST_SKIP() << "etcd-server is not installed (./scripts/setup installs it)";
-    const int base = 21000 + static_cast<int>(getpid() % 5000) * 2;
-    client_url_ = "127.0.0.1:" + std::to_string(base);
-    const std::string peer = "http://127.0.0.1:" + std::to_string(base + 1);
-    dir_ = std::filesystem::temp_directory_path() / ("tund-etcd-test-" + std::to_string(getpid()));
-    std::filesystem::remove_all(dir_);
-    pid_ = fork();
-    if (pid_ == 0) {
-      if (const int null = open("/dev/null", O_WRONLY); null >= 0) dup2(null, 2);  // raft's chatter
-      const std::string client = "http://" + client_url_;
-      const std::string cluster = "t=" + peer;
-      execl("/usr/bin/etcd", "etcd", "--name", "t", "--data-dir", dir_.c_str(), "--listen-client-urls", client.c_str(),
-            "--advertise-client-urls", client.c_str(), "--listen-peer-urls", peer.c_str(),
-            "--initial-advertise-peer-urls", peer.c_str(), "--initial-cluster", cluster.c_str(), "--log-level", "error",
-            "--experimental-watch-progress-notify-interval", "200ms",  // as limits.hpp advises, shorter
-            static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    ASSERT_GT(pid_, 0);
+    etcd_.emplace();
+    ASSERT_TRUE(etcd_->started());
+    client_url_ = etcd_->endpoint();
     EtcdClient c(io_, {client_url_}, std::chrono::milliseconds(500));
     for (int i = 0; i < 100; ++i) {
       std::string e;
@@ -53,20 +35,10 @@ class Etcd : public ::testing::Test {
     }
     FAIL() << "etcd did not come up on " << client_url_;
   }
-  void TearDown() override {
-    stop();
-    std::filesystem::remove_all(dir_);
-  }
-  void stop() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGTERM);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
+  void stop() { etcd_->stop(); }
   asio::io_context io_;
+  std::optional<test::RealEtcd> etcd_;
   std::string client_url_;
-  std::filesystem::path dir_;
-  pid_t pid_ = -1;
 };
 
 json allocate(const std::string& key, const std::string& owner) {
