@@ -127,6 +127,15 @@ TOML
   for c in ${CLUSTER_CLIENTS:-phone}; do printf '[[client]]\nname = "%s"\npublic_key = "%s"\n' "$c" "$(pub "$c")"; done
 }
 
+# cluster_serving: the lab up, both members started and serving.
+cluster_serving() {
+  cluster_up
+  member_start hub-a
+  member_start hub-b
+  check "hub-a takes its lease and serves" wait_for 10 member_serving hub-a
+  check "hub-b takes its lease and serves" wait_for 10 member_serving hub-b
+}
+
 member_start() {  # member_start MEMBER [NAME]: runs it; PID_<NAME> (default hub_a / hub_b)
   local name=${2:-${1/-/_}}
   lab_start "$(member_ns "$1")" "$name" "$BIN/tund-hub" run -c "$LAB_DIR/$1.toml"
@@ -138,12 +147,16 @@ client_status() { nsx cli "$BIN/tund" status -c "$LAB_DIR/cli.toml" --json; }
 client_member() { member_of_endpoint "$(client_status | jq -r '.hubs[0].endpoint')"; }
 # etcd_get KEY: the value, or nothing. Read as root, with a token asked for
 # each time (etcd's tokens expire, and a restarted etcd forgets them).
-etcd_get() {
-  local token
-  token=$(etcd_post auth/authenticate "{\"name\":\"root\",\"password\":\"$(cat "$LAB_DIR/etcd-root.password")\"}" |
-    jq -r '.token // empty')
-  etcd_post kv/range "{\"key\":\"$(printf %s "$1" | base64 -w0)\"}" "$token" | jq -r '.kvs[0].value // empty' | base64 -d
+etcd_root_token() {
+  etcd_post auth/authenticate "{\"name\":\"root\",\"password\":\"$(cat "$LAB_DIR/etcd-root.password")\"}" |
+    jq -r '.token // empty'
 }
+etcd_get() {
+  etcd_post kv/range "{\"key\":\"$(printf %s "$1" | base64 -w0)\"}" "$(etcd_root_token)" | jq -r '.kvs[0].value // empty' | base64 -d
+}
+# The store's revision: every write moves it; lease keepalives and
+# authentication do not.
+etcd_revision() { etcd_post kv/range '{"key":"eA=="}' "$(etcd_root_token)" | jq -r .header.revision; }
 phone_hex() { "$PY" -c 'import base64,sys; print(base64.b64decode(sys.argv[1]).hex())' "$(pub phone)"; }
 # The router's next hop for an address ("" when it has no route).
 router_via() { nsx rtr ip -4 route get "$1" 2>/dev/null | sed -n 's/.* via \([0-9.]*\) .*/\1/p'; }

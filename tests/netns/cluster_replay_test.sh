@@ -13,11 +13,7 @@ set -u
 . "$(dirname "$0")/cluster_lab.sh"
 cluster_require "cluster_replay_test"
 
-cluster_up
-member_start hub-a
-member_start hub-b
-check "hub-a serves" wait_for 10 member_serving hub-a
-check "hub-b serves" wait_for 10 member_serving hub-b
+cluster_serving
 # The recorder listens before the client starts: its first initiation.
 lab_start cli recorder $NETPEER record 51900 1 "$LAB_DIR/initiation.bin"
 wait_for 5 grep -q ready "$LAB_DIR/recorder.log"
@@ -46,10 +42,6 @@ intact() {  # intact TAG DIR
   [ "$(cut -d' ' -f1,2 "$LAB_DIR/$2_$1.out")" = "$(tail -n1 "$LAB_DIR/$2_sink_$1.log" | cut -d' ' -f1,2)" ]
 }
 gap() { tail -n1 "$LAB_DIR/$2_sink_$1.log" | cut -d' ' -f4; }
-# The store's revision: every write moves it, lease keepalives do not.
-etcd_revision() {
-  nsx rtr curl -sf -X POST -d '{"key":"eA=="}' http://127.0.0.1:2379/v3/kv/range | jq -r .header.revision
-}
 
 # An undisturbed run first: the gaps a replay must not exceed by much.
 transfers calm

@@ -16,11 +16,7 @@ set -u
 . "$(dirname "$0")/cluster_lab.sh"
 cluster_require "cluster_test"
 
-cluster_up
-member_start hub-a
-member_start hub-b
-check "hub-a takes its lease and serves" wait_for 10 member_serving hub-a
-check "hub-b takes its lease and serves" wait_for 10 member_serving hub-b
+cluster_serving
 lab_start cli cli "$BIN/tund" run -c "$LAB_DIR/cli.toml"
 check "the client connects to the cluster" wait_for 10 nsx cli "$BIN/tund" status -c "$LAB_DIR/cli.toml"
 vip=$(client_status | jq -r .vip)

@@ -152,10 +152,13 @@ def call(port, peer, peer_port, seconds, log, size):
 
 
 def record(port, kind, path):
-    raw = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))  # IPv4, link header stripped
+    # Every protocol (only those taps see outgoing packets), link header stripped.
+    raw = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0003))
     print("ready", flush=True)
     while True:
-        pkt = raw.recv(65536)
+        pkt, addr = raw.recvfrom(65536)
+        if addr[1] != 0x0800 or len(pkt) < 20:
+            continue
         ihl = (pkt[0] & 15) * 4
         if pkt[9] != 17 or len(pkt) < ihl + 9:
             continue
