@@ -98,7 +98,9 @@ std::string mode_text(mode_t mode) {
 
 // A drop-in decides who may connect and with which VIP: one that someone
 // other than root or the hub's own user could have written is refused, as
-// sshd refuses an authorized_keys file writable by others.
+// sshd refuses an authorized_keys file writable by others. So is the
+// directory: whoever may write there may add or replace files (a sticky
+// directory still lets anyone add one).
 void check_drop_in_owner(const std::string& file) {
   struct stat st {};
   if (::stat(file.c_str(), &st) != 0) fail_file(file, std::string("cannot read its owner and mode: ") + std::strerror(errno));
@@ -304,7 +306,9 @@ HubSettings load_hub_config(const std::string& path) {
   // name, so VIPs from the pool do not depend on directory order).
   std::vector<std::pair<toml::value, std::string>> clients;
   for (auto& c : get_table_array(root, "client")) clients.emplace_back(std::move(c), path);
-  for (const auto& file : client_files(s.clients_directory)) {
+  const auto drop_ins = client_files(s.clients_directory);
+  if (!drop_ins.empty()) check_drop_in_owner(s.clients_directory);
+  for (const auto& file : drop_ins) {
     check_drop_in_owner(file);
     const auto drop_in = parse_file(file);
     check_keys(drop_in, {"client"}, "the top level");

@@ -468,6 +468,17 @@ std::optional<HubTransmit> Hub::poll_transmit(MutableBytes out, Time now) {
       s->control_queue_.erase(s->control_queue_.begin());
       if (q.frame.kind == wire::ControlKind::kAck) q.frame.ack = s->stream_.make_ack(q.frame.ack.flags);
       if (t::kOverhead + encoded_size(q.frame) > out.size()) continue;  // a probe echo beyond our buffer: lost
+      // Toward a return path not yet validated, control counts in its 3x
+      // budget like data (a challenge included: the packet that moved the
+      // path earned room for it).
+      if (q.to == s->endpoint_ && !s->validated_) {
+        const std::size_t bytes = t::kOverhead + encoded_size(q.frame);
+        if (s->unvalidated_tx_ + bytes > limits::kUnvalidatedAmplification * s->unvalidated_rx_) {
+          drops_.count(DropReason::kAmplificationLimit);
+          continue;
+        }
+        s->unvalidated_tx_ += bytes;
+      }
       const std::size_t n = encode_control(q.frame, out.data() + t::kHeaderSize);
       len = s->channel_.seal(MessageType::kControl, out, n, now);
       to = q.to;

@@ -97,6 +97,19 @@ TEST_F(Onboarding, ADropInWritableByOthersIsRefusedWithFileAndReason) {
   EXPECT_THROW((void)hub::load_hub_config(config_), config::ConfigError);
   fs::permissions(file, fs::perms(0644));
   EXPECT_EQ(hub::load_hub_config(config_).clients.size(), 1u);
+  // Its directory too: whoever may write there may add or replace drop-ins.
+  const auto dir = dir_ / "clients.d";
+  fs::permissions(dir, fs::perms(01777));
+  try {
+    (void)hub::load_hub_config(config_);
+    FAIL() << "drop-ins in a directory writable by others were loaded";
+  } catch (const config::ConfigError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find(dir.string()), std::string::npos) << what;
+    EXPECT_NE(what.find("writable by group or others (mode 777)"), std::string::npos) << what;
+  }
+  fs::permissions(dir, fs::perms(0755));
+  EXPECT_EQ(hub::load_hub_config(config_).clients.size(), 1u);
 }
 
 }  // namespace

@@ -67,6 +67,29 @@ TEST(Reflection, SpoofedStandbyProbesDrawAtMostThreeTimesTheirBytes) {
   EXPECT_EQ(s.delivered_to_client.size(), 8000u) << "the download itself is untouched";
 }
 
+// The return path moved to the victim's address (a switch from there, which
+// the victim never answers): challenges, acknowledgements and every other
+// control frame count in the 3x budget like data, however long the hub
+// keeps challenging.
+TEST(Reflection, ControlToAnUnvalidatedReturnPathIsWithinTheBudget) {
+  Sim s(126);
+  ASSERT_TRUE(s.connect());
+  s.not_ours.push_back(kVictim);
+  s.add_uplink(2, kVictim);
+  s.run_for(1s, 1ms);
+  const auto from_victim = [&] { return s.bytes_from(kVictim); };
+  const std::size_t probes_in = from_victim(), probes_out = s.bytes_to(kVictim);
+  s.cs().set_active_path(2, s.now);
+  s.client_send(make_inner(kClientVip, kServer, 1, 40));
+  s.run_for(2ms, 1ms);
+  s.dead.insert(2);  // then silence from there; the hub keeps challenging
+  s.run_for(10s, 10ms);
+  const std::size_t in = from_victim() - probes_in, out = s.bytes_to(kVictim) - probes_out;
+  std::printf("   return path at the victim: %zu bytes from its address, %zu bytes sent to it\n", in, out);
+  EXPECT_GT(in, 0u);
+  EXPECT_LE(out, limits::kUnvalidatedAmplification * in);
+}
+
 TEST(Reflection, AValidatedStandbyGetsCopiesAndANewAddressIsValidatedAgain) {
   Sim s = test::two_path_sim(122);  // path 2 probed: challenged and answered
   s.hub->set_redundancy(udp_port(5004));
