@@ -423,7 +423,7 @@ Time ClientSession::next_deadline() const {
   if (awaiting_since_ != kNever && !liveness_probed_) t = std::min(t, awaiting_since_ + dead_timeout() / 2);
   if (stream_.switching()) t = std::min(t, stream_.switch_started() + 2 * dead_timeout());
   if (!silent_ && expecting_since_ != kNever) t = std::min(t, expecting_since_ + silence());
-  t = std::min({t, stream_.ack_deadline(), suspicion_due()});
+  t = std::min({t, stream_.ack_deadline(), suspicion_due(), stream_.resend_buffer().idle_release_at()});
   return t;
 }
 

@@ -290,8 +290,20 @@ inline constexpr auto kHubHousekeeping = std::chrono::seconds(1);
 inline constexpr int kRttEwmaDivisor = 8;
 // Its mean deviation: rttvar += (|srtt - sample| - rttvar) / kRttVarDivisor (RFC 6298's 1/4).
 inline constexpr int kRttVarDivisor = 4;
-// Packet buffers the resend buffer keeps for reuse (steady state allocates nothing).
+// Packet buffers the resend buffer keeps for reuse (steady state allocates
+// nothing). On a hub they count, with the kept packets and the ring's slots,
+// against the hub-wide resend_total_bytes.
 inline constexpr std::size_t kResendPoolMax = 256;
+// A resend buffer that has kept nothing for this long gives its pooled
+// buffers back and shrinks its ring to kResendIdleSlots entries (768 bytes):
+// an idle session held its largest burst's buffers and ring for life (408 KiB
+// in one, issue 28). Longer than a kept packet lives (kResendMaxAgeCeiling),
+// so a flow pausing a few seconds between bursts (a video player fetching
+// its next segment) keeps its pool; far shorter than the daemons' heap trim
+// (kHeapTrimInterval), so the memory is the kernel's again within a trim of
+// the traffic's end.
+inline constexpr auto kResendIdleAfter = std::chrono::seconds(5);
+inline constexpr std::size_t kResendIdleSlots = 16;
 // Per-source handshake budget under load: tokens per second, burst, and how
 // many sources are tracked (more are refused until old entries age out).
 inline constexpr std::uint32_t kHandshakesPerSourcePerSecond = 20;
