@@ -50,6 +50,7 @@ HubDaemon::HubDaemon(asio::io_context& io, HubSettings settings)
   if (!hc.identity.complete()) throw std::runtime_error("the private key gives no usable public key");
   hc.resend = settings_.resend;
   hc.resend_total_bytes = settings_.resend_total_bytes;
+  hc.staged_total_bytes = settings_.staged_total_bytes;
   hc.under_load_initiations_per_second = settings_.under_load_handshakes;
   hc.allow_aes = settings_.data_path.allow_aes;
   hc.redundant = settings_.redundant;

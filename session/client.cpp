@@ -136,8 +136,7 @@ SealResult ClientSession::seal(MutableBytes buf, std::size_t inner_len, Time now
       return r;
     }
   }
-  if (!channel_.stage(Bytes(buf.data() + t::kDataOffset, inner_len)))
-    return SealResult::drop(DropReason::kStagingFull);
+  if (const auto full = channel_.stage(Bytes(buf.data() + t::kDataOffset, inner_len))) return SealResult::drop(*full);
   if (!initiator_ && !channel_.can_send(now)) begin_handshake(now);
   return SealResult::staged();
 }

@@ -16,7 +16,7 @@ using wire::MessageType;
 HubSession::HubSession(Hub& hub, ClientId client)
     : hub_(hub),
       client_(client),
-      channel_([this](std::uint32_t idx) { hub_.indices_.release(idx); }),
+      channel_([this](std::uint32_t idx) { hub_.indices_.release(idx); }, &hub.staged_budget_),
       stream_(hub.config_.resend, &hub.resend_budget_) {}
 
 HubSession::~HubSession() { channel_.clear(); }
@@ -33,6 +33,7 @@ Hub::Hub(HubConfig config, Rng& rng)
     : config_(std::move(config)),
       rng_(rng),
       resend_budget_{config_.resend_total_bytes},
+      staged_budget_{config_.staged_total_bytes},
       indices_(rng),
       cookies_(config_.identity.pub, rng) {}
 
@@ -419,8 +420,10 @@ SealResult Hub::seal_to_client(std::optional<ClientId> id, MutableBytes buf, std
   // Keys not confirmed yet (the client's first packet is on its way), or a new
   // path not validated yet (one round trip): wait in the bounded queue.
   if (!s.channel_.has_any_keypair()) return SealResult::drop(DropReason::kNoSession);
-  if (!s.channel_.stage(Bytes(buf.data() + t::kDataOffset, inner_len)))
-    return SealResult::drop(DropReason::kStagingFull);
+  if (const auto full = s.channel_.stage(Bytes(buf.data() + t::kDataOffset, inner_len))) {
+    drops_.count(*full);
+    return SealResult::drop(*full);
+  }
   mark_ready(s);
   return SealResult::staged();
 }

@@ -55,8 +55,10 @@ struct HubConfig {
   ResendLimits resend;                          // per session
   bool allow_aes = true;  // choose AES-256-GCM when the client offers it and this host has hardware AES
   // All sessions together: the resend buffers' memory (kept packets, pooled
-  // buffers, ring slots; past it packets are sent but not kept).
+  // buffers, ring slots; past it packets are sent but not kept) and staged
+  // packets' (past it they are dropped: kStagingTotalFull).
   std::size_t resend_total_bytes = 256u << 20;
+  std::size_t staged_total_bytes = limits::kHubStagedTotalBytes;
   // Inner packets toward clients that always go on two of the client's paths
   // (the hub operator's policy, [handover] redundant): the return path and
   // the standby address the client last probed from.
@@ -91,8 +93,8 @@ class HubSession {
   std::size_t path_mtu() const { return path_mtu_; }
   std::size_t inner_mtu() const { return path_mtu_ > wire::transport::kDataOverhead ? path_mtu_ - wire::transport::kDataOverhead : 0; }
   const ResendBuffer& resend_buffer() const { return stream_.resend_buffer(); }
-  // Heap bytes its resend buffer holds (in the hub's total).
-  std::size_t buffered_bytes() const { return stream_.resend_buffer().memory(); }
+  // Heap bytes its resend buffer and staged packets hold (in the hub's totals).
+  std::size_t buffered_bytes() const { return stream_.resend_buffer().memory() + channel_.staged_memory(); }
   std::uint64_t switches() const { return switches_; }
   const SessionStats& stats() const { return channel_.stats(); }
   // The transport suite of the newest keypair (ChaCha20-Poly1305 before any).
@@ -248,8 +250,9 @@ class Hub {
   const PublicKey& public_key() const { return config_.identity.pub; }
   const DropCounters& drops() const { return drops_; }
   std::size_t session_count() const { return live_sessions_; }
-  // What all sessions' resend buffers hold, as counted against the cap.
+  // What all sessions hold, as counted against the caps above.
   std::size_t resend_bytes() const { return resend_budget_.held; }
+  std::size_t staged_bytes() const { return staged_budget_.held; }
 
  private:
   friend class HubSession;
@@ -304,9 +307,10 @@ class Hub {
 
   HubConfig config_;
   Rng& rng_;
-  // Shared by every session's resend buffer (it outlives the sessions,
-  // which give their bytes back as they go).
+  // Shared by every session's resend buffer and staging queue (they outlive
+  // the sessions, which give their bytes back as they go).
   MemoryBudget resend_budget_;
+  MemoryBudget staged_budget_;
   IndexTable<HubSession> indices_;
   crypto::CookieChecker cookies_;
   RateLimiter rate_limiter_;

@@ -1,5 +1,6 @@
 // Memory that many owners hold together against one cap: a hub's sessions'
-// resend buffers (HubConfig::resend_total_bytes). Each owner counts what it allocates and
+// resend buffers (HubConfig::resend_total_bytes), their staged packets
+// (HubConfig::staged_total_bytes). Each owner counts what it allocates and
 // frees through its MemoryAccount as it happens, so the total is exact at
 // every moment (the hub's status shows it) and the cap is checked before
 // memory is taken, never after.

@@ -98,8 +98,14 @@ inline constexpr auto kCookieSecretLifetime = 120s;
 inline constexpr auto kCookieLifetime = kCookieSecretLifetime - 2s;
 
 // --- Bounded state ----------------------------------------------------------
-// Inner packets queued while a session has no usable key (copied, bounded).
+// Inner packets queued while a session has no usable key (copied, bounded),
+// and on a hub all sessions' staged bytes together (HubConfig::
+// staged_total_bytes, [limits] staged_total_bytes): 10,000 sessions of 128
+// full-size packets would be 1.8 GB. Staging lasts a round trip (keys not yet
+// confirmed, a new path not yet validated), so 32 MiB holds some 23,000
+// full-size packets: a mass reconnect of busy clients, not a flood.
 inline constexpr std::size_t kStagedPackets = 128;
+inline constexpr std::size_t kHubStagedTotalBytes = 32u << 20;
 // The client adds a route for the VIP subnet a hub assigns only when it is no
 // wider than this (config: [[hub]] max_vip_subnet): a hub must not be able to
 // take over a large part of the client's routing with one handshake.

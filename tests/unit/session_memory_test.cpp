@@ -1,6 +1,7 @@
 // Memory per session is bounded and counted (issue 28): a session whose
 // traffic ended gives its resend buffers back, and what all sessions' resend
-// buffers hold stays within the hub-wide cap, counted to the byte.
+// buffers and staged packets hold stays within the hub-wide caps, counted to
+// the byte.
 #include <gtest/gtest.h>
 
 #include "support/sim.hpp"
@@ -17,14 +18,15 @@ using test::make_inner;
 using test::Sim;
 
 // Several clients of one hub on the fake clock, over a wire that delivers at
-// once and loses nothing.
+// once and loses nothing (unless the clients are not to hear the hub at all).
 class Fleet {
  public:
-  Fleet(std::size_t n, std::size_t resend_total) : rng_(n) {
+  Fleet(std::size_t n, std::size_t resend_total, std::size_t staged_total) : rng_(n) {
     crypto::init();
     session::HubConfig hc;
     hc.identity = test::keypair_from_seed(2);
     hc.resend_total_bytes = resend_total;
+    hc.staged_total_bytes = staged_total;
     hub = std::make_unique<session::Hub>(hc, rng_);
     for (std::size_t i = 0; i < n; ++i) {
       session::ClientConfig cc;
@@ -42,6 +44,7 @@ class Fleet {
   Time now = Time{} + std::chrono::hours(1);
   std::unique_ptr<session::Hub> hub;
   std::vector<std::unique_ptr<session::Client>> clients;
+  bool clients_hear_hub = true;
   std::size_t delivered = 0;  // inner packets the clients received
 
   static std::uint32_t vip(std::size_t i) { return kClientVip + static_cast<std::uint32_t>(i); }
@@ -96,6 +99,7 @@ class Fleet {
     }
   }
   void to_client(const Endpoint& to, Bytes datagram) {
+    if (!clients_hear_hub) return;
     std::vector<std::uint8_t> d(datagram.begin(), datagram.end());
     if (clients[to.port - 40000]->receive(d, 1, now).kind == session::ReceiveResult::Kind::kDeliver) ++delivered;
   }
@@ -138,7 +142,7 @@ TEST(SessionMemory, ASessionWhoseTrafficEndedGivesItsBuffersBack) {
 
 TEST(SessionMemory, ManySessionsPoolsStayWithinTheHubWideCap) {
   constexpr std::size_t kSessions = 8, kCap = 200'000;
-  Fleet f(kSessions, kCap);
+  Fleet f(kSessions, kCap, limits::kHubStagedTotalBytes);
   f.start_all();
   ASSERT_EQ(f.hub->session_count(), kSessions);
   // Each session in turn gets a burst that is acknowledged at once: its
@@ -159,6 +163,37 @@ TEST(SessionMemory, ManySessionsPoolsStayWithinTheHubWideCap) {
   // So later sessions can keep packets again.
   for (std::uint32_t j = 0; j < 50; ++j) f.send_to(kSessions - 1, 1000 + j, 1200);
   EXPECT_EQ(f.hub->session(kSessions - 1)->resend_buffer().packets(), 50u);
+}
+
+TEST(SessionMemory, StagedPacketsOfAllSessionsStayWithinTheHubWideCap) {
+  constexpr std::size_t kSessions = 4, kCap = 100'000;
+  Fleet f(kSessions, 256u << 20, kCap);
+  // The hub's responses are lost: its sessions hold keys the clients never
+  // confirm, so whatever comes for them is staged.
+  f.clients_hear_hub = false;
+  f.start_all();
+  ASSERT_EQ(f.hub->session_count(), kSessions);
+  std::size_t staged = 0, refused = 0;
+  for (std::size_t i = 0; i < kSessions; ++i)
+    for (std::uint32_t j = 0; j < 100; ++j) {
+      const auto r = f.send_to(i, j, 1000);
+      if (r.kind == SealResult::Kind::kStaged) {
+        ++staged;
+      } else {
+        EXPECT_EQ(r.reason, DropReason::kStagingTotalFull);
+        ++refused;
+      }
+      EXPECT_LE(f.hub->staged_bytes(), kCap);
+    }
+  EXPECT_LE(staged * 1000, kCap);
+  EXPECT_GE(staged * 1000, kCap * 9 / 10) << "the cap is used, not ignored";
+  EXPECT_EQ(f.hub->drops()[DropReason::kStagingTotalFull], refused);
+  // The clients hear the hub again (their initiations are retried): the
+  // staged packets go out, and their bytes go back.
+  f.clients_hear_hub = true;
+  f.run_for(limits::kRekeyTimeout + 1s, 10ms);
+  EXPECT_EQ(f.hub->staged_bytes(), 0u);
+  EXPECT_EQ(f.delivered, staged);
 }
 
 }  // namespace
