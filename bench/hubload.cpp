@@ -18,6 +18,16 @@
 //                sendmsg of UDP GSO segments each: sealing and one sendto a
 //                packet made the generator, not the hub, the bottleneck
 //                (62k packets/s).
+//       phase 4  "echo": every client sends ECHO (default 32) 1400-byte ICMP
+//                echo requests to the hub's own address, paced below what the
+//                hub forwards; the hub's kernel answers each, so the hub seals
+//                that many packets toward every client and keeps them for
+//                resending (the clients never acknowledge, as when their acks
+//                are lost). Prints what was sent and how many answers came
+//                back. ("phase seal" before it: the forwarding is over, the
+//                echo requests are being sealed.) Then "done": the caller
+//                waits for the sessions to go idle and reads the hub's memory
+//                after their traffic.
 // Output: one "key value" line per figure, and "phase NAME" lines.
 #include <arpa/inet.h>
 #include <linux/udp.h>
@@ -54,6 +64,11 @@ constexpr int kIdleSeconds = 3;
 constexpr std::size_t kInner = 1400;
 constexpr std::size_t kSlot = kInner + 64;  // a sealed packet: inner + header, sequence and tag
 constexpr std::size_t kBurst = 32;          // packets per client per sendmsg (UDP GSO segments)
+// Echo requests go out this many clients at a time, then the replies are
+// read for kEchoPause: about 80,000 requests/s, which a hub that seals as
+// many answers keeps up with (a full socket would drop what is measured).
+constexpr std::size_t kEchoClients = 64;
+constexpr auto kEchoPause = std::chrono::milliseconds(25);
 
 struct SimClient {
   std::unique_ptr<session::Client> client;
@@ -72,6 +87,88 @@ int hub_config(std::size_t n, std::uint64_t seed, const std::string& listen) {
   }
   return 0;
 }
+
+// Inner packets from a client's VIP to the hub's own address (10.77.0.1),
+// kInner bytes: UDP to the discard port (the kernel drops it), or an ICMP
+// echo request (the kernel answers it, back through the hub).
+void ipv4_header(std::uint8_t* p, std::uint32_t vip, std::uint8_t protocol) {
+  std::memset(p, 0, kInner);
+  p[0] = 0x45;
+  store_be16(p + 2, kInner);
+  p[8] = 64;
+  p[9] = protocol;
+  store_be32(p + 12, vip);
+  store_be32(p + 16, 0x0a4d0001);
+  offload::fix_ipv4_header_checksum(p, 20);
+}
+void udp_to_discard(std::uint8_t* p, std::uint32_t vip, std::size_t) {
+  ipv4_header(p, vip, 17);
+  store_be16(p + 20, 40000);
+  store_be16(p + 22, 9);
+  store_be16(p + 24, kInner - 20);
+}
+void echo_request(std::uint8_t* p, std::uint32_t vip, std::size_t seq) {
+  ipv4_header(p, vip, 1);
+  p[20] = 8;  // echo request, code 0
+  store_be16(p + 24, static_cast<std::uint16_t>(vip));
+  store_be16(p + 26, static_cast<std::uint16_t>(seq));
+  store_be16(p + 22, static_cast<std::uint16_t>(~offload::checksum_fold(offload::checksum_add(Bytes(p + 20, kInner - 20)))));
+}
+
+// Every client's packets, sealed before the clock starts (`per` slots a client).
+struct Presealed {
+  std::size_t per;
+  std::vector<std::uint8_t> pool;
+  std::vector<std::size_t> lens;
+  Presealed(std::size_t clients, std::size_t per_client)
+      : per(per_client), pool(clients * per_client * kSlot), lens(clients * per_client, 0) {}
+
+  // Seals `count` (at most per) packets a client, written by make(inner, vip, index).
+  template <class Make>
+  void seal(std::vector<SimClient>& clients, std::size_t count, Make&& make) {
+    std::fill(lens.begin(), lens.end(), 0);
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+      auto& s = clients[i].client->session(0);
+      for (std::size_t j = 0; j < std::min(count, per); ++j) {
+        std::uint8_t* slot = pool.data() + (i * per + j) * kSlot;
+        make(slot + wire::transport::kDataOffset, s.vip().vip, j);
+        const auto r = s.seal(MutableBytes(slot, kSlot), kInner, now());
+        if (r.kind == session::SealResult::Kind::kSend) lens[i * per + j] = r.len;
+      }
+    }
+  }
+
+  // Client i's packets [first, first + kBurst) in one sendmsg, as UDP GSO
+  // segments (all one length): the kernel's per-datagram cost on the
+  // generator's side of loopback goes, and the hub's GRO socket takes them as
+  // a real NIC's coalesced burst of one flow would reach it. Packets sent.
+  std::size_t send_burst(const SimClient& c, std::size_t i, std::size_t first, sockaddr_in& to) {
+    iovec iovs[kBurst];
+    std::size_t k = 0, seg = 0;
+    for (std::size_t b = first; b < std::min(per, first + kBurst); ++b) {
+      const std::size_t len = lens[i * per + b];
+      if (!len || (seg && len != seg)) continue;
+      seg = len;
+      iovs[k++] = {pool.data() + (i * per + b) * kSlot, len};
+    }
+    if (!k) return 0;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(std::uint16_t))];
+    msghdr m{};
+    m.msg_name = &to;
+    m.msg_namelen = sizeof to;
+    m.msg_iov = iovs;
+    m.msg_iovlen = k;
+    m.msg_control = control;
+    m.msg_controllen = sizeof control;
+    cmsghdr* cm = CMSG_FIRSTHDR(&m);
+    cm->cmsg_level = IPPROTO_UDP;
+    cm->cmsg_type = UDP_SEGMENT;
+    cm->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
+    const auto gso = static_cast<std::uint16_t>(seg);
+    std::memcpy(CMSG_DATA(cm), &gso, sizeof gso);
+    return ::sendmsg(c.fd, &m, 0) > 0 ? k : 0;
+  }
+};
 
 int run(const Endpoint& hub, const PublicKey& hub_key, std::size_t n, std::uint64_t seed, int forward_s) {
   rlimit rl{n + 64, n + 64};
@@ -105,10 +202,11 @@ int run(const Endpoint& hub, const PublicKey& hub_key, std::size_t n, std::uint6
     bench::watch_socket(ep, c.fd, i);
   }
 
+  std::uint64_t delivered = 0;  // inner packets from the hub (echo replies)
   auto drain = [&](int timeout_ms, std::size_t& established) {
     bench::receive_ready(ep, timeout_ms, buf, [&](std::size_t i, MutableBytes d) {
       auto& c = clients[i];
-      c.client->receive(d, 1, now());
+      if (c.client->receive(d, 1, now()).kind == session::ReceiveResult::Kind::kDeliver) ++delivered;
       if (!c.done && c.client->session(0).established()) {
         c.done = true;
         ++established;
@@ -155,71 +253,43 @@ int run(const Endpoint& hub, const PublicKey& hub_key, std::size_t n, std::uint6
   // packets a client, default 64), so the hub's work is all that is timed.
   const char* env = std::getenv("PRESEAL");
   const std::size_t per = env ? std::max<std::size_t>(kBurst, std::strtoul(env, nullptr, 10)) : 64;
-  std::vector<std::uint8_t> pool(n * per * kSlot);
-  std::vector<std::size_t> lens(n * per, 0);
-  for (std::size_t i = 0; i < n; ++i) {
-    auto& s = clients[i].client->session(0);
-    for (std::size_t j = 0; j < per; ++j) {
-      std::uint8_t* slot = pool.data() + (i * per + j) * kSlot;
-      // Inner UDP from the client's VIP to the hub's own address, discard port.
-      std::uint8_t* p = slot + wire::transport::kDataOffset;
-      std::memset(p, 0, 28);
-      p[0] = 0x45;
-      store_be16(p + 2, kInner);
-      p[8] = 64;
-      p[9] = 17;
-      store_be32(p + 12, s.vip().vip);
-      store_be32(p + 16, 0x0a4d0001);
-      offload::fix_ipv4_header_checksum(p, 20);
-      store_be16(p + 20, 40000);
-      store_be16(p + 22, 9);
-      store_be16(p + 24, kInner - 20);
-      const auto r = s.seal(MutableBytes(slot, kSlot), kInner, now());
-      if (r.kind == session::SealResult::Kind::kSend) lens[i * per + j] = r.len;
-    }
-  }
+  Presealed packets(n, per);
+  packets.seal(clients, per, udp_to_discard);
   std::size_t dummy = 0;
   drain(0, dummy);
   std::cout << "phase forward" << std::endl;
   std::uint64_t sent = 0;
   const auto fstart = Clock::now();
   const auto fend = fstart + std::chrono::seconds(forward_s);
-  // One sendmsg per client and burst, its packets as UDP GSO segments (all
-  // one length): the kernel's per-datagram cost on the generator's side of
-  // loopback goes, and the hub's GRO socket takes them as a real NIC's
-  // coalesced burst of one flow would reach it.
-  std::vector<iovec> iovs(kBurst);
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(std::uint16_t))];
   for (std::size_t j = 0; j < per && Clock::now() < fend; j += kBurst) {
     for (std::size_t i = 0; i < n; ++i) {
-      std::size_t k = 0, seg = 0;
-      for (std::size_t b = j; b < std::min(per, j + kBurst); ++b) {
-        const std::size_t len = lens[i * per + b];
-        if (!len || (seg && len != seg)) continue;
-        seg = len;
-        iovs[k++] = {pool.data() + (i * per + b) * kSlot, len};
-      }
-      if (!k) continue;
-      msghdr m{};
-      m.msg_name = &to;
-      m.msg_namelen = sizeof to;
-      m.msg_iov = iovs.data();
-      m.msg_iovlen = k;
-      m.msg_control = control;
-      m.msg_controllen = sizeof control;
-      cmsghdr* c = CMSG_FIRSTHDR(&m);
-      c->cmsg_level = IPPROTO_UDP;
-      c->cmsg_type = UDP_SEGMENT;
-      c->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
-      const auto gso = static_cast<std::uint16_t>(seg);
-      std::memcpy(CMSG_DATA(c), &gso, sizeof gso);
-      if (::sendmsg(clients[i].fd, &m, 0) > 0) sent += k;
+      sent += packets.send_burst(clients[i], i, j, to);
       if (i % 1024 == 0) drain(0, dummy);  // acks and keepalives back
     }
   }
   const double fs = std::chrono::duration<double>(Clock::now() - fstart).count();
   std::cout << "forward_sent " << sent << "\nforward_seconds " << fs << "\nforward_sent_per_second "
             << static_cast<std::uint64_t>(sent / fs) << std::endl;
+  std::cout << "phase seal" << std::endl;  // the forwarding is over (the caller's window ends here)
+
+  // Phase 4: traffic toward the clients, which the hub keeps for resending.
+  const char* echo_env = std::getenv("ECHO");
+  const std::size_t echo = std::min(per, echo_env ? std::strtoul(echo_env, nullptr, 10) : 32);
+  packets.seal(clients, echo, echo_request);
+  drain(0, dummy);
+  delivered = 0;
+  std::cout << "phase echo" << std::endl;
+  std::uint64_t echo_sent = 0;
+  const auto read_replies = [&](std::chrono::milliseconds d) {
+    for (const auto until = Clock::now() + d; Clock::now() < until;) drain(1, dummy);
+  };
+  for (std::size_t j = 0; j < echo; j += kBurst)
+    for (std::size_t i = 0; i < n; ++i) {
+      echo_sent += packets.send_burst(clients[i], i, j, to);
+      if ((i + 1) % kEchoClients == 0) read_replies(kEchoPause);
+    }
+  read_replies(std::chrono::milliseconds(1000));  // the last answers
+  std::cout << "echo_sent " << echo_sent << "\necho_replies " << delivered << std::endl;
   std::cout << "phase done" << std::endl;
   return 0;
 }

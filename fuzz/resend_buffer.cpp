@@ -2,7 +2,8 @@
 // a fuzzed bitmap, schedule, next_resend, expire, time steps). Invariants:
 // bytes and packets within the limits, an ack beyond what was sent refused,
 // a resend only of something remembered and unacknowledged, each packet
-// resent at most once per scheduling.
+// resent at most once per scheduling, and the memory it holds counted to the
+// byte in a shared budget it never exceeds (idle pauses give it back).
 #include <map>
 #include <set>
 
@@ -12,7 +13,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace tund;
   session::ResendLimits lim{6000, 12, std::chrono::milliseconds(50)};
-  session::ResendBuffer b(lim);
+  session::MemoryBudget shared{20000};
+  session::ResendBuffer b(lim, &shared);
   Time now = Time{} + std::chrono::hours(1);
   std::uint64_t next_seq = 1;
   std::map<std::uint64_t, std::size_t> sent;  // seq -> size
@@ -22,7 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::size_t i = 0;
   auto byte = [&]() -> std::uint8_t { return i < size ? data[i++] : 0; };
   while (i < size) {
-    switch (byte() % 6) {
+    switch (byte() % 7) {
       case 0: {  // remember
         const std::size_t n = 1 + byte() * 7 % 1500;
         for (std::size_t k = 0; k < n; ++k) pkt[k] = static_cast<std::uint8_t>(next_seq + k);
@@ -53,8 +55,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       }
       case 4: b.expire(now); break;
       case 5: now += std::chrono::milliseconds(byte() % 40); break;
+      case 6:  // a pause: the buffer goes idle
+        now += limits::kResendIdleAfter;
+        b.expire(now);
+        fuzz::check(b.packets() > 0 || b.memory() <= session::ResendBuffer::idle_memory(), "idle: back to the floor");
+        break;
     }
     fuzz::check(b.bytes() <= lim.max_bytes && b.packets() <= lim.max_packets, "bounded");
+    fuzz::check(shared.held == b.memory() && shared.held <= shared.cap, "memory counted, within the budget");
   }
   return 0;
 }

@@ -259,9 +259,11 @@ HubSettings load_hub_config(const std::string& path) {
   s.data_path = read_performance_table(root);
   s.metrics_listen = read_metrics_listen(root);
   if (const auto* lim = get_optional_table(root, "limits")) {
-    check_keys(*lim, {"under_load_handshakes"}, "[limits]");
+    check_keys(*lim, {"under_load_handshakes", "staged_total_bytes"}, "[limits]");
     if (auto v = get_optional_int(*lim, "under_load_handshakes", 1, 10'000'000))
       s.under_load_handshakes = static_cast<std::uint32_t>(*v);
+    if (auto v = get_optional_int(*lim, "staged_total_bytes", 0, 1ll << 34))
+      s.staged_total_bytes = static_cast<std::size_t>(*v);
   }
 
   if (const auto* tun = get_optional_table(root, "tun")) {

@@ -13,7 +13,8 @@
 //   [performance] offload = true, crypto_threads = N
 //   state_directory = "/var/lib/tund"  (VIP leases, kept across restarts)
 //   metrics_listen = "127.0.0.1:9586"  (Prometheus /metrics, optional)
-//   [limits]   under_load_handshakes = 4096   (initiations/s above which cookies are demanded)
+//   [limits]   under_load_handshakes = 4096   (initiations/s above which cookies are demanded),
+//              staged_total_bytes = 33554432   (all sessions' packets waiting for a key or path)
 //   [cluster]  name = "edge", member = "hub-a", members = ["hub-a", "hub-b"] (the clients'
 //              endpoints order), etcd = ["127.0.0.1:2379"], table = 29814 (routes for BIRD),
 //              etcd_ca = "ca.pem" (TLS), etcd_cert + etcd_key (a client certificate),
@@ -84,6 +85,7 @@ struct HubSettings {
   config::DataPathSettings data_path;
   std::optional<Endpoint> metrics_listen;
   std::uint32_t under_load_handshakes = limits::kUnderLoadInitiationsPerSecond;
+  std::size_t staged_total_bytes = limits::kHubStagedTotalBytes;
   std::string state_directory = "/var/lib/tund";  // VIP leases (systemd's StateDirectory=tund)
   std::string clients_directory;                  // drop-in [[client]] files; absolute
   std::optional<ClusterSettings> cluster;         // VIPs from etcd, not the leases file

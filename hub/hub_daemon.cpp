@@ -50,6 +50,7 @@ HubDaemon::HubDaemon(asio::io_context& io, HubSettings settings)
   if (!hc.identity.complete()) throw std::runtime_error("the private key gives no usable public key");
   hc.resend = settings_.resend;
   hc.resend_total_bytes = settings_.resend_total_bytes;
+  hc.staged_total_bytes = settings_.staged_total_bytes;
   hc.under_load_initiations_per_second = settings_.under_load_handshakes;
   hc.allow_aes = settings_.data_path.allow_aes;
   hc.redundant = settings_.redundant;
@@ -153,8 +154,13 @@ std::string HubDaemon::render_metrics() const {
   per_session("tund_hub_session_redundant_bytes_total", "counter",
               "Bytes of redundant copies ([handover] redundant) sent to the client's standby address.",
               [](const session::HubSession& s) { return s.redundant_bytes(); });
-  m.family("tund_hub_resend_buffer_bytes", "gauge", "Inner bytes kept for resending, all sessions.");
+  m.family("tund_hub_resend_buffer_bytes", "gauge",
+           "Memory the resend buffers hold, all sessions: kept packets, pooled buffers, ring slots "
+           "(capped by [handover] resend_total_bytes).");
   m.sample("tund_hub_resend_buffer_bytes", static_cast<double>(hub_->resend_bytes()));
+  m.family("tund_hub_staged_bytes", "gauge",
+           "Memory packets waiting for a key or a validated path hold, all sessions (capped by [limits] staged_total_bytes).");
+  m.sample("tund_hub_staged_bytes", static_cast<double>(hub_->staged_bytes()));
   if (cluster_) {
     m.family("tund_hub_cluster_serving", "gauge", "1 while this member holds its etcd lease and takes new sessions.");
     m.sample("tund_hub_cluster_serving", cluster_->serving() ? 1 : 0);
@@ -483,6 +489,7 @@ std::string HubDaemon::status_json() const {
                         {"tx_bytes", s->stats().tx_bytes},
                         {"handshakes", s->stats().handshakes},
                         {"redundant_bytes", s->redundant_bytes()},
+                        {"buffered_bytes", s->buffered_bytes()},
                         {"cipher", crypto::to_string(s->suite())},
                         {"last_handshake", s->last_handshake() ? daemon::to_unix_seconds(*s->last_handshake()) : 0}});
   }
@@ -495,6 +502,7 @@ std::string HubDaemon::status_json() const {
               {"public_key", crypto::key_to_base64(hub_->public_key())},
               {"under_load", hub_->under_load(daemon::now())},
               {"resend_buffer_bytes", hub_->resend_bytes()},
+              {"staged_bytes", hub_->staged_bytes()},
               {"sessions", sessions},
               {"clients", clients},
               {"cluster", cluster_ ? cluster_->status() : json(nullptr)},

@@ -43,7 +43,9 @@ int print_status(const std::string& text, bool as_json) {
   std::cout << "interface: " << j.value("interface", "") << " " << j.value("address", "") << "\n"
             << "  listening: " << j.value("listen", "") << "\n"
             << "  public key: " << j.value("public_key", "") << "\n"
-            << "  sessions: " << j["sessions"].size() << " of " << j["clients"].size() << " clients\n";
+            << "  sessions: " << j["sessions"].size() << " of " << j["clients"].size() << " clients\n"
+            << "  session buffers: " << cli::human_bytes(j.value("resend_buffer_bytes", std::uint64_t{0}))
+            << " resend, " << cli::human_bytes(j.value("staged_bytes", std::uint64_t{0})) << " staged\n";
   for (const auto& s : j["sessions"]) {
     std::cout << "\nclient: " << s.value("name", "") << "\n"
               << "  vip: " << s.value("vip", "") << "\n"

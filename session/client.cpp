@@ -138,8 +138,7 @@ SealResult ClientSession::seal(MutableBytes buf, std::size_t inner_len, Time now
       return r;
     }
   }
-  if (!channel_.stage(Bytes(buf.data() + t::kDataOffset, inner_len)))
-    return SealResult::drop(DropReason::kStagingFull);
+  if (const auto full = channel_.stage(Bytes(buf.data() + t::kDataOffset, inner_len))) return SealResult::drop(*full);
   if (!initiator_ && !channel_.can_send(now)) begin_handshake(now);
   return SealResult::staged();
 }
@@ -428,7 +427,7 @@ Time ClientSession::next_deadline() const {
   if (awaiting_since_ != kNever && !liveness_probed_) t = std::min(t, awaiting_since_ + dead_timeout() / 2);
   if (stream_.switching()) t = std::min(t, stream_.switch_started() + 2 * dead_timeout());
   if (!silent_ && expecting_since_ != kNever) t = std::min(t, expecting_since_ + silence());
-  t = std::min({t, stream_.ack_deadline(), suspicion_due()});
+  t = std::min({t, stream_.ack_deadline(), suspicion_due(), stream_.resend_buffer().idle_release_at()});
   return t;
 }
 

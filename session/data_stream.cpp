@@ -16,9 +16,9 @@ void DataStream::forget_peer() {
   switch_started_ = kNever;
 }
 
-std::uint64_t DataStream::send(Bytes inner, Time now, bool keep) {
+std::uint64_t DataStream::send(Bytes inner, Time now) {
   const std::uint64_t seq = next_seq_++;
-  if (keep) resend_.remember(seq, inner, now);
+  resend_.remember(seq, inner, now);
   return seq;
 }
 

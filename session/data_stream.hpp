@@ -27,7 +27,8 @@ namespace tund::session {
 
 class DataStream {
  public:
-  explicit DataStream(ResendLimits limits) : resend_(limits) {}
+  // `shared`: what all sessions' resend buffers may hold together (a hub's).
+  explicit DataStream(ResendLimits limits, MemoryBudget* shared = nullptr) : resend_(limits, shared) {}
 
   std::uint64_t id() const { return id_; }
   // A new stream of ours named `id`: sequences from 1, the peer's state gone.
@@ -37,8 +38,8 @@ class DataStream {
   void forget_peer();
 
   // --- sending
-  // The next data sequence; `inner` is kept for resending unless !keep.
-  std::uint64_t send(Bytes inner, Time now, bool keep = true);
+  // The next data sequence; `inner` is kept for resending within the limits.
+  std::uint64_t send(Bytes inner, Time now);
   // The oldest packet scheduled for resending, copied to `out`.
   std::optional<std::size_t> next_resend(MutableBytes out, std::uint64_t& seq) { return resend_.next_resend(out, seq); }
   bool has_resend() const { return resend_.has_resend(); }
@@ -52,6 +53,7 @@ class DataStream {
   bool on_ack(const Ack& ack, ResendBuffer::AckOutcome* outcome = nullptr) {
     return resend_.on_ack(ack, next_seq_, outcome);
   }
+  // Ages kept packets out; an idle stream gives its buffers back (resend_buffer.hpp).
   void expire(Time now) { resend_.expire(now); }
   // Kept packets live clamp(4 rtt, floor, max(floor, kResendMaxAgeCeiling)):
   // the floor is the configured age, the rtt the path's.

@@ -16,24 +16,26 @@ using wire::MessageType;
 HubSession::HubSession(Hub& hub, ClientId client)
     : hub_(hub),
       client_(client),
-      channel_([this](std::uint32_t idx) { hub_.indices_.release(idx); }),
-      stream_(hub.config_.resend) {}
+      channel_([this](std::uint32_t idx) { hub_.indices_.release(idx); }, &hub.staged_budget_),
+      stream_(hub.config_.resend, &hub.resend_budget_) {}
 
-HubSession::~HubSession() {
-  channel_.clear();
-  hub_.resend_bytes_ -= stream_.resend_buffer().bytes();
-}
+HubSession::~HubSession() { channel_.clear(); }
 
 std::uint64_t Hub::send_seq(HubSession& s, Bytes packet, Time now) {
-  // Past the hub-wide cap a packet is sent but not kept: after a handover
+  // Past the hub-wide budget a packet is sent but not kept: after a handover
   // inner TCP recovers it, and no set of clients can exhaust the hub.
-  const bool keep = resend_bytes_ + packet.size() <= config_.resend_total_bytes;
-  if (keep) wake_housekeeping(now);  // the kept packet ages out there
-  return with_stream(s, [&](DataStream& d) { return d.send(packet, now, keep); });
+  const std::uint64_t seq = s.stream_.send(packet, now);
+  if (s.stream_.resend_buffer().packets()) wake_housekeeping(now);  // kept packets age out there
+  return seq;
 }
 
 Hub::Hub(HubConfig config, Rng& rng)
-    : config_(std::move(config)), rng_(rng), indices_(rng), cookies_(config_.identity.pub, rng) {}
+    : config_(std::move(config)),
+      rng_(rng),
+      resend_budget_{config_.resend_total_bytes},
+      staged_budget_{config_.staged_total_bytes},
+      indices_(rng),
+      cookies_(config_.identity.pub, rng) {}
 
 Hub::~Hub() {
   for (auto& c : clients_) {
@@ -312,7 +314,7 @@ ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now
     // never below what every path carries, nor beyond one datagram.
     s->path_mtu_ = std::clamp<std::size_t>(frame->path_mtu, limits::kPmtuBase4, wire::control::kMaxDatagram);
   } else if (frame->kind == wire::ControlKind::kAck) {
-    if (!with_stream(*s, [&](DataStream& d) { return d.on_ack(frame->ack); })) return dropped(DropReason::kBadAck);
+    if (!s->stream_.on_ack(frame->ack)) return dropped(DropReason::kBadAck);
     if (frame->ack.flags & wire::control::kAckFlagSwitch) {
       // The client moved: it told us what it has; everything else we sent
       // (toward the old path) goes again, once the new path is validated. Our
@@ -360,10 +362,6 @@ void Hub::confirm_pending(ClientEntry& c) {
 void Hub::end_session(ClientId id) {
   auto& c = clients_[id];
   if (!c.session) return;
-  with_stream(*c.session, [](DataStream& d) {
-    d.forget_peer();
-    return 0;
-  });
   c.session.reset();  // its indices go; the key and VIP stay (it may come back)
   --live_sessions_;
   session_changes_.push_back(id);
@@ -433,8 +431,10 @@ SealResult Hub::seal_to_client(std::optional<ClientId> id, MutableBytes buf, std
   // Keys not confirmed yet (the client's first packet is on its way), or a new
   // path not validated yet (one round trip): wait in the bounded queue.
   if (!s.channel_.has_any_keypair()) return SealResult::drop(DropReason::kNoSession);
-  if (!s.channel_.stage(Bytes(buf.data() + t::kDataOffset, inner_len)))
-    return SealResult::drop(DropReason::kStagingFull);
+  if (const auto full = s.channel_.stage(Bytes(buf.data() + t::kDataOffset, inner_len))) {
+    drops_.count(*full);
+    return SealResult::drop(*full);
+  }
   mark_ready(s);
   return SealResult::staged();
 }
@@ -545,10 +545,7 @@ void Hub::on_timer(Time now) {
     HubSession* s = c.session.get();
     if (!s) continue;
     next = std::min(next, s->channel_.expire(now));
-    with_stream(*s, [&](DataStream& d) {
-      d.expire(now);
-      return 0;
-    });
+    s->stream_.expire(now);  // kept packets age out; an idle session's buffers go
     if (!s->channel_.has_any_keypair() && now - s->last_received_ >= limits::kSessionIdleExpiry) {
       c.session.reset();  // releases its indices; the VIP stays with the client
       --live_sessions_;
@@ -561,6 +558,7 @@ void Hub::on_timer(Time now) {
     }
     next = std::min(next, s->keepalive_due_);
     if (s->stream_.resend_buffer().packets()) next = std::min(next, now + limits::kHubHousekeeping);
+    next = std::min(next, s->stream_.resend_buffer().idle_release_at());
     if (!s->channel_.has_any_keypair()) next = std::min(next, s->last_received_ + limits::kSessionIdleExpiry);
   }
   next_housekeeping_ = next == kNever ? kNever : std::max(next, now + limits::kHubHousekeeping);

@@ -54,7 +54,11 @@ struct HubConfig {
   std::uint32_t under_load_initiations_per_second = limits::kUnderLoadInitiationsPerSecond;
   ResendLimits resend;                          // per session
   bool allow_aes = true;  // choose AES-256-GCM when the client offers it and this host has hardware AES
-  std::size_t resend_total_bytes = 256u << 20;  // all sessions together
+  // All sessions together: the resend buffers' memory (kept packets, pooled
+  // buffers, ring slots; past it packets are sent but not kept) and staged
+  // packets' (past it they are dropped: kStagingTotalFull).
+  std::size_t resend_total_bytes = 256u << 20;
+  std::size_t staged_total_bytes = limits::kHubStagedTotalBytes;
   // Inner packets toward clients that always go on two of the client's paths
   // (the hub operator's policy, [handover] redundant): the return path and
   // the standby address the client last probed from.
@@ -90,6 +94,8 @@ class HubSession {
   std::size_t path_mtu() const { return path_mtu_; }
   std::size_t inner_mtu() const { return path_mtu_ > wire::transport::kDataOverhead ? path_mtu_ - wire::transport::kDataOverhead : 0; }
   const ResendBuffer& resend_buffer() const { return stream_.resend_buffer(); }
+  // Heap bytes its resend buffer and staged packets hold (in the hub's totals).
+  std::size_t buffered_bytes() const { return stream_.resend_buffer().memory() + channel_.staged_memory(); }
   std::uint64_t switches() const { return switches_; }
   const SessionStats& stats() const { return channel_.stats(); }
   // The transport suite of the newest keypair (ChaCha20-Poly1305 before any).
@@ -245,7 +251,9 @@ class Hub {
   const PublicKey& public_key() const { return config_.identity.pub; }
   const DropCounters& drops() const { return drops_; }
   std::size_t session_count() const { return live_sessions_; }
-  std::size_t resend_bytes() const { return resend_bytes_; }
+  // What all sessions hold, as counted against the caps above.
+  std::size_t resend_bytes() const { return resend_budget_.held; }
+  std::size_t staged_bytes() const { return staged_budget_.held; }
 
  private:
   friend class HubSession;
@@ -308,6 +316,10 @@ class Hub {
 
   HubConfig config_;
   Rng& rng_;
+  // Shared by every session's resend buffer and staging queue (they outlive
+  // the sessions, which give their bytes back as they go).
+  MemoryBudget resend_budget_;
+  MemoryBudget staged_budget_;
   IndexTable<HubSession> indices_;
   crypto::CookieChecker cookies_;
   RateLimiter rate_limiter_;
@@ -321,17 +333,8 @@ class Hub {
   std::size_t live_sessions_ = 0;
   bool accepting_ = true;
   std::vector<ClientId> session_changes_;
-  std::size_t resend_bytes_ = 0;  // sum over sessions' resend buffers
-  // Runs `f` on s's data stream and keeps resend_bytes_ current.
-  template <class F>
-  auto with_stream(HubSession& s, F&& f) {
-    const std::size_t before = s.stream_.resend_buffer().bytes();
-    auto r = f(s.stream_);
-    resend_bytes_ = resend_bytes_ - before + s.stream_.resend_buffer().bytes();
-    return r;
-  }
   // The next data sequence of s, the packet kept for resending within the
-  // hub-wide cap.
+  // hub-wide budget.
   std::uint64_t send_seq(HubSession& s, Bytes packet, Time now);
   DropCounters drops_;
 

@@ -13,28 +13,58 @@ void ResendBuffer::pop_front() {
   Entry& e = entries_.front();
   bytes_ -= e.data.size();
   if (e.resend && !e.acked) --resend_pending_;
-  if (pool_.size() < limits::kResendPoolMax) pool_.push_back(std::move(e.data));
-  else e.data = std::vector<std::uint8_t>();  // freed now, not when the slot is reused
+  if (!to_pool(e.data)) {
+    account_.less(e.data.capacity());
+    e.data = Buffer();  // freed now, not when the slot is reused
+  }
   entries_.pop_front();
+}
+
+bool ResendBuffer::to_pool(Buffer& data) {
+  // Kept packets come before pooled buffers: with the shared budget nearly
+  // spent (this buffer would not fit it again) it is freed, for whichever
+  // session keeps a packet next.
+  if (pool_.size() >= limits::kResendPoolMax || !account_.allows(data.capacity())) return false;
+  if (pool_.size() == pool_.capacity()) {
+    // The pool's own slots grow in steps chosen here, so they are counted
+    // and checked like the buffers.
+    const std::size_t before = pool_.capacity();
+    const std::size_t grown = std::min(limits::kResendPoolMax, std::max<std::size_t>(16, before * 2));
+    if (!account_.allows((grown - before) * sizeof(Buffer))) return false;
+    pool_.reserve(grown);
+    account_.changed(before * sizeof(Buffer), pool_.capacity() * sizeof(Buffer));
+  }
+  pool_.push_back(std::move(data));
+  return true;
 }
 
 void ResendBuffer::trim_front() {
   while (!entries_.empty() && entries_.front().acked) pop_front();
 }
 
-void ResendBuffer::remember(std::uint64_t seq, Bytes packet, Time now) {
-  if (packet.size() > limits_.max_bytes || limits_.max_packets == 0) return;
+bool ResendBuffer::remember(std::uint64_t seq, Bytes packet, Time now) {
+  if (packet.size() > limits_.max_bytes || limits_.max_packets == 0) return false;
   while (!entries_.empty() &&
          (bytes_ + packet.size() > limits_.max_bytes || entries_.size() >= limits_.max_packets))
     pop_front();
-  std::vector<std::uint8_t> data;
+  // What keeping it adds to what is held: the buffer it takes (a pooled one,
+  // grown if too small), and the ring's next size when the ring is full.
+  const std::size_t pooled = pool_.empty() ? 0 : pool_.back().capacity();
+  const std::size_t slots = entries_.size() == entries_.capacity() ? entries_.grown_capacity() - entries_.capacity() : 0;
+  if (!account_.allows((packet.size() > pooled ? packet.size() - pooled : 0) + slots * sizeof(Entry))) return false;
+  Buffer data;
   if (!pool_.empty()) {
     data = std::move(pool_.back());
     pool_.pop_back();
   }
+  const std::size_t before = data.capacity() + entries_.capacity() * sizeof(Entry);
   data.assign(packet.begin(), packet.end());  // reuses the recycled capacity
   bytes_ += data.size();
+  const std::size_t after = data.capacity();
   entries_.push_back(Entry{seq, now, false, false, false, std::move(data)});
+  account_.changed(before, after + entries_.capacity() * sizeof(Entry));
+  last_kept_ = now;
+  return true;
 }
 
 bool ResendBuffer::on_ack(const Ack& ack, std::uint64_t next_seq, AckOutcome* outcome) {
@@ -104,6 +134,20 @@ std::optional<std::size_t> ResendBuffer::next_resend(MutableBytes out, std::uint
 
 void ResendBuffer::expire(Time now) {
   while (!entries_.empty() && (entries_.front().acked || now - entries_.front().sent > limits_.max_age)) pop_front();
+  if (const Time at = idle_release_at(); at != kNever && now >= at) release();
+}
+
+Time ResendBuffer::idle_release_at() const {
+  const bool above_floor = pool_.capacity() > 0 || entries_.capacity() > limits::kResendIdleSlots;
+  return entries_.empty() && above_floor ? last_kept_ + limits::kResendIdleAfter : kNever;
+}
+
+void ResendBuffer::release() {
+  std::size_t before = pool_.capacity() * sizeof(Buffer) + entries_.capacity() * sizeof(Entry);
+  for (const auto& b : pool_) before += b.capacity();
+  std::vector<Buffer>().swap(pool_);
+  entries_.shrink(limits::kResendIdleSlots);
+  account_.changed(before, entries_.capacity() * sizeof(Entry));
 }
 
 void ResendBuffer::schedule_last() {

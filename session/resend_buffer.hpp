@@ -2,7 +2,12 @@
 // side did not receive can be sent again after a handover. Bounded three ways
 // (bytes, packets, age): the oldest go first. Entries live in a ring and
 // packet storage is recycled through a small pool, so steady state allocates
-// nothing.
+// nothing. What it holds on the heap (packets kept and pooled at their
+// capacity, the ring's and the pool's slots) is counted, on a hub against
+// one budget for all sessions; once nothing has been kept for
+// limits::kResendIdleAfter the pool goes and the ring shrinks to
+// limits::kResendIdleSlots (idle_memory()): a session whose traffic ended
+// holds under 1 KiB here, not its largest burst's buffers for life.
 //
 //   remember(seq, packet)      after sealing data sequence `seq`
 //   on_ack(ack)                drops what the peer has; refuses an ack for
@@ -17,6 +22,7 @@
 
 #include "crypto/replay_window.hpp"
 #include "session/control.hpp"
+#include "session/memory_budget.hpp"
 #include "session/ring.hpp"
 #include "tund/limits.hpp"
 #include "tund/types.hpp"
@@ -31,9 +37,14 @@ struct ResendLimits {
 
 class ResendBuffer {
  public:
-  explicit ResendBuffer(ResendLimits limits = {}) : limits_(limits) {}
+  // `shared`: the budget every session's buffer counts against (a hub's).
+  explicit ResendBuffer(ResendLimits limits = {}, MemoryBudget* shared = nullptr)
+      : limits_(limits), account_(shared) {}
 
-  void remember(std::uint64_t seq, Bytes packet, Time now);
+  // False when the packet is not kept: beyond the limits, or the memory it
+  // would take is beyond the shared budget (it is sent all the same: after a
+  // handover inner TCP recovers it).
+  bool remember(std::uint64_t seq, Bytes packet, Time now);
   // What an acknowledgement said about the packets sent since `since`
   // (the path's health, session/path_health.hpp): how many it covered first
   // and their bytes, the send time of the newest of them, and how many older
@@ -57,7 +68,11 @@ class ResendBuffer {
   void schedule_last();
   // Unmarks everything scheduled (copies on suspicion that are no longer needed).
   void cancel_resend();
+  // Drops what aged out; idle long enough, gives the pool and ring back.
   void expire(Time now);
+  // When expire() would give memory back (kNever: nothing to give, or
+  // packets still kept).
+  Time idle_release_at() const;
   void clear();
   // How long a packet is kept: the session scales it with its round trip.
   void set_max_age(Duration d) { limits_.max_age = d; }
@@ -66,6 +81,10 @@ class ResendBuffer {
   std::size_t packets() const { return entries_.size(); }
   std::size_t bytes() const { return bytes_; }
   std::uint64_t resent() const { return resent_; }
+  // Heap bytes held: kept and pooled buffers at their capacity, ring and pool slots.
+  std::size_t memory() const { return account_.held(); }
+  // What an idle buffer keeps: its ring at the floor.
+  static constexpr std::size_t idle_memory() { return limits::kResendIdleSlots * sizeof(Entry); }
 
  private:
   struct Entry {
@@ -76,12 +95,18 @@ class ResendBuffer {
     bool counted_lost = false;
     std::vector<std::uint8_t> data;
   };
+  using Buffer = std::vector<std::uint8_t>;
   void pop_front();
   void trim_front();
+  // Takes a freed buffer into the pool; false when it is to be freed.
+  bool to_pool(Buffer& data);
+  void release();
 
   ResendLimits limits_;
+  MemoryAccount account_;
   Ring<Entry> entries_;  // in sequence order
-  std::vector<std::vector<std::uint8_t>> pool_;
+  std::vector<Buffer> pool_;
+  Time last_kept_ = Time::min();
   std::size_t bytes_ = 0;
   std::size_t resend_pending_ = 0;
   std::uint64_t resent_ = 0;

@@ -1,7 +1,6 @@
 #include "session/secure_channel.hpp"
 
 #include <algorithm>
-#include <cstring>
 
 namespace tund::session {
 
@@ -78,19 +77,8 @@ std::optional<std::size_t> SecureChannel::seal(wire::MessageType type, MutableBy
   return n;
 }
 
-bool SecureChannel::stage(Bytes inner) {
-  if (staged_.size() >= limits::kStagedPackets) return false;
-  staged_.emplace_back(inner.begin(), inner.end());
-  return true;
-}
-
 std::size_t SecureChannel::unstage(MutableBytes buf) {
-  if (staged_.empty()) return 0;
-  auto& front = staged_.front();
-  const std::size_t n = std::min(front.size(), buf.size() - t::kOverhead);
-  std::memcpy(buf.data() + t::kHeaderSize, front.data(), n);
-  staged_.pop_front();
-  return n;
+  return staged_.pop(buf.subspan(t::kHeaderSize, buf.size() - t::kOverhead));
 }
 
 Time SecureChannel::expire(Time now) {

@@ -11,11 +11,10 @@
 
 #include <functional>
 #include <memory>
-#include <deque>
-#include <vector>
 
 #include "crypto/keypair.hpp"
 #include "session/results.hpp"
+#include "session/staging_queue.hpp"
 
 namespace tund::session {
 
@@ -24,7 +23,9 @@ class SecureChannel {
   // Called with the local index of every keypair that is discarded, so the
   // owner can release it from its index table.
   using OnRetire = std::function<void(std::uint32_t)>;
-  explicit SecureChannel(OnRetire on_retire) : on_retire_(std::move(on_retire)) {}
+  // `staged`: what all sessions' staged packets may hold together (a hub's).
+  explicit SecureChannel(OnRetire on_retire, MemoryBudget* staged = nullptr)
+      : on_retire_(std::move(on_retire)), staged_(staged) {}
   ~SecureChannel();
   SecureChannel(const SecureChannel&) = delete;
   SecureChannel& operator=(const SecureChannel&) = delete;
@@ -58,12 +59,14 @@ class SecureChannel {
     return seal(type, buf, inner_len + wire::transport::kSeqSize, now, defer);
   }
 
-  // Bounded queue for packets that wait for a key.
-  bool stage(Bytes inner);
+  // Bounded queue for packets that wait for a key (staging_queue.hpp):
+  // nothing when staged, else why not.
+  std::optional<DropReason> stage(Bytes inner) { return staged_.push(inner); }
   bool has_staged() const { return !staged_.empty(); }
   // Moves the oldest staged packet to buf[16, ...); returns its length.
   std::size_t unstage(MutableBytes buf);
   void clear_staged() { staged_.clear(); }
+  std::size_t staged_memory() const { return staged_.memory(); }
 
   // Drops expired keypairs; returns the earliest future expiry.
   Time expire(Time now);
@@ -81,7 +84,7 @@ class SecureChannel {
 
   OnRetire on_retire_;
   std::unique_ptr<crypto::Keypair> previous_, current_, next_;
-  std::deque<std::vector<std::uint8_t>> staged_;
+  StagingQueue staged_;
   SessionStats stats_;
 };
 

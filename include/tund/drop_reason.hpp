@@ -37,6 +37,7 @@ namespace tund {
   X(kSwitchRateLimited, "switch_rate_limited") /* hub: switching exchange asked again too soon */ \
   X(kNoSession, "no_session")                /* outgoing packet for no live session */    \
   X(kStagingFull, "staging_full")            /* waiting for a key, queue full */          \
+  X(kStagingTotalFull, "staging_total_full") /* hub: all sessions' staged packets at staged_total_bytes */ \
   X(kPacketTooBig, "packet_too_big")         /* inner packet exceeds the buffer */        \
   X(kPathMtuExceeded, "path_mtu_exceeded")   /* inner packet larger than the active path carries */ \
   X(kNotServing, "not_serving")              /* hub: a cluster member without its etcd lease takes no handshakes */ \

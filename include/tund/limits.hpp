@@ -101,8 +101,14 @@ inline constexpr auto kCookieSecretLifetime = 120s;
 inline constexpr auto kCookieLifetime = kCookieSecretLifetime - 2s;
 
 // --- Bounded state ----------------------------------------------------------
-// Inner packets queued while a session has no usable key (copied, bounded).
+// Inner packets queued while a session has no usable key (copied, bounded),
+// and on a hub all sessions' staged bytes together (HubConfig::
+// staged_total_bytes, [limits] staged_total_bytes): 10,000 sessions of 128
+// full-size packets would be 1.8 GB. Staging lasts a round trip (keys not yet
+// confirmed, a new path not yet validated), so 32 MiB holds some 23,000
+// full-size packets: a mass reconnect of busy clients, not a flood.
 inline constexpr std::size_t kStagedPackets = 128;
+inline constexpr std::size_t kHubStagedTotalBytes = 32u << 20;
 // The client adds a route for the VIP subnet a hub assigns only when it is no
 // wider than this (config: [[hub]] max_vip_subnet): a hub must not be able to
 // take over a large part of the client's routing with one handshake.
@@ -296,8 +302,20 @@ inline constexpr auto kHubHousekeeping = std::chrono::seconds(1);
 inline constexpr int kRttEwmaDivisor = 8;
 // Its mean deviation: rttvar += (|srtt - sample| - rttvar) / kRttVarDivisor (RFC 6298's 1/4).
 inline constexpr int kRttVarDivisor = 4;
-// Packet buffers the resend buffer keeps for reuse (steady state allocates nothing).
+// Packet buffers the resend buffer keeps for reuse (steady state allocates
+// nothing). On a hub they count, with the kept packets and the ring's slots,
+// against the hub-wide resend_total_bytes.
 inline constexpr std::size_t kResendPoolMax = 256;
+// A resend buffer that has kept nothing for this long gives its pooled
+// buffers back and shrinks its ring to kResendIdleSlots entries (768 bytes):
+// an idle session held its largest burst's buffers and ring for life (408 KiB
+// in one, issue 28). Longer than a kept packet lives (kResendMaxAgeCeiling),
+// so a flow pausing a few seconds between bursts (a video player fetching
+// its next segment) keeps its pool; far shorter than the daemons' heap trim
+// (kHeapTrimInterval), so the memory is the kernel's again within a trim of
+// the traffic's end.
+inline constexpr auto kResendIdleAfter = std::chrono::seconds(5);
+inline constexpr std::size_t kResendIdleSlots = 16;
 // Per-source handshake budget under load: tokens per second, burst, and how
 // many sources are tracked (more are refused until old entries age out).
 inline constexpr std::uint32_t kHandshakesPerSourcePerSecond = 20;

@@ -1,6 +1,7 @@
-// The ring under the resend buffer: order kept across wrap-around and growth,
-// and a steady stream of packets through the resend buffer allocating nothing
-// once warm (counted by replacing the global operator new in this binary).
+// The ring under the resend buffer: order kept across wrap-around, growth and
+// shrinking, a steady stream of packets through the resend buffer allocating
+// nothing once warm (counted by replacing the global operator new in this
+// binary), and what it holds counted and given back when idle.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -43,6 +44,71 @@ TEST(Ring, KeepsOrderAcrossWrapAroundAndGrowth) {
       ASSERT_EQ(r.back(), next_in - 1);
     }
   }
+}
+
+TEST(Ring, ShrinksToWhatItHoldsAndTheFloorButNeverBelow) {
+  Ring<int> r;
+  for (int i = 0; i < 100; ++i) r.push_back(i);
+  EXPECT_EQ(r.capacity(), 128u);
+  for (int i = 0; i < 90; ++i) r.pop_front();
+  r.shrink(4);
+  EXPECT_EQ(r.capacity(), 16u) << "10 queued: the next power of two";
+  for (std::size_t i = 0; i < r.size(); ++i) EXPECT_EQ(r[i], 90 + static_cast<int>(i));
+  r.shrink(64);
+  EXPECT_EQ(r.capacity(), 16u) << "never grows";
+  while (!r.empty()) r.pop_front();
+  r.shrink(0);
+  EXPECT_EQ(r.capacity(), 0u);
+  r.push_back(7);
+  EXPECT_EQ(r.front(), 7);
+  EXPECT_EQ(r.capacity(), r.grown_capacity() / 2);
+}
+
+// Steady state allocates nothing; once idle, the pool and ring go back to the
+// floor, and every byte held is counted in the budget the buffer shares.
+TEST(ResendBuffer, AnIdleBufferGivesItsMemoryBackAndCountsIt) {
+  session::MemoryBudget shared;
+  session::ResendBuffer buf({}, &shared);
+  std::vector<std::uint8_t> packet(1200, 0x5a);
+  const Time t0 = Time{} + std::chrono::hours(1);
+  for (std::uint64_t seq = 1; seq <= 300; ++seq) ASSERT_TRUE(buf.remember(seq, packet, t0));
+  session::Ack ack;
+  ack.highest = 300;
+  for (auto& b : ack.bitmap) b = 0xff;
+  ASSERT_TRUE(buf.on_ack(ack, 301));
+  EXPECT_EQ(buf.packets(), 0u);
+  EXPECT_GE(buf.memory(), limits::kResendPoolMax * packet.size() + 512 * 32) << "pool and ring";
+  EXPECT_EQ(shared.held, buf.memory());
+  const Time idle = t0 + limits::kResendIdleAfter;
+  EXPECT_EQ(buf.idle_release_at(), idle);
+  buf.expire(idle - std::chrono::milliseconds(1));
+  EXPECT_GE(buf.memory(), limits::kResendPoolMax * packet.size()) << "not idle yet";
+  buf.expire(idle);
+  EXPECT_EQ(buf.memory(), session::ResendBuffer::idle_memory());
+  EXPECT_EQ(shared.held, buf.memory());
+  EXPECT_EQ(buf.idle_release_at(), kNever) << "nothing more to give back";
+  // A buffer that goes holds nothing in the budget any more.
+  { session::ResendBuffer other({}, &shared); other.remember(1, packet, idle); }
+  EXPECT_EQ(shared.held, buf.memory());
+}
+
+// A shared budget refuses what would go beyond it, pooled buffers included.
+TEST(ResendBuffer, KeepsNothingBeyondTheSharedBudget) {
+  session::MemoryBudget shared{50'000};
+  session::ResendBuffer a({}, &shared), b({}, &shared);
+  std::vector<std::uint8_t> packet(1000, 1);
+  const Time t0 = Time{} + std::chrono::hours(1);
+  std::size_t kept = 0;
+  for (std::uint64_t seq = 1; seq <= 100; ++seq) kept += a.remember(seq, packet, t0);
+  EXPECT_LE(shared.held, shared.cap);
+  EXPECT_GT(kept, 40u);
+  EXPECT_LT(kept, 50u);
+  a.expire(t0 + std::chrono::seconds(1));  // aged out: pooled, still held
+  EXPECT_EQ(a.packets(), 0u);
+  EXPECT_FALSE(b.remember(1, packet, t0 + std::chrono::seconds(1))) << "a's pool holds the budget";
+  a.expire(t0 + limits::kResendIdleAfter);
+  EXPECT_TRUE(b.remember(1, packet, t0 + limits::kResendIdleAfter)) << "until a goes idle";
+  EXPECT_EQ(shared.held, a.memory() + b.memory());
 }
 
 TEST(ResendBuffer, ASteadyStreamAllocatesNothingOnceWarm) {
