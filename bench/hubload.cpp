@@ -203,6 +203,7 @@ int run(const Endpoint& hub, const PublicKey& hub_key, std::size_t n, std::uint6
   }
 
   std::uint64_t delivered = 0;  // inner packets from the hub (echo replies)
+  std::vector<std::uint8_t> reply(2048);
   auto drain = [&](int timeout_ms, std::size_t& established) {
     bench::receive_ready(ep, timeout_ms, buf, [&](std::size_t i, MutableBytes d) {
       auto& c = clients[i];
@@ -210,6 +211,10 @@ int run(const Endpoint& hub, const PublicKey& hub_key, std::size_t n, std::uint6
       if (!c.done && c.client->session(0).established()) {
         c.done = true;
         ++established;
+        // What the client owes the hub now, as tund sends it: the new
+        // session's confirmation (until then the hub holds it pending).
+        while (const auto tx = c.client->session(0).poll_transmit(reply, now()))
+          ::sendto(c.fd, reply.data(), tx->len, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
       }
     });
   };

@@ -262,7 +262,8 @@ ReceiveResult ClientSession::on_response(Bytes msg, PathId path, Time now) {
     p->stats.rtt = now - initiation_sent_;
     p->stats.rttvar = *p->stats.rtt / 2;
   }
-  if (answer.flags & wire::response_payload::kFlagNewSession) {
+  const bool new_session = answer.flags & wire::response_payload::kFlagNewSession;
+  if (new_session) {
     // The hub holds no stream of ours (it restarted, or this is our first
     // handshake): its data sequence starts again and it holds nothing we
     // sent, so our receive and resend state for any old stream goes.
@@ -289,9 +290,11 @@ ReceiveResult ClientSession::on_response(Bytes msg, PathId path, Time now) {
   on_authenticated_receive();
   earliest_expiry_ = std::min(earliest_expiry_, now + limits::kRejectAfterTime);
   // Confirm the new keys to the hub at once, unless staged data will do it,
-  // or the session is idle: then the next keepalive does (well before the
-  // old keys expire), and a rekey costs an idle phone one packet, not two.
-  if (!channel_.has_staged() && !idle(now)) queue_control(ControlFrame{}, active_path_);
+  // or the session is idle and this a rekey: then the next keepalive does
+  // (well before the old keys expire), and a rekey costs an idle phone one
+  // packet, not two. A new session is confirmed at once, idle or not: until
+  // then the hub holds it pending (it may be a replay), for a short while.
+  if (!channel_.has_staged() && (new_session || !idle(now))) queue_control(ControlFrame{}, active_path_);
   return ReceiveResult::none();
 }
 

@@ -193,8 +193,10 @@ ReceiveResult Hub::on_initiation(MutableBytes msg, const Endpoint& from, Time no
     indices_.release(local);
     return dropped(DropReason::kLowOrderKey);
   }
-  if (new_session) {
-    client.pending = std::make_unique<HubSession>(*this, *id);  // an unconfirmed one before it goes
+  // A pending session of the same stream (the client retried, its response
+  // lost) carries on with what it staged; another one goes.
+  if (new_session && (!client.pending || client.pending->stream_.id() != init.session_id)) {
+    client.pending = std::make_unique<HubSession>(*this, *id);
     client.pending->stream_.restart(init.session_id);
   }
   HubSession& s = new_session ? *client.pending : *client.session;
@@ -401,8 +403,12 @@ SealResult Hub::seal_to_destination(const InnerPacket& inner, MutableBytes buf, 
 
 SealResult Hub::seal_to_client(std::optional<ClientId> id, MutableBytes buf, std::size_t inner_len, Time now,
                                crypto::SealJob* defer) {
-  if (!id || !clients_[*id].session) return SealResult::drop(DropReason::kNoSession);
-  HubSession& s = *clients_[*id].session;
+  // No live session: a pending one stages (its keys are not confirmed, so
+  // nothing is sent until the client's first packet under them).
+  HubSession* live = id ? clients_[*id].session.get() : nullptr;
+  if (id && !live) live = clients_[*id].pending.get();
+  if (!live) return SealResult::drop(DropReason::kNoSession);
+  HubSession& s = *live;
   if (inner_len + t::kDataOverhead > buf.size()) return SealResult::drop(DropReason::kPacketTooBig);
   if (const std::size_t mtu = s.inner_mtu()) {
     if (inner_len > mtu && !outer_fragments_owed(Bytes(buf.data() + t::kDataOffset, inner_len), mtu))

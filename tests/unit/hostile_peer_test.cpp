@@ -167,14 +167,17 @@ TEST(Forgery, AReplayedInitiationAtAnotherMemberStartsNoSession) {
   EXPECT_EQ(s.hub->session_count(), 0u);
   EXPECT_EQ(s.hub->session(0), nullptr);
   EXPECT_TRUE(s.hub->take_session_changes().empty()) << "nothing to claim in etcd";
-  EXPECT_EQ(s.hub_send(make_inner(kServer, kClientVip, 1)).kind, SealResult::Kind::kDrop);
+  // What comes for the client waits (bounded) for its confirmation.
+  EXPECT_EQ(s.hub_send(make_inner(kServer, kClientVip, 1)).kind, SealResult::Kind::kStaged);
+  EXPECT_GT(s.hub->staged_bytes(), 0u);
   // B alone (the client keeps talking to A): nothing to send, and the
-  // pending state is forgotten.
+  // pending state is forgotten with what it staged.
   const Time later = s.now + limits::kPendingSessionLifetime + 1s;
   s.hub->on_timer(later);
   std::vector<std::uint8_t> out(Sim::kBuf);
   EXPECT_FALSE(s.hub->poll_transmit(out, later)) << "B sends nothing but the response (to the attacker)";
   EXPECT_EQ(s.hub->session_count(), 0u);
+  EXPECT_EQ(s.hub->staged_bytes(), 0u);
   EXPECT_TRUE(s.hub->take_session_changes().empty());
   // Member A's session is untouched (it never saw the replay).
   s.hub = std::move(member_a);
