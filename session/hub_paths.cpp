@@ -138,7 +138,8 @@ bool Hub::copy_allowed(HubSession& s, std::size_t inner_len, Time now) {
       drops_.count(DropReason::kUnvalidatedStandby);
     return false;
   }
-  if (now - s.copy_window_ >= std::chrono::seconds(1)) {
+  // (Time::min() first: subtracting it would overflow.)
+  if (s.copy_window_ == Time::min() || now - s.copy_window_ >= std::chrono::seconds(1)) {
     s.copy_window_ = now;
     s.copy_window_bytes_ = 0;
   }
