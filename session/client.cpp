@@ -161,10 +161,7 @@ std::optional<ClientTransmit> ClientSession::seal_data(MutableBytes out, std::si
   const auto len = channel_.seal_data(out, inner_len, seq, now, defer);
   if (!len) return std::nullopt;
   on_sent(now, true, true);
-  // Only an IPv6 packet owed its 1280 bytes is sealed beyond the path (or a
-  // resend from before the path shrank, which the path would drop with DF).
-  const std::size_t mtu = inner_mtu();
-  return ClientTransmit{*len, active_path_, mtu && inner_len > mtu};
+  return ClientTransmit{*len, active_path_, beyond_path(inner_len, inner_mtu())};
 }
 
 std::optional<ClientTransmit> ClientSession::poll_transmit(MutableBytes out, Time now) {

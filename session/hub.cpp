@@ -425,7 +425,7 @@ SealResult Hub::seal_to_client(std::optional<ClientId> id, MutableBytes buf, std
     if (auto n = seal_data(s, buf, inner_len, seq, defer, now)) {
       SealResult r = SealResult::send(*n);
       r.to = s.data_endpoint();
-      r.fragment = s.inner_mtu() && inner_len > s.inner_mtu();  // owed (above)
+      r.fragment = beyond_path(inner_len, s.inner_mtu());  // owed (above)
       pending_copy_ = {};
       if (named && s.validated_ && copy_allowed(s, inner_len, now)) {
         pending_copy_ = {*id, seq};
@@ -507,9 +507,7 @@ std::optional<HubTransmit> Hub::poll_transmit(MutableBytes out, Time now) {
       continue;
     }
     if (!len) continue;
-    // Beyond the path only when owed (an IPv6 packet up to 1280), or kept
-    // from before the path shrank (DF would lose it there).
-    return HubTransmit{*len, to, s->inner_mtu() && inner > s->inner_mtu()};
+    return HubTransmit{*len, to, beyond_path(inner, s->inner_mtu())};
   }
   return std::nullopt;
 }

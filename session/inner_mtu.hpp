@@ -62,6 +62,12 @@ inline bool outer_fragments_owed(Bytes packet, std::size_t inner_mtu) {
          (packet[0] >> 4) == 6;
 }
 
+// Whether a sealed packet of `inner_len` bytes is beyond what the path
+// carries (`inner_mtu`, 0: no limit known), so its datagram needs outer
+// fragments (SealResult::fragment): only one owed (above), or one kept from
+// before the path shrank, which DF would lose there.
+inline bool beyond_path(std::size_t inner_len, std::size_t inner_mtu) { return inner_mtu && inner_len > inner_mtu; }
+
 // ICMP errors into the TUN at most limits::kTooBigPerSecond (burst
 // kTooBigBurst), as a router limits them: an application blasting oversized
 // datagrams gets some answers, not one per packet.
