@@ -60,12 +60,15 @@ std::uint64_t handler_exceptions() { return g_handler_exceptions.load(std::memor
 void note_handler_exception() { g_handler_exceptions.fetch_add(1, std::memory_order_relaxed); }
 
 int run_daemon(const std::function<std::shared_ptr<void>(asio::io_context& io)>& make,
-               const std::function<void()>& reload) {
+               const std::function<void()>& reload, const std::function<void()>& stopping) {
   asio::io_context io(1);
   asio::signal_set hup(io, SIGHUP);
   asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&io](boost::system::error_code ec, int sig) {
-    if (!ec) log::notice(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ", shutting down");
+  signals.async_wait([&io, &stopping](boost::system::error_code ec, int sig) {
+    if (!ec) {
+      log::notice(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ", shutting down");
+      stopping();
+    }
     io.stop();
   });
   std::function<void()> wait_hup = [&] {

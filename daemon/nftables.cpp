@@ -31,12 +31,12 @@ std::string Nftables::run(const std::string& commands) {
 }
 
 std::string Nftables::install_table(const std::string& family, const std::string& name,
-                                    const std::string& body) {
+                                    const std::string& body, bool owned) {
   const std::string id = family + " " + name;
   // "add" then "delete" makes the delete safe when the table does not exist;
   // the whole buffer is one transaction.
   auto err = run("add table " + id + "\ndelete table " + id + "\ntable " + id + " {\n" + body + "}\n");
-  if (err.empty()) {
+  if (err.empty() && owned) {
     bool known = false;
     for (const auto& t : tables_) known = known || t == id;
     if (!known) tables_.push_back(id);

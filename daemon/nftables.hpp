@@ -19,9 +19,12 @@ class Nftables {
 
   // Runs nft commands atomically. Returns the error text, empty on success.
   std::string run(const std::string& commands);
-  // Creates `family name` from `body` (replacing any old copy) and remembers
-  // to delete it in remove_all().
-  std::string install_table(const std::string& family, const std::string& name, const std::string& body);
+  // Creates `family name` from `body` (replacing any old copy in the same
+  // transaction: no moment without it) and, when `owned`, remembers to delete
+  // it in remove_all(). A table that must outlive the daemon (a kill switch,
+  // which fails closed) is not owned: its owner deletes it by name.
+  std::string install_table(const std::string& family, const std::string& name, const std::string& body,
+                            bool owned = true);
   void remove_all();
   // Deletes `family name` if it exists (left by a crashed daemon). True when it did.
   bool delete_table_if_present(const std::string& family, const std::string& name);

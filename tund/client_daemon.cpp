@@ -83,6 +83,7 @@ ClientDaemon::ClientDaemon(asio::io_context& io, ClientSettings settings)
 }
 
 ClientDaemon::~ClientDaemon() {
+  release_kill_switch();
   nft_.remove_all();
   netlink_.remove_all();
 }

@@ -68,6 +68,9 @@ class ClientDaemon {
   // touching live sessions; what only a restart can change is named in the log.
   void reload(ClientSettings fresh);
   void reload_failed();
+  // An explicit stop (SIGTERM, SIGINT): the one exit that lifts the kill
+  // switch. A crash, a failed start or anything else leaves it up.
+  void stopping() { explicit_stop_ = true; }
 
  private:
   struct HubState {
@@ -139,6 +142,7 @@ class ClientDaemon {
   std::string render_metrics() const;
   void install_gateway();
   void install_leak_guard();
+  void release_kill_switch();
   void install_full_tunnel(std::uint32_t vip, std::vector<std::string>& errors);
   void install_full_tunnel6(std::vector<std::string>& errors);
   nlohmann::json data_path_json() const;
@@ -150,6 +154,7 @@ class ClientDaemon {
   std::unique_ptr<session::Client> client_;
   std::unique_ptr<daemon::TunDevice> tun_;
   daemon::NetlinkConfig netlink_;
+  bool explicit_stop_ = false;
   daemon::Nftables nft_;
   bool full_tunnel_rules_ = false;
   bool full_tunnel_rules6_ = false;

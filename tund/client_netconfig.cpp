@@ -110,10 +110,24 @@ void ClientDaemon::install_leak_guard() {
   const std::string rules = "  chain output {\n    type filter hook output priority 0; policy accept;\n" + out +
                             "  }\n  chain forward {\n    type filter hook forward priority 0; policy accept;\n" + fwd +
                             "  }\n";
-  if (auto e = nft_.install_table("inet", client::guard_table_name(tun_->name()), rules); !e.empty())
+  // The kill switch fails closed: not owned, so neither a crash nor a failed
+  // start removes it (release_kill_switch, `tund down`). The IPv6 leak guard
+  // alone goes with the daemon.
+  if (auto e = nft_.install_table("inet", client::guard_table_name(tun_->name()), rules, !settings_.kill_switch); !e.empty())
     throw std::runtime_error("nftables: " + e);
   log::notice(std::string(settings_.kill_switch ? "kill switch on" : "IPv6 leak guard on") + ": nothing leaves outside " +
               tun_->name() + (settings_.kill_switch ? " but the tunnel to " + hubs : " over IPv6"));
+}
+
+void ClientDaemon::release_kill_switch() {
+  if (!settings_.kill_switch) return;
+  const auto table = client::guard_table_name(tun_->name());
+  if (explicit_stop_) {
+    nft_.delete_table_if_present("inet", table);
+    log::notice("kill switch off: stopped");
+  } else {
+    log::warning("kill switch kept: nothing leaves outside " + tun_->name() + " until tund starts again or `tund down` lifts it");
+  }
 }
 
 // Gateway mode: one inet table for both families. The LAN's IPv6 is

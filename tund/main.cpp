@@ -5,6 +5,8 @@
 //   tund status -c client.toml [--json]
 //   tund switch IFNAME|auto -c client.toml
 //   tund cleanup NAME | -c client.toml   remove what a crashed daemon left behind
+//                                        but its kill switch (it fails closed)
+//   tund down NAME | -c client.toml      the same and lift the kill switch
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,7 +34,8 @@ int usage() {
                "       tund run -c client.toml [-v]\n"
                "       tund status -c client.toml [--json]\n"
                "       tund switch IFNAME|auto -c client.toml\n"
-               "       tund cleanup NAME | -c client.toml\n";
+               "       tund cleanup NAME | -c client.toml\n"
+               "       tund down NAME | -c client.toml\n";
   return cli::kUsage;
 }
 
@@ -85,7 +88,10 @@ int cmd_switch(const cli::Args& args) {
   return cli::kOk;
 }
 
-// `tund cleanup NAME` (the unit's ExecStopPost) or `tund cleanup -c FILE`.
+// `tund cleanup NAME` (the unit's ExecStopPost) or `tund cleanup -c FILE`;
+// `tund down` also lifts the kill switch, which cleanup keeps: after a crash
+// (or once systemd gives up restarting) nothing leaves outside the tunnel
+// until someone says so.
 int cmd_cleanup(const cli::Args& args) {
   const auto path = cli::config_path(args);
   if (path.empty()) return usage();
@@ -104,8 +110,14 @@ int cmd_cleanup(const cli::Args& args) {
   main_first.suppress_prefixlen = 0;
   while (netlink.delete_rule(main_first)) ++rules;
   if (rules) std::cout << "removed " << rules << " routing rule(s) of the full tunnel\n";
-  return cli::cleanup("tund", s.control_socket, s.tun_name,
-                      {{"inet", client::client_table_name(s.tun_name)}, {"inet", client::guard_table_name(s.tun_name)}});
+  std::vector<std::pair<std::string, std::string>> tables{{"inet", client::client_table_name(s.tun_name)}};
+  const bool keep_guard = s.kill_switch && args.command == "cleanup";
+  if (!keep_guard) tables.emplace_back("inet", client::guard_table_name(s.tun_name));
+  const int rc = cli::cleanup("tund", s.control_socket, s.tun_name, tables);
+  if (rc == cli::kOk && keep_guard)
+    std::cout << "kept the kill switch (nftables table inet " << client::guard_table_name(s.tun_name)
+              << "): nothing leaves outside the tunnel until tund runs again or `tund down` lifts it\n";
+  return rc;
 }
 
 int print_status(const std::string& json_text, bool as_json) {
@@ -171,7 +183,7 @@ int main(int argc, char** argv) {
   if (args->command == "genkey" && args->count == 0) return cmd_genkey();
   if (args->command == "pubkey" && args->count == 0) return cmd_pubkey();
   if (args->command == "switch") return cmd_switch(*args);
-  if (args->command == "cleanup") return cmd_cleanup(*args);
+  if (args->command == "cleanup" || args->command == "down") return cmd_cleanup(*args);
   if ((args->command != "run" && args->command != "status") || args->config.empty() || !args->positional.empty())
     return usage();
   return cli::run_or_status<client::ClientDaemon>(*args, "tund", client::load_client_config, print_status);

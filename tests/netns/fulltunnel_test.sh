@@ -61,7 +61,29 @@ nsx cli ping -6 -c 1 -W 1 -I wlan0 ff02::1 >/dev/null 2>&1
 v6=$(nsx cli nft list table inet tund_tun0_guard | grep 'no IPv6' | head -1 | sed -n 's/.*packets \([0-9]*\).*/\1/p')
 check "IPv6 leaving wlan0 is dropped ($v6 packets)" test "${v6:-0}" -gt 0
 
+# The kill switch fails closed: a crash, and the cleanup systemd runs after
+# it, keep it; only an explicit stop or `tund down` lifts it.
+spied() { nsx inet nft list table ip spy | sed -n 's/.*counter packets \([0-9]*\).*/\1/p'; }
+guard_up() { nsx cli nft list table inet tund_tun0_guard >/dev/null 2>&1; }
+blocked_since() { guard_up && [ "$(spied)" = "$1" ]; }
+kill -9 "$PID_cli"; wait "$PID_cli" 2>/dev/null
+before=$(spied)
+nsx cli ping -q -c 3 -i 0.2 -W 1 10.4.0.2 >/dev/null 2>&1
+check "after kill -9 the kill switch stays: no plaintext toward srv ($(( $(spied) - before )) seen)" blocked_since "$before"
+nsx cli "$BIN/tund" cleanup -c "$LAB_DIR/cli.toml" > "$LAB_DIR/cleanup.out" 2>&1
+nsx cli ping -q -c 3 -i 0.2 -W 1 10.4.0.2 >/dev/null 2>&1
+check "the cleanup after a crash says it keeps the kill switch" grep -q 'kept the kill switch' "$LAB_DIR/cleanup.out"
+check "and keeps it: no plaintext toward srv ($(( $(spied) - before )) seen)" blocked_since "$before"
+lab_start cli cli "$BIN/tund" run -c "$LAB_DIR/cli.toml"
+check "the client starts again under the kept kill switch and connects" wait_for 10 nsx cli "$BIN/tund" status -c "$LAB_DIR/cli.toml"
+check "srv is reached through the tunnel again" nsx cli ping -q -c 2 -i 0.2 -W 2 10.4.0.2
+kill -9 "$PID_cli"; wait "$PID_cli" 2>/dev/null
+nsx cli "$BIN/tund" down -c "$LAB_DIR/cli.toml" > "$LAB_DIR/down.out" 2>&1
+check "tund down lifts the kill switch after a crash" test "$(guard_up && echo up || echo gone)" = gone
+lab_start cli cli "$BIN/tund" run -c "$LAB_DIR/cli.toml"
+wait_for 10 nsx cli "$BIN/tund" status -c "$LAB_DIR/cli.toml"
+
 kill "$PID_cli"; wait "$PID_cli" 2>/dev/null
-check "rules, table and guard go with the client" bash -c \
+check "an explicit stop (SIGTERM): rules, table and guard go with the client" bash -c \
   "! ip netns exec $(ns cli) ip rule show | grep -q 29813 && ! ip netns exec $(ns cli) nft list table inet tund_tun0_guard >/dev/null 2>&1"
 summary
