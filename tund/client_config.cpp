@@ -18,7 +18,7 @@ std::string guard_table_name(const std::string& tun) { return client_table_name(
 
 ClientSettings load_client_config(const std::string& path) {
   const auto root = parse_file(path);
-  check_keys(root, {"private_key_file", "private_key", "control_socket", "fwmark", "tun", "hub", "uplinks", "handover", "performance", "metrics_listen", "gateway", "kill_switch", "kill_switch_allow"}, "the top level");
+  check_keys(root, {"private_key_file", "private_key", "control_socket", "fwmark", "tun", "hub", "uplinks", "handover", "performance", "metrics_listen", "gateway", "kill_switch", "kill_switch_allow", "ipv6_outside"}, "the top level");
   ClientSettings s;
   s.config_path = path;
   // The key in its own file (as `tund genkey` writes it), or inline (as
@@ -71,6 +71,7 @@ ClientSettings load_client_config(const std::string& path) {
     if (!ks->is_boolean()) fail(*ks, "kill_switch must be true or false");
     s.kill_switch = ks->as_boolean();
   }
+  if (auto v = get_optional_bool(root, "ipv6_outside")) s.ipv6_outside = *v;
   if (const auto* allow = find(root, "kill_switch_allow")) {
     for (const auto& a : get_string_array(root, "kill_switch_allow")) {
       const auto p = parse_prefix(a, false);
@@ -126,6 +127,7 @@ ClientSettings load_client_config(const std::string& path) {
     if (const auto* routes = find(h, "routes")) {
       for (const auto& r : get_string_array(h, "routes")) {
         if (const auto p = parse_prefix(r, false)) {
+          if (p->len == 0) hub.ipv4_default = true;
           hub.routes.push_back(*p);
         } else if (const auto p6 = parse_prefix6(r, false)) {
           // "::/0" also keeps IPv6 from leaking outside the tunnel (the leak guard).

@@ -39,6 +39,7 @@ struct HubSettings {
   unsigned persistent_keepalive_s = 0;
   std::uint8_t min_vip_prefix = limits::kDefaultMinVipPrefix;
   bool ipv6_default = false;  // routes has "::/0": IPv6 goes through the tunnel, none may leave outside it
+  bool ipv4_default = false;  // routes has "0.0.0.0/0": a full tunnel, which IPv6 must not bypass
 };
 
 // Gateway mode: hosts on these LAN prefixes route through this client; their
@@ -69,6 +70,11 @@ struct ClientSettings {
   // daemon's own (marked) packets to its hubs, DHCP, and these ranges.
   bool kill_switch = false;
   std::vector<config::Prefix> kill_switch_allow;
+  // A full IPv4 tunnel with no "::/0" drops IPv6 outside the TUN (a host
+  // whose network has IPv6 would otherwise send half its traffic around the
+  // tunnel unnoticed) unless this says IPv6 may go outside. The kill switch
+  // blocks it regardless.
+  bool ipv6_outside = false;
 };
 
 // The nftables table (family inet) of the kill switch and the IPv6 leak guard.

@@ -71,13 +71,14 @@ void ClientDaemon::install_full_tunnel6(std::vector<std::string>& errors) {
 
 // The kill switch and the IPv6 leak guard: an inet table dropping what would
 // leave outside the TUN. With kill_switch, every IPv4 packet but the daemon's
-// marked UDP to its hubs, DHCP and kill_switch_allow; with a "::/0" route (or
-// kill_switch), every IPv6 packet but neighbour discovery. A route an attacker
+// marked UDP to its hubs, DHCP and kill_switch_allow; with a "::/0" route, a
+// full IPv4 tunnel (unless ipv6_outside) or kill_switch, every IPv6 packet
+// but neighbour discovery. A route an attacker
 // injects (a rogue DHCP server's, TunnelVision) cannot get around it: the
 // filter looks at the packet, not at the routing table.
 void ClientDaemon::install_leak_guard() {
   bool v6 = settings_.kill_switch;
-  for (const auto& h : settings_.hubs) v6 = v6 || h.ipv6_default;
+  for (const auto& h : settings_.hubs) v6 = v6 || h.ipv6_default || (h.ipv4_default && !settings_.ipv6_outside);
   if (!settings_.kill_switch && !v6) return;
   const std::string tun = "\"" + tun_->name() + "\"";
   std::string hubs, ports, allow;

@@ -86,4 +86,22 @@ wait_for 10 nsx cli "$BIN/tund" status -c "$LAB_DIR/cli.toml"
 kill "$PID_cli"; wait "$PID_cli" 2>/dev/null
 check "an explicit stop (SIGTERM): rules, table and guard go with the client" bash -c \
   "! ip netns exec $(ns cli) ip rule show | grep -q 29813 && ! ip netns exec $(ns cli) nft list table inet tund_tun0_guard >/dev/null 2>&1"
+
+# A full IPv4 tunnel without the kill switch and without "::/0" still keeps
+# IPv6 from going around it, unless ipv6_outside says it may.
+v6_dropped() {
+  nsx cli ping -6 -c 1 -W 1 -I wlan0 ff02::1 >/dev/null 2>&1
+  [ "$(nsx cli nft list table inet tund_tun0_guard 2>/dev/null | grep 'no IPv6' | head -1 | sed -n 's/.*packets \([0-9]*\).*/\1/p')" -gt 0 ] 2>/dev/null
+}
+for outside in false true; do
+  lab_phone_toml "ipv6_outside = $outside" '["0.0.0.0/0"]' > "$LAB_DIR/cli.toml"
+  lab_start cli cli "$BIN/tund" run -c "$LAB_DIR/cli.toml"
+  wait_for 10 nsx cli "$BIN/tund" status -c "$LAB_DIR/cli.toml"
+  if [ $outside = false ]; then
+    check "full IPv4 tunnel: IPv6 leaving wlan0 is dropped" v6_dropped
+  else
+    check "full IPv4 tunnel with ipv6_outside = true: IPv6 may leave (no guard)" test "$(guard_up && echo up || echo none)" = none
+  fi
+  kill "$PID_cli"; wait "$PID_cli" 2>/dev/null
+done
 summary

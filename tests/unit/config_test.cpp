@@ -101,6 +101,19 @@ TEST_F(ConfigFiles, ValidClientConfigLoads) {
   ASSERT_EQ(s.hubs.size(), 1u);
   EXPECT_EQ(s.hubs[0].endpoint.to_string(), "10.3.0.2:51900");
   EXPECT_EQ(s.hubs[0].routes[0].to_string(), "10.4.0.0/24");
+  EXPECT_FALSE(s.hubs[0].ipv4_default);
+}
+
+TEST_F(ConfigFiles, AFullIpv4TunnelKnowsItAndIpv6OutsideIsABoolean) {
+  const std::string hub = "[[hub]]\nname = \"a\"\nendpoint = \"10.3.0.2:51900\"\npublic_key = \"" + pub_ + "\"\n";
+  const auto s = client::load_client_config(
+      write("full.toml", "private_key_file = \"k.key\"\nipv6_outside = true\n" + hub + "routes = [\"0.0.0.0/0\"]\n"));
+  ASSERT_EQ(s.hubs.size(), 1u);
+  EXPECT_TRUE(s.hubs[0].ipv4_default);
+  EXPECT_FALSE(s.hubs[0].ipv6_default);
+  EXPECT_TRUE(s.ipv6_outside);
+  const auto err = client_error("private_key_file = \"k.key\"\nipv6_outside = \"yes\"\n" + hub);
+  EXPECT_NE(err.find("c.toml:2:16: 'ipv6_outside' must be true or false"), std::string::npos) << err;
 }
 
 // Found by fuzz/config.cpp: invalid UTF-8 inside a literal string made
