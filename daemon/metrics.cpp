@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <system_error>
 
 namespace tund::daemon {
 
@@ -24,6 +25,16 @@ std::string escape(const std::string& v) {
   }
   return out;
 }
+
+asio::ip::tcp::endpoint tcp_endpoint(const Endpoint& e) {
+  if (e.family == 6) return {asio::ip::address_v6(e.addr), e.port};
+  asio::ip::address_v4::bytes_type b;
+  std::copy(e.addr.begin(), e.addr.begin() + b.size(), b.begin());
+  return {asio::ip::address_v4(b), e.port};
+}
+
+// The path of a request target: "/metrics?x=1" is "/metrics".
+std::string path_of(const std::string& target) { return target.substr(0, target.find('?')); }
 
 struct Connection : std::enable_shared_from_this<Connection> {
   Connection(asio::ip::tcp::socket s, asio::io_context& io) : socket(std::move(s)), timer(io) {}
@@ -57,13 +68,18 @@ void MetricsText::sample(const std::string& name, Labels labels, double value) {
   out_ += buf;
 }
 
+void MetricsText::build_info(const std::string& name) {
+  family(name, "gauge", "1, labelled with the daemon's version.");
+  sample(name, {{"version", TUND_VERSION}}, 1);
+}
+
 MetricsServer::MetricsServer(asio::io_context& io, const Endpoint& listen, Render render)
     : io_(io), render_(std::move(render)), acceptor_(io) {
-  asio::ip::address_v4::bytes_type b;
-  std::copy(listen.addr.begin(), listen.addr.begin() + 4, b.begin());
-  const asio::ip::tcp::endpoint ep(asio::ip::address_v4(b), listen.port);
+  if (!listen.valid()) throw std::system_error(std::make_error_code(std::errc::invalid_argument), "metrics_listen");
+  const auto ep = tcp_endpoint(listen);
   acceptor_.open(ep.protocol());
   acceptor_.set_option(asio::socket_base::reuse_address(true));
+  if (ep.address().is_v6()) acceptor_.set_option(asio::ip::v6_only(true));
   acceptor_.bind(ep);
   acceptor_.listen();
   accept();
@@ -107,7 +123,7 @@ void MetricsServer::accept() {
         std::string status = "200 OK", body;
         if (method != "GET") {
           status = "405 Method Not Allowed";
-        } else if (target != "/metrics") {
+        } else if (path_of(target) != "/metrics") {
           status = "404 Not Found";
         } else {
           body = render_();

@@ -116,6 +116,7 @@ std::string HubDaemon::render_metrics() const {
   daemon::MetricsText m;
   m.family("tund_hub_up", "gauge", "1 while the daemon runs.");
   m.sample("tund_hub_up", 1);
+  m.build_info("tund_hub_build_info");
   m.family("tund_hub_sessions", "gauge", "Clients with a live session.");
   m.sample("tund_hub_sessions", static_cast<double>(hub_->session_count()));
   m.family("tund_hub_clients", "gauge", "Configured clients.");
@@ -129,11 +130,13 @@ std::string HubDaemon::render_metrics() const {
     const auto id = hub_->find_client(c.public_key);
     if (const auto* s = id ? hub_->session(*id) : nullptr) rows.push_back({&c, s});
   }
-  m.family("tund_hub_session_info", "gauge", "One per live session: the client's endpoint, VIP and cipher.");
+  // No endpoint label: it moves with every handover or NAT rebinding, and
+  // each move would start a new series (daemon/metrics.hpp); the status
+  // JSON has it.
+  m.family("tund_hub_session_info", "gauge", "One per live session: the client's VIP and cipher.");
   for (const auto& r : rows)
     m.sample("tund_hub_session_info",
              {{"client", r.c->name},
-              {"endpoint", r.s->endpoint().to_string()},
               {"vip", config::ipv4_to_string(r.c->vip)},
               {"cipher", crypto::to_string(r.s->suite())}},
              1);

@@ -128,12 +128,15 @@ class ClientDaemon {
   // so the handshake goes to the new member.
   void follow_cluster(std::size_t slot, Time now);
   // An inner packet too big for the active path: ICMP back to its sender.
-  // The first hub's paths on one uplink, as the policy last judged them.
+  // A hub's paths on one uplink, as the policy last judged them.
   struct PathView {
     const session::UplinkCandidate* candidate;
     const session::UplinkVerdict* verdict;
   };
-  std::vector<PathView> paths_of(int ifindex) const;
+  std::vector<PathView> paths_of(std::size_t slot, int ifindex) const;
+  // A session's state as the status JSON and the metrics name it: one of these.
+  static constexpr const char* kStateNames[] = {"connected", "connecting", "idle"};
+  static const char* state_name(const session::ClientSession& s);
   nlohmann::json mtu_json(session::PathId path) const;
   static std::string vip6_text(const crypto::VipAssignment& a);
   static std::string vip_text(const crypto::VipAssignment& a);  // "10.77.0.2, fd77::2"

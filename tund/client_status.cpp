@@ -55,13 +55,17 @@ nlohmann::json ClientDaemon::mtu_json(session::PathId path) const {
           {"probes_sent", m->probes_sent()}};
 }
 
-std::vector<ClientDaemon::PathView> ClientDaemon::paths_of(int ifindex) const {
+std::vector<ClientDaemon::PathView> ClientDaemon::paths_of(std::size_t slot, int ifindex) const {
   std::vector<PathView> out;
-  const auto& st = hub_state_[0];
+  const auto& st = hub_state_[slot];
   const auto& verdicts = st.selector.last().verdicts;
   for (std::size_t i = 0; i < st.candidates.size() && i < verdicts.size(); ++i)
     if (path_ifindex(st.candidates[i].id) == ifindex) out.push_back({&st.candidates[i], &verdicts[i]});
   return out;
+}
+
+const char* ClientDaemon::state_name(const session::ClientSession& s) {
+  return kStateNames[s.established() ? 0 : s.state() == session::ClientSession::State::kIdle ? 2 : 1];
 }
 
 std::string ClientDaemon::status_line() const {
@@ -99,7 +103,7 @@ std::string ClientDaemon::status_json() const {
                     {"endpoint", h.endpoints[st.member()].to_string()},  // a cluster's: the member now
                     {"member_moves", st.member_moves},
                     {"public_key", crypto::key_to_base64(h.public_key)},
-                    {"state", s.established() ? "connected" : s.state() == session::ClientSession::State::kIdle ? "idle" : "connecting"},
+                    {"state", state_name(s)},
                     {"vip", s.vip().vip ? config::ipv4_to_string(s.vip().vip) : ""},
                     {"vip6", vip6_text(s.vip())},
                     {"uplink", uplink_name(s.active_path())},
@@ -119,7 +123,7 @@ std::string ClientDaemon::status_json() const {
     json addresses = json::array();
     for (const auto& a : u.addresses) addresses.push_back(a);
     json paths = json::array();
-    const auto views = paths_of(u.ifindex);
+    const auto views = paths_of(0, u.ifindex);
     for (const auto& v : views) {
       const auto* st = client_->session(0).path_stats(v.candidate->id);
       const Endpoint* to = remote(0, v.candidate->id);
@@ -212,18 +216,25 @@ std::string ClientDaemon::render_metrics() const {
   daemon::MetricsText m;
   m.family("tund_up", "gauge", "1 while the daemon runs.");
   m.sample("tund_up", 1);
-  m.family("tund_session_info", "gauge", "One per hub session: its endpoint, uplink, VIP, cipher and state.");
+  m.build_info("tund_build_info");
+  // Labels that never move (daemon/metrics.hpp): the state and the uplink
+  // are values below, so a handover or a reconnection makes no new series.
+  m.family("tund_session_info", "gauge", "One per hub session that had a handshake: its VIP and cipher.");
   for (std::size_t i = 0; i < client_->session_count(); ++i) {
     const auto& s = client_->session(i);
+    if (!s.last_handshake()) continue;  // no VIP or cipher yet: no half-empty series
     m.sample("tund_session_info",
              {{"hub", settings_.hubs[i].name},
-              {"endpoint", settings_.hubs[i].endpoints[hub_state_[i].member()].to_string()},
-              {"uplink", uplink_name(s.active_path())},
               {"vip", s.vip().vip ? config::ipv4_to_string(s.vip().vip) : ""},
-              {"cipher", crypto::to_string(s.suite())},
-              {"state", s.established() ? "connected" : "connecting"}},
+              {"cipher", crypto::to_string(s.suite())}},
              1);
   }
+  m.family("tund_session_state", "gauge",
+           "Each hub session's state, one series per state (connected, connecting, idle): 1 for the current one.");
+  for (std::size_t i = 0; i < client_->session_count(); ++i)
+    for (const char* state : kStateNames)
+      m.sample("tund_session_state", {{"hub", settings_.hubs[i].name}, {"state", state}},
+               std::strcmp(state, state_name(client_->session(i))) == 0 ? 1 : 0);
   const auto per_session = [&](const char* name, const char* type, const char* help, auto value) {
     m.family(name, type, help);
     for (std::size_t i = 0; i < client_->session_count(); ++i)
@@ -256,18 +267,24 @@ std::string ClientDaemon::render_metrics() const {
               [](const session::ClientSession& s) { return s.handover_stats().gray_verdicts; });
   per_session("tund_redundant_bytes_total", "counter", "Bytes of redundant copies ([uplinks] redundant) sent on a standby.",
               [](const session::ClientSession& s) { return s.handover_stats().redundant_bytes; });
-  m.family("tund_uplink_info", "gauge", "One per interface in the uplink table, with its role for the first hub.");
-  for (const auto& u : monitor_->table()) {
-    std::string role = "unusable";
-    for (const auto& v : paths_of(u.ifindex))
-      if (v.verdict->role == session::UplinkRole::kActive || (v.verdict->role == session::UplinkRole::kStandby && role == "unusable"))
-        role = session::to_string(v.verdict->role);
-    m.sample("tund_uplink_info", {{"uplink", u.name}, {"kind", netmon::to_string(u.kind)}, {"role", role}}, 1);
-  }
+  m.family("tund_uplink_info", "gauge", "One per interface in the uplink table, with its kind.");
+  for (const auto& u : monitor_->table())
+    m.sample("tund_uplink_info", {{"uplink", u.name}, {"kind", netmon::to_string(u.kind)}}, 1);
+  m.family("tund_uplink_role", "gauge",
+           "Each uplink's role for each hub, one series per role (active, standby, unusable): 1 for the one it has "
+           "(its best path's).");
+  for (std::size_t i = 0; i < client_->session_count(); ++i)
+    for (const auto& u : monitor_->table()) {
+      auto role = session::UplinkRole::kUnusable;  // the best of its paths' (roles are ordered)
+      for (const auto& v : paths_of(i, u.ifindex)) role = std::min(role, v.verdict->role);
+      for (const auto r : {session::UplinkRole::kActive, session::UplinkRole::kStandby, session::UplinkRole::kUnusable})
+        m.sample("tund_uplink_role", {{"hub", settings_.hubs[i].name}, {"uplink", u.name}, {"role", session::to_string(r)}},
+                 r == role ? 1 : 0);
+    }
   const auto per_path = [&](const char* name, const char* type, const char* help, auto value) {
     m.family(name, type, help);
     for (const auto& u : monitor_->table())
-      for (const auto& v : paths_of(u.ifindex))
+      for (const auto& v : paths_of(0, u.ifindex))
         if (const auto* st = client_->session(0).path_stats(v.candidate->id))
           if (const auto x = value(*st))
             m.sample(name, {{"uplink", u.name}, {"family", v.candidate->family == 6 ? "ipv6" : "ipv4"}}, *x);
