@@ -22,6 +22,11 @@ bool glob_match(const std::vector<std::string>& globs, const std::string& name) 
   return false;
 }
 
+bool uplink_metered(const UplinkPolicyConfig& c, const std::string& name, std::optional<bool> system_metered) {
+  if (system_metered && !c.metered_configured) return *system_metered;
+  return glob_match(c.metered, name);
+}
+
 namespace {
 std::size_t priority(const UplinkPolicyConfig& c, const std::string& name) {
   for (std::size_t i = 0; i < c.prefer.size(); ++i)
@@ -71,8 +76,9 @@ UplinkChoice choose_uplink(const UplinkPolicyConfig& c, const std::vector<Uplink
       if (v.reason.empty()) healthy.push_back(i);
     }
   }
+  auto metered = [&](std::size_t i) { return uplink_metered(c, cands[i].name, cands[i].system_metered); };
   auto rank = [&](std::size_t i) {
-    return std::make_tuple(glob_match(c.metered, cands[i].name), priority(c, cands[i].name), cands[i].name,
+    return std::make_tuple(metered(i), priority(c, cands[i].name), cands[i].name,
                            cands[i].family != 6);
   };
   auto better = [&](std::size_t a, std::size_t b) { return rank(a) < rank(b); };
@@ -139,7 +145,7 @@ UplinkChoice choose_uplink(const UplinkPolicyConfig& c, const std::vector<Uplink
   for (auto i : usable) {
     auto& v = out.verdicts[i];
     if (v.role != UplinkRole::kStandby || !v.reason.empty()) continue;
-    v.reason = glob_match(c.metered, cands[i].name) && pick && !glob_match(c.metered, cands[*pick].name)
+    v.reason = metered(i) && pick && !metered(*pick)
                    ? "metered: used only when nothing unmetered is healthy"
                    : "lower priority";
   }

@@ -29,6 +29,9 @@ struct UplinkPolicyConfig {
   std::vector<std::string> prefer{"eth*", "en*", "wlan*", "wl*", "wwan*", "lte*"};
   std::vector<std::string> avoid{"docker*", "br-*", "virbr*", "veth*"};
   std::vector<std::string> metered{"wwan*", "lte*"};
+  // The user wrote [uplinks] metered: the globs then override what the
+  // system says (uplink_metered).
+  bool metered_configured = false;
   Duration max_rtt = std::chrono::milliseconds(500);
   double max_loss = 0.2;
   Duration hold_down = std::chrono::milliseconds(2000);
@@ -55,6 +58,7 @@ struct UplinkCandidate {
   std::optional<double> loss;
   const char* gray = nullptr;  // failing gray by its data (path_health.hpp): unhealthy
   std::uint8_t family = 4;  // of the path: IPv6 wins a tie with IPv4 on one uplink
+  std::optional<bool> system_metered{};  // NetworkManager's verdict, when it has one
 };
 
 enum class UplinkRole : std::uint8_t { kActive, kStandby, kUnusable };
@@ -72,6 +76,11 @@ struct UplinkChoice {
 };
 
 bool glob_match(const std::vector<std::string>& globs, const std::string& name);
+
+// Whether an uplink costs money: the configured globs when the user wrote
+// them, else what the system knows (NetworkManager: a phone's hotspot on
+// wlan0 is metered, a fixed LTE router on eth1 is not), else the default globs.
+bool uplink_metered(const UplinkPolicyConfig& config, const std::string& name, std::optional<bool> system_metered);
 
 // healthy_since[id]: since when that uplink has been continuously healthy.
 UplinkChoice choose_uplink(const UplinkPolicyConfig& config, const std::vector<UplinkCandidate>& candidates,

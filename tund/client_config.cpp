@@ -41,7 +41,10 @@ ClientSettings load_client_config(const std::string& path) {
     s.redundant = read_redundant(*up, "redundant");
     if (find(*up, "prefer")) s.uplinks.prefer = get_string_array(*up, "prefer");
     if (find(*up, "avoid")) s.uplinks.avoid = get_string_array(*up, "avoid");
-    if (find(*up, "metered")) s.uplinks.metered = get_string_array(*up, "metered");
+    if (find(*up, "metered")) {
+      s.uplinks.metered = get_string_array(*up, "metered");
+      s.uplinks.metered_configured = true;
+    }
     if (auto v = get_optional_int(*up, "max_rtt_ms", 1, 60000)) s.uplinks.max_rtt = std::chrono::milliseconds(*v);
     if (auto v = get_optional_number(*up, "max_loss", 0.0, 1.0)) s.uplinks.max_loss = *v;
     if (auto v = get_optional_int(*up, "hold_down_ms", 0, 600000)) s.uplinks.hold_down = std::chrono::milliseconds(*v);

@@ -53,6 +53,12 @@ ClientDaemon::ClientDaemon(asio::io_context& io, ClientSettings settings)
   }
   push_routes();
 
+  system_metered_ = std::make_unique<netmon::SystemMetered>(io, [this] {
+    const Time t = daemon::now();
+    reconcile_sockets(t);
+    apply_policy(t, "metered state changed");
+    after_event(t);
+  });
   // The tunnel's own TUN devices are never uplinks.
   monitor_ = std::make_unique<netmon::LinkMonitor>(io, std::vector<std::string>{tun_->name(), "tun*"},
                                                    [this](const netmon::UplinkTable&) { on_table_change(daemon::now()); });

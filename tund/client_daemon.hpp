@@ -35,6 +35,7 @@
 #include "daemon/tun_io.hpp"
 #include "daemon/udp_socket.hpp"
 #include "netmon/link_monitor.hpp"
+#include "netmon/system_metered.hpp"
 #include "session/client.hpp"
 #include "session/inner_mtu.hpp"
 #include "session/uplink_policy.hpp"
@@ -109,6 +110,9 @@ class ClientDaemon {
   void on_tun_readable();
   void on_uplink_readable(int ifindex);
   void on_table_change(Time now);
+  // Metered or not: the configured globs, NetworkManager, the default globs.
+  bool uplink_metered(const std::string& name) const;
+  const char* metered_source(const std::string& name) const;
   // The hubs' configured routes and the uplinks' own subnets, into the core's table.
   void push_routes();
   void push_local_prefixes();
@@ -164,6 +168,7 @@ class ClientDaemon {
   // Handovers and (re)connections come at the network's pace: rate-limited.
   log::RateLimited network_log_{limits::kLogBurst, limits::kLogWindow};
   std::unique_ptr<netmon::LinkMonitor> monitor_;
+  std::unique_ptr<netmon::SystemMetered> system_metered_;
   std::map<int, UplinkSocket> uplinks_;  // by ifindex = session path id
   std::optional<std::string> pinned_;
   std::unique_ptr<daemon::ControlServer> control_;

@@ -33,9 +33,21 @@ void ClientDaemon::on_table_change(Time now) {
   after_event(now);
 }
 
+bool ClientDaemon::uplink_metered(const std::string& name) const {
+  return session::uplink_metered(settings_.uplinks, name, system_metered_->metered(name));
+}
+
+const char* ClientDaemon::metered_source(const std::string& name) const {
+  if (settings_.uplinks.metered_configured) return "config";
+  return system_metered_->metered(name) ? "networkmanager" : "name";
+}
+
 void ClientDaemon::reconcile_sockets(Time now) {
   push_local_prefixes();
   const auto& table = monitor_->table();
+  std::vector<std::string> names;
+  for (const auto& u : table) names.push_back(u.name);
+  system_metered_->watch(names);
   // Close sockets of interfaces that are gone, renamed or now avoided.
   for (auto it = uplinks_.begin(); it != uplinks_.end();) {
     const auto u = std::find_if(table.begin(), table.end(), [&](const auto& x) { return x.ifindex == it->first; });
@@ -73,7 +85,7 @@ void ClientDaemon::reconcile_sockets(Time now) {
         const auto id = path_id(u.ifindex, family);
         if (u.usable(family) && uplinks_.count(u.ifindex) && remote(slot, id)) {
           s.add_path(id, now);
-          s.set_path_metered(id, session::glob_match(settings_.uplinks.metered, u.name));
+          s.set_path_metered(id, uplink_metered(u.name));
           // Its MTU is searched between what every path of the family
           // carries and what the interface (or the tunnel) ever sends.
           const std::size_t headers = family == 6 ? 40 + 8 : 20 + 8;
@@ -107,6 +119,7 @@ std::vector<session::UplinkCandidate> ClientDaemon::candidates(std::size_t slot)
       c.family = family;
       c.id = path_id(u.ifindex, family);
       c.usable = to && u.usable(family) && uplinks_.count(u.ifindex);
+      c.system_metered = system_metered_->metered(u.name);
       const std::string fam = family == 6 ? "IPv6" : "IPv4";
       const bool has_address = family == 6 ? !u.ipv6.empty() : !u.ipv4.empty();
       const bool has_route = family == 6 ? u.has_default_route6 : u.has_default_route;

@@ -12,6 +12,7 @@ using session::choose_uplink;
 using session::UplinkCandidate;
 using session::UplinkPolicyConfig;
 using session::UplinkRole;
+using session::uplink_metered;
 
 const Time t0 = Time{} + 1h;
 
@@ -80,6 +81,27 @@ TEST(UplinkPolicy, MeteredOnlyWhenNothingUnmeteredIsHealthy) {
   const auto c = choose_uplink({}, {up("wlan0", 2), up("lte0", 3)}, {}, {}, {}, t0);
   EXPECT_EQ(c.verdicts[1].role, UplinkRole::kStandby);
   EXPECT_NE(c.verdicts[1].reason.find("metered"), std::string::npos);
+}
+
+TEST(UplinkPolicy, TheSystemSaysWhatIsMeteredUnlessTheUserWroteGlobs) {
+  auto hotspot = up("wlan0", 2);
+  hotspot.system_metered = true;  // NetworkManager: a phone's hotspot
+  auto router = up("lte0", 3);
+  router.system_metered = false;  // NetworkManager: a fixed LTE router, flat rate
+  EXPECT_EQ(pick({hotspot, router}), 3u) << "the system's verdicts beat the default globs";
+  auto unknown = up("lte0", 3);  // NetworkManager does not manage it: the globs
+  EXPECT_EQ(pick({hotspot, unknown}), 2u) << "both metered: the order of prefer";
+  UplinkPolicyConfig mine;
+  mine.metered = {"wlan*"};
+  mine.metered_configured = true;
+  EXPECT_EQ(choose_uplink(mine, {hotspot, router}, {}, {}, {}, t0).active, 3u);
+  hotspot.system_metered = false;
+  router.system_metered = true;
+  EXPECT_EQ(pick({hotspot, router}), 2u);
+  EXPECT_EQ(choose_uplink(mine, {hotspot, router}, {}, {}, {}, t0).active, 3u) << "the user's globs override";
+  EXPECT_TRUE(uplink_metered(mine, "wlan0", false));
+  EXPECT_FALSE(uplink_metered({}, "lte0", false));
+  EXPECT_TRUE(uplink_metered({}, "lte0", std::nullopt));
 }
 
 TEST(UplinkPolicy, NothingHealthyFallsBackToTheBestUsable) {
