@@ -2,13 +2,13 @@
 
 #include <unistd.h>
 
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "daemon/cli.hpp"
 #include "daemon/clock.hpp"
 #include "daemon/data_path_json.hpp"
 #include "daemon/drops_json.hpp"
+#include "daemon/forwarding.hpp"
 #include "daemon/json_reply.hpp"
 #include "daemon/log.hpp"
 #include "session/inner_mtu.hpp"
@@ -26,14 +26,12 @@ std::string nat_table_name(const std::string& tun) {
   return n;
 }
 
-namespace {
-
-bool forwarding_enabled() {
-  std::ifstream f("/proc/sys/net/ipv4/ip_forward");
-  int v = 0;
-  return f >> v && v == 1;
+std::vector<int> unforwarded_families(const HubSettings& s, const std::string& proc_sys) {
+  std::vector<int> off;
+  if (s.tun_address && !daemon::forwarding_on(4, proc_sys)) off.push_back(4);
+  if (s.tun_address6 && !daemon::forwarding_on(6, proc_sys)) off.push_back(6);
+  return off;
 }
-}  // namespace
 
 HubDaemon::HubDaemon(asio::io_context& io, HubSettings settings)
     : io_(io),
@@ -85,9 +83,9 @@ HubDaemon::HubDaemon(asio::io_context& io, HubSettings settings)
       throw std::runtime_error("nftables: " + e);
   }
   if (cluster_) cluster_->start(tun_->ifindex());
-  if (!forwarding_enabled())
-    log::warning("net.ipv4.ip_forward is 0: traffic between " + tun_->name() +
-                 " and other interfaces will not be routed");
+  for (int family : unforwarded_families(settings_))
+    log::warning(daemon::forwarding_sysctl(family) + " is 0: IPv" + std::to_string(family) + " traffic between " +
+                 tun_->name() + " and other interfaces will not be routed");
   control_ = std::make_unique<daemon::ControlServer>(
       io, settings_.control_socket, [this](const std::string& r, bool privileged) { return handle_control(r, privileged); });
   if (settings_.metrics_listen)

@@ -34,6 +34,12 @@ namespace tund::hub {
 // The nftables table (family ip) holding the NAT and expose rules of a hub on `tun`.
 std::string nat_table_name(const std::string& tun);
 
+// The families the hub carries inside the tunnel (those of its VIP prefixes,
+// [tun] address) that the kernel does not forward, read under proc_sys: the
+// hub warns about each at start, since in that family its clients and the
+// networks behind it would not reach each other.
+std::vector<int> unforwarded_families(const HubSettings& s, const std::string& proc_sys = "/proc/sys");
+
 class HubDaemon {
  public:
   HubDaemon(asio::io_context& io, HubSettings settings);  // throws on startup failure

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# The Debian package: ./scripts/package builds tund_<version>_<arch>.deb; it is
-# installed into a scratch root with dpkg (its own database there), its file
-# list and dependencies checked, the installed units pass systemd-analyze
-# verify against that root, no service is enabled, a second install keeps the
-# user's /etc/tund files, and a purge leaves none of the package's files.
+# The Debian package: ./scripts/package builds tund_<version>-<revision>_<arch>.deb;
+# lintian finds nothing to report, the copyright file is machine-readable and
+# the changelog is gzip -9n's; it is installed into a scratch root with dpkg
+# (its own database there), its file list and dependencies checked (examples
+# as documentation, nothing in sysctl.d), the installed units pass
+# systemd-analyze verify against that root, no service is enabled, a second
+# install keeps the user's /etc/tund files, and a purge leaves none of the
+# package's files.
 set -u
 . "$(dirname "$0")/netns/lab.sh"   # check/summary/require_root only; no lab is built
 require_root "package_test"
@@ -14,8 +17,17 @@ quiet() { "$@" > "$R.log" 2>&1 || { cat "$R.log"; return 1; }; }
 
 deb=$("$SRC/scripts/package" | tail -n1)
 check "scripts/package built $(basename "$deb")" test -f "$deb"
-check "the file name is tund_<version>_<arch>.deb" \
-  bash -c "[[ '$(basename "$deb")' == tund_$(sed -n 's/^project(tund VERSION \([0-9.]*\).*/\1/p' "$SRC/CMakeLists.txt")_$(dpkg --print-architecture).deb ]]"
+version=$(dpkg-deb -f "$deb" Version)
+check "the version ($version) is the changelog's top entry" \
+  test "$version" = "$(dpkg-parsechangelog -l "$SRC/packaging/changelog" -S Version)"
+check "the file name is tund_<project version>-<revision>_<arch>.deb" \
+  bash -c "[[ '$(basename "$deb")' == tund_$(sed -n 's/^project(tund VERSION \([0-9.]*\).*/\1/p' "$SRC/CMakeLists.txt")-*_$(dpkg --print-architecture).deb ]]"
+# Not reported: the maintainer address, a placeholder until the project has
+# a public one (packaging/deb.cmake, packaging/changelog), and the first
+# changelog entry closing no ITP bug (the package is not uploaded to Debian).
+check "lintian reports no error or warning" quiet lintian --fail-on error,warning \
+  --suppress-tags bogus-mail-host,bogus-mail-host-in-debian-changelog,initial-upload-closes-no-bugs "$deb"
+check "nothing goes to a sysctl.d directory (installing changes no setting)" bash -c "! dpkg-deb -c '$deb' | grep -q sysctl.d/"
 depends=$(dpkg-deb -f "$deb" Depends)
 check "dependencies computed by shlibdeps ($depends)" bash -c "grep -q libsodium <<< '$depends' && grep -q libnl-route <<< '$depends'"
 
@@ -24,11 +36,23 @@ touch "$R/var/lib/dpkg/status"
 # The scratch database knows no other package: dependencies are checked above.
 DPKG=(dpkg "--root=$R" --force-script-chrootless --force-depends --log=/dev/null)
 check "dpkg installs it into the scratch root" quiet "${DPKG[@]}" -i "$deb"
+doc=/usr/share/doc/tund
 expected="/usr/bin/tund /usr/bin/tund-hub /usr/lib/systemd/system/tund@.service /usr/lib/systemd/system/tund-hub.service
-/usr/lib/sysctl.d/60-tund-forwarding.conf /usr/share/man/man8/tund.8.gz /usr/share/man/man8/tund-hub.8.gz
-/usr/share/man/man5/tund.toml.5.gz /usr/share/doc/tund/client.toml /usr/share/doc/tund/hub.toml
-/usr/share/doc/tund/cluster/member-a.bird.conf /usr/share/doc/tund/cluster/router.bird.conf"
+/usr/share/man/man8/tund.8.gz /usr/share/man/man8/tund-hub.8.gz /usr/share/man/man5/tund.toml.5.gz
+$doc/copyright $doc/changelog.Debian.gz $doc/README.md
+$(cd "$SRC" && find examples -type f | sed "s|^|$doc/|")"
 for f in $expected; do check "installed: $f" test -s "$R$f"; done
+check "examples/cluster/member-a.toml among the examples" test -s "$R$doc/examples/cluster/member-a.toml"
+check "the copyright file is machine-readable (DEP-5), Expat as LICENSE" bash -c \
+  "head -1 '$R$doc/copyright' | grep -qx 'Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/' &&
+   grep -qx 'License: Expat' '$R$doc/copyright' && grep -qF 'Permission is hereby granted' '$R$doc/copyright'"
+# gzip -9n (Policy 12.3, 12.7): header flags 0 (no name), time stamp 0,
+# extra flags 2 (best compression).
+for gz in $(printf '%s\n' $expected | grep '\.gz$'); do
+  check "$gz is gzip -9n" test "$(od -An -tx1 -j3 -N6 "$R$gz" | tr -d ' ')" = 000000000002
+done
+check "changelog.Debian.gz is the changelog of this version" \
+  test "$(zcat "$R$doc/changelog.Debian.gz" | dpkg-parsechangelog -l - -S Version)" = "$version"
 check "the binaries run (tund genkey)" bash -c "'$R/usr/bin/tund' genkey | '$R/usr/bin/tund' pubkey | grep -q ."
 check "the man pages are gzipped roff" bash -c "zcat '$R/usr/share/man/man5/tund.toml.5.gz' | head -1 | grep -q '^.TH'"
 # The installed units as they are, their binaries looked up in the scratch

@@ -4,7 +4,6 @@
 #include "tund/client_daemon.hpp"
 
 #include <algorithm>
-#include <fstream>
 #include <set>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -13,6 +12,7 @@
 #include "daemon/clock.hpp"
 #include "daemon/data_path_json.hpp"
 #include "daemon/drops_json.hpp"
+#include "daemon/forwarding.hpp"
 #include "daemon/json_reply.hpp"
 #include "daemon/log.hpp"
 #include "session/ip_packet.hpp"
@@ -155,16 +155,11 @@ void ClientDaemon::install_gateway() {
            " tcp flags syn / syn,rst tcp option maxseg size set rt mtu\n  }\n";
   if (auto e = nft_.install_table("inet", client::client_table_name(tun_->name()), rules); !e.empty())
     throw std::runtime_error("nftables: " + e);
-  const auto forwarding = [](const char* file) {
-    std::ifstream f(file);
-    int v = 0;
-    return (f >> v) && v == 1;
-  };
   const std::string all = lan + (!lan.empty() && !lan6.empty() ? ", " : "") + lan6;
-  if (!lan.empty() && !forwarding("/proc/sys/net/ipv4/ip_forward"))
-    log::warning("gateway: net.ipv4.ip_forward is 0: the LAN (" + lan + ") will not be routed into " + tun_->name());
-  if (!lan6.empty() && !forwarding("/proc/sys/net/ipv6/conf/all/forwarding"))
-    log::warning("gateway: net.ipv6.conf.all.forwarding is 0: the LAN (" + lan6 + ") will not be routed into " + tun_->name());
+  for (const auto& [family, prefixes] : {std::pair{4, lan}, std::pair{6, lan6}})
+    if (!prefixes.empty() && !daemon::forwarding_on(family))
+      log::warning("gateway: " + daemon::forwarding_sysctl(family) + " is 0: the LAN (" + prefixes +
+                   ") will not be routed into " + tun_->name());
   log::notice("gateway: LAN " + all + (gw.masquerade ? " masqueraded to the VIPs" : "") + " through " + tun_->name());
 }
 

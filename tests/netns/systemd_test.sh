@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Install and systemd: `cmake --install` lays out binaries, units, sysctl.d
-# file and examples; the units pass `systemd-analyze verify`; under a
+# Install and systemd: `cmake --install` lays out binaries, units and
+# examples (nothing in sysctl.d); the units pass `systemd-analyze verify`; under a
 # notification socket (as systemd gives one) both daemons say READY=1 and a
 # STATUS= line that follows handshakes and handovers.
 set -u
@@ -18,9 +18,11 @@ trap lab_down EXIT
 PREFIX="$LAB_DIR/prefix"
 cmake --install "$BUILD" --prefix "$PREFIX" > "$LAB_DIR/install.log" 2>&1
 for f in bin/tund bin/tund-hub lib/systemd/system/tund@.service lib/systemd/system/tund-hub.service \
-         lib/sysctl.d/60-tund-forwarding.conf share/doc/tund/client.toml share/doc/tund/hub.toml; do
+         share/doc/tund/examples/client.toml share/doc/tund/examples/hub.toml \
+         share/doc/tund/examples/sysctl/60-tund-forwarding.conf; do
   check "cmake --install puts $f in place" test -s "$PREFIX/$f"
 done
+check "cmake --install puts nothing in a sysctl.d directory" bash -c "! find '$PREFIX' -path '*sysctl.d*' | grep -q ."
 
 # 2. The units, pointed at the binaries just built, pass systemd-analyze verify
 #    (it prints nothing when a unit is clean; it also checks ExecStart exists).
