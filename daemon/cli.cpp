@@ -5,6 +5,7 @@
 
 #include "daemon/netlink_config.hpp"
 #include "daemon/nftables.hpp"
+#include "daemon/watchdog.hpp"
 
 #include <atomic>
 #include <cstdio>
@@ -62,11 +63,13 @@ void note_handler_exception() { g_handler_exceptions.fetch_add(1, std::memory_or
 int run_daemon(const std::function<std::shared_ptr<void>(asio::io_context& io)>& make,
                const std::function<void()>& reload, const std::function<void()>& stopping) {
   asio::io_context io(1);
+  daemon::SdNotify notify;
   asio::signal_set hup(io, SIGHUP);
   asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&io, &stopping](boost::system::error_code ec, int sig) {
+  signals.async_wait([&io, &stopping, &notify](boost::system::error_code ec, int sig) {
     if (!ec) {
       log::notice(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ", shutting down");
+      notify.stopping();
       stopping();
     }
     io.stop();
@@ -82,6 +85,8 @@ int run_daemon(const std::function<std::shared_ptr<void>(asio::io_context& io)>&
   wait_hup();
   auto daemon = make(io);
   malloc_trim(0);  // give back what reading the config took (a big hub's client list)
+  // On this loop, so a handler that never returns stops the pings.
+  const daemon::Watchdog watchdog(io, notify);
   // No exception may end the daemon once it runs (every session would go):
   // one that escapes a handler is logged and counted, and the loop goes on.
   for (;;) {

@@ -41,8 +41,10 @@ std::string human_age(std::int64_t unix_seconds);  // "12 s ago", "never"
 // Builds the daemon with `make` on a fresh io_context and runs it until SIGINT
 // or SIGTERM; the daemon is destroyed (cleaning up what it added to the
 // system) before the io_context. Startup exceptions propagate to the caller.
-// SIGHUP calls `reload` (on the event loop); SIGINT or SIGTERM calls
-// `stopping` before the loop ends (an explicit stop, not a crash).
+// SIGHUP calls `reload` (on the event loop); SIGINT or SIGTERM sends
+// STOPPING=1 and calls `stopping` before the loop ends (an explicit stop, not
+// a crash). Under a unit with WatchdogSec= the loop feeds systemd's watchdog
+// (daemon/watchdog.hpp).
 int run_daemon(const std::function<std::shared_ptr<void>(asio::io_context& io)>& make,
                const std::function<void()>& reload, const std::function<void()>& stopping);
 // Exceptions that escaped an event-loop handler since start (status shows it).

@@ -1,21 +1,26 @@
 #include "daemon/log.hpp"
 
+#include <errno.h>  // program_invocation_short_name
+#include <sys/stat.h>
+#include <sys/uio.h>
+// No CODE_FILE/CODE_LINE: they would name this file for every entry.
+#define SD_JOURNAL_SUPPRESS_LOCATION
+#include <systemd/sd-journal.h>
+#include <unistd.h>
+
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace tund::log {
 
 namespace {
 bool g_verbose = false;
 std::mutex g_mutex;
-
-bool under_journal() {
-  static const bool v = std::getenv("JOURNAL_STREAM") != nullptr;
-  return v;
-}
 
 const char* level_name(Level l) {
   switch (l) {
@@ -27,7 +32,45 @@ const char* level_name(Level l) {
   }
   return "?";
 }
+
+// One structured entry; false when journald did not take it (the caller then
+// writes the plain line, so nothing is lost).
+bool journal_send(Event kind, Level level, std::string_view message, Fields fields) {
+  std::vector<std::string> parts;
+  parts.reserve(4 + fields.size());
+  parts.push_back("MESSAGE=" + std::string(message));
+  parts.push_back("PRIORITY=" + std::to_string(static_cast<int>(level)));
+  parts.push_back("MESSAGE_ID=" + std::string(kind.message_id));
+  // As the stderr lines have it (journalctl -t tund).
+  parts.push_back(std::string("SYSLOG_IDENTIFIER=") + program_invocation_short_name);
+  for (const auto& f : fields) parts.push_back(std::string(f.name) + "=" + std::string(f.value));
+  std::vector<iovec> iov;
+  iov.reserve(parts.size());
+  for (auto& p : parts) iov.push_back({p.data(), p.size()});
+  return sd_journal_sendv(iov.data(), static_cast<int>(iov.size())) >= 0;
+}
 }  // namespace
+
+bool journal_stream_is(std::string_view journal_stream, dev_t device, ino_t inode) {
+  const auto colon = journal_stream.find(':');
+  if (colon == std::string_view::npos) return false;
+  unsigned long long dev = 0, ino = 0;
+  const auto parse = [](std::string_view text, unsigned long long& out) {
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+    return ec == std::errc() && end == text.data() + text.size() && !text.empty();
+  };
+  return parse(journal_stream.substr(0, colon), dev) && parse(journal_stream.substr(colon + 1), ino) &&
+         dev == static_cast<unsigned long long>(device) && ino == static_cast<unsigned long long>(inode);
+}
+
+bool under_journal() {
+  static const bool v = [] {
+    const char* stream = std::getenv("JOURNAL_STREAM");
+    struct stat st{};
+    return stream && ::fstat(STDERR_FILENO, &st) == 0 && journal_stream_is(stream, st.st_dev, st.st_ino);
+  }();
+  return v;
+}
 
 void set_verbose(bool verbose) { g_verbose = verbose; }
 
@@ -55,7 +98,13 @@ void write(Level level, std::string_view message) {
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
-void RateLimited::write(Level level, const std::string& message) {
+void event(Event kind, Level level, std::string_view message, Fields fields) {
+  if (level == Level::kDebug && !g_verbose) return;
+  if (!kind.message_id.empty() && under_journal() && journal_send(kind, level, message, fields)) return;
+  write(level, message);
+}
+
+void RateLimited::event(Event kind, Level level, const std::string& message, Fields fields) {
   const auto now = std::chrono::steady_clock::now();
   if (now - window_start_ >= window_) {
     window_start_ = now;
@@ -67,10 +116,11 @@ void RateLimited::write(Level level, const std::string& message) {
   }
   ++sent_;
   if (suppressed_) {
-    log::write(level, message + " (" + std::to_string(suppressed_) + " similar messages suppressed before this one)");
+    log::event(kind, level, message + " (" + std::to_string(suppressed_) + " similar messages suppressed before this one)",
+               fields);
     suppressed_ = 0;
   } else {
-    log::write(level, message);
+    log::event(kind, level, message, fields);
   }
 }
 

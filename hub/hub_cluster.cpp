@@ -57,7 +57,7 @@ void HubDaemon::add_cluster_clients(std::vector<ClientSettings> added) {
                                   [&](const ClientSettings& s) { return s.public_key == keys[i]; });
       if (c == settings_.clients.end() || hub_->find_client(keys[i])) continue;
       set_vips(*c, vips[i]);
-      hub_->add_client(c->public_key, assignment(*c));
+      add_client(*c);
       ++n;
     }
     install_nat();  // [[expose]] rules name the new VIPs
@@ -84,6 +84,7 @@ void HubDaemon::drain_tick() {
   if (hub_->session_count() == 0 || over) {
     log::notice(over ? "drain: deadline reached with " + std::to_string(hub_->session_count()) + " session(s) left; stopping"
                      : "drain: every client has moved; stopping");
+    notify_.stopping();
     io_.stop();
     return;
   }

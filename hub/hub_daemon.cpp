@@ -54,7 +54,7 @@ HubDaemon::HubDaemon(asio::io_context& io, HubSettings settings)
   hc.redundant = settings_.redundant;
   hub_ = std::make_unique<session::Hub>(hc, rng_);
   if (settings_.cluster) start_cluster(io);
-  for (const auto& c : settings_.clients) hub_->add_client(c.public_key, assignment(c));
+  for (const auto& c : settings_.clients) add_client(c);
 
   tun_ = std::make_unique<daemon::TunDevice>(settings_.tun_name, settings_.mtu, settings_.data_path.offload);
   dp_ = std::make_unique<daemon::DataPath>(*tun_, settings_.mtu, settings_.data_path);
@@ -223,7 +223,7 @@ std::string HubDaemon::reload(HubSettings fresh) {
       }
       ++added;
       if (cluster_) from_etcd.push_back(c);
-      else hub_->add_client(c.public_key, assignment(c));
+      else add_client(c);
     }
     if (!from_etcd.empty()) add_cluster_clients(std::move(from_etcd));
     settings_.clients = fresh.clients;
@@ -448,8 +448,10 @@ void HubDaemon::on_udp_readable(std::size_t socket) {
 void HubDaemon::after_event(Time now) {
   if (hub_->next_deadline() <= now) hub_->on_timer(now);
   for (const auto id : hub_->take_session_changes()) {  // drained always: kept bounded
+    const auto* s = hub_->session(id);
+    log_session_change(id, s);
     if (!cluster_) continue;
-    if (hub_->session(id)) cluster_->session_started(hub_->client_key(id));
+    if (s) cluster_->session_started(hub_->client_key(id));
     else cluster_->session_ended(hub_->client_key(id));
   }
   // Acks, probes, resends and staged packets of many sessions: one sendmmsg.
@@ -467,6 +469,26 @@ void HubDaemon::after_event(Time now) {
     notified_sessions_ = hub_->session_count();
     notify_.status(status_line());
   }
+}
+
+void HubDaemon::add_client(const ClientSettings& c) {
+  const auto id = hub_->add_client(c.public_key, assignment(c));
+  if (id >= client_names_.size()) client_names_.resize(id + 1);
+  client_names_[id] = c.name;
+}
+
+void HubDaemon::log_session_change(session::ClientId id, const session::HubSession* s) {
+  const std::string& name = client_names_[id];
+  if (!s) {
+    session_log_.event(log::kClientSessionEnded, log::Level::kNotice, "client " + name + ": session ended",
+                       {{"TUND_CLIENT", name}});
+    return;
+  }
+  const std::string endpoint = s->endpoint().to_string();
+  const std::string cipher = crypto::to_string(s->suite());
+  session_log_.event(log::kClientSessionStarted, log::Level::kNotice,
+                     "client " + name + ": session established from " + endpoint + " (" + cipher + ")",
+                     {{"TUND_CLIENT", name}, {"TUND_ENDPOINT", endpoint}, {"TUND_CIPHER", cipher}});
 }
 
 std::string HubDaemon::status_json() const {

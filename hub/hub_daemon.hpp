@@ -16,6 +16,7 @@
 #include "daemon/control_socket.hpp"
 #include "daemon/event_sources.hpp"
 #include "daemon/heap_trim.hpp"
+#include "daemon/log.hpp"
 #include "daemon/netlink_config.hpp"
 #include "daemon/nftables.hpp"
 #include "daemon/data_path.hpp"
@@ -76,6 +77,10 @@ class HubDaemon {
   std::string tun_address_text() const;
   std::string handle_control(const std::string& request, bool privileged);
   void install_nat();
+  // Every client goes to the core through here, so its name is known by id.
+  void add_client(const ClientSettings& c);
+  // A client's session began (s) or ended (nullptr): a journal event.
+  void log_session_change(session::ClientId id, const session::HubSession* s);
   // A cluster member: its clients' VIPs from etcd (startup), session changes
   // to the agent, a takeover or a lost lease ending sessions here.
   void start_cluster(asio::io_context& io);
@@ -107,6 +112,9 @@ class HubDaemon {
   daemon::SdNotify notify_;
   std::unique_ptr<daemon::MetricsServer> metrics_;
   std::size_t notified_sessions_ = 0;
+  std::vector<std::string> client_names_;  // by session::ClientId
+  // Sessions begin and end at the clients' pace: rate-limited.
+  log::RateLimited session_log_{limits::kLogBurst, limits::kLogWindow};
   std::vector<std::uint8_t> reply_buf_;
   std::uint64_t not_ip_ = 0;
   std::uint64_t no_socket_ = 0;

@@ -264,6 +264,7 @@ void ClientDaemon::after_event(Time now) {
       hub_state_[slot].moving_since = kNever;  // the member we moved to answered
       on_handshake(slot);
     }
+    on_session_edge(slot, now);
     const Time revisit = hub_state_[slot].selector.last().revisit;
     if (revisit != kNever) deadline = std::min(deadline, std::max(revisit, now + std::chrono::milliseconds(1)));
     if (hub_state_[slot].moving_since != kNever)

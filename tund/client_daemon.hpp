@@ -94,6 +94,7 @@ class ClientDaemon {
     // What the policy last saw: one per path (uplink and family).
     std::vector<session::UplinkCandidate> candidates;
     bool was_silent = false;
+    bool up = false;  // established and answering, as last logged
   };
   struct UplinkSocket {
     std::string name;
@@ -120,6 +121,9 @@ class ClientDaemon {
   void apply_policy(Time now, const std::string& why);
   void after_event(Time now);
   void on_handshake(std::size_t slot);
+  // Logs the session's connected / lost events when it comes up or goes
+  // quiet (silent on every path, or keys expired).
+  void on_session_edge(std::size_t slot, Time now);
   // Seals what the batch holds (in parallel) and sends it, uplink by uplink.
   void flush_tx();
   std::vector<session::UplinkCandidate> candidates(std::size_t slot) const;

@@ -210,9 +210,30 @@ void ClientDaemon::on_handshake(std::size_t slot) {
   }
   for (const auto& e : errors) log::error("hub " + hub.name + ": " + e);
   st.installed = a;
-  network_log_.write(log::Level::kNotice, "hub " + hub.name + ": connected to " + hub.endpoints[st.member()].to_string() + " via " +
-              uplink_name(s.active_path()) + ", vip " + vip_text(a) + ", " +
-              std::to_string(hub.routes.size() + hub.routes6.size()) + " route(s) via " + tun_->name());
+}
+
+void ClientDaemon::on_session_edge(std::size_t slot, Time now) {
+  const auto& s = client_->session(slot);
+  const auto& hub = settings_.hubs[slot];
+  auto& st = hub_state_[slot];
+  const bool up = s.established() && !s.hub_silent(now);
+  if (up == st.up) return;
+  st.up = up;
+  const std::string uplink = uplink_name(s.active_path());
+  if (up) {
+    const std::string member = hub.endpoints[st.member()].to_string();
+    const std::string vip = vip_text(s.vip());
+    network_log_.event(log::kSessionConnected, log::Level::kNotice,
+                       "hub " + hub.name + ": connected to " + member + " via " + uplink + ", vip " + vip + ", " +
+                           std::to_string(hub.routes.size() + hub.routes6.size()) + " route(s) via " + tun_->name(),
+                       {{"TUND_HUB", hub.name}, {"TUND_HUB_ENDPOINT", member}, {"TUND_UPLINK", uplink}, {"TUND_VIP", vip}});
+    return;
+  }
+  const std::string why = s.established() ? "no answer on any path for " +
+                                                std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(s.silence()).count()) + " ms"
+                                          : "its keys expired";
+  network_log_.event(log::kSessionLost, log::Level::kNotice, "hub " + hub.name + ": session lost (" + why + "), handshaking again",
+                     {{"TUND_HUB", hub.name}, {"TUND_UPLINK", uplink}});
 }
 
 }  // namespace tund::client

@@ -181,23 +181,25 @@ void ClientDaemon::apply_policy(Time now, const std::string& why) {
       if (cands[i].id == next) reason += ": " + choice.verdicts[i].reason;
       if (current && cands[i].id == current) reason += "; " + describe(current) + ": " + choice.verdicts[i].reason;
     }
+    // By trigger: a person, the interface table, measurements (a dead or
+    // worse path), or the end of a hold-down (moving back).
+    const std::string trigger = why.rfind("switch", 0) == 0          ? "manual"
+                                : why == "uplink table changed"      ? "uplink_change"
+                                : why == "hold-down over"            ? "hold_down_over"
+                                : why == "path measurements"         ? "path_quality"
+                                                                     : "other";
     if (current) {
       ++handovers_.count;
-      // By trigger: a person, the interface table, measurements (a dead or
-      // worse path), or the end of a hold-down (moving back).
-      const std::string trigger = why.rfind("switch", 0) == 0          ? "manual"
-                                  : why == "uplink table changed"      ? "uplink_change"
-                                  : why == "hold-down over"            ? "hold_down_over"
-                                  : why == "path measurements"         ? "path_quality"
-                                                                       : "other";
       ++handovers_by_reason_[trigger];
       handovers_.last_reason = reason;
       handovers_.last_from = from;
       handovers_.last_to = to;
       handovers_.last_at = daemon::to_unix_seconds(now);
     }
-    network_log_.write(log::Level::kNotice, "hub " + settings_.hubs[slot].name + ": uplink " + describe(current) +
-                                                " -> " + describe(next) + " (" + reason + ")");
+    const auto& hub = settings_.hubs[slot].name;
+    network_log_.event(log::kUplinkSwitch, log::Level::kNotice,
+                       "hub " + hub + ": uplink " + describe(current) + " -> " + describe(next) + " (" + reason + ")",
+                       {{"TUND_HUB", hub}, {"TUND_UPLINK_FROM", from}, {"TUND_UPLINK_TO", to}, {"TUND_TRIGGER", trigger}});
   }
 }
 

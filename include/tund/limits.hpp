@@ -339,6 +339,13 @@ inline constexpr std::size_t kMetricsMaxConnections = 16;
 inline constexpr auto kMetricsDeadline = std::chrono::seconds(5);
 // The kernel's main routing table (RT_TABLE_MAIN).
 inline constexpr std::uint32_t kMainRoutingTable = 254;
+// systemd's watchdog (daemon/watchdog.hpp): WATCHDOG=1 every 1/this of the
+// interval the unit asks for (WatchdogSec=), as sd_watchdog_enabled(3)
+// advises, so one late ping is never a timeout. Never more often than
+// kWatchdogMinPing, whatever a unit asks: the pings are not to become the
+// loop's work.
+inline constexpr int kWatchdogPingFraction = 2;
+inline constexpr auto kWatchdogMinPing = std::chrono::milliseconds(10);
 
 // --- etcd (daemon/etcd.hpp), for a hub cluster ---------------------------------
 // etcd is trusted with who owns what, not with the hub's memory or stack:

@@ -30,8 +30,10 @@
                                   first UDP datagram to PORT whose first byte is TYPE, write its
                                   payload to FILE (what an attacker on the path records)
   netpeer.py replay FILE HOST PORT  send FILE's bytes as one UDP datagram to HOST:PORT
-  netpeer.py notify PATH          act as systemd's notification socket at PATH: print each
-                                   datagram on one line (newlines as " | ") until killed
+  netpeer.py notify PATH [--times]  act as systemd's notification socket at PATH: print each
+                                   datagram on one line (newlines as " | ") until killed; with
+                                   --times each line starts with its arrival (Unix s, 3 decimals:
+                                   the clock of `date +%s.%N`)
 """
 import hashlib, os, socket, sys, time
 
@@ -176,8 +178,10 @@ def main(argv):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         s.bind(argv[2])
         print("ready", flush=True)
+        times = "--times" in argv[3:]
         while True:
-            print(s.recv(4096).decode(errors="replace").replace("\n", " | "), flush=True)
+            text = s.recv(4096).decode(errors="replace").replace("\n", " | ")
+            print(f"{time.time():.3f} {text}" if times else text, flush=True)
     if cmd == "record":
         record(int(argv[2]), int(argv[3]), argv[4])
         return

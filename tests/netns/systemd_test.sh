@@ -2,7 +2,8 @@
 # Install and systemd: `cmake --install` lays out binaries, units and
 # examples (nothing in sysctl.d); the units pass `systemd-analyze verify`; under a
 # notification socket (as systemd gives one) both daemons say READY=1 and a
-# STATUS= line that follows handshakes and handovers.
+# STATUS= line that follows handshakes and handovers, feed the watchdog from
+# their event loops (none while stopped) and say STOPPING=1 on SIGTERM.
 set -u
 cd "$(dirname "$0")"
 . ./lab.sh
@@ -35,6 +36,8 @@ verify_units "$LAB_DIR/units" tund@main tund-hub
 check "the units are Type=notify with only CAP_NET_ADMIN and CAP_NET_RAW" \
   test "$(grep -h -e '^Type=' -e '^CapabilityBoundingSet=' "$LAB_DIR/units/tund@.service" "$LAB_DIR/units/tund-hub.service" | sort -u | tr '\n' ' ')" \
        = "CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW Type=notify "
+check "both units ask for the watchdog (WatchdogSec=10s)" \
+  test "$(grep -h '^WatchdogSec=' "$LAB_DIR/units/tund@.service" "$LAB_DIR/units/tund-hub.service" | sort -u)" = "WatchdogSec=10s"
 
 # 3. sd_notify: READY=1 and STATUS= that follows the session and the uplink.
 lab_keys hub phone
@@ -64,6 +67,10 @@ check "client: STATUS says connected via wlan0" wait_for 10 grep -q "STATUS=main
 check "hub: STATUS counts the session" wait_for 5 grep -q "STATUS=.*1 of 1 client(s) connected" "$LAB_DIR/notify_hub.log"
 nsx cli "$BIN/tund" switch lte0 -c "$LAB_DIR/cli.toml" > /dev/null
 check "client: STATUS follows a handover to lte0" wait_for 5 grep -q "STATUS=main: connected via lte0" "$LAB_DIR/notify_cli.log"
+# The journal's events, outside the journal: their plain lines.
+check "hub: the session's event line" grep -q "notice: client phone: session established from 10\.1\.0\.2:" "$LAB_DIR/hub.log"
+check "client: the connected and uplink events' lines" bash -c "grep -q 'notice: hub main: connected to 10.3.0.2:51900 via wlan0' '$LAB_DIR/cli.log' &&
+  grep -q 'notice: hub main: uplink wlan0 (IPv4) -> lte0 (IPv4) (switch lte0' '$LAB_DIR/cli.log'"
 echo "   client notifications: $(tr '\n' '/' < "$LAB_DIR/notify_cli.log")"
 # Prometheus: both daemons serve /metrics; the handover shows in the counters.
 scrape() { nsx "$1" python3 -c "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:$2$3', timeout=5).read().decode())" 2>&1; }
@@ -136,5 +143,45 @@ check "the table is gone" bash -c "! ip netns exec $(ns hub) nft list table ip t
 check "tund cleanup removes the client's stale socket" bash -c "ip netns exec $(ns cli) '$BIN/tund' cleanup -c '$LAB_DIR/cli.toml' | grep -q 'control socket'"
 check "cleanup again: nothing to clean up, exit 0" \
   test "$(nsx hub "$BIN/tund-hub" cleanup -c "$LAB_DIR/hub.toml")" = "nothing to clean up"
+
+# 6. The watchdog, as systemd drives it for WatchdogSec=2s (WATCHDOG_USEC in
+#    the environment): WATCHDOG=1 from each daemon's event loop every second
+#    (half the interval). A stopped process (SIGSTOP: to systemd, a wedged
+#    loop) sends none for longer than the interval, which is what makes
+#    systemd kill and restart it; after SIGCONT the pings resume at once and
+#    at their pace (no burst). SIGTERM: STOPPING=1 before the daemon exits.
+for d in hub cli; do
+  lab_start $d "wdnotify_$d" $NETPEER notify "$LAB_DIR/wd_$d.notify" --times
+  wait_for 5 grep -q ready "$LAB_DIR/wdnotify_$d.log"
+done
+lab_start hub wdhub env NOTIFY_SOCKET="$LAB_DIR/wd_hub.notify" WATCHDOG_USEC=2000000 "$BIN/tund-hub" run -c "$LAB_DIR/hub.toml"
+lab_start cli wdcli env NOTIFY_SOCKET="$LAB_DIR/wd_cli.notify" WATCHDOG_USEC=2000000 "$BIN/tund" run -c "$LAB_DIR/cli.toml"
+wait_for 5 grep -q READY=1 "$LAB_DIR/wdnotify_hub.log"
+wait_for 5 grep -q READY=1 "$LAB_DIR/wdnotify_cli.log"
+sleep 3.5
+t_stop=$(date +%s.%N)
+kill -STOP "$PID_wdhub" "$PID_wdcli"
+sleep 3
+t_cont=$(date +%s.%N)
+kill -CONT "$PID_wdhub" "$PID_wdcli"
+sleep 3.5
+kill -TERM "$PID_wdhub" "$PID_wdcli"
+wait "$PID_wdhub" "$PID_wdcli" 2>/dev/null
+sleep 0.2
+plus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a + b }'; }
+# watchdog_pings LOG FROM TO: the arrival times of WATCHDOG=1 within (FROM, TO).
+watchdog_pings() { awk -v a="$2" -v b="$3" '$2 == "WATCHDOG=1" && $1 > a && $1 < b { print $1 }' "$1"; }
+# paced LOG FROM TO: two or more pings within (FROM, TO), each 0.8-1.3 s after the one before.
+paced() { watchdog_pings "$@" | awk 'NR > 1 { g = $1 - p; if (g < 0.8 || g > 1.3) bad = 1 } { p = $1 } END { exit (NR < 2 || bad) }'; }
+for d in hub cli; do
+  log="$LAB_DIR/wdnotify_$d.log"
+  echo "   $d watchdog pings (stop at $t_stop, cont at $t_cont): $(watchdog_pings "$log" 0 9e9 | tr '\n' ' ')"
+  check "$d: WATCHDOG=1 every ~1 s (half of WATCHDOG_USEC) while running" paced "$log" 0 "$t_stop"
+  check "$d: no WATCHDOG=1 while stopped (3 s, longer than the 2 s interval)" \
+    test -z "$(watchdog_pings "$log" "$(plus "$t_stop" 0.2)" "$t_cont")"
+  check "$d: pings resume within 0.5 s of SIGCONT" test -n "$(watchdog_pings "$log" "$t_cont" "$(plus "$t_cont" 0.5)")"
+  check "$d: then at their pace, without a burst of the missed ones" paced "$log" "$t_cont" 9e9
+  check "$d: STOPPING=1 on SIGTERM" grep -q " STOPPING=1$" "$log"
+done
 
 summary
