@@ -6,8 +6,8 @@ declared where its name is followed by its type, as in
 m.family("tund_up", "gauge", ...) and the per_session / per_path helpers that
 call it, or passed to m.build_info("..."); a histogram's series are its
 _bucket, _sum and _count. The dashboard must be valid JSON, the rules valid
-YAML (checked when PyYAML is installed). The README's Metrics section names
-exactly the declared families."""
+YAML (checked when PyYAML is installed). The Metrics section of
+docs/operations.md names exactly the declared families."""
 import glob, json, os, re, sys
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -48,21 +48,22 @@ for path in ("examples/monitoring/grafana-dashboard.json", "examples/monitoring/
         ok = False
     print(f"{path}: {len(used)} metric names, all exported" if used <= series else f"{path}: {len(used - series)} unknown")
 
-# README: `tund_session_{rx,tx}_bytes_total{hub}` is two families (a brace
+# docs/operations.md: `tund_session_{rx,tx}_bytes_total{hub}` is two families (a brace
 # group inside a name expands; a trailing one lists labels).
 def expand(name):
     m = re.search(r"\{([a-z0-9_,]+)\}", name)
     if not m: return {name}
     return {x for alt in m.group(1).split(",") for x in expand(name[:m.start()] + alt + name[m.end():])}
-readme = read("README.md")
-section = readme[readme.index("\n## Metrics\n"):]
+doc = "docs/operations.md"
+text = read(doc)
+section = text[text.index("\n## Metrics\n"):]
 section = section[:section.index("\n## ", 1)]
 documented = set()
 for name in re.findall(r"`(tund_[a-z0-9_{},]+)`", section):
     documented |= expand(re.sub(r"\{[a-z0-9_,]+\}$", "", name))
 for name in sorted(set(families) - documented):
-    print(f"FAIL: README.md's Metrics section does not name {name}"); ok = False
+    print(f"FAIL: {doc}'s Metrics section does not name {name}"); ok = False
 for name in sorted(documented - set(families)):
-    print(f"FAIL: README.md's Metrics section names {name}, which neither daemon exports"); ok = False
-print(f"{len(families)} metric families declared, {len(documented)} named in README.md")
+    print(f"FAIL: {doc}'s Metrics section names {name}, which neither daemon exports"); ok = False
+print(f"{len(families)} metric families declared, {len(documented)} named in {doc}")
 sys.exit(0 if ok else 1)

@@ -40,7 +40,7 @@ doc=/usr/share/doc/tund
 expected="/usr/bin/tund /usr/bin/tund-hub /usr/lib/systemd/system/tund@.service /usr/lib/systemd/system/tund-hub.service
 /usr/share/man/man8/tund.8.gz /usr/share/man/man8/tund-hub.8.gz /usr/share/man/man5/tund.toml.5.gz
 $doc/copyright $doc/changelog.Debian.gz $doc/README.md
-$(cd "$SRC" && find examples -type f | sed "s|^|$doc/|")"
+$(cd "$SRC" && find examples docs -type f | sed "s|^|$doc/|")"
 for f in $expected; do check "installed: $f" test -s "$R$f"; done
 check "examples/cluster/member-a.toml among the examples" test -s "$R$doc/examples/cluster/member-a.toml"
 check "the copyright file is machine-readable (DEP-5), Expat as LICENSE" bash -c \
