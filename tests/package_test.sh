@@ -27,7 +27,8 @@ check "dpkg installs it into the scratch root" quiet "${DPKG[@]}" -i "$deb"
 expected="/usr/bin/tund /usr/bin/tund-hub /usr/lib/systemd/system/tund@.service /usr/lib/systemd/system/tund-hub.service
 /usr/lib/sysctl.d/60-tund-forwarding.conf /usr/share/man/man8/tund.8.gz /usr/share/man/man8/tund-hub.8.gz
 /usr/share/man/man5/tund.toml.5.gz /usr/share/doc/tund/client.toml /usr/share/doc/tund/hub.toml
-/usr/share/doc/tund/cluster/member-a.bird.conf /usr/share/doc/tund/cluster/router.bird.conf"
+/usr/share/doc/tund/cluster/member-a.bird.conf /usr/share/doc/tund/cluster/router.bird.conf
+/usr/share/bash-completion/completions/tund /usr/share/bash-completion/completions/tund-hub"
 for f in $expected; do check "installed: $f" test -s "$R$f"; done
 check "the binaries run (tund genkey)" bash -c "'$R/usr/bin/tund' genkey | '$R/usr/bin/tund' pubkey | grep -q ."
 check "the man pages are gzipped roff" bash -c "zcat '$R/usr/share/man/man5/tund.toml.5.gz' | head -1 | grep -q '^.TH'"
