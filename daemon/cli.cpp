@@ -16,23 +16,6 @@
 
 namespace tund::cli {
 
-std::optional<Args> parse_args(int argc, char** argv) {
-  if (argc < 2) return std::nullopt;
-  Args a;
-  a.command = argv[1];
-  for (int i = 2; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if ((arg == "-c" || arg == "--config") && i + 1 < argc) a.config = argv[++i];
-    else if (arg == "--json") a.json = true;
-    else if (arg == "-v" || arg == "--verbose") a.verbose = true;
-    else if ((arg == "--vip" || arg == "--routes" || arg == "--endpoint") && i + 1 < argc) a.options[arg.substr(2)] = argv[++i];
-    else if (!arg.empty() && arg[0] != '-') a.positional.push_back(arg);
-    else return std::nullopt;
-  }
-  a.count = static_cast<std::size_t>(argc - 2);
-  return a;
-}
-
 std::string human_bytes(std::uint64_t n) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   double v = static_cast<double>(n);
@@ -123,13 +106,6 @@ int cleanup(const std::string& program, const std::string& control_socket, const
   for (const auto& r : removed) std::cout << "removed " << r << "\n";
   if (removed.empty()) std::cout << "nothing to clean up\n";
   return kOk;
-}
-
-std::string config_path(const Args& args) {
-  if (!args.config.empty()) return args.config;
-  if (args.positional.size() == 1 && args.positional[0].find('/') == std::string::npos)
-    return "/etc/tund/" + args.positional[0] + ".toml";
-  return {};
 }
 
 }  // namespace tund::cli

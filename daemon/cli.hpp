@@ -4,14 +4,13 @@
 #include <cstdint>
 #include <functional>
 #include <iostream>
-#include <map>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "daemon/asio.hpp"
 #include "daemon/config_check.hpp"
+#include "daemon/config_files.hpp"
 #include "daemon/control_socket.hpp"
 #include "daemon/log.hpp"
 
@@ -23,17 +22,16 @@ inline constexpr int kOk = 0;
 inline constexpr int kNotConnected = 1;
 inline constexpr int kUsage = 2;
 
-// `PROG COMMAND [-c FILE] [--json] [-v]`; nothing when an argument is unknown.
+// What the command line asked for (parsed with CLI11: daemon/cli_options.hpp).
 struct Args {
-  std::string command;
-  std::string config;
+  std::string program;  // "tund" or "tund-hub"
+  config::Role role;    // whose configs it reads
+  std::string command{};
+  std::string config{};  // -c FILE; once resolved (cli_options.hpp), the file every command loads
+  std::string name{};    // NAME: /etc/tund/NAME.toml (daemon/config_files.hpp)
   bool json = false;
   bool verbose = false;
-  std::vector<std::string> positional;  // e.g. the interface of `tund switch`
-  std::map<std::string, std::string> options;  // --vip, --routes, --endpoint (tund-hub add-client)
-  std::size_t count = 0;                // arguments after the command
 };
-std::optional<Args> parse_args(int argc, char** argv);
 
 std::string human_bytes(std::uint64_t n);  // "1.20 MiB"
 std::string human_age(std::int64_t unix_seconds);  // "12 s ago", "never"
@@ -55,8 +53,8 @@ void note_handler_exception();
 // (errors exit 2), then either ask the running daemon for its status or run
 // one. `print` formats a status reply and returns the exit code.
 template <class Daemon, class Settings>
-int run_or_status(const Args& args, const std::string& program, Settings (*load)(const std::string&),
-                  int (*print)(const std::string& reply, bool json)) {
+int run_or_status(const Args& args, Settings (*load)(const std::string&), int (*print)(const std::string& reply, bool json)) {
+  const std::string& program = args.program;
   Settings settings;
   try {
     settings = load(args.config);
@@ -106,8 +104,5 @@ int run_or_status(const Args& args, const std::string& program, Settings (*load)
 // ExecStopPost, which runs after clean stops too.
 int cleanup(const std::string& program, const std::string& control_socket, const std::string& tun_name,
             const std::vector<std::pair<std::string, std::string>>& nft_tables);
-
-// `NAME` (a unit instance: /etc/tund/NAME.toml) or `-c FILE`.
-std::string config_path(const Args& args);
 
 }  // namespace tund::cli

@@ -1,4 +1,5 @@
 #include "daemon/metrics.hpp"
+#include "daemon/version.hpp"
 #include "tund/limits.hpp"
 
 #include <cmath>
@@ -70,7 +71,7 @@ void MetricsText::sample(const std::string& name, Labels labels, double value) {
 
 void MetricsText::build_info(const std::string& name) {
   family(name, "gauge", "1, labelled with the daemon's version.");
-  sample(name, {{"version", TUND_VERSION}}, 1);
+  sample(name, {{"version", version()}}, 1);
 }
 
 MetricsServer::MetricsServer(asio::io_context& io, const Endpoint& listen, Render render)

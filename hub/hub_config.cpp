@@ -6,6 +6,7 @@
 
 #include "hub/vip_pool.hpp"
 #include "crypto/primitives.hpp"
+#include "daemon/config_files.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -269,7 +270,7 @@ HubSettings load_hub_config(const std::string& path) {
   if (const auto* tun = get_optional_table(root, "tun")) {
     check_keys(*tun, {"name", "address", "mtu"}, "[tun]");
     if (auto n = get_optional_string(*tun, "name")) {
-      if (n->empty() || n->size() > 15) fail(*find(*tun, "name"), "interface names have 1 to 15 characters");
+      if (!valid_interface_name(*n)) fail(*find(*tun, "name"), kInterfaceNameRule);
       s.tun_name = *n;
     }
     // One address, or one IPv4 and one IPv6 prefix: clients get a VIP in each.

@@ -1,16 +1,20 @@
-// tund-hub: the hub. Subcommands:
-//   tund-hub run -c hub.toml [-v]
-//   tund-hub status -c hub.toml [--json]
-//   tund-hub cleanup -c hub.toml     remove what a crashed daemon left behind
-//   tund-hub drain -c hub.toml       a cluster member: move its clients away, then stop
-//   tund-hub add-client NAME [--vip A.B.C.D] [--routes P,P] [--endpoint IP:PORT] -c hub.toml
-//   tund-hub remove-client NAME -c hub.toml     (see hub/onboarding.hpp)
+// tund-hub: the hub. Subcommands (CONFIG is NAME for /etc/tund/NAME.toml,
+// -c FILE, or nothing for the only hub config in /etc/tund; HUB is -c FILE or
+// nothing, since NAME there is the client's):
+//   tund-hub run CONFIG [-v]
+//   tund-hub status CONFIG [--json]
+//   tund-hub cleanup CONFIG          remove what a crashed daemon left behind
+//   tund-hub drain CONFIG            a cluster member: move its clients away, then stop
+//   tund-hub add-client NAME [--vip A.B.C.D] [--routes P,P] [--endpoint IP:PORT] HUB
+//   tund-hub remove-client NAME HUB  (see hub/onboarding.hpp)
+// The options are parsed by daemon/cli_options (CLI11).
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 
 #include "daemon/cli.hpp"
+#include "daemon/cli_options.hpp"
 #include "daemon/control_socket.hpp"
 #include "daemon/log.hpp"
 #include "hub/hub_daemon.hpp"
@@ -19,16 +23,6 @@
 namespace {
 
 using namespace tund;
-
-int usage() {
-  std::cerr << "usage: tund-hub run -c hub.toml [-v]\n"
-               "       tund-hub status -c hub.toml [--json]\n"
-               "       tund-hub cleanup -c hub.toml\n"
-               "       tund-hub drain -c hub.toml\n"
-               "       tund-hub add-client NAME [--vip A.B.C.D] [--routes P,P] [--endpoint IP:PORT] -c hub.toml\n"
-               "       tund-hub remove-client NAME -c hub.toml\n";
-  return cli::kUsage;
-}
 
 int print_status(const std::string& text, bool as_json) {
   const auto j = nlohmann::json::parse(text, nullptr, false);
@@ -79,9 +73,7 @@ std::optional<hub::HubSettings> load(const std::string& path) {
 }
 
 int cmd_cleanup(const cli::Args& args) {
-  const auto path = cli::config_path(args);
-  if (path.empty()) return usage();
-  const auto settings = load(path);
+  const auto settings = load(args.config);
   if (!settings) return cli::kUsage;
   const auto& s = *settings;
   return cli::cleanup("tund-hub", s.control_socket, s.tun_name, {{"ip", hub::nat_table_name(s.tun_name)}});
@@ -119,27 +111,32 @@ int cmd_drain(const cli::Args& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const auto args = cli::parse_args(argc, argv);
-  if (args && args->command == "add-client" && args->positional.size() == 1 && !args->config.empty()) {
-    crypto::init();
-    hub::AddClientRequest req;
-    req.name = args->positional[0];
-    const auto opt = [&](const char* k) -> std::optional<std::string> {
-      const auto it = args->options.find(k);
-      return it == args->options.end() ? std::nullopt : std::optional<std::string>(it->second);
-    };
-    req.vip = opt("vip");
-    req.routes = opt("routes");
-    req.endpoint = opt("endpoint");
-    return hub::add_client(args->config, req, std::cout, std::cerr);
-  }
-  if (args && args->command == "remove-client" && args->positional.size() == 1 && !args->config.empty() &&
-      args->options.empty())
-    return hub::remove_client(args->config, args->positional[0], std::cout, std::cerr);
-  if (!args || !args->options.empty()) return usage();
-  if (args->command == "cleanup") return cmd_cleanup(*args);
-  if (args->command == "drain" && !args->config.empty()) return cmd_drain(*args);
-  if (!args || (args->command != "run" && args->command != "status") || args->config.empty()) return usage();
+  cli::Args args{.program = "tund-hub", .role = config::Role::kHub};
+  hub::AddClientRequest req;  // add-client's; remove-client's NAME too
+  const auto app = cli::make_app("tund-hub: the server side of tund (sessions, VIPs, NAT)", args);
+  cli::add_daemon_commands(*app, args);
+  auto* drain = cli::add_command(
+      *app, "drain", "A cluster member: move its clients to other members, take no new ones, then stop", args);
+  cli::add_config_choice(*drain, args);
+  auto* add = cli::add_command(*app, "add-client",
+                               "Onboard a client: write its file, reload a running hub, print its whole config", args);
+  add->add_option("NAME", req.name, "The client's name")->type_name("")->required();
+  add->add_option("--vip", req.vip, "Its VIP (default: the lowest free one)")->type_name("A.B.C.D");
+  add->add_option("--routes", req.routes, "What it sends through the hub (default: the [nat] masquerade networks)")
+      ->type_name("P,P...");
+  add->add_option("--endpoint", req.endpoint, "Where it reaches the hub (default: listen, unless a wildcard)")
+      ->type_name("IP:PORT");
+  cli::add_config_option(*add, args);
+  auto* remove = cli::add_command(*app, "remove-client", "Remove a client that add-client added, and reload a running hub", args);
+  remove->add_option("NAME", req.name, "The client's name")->type_name("")->required();
+  cli::add_config_option(*remove, args);
+  if (const auto rc = cli::parse(*app, argc, argv)) return *rc;
+
+  if (!cli::resolve_config(args)) return cli::kUsage;
   crypto::init();
-  return cli::run_or_status<hub::HubDaemon>(*args, "tund-hub", hub::load_hub_config, print_status);
+  if (args.command == "add-client") return hub::add_client(args.config, req, std::cout, std::cerr);
+  if (args.command == "remove-client") return hub::remove_client(args.config, req.name, std::cout, std::cerr);
+  if (args.command == "cleanup") return cmd_cleanup(args);
+  if (args.command == "drain") return cmd_drain(args);
+  return cli::run_or_status<hub::HubDaemon>(args, hub::load_hub_config, print_status);
 }

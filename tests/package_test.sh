@@ -39,6 +39,7 @@ check "dpkg installs it into the scratch root" quiet "${DPKG[@]}" -i "$deb"
 doc=/usr/share/doc/tund
 expected="/usr/bin/tund /usr/bin/tund-hub /usr/lib/systemd/system/tund@.service /usr/lib/systemd/system/tund-hub.service
 /usr/share/man/man8/tund.8.gz /usr/share/man/man8/tund-hub.8.gz /usr/share/man/man5/tund.toml.5.gz
+/usr/share/bash-completion/completions/tund /usr/share/bash-completion/completions/tund-hub
 $doc/copyright $doc/changelog.Debian.gz $doc/README.md
 $(cd "$SRC" && find examples docs -type f | sed "s|^|$doc/|")"
 for f in $expected; do check "installed: $f" test -s "$R$f"; done

@@ -3,6 +3,8 @@
 #include <set>
 
 #include "crypto/primitives.hpp"
+#include "daemon/config_files.hpp"
+#include "daemon/log.hpp"
 
 namespace tund::client {
 
@@ -16,11 +18,23 @@ std::string client_table_name(const std::string& tun) {
 
 std::string guard_table_name(const std::string& tun) { return client_table_name(tun) + "_guard"; }
 
-ClientSettings load_client_config(const std::string& path) {
+ClientSettings load_client_config(const std::string& path) { return load_client_config(path, instance_name(path)); }
+
+ClientSettings load_client_config(const std::string& path, const std::optional<std::string>& instance) {
   const auto root = parse_file(path);
   check_keys(root, {"private_key_file", "private_key", "control_socket", "fwmark", "tun", "hub", "uplinks", "handover", "performance", "metrics_listen", "gateway", "kill_switch", "kill_switch_allow", "ipv6_outside"}, "the top level");
   ClientSettings s;
   s.config_path = path;
+  if (instance) {
+    s.control_socket = "/run/tund/" + *instance + ".sock";
+    // Only when the file names no TUN: a warning about a default it overrides would mislead.
+    const auto* tun = get_optional_table(root, "tun");
+    if (valid_interface_name(*instance))
+      s.tun_name = *instance;
+    else if (!tun || !find(*tun, "name"))
+      log::warning(path + ": the instance name '" + *instance + "' cannot name its TUN (" + kInterfaceNameRule + "), so it is " +
+                   s.tun_name + "; set [tun] name to run another such instance beside it");
+  }
   // The key in its own file (as `tund genkey` writes it), or inline (as
   // `tund-hub add-client` prints a whole config): exactly one of the two.
   const auto* key_file = find(root, "private_key_file");
@@ -57,7 +71,7 @@ ClientSettings load_client_config(const std::string& path) {
   if (const auto* tun = get_optional_table(root, "tun")) {
     check_keys(*tun, {"name", "mtu"}, "[tun]");
     if (auto n = get_optional_string(*tun, "name")) {
-      if (n->empty() || n->size() > 15) fail(*find(*tun, "name"), "interface names have 1 to 15 characters");
+      if (!valid_interface_name(*n)) fail(*find(*tun, "name"), kInterfaceNameRule);
       s.tun_name = *n;
     }
     if (auto m = get_optional_int(*tun, "mtu", 576, 65000)) s.mtu = static_cast<unsigned>(*m);

@@ -18,6 +18,7 @@
 //   [gateway] lan = ["192.168.50.0/24"], masquerade = true   (a LAN behind this client)
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -83,7 +84,14 @@ std::string guard_table_name(const std::string& tun);
 // The nftables table (family ip) of a client on `tun`: gateway NAT and MSS clamping.
 std::string client_table_name(const std::string& tun);
 
-// Throws config::ConfigError with "file:line:column: reason".
+// Throws config::ConfigError with "file:line:column: reason". A file loaded
+// as /etc/tund/NAME.toml is the unit instance tund@NAME (the instance name
+// comes from the path: daemon/config_files.hpp), and unless the file sets
+// them its TUN is NAME and its control socket /run/tund/NAME.sock, so that
+// instances never clash. A NAME that cannot name an interface keeps tun0,
+// with a warning. Any other path: tun0 and /run/tund/client.sock.
 ClientSettings load_client_config(const std::string& path);
+// The same with the instance given (nothing: no instance).
+ClientSettings load_client_config(const std::string& path, const std::optional<std::string>& instance);
 
 }  // namespace tund::client

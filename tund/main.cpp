@@ -1,12 +1,14 @@
-// tund: the client. Subcommands:
+// tund: the client. Subcommands (CONFIG is NAME for /etc/tund/NAME.toml,
+// -c FILE, or nothing for the only client config in /etc/tund):
 //   tund genkey                      base64 private key on stdout
 //   tund pubkey < private.key        base64 public key on stdout
-//   tund run -c client.toml [-v]     the daemon, in the foreground
-//   tund status -c client.toml [--json]
-//   tund switch IFNAME|auto -c client.toml
-//   tund cleanup NAME | -c client.toml   remove what a crashed daemon left behind
-//                                        but its kill switch (it fails closed)
-//   tund down NAME | -c client.toml      the same and lift the kill switch
+//   tund run CONFIG [-v]             the daemon, in the foreground
+//   tund status CONFIG [--json]
+//   tund switch UPLINK|auto CONFIG
+//   tund cleanup CONFIG              remove what a crashed daemon left behind
+//                                    but its kill switch (it fails closed)
+//   tund down CONFIG                 the same and lift the kill switch
+// The options are parsed by daemon/cli_options (CLI11).
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +20,7 @@
 
 #include "crypto/primitives.hpp"
 #include "daemon/cli.hpp"
+#include "daemon/cli_options.hpp"
 #include "daemon/control_socket.hpp"
 #include "daemon/log.hpp"
 #include "daemon/netlink_config.hpp"
@@ -27,17 +30,6 @@
 namespace {
 
 using namespace tund;
-
-int usage() {
-  std::cerr << "usage: tund genkey\n"
-               "       tund pubkey < private.key\n"
-               "       tund run -c client.toml [-v]\n"
-               "       tund status -c client.toml [--json]\n"
-               "       tund switch IFNAME|auto -c client.toml\n"
-               "       tund cleanup NAME | -c client.toml\n"
-               "       tund down NAME | -c client.toml\n";
-  return cli::kUsage;
-}
 
 int cmd_genkey() {
   struct stat st{};
@@ -65,8 +57,7 @@ int cmd_pubkey() {
 }
 
 // `tund switch IF` pins every session to that uplink; `auto` returns to policy.
-int cmd_switch(const cli::Args& args) {
-  if (args.positional.size() != 1 || args.config.empty()) return usage();
+int cmd_switch(const cli::Args& args, const std::string& uplink) {
   client::ClientSettings settings;
   try {
     settings = client::load_client_config(args.config);
@@ -74,7 +65,7 @@ int cmd_switch(const cli::Args& args) {
     std::cerr << e.what() << "\n";
     return cli::kUsage;
   }
-  const auto reply = daemon::control_request(settings.control_socket, "switch " + args.positional[0]);
+  const auto reply = daemon::control_request(settings.control_socket, "switch " + uplink);
   if (!reply) {
     std::cerr << "tund is not running (no daemon at " << settings.control_socket << ")\n";
     return cli::kNotConnected;
@@ -93,11 +84,9 @@ int cmd_switch(const cli::Args& args) {
 // (or once systemd gives up restarting) nothing leaves outside the tunnel
 // until someone says so.
 int cmd_cleanup(const cli::Args& args) {
-  const auto path = cli::config_path(args);
-  if (path.empty()) return usage();
   client::ClientSettings s;
   try {
-    s = client::load_client_config(path);
+    s = client::load_client_config(args.config);
   } catch (const config::ConfigError& e) {
     std::cerr << e.what() << "\n";
     return cli::kUsage;
@@ -177,14 +166,27 @@ int print_status(const std::string& json_text, bool as_json) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const auto args = cli::parse_args(argc, argv);
-  if (!args || !args->options.empty()) return usage();  // those options are tund-hub's
+  cli::Args args{.program = "tund", .role = config::Role::kClient};
+  std::string uplink;
+  const auto app = cli::make_app("tund: a VPN client whose sessions survive network handover", args);
+  cli::add_command(*app, "genkey", "Print a new private key (base64); use umask 077", args);
+  cli::add_command(*app, "pubkey", "Read a private key on standard input, print its public key", args);
+  cli::add_daemon_commands(*app, args);
+  app->get_subcommand("cleanup")->description(
+      "Remove what a daemon that died left behind, except a kill switch (refused while one answers; the unit's "
+      "ExecStopPost)");
+  auto* sw = cli::add_command(*app, "switch", "Pin traffic to an uplink while it is usable, or back to the policy (auto)", args);
+  sw->add_option("UPLINK", uplink, "An uplink's interface, or auto")->type_name("")->required();
+  cli::add_config_choice(*sw, args);
+  auto* down = cli::add_command(*app, "down", "The same as cleanup, and lift the kill switch", args);
+  cli::add_config_choice(*down, args);
+  if (const auto rc = cli::parse(*app, argc, argv)) return *rc;
+
   crypto::init();
-  if (args->command == "genkey" && args->count == 0) return cmd_genkey();
-  if (args->command == "pubkey" && args->count == 0) return cmd_pubkey();
-  if (args->command == "switch") return cmd_switch(*args);
-  if (args->command == "cleanup" || args->command == "down") return cmd_cleanup(*args);
-  if ((args->command != "run" && args->command != "status") || args->config.empty() || !args->positional.empty())
-    return usage();
-  return cli::run_or_status<client::ClientDaemon>(*args, "tund", client::load_client_config, print_status);
+  if (args.command == "genkey") return cmd_genkey();
+  if (args.command == "pubkey") return cmd_pubkey();
+  if (!cli::resolve_config(args)) return cli::kUsage;
+  if (args.command == "switch") return cmd_switch(args, uplink);
+  if (args.command == "cleanup" || args.command == "down") return cmd_cleanup(args);
+  return cli::run_or_status<client::ClientDaemon>(args, client::load_client_config, print_status);
 }

@@ -1,0 +1,7 @@
+#include "daemon/version.hpp"
+
+namespace tund {
+
+const char* version() { return TUND_VERSION; }
+
+}  // namespace tund
