@@ -121,8 +121,9 @@ void SystemMetered::finish(std::optional<bool> verdict) {
   bool changed = false;
   if (std::find(names_.begin(), names_.end(), name) != names_.end()) {
     const auto it = verdicts_.find(name);
-    changed = it == verdicts_.end() ? verdict.has_value() : it->second != verdict;
-    if (it == verdicts_.end() || it->second != verdict)
+    const bool first = it == verdicts_.end();
+    changed = first ? verdict.has_value() : it->second != verdict;
+    if (first || changed)
       log::info("metered uplinks: NetworkManager says " + name + " is " +
                 (verdict ? (*verdict ? "metered" : "not metered") : "unknown to it"));
     verdicts_[name] = verdict;
