@@ -1,11 +1,18 @@
 #!/usr/bin/python3
 """Traffic endpoints for the netns lab (stdlib only).
 
-  netpeer.py sink PORT [TIMELINE]  accept one TCP connection, print "<sha256> <bytes> <peer-ip> <longest-gap-ms>"
-                                   (TIMELINE: file of "ms bytes" per 10 ms bin from the first
-                                   byte; TIMELINE.start: that byte's wall-clock time, Unix ms)
-  netpeer.py send HOST PORT BYTES [RATE]  stream deterministic pseudo-random bytes (RATE bytes/s,
-                                   paced in 8 KiB writes), print "<sha256> <bytes>"
+  netpeer.py sink PORT [TIMELINE] [--cut-on-term]  accept one TCP connection, print "<sha256> <bytes>
+                                   <peer-ip> <longest-gap-ms>" (TIMELINE: file of "ms bytes" per 10 ms
+                                   bin from the first byte; TIMELINE.start: that byte's wall-clock time,
+                                   Unix ms); with --cut-on-term a SIGTERM once connected ends the
+                                   transfer there and reports what arrived (an unpaced transfer cut at
+                                   a deadline: the sender's buffers would otherwise drain for seconds)
+  netpeer.py prefix BYTES          the sha256 of the first BYTES bytes an unpaced send streams (what a
+                                   sink cut off after BYTES must report)
+  netpeer.py send HOST PORT BYTES [RATE] [--cc NAME]  stream deterministic pseudo-random bytes (RATE
+                                   bytes/s, paced in 8 KiB writes), print "<sha256> <bytes>"; --cc: the
+                                   connection's TCP congestion control (root may name one that a
+                                   namespace cannot make its default, such as cubic)
   netpeer.py udpsend HOST PORT BITS_PER_S SECONDS [SIZE]  a constant-rate UDP stream of SIZE-byte
                                    (default 1200) datagrams, each numbered; prints how many it sent
   netpeer.py udpsink PORT          count the numbered datagrams of one udpsend stream until it has
@@ -25,7 +32,9 @@
                                   (default 200) datagram every 20 ms to PEER, each carrying its number
                                   and send time; every datagram received is logged to LOG as
                                   "seq sent_ns received_ns" (wall clock: one host, one clock), after a
-                                  header "start START_NS interval_ns 20000000 sent N"
+                                  header "start START_NS interval_ns 20000000 sent N"; with
+                                  --start-at UNIX_NS the first frame leaves then (both ends of a call
+                                  started with one time have their sockets bound before either sends)
   netpeer.py record PORT TYPE FILE  capture (AF_PACKET, every interface of this namespace) the
                                   first UDP datagram to PORT whose first byte is TYPE, write its
                                   payload to FILE (what an attacker on the path records)
@@ -35,7 +44,7 @@
                                    --times each line starts with its arrival (Unix s, 3 decimals:
                                    the clock of `date +%s.%N`)
 """
-import hashlib, os, socket, sys, time
+import hashlib, os, signal, socket, sys, time
 
 
 def chunks(total, size=65536, seed=b"tund"):
@@ -110,10 +119,11 @@ def flood(host, port, seconds, rate, rest):
     print(sent, replies, cookies, int(sent / seconds), flush=True)
 
 
-def call(port, peer, peer_port, seconds, log, size):
+def call(port, peer, peer_port, seconds, log, size, start_at=None):
     """Sends on an absolute 20 ms schedule (a late wake-up does not shift the
     frames after it) and receives in between; frames still in flight are
-    awaited for 2 s after the last one is sent."""
+    awaited for 2 s after the last one is sent. The schedule starts at
+    start_at (wall clock, ns) when given, else at once."""
     import select, struct
     interval = 20_000_000
     family = socket.AF_INET6 if ":" in peer else socket.AF_INET
@@ -121,10 +131,12 @@ def call(port, peer, peer_port, seconds, log, size):
     s.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", port))
     s.setblocking(False)
     pad = bytes(max(0, size - 12))
+    print("ready", flush=True)
+    if start_at is not None and start_at > time.time_ns():
+        time.sleep((start_at - time.time_ns()) / 1e9)
     start = time.time_ns()
     count = int(seconds * 1e9 // interval)
     got, seq = [], 0
-    print("ready", flush=True)
     end = start + count * interval + 2_000_000_000
     while True:
         now = time.time_ns()
@@ -172,6 +184,14 @@ def record(port, kind, path):
             return
 
 
+def take_option(argv, name):
+    """(VALUE, argv without NAME VALUE) for an option NAME VALUE; (None, argv) without it."""
+    if name not in argv:
+        return None, argv
+    i = argv.index(name)
+    return argv[i + 1], argv[:i] + argv[i + 2:]
+
+
 def main(argv):
     cmd = argv[1]
     if cmd == "notify":
@@ -189,7 +209,15 @@ def main(argv):
         with open(argv[2], "rb") as f:
             socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(f.read(), (argv[3], int(argv[4])))
         return
+    if cmd == "prefix":
+        h = hashlib.sha256()
+        for piece in chunks(int(argv[2])):
+            h.update(piece)
+        print(h.hexdigest(), flush=True)
+        return
     if cmd == "sink":
+        cut_on_term = "--cut-on-term" in argv
+        argv = [a for a in argv if a != "--cut-on-term"]
         # One dual-stack socket: IPv4 and IPv6 senders alike.
         srv = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
         srv.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
@@ -198,12 +226,23 @@ def main(argv):
         srv.listen(1)
         print("ready", flush=True)
         conn, peer = srv.accept()
+        cut = []
+        if cut_on_term:
+            # The handler only notes the signal; the loop looks at least every
+            # 0.1 s, so a cut never falls between counting and hashing a piece.
+            signal.signal(signal.SIGTERM, lambda *_: cut.append(True))
+            conn.settimeout(0.1)
         h, n = hashlib.sha256(), 0
         bins = {}
         start = last = None
         gap = 0.0
         while True:
-            data = conn.recv(1 << 16)
+            if cut:
+                break
+            try:
+                data = conn.recv(1 << 16)
+            except socket.timeout:
+                continue
             if not data:
                 break
             now = time.monotonic()
@@ -227,9 +266,16 @@ def main(argv):
         ip = peer[0][7:] if peer[0].startswith("::ffff:") else peer[0]  # an IPv4 peer of the dual-stack socket
         print(h.hexdigest(), n, ip, int(gap * 1000), flush=True)
     elif cmd == "call":
-        call(int(argv[2]), argv[3], int(argv[4]), float(argv[5]), argv[6], int(argv[7]) if len(argv) > 7 else 200)
+        start_at, argv = take_option(argv, "--start-at")
+        if start_at is not None:
+            start_at = int(start_at)
+        call(int(argv[2]), argv[3], int(argv[4]), float(argv[5]), argv[6], int(argv[7]) if len(argv) > 7 else 200,
+             start_at)
     elif cmd == "send":
+        cc, argv = take_option(argv, "--cc")
         s = socket.create_connection((argv[2], int(argv[3])), timeout=60)
+        if cc:
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, cc.encode())
         rate = float(argv[5]) if len(argv) > 5 else 0
         h, n = hashlib.sha256(), 0
         t0 = time.monotonic()
