@@ -4,19 +4,21 @@ frames that were lost or arrived later than 150 ms one way (ITU-T G.114's
 mouth-to-ear budget: a later frame is as good as lost), and the one-way delay
 percentiles of the frames that arrived.
 
-  call_report.py CLI_LOG SRV_LOG PHASE=START_NS... [--json]
+  call_report.py CLI_LOG SRV_LOG PHASE=START_NS... [--json] [--late-ms MS]
 
 CLI_LOG and SRV_LOG are the two ends' `netpeer.py call` logs: the client's
 holds what came down (and its own send schedule, for the frames that went
 up), the server's the reverse. Each PHASE starts at START_NS (wall clock, ns)
 and ends where the next begins or the call ends; a frame belongs to the phase
 in which it was sent. Prints one line per direction and a JSON object with
---json.
+--json. --late-ms moves the 150 ms line: on a link whose own propagation
+delay is beyond it (a GEO satellite's 300 ms) every frame would count, and
+what the tunnel adds is what is left to judge.
 """
 import json
 import sys
 
-LATE_NS = 150_000_000
+LATE_MS = 150
 
 
 def read(log):
@@ -37,7 +39,7 @@ def percentile(values, p):
     return v[min(len(v) - 1, int(p / 100 * len(v)))]
 
 
-def direction(sender_meta, received, phases):
+def direction(sender_meta, received, phases, late_ns):
     start, interval, sent = sender_meta["start"], sender_meta["interval_ns"], sender_meta["sent"]
     bad = {name: 0 for name, _ in phases}
     frames = {name: 0 for name, _ in phases}
@@ -57,7 +59,7 @@ def direction(sender_meta, received, phases):
             continue
         delay = got[1] - got[0]
         delays.append(delay)
-        if delay > LATE_NS:
+        if delay > late_ns:
             bad[phase] += 1
     return {
         "bad": bad,
@@ -72,6 +74,11 @@ def direction(sender_meta, received, phases):
 def main(argv):
     as_json = "--json" in argv
     argv = [a for a in argv if a != "--json"]
+    late_ms = LATE_MS
+    if "--late-ms" in argv:
+        i = argv.index("--late-ms")
+        late_ms = float(argv[i + 1])
+        argv = argv[:i] + argv[i + 2:]
     cli_meta, down_received = read(argv[1])
     srv_meta, up_received = read(argv[2])
     phases = []
@@ -80,7 +87,9 @@ def main(argv):
         phases.append((name, int(begin)))
     if not phases:
         phases = [("call", min(cli_meta["start"], srv_meta["start"]))]
-    result = {"up": direction(cli_meta, up_received, phases), "down": direction(srv_meta, down_received, phases)}
+    late_ns = int(late_ms * 1e6)
+    result = {"up": direction(cli_meta, up_received, phases, late_ns),
+              "down": direction(srv_meta, down_received, phases, late_ns), "late_ms": late_ms}
     if as_json:
         print(json.dumps(result))
         return
