@@ -114,6 +114,16 @@ LINKS_EOF
 lab_link() { nsx em "$BIN/linkem" ctl "$LAB_DIR/linkem.sock" set "$@" >/dev/null; }
 lab_link_load() { nsx em "$BIN/linkem" ctl "$LAB_DIR/linkem.sock" load "$1" "$LINKEM_PROFILES/$2.profile" >/dev/null; }
 lab_link_stats() { nsx em "$BIN/linkem" ctl "$LAB_DIR/linkem.sock" stats; }
+# lab_uplink_out wlan|lte: cli loses that emulated uplink as a connection
+# manager would see it: its carrier (the emulator's end of the veth goes
+# down) and its default route; the client is left with the other path only.
+lab_uplink_out() {
+  case "$1" in
+    wlan) nsx em ip link set wc down; nsx cli ip route del default via 10.1.0.1 dev wlan0 metric 100 2>/dev/null ;;
+    lte) nsx em ip link set lc down; nsx cli ip route del default via 10.2.0.1 dev lte0 metric 200 2>/dev/null ;;
+  esac
+  return 0
+}
 
 # lab_ipv6: IPv6 beside IPv4 on the router's links (fd0N::/64 for 10.N.0.0/24,
 # .1 = ::1, .2 = ::2), the hub's eth0 and its default route, forwarding on
