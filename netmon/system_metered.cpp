@@ -1,8 +1,6 @@
 #include "netmon/system_metered.hpp"
 
-#include <poll.h>
 #include <systemd/sd-bus.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -24,28 +22,24 @@ std::optional<bool> from_nm_metered(std::uint32_t v) {
 }  // namespace
 
 SystemMetered::SystemMetered(asio::io_context& io, OnChange on_change)
-    : on_change_(std::move(on_change)), fd_(io), timeout_(io) {
-  if (const int r = sd_bus_open_system(&bus_); r < 0) {
-    bus_ = nullptr;
-    log::info("metered uplinks: no system bus (" + std::string(strerror(-r)) + "): from the names");
+    : on_change_(std::move(on_change)), loop_(io, [this](int error) { on_lost(error); }) {
+  if (!bus()) {
+    log::info("metered uplinks: no system bus (" + std::string(strerror(-loop_.open_error())) + "): from the names");
     return;
   }
   // Any device property NetworkManager changes may be Metered: ask again.
-  sd_bus_match_signal_async(bus_, nullptr, kService, nullptr, "org.freedesktop.DBus.Properties", "PropertiesChanged",
+  sd_bus_match_signal_async(bus(), nullptr, kService, nullptr, "org.freedesktop.DBus.Properties", "PropertiesChanged",
                             on_properties_changed, nullptr, this);
-  fd_.assign(::dup(sd_bus_get_fd(bus_)));
-  arm();
+  loop_.arm();
 }
 
-SystemMetered::~SystemMetered() {
-  if (bus_) sd_bus_close_unref(bus_);
-}
+SystemMetered::~SystemMetered() = default;
 
 void SystemMetered::watch(const std::vector<std::string>& names) {
   names_ = names;
   for (auto it = verdicts_.begin(); it != verdicts_.end();)
     it = std::find(names.begin(), names.end(), it->first) == names.end() ? verdicts_.erase(it) : std::next(it);
-  if (!bus_) return;
+  if (!bus()) return;
   for (const auto& n : names)
     if (!verdicts_.count(n) && std::find(queue_.begin(), queue_.end(), n) == queue_.end()) queue_.push_back(n);
   if (!asking_) ask_next();
@@ -68,10 +62,10 @@ void SystemMetered::ask_next() {
     return;
   }
   asking_ = true;
-  const int r = sd_bus_call_method_async(bus_, nullptr, kService, "/org/freedesktop/NetworkManager", kService,
+  const int r = sd_bus_call_method_async(bus(), nullptr, kService, "/org/freedesktop/NetworkManager", kService,
                                          "GetDeviceByIpIface", on_device, this, "s", queue_.front().c_str());
   if (r < 0) return finish(std::nullopt);
-  arm();
+  loop_.arm();
 }
 
 int SystemMetered::on_device(sd_bus_message* m, void* self_ptr, sd_bus_error*) {
@@ -83,7 +77,7 @@ int SystemMetered::on_device(sd_bus_message* m, void* self_ptr, sd_bus_error*) {
   }
   const char* path = nullptr;
   if (sd_bus_message_read(m, "o", &path) < 0 ||
-      sd_bus_call_method_async(self->bus_, nullptr, kService, path, "org.freedesktop.DBus.Properties", "Get",
+      sd_bus_call_method_async(self->bus(), nullptr, kService, path, "org.freedesktop.DBus.Properties", "Get",
                                on_metered, self, "ss", kDeviceInterface, "Metered") < 0) {
     ++self->bad_answers_;
     self->finish(std::nullopt);
@@ -132,48 +126,14 @@ void SystemMetered::finish(std::optional<bool> verdict) {
   if (changed) on_change_();
 }
 
-void SystemMetered::process() {
-  int r;
-  while ((r = sd_bus_process(bus_, nullptr)) > 0) {
-  }
-  if (r < 0) {
-    // The bus went away (dbus restarting): no verdicts, the names decide.
-    log::warning("metered uplinks: system bus lost (" + std::string(strerror(-r)) + "): from the names");
-    sd_bus_close_unref(bus_);
-    bus_ = nullptr;
-    fd_.close();
-    timeout_.cancel();
-    const bool had = std::any_of(verdicts_.begin(), verdicts_.end(), [](const auto& v) { return v.second.has_value(); });
-    verdicts_.clear();
-    queue_.clear();
-    asking_ = false;
-    if (had) on_change_();
-    return;
-  }
-  arm();
-}
-
-void SystemMetered::arm() {
-  if (!bus_) return;
-  const int events = sd_bus_get_events(bus_);
-  if (!waiting_ && events > 0) {
-    waiting_ = true;
-    fd_.async_wait(events & POLLOUT ? asio::posix::stream_descriptor::wait_write : asio::posix::stream_descriptor::wait_read,
-                   [this](boost::system::error_code ec) {
-                     if (ec == asio::error::operation_aborted) return;
-                     waiting_ = false;
-                     if (!ec && bus_) process();
-                   });
-  }
-  std::uint64_t usec = 0;
-  if (sd_bus_get_timeout(bus_, &usec) >= 0 && usec != UINT64_MAX) {
-    // sd-bus gives an absolute CLOCK_MONOTONIC time, which is steady_clock's.
-    timeout_.expires_at(std::chrono::steady_clock::time_point(std::chrono::microseconds(usec)));
-    timeout_.async_wait([this](boost::system::error_code ec) {
-      if (ec == asio::error::operation_aborted) return;
-      if (bus_) process();
-    });
-  }
+void SystemMetered::on_lost(int error) {
+  // The bus went away (dbus restarting): no verdicts, the names decide.
+  log::warning("metered uplinks: system bus lost (" + std::string(strerror(-error)) + "): from the names");
+  const bool had = std::any_of(verdicts_.begin(), verdicts_.end(), [](const auto& v) { return v.second.has_value(); });
+  verdicts_.clear();
+  queue_.clear();
+  asking_ = false;
+  if (had) on_change_();
 }
 
 }  // namespace tund::netmon

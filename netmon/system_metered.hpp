@@ -21,6 +21,7 @@
 #include <systemd/sd-bus.h>
 
 #include "daemon/asio.hpp"
+#include "daemon/sd_bus_loop.hpp"
 
 namespace tund::netmon {
 
@@ -35,7 +36,7 @@ class SystemMetered {
   // The interfaces to know about (the uplink table's); asks for new ones.
   void watch(const std::vector<std::string>& names);
   std::optional<bool> metered(const std::string& name) const;
-  bool on_bus() const { return bus_ != nullptr; }
+  bool on_bus() const { return bus() != nullptr; }
   std::uint64_t bad_answers() const { return bad_answers_; }
 
  private:
@@ -45,14 +46,11 @@ class SystemMetered {
   void ask_all();
   void ask_next();
   void finish(std::optional<bool> verdict);
-  void process();
-  void arm();
+  void on_lost(int error);
+  sd_bus* bus() const { return loop_.bus(); }
 
   OnChange on_change_;
-  sd_bus* bus_ = nullptr;
-  asio::posix::stream_descriptor fd_;
-  asio::steady_timer timeout_;
-  bool waiting_ = false;
+  daemon::BusLoop loop_;
   std::vector<std::string> names_;
   std::map<std::string, std::optional<bool>> verdicts_;
   // One question at a time, in order: the reply names no interface.
