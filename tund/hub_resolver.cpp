@@ -8,8 +8,8 @@
 
 namespace tund::client {
 
-HubResolver::HubResolver(asio::io_context& io, config::HostPort where, OnChange on_change)
-    : where_(std::move(where)), on_change_(std::move(on_change)), resolver_(io), timer_(io) {
+HubResolver::HubResolver(asio::io_context& io, config::HostPort where, OnChange on_change, HubLookupStub* stub)
+    : where_(std::move(where)), on_change_(std::move(on_change)), stub_(stub), io_(io), resolver_(io), timer_(io) {
   if (where_.literal) {
     addresses_ = {*where_.literal};
     return;
@@ -20,6 +20,7 @@ HubResolver::HubResolver(asio::io_context& io, config::HostPort where, OnChange 
 HubResolver::~HubResolver() {
   timer_.cancel();
   resolver_.cancel();
+  lookup_.reset();
 }
 
 const Endpoint* HubResolver::first(std::uint8_t family) const {
@@ -46,16 +47,14 @@ void HubResolver::start_lookup() {
   in_flight_ = true;
   ++lookups_;
   last_lookup_ = std::chrono::steady_clock::now();
+  if (stub_) return start_stub_lookup();
   resolver_.async_resolve(where_.host, std::to_string(where_.port), asio::ip::udp::resolver::numeric_service,
                           [this](boost::system::error_code ec, asio::ip::udp::resolver::results_type results) {
-    in_flight_ = false;
     if (ec == asio::error::operation_aborted) return;
-    arm(limits::kResolveInterval);
     std::vector<Endpoint> found;
     for (const auto& r : results) {
       const auto a = r.endpoint().address();
       Endpoint e;
-      e.port = where_.port;
       if (a.is_v4()) {
         e.family = 4;
         const auto b = a.to_v4().to_bytes();
@@ -69,23 +68,54 @@ void HubResolver::start_lookup() {
         const auto b = a.to_v6().to_bytes();
         std::memcpy(e.addr.data(), b.data(), 16);
       }
-      if (e.unspecified() || std::find(found.begin(), found.end(), e) != found.end()) continue;
-      if (found.size() < limits::kResolveMaxAddresses) found.push_back(e);
+      found.push_back(e);
     }
-    if (ec || found.empty()) {
-      ++failures_;
-      log::warning("hub " + where_.host + ": cannot resolve (" + (ec ? ec.message() : "no addresses") + ")" +
-                   (addresses_.empty() ? "" : ", keeping the addresses known"));
-      if (addresses_.empty()) arm(limits::kResolveRetry);
+    complete(std::move(found), ec ? ec.message() : "");
+  });
+}
+
+void HubResolver::start_stub_lookup() {
+  // /etc/hosts first, as getaddrinfo would ("hosts: files dns").
+  if (const auto hosts = daemon::read_resolver_file(stub_->hosts_path)) {
+    auto pinned = daemon::hosts_addresses(*hosts, where_.host);
+    if (!pinned.empty()) {
+      asio::post(io_, [this, alive = std::weak_ptr<bool>(alive_), pinned = std::move(pinned)]() mutable {
+        if (!alive.expired()) complete(std::move(pinned), "");
+      });
       return;
     }
-    if (found == addresses_) return;
-    addresses_ = std::move(found);
-    std::string list;
-    for (const auto& a : addresses_) list += (list.empty() ? "" : ", ") + a.to_string();
-    log::info("hub " + where_.host + " resolves to " + list);
-    on_change_(addresses_);
-  });
+  }
+  const auto servers = stub_->upstream.current();
+  log::debug("hub " + where_.host + ": asking " + std::to_string(servers.size()) + " DNS server(s) of " +
+             stub_->upstream.source() + " from marked sockets");
+  lookup_ = std::make_unique<daemon::DnsLookup>(io_, where_.host, servers, stub_->fwmark, stub_->drops,
+                                                [this](std::vector<Endpoint> found, std::string error) {
+                                                  complete(std::move(found), error);
+                                                });
+}
+
+void HubResolver::complete(std::vector<Endpoint> results, const std::string& error) {
+  in_flight_ = false;
+  arm(limits::kResolveInterval);
+  std::vector<Endpoint> found;
+  for (auto e : results) {
+    e.port = where_.port;
+    if (e.unspecified() || std::find(found.begin(), found.end(), e) != found.end()) continue;
+    if (found.size() < limits::kResolveMaxAddresses) found.push_back(e);
+  }
+  if (found.empty()) {
+    ++failures_;
+    log::warning("hub " + where_.host + ": cannot resolve (" + (error.empty() ? "no addresses" : error) + ")" +
+                 (addresses_.empty() ? "" : ", keeping the addresses known"));
+    if (addresses_.empty()) arm(limits::kResolveRetry);
+    return;
+  }
+  if (found == addresses_) return;
+  addresses_ = std::move(found);
+  std::string list;
+  for (const auto& a : addresses_) list += (list.empty() ? "" : ", ") + a.to_string();
+  log::info("hub " + where_.host + " resolves to " + list);
+  on_change_(addresses_);
 }
 
 }  // namespace tund::client

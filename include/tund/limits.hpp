@@ -401,6 +401,33 @@ inline constexpr auto kMemberSilence = std::chrono::milliseconds(1000);
 inline constexpr auto kDrainAskInterval = std::chrono::milliseconds(200);
 inline constexpr auto kDrainDeadline = std::chrono::seconds(10);
 
+// --- DNS (tund/dns_config, daemon/link_dns, daemon/dns_message, daemon/dns_lookup) ---
+// [[hub]] dns and dns_domains: at most this many each.
+inline constexpr std::size_t kMaxDnsServers = 8;
+inline constexpr std::size_t kMaxDnsDomains = 32;
+// systemd-resolved's calls and a resolvconf run get this long; at a stop,
+// removing them gets kDnsRevertTimeout (the daemon is on its way out).
+inline constexpr auto kDnsApplyTimeout = std::chrono::seconds(5);
+inline constexpr auto kDnsRevertTimeout = std::chrono::seconds(2);
+// The daemon's own lookups of hub names (the stub, daemon/dns_lookup.hpp):
+// queries advertise this UDP payload size (EDNS0; 1232, DNS flag day 2020's
+// size that no path fragments); a longer answer is refused unread.
+inline constexpr std::size_t kDnsMaxMessage = 1232;
+// Answer records read per message (a hub's A or AAAA set and its CNAMEs);
+// more and the whole message is refused.
+inline constexpr std::size_t kDnsMaxRecords = 64;
+// Compression pointers followed in one name, and CNAMEs followed from the
+// name asked; a name is at most 255 bytes on the wire (RFC 1035 3.1).
+inline constexpr std::size_t kDnsMaxPointers = 16;
+inline constexpr std::size_t kDnsMaxCnameHops = 8;
+inline constexpr std::size_t kDnsMaxName = 255;
+// Servers asked per lookup, in resolv.conf's order (glibc's MAXNS), each
+// given this long to answer both questions (A and AAAA).
+inline constexpr std::size_t kDnsMaxUpstreams = 3;
+inline constexpr auto kDnsTimeout = std::chrono::seconds(2);
+// resolv.conf and /etc/hosts are read up to this many bytes.
+inline constexpr std::size_t kResolverFileMax = 64u << 10;
+
 // Upper bounds (seconds) of the switching-exchange duration histogram.
 inline constexpr double kHandoverHistogramBuckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0};
 inline constexpr std::size_t kHandoverHistogramSize = std::size(kHandoverHistogramBuckets);
