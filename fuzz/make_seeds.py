@@ -130,3 +130,22 @@ ranges = {"responses": [
 put("etcd_answer", "lease", b"\x01\x01" + b'{"result":{"ID":"7","TTL":"2"}}')
 put("etcd_answer", "ranges", b"\x01\x01" + json.dumps(ranges).encode())
 put("etcd_answer", "mappings", b"\x02\x01" + json.dumps(ranges).encode())
+# DNS answers to the daemon's own lookups: type/name byte, mode byte, then the
+# message (its first two bytes are the id the fuzzer expects).
+def dname(n): return b"".join(bytes([len(l)]) + l.encode() for l in n.split(".")) + b"\0"
+def dq(i, name, qtype, flags=0x8180, an=0, ns=0, ar=0):
+    return struct.pack("!HHHHHH", i, flags, 1, an, ns, ar) + dname(name) + struct.pack("!HH", qtype, 1)
+def drr(owner, rtype, rdata, ttl=300): return owner + struct.pack("!HHIH", rtype, 1, ttl, len(rdata)) + rdata
+opt = b"\0" + struct.pack("!HHIH", 41, 1232, 0, 0)
+put("dns_answer", "a_two", b"\x00\x00" + dq(0x4a1f, "hub.example.org", 1, an=2, ar=1) +
+    drr(b"\xc0\x0c", 1, bytes([192, 0, 2, 7])) + drr(b"\xc0\x0c", 1, bytes([192, 0, 2, 8])) + opt)
+put("dns_answer", "aaaa", b"\x01\x00" + dq(0x0102, "hub.example.org", 28, an=1) +
+    drr(b"\xc0\x0c", 28, bytes.fromhex("20010db8000000000000000000000005")))
+put("dns_answer", "cname_chain", b"\x02\x00" + dq(0x0707, "www.example.org", 1, an=2) +
+    drr(b"\xc0\x0c", 5, b"\x03hub\xc0\x10") + drr(b"\xc0\x2d", 1, bytes([10, 3, 0, 2])))
+put("dns_answer", "nxdomain_soa", b"\x00\x00" + dq(0x1111, "hub.example.org", 1, flags=0x8183, ns=1) +
+    drr(b"\xc0\x10", 6, b"\xc0\x10\xc0\x10" + bytes(20)))
+put("dns_answer", "resolv_conf", b"\x00\x04" + b"# by NetworkManager\nsearch lan\nnameserver 192.168.1.1\n"
+    b"nameserver 2001:db8::53\nnameserver fe80::1%wlan0\noptions edns0\n")
+put("dns_answer", "hosts", b"\x00\x05" + b"127.0.0.1 localhost\n10.3.0.2 hub.example.org hub\nfd03::2 HUB.example.org\n")
+put("dns_answer", "domains", b"\x00\x06" + b"corp.example\n~lab.example\n~.\nbad..name\n")

@@ -1,10 +1,12 @@
 #include "tund/client_config.hpp"
 
+#include <algorithm>
 #include <set>
 
 #include "crypto/primitives.hpp"
 #include "daemon/config_files.hpp"
 #include "daemon/log.hpp"
+#include "tund/dns_config.hpp"
 
 namespace tund::client {
 
@@ -17,6 +19,38 @@ std::string client_table_name(const std::string& tun) {
 }
 
 std::string guard_table_name(const std::string& tun) { return client_table_name(tun) + "_guard"; }
+
+namespace {
+
+// [[hub]] dns and dns_domains (tund/dns_config.hpp).
+void read_hub_dns(const toml::value& h, HubSettings& hub) {
+  if (const auto* at = find(h, "dns")) {
+    const auto list = get_string_array(h, "dns");
+    if (list.size() > limits::kMaxDnsServers)
+      fail(*at, "dns: at most " + std::to_string(limits::kMaxDnsServers) + " servers");
+    for (const auto& text : list) {
+      const auto ip = parse_ip(text);
+      if (!ip || ip->unspecified()) fail(*at, "dns '" + text + "' is not a server's address like 10.4.0.53 or fd04::53");
+      if (std::find(hub.dns.begin(), hub.dns.end(), *ip) != hub.dns.end()) fail(*at, "dns '" + text + "' is given twice");
+      hub.dns.push_back(*ip);
+    }
+  }
+  if (const auto* at = find(h, "dns_domains")) {
+    const auto list = get_string_array(h, "dns_domains");
+    if (list.size() > limits::kMaxDnsDomains)
+      fail(*at, "dns_domains: at most " + std::to_string(limits::kMaxDnsDomains) + " domains");
+    if (!list.empty() && hub.dns.empty()) fail(*at, "dns_domains needs dns: the servers that answer for them");
+    for (const auto& text : list) {
+      const auto d = parse_dns_domain(text);
+      if (!d) fail(*at, "dns_domains '" + text + "' is not a domain like corp.example, ~corp.example (routing only) or ~.");
+      if (std::find(hub.dns_domains.begin(), hub.dns_domains.end(), *d) != hub.dns_domains.end())
+        fail(*at, "dns_domains '" + text + "' is given twice");
+      hub.dns_domains.push_back(*d);
+    }
+  }
+}
+
+}  // namespace
 
 ClientSettings load_client_config(const std::string& path) { return load_client_config(path, instance_name(path)); }
 
@@ -117,7 +151,7 @@ ClientSettings load_client_config(const std::string& path, const std::optional<s
   if (hubs.empty()) fail_file(path, "at least one [[hub]] is required");
   std::set<std::string> names;
   for (const auto& h : hubs) {
-    check_keys(h, {"name", "endpoint", "endpoints", "public_key", "routes", "persistent_keepalive", "max_vip_subnet"}, "[[hub]]");
+    check_keys(h, {"name", "endpoint", "endpoints", "public_key", "routes", "persistent_keepalive", "max_vip_subnet", "dns", "dns_domains"}, "[[hub]]");
     HubSettings hub;
     hub.name = get_string(h, "name");
     if (!names.insert(hub.name).second) fail(*find(h, "name"), "hub name '" + hub.name + "' is used twice");
@@ -157,6 +191,7 @@ ClientSettings load_client_config(const std::string& path, const std::optional<s
     }
     if (auto k = get_optional_int(h, "persistent_keepalive", 0, 3600)) hub.persistent_keepalive_s = static_cast<unsigned>(*k);
     if (auto k = get_optional_int(h, "max_vip_subnet", 8, 32)) hub.min_vip_prefix = static_cast<std::uint8_t>(*k);
+    read_hub_dns(h, hub);
     s.hubs.push_back(std::move(hub));
   }
   return s;

@@ -7,7 +7,8 @@
 //   [[hub]] name, endpoint = "ip:port" | "[ipv6]:port" | "name:port" (or endpoints = [...], a
 //           cluster's members), public_key, routes = ["cidr", ...],
 //           persistent_keepalive = seconds (0 = off),
-//           max_vip_subnet = 16 (widest VIP subnet, as a prefix length, routed to this hub)
+//           max_vip_subnet = 16 (widest VIP subnet, as a prefix length, routed to this hub),
+//           dns = ["10.4.0.53"], dns_domains = ["corp.example", "~lab.example"] (tund/dns_config.hpp)
 //   [uplinks] prefer, avoid, metered (globs), max_rtt_ms, max_loss, hold_down_ms,
 //             idle_after_ms, idle_keepalive_ms, idle_standby_probe_ms
 //   [handover] resend_max_bytes, resend_max_packets, resend_max_age_ms
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "daemon/config_check.hpp"
+#include "daemon/link_dns.hpp"
 #include "session/resend_buffer.hpp"
 #include "session/uplink_policy.hpp"
 
@@ -41,6 +43,10 @@ struct HubSettings {
   std::uint8_t min_vip_prefix = limits::kDefaultMinVipPrefix;
   bool ipv6_default = false;  // routes has "::/0": IPv6 goes through the tunnel, none may leave outside it
   bool ipv4_default = false;  // routes has "0.0.0.0/0": a full tunnel, which IPv6 must not bypass
+  // DNS servers inside the tunnel and their search / routing domains, set on
+  // the TUN while this hub's session is up (tund/dns_config.hpp).
+  std::vector<Endpoint> dns;  // port 0
+  std::vector<daemon::DnsDomain> dns_domains;
 };
 
 // Gateway mode: hosts on these LAN prefixes route through this client; their

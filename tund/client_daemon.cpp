@@ -14,6 +14,7 @@
 #include "session/rendezvous.hpp"
 #include "session/inner_mtu.hpp"
 #include "session/ip_packet.hpp"
+#include "tund/dns_config.hpp"
 
 namespace tund::client {
 
@@ -38,6 +39,24 @@ ClientDaemon::ClientDaemon(asio::io_context& io, ClientSettings settings)
   dp_ = std::make_unique<daemon::DataPath>(*tun_, settings_.mtu, settings_.data_path);
   install_gateway();
   install_leak_guard();
+  if (own_hub_lookups(settings_)) {
+    stub_ = std::make_unique<HubLookupStub>();
+    stub_->fwmark = settings_.fwmark;
+    stub_->upstream.exclude(tunnel_dns_servers(settings_.hubs));
+    // Read now, before the tunnel's DNS is set: remembered if a resolver
+    // later lists the tunnel's servers alone.
+    std::string list;
+    for (const auto& u : stub_->upstream.current()) list += (list.empty() ? "" : ", ") + u.address_string();
+    bool named = false;
+    for (const auto& h : settings_.hubs)
+      for (const auto& e : h.endpoints) named = named || !e.literal;
+    if (named)
+      log::notice(std::string("hub names: looked up by tund itself (") + (settings_.kill_switch ? "kill switch" : "full tunnel") +
+                  "): /etc/hosts, then " + (list.empty() ? "no server" : list) + " (" + stub_->upstream.source() +
+                  ") from sockets marked " + std::to_string(settings_.fwmark));
+  }
+  for (const auto& h : settings_.hubs)
+    if (!h.dns.empty() && !dns_) dns_ = std::make_unique<daemon::LinkDnsSetter>(io, tun_->name());
 
   const Time now = daemon::now();
   PublicKey own{};
@@ -66,7 +85,7 @@ ClientDaemon::ClientDaemon(asio::io_context& io, ClientSettings settings)
   for (std::size_t slot = 0; slot < settings_.hubs.size(); ++slot)
     for (const auto& where : settings_.hubs[slot].endpoints)
       hub_state_[slot].resolvers.push_back(std::make_unique<HubResolver>(
-          io, where, [this, slot](const std::vector<Endpoint>&) { on_hub_addresses(slot); }));
+          io, where, [this, slot](const std::vector<Endpoint>&) { on_hub_addresses(slot); }, stub_.get()));
   reconcile_sockets(now);
   apply_policy(now, "start");
   for (std::size_t slot = 0; slot < client_->session_count(); ++slot)
@@ -89,6 +108,7 @@ ClientDaemon::ClientDaemon(asio::io_context& io, ClientSettings settings)
 }
 
 ClientDaemon::~ClientDaemon() {
+  if (dns_) dns_->revert_now();
   release_kill_switch();
   nft_.remove_all();
   netlink_.remove_all();
@@ -342,15 +362,21 @@ void ClientDaemon::reload(ClientSettings fresh) {
         }
       hub.routes = next;
       hub.persistent_keepalive_s = fresh.hubs[slot].persistent_keepalive_s;
+      hub.dns = fresh.hubs[slot].dns;
+      hub.dns_domains = fresh.hubs[slot].dns_domains;
       client_->session(slot).set_persistent_keepalive(std::chrono::seconds(hub.persistent_keepalive_s));
     }
     push_routes();
+    if (stub_) stub_->upstream.exclude(tunnel_dns_servers(settings_.hubs));
+    if (!dns_ && !tunnel_dns_servers(settings_.hubs).empty())
+      dns_ = std::make_unique<daemon::LinkDnsSetter>(io_, tun_->name());
+    apply_dns();
   }
   reconcile_sockets(now);
   apply_policy(now, "reload");
   after_event(now);
   std::string note = "reloaded: uplink policy applied, " + std::to_string(added) + " route(s) added, " +
-                     std::to_string(removed) + " removed";
+                     std::to_string(removed) + " removed, DNS applied";
   if (!needs_restart.empty()) {
     std::string list;
     for (const auto& n : needs_restart) list += (list.empty() ? "" : ", ") + n;

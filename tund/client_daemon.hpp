@@ -25,6 +25,7 @@
 #include "daemon/control_socket.hpp"
 #include "daemon/event_sources.hpp"
 #include "daemon/heap_trim.hpp"
+#include "daemon/link_dns_setter.hpp"
 #include "daemon/netlink_config.hpp"
 #include "daemon/nftables.hpp"
 #include "daemon/data_path.hpp"
@@ -153,6 +154,9 @@ class ClientDaemon {
   std::string render_metrics() const;
   void install_gateway();
   void install_leak_guard();
+  // The TUN's DNS from the hubs whose session is up (tund/dns_config.hpp).
+  void apply_dns();
+  nlohmann::json dns_json() const;
   void release_kill_switch();
   void install_full_tunnel(std::uint32_t vip, std::vector<std::string>& errors);
   void install_full_tunnel6(std::vector<std::string>& errors);
@@ -191,6 +195,10 @@ class ClientDaemon {
   std::uint64_t exchange_count_ = 0;
   double exchange_sum_s_ = 0;
   std::uint64_t status_signature_ = 0;
+  // Hub names looked up by the daemon itself (kill switch, full tunnel); the
+  // hubs' resolvers use it, so it outlives them.
+  std::unique_ptr<HubLookupStub> stub_;
+  std::unique_ptr<daemon::LinkDnsSetter> dns_;  // when a hub has dns
   std::vector<HubState> hub_state_;
   Handovers handovers_;
   std::uint64_t no_route_ = 0;

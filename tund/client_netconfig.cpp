@@ -16,6 +16,7 @@
 #include "daemon/json_reply.hpp"
 #include "daemon/log.hpp"
 #include "session/ip_packet.hpp"
+#include "tund/dns_config.hpp"
 
 namespace tund::client {
 
@@ -94,6 +95,12 @@ void ClientDaemon::install_leak_guard() {
   // which only the daemon's sockets set (SO_MARK needs CAP_NET_ADMIN). The
   // hubs' addresses are not listed: a hub named in DNS may move.
   out += "    meta mark " + std::to_string(settings_.fwmark) + " udp dport { " + ports + " } accept\n";
+  // The daemon's own lookups of hub names (tund/hub_resolver.hpp), marked
+  // too. Any server's port 53, not a list: the network's servers change
+  // with the network (a new Wi-Fi's DHCP), as a hub's address may, and the
+  // mark already says the packet is the daemon's. Applications' DNS has no
+  // mark: it leaves through the TUN or not at all.
+  out += "    meta mark " + std::to_string(settings_.fwmark) + " udp dport 53 accept\n";
   if (settings_.kill_switch) {
     out += "    udp sport 68 udp dport 67 accept\n";
     if (!allow.empty()) {
@@ -210,6 +217,17 @@ void ClientDaemon::on_handshake(std::size_t slot) {
   }
   for (const auto& e : errors) log::error("hub " + hub.name + ": " + e);
   st.installed = a;
+  apply_dns();
+}
+
+// After a hub's handshake (its servers are reachable now) and at a reload.
+// A session that goes quiet keeps its servers on the TUN: taking them off
+// would send names outside while the tunnel recovers.
+void ClientDaemon::apply_dns() {
+  if (!dns_) return;
+  std::vector<bool> up;
+  for (const auto& st : hub_state_) up.push_back(st.installed.has_value());
+  dns_->apply(tun_->ifindex(), link_dns(settings_.hubs, up));
 }
 
 void ClientDaemon::on_session_edge(std::size_t slot, Time now) {

@@ -201,7 +201,21 @@ std::string ClientDaemon::status_json() const {
               {"hubs", hubs},
               {"uplinks", uplinks},
               {"data_path", data_path_json()},
+              {"dns", dns_json()},
               {"drops", drops}});
+}
+
+// The TUN's DNS as set, and how hub names are looked up.
+nlohmann::json ClientDaemon::dns_json() const {
+  auto servers = nlohmann::json::array(), domains = nlohmann::json::array();
+  if (dns_) {
+    for (const auto& a : dns_->applied().servers) servers.push_back(a.address_string());
+    for (const auto& d : dns_->applied().domains) domains.push_back(d.to_string());
+  }
+  return {{"via", dns_ ? dns_->via() : ""},
+          {"servers", servers},
+          {"domains", domains},
+          {"hub_lookups", stub_ ? "tund" : "system"}};
 }
 
 nlohmann::json ClientDaemon::data_path_json() const {
@@ -325,6 +339,7 @@ nlohmann::json ClientDaemon::drop_counts() const {
   if (dp_->writer.write_errors()) drops["tun_write_error"] = dp_->writer.write_errors();
   if (dp_->reader.drops()) drops["tun_bad_offload"] = dp_->reader.drops();
   if (cli::handler_exceptions()) drops["handler_exception"] = cli::handler_exceptions();
+  if (stub_) stub_->drops->add_to(drops);  // refused DNS answers to the daemon's own lookups
   return drops;
 }
 

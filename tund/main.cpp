@@ -6,7 +6,7 @@
 //   tund status CONFIG [--json]
 //   tund switch UPLINK|auto CONFIG
 //   tund cleanup CONFIG              remove what a crashed daemon left behind
-//                                    but its kill switch (it fails closed)
+//                                    (its TUN, its DNS) but its kill switch (it fails closed)
 //   tund down CONFIG                 the same and lift the kill switch
 // The options are parsed by daemon/cli_options (CLI11).
 #include <sys/stat.h>
@@ -23,8 +23,11 @@
 #include "daemon/cli_options.hpp"
 #include "daemon/control_socket.hpp"
 #include "daemon/log.hpp"
+#include "daemon/child_process.hpp"
 #include "daemon/netlink_config.hpp"
+#include "daemon/resolvconf.hpp"
 #include "tund/client_daemon.hpp"
+#include "tund/dns_config.hpp"
 #include "tund/limits.hpp"
 
 namespace {
@@ -103,6 +106,11 @@ int cmd_cleanup(const cli::Args& args) {
   const bool keep_guard = s.kill_switch && args.command == "cleanup";
   if (!keep_guard) tables.emplace_back("inet", client::guard_table_name(s.tun_name));
   const int rc = cli::cleanup("tund", s.control_socket, s.tun_name, tables);
+  // systemd-resolved forgot the TUN with it; a resolvconf entry outlives it.
+  if (rc == cli::kOk && !client::tunnel_dns_servers(s.hubs).empty()) {
+    const auto r = daemon::run_child_now(daemon::resolvconf_delete_argv(s.tun_name), "", limits::kDnsRevertTimeout);
+    if (r.ok()) std::cout << "removed the DNS of " << s.tun_name << " (resolvconf -d)\n";
+  }
   if (rc == cli::kOk && keep_guard)
     std::cout << "kept the kill switch (nftables table inet " << client::guard_table_name(s.tun_name)
               << "): nothing leaves outside the tunnel until tund runs again or `tund down` lifts it\n";

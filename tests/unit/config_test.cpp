@@ -352,6 +352,51 @@ TEST_F(ConfigFiles, HubIpv6AloneInside) {
             std::string::npos);
 }
 
+TEST_F(ConfigFiles, HubDnsServersAndDomainsAndTheirErrors) {
+  const std::string hub = "[[hub]]\nname = \"a\"\nendpoint = \"10.3.0.2:51900\"\npublic_key = \"" + pub_ + "\"\n";
+  const auto s = client::load_client_config(write(
+      "dns.toml", "private_key_file = \"k.key\"\n" + hub +
+                      "dns = [\"10.4.0.53\", \"fd04::53\"]\ndns_domains = [\"Corp.Example.\", \"~lab.example\", \"~.\"]\n"));
+  ASSERT_EQ(s.hubs[0].dns.size(), 2u);
+  EXPECT_EQ(s.hubs[0].dns[0].address_string(), "10.4.0.53");
+  EXPECT_EQ(s.hubs[0].dns[1].address_string(), "fd04::53");
+  EXPECT_EQ(s.hubs[0].dns[0].port, 0);
+  ASSERT_EQ(s.hubs[0].dns_domains.size(), 3u);
+  EXPECT_EQ(s.hubs[0].dns_domains[0], (daemon::DnsDomain{"corp.example", false}));
+  EXPECT_EQ(s.hubs[0].dns_domains[1], (daemon::DnsDomain{"lab.example", true}));
+  EXPECT_EQ(s.hubs[0].dns_domains[2], (daemon::DnsDomain{".", true}));
+  // Absent: nothing for the TUN.
+  EXPECT_TRUE(client::load_client_config(write("nodns.toml", "private_key_file = \"k.key\"\n" + hub)).hubs[0].dns.empty());
+
+  std::string many = "dns = [";
+  for (int i = 1; i <= 9; ++i) many += std::string(i > 1 ? ", " : "") + "\"10.4.0." + std::to_string(i) + "\"";
+  many += "]\n";
+  struct Case {
+    std::string lines;
+    std::string expect;
+  };
+  const Case cases[] = {
+      {"dns = [\"10.4.0.53:53\"]\n", "c.toml:6:7: dns '10.4.0.53:53' is not a server's address"},
+      {"dns = [\"dns.example\"]\n", "c.toml:6:7: dns 'dns.example' is not a server's address"},
+      {"dns = [\"0.0.0.0\"]\n", "c.toml:6:7: dns '0.0.0.0' is not a server's address"},
+      {"dns = \"10.4.0.53\"\n", "c.toml:6:7: 'dns' must be an array of strings"},
+      {"dns = [53]\n", "'dns' must hold strings"},
+      {"dns = [\"10.4.0.53\", \"10.4.0.53\"]\n", "c.toml:6:7: dns '10.4.0.53' is given twice"},
+      {many, "c.toml:6:7: dns: at most 8 servers"},
+      {"dns_domains = [\"corp.example\"]\n", "c.toml:6:15: dns_domains needs dns"},
+      {"dns = [\"10.4.0.53\"]\ndns_domains = [\".\"]\n", "c.toml:7:15: dns_domains '.' is not a domain"},
+      {"dns = [\"10.4.0.53\"]\ndns_domains = [\"a..b\"]\n", "c.toml:7:15: dns_domains 'a..b' is not a domain"},
+      {"dns = [\"10.4.0.53\"]\ndns_domains = [\"~\"]\n", "dns_domains '~' is not a domain"},
+      {"dns = [\"10.4.0.53\"]\ndns_domains = [\"bad domain\"]\n", "dns_domains 'bad domain' is not a domain"},
+      {"dns = [\"10.4.0.53\"]\ndns_domains = [\"" + std::string(64, 'a') + ".example\"]\n", "is not a domain"},
+      {"dns = [\"10.4.0.53\"]\ndns_domains = [\"x.org\", \"X.org.\"]\n", "dns_domains 'X.org.' is given twice"},
+  };
+  for (const auto& c : cases) {
+    const auto err = client_error("private_key_file = \"k.key\"\n" + hub + c.lines);
+    EXPECT_NE(err.find(c.expect), std::string::npos) << "got: " << err << "\nexpected: " << c.expect;
+  }
+}
+
 TEST(HostPort, AddressesNamesAndTheirErrors) {
   const auto v4 = config::parse_host_port("10.3.0.2:51900");
   ASSERT_TRUE(v4 && v4->literal);
