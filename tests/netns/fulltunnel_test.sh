@@ -11,15 +11,7 @@ trap lab_down EXIT
 
 lab_up
 lab_keys hub phone
-{ lab_hub_toml; cat <<TOML
-[[client]]
-name = "phone"
-public_key = "$(pub phone)"
-vip = "10.77.0.2"
-[nat]
-masquerade = ["0.0.0.0/0"]
-TOML
-} > "$LAB_DIR/hub.toml"
+lab_full_tunnel_hub_toml > "$LAB_DIR/hub.toml"
 lab_phone_toml 'kill_switch = true' '["0.0.0.0/0", "::/0"]' > "$LAB_DIR/cli.toml"
 # Plaintext toward srv as the router would see it, from either uplink.
 nsx inet nft -f - <<NFT

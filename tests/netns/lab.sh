@@ -157,6 +157,37 @@ lab_hosts() {
   mkdir -p "/etc/netns/$(ns "$n")"
   printf '%s\n' "127.0.0.1 localhost" "$@" > "/etc/netns/$(ns "$n")/hosts"
 }
+# lab_resolv_conf NS LINE...: the same for /etc/resolv.conf.
+lab_resolv_conf() {
+  local n=$1; shift
+  mkdir -p "/etc/netns/$(ns "$n")"
+  printf '%s\n' "$@" > "/etc/netns/$(ns "$n")/resolv.conf"
+}
+
+# lab_bus: a system bus of the test's own (dbus-daemon, run in inet, a unix
+# socket in LAB_DIR that every namespace reaches) for stand-ins of system
+# services (fake_nm.py, fake_resolved.py); DBUS_SYSTEM_BUS_ADDRESS names it
+# for everything started after, the daemons included.
+lab_bus() {
+  cat > "$LAB_DIR/bus.conf" <<CONF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=$LAB_DIR/bus</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*"/>
+    <allow receive_sender="*"/>
+  </policy>
+</busconfig>
+CONF
+  lab_start inet bus dbus-daemon --nofork --config-file="$LAB_DIR/bus.conf"
+  wait_for 5 test -S "$LAB_DIR/bus" || return 1
+  export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$LAB_DIR/bus"
+}
 
 lab_keys() {  # lab_keys NAME...: NAME.key and NAME.pub in LAB_DIR
   for k in "$@"; do
@@ -195,6 +226,20 @@ name = "main"
 endpoint = "${LAB_ENDPOINT:-10.3.0.2:51900}"
 public_key = "$(pub hub)"
 routes = ${2:-[\"10.4.0.0/24\"]}
+TOML
+}
+
+# lab_full_tunnel_hub_toml: the lab hub with the phone (VIP 10.77.0.2) and
+# everything it sends elsewhere masqueraded: the hub of a full tunnel.
+lab_full_tunnel_hub_toml() {
+  lab_hub_toml
+  cat <<TOML
+[[client]]
+name = "phone"
+public_key = "$(pub phone)"
+vip = "10.77.0.2"
+[nat]
+masquerade = ["0.0.0.0/0"]
 TOML
 }
 

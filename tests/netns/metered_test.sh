@@ -11,24 +11,7 @@ require_root "metered_test"
 trap lab_down EXIT
 
 lab_up
-cat > "$LAB_DIR/bus.conf" <<CONF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=$LAB_DIR/bus</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_destination="*"/>
-    <allow receive_sender="*"/>
-  </policy>
-</busconfig>
-CONF
-lab_start inet bus dbus-daemon --nofork --config-file="$LAB_DIR/bus.conf"
-wait_for 5 test -S "$LAB_DIR/bus"
-export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$LAB_DIR/bus"
+lab_bus
 printf 'wlan0 1\nlte0 2\n' > "$LAB_DIR/nm.state"   # a hotspot, and a flat-rate LTE router
 lab_start inet nm "$PY" "$ROOT/tests/netns/fake_nm.py" "$LAB_DIR/nm.state"
 check "the stand-in NetworkManager is on the test's bus" wait_for 5 grep -q ready "$LAB_DIR/nm.log"
