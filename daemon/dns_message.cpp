@@ -84,17 +84,6 @@ const char* drop_name(Drop d) {
   return "unknown";
 }
 
-std::uint64_t Drops::total() const {
-  std::uint64_t t = 0;
-  for (const auto v : n) t += v;
-  return t;
-}
-
-void Drops::add_to(nlohmann::json& drops) const {
-  for (std::size_t i = 0; i < kDropCount; ++i)
-    if (n[i]) drops[std::string("dns_answer_") + drop_name(static_cast<Drop>(i))] = n[i];
-}
-
 std::optional<std::vector<std::uint8_t>> encode_name(std::string_view name) {
   if (!name.empty() && name.back() == '.') name.remove_suffix(1);
   if (name.empty()) return std::nullopt;

@@ -17,8 +17,7 @@
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
+#include "daemon/reason_counts.hpp"
 #include "tund/endpoint.hpp"
 #include "tund/types.hpp"
 
@@ -45,18 +44,9 @@ enum class Drop : std::uint8_t {
   kTooManyRecords,  // more answer records than kDnsMaxRecords
   kCount
 };
-inline constexpr std::size_t kDropCount = static_cast<std::size_t>(Drop::kCount);
 const char* drop_name(Drop d);
-
-// Refused answers by reason (status and metrics: "dns_answer_<reason>").
-struct Drops {
-  std::array<std::uint64_t, kDropCount> n{};
-  void add(Drop d) { ++n[static_cast<std::size_t>(d)]; }
-  std::uint64_t operator[](Drop d) const { return n[static_cast<std::size_t>(d)]; }
-  std::uint64_t total() const;
-  // Adds {"dns_answer_too_short": 1, ...} for the reasons seen.
-  void add_to(nlohmann::json& drops) const;
-};
+// Refused answers by reason (status and metrics: add_to(drops, "dns_answer_")).
+using Drops = ReasonCounts<Drop, drop_name>;
 
 // A name in wire form ("\3hub\7example\3org\0"), lower case: nothing when a
 // label is empty or over 63 bytes or the whole over 255 (a trailing dot is

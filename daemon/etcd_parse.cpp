@@ -27,19 +27,6 @@ const char* fault_name(Fault f) {
   return "unknown";
 }
 
-std::uint64_t Faults::total() const {
-  std::uint64_t t = 0;
-  for (const auto v : n) t += v;
-  return t;
-}
-
-json Faults::to_json() const {
-  json out = json::object();
-  for (std::size_t i = 0; i < kFaultCount; ++i)
-    if (n[i]) out[fault_name(static_cast<Fault>(i))] = n[i];
-  return out;
-}
-
 bool depth_within(std::string_view text, std::size_t max_depth) {
   std::size_t depth = 0;
   bool in_string = false, escaped = false;

@@ -14,6 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "daemon/reason_counts.hpp"
+
 namespace tund::daemon::etcd {
 
 // Why an answer or a watch was refused or ended; each counted by the client.
@@ -33,21 +35,8 @@ enum class Fault : std::uint8_t {
   kAuth,        // etcd refused our user's password, or our token (expired: authenticated anew)
   kCount
 };
-inline constexpr std::size_t kFaultCount = static_cast<std::size_t>(Fault::kCount);
 const char* fault_name(Fault f);
-
-struct Faults {
-  std::array<std::uint64_t, kFaultCount> n{};
-  void add(Fault f) { ++n[static_cast<std::size_t>(f)]; }
-  std::uint64_t operator[](Fault f) const { return n[static_cast<std::size_t>(f)]; }
-  std::uint64_t total() const;
-  Faults& operator+=(const Faults& other) {
-    for (std::size_t i = 0; i < kFaultCount; ++i) n[i] += other.n[i];
-    return *this;
-  }
-  // {"too_large": 1, ...}: the reasons seen, for status and metrics.
-  nlohmann::json to_json() const;
-};
+using Faults = ReasonCounts<Fault, fault_name>;  // to_json(): {"too_large": 1, ...}, the reasons seen
 
 // Nesting of `text`'s arrays and objects (outside strings) stays within
 // `max_depth`: checked by a scan before any parser sees it.

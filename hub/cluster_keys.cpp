@@ -18,19 +18,6 @@ const char* refusal_name(Refusal r) {
   return "unknown";
 }
 
-std::uint64_t Refusals::total() const {
-  std::uint64_t t = 0;
-  for (const auto v : n) t += v;
-  return t;
-}
-
-json Refusals::to_json() const {
-  json out = json::object();
-  for (std::size_t i = 0; i < kRefusalCount; ++i)
-    if (n[i]) out[refusal_name(static_cast<Refusal>(i))] = n[i];
-  return out;
-}
-
 bool is_key_hex(std::string_view s) {
   if (s.size() != 64) return false;
   for (const char c : s)

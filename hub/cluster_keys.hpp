@@ -18,6 +18,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "daemon/reason_counts.hpp"
+
 #include "daemon/config_check.hpp"
 
 namespace tund::hub {
@@ -32,16 +34,8 @@ enum class Refusal : std::uint8_t {
   kUnknownMember,    // owner/ names no member of the cluster
   kCount
 };
-inline constexpr std::size_t kRefusalCount = static_cast<std::size_t>(Refusal::kCount);
 const char* refusal_name(Refusal r);
-
-struct Refusals {
-  std::array<std::uint64_t, kRefusalCount> n{};
-  void add(Refusal r) { ++n[static_cast<std::size_t>(r)]; }
-  std::uint64_t operator[](Refusal r) const { return n[static_cast<std::size_t>(r)]; }
-  std::uint64_t total() const;
-  nlohmann::json to_json() const;  // {"duplicate_vip": 2, ...}: the reasons seen
-};
+using Refusals = daemon::ReasonCounts<Refusal, refusal_name>;  // to_json(): {"duplicate_vip": 2, ...}
 
 // A client's key as etcd spells it: 64 lowercase hex digits.
 bool is_key_hex(std::string_view s);

@@ -339,7 +339,7 @@ nlohmann::json ClientDaemon::drop_counts() const {
   if (dp_->writer.write_errors()) drops["tun_write_error"] = dp_->writer.write_errors();
   if (dp_->reader.drops()) drops["tun_bad_offload"] = dp_->reader.drops();
   if (cli::handler_exceptions()) drops["handler_exception"] = cli::handler_exceptions();
-  if (stub_) stub_->drops->add_to(drops);  // refused DNS answers to the daemon's own lookups
+  if (stub_) stub_->drops->add_to(drops, "dns_answer_");  // refused DNS answers to the daemon's own lookups
   return drops;
 }
 

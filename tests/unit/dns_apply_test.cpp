@@ -17,6 +17,7 @@
 #include "daemon/resolvconf.hpp"
 #include "daemon/resolved_link.hpp"
 #include "tund/dns_config.hpp"
+#include "tund/hub_resolver.hpp"
 
 namespace tund {
 namespace {
@@ -234,6 +235,26 @@ TEST(DnsLookup, DestroyedBeforeTheAnswerNeverCallsBack) {
   io.restart();
   io.run_for(50ms);
   EXPECT_NE(error.find("no DNS server"), std::string::npos) << error;
+}
+
+// The daemon's own lookup reads /etc/hosts first, as getaddrinfo would; an
+// answer from it arrives on the loop, with the hub's port.
+TEST(HubResolver, TheDaemonsOwnLookupTakesHostsFirst) {
+  const auto hosts = std::filesystem::temp_directory_path() / ("tund-hosts-" + std::to_string(::getpid()));
+  std::ofstream(hosts) << "127.0.0.1 localhost\n10.3.0.2 hub.lab.test hub\nfd03::2 hub.lab.test\n";
+  asio::io_context io;
+  client::HubLookupStub stub;
+  stub.hosts_path = hosts.string();
+  std::vector<Endpoint> seen;
+  client::HubResolver r(io, *config::parse_host_port("hub.lab.test:51900"),
+                        [&](const std::vector<Endpoint>& a) { seen = a; }, &stub);
+  EXPECT_TRUE(seen.empty()) << "never from the constructor";
+  io.run_for(100ms);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].to_string(), "10.3.0.2:51900");
+  EXPECT_EQ(seen[1].to_string(), "[fd03::2]:51900");
+  EXPECT_EQ(r.lookups(), 1u);
+  std::filesystem::remove(hosts);
 }
 
 }  // namespace

@@ -280,7 +280,7 @@ TEST(DnsMessage, DropsAreNamedForStatusAndMetrics) {
   d.add(Drop::kWrongId);
   d.add(Drop::kTruncated);
   nlohmann::json j = nlohmann::json::object();
-  d.add_to(j);
+  d.add_to(j, "dns_answer_");
   EXPECT_EQ(j, (nlohmann::json{{"dns_answer_wrong_id", 2}, {"dns_answer_truncated", 1}}));
   EXPECT_EQ(d.total(), 3u);
 }
