@@ -429,7 +429,11 @@ DataPathSettings read_performance_table(const toml::value& root) {
   s.crypto_threads = cores > 1 ? std::min(cores - 1, 8u) : 0;
   const auto* t = get_optional_table(root, "performance");
   if (!t) return s;
-  check_keys(*t, {"offload", "crypto_threads", "cipher"}, "[performance]");
+  check_keys(*t, {"offload", "crypto_threads", "cipher", "pacing"}, "[performance]");
+  if (const auto* v = find(*t, "pacing")) {
+    if (!v->is_boolean()) fail(*v, "pacing must be true or false");
+    s.pacing = v->as_boolean();
+  }
   if (auto c = get_optional_string(*t, "cipher")) {
     if (*c != "auto" && *c != "chacha20-poly1305")
       fail(*find(*t, "cipher"), "cipher must be \"auto\" or \"chacha20-poly1305\"");

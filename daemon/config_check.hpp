@@ -115,6 +115,7 @@ struct DataPathSettings {
   bool offload = true;
   unsigned crypto_threads = 0;
   bool allow_aes = true;
+  bool pacing = false;  // [performance] pacing (issue 29): opt-in until it passes the handover tests
 };
 DataPathSettings read_performance_table(const toml::value& root);
 

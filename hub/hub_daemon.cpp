@@ -11,6 +11,7 @@
 #include "daemon/forwarding.hpp"
 #include "daemon/json_reply.hpp"
 #include "daemon/log.hpp"
+#include "daemon/pacing_json.hpp"
 #include "session/inner_mtu.hpp"
 #include "session/ip_packet.hpp"
 
@@ -51,6 +52,7 @@ HubDaemon::HubDaemon(asio::io_context& io, HubSettings settings)
   hc.staged_total_bytes = settings_.staged_total_bytes;
   hc.under_load_initiations_per_second = settings_.under_load_handshakes;
   hc.allow_aes = settings_.data_path.allow_aes;
+  hc.pacing = settings_.data_path.pacing;
   hc.redundant = settings_.redundant;
   hub_ = std::make_unique<session::Hub>(hc, rng_);
   if (settings_.cluster) start_cluster(io);
@@ -159,6 +161,20 @@ std::string HubDaemon::render_metrics() const {
            "Memory the resend buffers hold, all sessions: kept packets, pooled buffers, ring slots "
            "(capped by [handover] resend_total_bytes).");
   m.sample("tund_hub_resend_buffer_bytes", static_cast<double>(hub_->resend_bytes()));
+  m.family("tund_hub_queue_bytes", "gauge",
+           "Memory the clients' flow queues hold, all sessions: data their paths' pacers hold back (capped at 256 MiB).");
+  m.sample("tund_hub_queue_bytes", static_cast<double>(hub_->queued_bytes()));
+  per_session("tund_hub_session_pacing_rate_bps", "gauge", "The pacing rate toward the client's path (0: not pacing).",
+              [](const session::HubSession& s) { return s.pacer().rate().rate_bps(); });
+  per_session("tund_hub_session_queue_packets", "gauge", "Inner packets waiting for the client's pacer.",
+              [](const session::HubSession& s) { return s.pacer().queue().packets(); });
+  per_session("tund_hub_session_queue_drops_total", "counter", "Packets the client's queue dropped (CoDel, overflow, memory).",
+              [](const session::HubSession& s) {
+                const auto& c = s.pacer().queue().counters();
+                return c.codel_drops + c.overflow + c.no_memory;
+              });
+  per_session("tund_hub_session_queue_ecn_marks_total", "counter", "Packets to the client marked CE for waiting too long.",
+              [](const session::HubSession& s) { return s.pacer().queue().counters().codel_marks; });
   m.family("tund_hub_staged_bytes", "gauge",
            "Memory packets waiting for a key or a validated path hold, all sessions (capped by [limits] staged_total_bytes).");
   m.sample("tund_hub_staged_bytes", static_cast<double>(hub_->staged_bytes()));
@@ -383,44 +399,51 @@ void HubDaemon::flush_tx() {
   b.clear();
 }
 
+template <class Seal, class OnTooBig>
+void HubDaemon::seal_slot(std::size_t i, Time now, Seal&& seal, OnTooBig&& on_too_big) {
+  auto& b = dp_->tx;
+  auto& e = b.entry(i);
+  crypto::SealJob job;
+  const std::size_t inner_len = e.len;
+  const auto sealed = seal(MutableBytes(b.slot(i), b.stride()), inner_len, &job);
+  if (sealed.kind == SealResult::Kind::kTooBig) return on_too_big(i, sealed.len);
+  if (sealed.kind != SealResult::Kind::kSend) {
+    e.len = 0;
+    return;
+  }
+  e.len = sealed.len;
+  e.to = sealed.to;
+  e.socket = socket_for(sealed.to);
+  e.fragment = sealed.fragment;
+  b.jobs.push_back(job);
+  // The operator's redundancy policy: a copy to the client's standby address.
+  if (sealed.copy)
+    dp_->copy_slot(i, inner_len, [&](std::size_t c, std::size_t n) {
+      crypto::SealJob copy_job;
+      const auto copy = hub_->seal_redundant_copy(MutableBytes(b.slot(c), b.stride()), n, now, &copy_job);
+      if (copy.kind != SealResult::Kind::kSend) return false;
+      b.entry(c) = {copy.len, copy.to, socket_for(copy.to), copy.fragment};
+      b.jobs.push_back(copy_job);
+      return true;
+    });
+}
+
 void HubDaemon::on_tun_readable() {
   const Time now = daemon::now();
   auto& b = dp_->tx;
   dp_->reader.read_batch(b, [this] { flush_tx(); }, [&](std::size_t first, std::size_t count) {
     const auto inner = session::parse_inner(Bytes(b.slot(first) + t::kDataOffset, b.entry(first).len));
-    const auto seal_slot = [&](std::size_t i, auto&& on_too_big) {
-      auto& e = b.entry(i);
-      if (!inner) {
-        ++not_ip_;
-        e.len = 0;
-        return;
-      }
-      crypto::SealJob job;
-      const std::size_t inner_len = e.len;
-      const auto sealed = hub_->seal_to_destination(*inner, MutableBytes(b.slot(i), b.stride()), inner_len, now, &job);
-      if (sealed.kind == SealResult::Kind::kTooBig) return on_too_big(i, sealed.len);
-      if (sealed.kind != SealResult::Kind::kSend) {
-        e.len = 0;
-        return;
-      }
-      e.len = sealed.len;
-      e.to = sealed.to;
-      e.socket = socket_for(sealed.to);
-      e.fragment = sealed.fragment;
-      b.jobs.push_back(job);
-      // The operator's redundancy policy: a copy to the client's standby address.
-      if (sealed.copy)
-        dp_->copy_slot(i, inner_len, [&](std::size_t c, std::size_t n) {
-          crypto::SealJob copy_job;
-          const auto copy = hub_->seal_redundant_copy(MutableBytes(b.slot(c), b.stride()), n, now, &copy_job);
-          if (copy.kind != SealResult::Kind::kSend) return false;
-          b.entry(c) = {copy.len, copy.to, socket_for(copy.to), copy.fragment};
-          b.jobs.push_back(copy_job);
-          return true;
-        });
+    if (!inner) {
+      for (std::size_t i = first; i < first + count; ++i) b.entry(i).len = 0;
+      not_ip_ += count;
+      return;
+    }
+    const auto to_destination = [&](MutableBytes buf, std::size_t len, crypto::SealJob* job) {
+      return hub_->seal_to_destination(*inner, buf, len, now, job);
     };
     // Too big for the client's path: fragments, or ICMP back to the server that sent it.
-    dp_->seal_segments(first, count, now, seal_slot);
+    dp_->seal_segments(first, count, now,
+                       [&](std::size_t i, auto&& on_too_big) { seal_slot(i, now, to_destination, on_too_big); });
   });
   flush_tx();
   dp_->writer.flush();
@@ -462,6 +485,20 @@ void HubDaemon::after_event(Time now) {
     if (!tx) break;
     b.entry(b.count) = {tx->len, tx->to, socket_for(tx->to), tx->fragment};
     ++b.count;
+  }
+  // Data the clients' pacers held back, as each one's turn comes.
+  session::ClientId who = 0;
+  for (;;) {
+    if (b.free() < 2) flush_tx();  // room for the policy's copy
+    const std::size_t c = b.count;
+    const auto n = hub_->release_paced(MutableBytes(b.slot(c) + t::kDataOffset, b.stride() - t::kDataOverhead), now, who);
+    if (!n) break;
+    b.entry(c).len = *n;
+    ++b.count;
+    const auto to_client = [&](MutableBytes buf, std::size_t len, crypto::SealJob* job) {
+      return hub_->seal_released(who, buf, len, now, job);
+    };
+    dp_->seal_segments(c, 1, now, [&](std::size_t i, auto&& on_too_big) { seal_slot(i, now, to_client, on_too_big); });
   }
   flush_tx();
   timer_.arm(hub_->next_deadline());
@@ -513,6 +550,7 @@ std::string HubDaemon::status_json() const {
                         {"handshakes", s->stats().handshakes},
                         {"redundant_bytes", s->redundant_bytes()},
                         {"buffered_bytes", s->buffered_bytes()},
+                        {"pacing", daemon::pacing_json(s->pacer(), daemon::now())},
                         {"cipher", crypto::to_string(s->suite())},
                         {"last_handshake", s->last_handshake() ? daemon::to_unix_seconds(*s->last_handshake()) : 0}});
   }
@@ -526,6 +564,7 @@ std::string HubDaemon::status_json() const {
               {"under_load", hub_->under_load(daemon::now())},
               {"resend_buffer_bytes", hub_->resend_bytes()},
               {"staged_bytes", hub_->staged_bytes()},
+              {"queued_bytes", hub_->queued_bytes()},
               {"sessions", sessions},
               {"clients", clients},
               {"cluster", cluster_ ? cluster_->status() : json(nullptr)},

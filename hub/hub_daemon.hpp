@@ -64,6 +64,12 @@ class HubDaemon {
   int socket_for(const Endpoint& to) const;
   std::string listen_text() const;
   void flush_tx();
+  // Seals send slot i with seal(buf, inner_len, job) (toward the inner
+  // packet's destination, or the client whose pacer released it) and
+  // addresses it, with the policy's copy; one too big for the client's path
+  // goes to on_too_big(i, inner_mtu).
+  template <class Seal, class OnTooBig>
+  void seal_slot(std::size_t i, Time now, Seal&& seal, OnTooBig&& on_too_big);
   std::string status_line() const;
   std::string render_metrics() const;
   void after_event(Time now);

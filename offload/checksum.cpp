@@ -57,4 +57,13 @@ void fix_ipv4_header_checksum(std::uint8_t* ip, std::size_t ihl_bytes) {
   store_be16(ip + 10, static_cast<std::uint16_t>(~checksum_fold(checksum_add(Bytes(ip, ihl_bytes)))));
 }
 
+void checksum_update_word(std::uint8_t* field, std::uint16_t old_word, std::uint16_t new_word) {
+  // HC' = ~(~HC + ~m + m')
+  std::uint32_t sum = static_cast<std::uint16_t>(~load_be16(field));
+  sum += static_cast<std::uint16_t>(~old_word);
+  sum += new_word;
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  store_be16(field, static_cast<std::uint16_t>(~sum));
+}
+
 }  // namespace tund::offload

@@ -21,6 +21,10 @@ std::uint64_t pseudo_header_v4(const std::uint8_t* src, const std::uint8_t* dst,
 std::uint64_t pseudo_header_v6(const std::uint8_t* src, const std::uint8_t* dst, std::uint8_t proto,
                                std::uint32_t l4_len);
 
+// A checksum field after one 16-bit word it covers changed from `old_word`
+// to `new_word`, without summing the rest again (RFC 1624 eqn. 3).
+void checksum_update_word(std::uint8_t* field, std::uint16_t old_word, std::uint16_t new_word);
+
 // Recomputes the IPv4 header checksum in place (header of `ihl_bytes`).
 void fix_ipv4_header_checksum(std::uint8_t* ip, std::size_t ihl_bytes);
 

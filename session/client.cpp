@@ -20,7 +20,8 @@ ClientSession::ClientSession(Client& owner, std::size_t slot, const PublicKey& h
       hub_key_(hub_key),
       cookies_(hub_key),
       channel_([this](std::uint32_t idx) { owner_.indices_.release(idx); }),
-      stream_(owner.config_.resend) {}
+      stream_(owner.config_.resend),
+      pacer_((std::uint64_t{owner.rng_.next_u32()} << 32) | owner.rng_.next_u32(), nullptr) {}
 
 ClientSession::~ClientSession() { stop(); }
 
@@ -49,6 +50,7 @@ void ClientSession::stop() {
   channel_.clear();
   control_queue_.clear();
   outstanding_.clear();
+  pacer_.clear();
   state_ = State::kIdle;
   unanswered_since_ = keepalive_due_ = earliest_expiry_ = kNever;
 }
@@ -102,7 +104,8 @@ void ClientSession::begin_handshake(Time now) {
   retransmit_at_ = now + (silent_ ? Duration(limits::kSilentRetry) : Duration(limits::kRekeyTimeout)) + jitter;
 }
 
-SealResult ClientSession::seal(MutableBytes buf, std::size_t inner_len, Time now, crypto::SealJob* defer) {
+SealResult ClientSession::seal(MutableBytes buf, std::size_t inner_len, Time now, crypto::SealJob* defer,
+                               bool released) {
   if (state_ == State::kIdle) return SealResult::drop(DropReason::kNoSession);
   if (inner_len + t::kDataOverhead > buf.size()) return SealResult::drop(DropReason::kPacketTooBig);
   // What the active path carries (inner_mtu.hpp): a packet too big goes back
@@ -118,6 +121,12 @@ SealResult ClientSession::seal(MutableBytes buf, std::size_t inner_len, Time now
   // hub lacks goes out first: resends behind newer data look like loss to
   // inner TCP. A planned switch lost nothing: data goes on.
   if (channel_.can_send(now) && !stream_.holds_new_data()) {
+    // The active path's pacer: new data waits in the flow queue rather than
+    // in the radio's buffer (paced_sender.hpp).
+    if (!released && owner_.config_.pacing && !pacer_.admit(inner_len, now)) {
+      if (!pacer_.hold(Bytes(buf.data() + t::kDataOffset, inner_len), now)) return SealResult::drop(DropReason::kQueueNoMemory);
+      return SealResult::queued();
+    }
     const std::uint64_t seq = stream_.send(Bytes(buf.data() + t::kDataOffset, inner_len), now);
     // The user's redundancy policy (read before the AEAD may run in place).
     const bool named = redundant(owner_.config_.redundant, Bytes(buf.data() + t::kDataOffset, inner_len));
@@ -141,6 +150,11 @@ SealResult ClientSession::seal(MutableBytes buf, std::size_t inner_len, Time now
   if (const auto full = channel_.stage(Bytes(buf.data() + t::kDataOffset, inner_len))) return SealResult::drop(*full);
   if (!initiator_ && !channel_.can_send(now)) begin_handshake(now);
   return SealResult::staged();
+}
+
+std::optional<std::size_t> ClientSession::release_paced(MutableBytes inner_out, Time now) {
+  if (state_ == State::kIdle || !channel_.can_send(now) || stream_.holds_new_data()) return std::nullopt;
+  return pacer_.release(inner_out, now);
 }
 
 std::optional<ClientTransmit> ClientSession::seal_redundant_copy(MutableBytes out, std::size_t inner_len, Time now,
@@ -192,6 +206,9 @@ std::optional<ClientTransmit> ClientSession::poll_transmit(MutableBytes out, Tim
     const std::size_t n = encode_control(q.frame, out.data() + t::kHeaderSize);
     if (auto len = channel_.seal(MessageType::kControl, out, n, now)) {
       if (q.path == active_path_) {
+        // Never held back (acks and probes are how the path is measured),
+        // but they use it: the pacer counts them, so data leaves room.
+        pacer_.spend(*len, now);
         const bool answered = q.frame.kind == wire::ControlKind::kPathProbe ||
                               (q.frame.kind == wire::ControlKind::kAck && (q.frame.ack.flags & wire::control::kAckFlagSwitch));
         on_sent(now, false, answered);
@@ -199,9 +216,16 @@ std::optional<ClientTransmit> ClientSession::poll_transmit(MutableBytes out, Tim
       return ClientTransmit{*len, q.path};
     }
   }
+  // Resends and staged packets take their turn from the pacer too: what a
+  // new path is owed after a handover goes out at its pace, not at once.
+  if (owner_.config_.pacing && !dup_path_ && (stream_.has_resend() || channel_.has_staged()) && !pacer_.may_send(now))
+    return std::nullopt;
   std::uint64_t seq = 0;
   if (auto n = stream_.next_resend(out.subspan(t::kDataOffset, out.size() - t::kDataOverhead), seq)) {
-    if (!dup_path_) return seal_data(out, *n, seq, now);
+    if (!dup_path_) {
+      pacer_.spend(*n, now);
+      return seal_data(out, *n, seq, now);
+    }
     // A copy on suspicion: on the standby, as a copy (the hub keeps its
     // return path), within the suspicion's byte budget.
     if (dup_bytes_ + *n > limits::kSuspicionMaxBytes) {
@@ -216,6 +240,7 @@ std::optional<ClientTransmit> ClientSession::poll_transmit(MutableBytes out, Tim
   if (channel_.has_staged() && !stream_.holds_new_data()) {
     const std::size_t n = channel_.unstage(out.subspan(t::kSeqSize));
     const std::uint64_t seq_staged = stream_.send(Bytes(out.data() + t::kDataOffset, n), now);
+    pacer_.spend(n, now);
     return seal_data(out, n, seq_staged, now);
   }
   return std::nullopt;
@@ -345,6 +370,7 @@ ReceiveResult ClientSession::on_transport(crypto::Keypair& kp, MutableBytes msg,
       if (path == active_path_) {
         const auto rtt = outcome.newest_sent ? std::optional<Duration>(now - *outcome.newest_sent) : std::nullopt;
         health_.on_ack(now, rtt, outcome.acked, outcome.bytes, outcome.lost);
+        pacer_.on_ack(now, rtt, outcome.bytes, PathRate::one_way_sample(frame->ack.received_us, outcome.highest_sent));
         judge_gray(now);
       }
       if (frame->ack.flags & wire::control::kAckFlagSwitch) {
@@ -398,7 +424,7 @@ ReceiveResult ClientSession::on_transport(crypto::Keypair& kp, MutableBytes msg,
         }
         ++p->stats.replies;
         record_outcome(*p, true);
-        if (p->id == active_path_) stream_.scale_resend_age(*active_rtt(), owner_.config_.resend.max_age);
+        if (p->id == active_path_) stream_.scale_to_rtt(*active_rtt(), owner_.config_.resend.max_age);
       }
       outstanding_.erase(it);
       break;
@@ -427,7 +453,8 @@ Time ClientSession::next_deadline() const {
   if (awaiting_since_ != kNever && !liveness_probed_) t = std::min(t, awaiting_since_ + dead_timeout() / 2);
   if (stream_.switching()) t = std::min(t, stream_.switch_started() + 2 * dead_timeout());
   if (!silent_ && expecting_since_ != kNever) t = std::min(t, expecting_since_ + silence());
-  t = std::min({t, stream_.ack_deadline(), suspicion_due(), stream_.resend_buffer().idle_release_at()});
+  t = std::min({t, stream_.ack_deadline(), suspicion_due(), stream_.resend_buffer().idle_release_at(),
+                pacer_.next_deadline()});
   return t;
 }
 
@@ -486,6 +513,7 @@ void ClientSession::on_timer(Time now) {
     awaiting_since_ = kNever;
   }
   stream_.expire(now);
+  pacer_.expire(now);
 }
 
 // --- Client ------------------------------------------------------------------------

@@ -41,6 +41,7 @@
 #include "session/control.hpp"
 #include "session/data_stream.hpp"
 #include "session/index_table.hpp"
+#include "session/paced_sender.hpp"
 #include "session/path_health.hpp"
 #include "session/pmtu.hpp"
 #include "session/redundancy.hpp"
@@ -61,6 +62,9 @@ struct ClientConfig {
   ResendLimits resend;
   IdlePolicy idle;
   RedundancyPolicy redundant;  // inner packets always sent on two paths
+  // Pace the active path to what it delivers and let new data wait per flow
+  // in tund (paced_sender.hpp; [performance] pacing); false: send at once.
+  bool pacing = false;
   // What the initiation offers (wire::initiation_payload::kCap*): by default
   // AES-256-GCM where this host has hardware AES.
   std::uint32_t capabilities = crypto::local_capabilities();
@@ -120,7 +124,16 @@ class ClientSession {
 
   // Hot path: seals the inner packet at buf[16, 16+inner_len) in place.
   // With `defer`, the AEAD is left to defer->run() (a batch seals in parallel).
-  SealResult seal(MutableBytes buf, std::size_t inner_len, Time now, crypto::SealJob* defer = nullptr);
+  // New data waits in the session's flow queue while the active path's pacer
+  // holds it back (kQueued; paced_sender.hpp); `released`: a packet
+  // release_paced() gave out, whose turn it is.
+  SealResult seal(MutableBytes buf, std::size_t inner_len, Time now, crypto::SealJob* defer = nullptr,
+                  bool released = false);
+  // The next packet of the flow queue whose turn it is, copied to `inner_out`
+  // (its length), or nothing; seal() it with `released`.
+  std::optional<std::size_t> release_paced(MutableBytes inner_out, Time now);
+  // The active path's pacer and queue (status, metrics).
+  const PacedSender& pacer() const { return pacer_; }
   // After seal() answered kSend with `copy`: seals a copy of that packet (the
   // same sequence, as kDataCopy: delivered once, never moving the hub's
   // return path) into `out`, where the caller put the inner packet at
@@ -305,6 +318,7 @@ class ClientSession {
   // Reliability across handovers: the data stream this session id names.
   DataStream stream_;
   PathHealth health_;  // of the active path, since it became active
+  PacedSender pacer_;  // of the active path
   HandoverStats handover_;
 
   // Pending handshake.

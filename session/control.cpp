@@ -29,6 +29,7 @@ std::size_t encode_control(const ControlFrame& f, std::uint8_t* out) {
       break;
     case ControlKind::kAck:
       store_le32(out + c::kAckFlags, f.ack.flags);
+      store_le32(out + c::kAckReceived, f.ack.received_us);
       store_le64(out + c::kAckHighest, f.ack.highest);
       std::memcpy(out + c::kAckBitmap, f.ack.bitmap.data(), f.ack.bitmap.size());
       break;
@@ -62,8 +63,8 @@ std::optional<ControlFrame> decode_control(Bytes p) {
       std::memcpy(f.probe.challenge.data(), p.data() + c::kChallenge, f.probe.challenge.size());
       break;
     case ControlKind::kAck:
-      if (load_le32(p.data() + 8) != 0) return std::nullopt;  // reserved
       f.ack.flags = load_le32(p.data() + c::kAckFlags);
+      f.ack.received_us = load_le32(p.data() + c::kAckReceived);
       f.ack.highest = load_le64(p.data() + c::kAckHighest);
       std::memcpy(f.ack.bitmap.data(), p.data() + c::kAckBitmap, f.ack.bitmap.size());
       break;

@@ -23,6 +23,7 @@ struct Probe {
 // is the switching exchange after a handover.
 struct Ack {
   std::uint32_t flags = 0;
+  std::uint32_t received_us = 0;  // wire::control::kAckReceived (0: not said)
   std::uint64_t highest = 0;
   std::array<std::uint8_t, wire::control::kAckBitmapBytes> bitmap{};
   bool operator==(const Ack&) const = default;

@@ -17,7 +17,8 @@ HubSession::HubSession(Hub& hub, ClientId client)
     : hub_(hub),
       client_(client),
       channel_([this](std::uint32_t idx) { hub_.indices_.release(idx); }, &hub.staged_budget_),
-      stream_(hub.config_.resend, &hub.resend_budget_) {}
+      stream_(hub.config_.resend, &hub.resend_budget_),
+      pacer_((std::uint64_t{hub.rng_.next_u32()} << 32) | hub.rng_.next_u32(), &hub.queue_budget_) {}
 
 HubSession::~HubSession() { channel_.clear(); }
 
@@ -316,7 +317,12 @@ ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now
     // never below what every path carries, nor beyond one datagram.
     s->path_mtu_ = std::clamp<std::size_t>(frame->path_mtu, limits::kPmtuBase4, wire::control::kMaxDatagram);
   } else if (frame->kind == wire::ControlKind::kAck) {
-    if (!s->stream_.on_ack(frame->ack)) return dropped(DropReason::kBadAck);
+    ResendBuffer::AckOutcome outcome;
+    if (!s->stream_.on_ack(frame->ack, &outcome)) return dropped(DropReason::kBadAck);
+    // What it says of the client's path feeds that path's pacer.
+    s->follow_path(now);
+    s->pacer_.on_ack(now, outcome.newest_sent ? std::optional<Duration>(now - *outcome.newest_sent) : std::nullopt,
+                     outcome.bytes, PathRate::one_way_sample(frame->ack.received_us, outcome.highest_sent));
     if (frame->ack.flags & wire::control::kAckFlagSwitch) {
       // The client moved: it told us what it has; everything else we sent
       // (toward the old path) goes again, once the new path is validated. Our
@@ -402,7 +408,7 @@ SealResult Hub::seal_to_destination(const InnerPacket& inner, MutableBytes buf, 
 }
 
 SealResult Hub::seal_to_client(std::optional<ClientId> id, MutableBytes buf, std::size_t inner_len, Time now,
-                               crypto::SealJob* defer) {
+                               crypto::SealJob* defer, bool released) {
   // No live session: a pending one stages (its keys are not confirmed, so
   // nothing is sent until the client's first packet under them).
   HubSession* live = id ? clients_[*id].session.get() : nullptr;
@@ -419,6 +425,18 @@ SealResult Hub::seal_to_client(std::optional<ClientId> id, MutableBytes buf, std
                                                  limits::kUnvalidatedAmplification * s.unvalidated_rx_;
   // Resends go first: new data waits behind them (keeps reordering small).
   if (within_budget && !s.stream_.has_resend() && s.channel_.can_send(now)) {
+    // The client's path is paced: new data waits in the flow queue rather
+    // than in its radio's buffer (paced_sender.hpp).
+    s.follow_path(now);
+    if (!released && config_.pacing && !s.pacer_.admit(inner_len, now)) {
+      const bool kept = s.pacer_.hold(Bytes(buf.data() + t::kDataOffset, inner_len), now);
+      mark_pacing(s);
+      if (!kept) {
+        drops_.count(DropReason::kQueueNoMemory);
+        return SealResult::drop(DropReason::kQueueNoMemory);
+      }
+      return SealResult::queued();
+    }
     const std::uint64_t seq = send_seq(s, Bytes(buf.data() + t::kDataOffset, inner_len), now);
     // The operator's redundancy policy (read before the AEAD may run in place).
     const bool named = redundant(config_.redundant, Bytes(buf.data() + t::kDataOffset, inner_len));
@@ -488,6 +506,8 @@ std::optional<HubTransmit> Hub::poll_transmit(MutableBytes out, Time now) {
       const std::size_t n = encode_control(q.frame, out.data() + t::kHeaderSize);
       len = s->channel_.seal(MessageType::kControl, out, n, now);
       to = q.to;
+      // Never held back, but counted: data leaves room for them.
+      if (len && to == s->data_endpoint()) s->pacer_.spend(*len, now);
       if (len && to == s->endpoint_) {
         s->last_sent_ = now;
         s->keepalive_due_ = kNever;
@@ -495,12 +515,21 @@ std::optional<HubTransmit> Hub::poll_transmit(MutableBytes out, Time now) {
     } else if (!s->validated_ && !s->via_previous_) {
       ready_.pop_back();  // data waits for the new path's validation
       continue;
+    } else if (config_.pacing && (s->stream_.has_resend() || s->channel_.has_staged()) &&
+               (s->follow_path(now), !s->pacer_.may_send(now))) {
+      // Resends and staged data take their turn from the pacer too: what the
+      // client is owed after a handover goes out at its new path's pace.
+      ready_.pop_back();
+      mark_pacing(*s);
+      continue;
     } else if (auto n = s->stream_.next_resend(out.subspan(t::kDataOffset, out.size() - t::kDataOverhead), seq)) {
       inner = *n;
+      s->pacer_.spend(inner, now);
       len = seal_data(*s, out, inner, seq, nullptr, now);
     } else if (s->channel_.has_staged()) {
       inner = s->channel_.unstage(out.subspan(t::kSeqSize));
       seq = send_seq(*s, Bytes(out.data() + t::kDataOffset, inner), now);
+      s->pacer_.spend(inner, now);
       len = seal_data(*s, out, inner, seq, nullptr, now);
     } else {
       ready_.pop_back();
@@ -519,6 +548,8 @@ Time Hub::next_deadline() const {
   for (ClientId id : validating_)
     if (const auto* s = clients_[id].session.get())
       t = std::min({t, s->challenge_next_, s->validation_deadline_});
+  for (ClientId id : pacing_)
+    if (const auto* s = clients_[id].session.get()) t = std::min(t, s->pacer_.next_deadline());
   return t;
 }
 
@@ -533,6 +564,11 @@ void Hub::on_timer(Time now) {
     return true;
   });
   expire_validation(now);
+  // Resends and staged data a pacer held back: their turn has come.
+  for (ClientId id : pacing_)
+    if (HubSession* s = clients_[id].session.get();
+        s && (s->stream_.has_resend() || s->channel_.has_staged()) && s->pacer_.may_send(now))
+      mark_ready(*s);
   if (now < next_housekeeping_) return;
   // The next pass: when a session next needs one (a keepalive, a key or the
   // session expiring, kept packets ageing out), never sooner than
@@ -550,6 +586,8 @@ void Hub::on_timer(Time now) {
     if (!s) continue;
     next = std::min(next, s->channel_.expire(now));
     s->stream_.expire(now);  // kept packets age out; an idle session's buffers go
+    s->pacer_.expire(now);
+    next = std::min(next, s->pacer_.queue().idle_release_at());
     if (!s->channel_.has_any_keypair() && now - s->last_received_ >= limits::kSessionIdleExpiry) {
       c.session.reset();  // releases its indices; the VIP stays with the client
       --live_sessions_;

@@ -42,6 +42,7 @@
 #include "session/data_stream.hpp"
 #include "session/index_table.hpp"
 #include "session/ip_packet.hpp"
+#include "session/paced_sender.hpp"
 #include "session/rate_limiter.hpp"
 #include "session/redundancy.hpp"
 #include "session/resend_buffer.hpp"
@@ -63,6 +64,9 @@ struct HubConfig {
   // (the hub operator's policy, [handover] redundant): the return path and
   // the standby address the client last probed from.
   RedundancyPolicy redundant;
+  // Pace each client's path to what it delivers and let new data wait per
+  // flow in tund (paced_sender.hpp; [performance] pacing); false: send at once.
+  bool pacing = false;
 };
 
 struct HubTransmit {
@@ -94,8 +98,12 @@ class HubSession {
   std::size_t path_mtu() const { return path_mtu_; }
   std::size_t inner_mtu() const { return path_mtu_ > wire::transport::kDataOverhead ? path_mtu_ - wire::transport::kDataOverhead : 0; }
   const ResendBuffer& resend_buffer() const { return stream_.resend_buffer(); }
-  // Heap bytes its resend buffer and staged packets hold (in the hub's totals).
-  std::size_t buffered_bytes() const { return stream_.resend_buffer().memory() + channel_.staged_memory(); }
+  // Heap bytes its resend buffer, staged packets and flow queue hold (in the hub's totals).
+  std::size_t buffered_bytes() const {
+    return stream_.resend_buffer().memory() + channel_.staged_memory() + pacer_.queue().memory();
+  }
+  // The pacer and queue toward the client (status, metrics).
+  const PacedSender& pacer() const { return pacer_; }
   std::uint64_t switches() const { return switches_; }
   const SessionStats& stats() const { return channel_.stats(); }
   // The transport suite of the newest keypair (ChaCha20-Poly1305 before any).
@@ -169,6 +177,17 @@ class HubSession {
 
   // Reliability across handovers: the data stream of the client's session id.
   DataStream stream_;
+  // The pacer and flow queue toward the client's data path (paced_sender.hpp),
+  // started again whenever that path changes.
+  PacedSender pacer_;
+  Endpoint paced_to_;
+  bool in_pacing_list_ = false;  // listed in Hub::pacing_
+  // The pacer follows data_endpoint(): a new path is paced from low.
+  void follow_path(Time now) {
+    if (data_endpoint() == paced_to_) return;
+    paced_to_ = data_endpoint();
+    pacer_.new_path(now, srtt_);
+  }
   bool in_acking_list_ = false;  // listed in Hub::acking_ (no per-packet search)
   std::uint64_t switches_ = 0;   // switching exchanges honoured
 
@@ -221,6 +240,16 @@ class Hub {
                                  crypto::SealJob* defer = nullptr);
   SealResult seal_to_vip(std::uint32_t vip, MutableBytes buf, std::size_t inner_len, Time now,
                          crypto::SealJob* defer = nullptr);
+  // Data a client's pacer held back (kQueued) leaves here, a session at a
+  // time in turn: the next packet whose turn it is, copied to `inner_out`
+  // (its length; `who` its client), for seal_released().
+  std::optional<std::size_t> release_paced(MutableBytes inner_out, Time now, ClientId& who);
+  SealResult seal_released(ClientId who, MutableBytes buf, std::size_t inner_len, Time now,
+                           crypto::SealJob* defer = nullptr) {
+    return seal_to_client(who, buf, inner_len, now, defer, true);
+  }
+  // What every session's flow queue holds (status).
+  std::size_t queued_bytes() const { return queue_budget_.held; }
 
   // After a seal answered kSend with `copy`: a copy of that packet (the same
   // sequence, as kDataCopy) for the client's standby address, sealed into
@@ -309,7 +338,9 @@ class Hub {
   };
   PendingCopy pending_copy_;
   SealResult seal_to_client(std::optional<ClientId> id, MutableBytes buf, std::size_t inner_len, Time now,
-                            crypto::SealJob* defer);
+                            crypto::SealJob* defer, bool released = false);
+  // s has data its pacer holds back: listed until nothing waits.
+  void mark_pacing(HubSession& s);
   std::optional<std::size_t> seal_data(HubSession& s, MutableBytes out, std::size_t inner_len, std::uint64_t seq,
                                        crypto::SealJob* defer,
                                        Time now);
@@ -320,6 +351,7 @@ class Hub {
   // the sessions, which give their bytes back as they go).
   MemoryBudget resend_budget_;
   MemoryBudget staged_budget_;
+  MemoryBudget queue_budget_{limits::kHubQueueTotalBytes};
   IndexTable<HubSession> indices_;
   crypto::CookieChecker cookies_;
   RateLimiter rate_limiter_;
@@ -330,6 +362,8 @@ class Hub {
   std::vector<ClientId> ready_;       // sessions with something queued to send
   std::vector<ClientId> validating_;  // sessions whose return path is being challenged
   std::vector<ClientId> acking_;      // sessions owing an acknowledgement
+  std::vector<ClientId> pacing_;     // sessions whose pacer holds data back
+  std::size_t pacing_next_ = 0;      // where release_paced() starts: each session in turn
   std::size_t live_sessions_ = 0;
   bool accepting_ = true;
   std::vector<ClientId> session_changes_;

@@ -14,14 +14,7 @@ constexpr std::uint8_t kIcmp6 = 58;
 constexpr std::uint8_t kTcpSyn = 0x02;
 constexpr std::uint8_t kOptionEnd = 0, kOptionNop = 1, kOptionMss = 2;
 
-// RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m') for one 16-bit word changing.
-void update_checksum(std::uint8_t* field, std::uint16_t old_word, std::uint16_t new_word) {
-  std::uint32_t sum = static_cast<std::uint16_t>(~load_be16(field));
-  sum += static_cast<std::uint16_t>(~old_word);
-  sum += new_word;
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  store_be16(field, static_cast<std::uint16_t>(~sum));
-}
+using offload::checksum_update_word;
 
 bool unanswerable_v4(const std::uint8_t* src) {
   return src[0] == 0 || src[0] >= 224 || src[0] == 127;  // this network, multicast, class E, loopback
@@ -64,15 +57,15 @@ bool clamp_mss(MutableBytes p, std::uint16_t mss_v4, std::uint16_t mss_v6) {
       // value is one word at an even offset, or straddles two after an odd
       // number of NOPs.
       if (((i + 2 - l4) & 1) == 0) {
-        update_checksum(p.data() + l4 + 16, old, mss);
+        checksum_update_word(p.data() + l4 + 16, old, mss);
       } else {
         const std::size_t w = i + 1;  // the option length byte and the value's high byte
         const std::uint16_t old_a = static_cast<std::uint16_t>(p[w] << 8 | (old >> 8));
         const std::uint16_t new_a = static_cast<std::uint16_t>(p[w] << 8 | (mss >> 8));
         const std::uint16_t old_b = static_cast<std::uint16_t>((old & 0xff) << 8 | (w + 3 < p.size() ? p[w + 3] : 0));
         const std::uint16_t new_b = static_cast<std::uint16_t>((mss & 0xff) << 8 | (w + 3 < p.size() ? p[w + 3] : 0));
-        update_checksum(p.data() + l4 + 16, old_a, new_a);
-        update_checksum(p.data() + l4 + 16, old_b, new_b);
+        checksum_update_word(p.data() + l4 + 16, old_a, new_a);
+        checksum_update_word(p.data() + l4 + 16, old_b, new_b);
       }
       return true;
     }

@@ -23,14 +23,12 @@ double loss_lower_bound(std::uint64_t losses, std::uint64_t n) {
 void PathHealth::reset(Time now, std::optional<Duration> rtt) {
   *this = PathHealth{};
   since_ = now;
+  baseline_ = BaselineRtt(now);
   best_at_ = now;
   probe_rtt_ = rtt.value_or(Duration{0});
 }
 
-std::optional<Duration> PathHealth::base() const {
-  if (base_now_ && base_before_) return std::min(*base_now_, *base_before_);
-  return base_now_ ? base_now_ : base_before_;
-}
+std::optional<Duration> PathHealth::base() const { return baseline_.value(); }
 
 PathHealth::Bucket& PathHealth::bucket(Time now) {
   const std::int64_t index = (now - since_) / limits::kGrayBucket;
@@ -50,13 +48,7 @@ void PathHealth::on_ack(Time now, std::optional<Duration> rtt, std::size_t acked
   b.lost_up += static_cast<std::uint32_t>(lost);
   b.bytes += bytes;
   if (rtt) {
-    const std::int64_t slot = (now - since_) / (limits::kGrayBaselineWindow / 2);
-    if (slot != base_slot_) {
-      base_before_ = slot == base_slot_ + 1 ? base_now_ : std::nullopt;
-      base_now_.reset();
-      base_slot_ = slot;
-    }
-    base_now_ = base_now_ ? std::min(*base_now_, *rtt) : *rtt;
+    baseline_.add(now, *rtt);
     rtt_ = rtt_ ? (*rtt_ * 3 + *rtt) / 4 : *rtt;
   }
   note_rate(now);

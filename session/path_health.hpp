@@ -24,6 +24,7 @@
 #include <array>
 #include <optional>
 
+#include "session/baseline_rtt.hpp"
 #include "tund/limits.hpp"
 #include "tund/types.hpp"
 
@@ -87,10 +88,7 @@ class PathHealth {
   Time since_{};
   Duration probe_rtt_{0};
   std::array<Bucket, limits::kGrayBuckets> buckets_{};
-  // Baseline: the least round trip in this slot of kGrayBaselineWindow / 2
-  // and the one before (a windowed minimum that forgets a route's change).
-  std::optional<Duration> base_now_, base_before_;
-  std::int64_t base_slot_ = 0;
+  BaselineRtt baseline_;
   std::optional<Duration> rtt_;  // EWMA 1/4 of data round trips: follows a queue fast
   std::uint64_t highest_down_ = 0;
   double best_bps_ = 0;  // decays by half every kGrayBaselineWindow

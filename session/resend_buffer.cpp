@@ -73,6 +73,7 @@ bool ResendBuffer::on_ack(const Ack& ack, std::uint64_t next_seq, AckOutcome* ou
   for (std::size_t i = 0; i < entries_.size(); ++i) {
     Entry& e = entries_[i];
     if (e.seq > ack.highest) break;
+    if (outcome && e.seq == ack.highest) outcome->highest_sent = e.sent;
     bool have = e.seq == ack.highest || e.seq < floor;
     if (!have) {
       const std::uint64_t bit = ack.highest - 1 - e.seq;
@@ -166,7 +167,9 @@ void ResendBuffer::clear() {
 }
 
 bool AckState::accept(std::uint64_t seq, Time now) {
+  const bool newest = !window_.has_any() || seq > window_.highest();
   if (!window_.accept(seq)) return false;
+  if (newest) highest_at_ = now;
   if (unacked_++ == 0) first_unacked_ = now;
   return true;
 }
@@ -184,6 +187,9 @@ Ack AckState::make_ack(std::uint32_t flags) {
   first_unacked_ = kNever;
   if (!window_.has_any()) return a;
   a.highest = window_.highest();
+  const auto us = static_cast<std::uint32_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(highest_at_.time_since_epoch()).count());
+  a.received_us = us ? us : 1;  // 0 says "not said"
   for (std::uint64_t bit = 0; bit < kAckBits && bit < a.highest; ++bit)
     if (window_.seen(a.highest - 1 - bit)) a.bitmap[bit / 8] |= static_cast<std::uint8_t>(1u << (bit % 8));
   return a;

@@ -55,6 +55,9 @@ class ResendBuffer {
     Duration reorder{0};
     std::size_t acked = 0, bytes = 0, lost = 0;
     std::optional<Time> newest_sent;
+    // When the ack's `highest` was sent, if it is still kept (for the
+    // one-way delay with Ack::received_us).
+    std::optional<Time> highest_sent;
   };
   // False when the ack claims data that was never sent (it is then ignored).
   bool on_ack(const Ack& ack, std::uint64_t next_seq, AckOutcome* outcome = nullptr);
@@ -128,6 +131,7 @@ class AckState {
   crypto::ReplayWindow window_;
   std::uint32_t unacked_ = 0;
   Time first_unacked_ = kNever;
+  Time highest_at_{};  // when the highest sequence arrived (Ack::received_us)
 };
 
 }  // namespace tund::session

@@ -15,6 +15,7 @@ struct SealResult {
   enum class Kind : std::uint8_t {
     kSend,    // buf[0, len) is a datagram to send
     kStaged,  // no usable key yet: copied to a bounded queue, a handshake is under way
+    kQueued,  // the path's pacer holds it back: copied to the session's flow queue
     kDrop,    // see reason
     kTooBig,  // the active path carries inner packets of `len` bytes at most:
               // answer the sender (inner_mtu.hpp), the packet is dropped
@@ -33,6 +34,7 @@ struct SealResult {
   static SealResult send(std::size_t n) { return {Kind::kSend, n, {}, {}}; }
   static SealResult too_big(std::size_t inner_mtu) { return {Kind::kTooBig, inner_mtu, DropReason::kPathMtuExceeded, {}}; }
   static SealResult staged() { return {Kind::kStaged, 0, {}, {}}; }
+  static SealResult queued() { return {Kind::kQueued, 0, {}, {}}; }
   static SealResult drop(DropReason r) { return {Kind::kDrop, 0, r, {}}; }
 };
 

@@ -33,6 +33,7 @@ ClientDaemon::ClientDaemon(asio::io_context& io, ClientSettings settings)
   cc.resend = settings_.resend;
   cc.idle = settings_.idle;
   cc.redundant = settings_.redundant;
+  cc.pacing = settings_.data_path.pacing;
   if (!settings_.data_path.allow_aes) cc.capabilities &= ~wire::initiation_payload::kCapAes256Gcm;
   client_ = std::make_unique<session::Client>(cc, rng_);
   tun_ = std::make_unique<daemon::TunDevice>(settings_.tun_name, settings_.mtu, settings_.data_path.offload);
@@ -186,6 +187,44 @@ void ClientDaemon::flush_tx() {
   b.clear();
 }
 
+template <class OnTooBig>
+void ClientDaemon::seal_slot(std::size_t i, std::optional<std::size_t> slot, Time now, bool released,
+                             OnTooBig&& on_too_big) {
+  auto& b = dp_->tx;
+  auto& e = b.entry(i);
+  auto* s = slot ? &client_->session(*slot) : nullptr;
+  const Endpoint* hub = s ? remote(*slot, s->active_path()) : nullptr;
+  if (!s || !hub) {
+    ++no_route_;
+    e.len = 0;
+    return;
+  }
+  crypto::SealJob job;
+  const std::size_t inner_len = e.len;
+  const auto sealed = s->seal(MutableBytes(b.slot(i), b.stride()), inner_len, now, &job, released);
+  if (sealed.kind == SealResult::Kind::kTooBig) return on_too_big(i, sealed.len);
+  if (sealed.kind != SealResult::Kind::kSend) {
+    e.len = 0;
+    return;
+  }
+  e.len = sealed.len;
+  e.to = *hub;
+  e.socket = path_ifindex(s->active_path());
+  e.fragment = sealed.fragment;
+  b.jobs.push_back(job);
+  // The user's redundancy policy: a copy on the best standby.
+  if (sealed.copy)
+    dp_->copy_slot(i, inner_len, [&](std::size_t c, std::size_t n) {
+      crypto::SealJob copy_job;
+      const auto tx = s->seal_redundant_copy(MutableBytes(b.slot(c), b.stride()), n, now, &copy_job);
+      const Endpoint* to = tx ? remote(*slot, tx->path) : nullptr;
+      if (!to) return false;
+      b.entry(c) = {tx->len, *to, path_ifindex(tx->path), tx->fragment};
+      b.jobs.push_back(copy_job);
+      return true;
+    });
+}
+
 void ClientDaemon::on_tun_readable() {
   const Time now = daemon::now();
   auto& b = dp_->tx;
@@ -193,45 +232,26 @@ void ClientDaemon::on_tun_readable() {
     // Every segment of a super-packet has the same addresses: route once.
     const auto inner = session::parse_inner(Bytes(b.slot(first) + t::kDataOffset, b.entry(first).len));
     const auto slot = inner ? client_->routes().owner_of_destination(*inner) : std::nullopt;
-    auto* s = slot ? &client_->session(*slot) : nullptr;
-    const Endpoint* hub = s ? remote(*slot, s->active_path()) : nullptr;
-    const auto seal_slot = [&](std::size_t i, auto&& on_too_big) {
-      auto& e = b.entry(i);
-      if (!s || !hub) {
-        ++no_route_;
-        e.len = 0;
-        return;
-      }
-      crypto::SealJob job;
-      const std::size_t inner_len = e.len;
-      const auto sealed = s->seal(MutableBytes(b.slot(i), b.stride()), inner_len, now, &job);
-      if (sealed.kind == SealResult::Kind::kTooBig) return on_too_big(i, sealed.len);
-      if (sealed.kind != SealResult::Kind::kSend) {
-        e.len = 0;
-        return;
-      }
-      e.len = sealed.len;
-      e.to = *hub;
-      e.socket = path_ifindex(s->active_path());
-      e.fragment = sealed.fragment;
-      b.jobs.push_back(job);
-      // The user's redundancy policy: a copy on the best standby.
-      if (sealed.copy)
-        dp_->copy_slot(i, inner_len, [&](std::size_t c, std::size_t n) {
-          crypto::SealJob copy_job;
-          const auto tx = s->seal_redundant_copy(MutableBytes(b.slot(c), b.stride()), n, now, &copy_job);
-          const Endpoint* to = tx ? remote(*slot, tx->path) : nullptr;
-          if (!to) return false;
-          b.entry(c) = {tx->len, *to, path_ifindex(tx->path), tx->fragment};
-          b.jobs.push_back(copy_job);
-          return true;
-        });
-    };
-    dp_->seal_segments(first, count, now, seal_slot);
+    dp_->seal_segments(first, count, now,
+                       [&](std::size_t i, auto&& on_too_big) { seal_slot(i, slot, now, false, on_too_big); });
   });
   flush_tx();
   dp_->writer.flush();  // ICMP answers to packets too big for the path
   after_event(now);
+}
+
+void ClientDaemon::release_paced(std::size_t slot, Time now) {
+  auto& b = dp_->tx;
+  auto& s = client_->session(slot);
+  for (;;) {
+    if (b.free() < 2) flush_tx();  // room for the policy's copy
+    const std::size_t c = b.count;
+    const auto n = s.release_paced(MutableBytes(b.slot(c) + t::kDataOffset, b.stride() - t::kDataOverhead), now);
+    if (!n) return;
+    b.entry(c).len = *n;
+    ++b.count;
+    dp_->seal_segments(c, 1, now, [&](std::size_t i, auto&& on_too_big) { seal_slot(i, slot, now, true, on_too_big); });
+  }
 }
 
 void ClientDaemon::on_uplink_readable(int ifindex) {
@@ -275,6 +295,7 @@ void ClientDaemon::after_event(Time now) {
       batch.entry(batch.count) = {tx->len, *to, path_ifindex(tx->path), tx->fragment};
       ++batch.count;
     }
+    release_paced(slot, now);
     // Silent on every path: the hub may have moved; ask its name again.
     const bool silent = s.hub_silent(now);
     if (silent && !hub_state_[slot].was_silent) hub_state_[slot].resolver().resolve_soon();

@@ -127,6 +127,13 @@ class ClientDaemon {
   void on_session_edge(std::size_t slot, Time now);
   // Seals what the batch holds (in parallel) and sends it, uplink by uplink.
   void flush_tx();
+  // Seals send slot i (an inner packet read from the TUN, or one the pacer
+  // released) toward hub `slot` and addresses it, with the policy's copy;
+  // one too big for the path goes to on_too_big(i, inner_mtu).
+  template <class OnTooBig>
+  void seal_slot(std::size_t i, std::optional<std::size_t> slot, Time now, bool released, OnTooBig&& on_too_big);
+  // The packets each session's pacer lets go now, into the send batch.
+  void release_paced(std::size_t slot, Time now);
   std::vector<session::UplinkCandidate> candidates(std::size_t slot) const;
   std::string uplink_name(session::PathId path) const;
   // Where datagrams of `slot` on `path` go: the hub's address of that path's family.

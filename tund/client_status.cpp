@@ -13,6 +13,7 @@
 #include "daemon/drops_json.hpp"
 #include "daemon/json_reply.hpp"
 #include "daemon/log.hpp"
+#include "daemon/pacing_json.hpp"
 #include "session/ip_packet.hpp"
 
 namespace tund::client {
@@ -32,6 +33,8 @@ std::string ClientDaemon::vip_text(const crypto::VipAssignment& a) {
 }
 
 namespace {
+double seconds_or_zero(const std::optional<Duration>& d) { return d ? std::chrono::duration<double>(*d).count() : 0; }
+
 // The active path as its data sees it (session/path_health.hpp).
 nlohmann::json health_json(const session::PathHealth::Summary& h) {
   auto ms = [](const std::optional<Duration>& d) {
@@ -198,6 +201,7 @@ std::string ClientDaemon::status_json() const {
               {"redundant_bytes", redundant_bytes},        // copies of [uplinks] redundant packets, on standbys
               {"gray_verdicts", gray_verdicts},            // active uplinks left as failing gray (lossy, collapsed)
               {"active_health", health_json(client_->session(0).active_health(now))},
+              {"pacing", daemon::pacing_json(client_->session(0).pacer(), now)},
               {"hubs", hubs},
               {"uplinks", uplinks},
               {"data_path", data_path_json()},
@@ -268,6 +272,24 @@ std::string ClientDaemon::render_metrics() const {
   const Time now = daemon::now();
   per_session("tund_session_idle", "gauge", "1 while no inner packet passed for [uplinks] idle_after_ms (slow probing).",
               [now](const session::ClientSession& s) { return s.idle(now) ? 1 : 0; });
+  per_session("tund_pacing_rate_bps", "gauge", "The active uplink's pacing rate, estimated from its data (0: not pacing).",
+              [](const session::ClientSession& s) { return s.pacer().rate().rate_bps(); });
+  per_session("tund_pacing_base_rtt_seconds", "gauge", "The active uplink's least round trip lately.",
+              [](const session::ClientSession& s) { return seconds_or_zero(s.pacer().rate().base_rtt()); });
+  per_session("tund_pacing_rtt_seconds", "gauge", "The active uplink's round trip over the last round (queue included).",
+              [](const session::ClientSession& s) { return seconds_or_zero(s.pacer().rate().recent_rtt()); });
+  per_session("tund_queue_packets", "gauge", "Inner packets waiting in tund for the pacer.",
+              [](const session::ClientSession& s) { return s.pacer().queue().packets(); });
+  per_session("tund_queue_sojourn_seconds", "gauge", "How long the oldest waiting packet has waited.",
+              [now](const session::ClientSession& s) { return seconds_or_zero(s.pacer().queue().head_sojourn(now)); });
+  per_session("tund_queue_ecn_marks_total", "counter", "Packets marked CE for waiting too long (CoDel).",
+              [](const session::ClientSession& s) { return s.pacer().queue().counters().codel_marks; });
+  m.family("tund_queue_drops_total", "counter", "Packets the queue dropped, by reason (codel, overflow, no_memory).");
+  for (std::size_t i = 0; i < client_->session_count(); ++i) {
+    const auto& c = client_->session(i).pacer().queue().counters();
+    for (const auto& [reason, n] : {std::pair{"codel", c.codel_drops}, {"overflow", c.overflow}, {"no_memory", c.no_memory}})
+      m.sample("tund_queue_drops_total", {{"hub", settings_.hubs[i].name}, {"reason", reason}}, static_cast<double>(n));
+  }
   per_session("tund_resend_buffer_bytes", "gauge", "Inner bytes kept for resending after a handover.",
               [](const session::ClientSession& s) { return s.resend_bytes(); });
   per_session("tund_resent_packets_total", "counter", "Packets resent after switching exchanges.",

@@ -43,7 +43,8 @@ namespace tund {
   X(kNotServing, "not_serving")              /* hub: a cluster member without its etcd lease takes no handshakes */ \
   X(kUnvalidatedStandby, "unvalidated_standby") /* hub: no redundant copy to a standby address not yet validated */ \
   X(kRedundantBudget, "redundant_budget")    /* hub: the session's redundant copies are over their bytes per second */ \
-  X(kAmplificationLimit, "amplification_limit") /* hub: to an unvalidated address, 3x what came from it was sent */
+  X(kAmplificationLimit, "amplification_limit") /* hub: to an unvalidated address, 3x what came from it was sent */ \
+  X(kQueueNoMemory, "queue_no_memory")       /* the flow queue's memory (a hub: all sessions') is spent */
 
 enum class DropReason : std::uint8_t {
 #define TUND_X(name, text) name,

@@ -262,6 +262,52 @@ inline constexpr auto kGrayProbeFloor = std::chrono::milliseconds(200);
 inline constexpr unsigned kGrayRecoverProbes = 20;
 inline constexpr auto kGrayDampen = std::chrono::seconds(60);
 inline constexpr unsigned kGrayRecoverMax = 160;
+
+// --- the queue in tund and each path's pacer (issue 29) ----------------------
+// session/path_rate.hpp: a new path is paced from kRateInitial (bits/s);
+// each round (the path's round trip, at least kRateRoundFloor) the rate is
+// the best delivery of the last kRateWindowRounds rounds times
+// clamp(1 + kRateGain (target - queue delay) / baseline, kRateStepMin, kRateStepMax)
+// (kRateStepMax a round on a new path until its first queue),
+// never under kRateFloor (a call and the tunnel's own acknowledgements fit)
+// or over kRateCeiling.
+inline constexpr double kRateInitial = 1e6;
+inline constexpr double kRateFloor = 128e3;
+inline constexpr double kRateCeiling = 100e9;
+inline constexpr double kRateGain = 0.3;
+inline constexpr double kRateStepMin = 0.5;
+inline constexpr double kRateStepMax = 1.5;
+inline constexpr std::size_t kRateWindowRounds = 3;
+inline constexpr auto kRateRoundFloor = std::chrono::milliseconds(10);
+// Half the baseline's window (kGrayBaselineWindow): a round drains the path
+// before a standing queue could pass for its baseline.
+inline constexpr auto kRateBaseRefresh = kGrayBaselineWindow / 2 - std::chrono::seconds(1);
+// Rounds with data sent and no round-trip sample before the pacer opens.
+inline constexpr int kRateBlindRounds = 4;
+// The standing queue a path may keep: clamp(baseline / 4, floor, ceiling).
+// The floor leaves a radio's scheduling jitter room; the ceiling keeps a
+// call under ITU-T G.114's 150 ms one way on all but satellite links.
+inline constexpr auto kQueueTargetFloor = std::chrono::milliseconds(15);
+inline constexpr auto kQueueTargetCeiling = std::chrono::milliseconds(60);
+// The pacer's bucket: at most kPaceBurst of the rate leaves back to back.
+inline constexpr auto kPaceBurst = std::chrono::milliseconds(2);
+// session/flow_queue.hpp (fq_codel, RFC 8290): buckets a session's inner
+// flows hash into, the bytes each gets per turn, and what one queue holds.
+inline constexpr std::size_t kFlowBuckets = 256;
+inline constexpr std::size_t kFlowQuantum = 1514;
+inline constexpr std::size_t kFlowQueueMaxPackets = 2048;
+inline constexpr std::size_t kFlowQueueMaxBytes = 2u << 20;
+// A slot's buffer is at least this big, so one slot serves any later packet.
+inline constexpr std::size_t kFlowQueueSlotBytes = 1500;
+// Empty this long, a queue gives its buckets and buffers back.
+inline constexpr auto kFlowQueueIdleAfter = std::chrono::seconds(2);
+// CoDel (RFC 8289): interval clamp(2 baseline, floor, ceiling), target 1/20 of it.
+inline constexpr auto kCodelIntervalFloor = std::chrono::milliseconds(100);
+inline constexpr auto kCodelIntervalCeiling = std::chrono::seconds(1);
+inline constexpr int kCodelTargetDivisor = 20;
+inline constexpr std::size_t kCodelTargetPackets = 3;
+// What every session's queue on a hub may hold together.
+inline constexpr std::size_t kHubQueueTotalBytes = 256u << 20;
 }  // namespace tund::limits
 
 namespace tund::limits {

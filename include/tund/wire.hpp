@@ -130,7 +130,7 @@ enum class ControlKind : std::uint8_t {
   kKeepalive = 1,   // no body
   kPathProbe = 2,   // probe_id u32, reserved u32, challenge 8 bytes, [zero padding]
   kProbeReply = 3,  // echo of the probe body and padding
-  kAck = 4,         // flags u32, reserved u32, highest data_seq u64, bitmap of the 512 below it
+  kAck = 4,         // flags u32, received u32, highest data_seq u64, bitmap of the 512 below it
   kPathMtu = 5,     // mtu u16, reserved u16: the largest datagram the path this came on carries
   kMove = 6,        // no body; hub to client: this cluster member drains, handshake with the next one
 };
@@ -145,6 +145,12 @@ inline constexpr std::uint32_t kAckFlagSwitch = 1;  // part of the switching exc
 // break): nothing was lost, nothing is resent, and nothing waits for the new
 // path's validation.
 inline constexpr std::uint32_t kAckFlagPlanned = 2;
+// When `highest` arrived, in microseconds of the receiver's own clock modulo
+// 2^32 (0: not said). Its sender subtracts when it sent that packet: the
+// one-way delay plus a constant offset between the clocks, so changes in it
+// are the forward path's queue, untouched by whatever queues the
+// acknowledgement met on its way back (session/path_rate.hpp).
+inline constexpr std::size_t kAckReceived = 8;
 inline constexpr std::size_t kAckHighest = 12;
 inline constexpr std::size_t kAckBitmap = 20;
 inline constexpr std::size_t kAckBitmapBytes = 64;

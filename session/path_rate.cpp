@@ -1,0 +1,171 @@
+#include "session/path_rate.hpp"
+
+#include <algorithm>
+
+namespace tund::session {
+
+namespace {
+using Seconds = std::chrono::duration<double>;
+double seconds(Duration d) { return std::chrono::duration_cast<Seconds>(d).count(); }
+}  // namespace
+
+void PathRate::reset(Time now, std::optional<Duration> rtt) {
+  const Counters kept = counters_;
+  *this = PathRate{};
+  counters_ = kept;
+  baseline_ = BaselineRtt(now);
+  one_way_base_ = BaselineRtt(now);
+  refilled_ = round_start_ = base_seen_ = now;
+  first_rtt_ = rtt;
+}
+
+Duration PathRate::queue_target() const {
+  return std::clamp<Duration>(base_rtt().value_or(Duration{0}) / 4, limits::kQueueTargetFloor, limits::kQueueTargetCeiling);
+}
+
+Duration PathRate::round_length() const {
+  const auto rtt = last_round_rtt_ ? last_round_rtt_ : first_rtt_;
+  return std::max<Duration>(rtt.value_or(Duration{0}), limits::kRateRoundFloor);
+}
+
+void PathRate::refill(Time now) {
+  if (now <= refilled_) return;
+  // The bucket holds at most kPaceBurst of the rate (and two full packets):
+  // a pause is not saved up into a burst the radio's buffer would take.
+  const double cap = std::max(rate_ * seconds(limits::kPaceBurst), 2.0 * limits::kFlowQuantum);
+  tokens_ = std::min(cap, tokens_ + rate_ * seconds(now - refilled_));
+  refilled_ = now;
+}
+
+bool PathRate::take(std::size_t bytes, Time now) {
+  if (now - round_start_ >= round_length()) end_round(now);
+  if (open_) return true;
+  refill(now);
+  if (tokens_ < 0) return false;
+  tokens_ -= static_cast<double>(bytes);  // the last packet may overdraw: never split
+  round_sent_ += bytes;
+  return true;
+}
+
+void PathRate::spend(std::size_t bytes, Time now) {
+  refill(now);
+  tokens_ -= static_cast<double>(bytes);
+  round_sent_ += bytes;
+}
+
+Time PathRate::next_release(Time now) const {
+  if (open_) return now;
+  const double have = tokens_ + rate_ * seconds(std::max<Duration>(now - refilled_, Duration{0}));
+  if (have >= 0) return now;
+  return now + std::chrono::duration_cast<Duration>(Seconds(-have / rate_)) + Duration(1);
+}
+
+std::optional<std::int64_t> PathRate::one_way_sample(std::uint32_t received_us, std::optional<Time> sent) {
+  if (!received_us || !sent) return std::nullopt;
+  const auto sent_us = static_cast<std::uint32_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(sent->time_since_epoch()).count());
+  return static_cast<std::int64_t>(static_cast<std::uint32_t>(received_us - sent_us));
+}
+
+void PathRate::on_ack(Time now, std::optional<Duration> rtt, std::size_t bytes, std::optional<std::int64_t> one_way) {
+  round_bytes_ += bytes;
+  if (one_way) {
+    // Relative to the path's first sample, as a signed 32-bit distance: the
+    // clocks' offset cancels and the modulus never bites within ±35 minutes.
+    const auto raw = static_cast<std::uint32_t>(*one_way);
+    if (!one_way_origin_) one_way_origin_ = raw;
+    const Duration d = std::chrono::microseconds(static_cast<std::int32_t>(raw - *one_way_origin_));
+    // A jump beyond any queue (the peer's clock restarted): start over.
+    const auto base = one_way_base_.value();
+    if (base && (d - *base > limits::kGrayBaselineWindow || *base - d > limits::kGrayBaselineWindow)) {
+      one_way_origin_ = raw;
+      one_way_base_ = BaselineRtt(now);
+      round_min_one_way_.reset();
+    } else {
+      one_way_base_.add(now, d);
+      round_min_one_way_ = round_min_one_way_ ? std::min(*round_min_one_way_, d) : d;
+    }
+  }
+  if (rtt) {
+    baseline_.add(now, *rtt);
+    round_min_rtt_ = round_min_rtt_ ? std::min(*round_min_rtt_, *rtt) : *rtt;
+    if (open_) {
+      // Acknowledgements speak again: pace from what they say.
+      open_ = false;
+      blind_rounds_ = 0;
+      refilled_ = now;
+      tokens_ = 0;
+    }
+  }
+  if (now - round_start_ >= round_length()) end_round(now);
+}
+
+void PathRate::end_round(Time now) {
+  const Duration length = now - round_start_;
+  const double delivered = static_cast<double>(round_bytes_) / std::max(seconds(length), 1e-6);
+  const bool backlog = backlog_;
+  const std::size_t sent = round_sent_;
+  const auto min_rtt = round_min_rtt_;
+  const auto min_one_way = round_min_one_way_;
+  round_start_ = now;
+  round_bytes_ = round_sent_ = 0;
+  round_min_rtt_.reset();
+  round_min_one_way_.reset();
+  backlog_ = false;
+
+  if (!min_rtt) {
+    // Data left and nothing came back that says how it went.
+    if (sent > 0 && !open_ && ++blind_rounds_ >= limits::kRateBlindRounds) {
+      open_ = true;
+      ++counters_.blind_opens;
+    }
+    return;
+  }
+  blind_rounds_ = 0;
+  last_round_rtt_ = min_rtt;
+  delivered_[round_index_++ % delivered_.size()] = delivered;
+  const Duration queue = min_one_way && one_way_base_.value() ? *min_one_way - *one_way_base_.value()
+                                                               : *min_rtt - base_rtt().value_or(*min_rtt);
+  last_queue_ = queue;
+  // What the path carries. With a queue standing on it, the link was busy
+  // all round: what it delivered is its capacity now (after a drop, the
+  // best of earlier rounds would be a lie for as many long rounds). Without
+  // one, the best of the last rounds (a round whose acknowledgements came
+  // late or bunched says less than the path carried).
+  const double capacity =
+      queue > queue_target() ? delivered : *std::max_element(delivered_.begin(), delivered_.end());
+  // Steer the path's queue toward the target: a proportional step, a share
+  // of the error per round trip, within [kRateStepMin, kRateStepMax] of
+  // what it carries. Under the target it grows (up to doubling a round on an
+  // empty path: how a new path is found out); over it, it drains.
+  // The error is measured in baseline round trips: a long queue drains in
+  // few rounds, however long they have become.
+  const Duration base = base_rtt().value_or(*min_rtt);
+  const double error = seconds(queue_target() - queue) / seconds(std::max<Duration>(base, limits::kRateRoundFloor));
+  // A new path, no queue seen yet: nothing says where its capacity is, so
+  // it is looked for as fast as the step allows (until the first queue).
+  if (queue > queue_target() / 2) searching_ = false;
+  double step = searching_ ? limits::kRateStepMax
+                           : std::clamp(1.0 + limits::kRateGain * error, limits::kRateStepMin, limits::kRateStepMax);
+  // The baseline is a windowed minimum: a queue kept standing at the target
+  // for a whole window would become the baseline, and the next queue would
+  // stand on top of it. So every kRateBaseRefresh without a round near the
+  // baseline, one round drains the path (BBR's ProbeRTT, for a round trip).
+  if (queue <= queue_target() / 4) base_seen_ = now;
+  if (now - base_seen_ >= limits::kRateBaseRefresh) {
+    step = limits::kRateStepMin;
+    base_seen_ = now;
+    ++counters_.base_refreshes;
+  }
+  const double next = std::clamp(capacity * step, limits::kRateFloor / 8.0, limits::kRateCeiling / 8.0);
+  // Application-limited (nothing waited in tund, no queue on the path): what
+  // was delivered is what was sent, not what the path carries; the rate is
+  // not lowered on it.
+  if (!backlog && queue <= queue_target() && next < rate_) return;
+  // Until a round trip's acknowledgements are in, a round says little.
+  if (round_index_ <= 1 && next < rate_) return;
+  (next < rate_ ? counters_.decreases : counters_.increases) += 1;
+  rate_ = next;
+}
+
+}  // namespace tund::session

@@ -1,0 +1,119 @@
+// How fast one path delivers our data, and the pacer that keeps what we send
+// just under that, so the standing queue forms in tund (flow_queue.hpp),
+// where it is served per flow, and not in a radio's seconds-deep buffer
+// (issue 29). The idea is cake-autorate's (shape just below what the link
+// delivers, judged by the delay it adds) with BBR's measurement (delivery
+// rate and round trips from the acknowledgements of the data itself; no
+// probing traffic).
+//
+// Each round (the path's recent round trip, at least kRateRoundFloor):
+//   delivered    inner bytes acknowledged over the round, per second; the
+//                path's capacity is the best of the last kRateWindowRounds
+//   queue delay  the round's least one-way delay above its least over
+//                kGrayBaselineWindow (the peer says when it received; a
+//                queue the acknowledgements met on the way back is not ours
+//                to drain), else the round trip above the path's baseline
+// and at the round's end the rate becomes capacity x step, the step a
+// proportional answer to how far the queue is from its target:
+//   step = clamp(1 + kRateGain (target - queue delay) / baseline,
+//                kRateStepMin, kRateStepMax)
+// A new path starts at kRateInitial (nothing is dumped into an unknown
+// radio) and grows by kRateStepMax a round until the first queue shows; from
+// then on a queue over the target drains at a share of its excess per
+// baseline round trip, and one at the target is kept there: the link stays busy and the queue stays short. The
+// gain is under 1/2 so that a decision seen a round trip late neither
+// overshoots nor oscillates.
+// A queue held at the target would, after a window, pass for the baseline:
+// every kRateBaseRefresh without a round near the baseline, one round is
+// paced at kRateStepMin so the path drains and its baseline is seen again.
+// The target is clamp(baseline / 4, kQueueTargetFloor, kQueueTargetCeiling):
+// a few tens of ms on a radio link, however short its round trip.
+// When acknowledgements say nothing for kRateBlindRounds rounds while data
+// goes out (the resend buffer kept none: on a hub, its shared budget full),
+// the pacer opens rather than hold traffic on a guess.
+// Sans I/O: every call carries `now`.
+#pragma once
+
+#include <array>
+#include <optional>
+
+#include "session/baseline_rtt.hpp"
+#include "tund/limits.hpp"
+#include "tund/types.hpp"
+
+namespace tund::session {
+
+class PathRate {
+ public:
+  // A new path (or the session's first): everything measured goes, the rate
+  // starts at kRateInitial. `rtt`: the path's probe round trip,
+  // when known (the first round's length).
+  void reset(Time now, std::optional<Duration> rtt = std::nullopt);
+
+  // Pacing: true when `bytes` may leave now (and they are counted); false
+  // when they must wait (next_release()).
+  bool take(std::size_t bytes, Time now);
+  // Counts bytes that left without asking (resends a switching exchange
+  // owes, staged packets): they use the path all the same.
+  void spend(std::size_t bytes, Time now);
+  // When the next packet may leave (now, if it may).
+  Time next_release(Time now) const;
+  // Our queue had packets waiting this round: the pacer, not the sender,
+  // set the pace, so the rate may grow.
+  void note_backlog() { backlog_ = true; }
+
+  // An acknowledgement: `rtt` of the newest data it covered first (if any),
+  // the inner bytes it covered first, and `one_way`: when the peer received
+  // its highest packet (its clock, wire::control::kAckReceived) less when we
+  // sent it (ours), if both are known.
+  void on_ack(Time now, std::optional<Duration> rtt, std::size_t bytes, std::optional<std::int64_t> one_way = std::nullopt);
+  // The one-way sample of an ack: Ack::received_us less `sent` (mod 2^32), or nothing.
+  static std::optional<std::int64_t> one_way_sample(std::uint32_t received_us, std::optional<Time> sent);
+
+  // For status and metrics.
+  bool pacing() const { return !open_; }
+  double rate_bps() const { return open_ ? 0 : rate_ * 8; }  // 0: not pacing
+  std::optional<Duration> base_rtt() const { return baseline_.value(); }
+  std::optional<Duration> recent_rtt() const { return last_round_rtt_; }
+  // The forward path's queue over the last round: its one-way delay above
+  // its least (the acknowledgements' own queue left out), or, from a peer
+  // that does not say when it received, the round trip above its baseline.
+  std::optional<Duration> recent_queue() const { return last_queue_; }
+  Duration queue_target() const;
+  struct Counters {
+    std::uint64_t decreases = 0, increases = 0, blind_opens = 0, base_refreshes = 0;
+  };
+  const Counters& counters() const { return counters_; }
+
+ private:
+  void refill(Time now);
+  void end_round(Time now);
+  Duration round_length() const;
+
+  double rate_ = limits::kRateInitial / 8.0;  // bytes per second
+  double tokens_ = 0;                         // may go negative: a packet's debt
+  Time refilled_{};
+  bool open_ = false;     // not pacing (blind)
+  bool backlog_ = false;  // this round
+  Time round_start_{};
+  std::size_t round_bytes_ = 0;
+  std::size_t round_sent_ = 0;
+  std::optional<Duration> round_min_rtt_;
+  std::optional<Duration> last_round_rtt_;
+  std::optional<Duration> last_queue_;
+  // One-way delay: samples relative to the path's first (so the clocks'
+  // offset and the 2^32 wrap cancel), their least this round and lately.
+  std::optional<std::uint32_t> one_way_origin_;
+  std::optional<Duration> round_min_one_way_;
+  BaselineRtt one_way_base_;
+  std::optional<Duration> first_rtt_;
+  int blind_rounds_ = 0;
+  std::array<double, limits::kRateWindowRounds> delivered_{};  // bytes/s, the last rounds
+  std::size_t round_index_ = 0;
+  Time base_seen_{};      // the last round near the baseline
+  bool searching_ = true;  // a new path, no queue seen on it yet
+  BaselineRtt baseline_;
+  Counters counters_;
+};
+
+}  // namespace tund::session
