@@ -55,10 +55,9 @@ class DataStream {
   }
   // Ages kept packets out; an idle stream gives its buffers back (resend_buffer.hpp).
   void expire(Time now) { resend_.expire(now); }
-  // The path's round trip sets how long kept packets live,
-  // clamp(4 rtt, floor, max(floor, kResendMaxAgeCeiling)) (the floor is the
-  // configured age).
-  void scale_to_rtt(Duration rtt, Duration floor) {
+  // Kept packets live clamp(4 rtt, floor, max(floor, kResendMaxAgeCeiling)):
+  // the floor is the configured age, the rtt the path's.
+  void scale_resend_age(Duration rtt, Duration floor) {
     resend_.set_max_age(std::clamp<Duration>(rtt * 4, floor, std::max<Duration>(floor, limits::kResendMaxAgeCeiling)));
   }
   const ResendBuffer& resend_buffer() const { return resend_; }

@@ -167,7 +167,7 @@ bool FlowQueue::ok_to_drop(Bucket& b, std::int32_t head, Time now) {
   return now >= b.first_above;
 }
 
-bool FlowQueue::drop_or_mark(Bucket&, std::int32_t i) {
+bool FlowQueue::drop_or_mark(std::int32_t i) {
   Packet& p = slots_[i];
   if (mark_congestion(MutableBytes(p.data.data(), p.len))) {
     ++counters_.codel_marks;
@@ -188,7 +188,7 @@ std::int32_t FlowQueue::codel_dequeue(Bucket& b, Time now) {
     }
     while (now >= b.drop_next && b.dropping) {
       ++b.count;
-      if (drop_or_mark(b, i)) {
+      if (drop_or_mark(i)) {
         b.drop_next = control_law(b.drop_next, b.count);
         return i;
       }
@@ -199,7 +199,7 @@ std::int32_t FlowQueue::codel_dequeue(Bucket& b, Time now) {
     return i;
   }
   if (drop) {
-    const bool marked = drop_or_mark(b, i);
+    const bool marked = drop_or_mark(i);
     if (!marked) {
       i = pop_head(b);
       ok_to_drop(b, i, now);

@@ -103,7 +103,7 @@ class FlowQueue {
   std::int32_t codel_dequeue(Bucket& b, Time now);
   bool ok_to_drop(Bucket& b, std::int32_t head, Time now);
   // Drops the packet or marks it CE; true when marked (it is to be sent).
-  bool drop_or_mark(Bucket& b, std::int32_t i);
+  bool drop_or_mark(std::int32_t i);
   Time control_law(Time t, std::uint32_t count) const;
   void account();
 
