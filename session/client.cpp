@@ -206,9 +206,9 @@ std::optional<ClientTransmit> ClientSession::poll_transmit(MutableBytes out, Tim
     const std::size_t n = encode_control(q.frame, out.data() + t::kHeaderSize);
     if (auto len = channel_.seal(MessageType::kControl, out, n, now)) {
       if (q.path == active_path_) {
-        // Never held back (acks and probes are how the path is measured),
-        // but they use it: the pacer counts them, so data leaves room.
-        pacer_.spend(*len, now);
+        // Never held back nor counted by the pacer (acks and probes are how
+        // the path is measured): it paces data against what acknowledgements
+        // say data took, and control is no part of either.
         const bool answered = q.frame.kind == wire::ControlKind::kPathProbe ||
                               (q.frame.kind == wire::ControlKind::kAck && (q.frame.ack.flags & wire::control::kAckFlagSwitch));
         on_sent(now, false, answered);
@@ -370,7 +370,7 @@ ReceiveResult ClientSession::on_transport(crypto::Keypair& kp, MutableBytes msg,
       if (path == active_path_) {
         const auto rtt = outcome.newest_sent ? std::optional<Duration>(now - *outcome.newest_sent) : std::nullopt;
         health_.on_ack(now, rtt, outcome.acked, outcome.bytes, outcome.lost);
-        pacer_.on_ack(now, rtt, outcome.bytes, PathRate::one_way_sample(frame->ack.received_us, outcome.highest_sent));
+        pacer_.on_ack(now, rtt, outcome.bytes, outcome.acked, PathRate::one_way_sample(frame->ack.received_us, outcome.highest_sent));
         judge_gray(now);
       }
       if (frame->ack.flags & wire::control::kAckFlagSwitch) {

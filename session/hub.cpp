@@ -314,7 +314,7 @@ ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now
     // What it says of the client's path feeds that path's pacer.
     s->follow_path(now);
     s->pacer_.on_ack(now, outcome.newest_sent ? std::optional<Duration>(now - *outcome.newest_sent) : std::nullopt,
-                     outcome.bytes, PathRate::one_way_sample(frame->ack.received_us, outcome.highest_sent));
+                     outcome.bytes, outcome.acked, PathRate::one_way_sample(frame->ack.received_us, outcome.highest_sent));
     if (frame->ack.flags & wire::control::kAckFlagSwitch) {
       // The client moved: it told us what it has; everything else we sent
       // (toward the old path) goes again, once the new path is validated. Our

@@ -134,8 +134,8 @@ std::optional<HubTransmit> Hub::poll_transmit(MutableBytes out, Time now) {
       const std::size_t n = encode_control(q.frame, out.data() + t::kHeaderSize);
       len = s->channel_.seal(MessageType::kControl, out, n, now);
       to = q.to;
-      // Never held back, but counted: data leaves room for them.
-      if (len && to == s->data_endpoint()) s->pacer_.spend(*len, now);
+      // Never held back nor counted by the pacer (its rate is data's: what
+      // acknowledgements say data took).
       if (len && to == s->endpoint_) {
         s->last_sent_ = now;
         s->keepalive_due_ = kNever;

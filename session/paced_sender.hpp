@@ -26,7 +26,6 @@ class PacedSender {
   bool admit(std::size_t inner_len, Time now) { return queue_.empty() && rate_.take(inner_len, now); }
   // False when the packet could not be kept (the queue's memory budget).
   bool hold(Bytes inner, Time now) {
-    rate_.note_backlog();
     const bool kept = queue_.enqueue(inner, now);
     release_at_ = std::min(release_at_, rate_.next_release(now));
     return kept;
@@ -37,7 +36,6 @@ class PacedSender {
     const auto n = queue_.dequeue(out, now);
     if (!n) return std::nullopt;  // CoDel dropped what was left
     rate_.spend(*n, now);
-    if (!queue_.empty()) rate_.note_backlog();
     return n;
   }
   // True when the pacer has room now; else remembers when it will (next_deadline).
@@ -52,8 +50,9 @@ class PacedSender {
   // idle queue gives its memory back.
   Time next_deadline() const { return std::min(release_at_, queue_.idle_release_at()); }
 
-  void on_ack(Time now, std::optional<Duration> rtt, std::size_t bytes, std::optional<std::int64_t> one_way) {
-    rate_.on_ack(now, rtt, bytes, one_way);
+  void on_ack(Time now, std::optional<Duration> rtt, std::size_t bytes, std::size_t packets,
+              std::optional<std::int64_t> one_way) {
+    rate_.on_ack(now, rtt, bytes, packets, one_way);
     if (const auto base = rate_.base_rtt()) queue_.set_round_trip(*base, rate_.rate_bps() / 8);
   }
   void new_path(Time now, std::optional<Duration> rtt) { rate_.reset(now, rtt); }

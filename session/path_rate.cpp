@@ -42,15 +42,15 @@ bool PathRate::take(std::size_t bytes, Time now) {
   if (open_) return true;
   refill(now);
   if (tokens_ < 0) return false;
-  tokens_ -= static_cast<double>(bytes);  // the last packet may overdraw: never split
-  round_sent_ += bytes;
+  spend(bytes, now);  // the last packet may overdraw: never split
   return true;
 }
 
 void PathRate::spend(std::size_t bytes, Time now) {
   refill(now);
-  tokens_ -= static_cast<double>(bytes);
-  round_sent_ += bytes;
+  const std::size_t wire = bytes + limits::kRatePacketOverhead;
+  tokens_ -= static_cast<double>(wire);
+  round_sent_ += wire;
 }
 
 Time PathRate::next_release(Time now) const {
@@ -67,8 +67,11 @@ std::optional<std::int64_t> PathRate::one_way_sample(std::uint32_t received_us, 
   return static_cast<std::int64_t>(static_cast<std::uint32_t>(received_us - sent_us));
 }
 
-void PathRate::on_ack(Time now, std::optional<Duration> rtt, std::size_t bytes, std::optional<std::int64_t> one_way) {
-  round_bytes_ += bytes;
+void PathRate::on_ack(Time now, std::optional<Duration> rtt, std::size_t bytes, std::size_t packets,
+                      std::optional<std::int64_t> one_way) {
+  // In the units data is paced in: on the wire, headers and all (a call's
+  // small packets are half headers).
+  round_bytes_ += bytes + packets * limits::kRatePacketOverhead;
   if (one_way) {
     // Relative to the path's first sample, as a signed 32-bit distance: the
     // clocks' offset cancels and the modulus never bites within ±35 minutes.
@@ -103,7 +106,6 @@ void PathRate::on_ack(Time now, std::optional<Duration> rtt, std::size_t bytes, 
 void PathRate::end_round(Time now) {
   const Duration length = now - round_start_;
   const double delivered = static_cast<double>(round_bytes_) / std::max(seconds(length), 1e-6);
-  const bool backlog = backlog_;
   const std::size_t sent = round_sent_;
   const auto min_rtt = round_min_rtt_;
   const auto min_one_way = round_min_one_way_;
@@ -111,7 +113,6 @@ void PathRate::end_round(Time now) {
   round_bytes_ = round_sent_ = 0;
   round_min_rtt_.reset();
   round_min_one_way_.reset();
-  backlog_ = false;
 
   if (!min_rtt) {
     // Data left and nothing came back that says how it went.
@@ -152,16 +153,27 @@ void PathRate::end_round(Time now) {
   // stand on top of it. So every kRateBaseRefresh without a round near the
   // baseline, one round drains the path (BBR's ProbeRTT, for a round trip).
   if (queue <= queue_target() / 4) base_seen_ = now;
+  bool refresh = false;
   if (now - base_seen_ >= limits::kRateBaseRefresh) {
     step = limits::kRateStepMin;
     base_seen_ = now;
+    refresh = true;
     ++counters_.base_refreshes;
   }
-  const double next = std::clamp(capacity * step, limits::kRateFloor / 8.0, limits::kRateCeiling / 8.0);
-  // Application-limited (nothing waited in tund, no queue on the path): what
-  // was delivered is what was sent, not what the path carries; the rate is
-  // not lowered on it.
-  if (!backlog && queue <= queue_target() && next < rate_) return;
+  double next = std::clamp(capacity * step, limits::kRateFloor / 8.0, limits::kRateCeiling / 8.0);
+  // Only a queue on the path (half the target) lowers the rate, or a drain
+  // round. Without one, what the acknowledgements say was delivered is what
+  // there was to send: an application's own pace (a call, a download's
+  // acknowledgements on the way up), a handover's resends, answers to what
+  // went out before a move; never what the path carries.
+  // And a sender that used less than kRateBusyShare of its rate, all of it
+  // delivered, is not what filled the queue (a radio's jitter, someone
+  // else's traffic): it is not paced below kRateStepMax times its own pace,
+  // or its next burst would wait in tund.
+  const double sent_rate = static_cast<double>(sent) / std::max(seconds(length), 1e-6);
+  const bool busy = sent_rate >= limits::kRateBusyShare * rate_ || delivered < limits::kRateBusyShare * sent_rate;
+  if (!busy) next = std::max(next, sent_rate * limits::kRateStepMax);
+  if (!refresh && queue <= queue_target() / 2 && next < rate_) return;
   // Until a round trip's acknowledgements are in, a round says little.
   if (round_index_ <= 1 && next < rate_) return;
   (next < rate_ ? counters_.decreases : counters_.increases) += 1;

@@ -20,9 +20,12 @@
 // A new path starts at kRateInitial (nothing is dumped into an unknown
 // radio) and grows by kRateStepMax a round until the first queue shows; from
 // then on a queue over the target drains at a share of its excess per
-// baseline round trip, and one at the target is kept there: the link stays busy and the queue stays short. The
-// gain is under 1/2 so that a decision seen a round trip late neither
-// overshoots nor oscillates.
+// baseline round trip, and one at the target is kept there: the link stays
+// busy and the queue stays short. The gain is under 1/2 so that a decision
+// seen a round trip late neither overshoots nor oscillates.
+// Only a queue (half the target) lowers the rate: without one, what was delivered is
+// what there was to send (an application's pace, a handover's resends), so
+// the rate only grows, when the sender used most of it.
 // A queue held at the target would, after a window, pass for the baseline:
 // every kRateBaseRefresh without a round near the baseline, one round is
 // paced at kRateStepMin so the path drains and its baseline is seen again.
@@ -50,23 +53,23 @@ class PathRate {
   // when known (the first round's length).
   void reset(Time now, std::optional<Duration> rtt = std::nullopt);
 
-  // Pacing: true when `bytes` may leave now (and they are counted); false
-  // when they must wait (next_release()).
+  // Pacing: true when a data packet of `bytes` (inner) may leave now (and it
+  // is counted, with kRatePacketOverhead); false when it must wait
+  // (next_release()). Rates are of data on the wire: what the
+  // acknowledgements measure. Control frames are neither paced nor counted.
   bool take(std::size_t bytes, Time now);
   // Counts bytes that left without asking (resends a switching exchange
   // owes, staged packets): they use the path all the same.
   void spend(std::size_t bytes, Time now);
   // When the next packet may leave (now, if it may).
   Time next_release(Time now) const;
-  // Our queue had packets waiting this round: the pacer, not the sender,
-  // set the pace, so the rate may grow.
-  void note_backlog() { backlog_ = true; }
 
   // An acknowledgement: `rtt` of the newest data it covered first (if any),
-  // the inner bytes it covered first, and `one_way`: when the peer received
+  // the inner bytes and packets it covered first, and `one_way`: when the peer received
   // its highest packet (its clock, wire::control::kAckReceived) less when we
   // sent it (ours), if both are known.
-  void on_ack(Time now, std::optional<Duration> rtt, std::size_t bytes, std::optional<std::int64_t> one_way = std::nullopt);
+  void on_ack(Time now, std::optional<Duration> rtt, std::size_t bytes, std::size_t packets,
+              std::optional<std::int64_t> one_way = std::nullopt);
   // The one-way sample of an ack: Ack::received_us less `sent` (mod 2^32), or nothing.
   static std::optional<std::int64_t> one_way_sample(std::uint32_t received_us, std::optional<Time> sent);
 
@@ -94,7 +97,6 @@ class PathRate {
   double tokens_ = 0;                         // may go negative: a packet's debt
   Time refilled_{};
   bool open_ = false;     // not pacing (blind)
-  bool backlog_ = false;  // this round
   Time round_start_{};
   std::size_t round_bytes_ = 0;
   std::size_t round_sent_ = 0;

@@ -61,7 +61,7 @@ bool ResendBuffer::remember(std::uint64_t seq, Bytes packet, Time now) {
   data.assign(packet.begin(), packet.end());  // reuses the recycled capacity
   bytes_ += data.size();
   const std::size_t after = data.capacity();
-  entries_.push_back(Entry{seq, now, false, false, false, std::move(data)});
+  entries_.push_back(Entry{seq, now, false, false, false, false, std::move(data)});
   account_.changed(before, after + entries_.capacity() * sizeof(Entry));
   last_kept_ = now;
   return true;
@@ -73,7 +73,7 @@ bool ResendBuffer::on_ack(const Ack& ack, std::uint64_t next_seq, AckOutcome* ou
   for (std::size_t i = 0; i < entries_.size(); ++i) {
     Entry& e = entries_[i];
     if (e.seq > ack.highest) break;
-    if (outcome && e.seq == ack.highest) outcome->highest_sent = e.sent;
+    if (outcome && e.seq == ack.highest && !e.resent) outcome->highest_sent = e.sent;
     bool have = e.seq == ack.highest || e.seq < floor;
     if (!have) {
       const std::uint64_t bit = ack.highest - 1 - e.seq;
@@ -85,7 +85,7 @@ bool ResendBuffer::on_ack(const Ack& ack, std::uint64_t next_seq, AckOutcome* ou
       if (outcome && e.sent >= outcome->since) {
         ++outcome->acked;
         outcome->bytes += e.data.size();
-        if (!outcome->newest_sent || e.sent > *outcome->newest_sent) outcome->newest_sent = e.sent;
+        if (!e.resent && (!outcome->newest_sent || e.sent > *outcome->newest_sent)) outcome->newest_sent = e.sent;
       }
     }
   }
@@ -123,6 +123,7 @@ std::optional<std::size_t> ResendBuffer::next_resend(MutableBytes out, std::uint
     Entry& e = entries_[i];
     if (!e.resend || e.acked) continue;
     e.resend = false;
+    e.resent = true;
     --resend_pending_;
     if (e.data.size() > out.size()) continue;
     std::memcpy(out.data(), e.data.data(), e.data.size());

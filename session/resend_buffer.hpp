@@ -54,9 +54,11 @@ class ResendBuffer {
     Time since = Time::min();
     Duration reorder{0};
     std::size_t acked = 0, bytes = 0, lost = 0;
+    // When the newest packet the ack covered first was sent (not counting
+    // packets sent again: no round trip can be read from those).
     std::optional<Time> newest_sent;
-    // When the ack's `highest` was sent, if it is still kept (for the
-    // one-way delay with Ack::received_us).
+    // When the ack's `highest` was sent, if it is still kept and was sent
+    // once (for the one-way delay with Ack::received_us).
     std::optional<Time> highest_sent;
   };
   // False when the ack claims data that was never sent (it is then ignored).
@@ -96,6 +98,9 @@ class ResendBuffer {
     bool acked = false;
     bool resend = false;
     bool counted_lost = false;
+    // Sent more than once: its acknowledgement cannot tell which copy
+    // arrived, so it gives no round trip (Karn's rule).
+    bool resent = false;
     std::vector<std::uint8_t> data;
   };
   using Buffer = std::vector<std::uint8_t>;

@@ -284,6 +284,15 @@ inline constexpr auto kRateRoundFloor = std::chrono::milliseconds(10);
 inline constexpr auto kRateBaseRefresh = kGrayBaselineWindow / 2 - std::chrono::seconds(1);
 // Rounds with data sent and no round-trip sample before the pacer opens.
 inline constexpr int kRateBlindRounds = 4;
+// What a data packet costs on the path beyond its inner bytes: the tunnel's
+// header, sequence and tag (wire::transport::kDataOverhead) and the outer
+// IPv4 and UDP headers.
+inline constexpr std::size_t kRatePacketOverhead = 40 + 28;
+// A round in which the sender used less than this share of its rate, and
+// the path delivered at least this share of it, says nothing of the path's
+// capacity: the rate is not lowered under kRateStepMax times what was sent
+// (path_rate.cpp). Over 1 / kRateStepMax, so that such a sender stays so.
+inline constexpr double kRateBusyShare = 0.8;
 // The standing queue a path may keep: clamp(baseline / 4, floor, ceiling).
 // The floor leaves a radio's scheduling jitter room; the ceiling keeps a
 // call under ITU-T G.114's 150 ms one way on all but satellite links.

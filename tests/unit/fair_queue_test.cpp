@@ -242,17 +242,17 @@ struct Bottleneck {
         const auto& a = acks.front();
         const auto received = static_cast<std::uint32_t>(
             std::chrono::duration_cast<std::chrono::microseconds>((a.arrived + clock_offset).time_since_epoch()).count());
-        rate.on_ack(t, t - a.sent, kPacket, one_way ? PathRate::one_way_sample(received, a.sent) : std::nullopt);
+        rate.on_ack(t, t - a.sent, kPacket, 1, one_way ? PathRate::one_way_sample(received, a.sent) : std::nullopt);
         delivered += kPacket;
         acks.pop_front();
       }
-      rate.note_backlog();
       if (rate.take(kPacket, t)) {
         const Time start = std::max(t, link_free);
         const Duration queue = start - t;
         queues.push_back(queue);
         worst_queue = std::max(worst_queue, queue);
-        link_free = start + std::chrono::duration_cast<Duration>(std::chrono::duration<double>(kPacket * 8 / capacity));
+        link_free = start + std::chrono::duration_cast<Duration>(
+            std::chrono::duration<double>((kPacket + limits::kRatePacketOverhead) * 8 / capacity));
         acks.push_back({link_free + owd * 2 + return_queue, t, link_free + owd});
         continue;
       }
@@ -311,6 +311,40 @@ TEST(PathRate, StartsConservativeOnANewPath) {
   EXPECT_GT(r.next_release(t0), t0);
 }
 
+TEST(PathRate, ANewPathIsNotSlowedByTheHandoversOwnAcknowledgements) {
+  // Right after a move the acknowledgements are the handover's: a trickle
+  // of resends, late answers to what went out before. They are no measure
+  // of the new path, which only a queue on it may slow.
+  PathRate r;
+  r.reset(t0, 20ms);
+  Time t = t0;
+  for (int round = 0; round < 8; ++round, t += 25ms) {
+    r.on_ack(t, 20ms, 200, 1);  // 268 bytes a round on the wire: 86 kbit/s "delivered"
+  }
+  EXPECT_GE(r.rate_bps(), limits::kRateInitial);
+  // A queue ends the search: from then on what is delivered sets the rate.
+  for (int round = 0; round < 8; ++round, t += 25ms) {
+    r.on_ack(t, 80ms, 200, 1);
+  }
+  EXPECT_LT(r.rate_bps(), limits::kRateInitial);
+}
+
+TEST(PathRate, AQuietSenderIsNotPacedToItsOwnAverage) {
+  // A call and a download's acknowledgements on an LTE uplink: 100 kbit/s
+  // in bursts, and the radio's jitter reads as a queue now and then. What
+  // such a sender's acknowledgements say was delivered is its own pace;
+  // pacing it there would hold its next burst in tund.
+  PathRate r;
+  r.reset(t0, 40ms);
+  Time t = t0;
+  for (int round = 0; round < 40; ++round) {
+    for (int k = 0; k < 3; ++k) r.take(102, t);  // 510 bytes on the wire a 40 ms round
+    t += 40ms;
+    r.on_ack(t, round % 2 ? 40ms : 55ms, 306, 3);  // 15 ms of jitter every other round
+  }
+  EXPECT_GE(r.rate_bps(), 1.5 * 510 * 8 / 0.040 * 0.99) << "at least kRateStepMax times its own pace";
+}
+
 TEST(PathRate, OpensWhenAcknowledgementsSayNothing) {
   PathRate r;
   r.reset(t0, 40ms);
@@ -320,7 +354,7 @@ TEST(PathRate, OpensWhenAcknowledgementsSayNothing) {
     }
   EXPECT_FALSE(r.pacing());
   EXPECT_EQ(r.counters().blind_opens, 1u);
-  r.on_ack(t, 40ms, 1400);
+  r.on_ack(t, 40ms, 1400, 1);
   EXPECT_TRUE(r.pacing()) << "samples again: paced again";
 }
 

@@ -103,6 +103,39 @@ TEST(ResendBuffer, AnIdleBufferGivesItsMemoryBackAndCountsIt) {
   EXPECT_EQ(shared.held, buf.memory());
 }
 
+// An acknowledgement of a packet sent twice (a switching exchange's resend,
+// a copy on suspicion) says it arrived, not how long it took: after a
+// silent blackhole the first copy's send time would read as a round trip of
+// the whole outage, and the new path's pacer would think it slow.
+TEST(ResendBuffer, APacketSentAgainGivesNoRoundTrip) {
+  session::ResendBuffer buf({}, nullptr);
+  std::vector<std::uint8_t> packet(1000, 7);
+  const Time t0 = Time{} + std::chrono::hours(1);
+  for (std::uint64_t seq = 1; seq <= 4; ++seq) ASSERT_TRUE(buf.remember(seq, packet, t0));
+  ASSERT_EQ(buf.schedule_resend(5, t0 + std::chrono::milliseconds(20)), 4u);
+  std::vector<std::uint8_t> out(1500);
+  std::uint64_t seq = 0;
+  ASSERT_TRUE(buf.next_resend(MutableBytes(out.data(), out.size()), seq));
+  ASSERT_EQ(seq, 1u);
+  session::Ack ack;
+  ack.highest = 1;
+  session::ResendBuffer::AckOutcome resent;
+  ASSERT_TRUE(buf.on_ack(ack, 5, &resent));
+  EXPECT_EQ(resent.acked, 1u) << "delivered all the same";
+  EXPECT_EQ(resent.bytes, 1000u);
+  EXPECT_FALSE(resent.newest_sent) << "no round trip from a packet sent twice";
+  EXPECT_FALSE(resent.highest_sent) << "nor a one-way delay";
+  // Sent once: both are read.
+  ASSERT_TRUE(buf.remember(5, packet, t0 + std::chrono::milliseconds(30)));
+  ack.highest = 5;
+  ack.bitmap = {};
+  session::ResendBuffer::AckOutcome once;
+  ASSERT_TRUE(buf.on_ack(ack, 6, &once));
+  ASSERT_TRUE(once.newest_sent);
+  EXPECT_EQ(*once.newest_sent, t0 + std::chrono::milliseconds(30));
+  EXPECT_EQ(once.highest_sent, once.newest_sent);
+}
+
 // A shared budget refuses what would go beyond it, pooled buffers included.
 TEST(ResendBuffer, KeepsNothingBeyondTheSharedBudget) {
   session::MemoryBudget shared{50'000};
