@@ -148,7 +148,6 @@ void tund_client::service(Time now) {
       seal_and_queue(slot, *n, Bytes(paced.data(), *n), now, true);
     }
   }
-  deadline = std::min(deadline, engine.client().next_deadline());
 }
 
 extern "C" {

@@ -303,12 +303,10 @@ int main(int argc, char** argv) {
       write_status(c, status);
       next_status = now + 1000000;
     }
+    /* Due timers run after the descriptors are looked at (a wait of 0),
+     * never instead: a busy engine must not starve the sockets. */
     const uint64_t deadline = tund_next_deadline_us(c);
-    if (deadline <= now) {
-      tund_on_time(c, now);
-      continue;
-    }
-    uint64_t wait = deadline - now;
+    uint64_t wait = deadline > now ? deadline - now : 0;
     if (wait > next_status - now) wait = next_status - now;
     struct pollfd fds[MAX_UPLINKS + 2];
     fds[0] = (struct pollfd){.fd = tun, .events = POLLIN};
@@ -346,6 +344,8 @@ int main(int argc, char** argv) {
         drain(c, tun, tun_name, up, n, buf, status);
       }
     }
+    const uint64_t after = now_us();
+    if (tund_next_deadline_us(c) <= after) tund_on_time(c, after);
   }
   write_status(c, status);
   tund_client_free(c);
