@@ -1,6 +1,6 @@
 // A C API client (include/tund/tund.h, through its exported functions) and
 // the sans-I/O hub in memory, on a clock of its own: the unit tests' and the
-// capi fuzz target's world. Uplinks 1 and 2 reach the hub; those in `down`
+// capi fuzz target's world. Uplinks 1 to 4 reach the hub; those in `down`
 // lose everything.
 #pragma once
 
@@ -16,6 +16,7 @@
 namespace tund::test {
 
 inline constexpr std::uint64_t kStartUs = 3600ull * 1000000;
+inline constexpr std::uint32_t kUplinks = 4;
 inline const Endpoint kHubAddr = Endpoint::v4(0x0a030002, 51900);  // 10.3.0.2:51900
 
 class CapiWorld {
@@ -61,7 +62,7 @@ class CapiWorld {
         std::vector<std::uint8_t> out(2048);
         while (auto t = hub_.poll_transmit(out, time())) {
           progress = true;
-          for (std::uint32_t u : {1u, 2u})
+          for (std::uint32_t u = 1; u <= kUplinks; ++u)
             if (t->to == source(u) && !down.count(u)) deliver(u, out.data(), t->len);
         }
         for (long n; (n = tund_poll_inner(c, buf, sizeof buf)) > 0;) to_client.emplace_back(buf, buf + n);
@@ -99,7 +100,7 @@ class CapiWorld {
     const auto inner = make_inner(kServer, kClientVip, seq);
     std::copy(inner.begin(), inner.end(), buf.begin() + wire::transport::kDataOffset);
     const auto r = hub_.seal_to_vip(kClientVip, buf, inner.size(), time());
-    for (std::uint32_t u : {1u, 2u})
+    for (std::uint32_t u = 1; u <= kUplinks; ++u)
       if (r.kind == session::SealResult::Kind::kSend && r.to == source(u) && !down.count(u)) deliver(u, buf.data(), r.len);
   }
 
