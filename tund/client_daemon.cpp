@@ -11,7 +11,6 @@
 #include "daemon/drops_json.hpp"
 #include "daemon/json_reply.hpp"
 #include "daemon/log.hpp"
-#include "session/rendezvous.hpp"
 #include "session/inner_mtu.hpp"
 #include "session/ip_packet.hpp"
 #include "tund/dns_config.hpp"

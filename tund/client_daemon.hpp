@@ -118,7 +118,6 @@ class ClientDaemon {
   std::string uplink_name(session::PathId path) const { return engine_->uplink_name(path); }
   // Where datagrams of `slot` on `path` go: the hub's address of that path's family.
   const Endpoint* remote(std::size_t slot, session::PathId path) const { return engine_->remote(slot, path); }
-  HubResolver& resolver(std::size_t slot) const { return *hub_state_[slot].resolvers[engine_->member(slot)]; }
   // A session's state as the status JSON and the metrics name it: one of these.
   static constexpr const char* kStateNames[] = {"connected", "connecting", "idle"};
   static const char* state_name(const session::ClientSession& s);
