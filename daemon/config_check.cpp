@@ -88,6 +88,10 @@ toml::value parse_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (!in.eof() && in.fail()) fail_file(path, std::string("cannot read the file: ") + std::strerror(errno));
+  return parse_text(text, path);
+}
+
+toml::value parse_text(const std::string& text, const std::string& path) {
   if (const auto bad = first_invalid_utf8(text)) {
     std::size_t line = 1, column = 1;
     for (std::size_t i = 0; i < *bad; ++i) {

@@ -29,6 +29,8 @@ class ConfigError : public std::runtime_error {
 
 // Parses the file; syntax errors become ConfigError.
 toml::value parse_file(const std::string& path);
+// The same from text in memory (the C API's config); `path` names it in errors.
+toml::value parse_text(const std::string& text, const std::string& path);
 
 [[noreturn]] void fail(const toml::value& at, const std::string& reason);
 [[noreturn]] void fail_file(const std::string& file, const std::string& reason);

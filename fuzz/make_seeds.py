@@ -62,6 +62,13 @@ put("hub_receive", "probe", b"\x03" + bytes([2, 0, 0, 0]) + struct.pack("<II", 7
 put("client_receive", "raw", b"\x00" + bytes([2, 0, 0, 0]) + bytes(104))
 put("client_receive", "data", b"\x01" + struct.pack("<Q", 5) + from_server)
 put("client_receive", "ack", b"\x02" + bytes([4, 0, 0, 0]) + struct.pack("<IIQ", 1, 0, 3) + bytes(64))
+# The C API (fuzz/capi.cpp): raw datagrams split at 0xff, a sealed data
+# plaintext, an inner packet from the TUN, uplink calls (one byte each).
+put("capi", "raw", b"\x00" + bytes([2, 0, 0, 0]) + bytes(104) + b"\xff" + bytes([4, 0, 0, 0]) + bytes(40))
+put("capi", "data", b"\x01" + struct.pack("<Q", 5) + from_server)
+put("capi", "inner", b"\x02" + udp_pkt)
+put("capi", "inner_big", b"\x02" + ipv4(A, B, 17, udp(A, B, bytes(1600))))
+put("capi", "uplinks", b"\x03" + bytes([0x21, 0x32, 0x08, 0x05, 0x0c, 0x36]))
 put("handshake", "zeros", bytes(160))
 put("handshake", "pattern", bytes(range(160)))
 put("cookie_reply", "shaped", bytes([3, 0, 0, 0]) + struct.pack("<I", 1) + bytes(56))

@@ -5,7 +5,6 @@
 
 #include "crypto/primitives.hpp"
 #include "daemon/config_files.hpp"
-#include "daemon/log.hpp"
 #include "tund/dns_config.hpp"
 
 namespace tund::client {
@@ -52,10 +51,23 @@ void read_hub_dns(const toml::value& h, HubSettings& hub) {
 
 }  // namespace
 
+namespace {
+ClientSettings read_client_config(const toml::value& root, const std::string& path, const std::optional<std::string>& instance);
+}  // namespace
+
 ClientSettings load_client_config(const std::string& path) { return load_client_config(path, instance_name(path)); }
 
 ClientSettings load_client_config(const std::string& path, const std::optional<std::string>& instance) {
-  const auto root = parse_file(path);
+  return read_client_config(parse_file(path), path, instance);
+}
+
+ClientSettings load_client_config_text(const std::string& text, const std::string& origin) {
+  return read_client_config(parse_text(text, origin), origin, std::nullopt);
+}
+
+namespace {
+
+ClientSettings read_client_config(const toml::value& root, const std::string& path, const std::optional<std::string>& instance) {
   check_keys(root, {"private_key_file", "private_key", "control_socket", "fwmark", "tun", "hub", "uplinks", "handover", "performance", "metrics_listen", "gateway", "kill_switch", "kill_switch_allow", "ipv6_outside"}, "the top level");
   ClientSettings s;
   s.config_path = path;
@@ -66,7 +78,7 @@ ClientSettings load_client_config(const std::string& path, const std::optional<s
     if (valid_interface_name(*instance))
       s.tun_name = *instance;
     else if (!tun || !find(*tun, "name"))
-      log::warning(path + ": the instance name '" + *instance + "' cannot name its TUN (" + kInterfaceNameRule + "), so it is " +
+      s.warnings.push_back(path + ": the instance name '" + *instance + "' cannot name its TUN (" + kInterfaceNameRule + "), so it is " +
                    s.tun_name + "; set [tun] name to run another such instance beside it");
   }
   // The key in its own file (as `tund genkey` writes it), or inline (as
@@ -196,5 +208,7 @@ ClientSettings load_client_config(const std::string& path, const std::optional<s
   }
   return s;
 }
+
+}  // namespace
 
 }  // namespace tund::client

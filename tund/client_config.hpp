@@ -82,6 +82,8 @@ struct ClientSettings {
   // tunnel unnoticed) unless this says IPv6 may go outside. The kill switch
   // blocks it regardless.
   bool ipv6_outside = false;
+  // What the caller should log (the reader itself logs nothing).
+  std::vector<std::string> warnings;
 };
 
 // The nftables table (family inet) of the kill switch and the IPv6 leak guard.
@@ -99,5 +101,8 @@ std::string client_table_name(const std::string& tun);
 ClientSettings load_client_config(const std::string& path);
 // The same with the instance given (nothing: no instance).
 ClientSettings load_client_config(const std::string& path, const std::optional<std::string>& instance);
+// From text in memory (the C API): `origin` names it in errors; no instance.
+// A private_key_file is read relative to the working directory: give private_key.
+ClientSettings load_client_config_text(const std::string& text, const std::string& origin);
 
 }  // namespace tund::client

@@ -11,10 +11,10 @@
 #include "daemon/drops_json.hpp"
 #include "daemon/json_reply.hpp"
 #include "daemon/log.hpp"
-#include "session/rendezvous.hpp"
 #include "session/inner_mtu.hpp"
 #include "session/ip_packet.hpp"
 #include "tund/dns_config.hpp"
+#include "tund/engine_config.hpp"
 
 namespace tund::client {
 
@@ -22,20 +22,18 @@ namespace t = wire::transport;
 using session::ReceiveResult;
 using session::SealResult;
 
+
 ClientDaemon::ClientDaemon(asio::io_context& io, ClientSettings settings)
     : io_(io),
       settings_(std::move(settings)),
       timer_(io, [this] { after_event(daemon::now()); }) {
-  session::ClientConfig cc;
-  cc.identity.priv = settings_.private_key;
-  if (!cc.identity.complete()) throw std::runtime_error("the private key gives no usable public key");
-  cc.wall_offset = daemon::wall_offset();
-  cc.resend = settings_.resend;
-  cc.idle = settings_.idle;
-  cc.redundant = settings_.redundant;
-  cc.pacing = settings_.data_path.pacing;
-  if (!settings_.data_path.allow_aes) cc.capabilities &= ~wire::initiation_payload::kCapAes256Gcm;
-  client_ = std::make_unique<session::Client>(cc, rng_);
+  // The daemon's start fails on a bad key (a runtime_error, as before).
+  try {
+    engine_ = std::make_unique<engine::ClientEngine>(engine_config(settings_, daemon::wall_offset()), rng_);
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(e.what());
+  }
+  client_ = &engine_->client();
   tun_ = std::make_unique<daemon::TunDevice>(settings_.tun_name, settings_.mtu, settings_.data_path.offload);
   dp_ = std::make_unique<daemon::DataPath>(*tun_, settings_.mtu, settings_.data_path);
   install_gateway();
@@ -60,18 +58,7 @@ ClientDaemon::ClientDaemon(asio::io_context& io, ClientSettings settings)
     if (!h.dns.empty() && !dns_) dns_ = std::make_unique<daemon::LinkDnsSetter>(io, tun_->name());
 
   const Time now = daemon::now();
-  PublicKey own{};
-  crypto::derive_public_key(settings_.private_key, own);  // the session checked it already
-  for (const auto& hub : settings_.hubs) {
-    const auto slot = client_->add_hub(hub.public_key, hub.min_vip_prefix);
-    client_->session(slot).set_persistent_keepalive(std::chrono::seconds(hub.persistent_keepalive_s));
-    auto& st = hub_state_.emplace_back(settings_.uplinks);
-    if (hub.endpoints.size() > 1) {
-      st.order = session::member_order(own, hub.endpoints.size());
-      client_->session(slot).set_silence(limits::kMemberSilence);
-    }
-  }
-  push_routes();
+  hub_state_.resize(settings_.hubs.size());
 
   system_metered_ = std::make_unique<netmon::SystemMetered>(io, [this] {
     const Time t = daemon::now();
@@ -83,14 +70,17 @@ ClientDaemon::ClientDaemon(asio::io_context& io, ClientSettings settings)
   monitor_ = std::make_unique<netmon::LinkMonitor>(io, std::vector<std::string>{tun_->name(), "tun*"},
                                                    [this](const netmon::UplinkTable&) { on_table_change(daemon::now()); });
   // A hub given by name starts its session once the name resolves.
-  for (std::size_t slot = 0; slot < settings_.hubs.size(); ++slot)
-    for (const auto& where : settings_.hubs[slot].endpoints)
-      hub_state_[slot].resolvers.push_back(std::make_unique<HubResolver>(
-          io, where, [this, slot](const std::vector<Endpoint>&) { on_hub_addresses(slot); }, stub_.get()));
+  for (std::size_t slot = 0; slot < settings_.hubs.size(); ++slot) {
+    const auto& members = settings_.hubs[slot].endpoints;
+    for (std::size_t m = 0; m < members.size(); ++m) {
+      auto& r = hub_state_[slot].resolvers.emplace_back(std::make_unique<HubResolver>(
+          io, members[m], [this, slot, m](const std::vector<Endpoint>&) { on_hub_addresses(slot, m); }, stub_.get()));
+      engine_->set_member_addresses(slot, m, r->addresses(), now);
+    }
+  }
   reconcile_sockets(now);
   apply_policy(now, "start");
-  for (std::size_t slot = 0; slot < client_->session_count(); ++slot)
-    if (!hub_state_[slot].resolver().addresses().empty()) client_->session(slot).start(now);
+  engine_->start_sessions(now);
 
   control_ = std::make_unique<daemon::ControlServer>(
       io, settings_.control_socket, [this](const std::string& r, bool privileged) { return handle_control(r, privileged); });
@@ -115,58 +105,44 @@ ClientDaemon::~ClientDaemon() {
   netlink_.remove_all();
 }
 
-const Endpoint* ClientDaemon::remote(std::size_t slot, session::PathId path) const {
-  return hub_state_[slot].resolver().first(path_family(path));
-}
-
-void ClientDaemon::follow_cluster(std::size_t slot, Time now) {
-  auto& st = hub_state_[slot];
-  auto& s = client_->session(slot);
-  if (st.resolvers.size() < 2) return;
-  std::string why;
-  if (s.moves_asked() != st.seen_moves) {
-    st.seen_moves = s.moves_asked();
-    if (st.moving_since == kNever) why = "asked to move (the member drains)";
-  }
-  if (why.empty() && s.hub_silent(now) && (st.moving_since == kNever || now - st.moving_since >= limits::kMemberSilence))
-    why = "silent";
-  if (why.empty()) return;
-  const auto& hub = settings_.hubs[slot];
-  const std::size_t from = st.member();
-  st.at = (st.at + 1) % st.order.size();
-  st.moving_since = now;
-  ++st.member_moves;
-  st.resolver().resolve_soon();
-  s.rehandshake(now);
-  log::notice("hub " + hub.name + ": member " + hub.endpoints[from].to_string() + " " + why + "; moving to " +
-              hub.endpoints[st.member()].to_string());
-}
-
-void ClientDaemon::on_hub_addresses(std::size_t slot) {
+void ClientDaemon::on_hub_addresses(std::size_t slot, std::size_t member) {
   const Time now = daemon::now();
   reconcile_sockets(now);
+  engine_->set_member_addresses(slot, member, hub_state_[slot].resolvers[member]->addresses(), now);
   apply_policy(now, "hub addresses changed");
-  auto& s = client_->session(slot);
-  if (s.state() == session::ClientSession::State::kIdle) s.start(now);
+  engine_->start_sessions(now);
   after_event(now);
 }
 
-void ClientDaemon::push_routes() {
-  for (std::size_t slot = 0; slot < settings_.hubs.size(); ++slot) {
-    std::vector<session::IpPrefix> prefixes;
-    for (const auto& r : settings_.hubs[slot].routes) prefixes.push_back(session::IpPrefix::v4(r.addr, r.len));
-    for (const auto& r : settings_.hubs[slot].routes6) prefixes.push_back(session::IpPrefix::v6(r.addr.data(), r.len));
-    client_->set_routes(slot, prefixes);
+void ClientDaemon::handle_events() {
+  engine::Event e;
+  while (engine_->poll_event(e)) {
+    const auto& hub = settings_.hubs[e.slot];
+    switch (e.kind) {
+      case engine::EventKind::kPathChanged: {
+        const std::string from = e.from ? uplink_name(e.from) : "(none)";
+        const std::string to = e.to ? uplink_name(e.to) : "(none)";
+        network_log_.event(log::kUplinkSwitch, log::Level::kNotice,
+                           "hub " + hub.name + ": uplink " + engine_->describe(e.from) + " -> " + engine_->describe(e.to) +
+                               " (" + e.text + ")",
+                           {{"TUND_HUB", hub.name}, {"TUND_UPLINK_FROM", from}, {"TUND_UPLINK_TO", to}, {"TUND_TRIGGER", e.trigger}});
+        break;
+      }
+      case engine::EventKind::kMemberMoved:
+        hub_state_[e.slot].resolvers[e.member]->resolve_soon();
+        log::notice("hub " + hub.name + ": member " + hub.endpoints[e.from_member].to_string() + " " + e.text +
+                    "; moving to " + hub.endpoints[e.member].to_string());
+        break;
+      case engine::EventKind::kResolve: hub_state_[e.slot].resolvers[e.member]->resolve_soon(); break;
+      case engine::EventKind::kHandshake: on_handshake(e.slot); break;
+      case engine::EventKind::kUp:
+      case engine::EventKind::kDown: log_session_edge(e); break;
+    }
   }
 }
 
-void ClientDaemon::push_local_prefixes() {
-  std::vector<session::IpPrefix> local;
-  for (const auto& u : monitor_->table())
-    for (const auto& a : u.addresses)
-      if (const auto p = config::parse_prefix(a, true)) local.push_back(session::IpPrefix::v4(p->addr, p->len));
-      else if (const auto p6 = config::parse_prefix6(a, true)) local.push_back(session::IpPrefix::v6(p6->addr.data(), p6->len));
-  client_->set_local_prefixes(std::move(local));
+void ClientDaemon::push_routes() {
+  for (std::size_t slot = 0; slot < settings_.hubs.size(); ++slot) engine_->set_routes(slot, hub_prefixes(settings_.hubs[slot]));
 }
 
 void ClientDaemon::flush_tx() {
@@ -270,46 +246,19 @@ void ClientDaemon::on_uplink_readable(int ifindex) {
 }
 
 void ClientDaemon::after_event(Time now) {
-  bool revisit_due = false;
-  for (const auto& st : hub_state_) revisit_due = revisit_due || st.selector.last().revisit <= now;
-  if (client_->next_deadline() <= now) client_->on_timer(now);
-  // The policy runs when what it decides on changed (a measurement, a path
-  // found dead or alive) or a hold-down ended, not on every timer (most are
-  // acknowledgements).
-  if (revisit_due || client_->path_epoch() != seen_path_epoch_) {
-    seen_path_epoch_ = client_->path_epoch();
-    apply_policy(now, revisit_due ? "hold-down over" : "path measurements");
-  }
-  Time deadline = client_->next_deadline();
+  const Time deadline = engine_->service(now);
+  handle_events();
   // Handshakes, control frames and resends leave through the send batch too.
   auto& batch = dp_->tx;
   for (std::size_t slot = 0; slot < client_->session_count(); ++slot) {
-    auto& s = client_->session(slot);
-    follow_cluster(slot, now);
     for (;;) {
       if (batch.free() == 0) flush_tx();
-      const auto tx = s.poll_transmit(MutableBytes(batch.slot(batch.count), batch.stride()), now);
+      const auto tx = engine_->poll_transmit(slot, MutableBytes(batch.slot(batch.count), batch.stride()), now);
       if (!tx) break;
-      const Endpoint* to = remote(slot, tx->path);
-      if (!to) continue;  // the hub lost that family's address since the path was added
-      batch.entry(batch.count) = {tx->len, *to, path_ifindex(tx->path), tx->fragment};
+      batch.entry(batch.count) = {tx->len, tx->to, path_ifindex(tx->path), tx->fragment};
       ++batch.count;
     }
     release_paced(slot, now);
-    // Silent on every path: the hub may have moved; ask its name again.
-    const bool silent = s.hub_silent(now);
-    if (silent && !hub_state_[slot].was_silent) hub_state_[slot].resolver().resolve_soon();
-    hub_state_[slot].was_silent = silent;
-    if (s.last_handshake() != hub_state_[slot].seen_handshake) {
-      hub_state_[slot].seen_handshake = s.last_handshake();
-      hub_state_[slot].moving_since = kNever;  // the member we moved to answered
-      on_handshake(slot);
-    }
-    on_session_edge(slot, now);
-    const Time revisit = hub_state_[slot].selector.last().revisit;
-    if (revisit != kNever) deadline = std::min(deadline, std::max(revisit, now + std::chrono::milliseconds(1)));
-    if (hub_state_[slot].moving_since != kNever)
-      deadline = std::min(deadline, std::max(hub_state_[slot].moving_since + limits::kMemberSilence, now + std::chrono::milliseconds(1)));
   }
   flush_tx();
   timer_.arm(deadline);
@@ -362,7 +311,7 @@ void ClientDaemon::reload(ClientSettings fresh) {
   client_->set_idle_policy(settings_.idle);
   settings_.redundant = fresh.redundant;
   client_->set_redundancy(settings_.redundant);
-  for (auto& st : hub_state_) st.selector.set_config(settings_.uplinks);
+  engine_->set_policy(settings_.uplinks);
   // Each hub's routes: new ones installed (if its session is up), gone ones removed.
   std::size_t added = 0, removed = 0;
   if (same_hubs) {

@@ -37,6 +37,7 @@
 #include "daemon/udp_socket.hpp"
 #include "netmon/link_monitor.hpp"
 #include "netmon/system_metered.hpp"
+#include "engine/client_engine.hpp"
 #include "session/client.hpp"
 #include "session/inner_mtu.hpp"
 #include "session/uplink_policy.hpp"
@@ -45,16 +46,12 @@
 
 namespace tund::client {
 
-// A session's path is one uplink in one address family: an interface with
-// IPv4 and IPv6 reaches the hub both ways, and each way is probed and
-// measured on its own (the policy prefers IPv6 on a tie, as Happy Eyeballs
-// does). The id is the ifindex, with this bit for IPv6.
-inline constexpr session::PathId kIpv6PathBit = 1u << 30;
-inline session::PathId path_id(int ifindex, std::uint8_t family) {
-  return static_cast<session::PathId>(ifindex) | (family == 6 ? kIpv6PathBit : 0);
-}
-inline int path_ifindex(session::PathId p) { return static_cast<int>(p & ~kIpv6PathBit); }
-inline std::uint8_t path_family(session::PathId p) { return p & kIpv6PathBit ? 6 : 4; }
+// A session's path is one uplink in one address family (engine/client_engine.hpp);
+// the daemon's uplink id is the ifindex.
+using engine::kIpv6PathBit;
+using engine::path_family;
+using engine::path_id;
+inline int path_ifindex(session::PathId p) { return static_cast<int>(engine::path_uplink(p)); }
 
 class ClientDaemon {
  public:
@@ -75,40 +72,19 @@ class ClientDaemon {
   void stopping() { explicit_stop_ = true; }
 
  private:
+  // What only the daemon keeps per hub; the session, its policy and the
+  // cluster member it follows are the engine's.
   struct HubState {
-    explicit HubState(const session::UplinkPolicyConfig& policy) : selector(policy) {}
-    std::optional<Time> seen_handshake;
     // The VIPs configured on the TUN for this hub, once connected.
     std::optional<crypto::VipAssignment> installed;
-    session::UplinkSelector selector;
-    // One per endpoint (a cluster's members); the session talks to the
-    // member at order[at], order being the rendezvous order for our key.
+    // One per endpoint (a cluster's members, in config order).
     std::vector<std::unique_ptr<HubResolver>> resolvers;
-    std::vector<std::size_t> order{0};
-    std::size_t at = 0;
-    HubResolver& resolver() const { return *resolvers[order[at]]; }
-    std::size_t member() const { return order[at]; }
-    // Moving to another member: since when (kNever: not), and the moves asked so far.
-    Time moving_since = kNever;
-    std::uint64_t seen_moves = 0;
-    std::uint64_t member_moves = 0;
-    // What the policy last saw: one per path (uplink and family).
-    std::vector<session::UplinkCandidate> candidates;
-    bool was_silent = false;
-    bool up = false;  // established and answering, as last logged
   };
   struct UplinkSocket {
     std::string name;
     std::unique_ptr<daemon::UdpSocket> socket;
     std::unique_ptr<daemon::FdWatch> watch;
   };
-  struct Handovers {
-    std::uint64_t count = 0;
-    std::string last_reason;
-    std::string last_from, last_to;
-    std::int64_t last_at = 0;  // unix seconds
-  };
-
   void on_tun_readable();
   void on_uplink_readable(int ifindex);
   void on_table_change(Time now);
@@ -119,12 +95,17 @@ class ClientDaemon {
   void push_routes();
   void push_local_prefixes();
   void reconcile_sockets(Time now);
-  void apply_policy(Time now, const std::string& why);
+  void apply_policy(Time now, const std::string& why) { engine_->apply_policy(now, why); }
+  // The engine's events: logs, the TUN's addresses, name lookups.
+  void handle_events();
+  // A hub member's addresses changed (its resolver).
+  void on_hub_addresses(std::size_t slot, std::size_t member);
+  // What the engine knows of the uplinks: the netlink table and our sockets.
+  std::vector<engine::Uplink> engine_uplinks() const;
   void after_event(Time now);
   void on_handshake(std::size_t slot);
-  // Logs the session's connected / lost events when it comes up or goes
-  // quiet (silent on every path, or keys expired).
-  void on_session_edge(std::size_t slot, Time now);
+  // Logs the session's connected / lost events (engine::EventKind::kUp, kDown).
+  void log_session_edge(const engine::Event& e);
   // Seals what the batch holds (in parallel) and sends it, uplink by uplink.
   void flush_tx();
   // Seals send slot i (an inner packet read from the TUN, or one the pacer
@@ -134,26 +115,12 @@ class ClientDaemon {
   void seal_slot(std::size_t i, std::optional<std::size_t> slot, Time now, bool released, OnTooBig&& on_too_big);
   // The packets each session's pacer lets go now, into the send batch.
   void release_paced(std::size_t slot, Time now);
-  std::vector<session::UplinkCandidate> candidates(std::size_t slot) const;
-  std::string uplink_name(session::PathId path) const;
+  std::string uplink_name(session::PathId path) const { return engine_->uplink_name(path); }
   // Where datagrams of `slot` on `path` go: the hub's address of that path's family.
-  const Endpoint* remote(std::size_t slot, session::PathId path) const;
-  void on_hub_addresses(std::size_t slot);
-  // A cluster: to the next member when asked (kMove) or when this one is
-  // silent (again every kMemberSilence while none answers). Before polling,
-  // so the handshake goes to the new member.
-  void follow_cluster(std::size_t slot, Time now);
-  // An inner packet too big for the active path: ICMP back to its sender.
-  // A hub's paths on one uplink, as the policy last judged them.
-  struct PathView {
-    const session::UplinkCandidate* candidate;
-    const session::UplinkVerdict* verdict;
-  };
-  std::vector<PathView> paths_of(std::size_t slot, int ifindex) const;
+  const Endpoint* remote(std::size_t slot, session::PathId path) const { return engine_->remote(slot, path); }
   // A session's state as the status JSON and the metrics name it: one of these.
   static constexpr const char* kStateNames[] = {"connected", "connecting", "idle"};
   static const char* state_name(const session::ClientSession& s);
-  nlohmann::json mtu_json(session::PathId path) const;
   static std::string vip6_text(const crypto::VipAssignment& a);
   static std::string vip_text(const crypto::VipAssignment& a);  // "10.77.0.2, fd77::2"
   std::string handle_control(const std::string& request, bool privileged);
@@ -173,7 +140,8 @@ class ClientDaemon {
   asio::io_context& io_;
   ClientSettings settings_;
   crypto::SodiumRng rng_;
-  std::unique_ptr<session::Client> client_;
+  std::unique_ptr<engine::ClientEngine> engine_;
+  session::Client* client_ = nullptr;  // the engine's
   std::unique_ptr<daemon::TunDevice> tun_;
   daemon::NetlinkConfig netlink_;
   bool explicit_stop_ = false;
@@ -185,7 +153,6 @@ class ClientDaemon {
   std::unique_ptr<netmon::LinkMonitor> monitor_;
   std::unique_ptr<netmon::SystemMetered> system_metered_;
   std::map<int, UplinkSocket> uplinks_;  // by ifindex = session path id
-  std::optional<std::string> pinned_;
   std::unique_ptr<daemon::ControlServer> control_;
   std::unique_ptr<daemon::FdWatch> tun_watch_;
   daemon::DeadlineTimer timer_;
@@ -194,10 +161,8 @@ class ClientDaemon {
   std::unique_ptr<daemon::DataPath> dp_;
   daemon::SdNotify notify_;
   std::unique_ptr<daemon::MetricsServer> metrics_;
-  // Handovers by what triggered them, and the switching exchanges' durations.
-  std::map<std::string, std::uint64_t> handovers_by_reason_;
+  // The switching exchanges' durations.
   std::vector<std::uint64_t> seen_switches_;
-  std::uint64_t seen_path_epoch_ = 0;  // Client::path_epoch() the policy last saw
   std::array<std::uint64_t, limits::kHandoverHistogramSize> exchange_buckets_{};  // per limits::kHandoverHistogramBuckets
   std::uint64_t exchange_count_ = 0;
   double exchange_sum_s_ = 0;
@@ -207,7 +172,6 @@ class ClientDaemon {
   std::unique_ptr<HubLookupStub> stub_;
   std::unique_ptr<daemon::LinkDnsSetter> dns_;  // when a hub has dns
   std::vector<HubState> hub_state_;
-  Handovers handovers_;
   std::uint64_t no_route_ = 0;
   std::uint64_t no_uplink_ = 0;
 };

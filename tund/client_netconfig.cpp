@@ -230,16 +230,12 @@ void ClientDaemon::apply_dns() {
   dns_->apply(tun_->ifindex(), link_dns(settings_.hubs, up));
 }
 
-void ClientDaemon::on_session_edge(std::size_t slot, Time now) {
-  const auto& s = client_->session(slot);
-  const auto& hub = settings_.hubs[slot];
-  auto& st = hub_state_[slot];
-  const bool up = s.established() && !s.hub_silent(now);
-  if (up == st.up) return;
-  st.up = up;
+void ClientDaemon::log_session_edge(const engine::Event& e) {
+  const auto& hub = settings_.hubs[e.slot];
+  const auto& s = client_->session(e.slot);
   const std::string uplink = uplink_name(s.active_path());
-  if (up) {
-    const std::string member = hub.endpoints[st.member()].to_string();
+  if (e.kind == engine::EventKind::kUp) {
+    const std::string member = hub.endpoints[e.member].to_string();
     const std::string vip = vip_text(s.vip());
     network_log_.event(log::kSessionConnected, log::Level::kNotice,
                        "hub " + hub.name + ": connected to " + member + " via " + uplink + ", vip " + vip + ", " +
@@ -247,10 +243,7 @@ void ClientDaemon::on_session_edge(std::size_t slot, Time now) {
                        {{"TUND_HUB", hub.name}, {"TUND_HUB_ENDPOINT", member}, {"TUND_UPLINK", uplink}, {"TUND_VIP", vip}});
     return;
   }
-  const std::string why = s.established() ? "no answer on any path for " +
-                                                std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(s.silence()).count()) + " ms"
-                                          : "its keys expired";
-  network_log_.event(log::kSessionLost, log::Level::kNotice, "hub " + hub.name + ": session lost (" + why + "), handshaking again",
+  network_log_.event(log::kSessionLost, log::Level::kNotice, "hub " + hub.name + ": session lost (" + e.text + "), handshaking again",
                      {{"TUND_HUB", hub.name}, {"TUND_UPLINK", uplink}});
 }
 

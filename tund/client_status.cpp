@@ -34,42 +34,9 @@ std::string ClientDaemon::vip_text(const crypto::VipAssignment& a) {
 
 namespace {
 double seconds_or_zero(const std::optional<Duration>& d) { return d ? std::chrono::duration<double>(*d).count() : 0; }
-
-// The active path as its data sees it (session/path_health.hpp).
-nlohmann::json health_json(const session::PathHealth::Summary& h) {
-  auto ms = [](const std::optional<Duration>& d) {
-    return d ? nlohmann::json(std::chrono::duration<double, std::milli>(*d).count()) : nlohmann::json(nullptr);
-  };
-  return {{"loss", h.loss}, {"base_rtt_ms", ms(h.base_rtt)}, {"rtt_ms", ms(h.rtt)},
-          {"delivery_bps", h.delivery_bps}, {"best_bps", h.best_bps}};
-}
 }  // namespace
 
-nlohmann::json ClientDaemon::mtu_json(session::PathId path) const {
-  const auto* m = client_->session(0).path_mtu(path);
-  if (!m) return nullptr;
-  // "found" by probes, "searching" (the last value stays in use), or
-  // "assumed" (the interface's, until the first search ends).
-  return {{"bytes", m->mtu()},
-          {"inner", m->mtu() > wire::transport::kDataOverhead ? m->mtu() - wire::transport::kDataOverhead : 0},
-          {"state", m->searching() ? "searching" : m->found() ? "found" : "assumed"},
-          {"ceiling", m->ceiling()},
-          {"search_ms", std::chrono::duration_cast<std::chrono::milliseconds>(m->last_duration()).count()},
-          {"probes_sent", m->probes_sent()}};
-}
-
-std::vector<ClientDaemon::PathView> ClientDaemon::paths_of(std::size_t slot, int ifindex) const {
-  std::vector<PathView> out;
-  const auto& st = hub_state_[slot];
-  const auto& verdicts = st.selector.last().verdicts;
-  for (std::size_t i = 0; i < st.candidates.size() && i < verdicts.size(); ++i)
-    if (path_ifindex(st.candidates[i].id) == ifindex) out.push_back({&st.candidates[i], &verdicts[i]});
-  return out;
-}
-
-const char* ClientDaemon::state_name(const session::ClientSession& s) {
-  return kStateNames[s.established() ? 0 : s.state() == session::ClientSession::State::kIdle ? 2 : 1];
-}
+const char* ClientDaemon::state_name(const session::ClientSession& s) { return engine::ClientEngine::state_name(s); }
 
 std::string ClientDaemon::status_line() const {
   std::string line;
@@ -91,122 +58,34 @@ bool ClientDaemon::all_connected() const {
   return true;
 }
 
+// The engine's status, with what only the daemon knows: the TUN, each
+// uplink's interface details, the data path, DNS and every drop counter.
 std::string ClientDaemon::status_json() const {
   using nlohmann::json;
-  const Time now = daemon::now();
-  json hubs = json::array();
-  for (std::size_t i = 0; i < client_->session_count(); ++i) {
-    const auto& s = client_->session(i);
-    const auto& h = settings_.hubs[i];
-    json routes = json::array();
-    for (const auto& r : h.routes) routes.push_back(r.to_string());
-    for (const auto& r : h.routes6) routes.push_back(r.to_string());
-    const auto& st = hub_state_[i];
-    hubs.push_back({{"name", h.name},
-                    {"endpoint", h.endpoints[st.member()].to_string()},  // a cluster's: the member now
-                    {"member_moves", st.member_moves},
-                    {"public_key", crypto::key_to_base64(h.public_key)},
-                    {"state", state_name(s)},
-                    {"vip", s.vip().vip ? config::ipv4_to_string(s.vip().vip) : ""},
-                    {"vip6", vip6_text(s.vip())},
-                    {"uplink", uplink_name(s.active_path())},
-                    {"traffic", s.idle(now) ? "idle" : "active"},  // idle: probing slowed (IdlePolicy)
-                    {"routes", routes},
-                    {"rx_bytes", s.stats().rx_bytes},
-                    {"tx_bytes", s.stats().tx_bytes},
-                    {"handshakes", s.stats().handshakes},
-                    {"cipher", crypto::to_string(s.suite())},
-                    {"last_handshake", s.last_handshake() ? daemon::to_unix_seconds(*s.last_handshake()) : 0}});
-  }
-  // The uplink table as session 0 (the first hub) sees it: per uplink its
-  // paths (one per family the hub has), and the best path's figures on the
-  // uplink itself.
-  json uplinks = json::array();
-  for (const auto& u : monitor_->table()) {
+  json out = engine_->status(daemon::now());
+  auto& uplinks = out["uplinks"];
+  const auto& table = monitor_->table();
+  for (auto& u : uplinks) {
+    const auto id = u["id"].get<std::uint32_t>();
+    u.erase("id");
+    const auto it = std::find_if(table.begin(), table.end(), [&](const auto& x) { return x.ifindex == static_cast<int>(id); });
+    if (it == table.end()) continue;
     json addresses = json::array();
-    for (const auto& a : u.addresses) addresses.push_back(a);
-    json paths = json::array();
-    const auto views = paths_of(0, u.ifindex);
-    for (const auto& v : views) {
-      const auto* st = client_->session(0).path_stats(v.candidate->id);
-      const Endpoint* to = remote(0, v.candidate->id);
-      paths.push_back({{"family", v.candidate->family == 6 ? "ipv6" : "ipv4"},
-                       {"remote", to ? to->to_string() : ""},
-                       {"role", session::to_string(v.verdict->role)},
-                       {"reason", v.verdict->reason},
-                       {"rtt_ms", st && st->rtt ? json(std::chrono::duration<double, std::milli>(*st->rtt).count()) : json(nullptr)},
-                       {"loss", st && st->loss ? json(*st->loss) : json(nullptr)},
-                       {"probes_sent", st ? st->probes_sent : 0},
-                       {"gray", st && st->gray ? st->gray : ""},
-                       {"mtu", mtu_json(v.candidate->id)}});
-    }
-    const PathView* best = views.empty() ? nullptr : &views.front();
-    for (const auto& v : views)
-      if (static_cast<int>(v.verdict->role) < static_cast<int>(best->verdict->role)) best = &v;
-    const auto* st = best ? client_->session(0).path_stats(best->candidate->id) : nullptr;
-    uplinks.push_back({{"name", u.name},
-                       {"ifindex", u.ifindex},
-                       {"up", u.up},
-                       {"kind", netmon::to_string(u.kind)},
-                       {"mtu", u.mtu},
-                       {"addresses", addresses},
-                       {"default_route", u.has_default_route},
-                       {"gateway", u.gateway},
-                       {"default_route6", u.has_default_route6},
-                       {"gateway6", u.gateway6},
-                       {"metered", uplink_metered(u.name)},
-                       {"metered_by", metered_source(u.name)},
-                       {"family", best ? (best->candidate->family == 6 ? "ipv6" : "ipv4") : ""},
-                       {"rtt_ms", st && st->rtt ? json(std::chrono::duration<double, std::milli>(*st->rtt).count()) : json(nullptr)},
-                       {"loss", st && st->loss ? json(*st->loss) : json(nullptr)},
-                       {"probes_sent", st ? st->probes_sent : 0},
-                       {"role", best ? session::to_string(best->verdict->role) : "unusable"},
-                       {"reason", best ? best->verdict->reason : u.unusable_reason()},
-                       {"paths", paths}});
+    for (const auto& a : it->addresses) addresses.push_back(a);
+    u["ifindex"] = it->ifindex;
+    u["kind"] = netmon::to_string(it->kind);
+    u["addresses"] = addresses;
+    u["default_route"] = it->has_default_route;
+    u["gateway"] = it->gateway;
+    u["default_route6"] = it->has_default_route6;
+    u["gateway6"] = it->gateway6;
+    u["metered_by"] = metered_source(it->name);
   }
-  const json drops = drop_counts();
-  const auto& first = client_->session(0).vip();
-  std::uint64_t resent = 0, switches = 0, suspicions = 0, suspicion_switches = 0, copied_bytes = 0, redundant_bytes = 0,
-                gray_verdicts = 0;
-  Duration last_duration{0};
-  for (std::size_t i = 0; i < client_->session_count(); ++i) {
-    const auto& h = client_->session(i).handover_stats();
-    resent += h.resent_packets;
-    switches += h.switches;
-    suspicions += h.suspicions;
-    suspicion_switches += h.suspicion_switches;
-    copied_bytes += h.copied_bytes;
-    redundant_bytes += h.redundant_bytes;
-    gray_verdicts += h.gray_verdicts;
-    if (i == 0) last_duration = h.last_duration;
-  }
-  return daemon::to_reply(json{{"state", all_connected() ? "connected" : "connecting"},
-              {"interface", tun_->name()},
-              {"vip", first.vip ? config::ipv4_to_string(first.vip) : ""},
-              {"vip6", vip6_text(first)},
-              {"active_uplink", uplink_name(client_->session(0).active_path())},
-              {"inner_mtu", client_->session(0).inner_mtu()},
-              {"active_family", client_->session(0).active_path() ? (path_family(client_->session(0).active_path()) == 6 ? "ipv6" : "ipv4") : ""},
-              {"traffic", client_->session(0).idle(now) ? "idle" : "active"},
-              {"pinned", pinned_ ? *pinned_ : ""},
-              {"handovers", handovers_.count},
-              {"last_handover", {{"reason", handovers_.last_reason}, {"from", handovers_.last_from},
-                                 {"to", handovers_.last_to}, {"at", handovers_.last_at},
-                                 {"duration_us", std::chrono::duration_cast<std::chrono::microseconds>(last_duration).count()}}},
-              {"switch_exchanges", switches},
-              {"resent_packets", resent},
-              {"suspicions", suspicions},                  // active path quiet with data outstanding
-              {"suspicion_switches", suspicion_switches},  // of those, left because the standby answered first
-              {"copied_bytes", copied_bytes},              // data copies sent on standbys meanwhile
-              {"redundant_bytes", redundant_bytes},        // copies of [uplinks] redundant packets, on standbys
-              {"gray_verdicts", gray_verdicts},            // active uplinks left as failing gray (lossy, collapsed)
-              {"active_health", health_json(client_->session(0).active_health(now))},
-              {"pacing", daemon::pacing_json(client_->session(0).pacer(), now)},
-              {"hubs", hubs},
-              {"uplinks", uplinks},
-              {"data_path", data_path_json()},
-              {"dns", dns_json()},
-              {"drops", drops}});
+  out["interface"] = tun_->name();
+  out["data_path"] = data_path_json();
+  out["dns"] = dns_json();
+  out["drops"] = drop_counts();
+  return daemon::to_reply(out);
 }
 
 // The TUN's DNS as set, and how hub names are looked up.
@@ -313,7 +192,7 @@ std::string ClientDaemon::render_metrics() const {
   for (std::size_t i = 0; i < client_->session_count(); ++i)
     for (const auto& u : monitor_->table()) {
       auto role = session::UplinkRole::kUnusable;  // the best of its paths' (roles are ordered)
-      for (const auto& v : paths_of(i, u.ifindex)) role = std::min(role, v.verdict->role);
+      for (const auto& v : engine_->paths_of(i, static_cast<std::uint32_t>(u.ifindex))) role = std::min(role, v.verdict->role);
       for (const auto r : {session::UplinkRole::kActive, session::UplinkRole::kStandby, session::UplinkRole::kUnusable})
         m.sample("tund_uplink_role", {{"hub", settings_.hubs[i].name}, {"uplink", u.name}, {"role", session::to_string(r)}},
                  r == role ? 1 : 0);
@@ -321,7 +200,7 @@ std::string ClientDaemon::render_metrics() const {
   const auto per_path = [&](const char* name, const char* type, const char* help, auto value) {
     m.family(name, type, help);
     for (const auto& u : monitor_->table())
-      for (const auto& v : paths_of(0, u.ifindex))
+      for (const auto& v : engine_->paths_of(0, static_cast<std::uint32_t>(u.ifindex)))
         if (const auto* st = client_->session(0).path_stats(v.candidate->id))
           if (const auto x = value(*st))
             m.sample(name, {{"uplink", u.name}, {"family", v.candidate->family == 6 ? "ipv6" : "ipv4"}}, *x);
@@ -334,8 +213,9 @@ std::string ClientDaemon::render_metrics() const {
            [](const session::PathStats& st) { return std::optional<double>(static_cast<double>(st.probes_sent)); });
   m.family("tund_handovers_total", "counter", "Uplink changes, by what triggered them.");
   for (const char* r : {"manual", "uplink_change", "path_quality", "hold_down_over", "other"}) {
-    const auto it = handovers_by_reason_.find(r);
-    m.sample("tund_handovers_total", {{"reason", r}}, it == handovers_by_reason_.end() ? 0 : it->second);
+    const auto& by = engine_->handovers().by_trigger;
+    const auto it = by.find(r);
+    m.sample("tund_handovers_total", {{"reason", r}}, it == by.end() ? 0 : it->second);
   }
   m.family("tund_handover_duration_seconds", "histogram",
            "Switching exchanges: from the switch on the new uplink to the hub's answer.");

@@ -59,11 +59,18 @@ int cmd_pubkey() {
   return cli::kOk;
 }
 
+// The config, its warnings logged (the reader logs nothing itself).
+client::ClientSettings load_config(const std::string& path) {
+  auto s = client::load_client_config(path);
+  for (const auto& w : s.warnings) log::warning(w);
+  return s;
+}
+
 // `tund switch IF` pins every session to that uplink; `auto` returns to policy.
 int cmd_switch(const cli::Args& args, const std::string& uplink) {
   client::ClientSettings settings;
   try {
-    settings = client::load_client_config(args.config);
+    settings = load_config(args.config);
   } catch (const config::ConfigError& e) {
     std::cerr << e.what() << "\n";
     return cli::kUsage;
@@ -89,7 +96,7 @@ int cmd_switch(const cli::Args& args, const std::string& uplink) {
 int cmd_cleanup(const cli::Args& args) {
   client::ClientSettings s;
   try {
-    s = client::load_client_config(args.config);
+    s = load_config(args.config);
   } catch (const config::ConfigError& e) {
     std::cerr << e.what() << "\n";
     return cli::kUsage;
@@ -196,5 +203,5 @@ int main(int argc, char** argv) {
   if (!cli::resolve_config(args)) return cli::kUsage;
   if (args.command == "switch") return cmd_switch(args, uplink);
   if (args.command == "cleanup" || args.command == "down") return cmd_cleanup(args);
-  return cli::run_or_status<client::ClientDaemon>(args, client::load_client_config, print_status);
+  return cli::run_or_status<client::ClientDaemon>(args, load_config, print_status);
 }

@@ -486,4 +486,13 @@ inline constexpr std::size_t kResolverFileMax = 64u << 10;
 // Upper bounds (seconds) of the switching-exchange duration histogram.
 inline constexpr double kHandoverHistogramBuckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0};
 inline constexpr std::size_t kHandoverHistogramSize = std::size(kHandoverHistogramBuckets);
+
+// The client engine's event queue (engine/client_engine.hpp): a caller that
+// does not drain it loses the oldest events, counted, rather than memory.
+inline constexpr std::size_t kMaxEngineEvents = 256;
+// The C API (include/tund/tund.h): uplinks one client may be told of, and
+// inner packets held for the caller to read (tund_poll_inner) before the
+// oldest is dropped and counted.
+inline constexpr std::size_t kMaxEmbedUplinks = 32;
+inline constexpr std::size_t kMaxEmbedInnerQueue = 256;
 }  // namespace tund::limits
