@@ -41,6 +41,13 @@ client a stable virtual IP.
 Installing enables nothing: no service is enabled or started, and no
 system setting (such as IP forwarding) is changed.")
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # tund_<version>-<revision>_<arch>.deb
+# CPack takes the architecture from dpkg --print-architecture, the build
+# machine's; a cross build (cmake/*.cmake) packs the target's.
+if(CMAKE_CROSSCOMPILING)
+  execute_process(COMMAND dpkg-architecture -t${CMAKE_LIBRARY_ARCHITECTURE} -qDEB_HOST_ARCH
+                  OUTPUT_VARIABLE CPACK_DEBIAN_PACKAGE_ARCHITECTURE OUTPUT_STRIP_TRAILING_WHITESPACE
+                  ERROR_QUIET COMMAND_ERROR_IS_FATAL ANY)
+endif()
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)    # dependencies computed by dpkg-shlibdeps
 set(CPACK_STRIP_FILES ON)                 # Policy 10.1: binaries are shipped stripped

@@ -7,21 +7,36 @@
 # systemd-analyze verify against that root, no service is enabled, a second
 # install keeps the user's /etc/tund files, and a purge leaves none of the
 # package's files.
+#   package_test.sh          this machine's architecture
+#   package_test.sh arm64    cross-built (./scripts/package arm64): the same
+#                            checks, its binaries arm64 and run under qemu-user
 set -u
 . "$(dirname "$0")/netns/lab.sh"   # check/summary/require_root only; no lab is built
 require_root "package_test"
 SRC=$(cd "$(dirname "$0")/.." && pwd)
+arch=${1:-$(dpkg --print-architecture)}
+cpu=$(dpkg-architecture -a"$arch" -qDEB_HOST_GNU_CPU 2>/dev/null)
+run=()  # how the package's binaries are run: directly, or through the emulator
+if [ "$arch" != "$(dpkg --print-architecture)" ]; then
+  triplet=$(dpkg-architecture -a"$arch" -qDEB_HOST_MULTIARCH 2>/dev/null)
+  for need in "$triplet-g++" "qemu-$cpu"; do
+    command -v "$need" >/dev/null || { echo "SKIPPED: package_test $arch needs $need (./scripts/setup installs arm64's)"; exit 77; }
+  done
+  dpkg-query -W "libsodium-dev:$arch" >/dev/null 2>&1 \
+    || { echo "SKIPPED: package_test $arch needs the $arch libraries (./scripts/setup installs arm64's)"; exit 77; }
+  run=("qemu-$cpu")  # the multiarch loader and libraries (cmake/README.md)
+fi
 R=$(mktemp -d /tmp/tund-pkgroot.XXXXXX)
 trap 'rm -rf "$R" "$R.log"' EXIT
 quiet() { "$@" > "$R.log" 2>&1 || { cat "$R.log"; return 1; }; }
 
-deb=$("$SRC/scripts/package" | tail -n1)
+deb=$("$SRC/scripts/package" "$arch" | tail -n1)
 check "scripts/package built $(basename "$deb")" test -f "$deb"
 version=$(dpkg-deb -f "$deb" Version)
 check "the version ($version) is the changelog's top entry" \
   test "$version" = "$(dpkg-parsechangelog -l "$SRC/packaging/changelog" -S Version)"
 check "the file name is tund_<project version>-<revision>_<arch>.deb" \
-  bash -c "[[ '$(basename "$deb")' == tund_$(sed -n 's/^project(tund VERSION \([0-9.]*\).*/\1/p' "$SRC/CMakeLists.txt")-*_$(dpkg --print-architecture).deb ]]"
+  bash -c "[[ '$(basename "$deb")' == tund_$(sed -n 's/^project(tund VERSION \([0-9.]*\).*/\1/p' "$SRC/CMakeLists.txt")-*_$arch.deb ]]"
 # Not reported: the maintainer address, a placeholder until the project has
 # a public one (packaging/deb.cmake, packaging/changelog), and the first
 # changelog entry closing no ITP bug (the package is not uploaded to Debian).
@@ -29,12 +44,14 @@ check "lintian reports no error or warning" quiet lintian --fail-on error,warnin
   --suppress-tags bogus-mail-host,bogus-mail-host-in-debian-changelog,initial-upload-closes-no-bugs "$deb"
 check "nothing goes to a sysctl.d directory (installing changes no setting)" bash -c "! dpkg-deb -c '$deb' | grep -q sysctl.d/"
 depends=$(dpkg-deb -f "$deb" Depends)
+check "the control file says $arch" test "$(dpkg-deb -f "$deb" Architecture)" = "$arch"
 check "dependencies computed by shlibdeps ($depends)" bash -c "grep -q libsodium <<< '$depends' && grep -q libnl-route <<< '$depends'"
 
 mkdir -p "$R/var/lib/dpkg/info" "$R/var/lib/dpkg/updates" "$R/var/lib/dpkg/triggers" "$R/etc"
 touch "$R/var/lib/dpkg/status"
 # The scratch database knows no other package: dependencies are checked above.
-DPKG=(dpkg "--root=$R" --force-script-chrootless --force-depends --log=/dev/null)
+# Another architecture's package goes in too: this root is only looked at.
+DPKG=(dpkg "--root=$R" --force-script-chrootless --force-depends --force-architecture --log=/dev/null)
 check "dpkg installs it into the scratch root" quiet "${DPKG[@]}" -i "$deb"
 doc=/usr/share/doc/tund
 expected="/usr/bin/tund /usr/bin/tund-hub /usr/lib/systemd/system/tund@.service /usr/lib/systemd/system/tund-hub.service
@@ -54,7 +71,10 @@ for gz in $(printf '%s\n' $expected | grep '\.gz$'); do
 done
 check "changelog.Debian.gz is the changelog of this version" \
   test "$(zcat "$R$doc/changelog.Debian.gz" | dpkg-parsechangelog -l - -S Version)" = "$version"
-check "the binaries run (tund genkey)" bash -c "'$R/usr/bin/tund' genkey | '$R/usr/bin/tund' pubkey | grep -q ."
+# file(1) names the machine as the GNU CPU with a dash (x86-64, aarch64).
+check "both binaries are for $cpu, stripped" bash -c \
+  "file -L '$R/usr/bin/tund' '$R/usr/bin/tund-hub' | grep '${cpu//_/-}, ' | grep -c ', stripped\$' | grep -qx 2"
+check "the binaries run${run:+ under ${run[*]}} (tund genkey)" bash -c "${run[*]} '$R/usr/bin/tund' genkey | ${run[*]} '$R/usr/bin/tund' pubkey | grep -q ."
 check "the man pages are gzipped roff" bash -c "zcat '$R/usr/share/man/man5/tund.toml.5.gz' | head -1 | grep -q '^.TH'"
 # The installed units as they are, their binaries looked up in the scratch
 # root (verify checks that ExecStart exists; the host has no /usr/bin/tund).
