@@ -245,7 +245,10 @@ void ClientSession::judge_gray(Time now) {
   if (!active || active->stats.gray || active->stats.dead) return;
   const Path* standby = best_standby();
   if (!standby) return;  // nowhere better to go: a verdict would change nothing
-  const char* why = health_.judge(now, *standby->stats.rtt);
+  // In a bond the active path delivers only its flows' share: judged as if
+  // it carried everything, its own flows' queue and losses read as collapse
+  // (both uplinks went gray in turn and the bond dissolved mid-transfer).
+  const char* why = health_.judge(now, *standby->stats.rtt, bonding());
   if (!why) return;
   active->stats.gray = why;
   ++active->stats.gray_verdicts;

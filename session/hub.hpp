@@ -214,6 +214,12 @@ class HubSession {
   // A bonded endpoint may be sent to: the validated return path or the
   // fresh validated standby.
   bool sendable(const Endpoint& e, Time now) const;
+  // The pacers that may release a bond's queued data: the validated return
+  // path's and the fresh validated standby's (each flow is then spent on its
+  // own endpoint's). Without it only the return path's pacer releases, and
+  // 8 flows down get one link's rate however they are spread.
+  std::array<std::uint32_t, 2> bonded_paths_{};
+  void refresh_bond(Time now);
   bool in_acking_list_ = false;  // listed in Hub::acking_ (no per-packet search)
   std::uint64_t switches_ = 0;   // switching exchanges honoured
 

@@ -195,12 +195,22 @@ const Endpoint& HubSession::return_endpoint(Bytes inner, Time now) const {
   return sendable(to, now) ? to : data_endpoint();
 }
 
+void HubSession::refresh_bond(Time now) {
+  std::array<std::uint32_t, 2> ids{};
+  if (validated_) ids[0] = path_of(endpoint_);
+  if (standby_.valid() && !(standby_ == endpoint_) && sendable(standby_, now)) ids[1] = path_of(standby_);
+  if (ids == bonded_paths_) return;  // the pacers are told only of a change
+  bonded_paths_ = ids;
+  pacer_.set_bonded(ids, now);
+}
+
 void Hub::note_bond_flow(HubSession& s, bool bonded, Bytes inner, const Endpoint& from, Time now) {
   // The client says it bonds by sending kDataBond (authenticated, like any
   // data): no flag to keep in sync, and nothing unauthenticated turns it on.
   if (bonded && !s.bond_flows_)
     s.bond_flows_ = std::make_unique<FlowTable<std::uint32_t>>(limits::kHubBondFlows, limits::kBondFlowIdle);
   if (!s.bond_flows_) return;
+  s.refresh_bond(now);
   FlowFields f;
   if (!read_flow_fields(inner, f)) return;
   // Keyed by the reply's 5-tuple: what the hub will look up when it sends.

@@ -50,7 +50,9 @@ class PathHealth {
 
   // Why the path is failing gray ("lossy", "collapsed"), or nothing.
   // `standby_rtt`: the round trip of the path that would take over.
-  const char* judge(Time now, Duration standby_rtt) const;
+  // `bonded`: the path carries only some of the session's flows (issue 30):
+  // never "collapsed", and losses with a standing queue are congestion.
+  const char* judge(Time now, Duration standby_rtt, bool bonded = false) const;
 
   // The reordering allowance for loss detection (RACK's min_rtt / 4).
   Duration reorder_window() const { return base().value_or(Duration{0}) / limits::kGrayReorderDivisor; }
