@@ -117,6 +117,27 @@ TEST(PathHealth, ACapacityCollapseWithAGrowingQueueIsJudged) {
   EXPECT_LE(*judged - collapse, Duration(600ms));
 }
 
+TEST(PathHealth, ABondedPathCarryingItsShareWithItsOwnQueueIsNotJudged) {
+  // Bonded (issue 30), the other path takes half the flows: delivery half
+  // the best, its flows' queue 60 ms and one packet in ten overflowing it.
+  // Judged as a lone path that is a collapse (or a fade); bonded, nothing.
+  PathHealth h;
+  Time t{};
+  std::uint64_t seq = 1;
+  steady_download(h, t, seq);
+  bool lone = false;
+  for (const Time start = t; t < start + Duration(2s); t += 1ms) {
+    if (t.time_since_epoch().count() % 7000000 == 0) {
+      if (seq % 10 == 0) ++seq;  // overflowed the queue
+      h.on_receive(t, seq++, 1500);
+    }
+    if (t.time_since_epoch().count() % 5000000 == 0) h.on_ack(t, 70ms, 1, 60, 0);
+    ASSERT_EQ(h.judge(t, kStandbyRtt, true), nullptr) << "at " << t.time_since_epoch().count();
+    lone = lone || h.judge(t, kStandbyRtt);
+  }
+  EXPECT_TRUE(lone) << "alone on the path, the same would be judged";
+}
+
 TEST(PathHealth, LateArrivalsAreNotLosses) {
   PathHealth h;
   h.reset(Time{});
