@@ -65,7 +65,7 @@ void ClientSession::set_active_path(PathId id, Time now) {
   health_.reset(now, now_active ? now_active->stats.rtt : std::nullopt);
   // An unknown path is paced from low, not handed the backlog at once.
   pacer_.new_path(now, now_active ? now_active->stats.rtt : std::nullopt);
-  if (const auto rtt = active_rtt()) stream_.scale_resend_age(*rtt, owner_.config_.resend.max_age);
+  if (const auto rtt = active_rtt()) stream_.set_round_trip(*rtt, owner_.config_.resend.max_age);
   if (Path* p = find_path(id)) {
     p->next_probe = now;  // measure it at once
     // And its MTU again, unless that is fresh: what it carries may have
