@@ -33,7 +33,7 @@ bond_pair_links() {
 # error exits 2 before anything is set up and a config it takes runs until
 # the timeout (then it stops and removes what it added).
 bond_refusal() {
-  local dir out rc
+  local dir out rc=0
   dir=$(mktemp -d /tmp/tund-bondcheck.XXXXXX)
   (umask 077; "$BIN/tund" genkey > "$dir/phone.key"; "$BIN/tund" genkey > "$dir/hub.key")
   cat > "$dir/cli.toml" <<TOML
@@ -47,16 +47,16 @@ endpoint = "10.3.0.2:51900"
 public_key = "$("$BIN/tund" pubkey < "$dir/hub.key")"
 routes = ["10.4.0.0/24"]
 TOML
-  if "$BIN/tund" --help 2>&1 | grep -Eq '^ +check '; then
-    out=$("$BIN/tund" check -c "$dir/cli.toml" 2>&1); rc=$?
+  if "$BIN/tund" --help 2>&1 | grep -Ec '^ +check ' >/dev/null; then  # -c reads it all: no SIGPIPE under pipefail
+    out=$("$BIN/tund" check -c "$dir/cli.toml" 2>&1) || rc=$?
   else
     ip netns add "$(ns bondcheck)"
-    out=$(ip netns exec "$(ns bondcheck)" timeout 3 "$BIN/tund" run -c "$dir/cli.toml" 2>&1); rc=$?
+    out=$(ip netns exec "$(ns bondcheck)" timeout 3 "$BIN/tund" run -c "$dir/cli.toml" 2>&1) || rc=$?
     ip netns del "$(ns bondcheck)"
-    [ "$rc" -eq 124 ] && rc=0
+    if [ "$rc" -eq 124 ]; then rc=0; fi
   fi
   rm -rf "$dir"
-  [ "$rc" -eq 0 ] || echo "${out:-exit $rc}" | grep -m1 . | sed "s#$dir/##"
+  if [ "$rc" -ne 0 ]; then echo "${out:-exit $rc}" | sed -n "/./{s#$dir/##;p;q}"; fi
 }
 
 # Direct routing, no tunnel: the router reaches srv's subnet through the hub
@@ -156,7 +156,7 @@ bond_run() {
     udp) args+=(-u -b "$(bond_udp_mbit "$dir")M" -l 1200); wrap=() ;;
   esac
   lab_start srv "iperf_$tag" "${wrap[@]}" iperf3 -s -1 -p "$port"
-  wait_for 5 nsx srv ss -ltnH "sport = :$port"
+  wait_for 5 nsx srv ss -ltnH "sport = :$port" || echo "   (iperf3 does not listen in srv)"
   local b0 drops0 joins0 moves0
   b0=$(bond_link_bytes "$dir"); drops0=$(bond_socket_drops); joins0=$(bond_mptcp_joins); moves0=$(bond_tund_moves)
   # The call covers the measured seconds: it starts as the warm-up ends
@@ -167,22 +167,22 @@ bond_run() {
     lab_call_start "$tag" "$CLI_IP" "$BOND_S" $(( $(date +%s%N) + WARMUP_S * 1000000000 + 100000000 ))
   fi
   nsx cli timeout $((WARMUP_S + BOND_S + 30)) "${wrap[@]}" iperf3 -c 10.4.0.2 -p "$port" "${args[@]}" \
-    > "$LAB_DIR/iperf_$tag.json" 2> "$LAB_DIR/iperf_$tag.err"
+    > "$LAB_DIR/iperf_$tag.json" 2> "$LAB_DIR/iperf_$tag.err" || :  # a failure reads as no goodput below
   local b1 drops1 joins1 moves1
   b1=$(bond_link_bytes "$dir"); drops1=$(bond_socket_drops); joins1=$(bond_mptcp_joins); moves1=$(bond_tund_moves)
-  local mbit loss="" report="" note=""
+  local mbit="" loss="" report="" note=""
   if [ "$work" = udp ]; then
     read -r mbit loss < <(jq -r '.end.sum | "\(.bits_per_second * (1 - .lost_percent / 100) / 1e6) \(.lost_percent)"' \
-      "$LAB_DIR/iperf_$tag.json" 2>/dev/null)
+      "$LAB_DIR/iperf_$tag.json" 2>/dev/null) || :
   else
-    mbit=$(jq -r '.end.sum_received.bits_per_second / 1e6' "$LAB_DIR/iperf_$tag.json" 2>/dev/null)
+    mbit=$(jq -r '.end.sum_received.bits_per_second / 1e6' "$LAB_DIR/iperf_$tag.json" 2>/dev/null) || :
   fi
   [ -n "${mbit:-}" ] && [ "$mbit" != null ] || {
     mbit=0; note="iperf3: $(jq -r '.error // empty' "$LAB_DIR/iperf_$tag.json" 2>/dev/null | head -c 80)$(head -c 80 "$LAB_DIR/iperf_$tag.err")"
   }
   if [ "$call" = yes ]; then
-    lab_call_wait "$tag" 15
-    report=$($CALL_REPORT "$LAB_DIR/call_cli_$tag.log" "$LAB_DIR/call_srv_$tag.log" --json)
+    lab_call_wait "$tag" 15 || echo "   (the call's logs are missing)"
+    report=$($CALL_REPORT "$LAB_DIR/call_cli_$tag.log" "$LAB_DIR/call_srv_$tag.log" --json) || report=""
   fi
   local share
   share=$(awk -v a="$b0" -v b="$b1" 'BEGIN { split(a, x, " "); split(b, y, " "); w = y[1] - x[1]; l = y[2] - x[2];
@@ -199,6 +199,6 @@ bond_run() {
   [ $((drops1 - drops0)) -gt 0 ] && note="${note:+$note; }emulator fell behind: $((drops1 - drops0)) frames dropped by its sockets"
   printf '%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t%s\n' "$BOND_PAIR" "$dir" "$work" "$sys" "$mbit" "$loss" "$share" "$report" "$note" >> "$RESULTS"
   echo "== $BOND_PAIR $sys $work $dir: $(printf %.2f "$mbit") Mbit/s${loss:+, UDP loss ${loss}%}, wlan share ${share:-?}%${note:+ ($note)}"
-  [ "$call" = yes ] && $CALL_REPORT "$LAB_DIR/call_cli_$tag.log" "$LAB_DIR/call_srv_$tag.log" | sed 's/^/   /'
+  if [ -n "$report" ]; then $CALL_REPORT "$LAB_DIR/call_cli_$tag.log" "$LAB_DIR/call_srv_$tag.log" | sed 's/^/   /' || :; fi
   return 0
 }
