@@ -28,7 +28,8 @@ TCP1_BEST, TCP1_ALIKE_SUM = 0.95, 0.75
 CALL_P99_OVER_FAILOVER_MS = 20
 LEGEND = """\
 / sum: the goodput over direct-a + direct-b's (the links' direct goodputs added); / best: over the better
-of them; wlan%: wlan0's share of the bytes the emulator carried in the workload's direction; targets
+of them (UDP is offered at 90% of the pair's nominal capacity, so its / sum stays under about 0.9);
+wlan%: wlan0's share of the bytes the emulator carried in the workload's direction; targets
 (issue 30, tund-bond rows): 8 flows >= 85% of the sum on alike links and >= the best link on unlike ones;
 1 flow >= 95% of the best link on every pair and >= 75% of the sum on alike links; the call's p99 (the
 workload's direction) <= tund-failover's + 20 ms"""

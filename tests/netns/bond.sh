@@ -199,6 +199,7 @@ bond_run() {
   [ $((drops1 - drops0)) -gt 0 ] && note="${note:+$note; }emulator fell behind: $((drops1 - drops0)) frames dropped by its sockets"
   printf '%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t%s\n' "$BOND_PAIR" "$dir" "$work" "$sys" "$mbit" "$loss" "$share" "$report" "$note" >> "$RESULTS"
   echo "== $BOND_PAIR $sys $work $dir: $(printf %.2f "$mbit") Mbit/s${loss:+, UDP loss ${loss}%}, wlan share ${share:-?}%${note:+ ($note)}"
+  lab_link_stats | sed -n 's/^all /   linkem (how late frames left against the model, since the lab began): /p' || :
   if [ -n "$report" ]; then $CALL_REPORT "$LAB_DIR/call_cli_$tag.log" "$LAB_DIR/call_srv_$tag.log" | sed 's/^/   /' || :; fi
   return 0
 }
