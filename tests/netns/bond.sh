@@ -4,11 +4,13 @@
 #   bond_pair_links PAIR      the pair's LINKS (alike, unlike, traces)
 #   bond_refusal              empty when this build's tund takes [uplinks]
 #                             mode = "bond", else why not (the config check's words)
-#   bond_setup_SYSTEM         after lab_up: direct_a, direct_b, mptcp,
-#                             tund_failover, tund_bond (names with - in the table)
+#   bond_lab_up SYSTEM        a lab with SYSTEM set up (direct-a, direct-b, mptcp,
+#                             tund-failover, tund-bond: bond_setup_direct_a ...)
+#                             and srv answering through it, or BOND_NOTE says not
 #   bond_run SYSTEM WORKLOAD DIR   one measurement (tcp1, tcp8, udp; down:
 #                             srv -> cli, up: cli -> srv); appends a row to $RESULTS
 #   bond_unavailable SYSTEM WORKLOAD DIR REASON   the row of one that cannot run
+#   BOND_NOTE                 what the next row's note starts with (the setup's trouble)
 # cli always opens the connections (iperf3's client; -R for down), as an
 # MPTCP client must: only it has the second address to join from. A voice
 # call runs beside each TCP workload. From the environment: BOND_S (the
@@ -97,6 +99,14 @@ bond_setup_tund_failover() { lab_one_hub; CLI_IP=10.77.0.2; }
 bond_setup_tund_bond() { lab_one_hub '[uplinks]
 mode = "bond"'; CLI_IP=10.77.0.2; }
 bond_ready() { nsx cli ping -c 1 -W 1 10.4.0.2; }
+bond_lab_up() {
+  lab_up
+  BOND_WRAP=() BOND_NOTE=""
+  "bond_setup_${1//-/_}" || BOND_NOTE="its setup failed"
+  wait_for 20 bond_ready || BOND_NOTE="${BOND_NOTE:+$BOND_NOTE; }srv did not answer through it in 20 s"
+  [ -z "$BOND_NOTE" ] || echo "   ($1: $BOND_NOTE)"
+  sleep 1
+}
 
 # bond_capacity_mbit PROFILE DIR: what the profile carries in DIR (up|down)
 # over the measured window: its rate, or its trace's mean over the window
@@ -131,9 +141,14 @@ bond_socket_drops() { lab_link_stats | sed -n 's/.* socket_drops=\([0-9]*\).*/\1
 bond_mptcp_joins() { nsx cli nstat -az MPTcpExtMPJoinSynAckRx | awk '$1 == "MPTcpExtMPJoinSynAckRx" { print $2 }'; }
 
 # tund's uplink moves so far (0 without tund), and its active uplink.
-bond_tund_status() { nsx cli "$BIN/tund" status -c "$LAB_DIR/cli.toml" --json 2>/dev/null; }
-bond_tund_moves() { [ -f "$LAB_DIR/cli.toml" ] && bond_tund_status | jq -r '.handovers // 0' 2>/dev/null || echo 0; }
-bond_tund_active() { bond_tund_status | jq -r '.active_uplink' 2>/dev/null; }
+# (status exits 1 while not connected, with its JSON all the same.)
+bond_tund_status() { nsx cli "$BIN/tund" status -c "$LAB_DIR/cli.toml" --json 2>/dev/null || :; }
+bond_tund_moves() {
+  local n=""
+  if [ -f "$LAB_DIR/cli.toml" ]; then n=$(bond_tund_status | jq -r '.handovers // 0' 2>/dev/null) || n=""; fi
+  case "$n" in '' | *[!0-9]*) echo 0 ;; *) echo "$n" ;; esac
+}
+bond_tund_active() { bond_tund_status | jq -r '.active_uplink' 2>/dev/null || :; }
 
 bond_unavailable() {
   printf '%s\t%s\t%s\t%s\tNA\t\t\t\t%s\n' "$BOND_PAIR" "$3" "$2" "$1" "$4" >> "$RESULTS"
@@ -170,7 +185,7 @@ bond_run() {
     > "$LAB_DIR/iperf_$tag.json" 2> "$LAB_DIR/iperf_$tag.err" || :  # a failure reads as no goodput below
   local b1 drops1 joins1 moves1
   b1=$(bond_link_bytes "$dir"); drops1=$(bond_socket_drops); joins1=$(bond_mptcp_joins); moves1=$(bond_tund_moves)
-  local mbit="" loss="" report="" note=""
+  local mbit="" loss="" report="" note=${BOND_NOTE:-}
   if [ "$work" = udp ]; then
     read -r mbit loss < <(jq -r '.end.sum | "\(.bits_per_second * (1 - .lost_percent / 100) / 1e6) \(.lost_percent)"' \
       "$LAB_DIR/iperf_$tag.json" 2>/dev/null) || :

@@ -24,10 +24,8 @@ check "the bond config check answers (accepted, or refused on the [uplinks] mode
   bash -c "[ -z \"\$1\" ] || echo \"\$1\" | grep -q \"'mode'\"" _ "$refusal"
 
 for sys in direct-a mptcp tund-failover; do
-  lab_up
-  BOND_WRAP=()
-  "bond_setup_${sys//-/_}" || echo "   ($sys: its setup failed)"
-  check "$sys: srv answers" wait_for 20 bond_ready
+  bond_lab_up "$sys"
+  check "$sys: srv answers through it" test -z "$BOND_NOTE"
   bond_run "$sys" tcp1 down
   lab_down || :
 done
