@@ -309,6 +309,21 @@ TEST(PathRate, ASlowJitteryRadioIsPacedNearItsCapacity) {
   EXPECT_LT(b.queue_p(0.95), 100ms) << "and its queue stays near the target";
 }
 
+TEST(PathRate, AQueueDoesNotBecomeTheBaselineOverMinutes) {
+  // A deep Wi-Fi buffer, its jitter, and 40 s: the baseline is a windowed
+  // least delay, so a queue that never drains below it would pass for the
+  // baseline once a window had gone by, and the next queue would stand on it.
+  Bottleneck b(20e6, 4ms);
+  b.one_way = true;
+  b.jitter = 2ms;
+  b.run(30s);
+  b.delivered = 0;
+  b.queues.clear();
+  b.run(10s);
+  EXPECT_GT(static_cast<double>(b.delivered) * 8 / 10, 0.85 * b.capacity);
+  EXPECT_LT(b.queue_p(0.95), 30ms) << "the queue after 30 s is as short as at first";
+}
+
 TEST(PathRate, FollowsACapacityDropAndARise) {
   Bottleneck b(8e6, 20ms);
   b.run(3s);
