@@ -117,7 +117,7 @@ struct DataPathSettings {
   bool offload = true;
   unsigned crypto_threads = 0;
   bool allow_aes = true;
-  bool pacing = false;  // [performance] pacing (issue 29): opt-in until netns_radio passes with it every time
+  bool pacing = true;  // [performance] pacing (issue 29; docs/queueing.md)
 };
 DataPathSettings read_performance_table(const toml::value& root);
 

@@ -436,7 +436,7 @@ ReceiveResult ClientSession::on_transport(crypto::Keypair& kp, MutableBytes msg,
         }
         ++p->stats.replies;
         record_outcome(*p, true);
-        if (p->id == active_path_) stream_.scale_resend_age(*active_rtt(), owner_.config_.resend.max_age);
+        if (p->id == active_path_) stream_.set_round_trip(*active_rtt(), owner_.config_.resend.max_age);
       }
       outstanding_.erase(it);
       break;

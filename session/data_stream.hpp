@@ -60,10 +60,13 @@ class DataStream {
   }
   // Ages kept packets out; an idle stream gives its buffers back (resend_buffer.hpp).
   void expire(Time now) { resend_.expire(now); }
-  // Kept packets live clamp(4 rtt, floor, max(floor, kResendMaxAgeCeiling)):
-  // the floor is the configured age, the rtt the path's.
-  void scale_resend_age(Duration rtt, Duration floor) {
-    resend_.set_max_age(std::clamp<Duration>(rtt * 4, floor, std::max<Duration>(floor, limits::kResendMaxAgeCeiling)));
+  // The data path's round trip, when it changes. Kept packets live
+  // clamp(4 rtt, floor, max(floor, kResendMaxAgeCeiling)) (the floor is the
+  // configured age), and acknowledgements are delayed by a share of it.
+  void set_round_trip(Duration rtt, Duration resend_floor) {
+    resend_.set_max_age(std::clamp<Duration>(rtt * 4, resend_floor,
+                                             std::max<Duration>(resend_floor, limits::kResendMaxAgeCeiling)));
+    acks_.set_round_trip(rtt);
   }
   const ResendBuffer& resend_buffer() const { return resend_; }
 

@@ -29,7 +29,7 @@ void Hub::migrate(HubSession& s, const Endpoint& to, std::size_t bytes, Time now
 
 void HubSession::on_rtt_sample(Duration sample, Duration resend_floor) {
   srtt_ = srtt_ ? (*srtt_ * (limits::kRttEwmaDivisor - 1) + sample) / limits::kRttEwmaDivisor : sample;
-  stream_.scale_resend_age(*srtt_, resend_floor);
+  stream_.set_round_trip(*srtt_, resend_floor);
 }
 
 Duration HubSession::challenge_interval() const {

@@ -34,7 +34,20 @@ void PathRate::resume(Time now, double share) {
 }
 
 Duration PathRate::queue_target() const {
-  return std::clamp<Duration>(base_rtt().value_or(Duration{0}) / 4, limits::kQueueTargetFloor, limits::kQueueTargetCeiling);
+  const Duration by_rtt =
+      std::clamp<Duration>(base_rtt().value_or(Duration{0}) / 4, limits::kQueueTargetFloor, limits::kQueueTargetCeiling);
+  const double packet_s = static_cast<double>(limits::kFlowQuantum + limits::kRatePacketOverhead) / rate_;
+  const auto by_packets = std::chrono::duration_cast<Duration>(Seconds(limits::kQueueTargetPackets * packet_s));
+  return std::max(by_rtt, by_packets);
+}
+
+bool PathRate::round_over(Time now) const {
+  const Duration length = now - round_start_;
+  if (length < round_length()) return false;
+  // A round with no sample at all ends on time: it counts toward opening a
+  // blind pacer (kRateBlindRounds), or says nothing on an idle path.
+  return round_samples_ == 0 || round_samples_ >= limits::kRateRoundSamples ||
+         length >= round_length() * limits::kRateRoundStretch;
 }
 
 Duration PathRate::round_length() const {
@@ -52,7 +65,7 @@ void PathRate::refill(Time now) {
 }
 
 bool PathRate::take(std::size_t bytes, Time now) {
-  if (now - round_start_ >= round_length()) end_round(now);
+  if (round_over(now)) end_round(now);
   if (open_) return true;
   refill(now);
   if (tokens_ < 0) return false;
@@ -106,6 +119,7 @@ void PathRate::on_ack(Time now, std::optional<Duration> rtt, std::size_t bytes, 
   if (rtt) {
     baseline_.add(now, *rtt);
     round_min_rtt_ = round_min_rtt_ ? std::min(*round_min_rtt_, *rtt) : *rtt;
+    ++round_samples_;
     if (open_) {
       // Acknowledgements speak again: pace from what they say.
       open_ = false;
@@ -114,7 +128,7 @@ void PathRate::on_ack(Time now, std::optional<Duration> rtt, std::size_t bytes, 
       tokens_ = 0;
     }
   }
-  if (now - round_start_ >= round_length()) end_round(now);
+  if (round_over(now)) end_round(now);
 }
 
 void PathRate::end_round(Time now) {
@@ -125,6 +139,7 @@ void PathRate::end_round(Time now) {
   const auto min_one_way = round_min_one_way_;
   round_start_ = now;
   round_bytes_ = round_sent_ = 0;
+  round_samples_ = 0;
   round_min_rtt_.reset();
   round_min_one_way_.reset();
 

@@ -29,8 +29,10 @@
 // A queue held at the target would, after a window, pass for the baseline:
 // every kRateBaseRefresh without a round near the baseline, one round is
 // paced at kRateStepMin so the path drains and its baseline is seen again.
-// The target is clamp(baseline / 4, kQueueTargetFloor, kQueueTargetCeiling):
-// a few tens of ms on a radio link, however short its round trip.
+// The target is clamp(baseline / 4, kQueueTargetFloor, kQueueTargetCeiling),
+// at least kQueueTargetPackets full packets' time at the rate: a few tens of
+// ms on a radio link, however short its round trip. A round needs
+// kRateRoundSamples acknowledgements (or kRateRoundStretch lengths) to end.
 // When acknowledgements say nothing for kRateBlindRounds rounds while data
 // goes out (the resend buffer kept none: on a hub, its shared budget full),
 // the pacer opens rather than hold traffic on a guess.
@@ -95,6 +97,7 @@ class PathRate {
  private:
   void refill(Time now);
   void end_round(Time now);
+  bool round_over(Time now) const;
   Duration round_length() const;
 
   double rate_ = limits::kRateInitial / 8.0;  // bytes per second
@@ -104,6 +107,7 @@ class PathRate {
   Time round_start_{};
   std::size_t round_bytes_ = 0;
   std::size_t round_sent_ = 0;
+  int round_samples_ = 0;  // acknowledgements with a round trip
   std::optional<Duration> round_min_rtt_;
   std::optional<Duration> last_round_rtt_;
   std::optional<Duration> last_queue_;

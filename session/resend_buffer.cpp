@@ -201,10 +201,14 @@ bool AckState::accept(std::uint64_t seq, Time now) {
 }
 
 bool AckState::due(Time now) const {
-  return unacked_ >= limits::kAckEveryPackets || (unacked_ > 0 && now >= first_unacked_ + limits::kAckDelay);
+  return unacked_ >= limits::kAckEveryPackets || (unacked_ > 0 && now >= first_unacked_ + delay_);
 }
 
-Time AckState::deadline() const { return unacked_ > 0 ? first_unacked_ + limits::kAckDelay : kNever; }
+Time AckState::deadline() const { return unacked_ > 0 ? first_unacked_ + delay_ : kNever; }
+
+void AckState::set_round_trip(Duration rtt) {
+  delay_ = std::clamp<Duration>(rtt / limits::kAckDelayRttDivisor, limits::kAckDelay, limits::kAckDelayCeiling);
+}
 
 Ack AckState::make_ack(std::uint32_t flags) {
   Ack a;

@@ -167,11 +167,15 @@ class AckState {
   // The acknowledgement to send now; resets the schedule.
   Ack make_ack(std::uint32_t flags = 0);
   bool any() const { return window_.has_any(); }
+  // The path's round trip, when it changes: the delay becomes a share of it
+  // (limits::kAckDelayRttDivisor).
+  void set_round_trip(Duration rtt);
 
  private:
   crypto::ReplayWindow window_;
   std::uint32_t unacked_ = 0;
   Time first_unacked_ = kNever;
+  Duration delay_ = limits::kAckDelay;
   Time highest_at_{};  // when the highest sequence arrived (Ack::received_us)
 };
 

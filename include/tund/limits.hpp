@@ -205,9 +205,18 @@ inline constexpr auto kDeadUnmeasured = std::chrono::milliseconds(600);
 // path to answer decides (the standby: switch; the active: stop copying).
 inline constexpr auto kSuspicionFloor = std::chrono::milliseconds(15);
 inline constexpr std::size_t kSuspicionMaxBytes = 256u << 10;
-// A receiver acknowledges data after this many packets or this delay.
+// A receiver acknowledges data after this many packets or a delay of a
+// share of the path's round trip, clamp(rtt / kAckDelayRttDivisor, kAckDelay,
+// kAckDelayCeiling): a few acknowledgements a round are all the sender's pacer
+// and resend buffer need, and on a slow radio uplink every acknowledgement is
+// airtime a call's frames wait behind (each is ~90 bytes on the wire; one per
+// 5 ms was a third of an LTE uplink's 0.2-0.5 Mbit/s). The floor is what an
+// ideal link's handover figures were measured with; the ceiling keeps a
+// satellite path's sender from waiting (QUIC's max_ack_delay default).
 inline constexpr std::uint32_t kAckEveryPackets = 16;
 inline constexpr auto kAckDelay = std::chrono::milliseconds(5);
+inline constexpr auto kAckDelayCeiling = std::chrono::milliseconds(25);
+inline constexpr int kAckDelayRttDivisor = 4;
 // Resend buffer per session (defaults: a few hundred ms at a few hundred Mbit/s).
 // A peer's switch-flagged acknowledgement starts a switching exchange (every
 // unacknowledged packet resent once) at most this often per session, and only
@@ -293,11 +302,22 @@ inline constexpr std::size_t kRatePacketOverhead = 40 + 28;
 // capacity: the rate is not lowered under kRateStepMax times what was sent
 // (path_rate.cpp). Over 1 / kRateStepMax, so that such a sender stays so.
 inline constexpr double kRateBusyShare = 0.8;
-// The standing queue a path may keep: clamp(baseline / 4, floor, ceiling).
+// The standing queue a path may keep: clamp(baseline / 4, floor, ceiling),
+// and at least kQueueTargetPackets full packet's time at the path's rate.
 // The floor leaves a radio's scheduling jitter room; the ceiling keeps a
-// call under ITU-T G.114's 150 ms one way on all but satellite links.
+// call under ITU-T G.114's 150 ms one way on all but satellite links. On a
+// slow link one full packet takes longer than the floor (40 ms at 0.3 Mbit/s:
+// a cellular uplink, or a trace's delivery opportunities that far apart), so
+// any packet at all would read as a queue over the target and the rate would
+// only fall (RFC 8289 asks the same of CoDel's target: a packet's time).
 inline constexpr auto kQueueTargetFloor = std::chrono::milliseconds(15);
 inline constexpr auto kQueueTargetCeiling = std::chrono::milliseconds(60);
+inline constexpr double kQueueTargetPackets = 1;
+// A round ends after its length only once it holds this many acknowledgements
+// with a round trip (or kRateRoundStretch lengths passed): the least one-way
+// delay of fewer says more about a radio's jitter than about its queue.
+inline constexpr int kRateRoundSamples = 4;
+inline constexpr int kRateRoundStretch = 4;
 // The pacer's bucket: at most kPaceBurst of the rate leaves back to back.
 inline constexpr auto kPaceBurst = std::chrono::milliseconds(2);
 // session/flow_queue.hpp (fq_codel, RFC 8290): buckets a session's inner

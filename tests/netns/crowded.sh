@@ -36,22 +36,15 @@ crowded_late_ms() {
 
 # The link restarts for every run: a traced profile (lte) from the same
 # second of its trace, so every system sees the same capacity.
-crowded_restart_link() {
-  lab_link_load wlan "$(crowded_profile)"
-  lab_link wlan both "trace_start=${LTE_TRACE_START:-0}s"  # no effect without a trace
-}
-
-# What the last run left in the emulator's queues drains before the next.
-crowded_link_queued() { lab_link_stats | awk '$1 == "wlan" { for (i = 3; i <= NF; i++) if ($i ~ /^queued=/) q += substr($i, 8) } END { print q + 0 }'; }
-crowded_link_empty() { test "$(crowded_link_queued)" = 0; }
-crowded_drained() { wait_for 20 crowded_link_empty; }
+crowded_restart_link() { lab_link_restart wlan "$(crowded_profile)" "${LTE_TRACE_START:-0}"; }
 
 crowded_run() {
   local sys=$1 dir=$2 run=$3 tag="${1}_${2}_$3" port=$CROWDED_PORT
   CROWDED_PORT=$((CROWDED_PORT + 1))
   local sink_ns=cli sender_ns=srv dest=$CLI_IP
   [ "$dir" = up ] && sink_ns=srv sender_ns=cli dest=10.4.0.2
-  crowded_drained || echo "   (the link still held $(crowded_link_queued) bytes)"
+  # What the last run left in the emulator's queues drains before the next.
+  lab_link_drained wlan || echo "   (the link still held $(lab_link_queued wlan) bytes)"
   lab_start "$sink_ns" "sink_$tag" $NETPEER sink "$port" "$LAB_DIR/timeline_$tag" --cut-on-term
   wait_for 5 grep -q ready "$LAB_DIR/sink_$tag.log"
   crowded_restart_link
@@ -65,9 +58,8 @@ crowded_run() {
     $NETPEER send "$dest" "$port" 100000000000 --cc "${BULK_CC:-cubic}"
   # Both ends of the call start their schedule at one instant, their sockets
   # bound by then: no frame meets a port nobody listens on yet.
-  lab_start cli "callc_$tag" $NETPEER call 6000 10.4.0.2 6000 "$BULK_S" "$LAB_DIR/call_cli_$tag.log" --start-at "$call_at"
-  lab_start srv "calls_$tag" $NETPEER call 6000 "$CLI_IP" 6000 "$BULK_S" "$LAB_DIR/call_srv_$tag.log" --start-at "$call_at"
-  wait_for $((BULK_S + 15)) bash -c "grep -q '^sent' '$LAB_DIR/callc_$tag.log' && grep -q '^sent' '$LAB_DIR/calls_$tag.log'"
+  lab_call_start "$tag" "$CLI_IP" "$BULK_S" "$call_at"
+  lab_call_wait "$tag" $((BULK_S + 15))
   local peak; peak=$(lab_link_stats | awk -v d="$dir" '$1 == "wlan" && $2 == d { for (i = 3; i <= NF; i++) if ($i ~ /^queue_peak=/) print substr($i, 12) }')
   local sink_pid bulk_pid
   sink_pid=$(eval echo "\$PID_sink_$tag"); bulk_pid=$(eval echo "\$PID_bulk_$tag")

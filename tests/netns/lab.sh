@@ -114,6 +114,21 @@ LINKS_EOF
 lab_link() { nsx em "$BIN/linkem" ctl "$LAB_DIR/linkem.sock" set "$@" >/dev/null; }
 lab_link_load() { nsx em "$BIN/linkem" ctl "$LAB_DIR/linkem.sock" load "$1" "$LINKEM_PROFILES/$2.profile" >/dev/null; }
 lab_link_stats() { nsx em "$BIN/linkem" ctl "$LAB_DIR/linkem.sock" stats; }
+# lab_link_restart wlan|lte PROFILE START_S: the link as PROFILE says, its
+# trace (if it has one) from START_S, so every run sees the same capacity.
+lab_link_restart() {
+  lab_link_load "$1" "$2"
+  lab_link "$1" both "trace_start=${3}s"  # no effect without a trace
+}
+# lab_link_queued [wlan|lte]: bytes in the emulator's queues now, of one link
+# or of every link; lab_link_drained [wlan|lte]: waits (up to 20 s) until
+# what the last run left there has left.
+lab_link_queued() {
+  lab_link_stats | awk -v l="${1:-}" '$1 != "all" && (l == "" || $1 == l) {
+    for (i = 3; i <= NF; i++) if ($i ~ /^queued=/) q += substr($i, 8) } END { print q + 0 }'
+}
+lab_link_empty() { test "$(lab_link_queued "$@")" = 0; }
+lab_link_drained() { wait_for 20 lab_link_empty "$@"; }
 # lab_uplink_out wlan|lte: cli loses that emulated uplink as a connection
 # manager would see it: its carrier (the emulator's end of the veth goes
 # down) and its default route; the client is left with the other path only.
@@ -292,6 +307,19 @@ lab_start() {
   ip netns exec "$(ns "$n")" "$@" >"$LAB_DIR/$name.log" 2>&1 &
   LAB_PIDS+=($!)
   eval "PID_$name=$!"
+}
+
+# lab_call_start TAG CLI_IP SECONDS START_NS: a voice call (netpeer.py call,
+# 50 frames a second each way) between cli and srv (10.4.0.2, which reaches
+# cli at CLI_IP), both ends from START_NS (wall clock, ns); the logs
+# call_report.py reads are LAB_DIR/call_cli_TAG.log and call_srv_TAG.log.
+# lab_call_wait TAG TIMEOUT_S: until both ends have written them.
+lab_call_start() {
+  lab_start cli "callc_$1" $NETPEER call 6000 10.4.0.2 6000 "$3" "$LAB_DIR/call_cli_$1.log" --start-at "$4"
+  lab_start srv "calls_$1" $NETPEER call 6000 "$2" 6000 "$3" "$LAB_DIR/call_srv_$1.log" --start-at "$4"
+}
+lab_call_wait() {
+  wait_for "$2" bash -c "grep -q '^sent' '$LAB_DIR/callc_$1.log' && grep -q '^sent' '$LAB_DIR/calls_$1.log'"
 }
 
 # wait_for SECONDS CMD...: retries CMD every 0.1 s until it succeeds.

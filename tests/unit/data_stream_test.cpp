@@ -47,6 +47,26 @@ TEST(DataStream, DeliversEachSequenceOnceAndRefusesShortOrMalformedOnes) {
   EXPECT_TRUE(rx.receive(plaintext(2, 7), t0, why));
 }
 
+TEST(DataStream, AcknowledgementsWaitAShareOfThePathsRoundTrip) {
+  using std::chrono::milliseconds;
+  DropReason why{};
+  const auto delay_of = [&](std::optional<Duration> rtt) {
+    DataStream rx({});
+    if (rtt) rx.set_round_trip(*rtt, milliseconds(500));
+    EXPECT_TRUE(rx.receive(plaintext(1, 1), t0, why));
+    return rx.ack_deadline() - t0;
+  };
+  EXPECT_EQ(delay_of(std::nullopt), limits::kAckDelay) << "unmeasured: the floor";
+  EXPECT_EQ(delay_of(milliseconds(1)), limits::kAckDelay) << "an ideal link's";
+  EXPECT_EQ(delay_of(milliseconds(48)), milliseconds(12)) << "an LTE path's: a quarter";
+  EXPECT_EQ(delay_of(milliseconds(600)), limits::kAckDelayCeiling) << "a satellite's: the ceiling";
+  // And a burst is acknowledged at once whatever the delay.
+  DataStream rx({});
+  rx.set_round_trip(milliseconds(600), milliseconds(500));
+  for (std::uint64_t seq = 1; seq <= limits::kAckEveryPackets; ++seq) ASSERT_TRUE(rx.receive(plaintext(seq, 1), t0, why));
+  EXPECT_TRUE(rx.ack_due(t0));
+}
+
 TEST(DataStream, TheSwitchingExchangeResendsExactlyWhatThePeerLacks) {
   DataStream client({}), hub({});
   client.restart(42);

@@ -226,6 +226,11 @@ struct Bottleneck {
   Duration return_queue{0};
   bool one_way = false;
   Duration clock_offset = std::chrono::seconds(12345);
+  // A radio's scheduling: each packet leaves the link up to `jitter` late
+  // (in order), as a trace's delivery opportunities or a cell's grants do.
+  Duration jitter{0};
+  std::uint32_t jitter_state = 1;
+  Time last_arrival = t0;
   struct InFlight {
     Time acked, sent, arrived;
   };
@@ -253,7 +258,14 @@ struct Bottleneck {
         worst_queue = std::max(worst_queue, queue);
         link_free = start + std::chrono::duration_cast<Duration>(
             std::chrono::duration<double>((kPacket + limits::kRatePacketOverhead) * 8 / capacity));
-        acks.push_back({link_free + owd * 2 + return_queue, t, link_free + owd});
+        Time arrived = link_free + owd;
+        if (jitter > Duration{0}) {
+          jitter_state = jitter_state * 1103515245u + 12345u;
+          arrived += jitter * static_cast<int>((jitter_state >> 16) % 1000) / 1000;
+          arrived = std::max(arrived, last_arrival);
+          last_arrival = arrived;
+        }
+        acks.push_back({arrived + owd + return_queue, t, arrived});
         continue;
       }
       Time next = rate.next_release(t);
@@ -279,6 +291,37 @@ TEST(PathRate, PacesABottleneckJustUnderItsCapacityWithAShortQueue) {
   EXPECT_GT(goodput, 0.9 * b.capacity) << "the link stays busy";
   EXPECT_LT(b.queue_p(0.99), b.rate.queue_target() * 2) << "the network's queue stays near the target";
   EXPECT_NEAR(b.rate.rate_bps(), b.capacity, 0.25 * b.capacity);
+}
+
+TEST(PathRate, ASlowJitteryRadioIsPacedNearItsCapacity) {
+  // A cellular uplink: 0.4 Mbit/s (a full packet takes 30 ms), up to 30 ms
+  // of scheduling jitter: the link stays busy, and the queue in it stays
+  // within about three packets' time (the target is one, and the jitter).
+  Bottleneck b(0.4e6, 20ms);
+  b.one_way = true;
+  b.jitter = 30ms;
+  b.run(5s);
+  b.delivered = 0;
+  b.queues.clear();
+  b.run(20s);
+  const double goodput = static_cast<double>(b.delivered) * 8 / 20;
+  EXPECT_GT(goodput, 0.85 * b.capacity);
+  EXPECT_LT(b.queue_p(0.95), 100ms) << "and its queue stays near the target";
+}
+
+TEST(PathRate, AQueueDoesNotBecomeTheBaselineOverMinutes) {
+  // A deep Wi-Fi buffer, its jitter, and 40 s: the baseline is a windowed
+  // least delay, so a queue that never drains below it would pass for the
+  // baseline once a window had gone by, and the next queue would stand on it.
+  Bottleneck b(20e6, 4ms);
+  b.one_way = true;
+  b.jitter = 2ms;
+  b.run(30s);
+  b.delivered = 0;
+  b.queues.clear();
+  b.run(10s);
+  EXPECT_GT(static_cast<double>(b.delivered) * 8 / 10, 0.85 * b.capacity);
+  EXPECT_LT(b.queue_p(0.95), 30ms) << "the queue after 30 s is as short as at first";
 }
 
 TEST(PathRate, FollowsACapacityDropAndARise) {

@@ -13,7 +13,16 @@ scaled so their means over the whole period are exactly the targets: 5.2
 Mbit/s down and 0.8 up over 60 s, the averages of the issue's drive test.
 
   make_lte_trace.py [OUTDIR]   writes lte-down.trace and lte-up.trace
+  make_lte_trace.py --seed N --name NAME [OUTDIR]
+                               the same chain from another seed (another
+                               drive on the same kind of cell), written as
+                               NAME-down.trace and NAME-up.trace
+
+The shipped files: lte-* from the defaults (seed 20261204), and lte-b-*, the
+second link of bench/bond's "traces" pair, from
+  make_lte_trace.py --seed 20261205 --name lte-b bench/linkem/traces
 """
+import argparse
 import math
 import random
 import sys
@@ -62,15 +71,19 @@ def opportunities(relative, target_bps):
 
 
 def main():
-    outdir = sys.argv[1] if len(sys.argv) > 1 else "."
-    relative = shape(random.Random(20261204))
+    parser = argparse.ArgumentParser(description="the lab's LTE capacity traces")
+    parser.add_argument("outdir", nargs="?", default=".")
+    parser.add_argument("--seed", type=int, default=20261204)
+    parser.add_argument("--name", default="lte")
+    args = parser.parse_args()
+    relative = shape(random.Random(args.seed))
     uplink_noise = random.Random(7)
     for name, target in TARGETS_BPS.items():
         series = relative if name == "down" else [r * math.exp(uplink_noise.gauss(0, 0.3) - 0.045) for r in relative]
         lines = opportunities(series, target)
-        with open(f"{outdir}/lte-{name}.trace", "w") as f:
+        with open(f"{args.outdir}/{args.name}-{name}.trace", "w") as f:
             f.write("\n".join(map(str, lines)) + "\n")
-        print(f"lte-{name}.trace: {len(lines)} opportunities, {len(lines) * 12000 / PERIOD_S / 1e6:.2f} Mbit/s")
+        print(f"{args.name}-{name}.trace: {len(lines)} opportunities, {len(lines) * 12000 / PERIOD_S / 1e6:.2f} Mbit/s")
 
 
 if __name__ == "__main__":
