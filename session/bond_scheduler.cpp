@@ -99,7 +99,7 @@ void BondScheduler::recount(Time now) {
   counted_ = now;
   for (auto& c : counts_) c.flows = 0;
   for (const auto& e : flows_.entries()) {
-    if (!flows_.live(e, now)) continue;
+    if (!flows_.live(e, now) || now - e.last_seen > limits::kBondFlowActive) continue;
     if (const std::size_t i = index(e.value.path); i != kNone) ++counts_[i].flows;
   }
   for (std::size_t i = 0; i < path_count_; ++i) counts_[i].full = full(paths_[i], now);

@@ -11,7 +11,7 @@
 //     delivery(p) = max(queue(p), backlog(p) / rate(p)) + base_rtt(p) / 2
 //     cost(p)     = delivery(p) + (flows(p) + 1) * kBondFlowWeight / rate(p)
 //   (backlog: what we sent on p, drained at its rate; flows: those pinned to
-//   it that spoke within the last kBondFlowIdle), among the primary tier's
+//   it that spoke within the last kBondFlowActive), among the primary tier's
 //   paths, or the secondary tier's too when every primary path is full
 //   (its queue above its target);
 //   a pinned flow moves only when its path leaves the bond (dead, gray,

@@ -366,6 +366,11 @@ inline constexpr std::size_t kAckPathShares = 4;
 // instant.
 inline constexpr std::size_t kBondFlows = 1024;
 inline constexpr auto kBondFlowIdle = std::chrono::seconds(30);
+// Only flows that sent within this long weigh on where a new flow goes: a
+// flow stays pinned for kBondFlowIdle, but the upload that ended 5 s ago
+// loads no path (counted, it sent a whole download's new flows to the other
+// uplink at once).
+inline constexpr auto kBondFlowActive = std::chrono::seconds(1);
 inline constexpr std::size_t kBondFlowWeight = 10 * 1448;
 // How often the flows pinned to each path are counted again (a scan of the
 // table: cheap at this pace, never per packet).

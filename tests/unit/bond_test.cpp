@@ -209,6 +209,23 @@ TEST(BondScheduler, FlowsStartingTogetherSpreadOverAlikePaths) {
   }
 }
 
+TEST(BondScheduler, FlowsThatWentQuietDoNotSteerNewOnes) {
+  // An upload's 8 flows on path 1 (path 2 not bonded yet), quiet for 5 s,
+  // still pinned there; then a download's 8 flows start: they spread, rather
+  // than all going to the path the quiet ones are not on.
+  BondScheduler s(42);
+  s.set_paths({path(1, 20, 20ms)}, t0);
+  EXPECT_EQ(place_flows(s, 8, t0).at(1), 8);
+  s.set_paths({path(1, 20, 20ms), path(2, 20, 22ms)}, t0 + 5s);
+  std::map<std::uint32_t, int> per_path;
+  for (int f = 0; f < 8; ++f) {
+    const auto p = tcp(static_cast<std::uint16_t>(50000 + f), 4, 0);
+    ++per_path[s.place(p, p.size(), 1, t0 + 5s)];
+  }
+  EXPECT_EQ(per_path[1], 4);
+  EXPECT_EQ(per_path[2], 4);
+}
+
 TEST(BondScheduler, UnmeasuredPathsAreTakenToCarryAsMuchAsTheBest) {
   // At the start no path has been full yet: their rates say what they were
   // given, not what they carry; flows alternate.
