@@ -63,8 +63,9 @@ void ClientSession::set_active_path(PathId id, Time now) {
   awaiting_since_ = kNever;
   const Path* now_active = find_path(id);
   health_.reset(now, now_active ? now_active->stats.rtt : std::nullopt);
-  // An unknown path is paced from low, not handed the backlog at once.
-  pacer_.new_path(now, now_active ? now_active->stats.rtt : std::nullopt);
+  // An unknown path is paced from low, not handed the backlog at once; one
+  // used lately resumes from what it was (paced_sender.hpp).
+  pacer_.use_path(id, now, now_active ? now_active->stats.rtt : std::nullopt);
   if (const auto rtt = active_rtt()) stream_.set_round_trip(*rtt, owner_.config_.resend.max_age);
   if (Path* p = find_path(id)) {
     p->next_probe = now;  // measure it at once
