@@ -37,7 +37,11 @@ void BondScheduler::set_paths(const std::vector<BondPath>& paths, Time now) {
   counts_ = next_counts;
   path_count_ = n;
   best_rate_ = 0;
-  for (std::size_t i = 0; i < n; ++i) best_rate_ = std::max(best_rate_, paths_[i].info.rate_bps / 8);
+  any_measured_ = false;
+  for (std::size_t i = 0; i < n; ++i) {
+    best_rate_ = std::max(best_rate_, paths_[i].info.rate_bps / 8);
+    any_measured_ = any_measured_ || paths_[i].info.measured;
+  }
 }
 
 std::size_t BondScheduler::index(std::uint32_t id) const {
@@ -56,14 +60,30 @@ double BondScheduler::rate_of(const Path& p) const {
   return p.info.measured ? own : std::max(own, best_rate_);
 }
 
+Duration BondScheduler::queue_left(const Path& p, Time now) const {
+  const Duration since = !p.info.queue_at || now < *p.info.queue_at ? Duration{0} : now - *p.info.queue_at;
+  return std::max(p.info.queue - since, Duration{0});
+}
+
 Duration BondScheduler::delivery(Path& p, Time now) {
-  // The fluid backlog: what we gave the path, drained at its rate.
+  // The backlog: what we gave the path that no acknowledgement spoke of yet,
+  // also drained at its rate between acknowledgements. It foresees the
+  // queue a burst of placements builds before the path's acknowledgements
+  // show it; drained twice it errs low, never accumulating (an estimated
+  // rate under what the path carries would make it grow without end: the
+  // upload of bond_test.sh left 5 MB of it), and the measured queue
+  // corrects it a round trip later.
   if (now > p.drained) {
     p.backlog = std::max(0.0, p.backlog - rate_of(p) * Seconds(now - p.drained).count());
     p.drained = now;
   }
-  const Duration backlog = from_seconds(p.backlog / rate_of(p));
-  return std::max(backlog, p.info.queue) + p.info.base_rtt.value_or(Duration{0}) / 2;
+  // Until some path is measured every rate is what it was given (at first
+  // kRateInitial), and a backlog would read as seconds: a first flow's
+  // initial window would make its path look full and send every other flow
+  // elsewhere. Then only flows weigh (cost()). Once one is, an unmeasured
+  // path's backlog drains at the best rate (rate_of()), like the others'.
+  const Duration backlog = any_measured_ ? from_seconds(p.backlog / rate_of(p)) : Duration{0};
+  return std::max(backlog, queue_left(p, now)) + p.info.base_rtt.value_or(Duration{0}) / 2;
 }
 
 Duration BondScheduler::cost(Path& p, std::size_t i, Time now) {
@@ -73,7 +93,7 @@ Duration BondScheduler::cost(Path& p, std::size_t i, Time now) {
 
 bool BondScheduler::full(Path& p, Time now) {
   const Duration target = std::max<Duration>(p.info.queue_target, limits::kQueueTargetFloor);
-  return p.info.queue > target || delivery(p, now) - p.info.base_rtt.value_or(Duration{0}) / 2 > target;
+  return queue_left(p, now) > target || delivery(p, now) - p.info.base_rtt.value_or(Duration{0}) / 2 > target;
 }
 
 std::size_t BondScheduler::best(Time now, std::size_t except) {
@@ -146,6 +166,11 @@ std::uint32_t BondScheduler::place(Bytes inner, std::size_t len, std::uint32_t f
   f.bytes += len;
   charge(f.path, len, now);
   return f.path;
+}
+
+void BondScheduler::on_ack(std::uint32_t id, std::size_t packets, std::size_t bytes) {
+  if (Path* p = find(id))
+    p->backlog = std::max(0.0, p->backlog - static_cast<double>(bytes + packets * limits::kRatePacketOverhead));
 }
 
 void BondScheduler::charge(std::uint32_t id, std::size_t len, Time now) {

@@ -10,8 +10,10 @@
 //   a new flow goes to the path of earliest expected delivery:
 //     delivery(p) = max(queue(p), backlog(p) / rate(p)) + base_rtt(p) / 2
 //     cost(p)     = delivery(p) + (flows(p) + 1) * kBondFlowWeight / rate(p)
-//   (backlog: what we sent on p, drained at its rate; flows: those pinned to
-//   it that spoke within the last kBondFlowActive), among the primary tier's
+//   (queue: the last measured, less the time since, as nothing more entered
+//   it; backlog: what we sent on p since, drained by its acknowledgements and
+//   at its rate; flows: those pinned to it that spoke within the last
+//   kBondFlowActive), among the primary tier's
 //   paths, or the secondary tier's too when every primary path is full
 //   (its queue above its target);
 //   a pinned flow moves only when its path leaves the bond (dead, gray,
@@ -48,6 +50,12 @@ struct BondPath {
   double rate_bps = 0;                  // estimated (0: unknown, taken as kRateInitial)
   std::optional<Duration> base_rtt;     // least round trip lately
   Duration queue{0};                    // the path's queue delay over its last round
+  // When that queue was measured (the path's last acknowledgement; none:
+  // now). A queue nothing more entered drains in its own delay, so it counts
+  // only what is left of it: a path that carried an upload's standing queue
+  // and then nothing does not read full for good (what we sent since is in
+  // the backlog).
+  std::optional<Time> queue_at;
   Duration queue_target{0};             // what counts as full
   bool secondary = false;               // used for new flows only when every primary path is full
   // Seen full at least once (its pacer lowered its rate for a queue): its
@@ -70,6 +78,9 @@ class BondScheduler {
   std::uint32_t place(Bytes inner, std::size_t len, std::uint32_t fallback, Time now);
   // The bytes a path was given besides place() (resends): its backlog.
   void charge(std::uint32_t path, std::size_t len, Time now);
+  // An acknowledgement's news of `path`: packets delivered or lost leave its
+  // backlog (see delivery()).
+  void on_ack(std::uint32_t path, std::size_t packets, std::size_t bytes);
 
   // Alike enough to spread one flow over both (see the header comment).
   static bool alike(const BondPath& a, const BondPath& b);
@@ -110,6 +121,7 @@ class BondScheduler {
   Path* find(std::uint32_t id);
   std::size_t index(std::uint32_t id) const;
   double rate_of(const Path& p) const;  // bytes per second
+  Duration queue_left(const Path& p, Time now) const;
   Duration delivery(Path& p, Time now);
   Duration cost(Path& p, std::size_t index, Time now);
   bool full(Path& p, Time now);
@@ -121,6 +133,7 @@ class BondScheduler {
   std::array<Path, limits::kAckPathShares> paths_{};
   std::size_t path_count_ = 0;
   double best_rate_ = 0;  // bytes per second: the best bonded path's estimate
+  bool any_measured_ = false;
   std::array<PathCount, limits::kAckPathShares> counts_{};
   FlowTable<Flow> flows_{limits::kBondFlows, limits::kBondFlowIdle};
   Time last_move_ = Time::min();

@@ -19,6 +19,7 @@ void ClientSession::learn_from_ack(const ResendBuffer::AckOutcome& outcome, std:
     const auto one_way = share.path == outcome.highest_path ? PathRate::one_way_sample(received_us, outcome.highest_sent)
                                                             : std::nullopt;
     pacer_.on_ack(share.path, now, rtt, share.bytes, share.acked, one_way);
+    if (bonding()) bond_.on_ack(share.path, share.acked + share.lost, share.bytes + share.lost_bytes);
     if (share.path == active_path_) health_.on_ack(now, rtt, share.acked, share.bytes, share.lost);
     bonded_news = bonded_news || bonding();
   }
@@ -37,6 +38,7 @@ void ClientSession::refresh_bond(Time now) {
       b.rate_bps = r->rate_bps();
       b.base_rtt = r->base_rtt();
       b.queue = std::max(r->recent_queue().value_or(Duration{0}), Duration{0});
+      if (const Time at = pacer_.acked_at(m.path); at != Time::min()) b.queue_at = at;
       b.queue_target = r->queue_target();
       b.measured = r->counters().decreases > 0;
     }

@@ -146,6 +146,11 @@ class PacedSender {
     const std::size_t i = find(path);
     return i == kNone ? nullptr : &slots_[i].rate;
   }
+  // When acknowledgements last spoke of `path` (Time::min(): never).
+  Time acked_at(std::uint32_t path) const {
+    const std::size_t i = find(path);
+    return i == kNone ? Time::min() : slots_[i].last_ack;
+  }
   const std::array<PathSlot, limits::kPacedPaths>& paths() const { return slots_; }
 
  private:

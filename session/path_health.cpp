@@ -79,8 +79,9 @@ PathHealth::Totals PathHealth::totals(Time now) const {
     t.bytes += b.bytes;
   }
   gaps = std::max<std::int64_t>(gaps, 0);
-  t.packets += static_cast<std::uint64_t>(gaps);
-  t.losses += static_cast<std::uint64_t>(gaps);
+  t.gaps = static_cast<std::uint64_t>(gaps);
+  t.packets += t.gaps;
+  t.losses += t.gaps;
   // The window ends now and spans `count` slices (less right after a reset).
   t.span = std::min<Duration>(limits::kGrayBucket * count, now - since_);
   return t;
@@ -110,8 +111,13 @@ const char* PathHealth::judge(Time now, Duration standby_rtt, bool bonded) const
   // while it carried them all) by design: a standing queue alone says
   // congestion, and delivery says nothing of collapse.
   const bool congested = !short_queue && (bonded || s.delivery_bps >= limits::kGrayCollapse * best_bps_);
-  if (!congested && t.packets >= limits::kGrayMinPackets && t.losses >= limits::kGrayMinLosses &&
-      loss_lower_bound(t.losses, t.packets) > limits::kGrayLoss)
+  // Bonded, the hub's one sequence runs over every bonded path: a gap is a
+  // packet lost on any of them (often to the hub's own pacer overshooting a
+  // bonded path's buffer), so only this path's own packets' losses count.
+  const std::uint64_t packets = bonded ? t.packets - t.gaps : t.packets;
+  const std::uint64_t losses = bonded ? t.losses - t.gaps : t.losses;
+  if (!congested && packets >= limits::kGrayMinPackets && losses >= limits::kGrayMinLosses &&
+      loss_lower_bound(losses, packets) > limits::kGrayLoss)
     return "lossy";
   if (!bonded && queue > std::max<Duration>(standby_rtt, limits::kGrayQueueFloor) && best_bps_ > 0 &&
       s.delivery_bps < limits::kGrayCollapse * best_bps_)

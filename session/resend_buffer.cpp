@@ -106,7 +106,9 @@ bool ResendBuffer::on_ack(const Ack& ack, std::uint64_t next_seq, AckOutcome* ou
       if (!share || !share->newest_sent || e.sent + outcome->reorder >= *share->newest_sent) continue;
       e.counted_lost = true;
       ++outcome->lost;
-      ++outcome->share_for(e.path).lost;
+      auto& lost_share = outcome->share_for(e.path);
+      ++lost_share.lost;
+      lost_share.lost_bytes += e.data.size();
     }
   }
   trim_front();

@@ -72,6 +72,7 @@ class ResendBuffer {
     struct PathShare {
       std::uint32_t path = 0;
       std::size_t acked = 0, bytes = 0, lost = 0;
+      std::size_t lost_bytes = 0;  // the lost packets' bytes
       std::optional<Time> newest_sent;
     };
     std::array<PathShare, limits::kAckPathShares> paths{};
