@@ -106,7 +106,7 @@ void tund_client::seal_and_queue(std::size_t slot, std::size_t len, Bytes origin
     return;
   }
   if (sealed.kind != session::SealResult::Kind::kSend) return;  // staged, queued by the pacer, or dropped (counted)
-  const auto path = s.active_path();
+  const auto path = sealed.path ? sealed.path : s.active_path();  // in a bond, its flow's path
   const Endpoint* to = path ? engine.remote(slot, path) : nullptr;
   if (!to) {
     ++drops.no_uplink;

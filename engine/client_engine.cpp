@@ -189,8 +189,16 @@ void ClientEngine::apply_policy(Time now, const std::string& why) {
     const auto& choice = state.selector.update(cands, current ? std::optional<std::uint32_t>(current) : std::nullopt,
                                                pinned_, now);
     const session::PathId next = choice.active.value_or(0);
+    if (next != current) s.set_active_path(next, now);
+    // Bond mode: which paths carry data with the active one (none: failover).
+    std::vector<session::ClientSession::BondMember> bond;
+    for (const auto& [id, secondary] : choice.bond) bond.push_back({id, secondary});
+    const auto& was = s.bonded();
+    if (bond.size() != was.size() || !std::equal(bond.begin(), bond.end(), was.begin(), [](const auto& a, const auto& b) {
+          return a.path == b.path && a.secondary == b.secondary;
+        }))
+      s.set_bond(bond, now);
     if (next == current) continue;
-    s.set_active_path(next, now);
     std::string reason = why;
     for (std::size_t i = 0; i < cands.size() && i < choice.verdicts.size(); ++i) {
       if (cands[i].id == next) reason += ": " + choice.verdicts[i].reason;

@@ -173,6 +173,9 @@ class ClientEngine {
   nlohmann::json hub_json(std::size_t slot, Time now) const;
   nlohmann::json uplink_json(const Uplink& u) const;
   static const char* state_name(const session::ClientSession& s);
+  // Bond mode's view of a session: its bonded paths and busiest flows.
+  nlohmann::json bond_json(const session::ClientSession& s, Time now) const;
+  static std::uint64_t total_data_bytes(const session::ClientSession& s);
   // A time as unix seconds, through the session's wall offset.
   std::int64_t unix_seconds(Time t) const;
 

@@ -2,6 +2,7 @@
 // C API's tund_status_json share (hubs, the uplinks as the first hub sees
 // them, handovers). The caller merges in what only it knows.
 #include <chrono>
+#include <cstdio>
 
 #include "daemon/pacing_json.hpp"
 #include "engine/client_engine.hpp"
@@ -57,6 +58,41 @@ std::string unusable_reason(const Uplink& u) {
 
 }  // namespace
 
+std::uint64_t ClientEngine::total_data_bytes(const session::ClientSession& s) {
+  std::uint64_t sum = 0;
+  for (const auto id : s.path_ids())
+    if (const auto* ps = s.path_stats(id)) sum += ps->data_bytes;
+  return sum;
+}
+
+// Bond mode (issue 30): the paths that carry data together, how the flows
+// were placed, and the busiest flows with their path (at most kStatusBondFlows).
+json ClientEngine::bond_json(const session::ClientSession& s, Time now) const {
+  json paths = json::array();
+  const auto& counts = s.bond().path_counts();
+  for (const auto& m : s.bonded()) {
+    json p{{"path", describe(m.path)}, {"tier", m.secondary ? "secondary" : "primary"}};
+    for (const auto& c : counts)
+      if (c.id == m.path) p.update({{"flows", c.flows}, {"packets", c.packets}, {"bytes", c.bytes}, {"full", c.full}});
+    paths.push_back(p);
+  }
+  json flows = json::array();
+  for (const auto& f : s.bond().flows(limits::kStatusBondFlows, now)) {
+    char hash[17];
+    std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(f.hash));
+    flows.push_back({{"flow", hash}, {"path", describe(f.path)}, {"packets", f.packets}, {"bytes", f.bytes}});
+  }
+  const auto& c = s.bond().counters();
+  return {{"bonding", s.bonding()},
+          {"paths", paths},
+          {"active_flows", s.bond().active_flows(now)},
+          {"placed", c.placed},
+          {"moved", c.moved},
+          {"followed", c.followed},
+          {"evicted", c.evicted},
+          {"flows", flows}};
+}
+
 const char* ClientEngine::state_name(const session::ClientSession& s) {
   if (s.established()) return "connected";
   return s.state() == session::ClientSession::State::kIdle ? "idle" : "connecting";
@@ -105,8 +141,10 @@ json ClientEngine::uplink_json(const Uplink& u) const {
   const auto& s = client_.session(0);
   json paths = json::array();
   const auto views = paths_of(0, u.id);
+  std::uint64_t data_bytes = 0;
   for (const auto& v : views) {
     const auto* ps = s.path_stats(v.candidate->id);
+    const auto* rate = s.pacer().rate_of(v.candidate->id);
     const Endpoint* to = remote(0, v.candidate->id);
     paths.push_back({{"family", v.candidate->family == 6 ? "ipv6" : "ipv4"},
                      {"remote", to ? to->to_string() : ""},
@@ -116,7 +154,12 @@ json ClientEngine::uplink_json(const Uplink& u) const {
                      {"loss", ps && ps->loss ? json(*ps->loss) : json(nullptr)},
                      {"probes_sent", ps ? ps->probes_sent : 0},
                      {"gray", ps && ps->gray ? ps->gray : ""},
-                     {"mtu", mtu_json(s, v.candidate->id)}});
+                     {"mtu", mtu_json(s, v.candidate->id)},
+                     // Its traffic (issue 30): data sealed for it, and what its pacer estimates.
+                     {"data_bytes", ps ? ps->data_bytes : 0},
+                     {"rate_bps", rate ? rate->rate_bps() : 0.0},
+                     {"queue_delay_ms", rate ? ms_or_null(rate->recent_queue()) : json(nullptr)}});
+    data_bytes += ps ? ps->data_bytes : 0;
   }
   const PathView* best = views.empty() ? nullptr : &views.front();
   for (const auto& v : views)
@@ -133,6 +176,8 @@ json ClientEngine::uplink_json(const Uplink& u) const {
           {"probes_sent", ps ? ps->probes_sent : 0},
           {"role", best ? session::to_string(best->verdict->role) : "unusable"},
           {"reason", best ? best->verdict->reason : unusable_reason(u)},
+          {"data_bytes", data_bytes},
+          {"share", total_data_bytes(s) ? static_cast<double>(data_bytes) / static_cast<double>(total_data_bytes(s)) : 0.0},
           {"paths", paths}};
 }
 
@@ -181,7 +226,9 @@ json ClientEngine::status(Time now) const {
           {"redundant_bytes", redundant_bytes},        // copies of [uplinks] redundant packets, on standbys
           {"gray_verdicts", gray_verdicts},            // active uplinks left as failing gray (lossy, collapsed)
           {"active_health", health_json(s0.active_health(now))},
-          {"pacing", daemon::pacing_json(s0.pacer(), now)},
+          {"pacing", daemon::pacing_json(s0.pacer(), now, [this](session::PathId p) { return describe(p); })},
+          {"mode", session::to_string(config_.policy.mode)},
+          {"bond", bond_json(s0, now)},
           {"hubs", hubs},
           {"uplinks", uplinks}};
 }

@@ -12,6 +12,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case wire::MessageType::kCookieReply: fuzz::check(size == wire::cookie_reply::kSize, "cookie size"); break;
     case wire::MessageType::kData:
     case wire::MessageType::kDataCopy:
+    case wire::MessageType::kDataBond:
       fuzz::check(size >= wire::transport::kMinSize + wire::transport::kSeqSize, "data size");
       break;
     case wire::MessageType::kControl:

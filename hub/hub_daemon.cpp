@@ -550,7 +550,9 @@ std::string HubDaemon::status_json() const {
                         {"handshakes", s->stats().handshakes},
                         {"redundant_bytes", s->redundant_bytes()},
                         {"buffered_bytes", s->buffered_bytes()},
-                        {"pacing", daemon::pacing_json(s->pacer(), daemon::now())},
+                        {"bonding", s->bonding()},  // its flows return the way each came (issue 30)
+                        {"pacing", daemon::pacing_json(s->pacer(), daemon::now(),
+                                                       [s](std::uint32_t p) { return s->paced_endpoints()[p - 1].to_string(); })},
                         {"cipher", crypto::to_string(s->suite())},
                         {"last_handshake", s->last_handshake() ? daemon::to_unix_seconds(*s->last_handshake()) : 0}});
   }

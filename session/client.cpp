@@ -21,7 +21,8 @@ ClientSession::ClientSession(Client& owner, std::size_t slot, const PublicKey& h
       cookies_(hub_key),
       channel_([this](std::uint32_t idx) { owner_.indices_.release(idx); }),
       stream_(owner.config_.resend),
-      pacer_((std::uint64_t{owner.rng_.next_u32()} << 32) | owner.rng_.next_u32(), nullptr) {}
+      pacer_((std::uint64_t{owner.rng_.next_u32()} << 32) | owner.rng_.next_u32(), nullptr),
+      bond_((std::uint64_t{owner.rng_.next_u32()} << 32) | owner.rng_.next_u32()) {}
 
 ClientSession::~ClientSession() { stop(); }
 
@@ -121,22 +122,28 @@ SealResult ClientSession::seal(MutableBytes buf, std::size_t inner_len, Time now
   // hub lacks goes out first: resends behind newer data look like loss to
   // inner TCP. A planned switch lost nothing: data goes on.
   if (channel_.can_send(now) && !stream_.holds_new_data()) {
-    // The active path's pacer: new data waits in the flow queue rather than
-    // in the radio's buffer (paced_sender.hpp).
-    if (!released && owner_.config_.pacing && !pacer_.admit(inner_len, now)) {
-      if (!pacer_.hold(Bytes(buf.data() + t::kDataOffset, inner_len), now)) return SealResult::drop(DropReason::kQueueNoMemory);
+    const Bytes inner(buf.data() + t::kDataOffset, inner_len);
+    // Bonding: the path its flow is pinned to (bond_scheduler.hpp).
+    PathId via = bonding() ? bond_.place(inner, inner_len, active_path_, now) : active_path_;
+    if (via != active_path_ && !has_path(via)) via = active_path_;  // removed since the policy ran
+    // That path's pacer: new data waits in the flow queue rather than in
+    // the radio's buffer (paced_sender.hpp).
+    if (!released && owner_.config_.pacing && !pacer_.admit_on(via, inner_len, now)) {
+      if (!pacer_.hold(inner, now)) return SealResult::drop(DropReason::kQueueNoMemory);
       return SealResult::queued();
     }
-    const std::uint64_t seq = stream_.send(Bytes(buf.data() + t::kDataOffset, inner_len), now);
+    if (released && bonding()) pacer_.spend_on(via, inner_len, now);
+    const std::uint64_t seq = stream_.send(inner, now, via);
     // The user's redundancy policy (read before the AEAD may run in place).
     const bool named = redundant(owner_.config_.redundant, Bytes(buf.data() + t::kDataOffset, inner_len));
-    if (auto tx = seal_data(buf, inner_len, seq, now, defer)) {
+    if (auto tx = seal_data(buf, inner_len, seq, now, defer, via)) {
       // Suspected active path: a copy goes on the standby too (poll_transmit).
       if (dup_path_ && dup_bytes_ < limits::kSuspicionMaxBytes) stream_.schedule_last();
       // Rekey by message count is checked where messages are counted.
       if (!initiator_ && channel_.current()->wants_rekey(now)) begin_handshake(now);
       SealResult r = SealResult::send(tx->len);
       r.fragment = tx->fragment;
+      r.path = tx->path;
       // A named packet gets a copy on the best standby (not while suspicion
       // already copies everything there).
       copy_seq_ = 0;
@@ -154,7 +161,7 @@ SealResult ClientSession::seal(MutableBytes buf, std::size_t inner_len, Time now
 
 std::optional<std::size_t> ClientSession::release_paced(MutableBytes inner_out, Time now) {
   if (state_ == State::kIdle || !channel_.can_send(now) || stream_.holds_new_data()) return std::nullopt;
-  return pacer_.release(inner_out, now);
+  return pacer_.release(inner_out, now, bonding());
 }
 
 std::optional<ClientTransmit> ClientSession::seal_redundant_copy(MutableBytes out, std::size_t inner_len, Time now,
@@ -171,11 +178,18 @@ std::optional<ClientTransmit> ClientSession::seal_redundant_copy(MutableBytes ou
 }
 
 std::optional<ClientTransmit> ClientSession::seal_data(MutableBytes out, std::size_t inner_len, std::uint64_t seq,
-                                                       Time now, crypto::SealJob* defer) {
-  const auto len = channel_.seal_data(out, inner_len, seq, now, defer);
+                                                       Time now, crypto::SealJob* defer, PathId via) {
+  // Data on a bonded path other than the active one never moves the hub's return path.
+  if (!via) via = active_path_;
+  const auto len = channel_.seal_data(out, inner_len, seq, now, defer,
+                                      via == active_path_ ? MessageType::kData : MessageType::kDataBond);
   if (!len) return std::nullopt;
   on_sent(now, true, true);
-  return ClientTransmit{*len, active_path_, beyond_path(inner_len, inner_mtu())};
+  if (Path* p = find_path(via)) {
+    ++p->stats.data_packets;
+    p->stats.data_bytes += *len;
+  }
+  return ClientTransmit{*len, via, beyond_path(inner_len, inner_mtu())};
 }
 
 std::optional<ClientTransmit> ClientSession::poll_transmit(MutableBytes out, Time now) {
@@ -221,8 +235,10 @@ std::optional<ClientTransmit> ClientSession::poll_transmit(MutableBytes out, Tim
   if (owner_.config_.pacing && !dup_path_ && (stream_.has_resend() || channel_.has_staged()) && !pacer_.may_send(now))
     return std::nullopt;
   std::uint64_t seq = 0;
-  if (auto n = stream_.next_resend(out.subspan(t::kDataOffset, out.size() - t::kDataOverhead), seq)) {
+  if (auto n = stream_.next_resend(out.subspan(t::kDataOffset, out.size() - t::kDataOverhead), seq,
+                                   dup_path_ ? 0 : active_path_)) {
     if (!dup_path_) {
+      if (bonding()) bond_.charge(active_path_, *n, now);
       pacer_.spend(*n, now);
       return seal_data(out, *n, seq, now);
     }
@@ -239,7 +255,7 @@ std::optional<ClientTransmit> ClientSession::poll_transmit(MutableBytes out, Tim
   }
   if (channel_.has_staged() && !stream_.holds_new_data()) {
     const std::size_t n = channel_.unstage(out.subspan(t::kSeqSize));
-    const std::uint64_t seq_staged = stream_.send(Bytes(out.data() + t::kDataOffset, n), now);
+    const std::uint64_t seq_staged = stream_.send(Bytes(out.data() + t::kDataOffset, n), now, active_path_);
     pacer_.spend(n, now);
     return seal_data(out, n, seq_staged, now);
   }
@@ -367,12 +383,8 @@ ReceiveResult ClientSession::on_transport(crypto::Keypair& kp, MutableBytes msg,
       outcome.since = health_.since();
       outcome.reorder = health_.reorder_window();
       if (!stream_.on_ack(frame->ack, &outcome)) return owner_.dropped(DropReason::kBadAck);
-      if (path == active_path_) {
-        const auto rtt = outcome.newest_sent ? std::optional<Duration>(now - *outcome.newest_sent) : std::nullopt;
-        health_.on_ack(now, rtt, outcome.acked, outcome.bytes, outcome.lost);
-        pacer_.on_ack(now, rtt, outcome.bytes, outcome.acked, PathRate::one_way_sample(frame->ack.received_us, outcome.highest_sent));
-        judge_gray(now);
-      }
+      learn_from_ack(outcome, frame->ack.received_us, now);
+      if (path == active_path_) judge_gray(now);
       if (frame->ack.flags & wire::control::kAckFlagSwitch) {
         // The hub's half of the switching exchange: resend exactly what it lacks.
         if (const auto done = stream_.complete_switch(now)) {
@@ -557,6 +569,7 @@ ReceiveResult Client::receive(MutableBytes datagram, PathId path, Time now, cons
     }
     case MessageType::kData:
     case MessageType::kDataCopy:
+    case MessageType::kDataBond:
     case MessageType::kControl: {
       const std::uint32_t idx = load_le32(datagram.data() + t::kReceiver);
       auto* s = indices_.find(idx);

@@ -38,6 +38,7 @@
 
 #include "crypto/cookie.hpp"
 #include "crypto/handshake.hpp"
+#include "session/bond_scheduler.hpp"
 #include "session/control.hpp"
 #include "session/data_stream.hpp"
 #include "session/index_table.hpp"
@@ -92,6 +93,9 @@ struct PathStats {
   // unhealthy until enough probes in a row are answered again.
   const char* gray = nullptr;
   std::uint64_t gray_verdicts = 0;
+  // Data sealed for this path (new data and resends), for each uplink's
+  // share of the traffic.
+  std::uint64_t data_packets = 0, data_bytes = 0;
 };
 
 // What the last handovers cost.
@@ -132,8 +136,21 @@ class ClientSession {
   // The next packet of the flow queue whose turn it is, copied to `inner_out`
   // (its length), or nothing; seal() it with `released`.
   std::optional<std::size_t> release_paced(MutableBytes inner_out, Time now);
-  // The active path's pacer and queue (status, metrics).
+  // The paths' pacers and the session's queue (status, metrics).
   const PacedSender& pacer() const { return pacer_; }
+  // Bond (issue 30; the engine's policy decides which paths): the paths that
+  // carry data together with the active one, each primary or secondary
+  // (bond_scheduler.hpp). With fewer than two, every packet goes on the
+  // active path, as in failover. A path that leaves sends again, on the
+  // active path, what it carried and is not acknowledged.
+  struct BondMember {
+    PathId path = 0;
+    bool secondary = false;
+  };
+  void set_bond(const std::vector<BondMember>& members, Time now);
+  bool bonding() const { return bonded_.size() > 1; }
+  const std::vector<BondMember>& bonded() const { return bonded_; }
+  const BondScheduler& bond() const { return bond_; }
   // After seal() answered kSend with `copy`: seals a copy of that packet (the
   // same sequence, as kDataCopy: delivered once, never moving the hub's
   // return path) into `out`, where the caller put the inner packet at
@@ -222,8 +239,9 @@ class ClientSession {
   // The transport suite of the newest keypair (ChaCha20-Poly1305 before any).
   crypto::Suite suite() const { return channel_.suite(); }
   const SecureChannel& channel() const { return channel_; }
+  // `via`: the path it goes on (0: the active one; another as kDataBond).
   std::optional<ClientTransmit> seal_data(MutableBytes out, std::size_t inner_len, std::uint64_t seq, Time now,
-                                         crypto::SealJob* defer = nullptr);
+                                         crypto::SealJob* defer = nullptr, PathId via = 0);
   // Test hook: reach the current keypair to jump its counter.
   crypto::Keypair* current_keypair_for_test() { return channel_.find(channel_.current() ? channel_.current()->local_index() : 0); }
   std::size_t slot() const { return slot_; }
@@ -278,6 +296,11 @@ class ClientSession {
   void on_sent(Time now, bool data, bool answered);
   // An inner packet either way: the end of an idle period, if one ran.
   void note_inner(Time now);
+  // What an acknowledgement says of each path the packets it covered took
+  // (client_bond.cpp): each path's pacer, the active path's health.
+  void learn_from_ack(const ResendBuffer::AckOutcome& outcome, std::uint32_t received_us, Time now);
+  // The scheduler's view of the bonded paths, from their pacers.
+  void refresh_bond(Time now);
   // Duplicate on suspicion (client_paths.cpp).
   Time suspicion_due() const;
   void begin_suspicion(Time now);
@@ -318,8 +341,14 @@ class ClientSession {
   // Reliability across handovers: the data stream this session id names.
   DataStream stream_;
   PathHealth health_;  // of the active path, since it became active
-  PacedSender pacer_;  // of the active path
+  PacedSender pacer_;  // a pacer per path, one flow queue
   HandoverStats handover_;
+  // Bond: the paths that carry data (the active one among them) and which
+  // flow goes on which (client_bond.cpp).
+  std::vector<BondMember> bonded_;
+  BondScheduler bond_;
+  std::vector<BondPath> bond_view_;  // scratch for refresh_bond, kept to allocate once
+  Time bond_refreshed_ = Time::min();
 
   // Pending handshake.
   std::optional<crypto::noise::IkInitiator> initiator_;

@@ -63,8 +63,9 @@ void ClientSession::set_active_path(PathId id, Time now) {
   awaiting_since_ = kNever;
   const Path* now_active = find_path(id);
   health_.reset(now, now_active ? now_active->stats.rtt : std::nullopt);
-  // An unknown path is paced from low, not handed the backlog at once.
-  pacer_.new_path(now, now_active ? now_active->stats.rtt : std::nullopt);
+  // An unknown path is paced from low, not handed the backlog at once; one
+  // used lately resumes from what it was (paced_sender.hpp).
+  pacer_.use_path(id, now, now_active ? now_active->stats.rtt : std::nullopt);
   if (const auto rtt = active_rtt()) stream_.set_round_trip(*rtt, owner_.config_.resend.max_age);
   if (Path* p = find_path(id)) {
     p->next_probe = now;  // measure it at once
@@ -244,7 +245,10 @@ void ClientSession::judge_gray(Time now) {
   if (!active || active->stats.gray || active->stats.dead) return;
   const Path* standby = best_standby();
   if (!standby) return;  // nowhere better to go: a verdict would change nothing
-  const char* why = health_.judge(now, *standby->stats.rtt);
+  // In a bond the active path delivers only its flows' share: judged as if
+  // it carried everything, its own flows' queue and losses read as collapse
+  // (both uplinks went gray in turn and the bond dissolved mid-transfer).
+  const char* why = health_.judge(now, *standby->stats.rtt, bonding());
   if (!why) return;
   active->stats.gray = why;
   ++active->stats.gray_verdicts;

@@ -16,9 +16,9 @@ void DataStream::forget_peer() {
   switch_started_ = kNever;
 }
 
-std::uint64_t DataStream::send(Bytes inner, Time now) {
+std::uint64_t DataStream::send(Bytes inner, Time now, std::uint32_t path) {
   const std::uint64_t seq = next_seq_++;
-  resend_.remember(seq, inner, now);
+  resend_.remember(seq, inner, now, path);
   return seq;
 }
 

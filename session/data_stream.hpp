@@ -38,15 +38,20 @@ class DataStream {
   void forget_peer();
 
   // --- sending
-  // The next data sequence; `inner` is kept for resending within the limits.
-  std::uint64_t send(Bytes inner, Time now);
-  // The oldest packet scheduled for resending, copied to `out`.
-  std::optional<std::size_t> next_resend(MutableBytes out, std::uint64_t& seq) { return resend_.next_resend(out, seq); }
+  // The next data sequence; `inner` is kept for resending within the limits,
+  // with the path it goes on (ResendBuffer::remember).
+  std::uint64_t send(Bytes inner, Time now, std::uint32_t path = 0);
+  // The oldest packet scheduled for resending, copied to `out` (`path`: where it goes now).
+  std::optional<std::size_t> next_resend(MutableBytes out, std::uint64_t& seq, std::uint32_t path = 0) {
+    return resend_.next_resend(out, seq, path);
+  }
   bool has_resend() const { return resend_.has_resend(); }
   // Everything unacknowledged, to be sent again (copies on suspicion; see
   // session/client_paths.cpp), or nothing any more.
   std::size_t schedule_unacked(Time now) { return resend_.schedule_resend(next_seq_, now); }
   void cancel_resend() { resend_.cancel_resend(); }
+  // What was sent on `path` and is not acknowledged, to be sent again (a bonded path left the bond).
+  std::size_t schedule_path(std::uint32_t path, Time now) { return resend_.schedule_resend_path(path, now); }
   void schedule_last() { resend_.schedule_last(); }
   // The peer's acknowledgement; false (nothing changes) when it claims data
   // never sent.

@@ -18,7 +18,8 @@ HubSession::HubSession(Hub& hub, ClientId client)
       client_(client),
       channel_([this](std::uint32_t idx) { hub_.indices_.release(idx); }, &hub.staged_budget_),
       stream_(hub.config_.resend, &hub.resend_budget_),
-      pacer_((std::uint64_t{hub.rng_.next_u32()} << 32) | hub.rng_.next_u32(), &hub.queue_budget_) {}
+      pacer_((std::uint64_t{hub.rng_.next_u32()} << 32) | hub.rng_.next_u32(), &hub.queue_budget_),
+      flow_seed_((std::uint64_t{hub.rng_.next_u32()} << 32) | hub.rng_.next_u32()) {}
 
 HubSession::~HubSession() { channel_.clear(); }
 
@@ -113,6 +114,7 @@ ReceiveResult Hub::receive(MutableBytes datagram, const Endpoint& from, Time now
     case MessageType::kInitiation: return on_initiation(datagram, from, now, reply);
     case MessageType::kData:
     case MessageType::kDataCopy:
+    case MessageType::kDataBond:
     case MessageType::kControl: return on_transport(datagram, from, now, opened);
     case MessageType::kResponse:
     case MessageType::kCookieReply: break;  // the hub never initiates
@@ -257,8 +259,10 @@ ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now
   if (from == s->endpoint_ && !s->validated_) s->unvalidated_rx_ += msg.size();
   // Only the freshest authenticated packet may move the return path, so a
   // replayed or delayed one cannot; and never a standby uplink's probe or a
-  // copy sent on suspicion (the client moves by its switch exchange).
-  const bool moves = newest && !is_probe && type != MessageType::kDataCopy && s->channel_.current() == kp;
+  // copy sent on suspicion, nor data on a bonded uplink (the client moves by
+  // its switch exchange).
+  const bool moves = newest && !is_probe && type != MessageType::kDataCopy && type != MessageType::kDataBond &&
+                     s->channel_.current() == kp;
   if (s->handshake_index_ && kp->local_index() == s->handshake_index_ && from == s->handshake_from_)
     on_handshake_proven(*s, from, moves, now);  // the client has the response sent there
   else if (moves && !(from == s->endpoint_))
@@ -266,7 +270,8 @@ ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now
   // The client's standby speaks (a probe or a copy from another address):
   // where redundant copies go once validated. Authenticated and
   // replay-checked, like the return path, but never the return path itself.
-  if ((type == MessageType::kDataCopy || (frame && frame->kind == wire::ControlKind::kPathProbe)) &&
+  if ((type == MessageType::kDataCopy || type == MessageType::kDataBond ||
+       (frame && frame->kind == wire::ControlKind::kPathProbe)) &&
       !(from == s->endpoint_))
     on_standby_heard(*s, from, msg.size(), now);
 
@@ -287,6 +292,8 @@ ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now
     const bool own = inner->version == 4 ? vip.has_v4() && inner->src4 == vip.vip
                                          : vip.has_v6() && std::memcmp(inner->src6, vip.vip6.data(), 16) == 0;
     if (!own) return dropped(DropReason::kInnerSourceMismatch);
+    // A bonding client: its flows return the way they came (when validated).
+    note_bond_flow(*s, type == MessageType::kDataBond, Bytes(msg.data() + t::kDataOffset, inner->length), from, now);
     if (s->keepalive_due_ == kNever) {
       s->keepalive_due_ = now + limits::kKeepaliveTimeout;
       wake_housekeeping(now);
@@ -311,10 +318,17 @@ ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now
   } else if (frame->kind == wire::ControlKind::kAck) {
     ResendBuffer::AckOutcome outcome;
     if (!s->stream_.on_ack(frame->ack, &outcome)) return dropped(DropReason::kBadAck);
-    // What it says of the client's path feeds that path's pacer.
+    // What it says of each endpoint the acknowledged packets went to feeds
+    // that endpoint's pacer.
     s->follow_path(now);
-    s->pacer_.on_ack(now, outcome.newest_sent ? std::optional<Duration>(now - *outcome.newest_sent) : std::nullopt,
-                     outcome.bytes, outcome.acked, PathRate::one_way_sample(frame->ack.received_us, outcome.highest_sent));
+    for (std::size_t i = 0; i < outcome.path_count; ++i) {
+      const auto& share = outcome.paths[i];
+      s->pacer_.on_ack(share.path, now, share.newest_sent ? std::optional<Duration>(now - *share.newest_sent) : std::nullopt,
+                       share.bytes, share.acked,
+                       share.path == outcome.highest_path
+                           ? PathRate::one_way_sample(frame->ack.received_us, outcome.highest_sent)
+                           : std::nullopt);
+    }
     if (frame->ack.flags & wire::control::kAckFlagSwitch) {
       // The client moved: it told us what it has; everything else we sent
       // (toward the old path) goes again, once the new path is validated. Our

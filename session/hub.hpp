@@ -40,6 +40,7 @@
 #include "crypto/handshake.hpp"
 #include "session/control.hpp"
 #include "session/data_stream.hpp"
+#include "session/flow_table.hpp"
 #include "session/index_table.hpp"
 #include "session/ip_packet.hpp"
 #include "session/paced_sender.hpp"
@@ -119,6 +120,14 @@ class HubSession {
   std::uint64_t redundant_bytes() const { return redundant_bytes_; }
   // The validated standby address (where copies go while it is fresh).
   const Endpoint& standby() const { return standby_; }
+  // The client bonds (it sent data as kDataBond from another uplink): each
+  // flow's return packets go to the endpoint the flow last came from, once
+  // that endpoint is validated (hub_paths.cpp).
+  bool bonding() const { return bond_flows_ != nullptr; }
+  // The endpoints the pacer knows, by its path id (index + 1; status).
+  const std::array<Endpoint, limits::kPacedPaths>& paced_endpoints() const { return paced_eps_; }
+  // Data sealed per endpoint slot (parallel to paced_endpoints()).
+  const std::array<std::uint64_t, limits::kPacedPaths>& endpoint_bytes() const { return endpoint_bytes_; }
 
  private:
   friend class Hub;
@@ -177,17 +186,40 @@ class HubSession {
 
   // Reliability across handovers: the data stream of the client's session id.
   DataStream stream_;
-  // The pacer and flow queue toward the client's data path (paced_sender.hpp),
-  // started again whenever that path changes.
+  // The pacers (one per endpoint the client used) and the flow queue toward
+  // the client (paced_sender.hpp).
   PacedSender pacer_;
   Endpoint paced_to_;
   bool in_pacing_list_ = false;  // listed in Hub::pacing_
-  // The pacer follows data_endpoint(): a new path is paced from low.
+  // The pacer's path id of an endpoint (a slot of paced_eps_, given to the
+  // least recently added when all are taken).
+  std::array<Endpoint, limits::kPacedPaths> paced_eps_{};
+  std::array<std::uint64_t, limits::kPacedPaths> endpoint_bytes_{};
+  std::size_t paced_next_ = 0;
+  std::uint32_t path_of(const Endpoint& e);
+  // The pacer follows data_endpoint(): an unknown path is paced from low,
+  // one used lately resumes from what it was.
   void follow_path(Time now) {
     if (data_endpoint() == paced_to_) return;
     paced_to_ = data_endpoint();
-    pacer_.new_path(now, srtt_);
+    pacer_.use_path(path_of(paced_to_), now, srtt_);
   }
+  // Bond: inner flow (its reply's hash) -> the endpoint slot it last came
+  // from; allocated when the client first bonds.
+  std::unique_ptr<FlowTable<std::uint32_t>> bond_flows_;
+  std::uint64_t flow_seed_ = 0;
+  // Where a packet toward the client goes: its flow's validated endpoint in
+  // a bond, else data_endpoint().
+  const Endpoint& return_endpoint(Bytes inner, Time now) const;
+  // A bonded endpoint may be sent to: the validated return path or the
+  // fresh validated standby.
+  bool sendable(const Endpoint& e, Time now) const;
+  // The pacers that may release a bond's queued data: the validated return
+  // path's and the fresh validated standby's (each flow is then spent on its
+  // own endpoint's). Without it only the return path's pacer releases, and
+  // 8 flows down get one link's rate however they are spread.
+  std::array<std::uint32_t, 2> bonded_paths_{};
+  void refresh_bond(Time now);
   bool in_acking_list_ = false;  // listed in Hub::acking_ (no per-packet search)
   std::uint64_t switches_ = 0;   // switching exchanges honoured
 
@@ -325,6 +357,9 @@ class Hub {
   void on_handshake_proven(HubSession& s, const Endpoint& from, bool moves, Time now);
   // A probe or copy from an address other than the return path.
   void on_standby_heard(HubSession& s, const Endpoint& from, std::size_t bytes, Time now);
+  // An authenticated data packet of s from `from` (hub_paths.cpp): a bonded
+  // one starts the session's bond; in a bond, its flow returns to `from`.
+  void note_bond_flow(HubSession& s, bool bonded, Bytes inner, const Endpoint& from, Time now);
   // A probe reply: true when it answered one of our challenges.
   bool on_probe_reply(HubSession& s, const Probe& probe, const Endpoint& from, Time now);
   // Queues `f` to a standby candidate within its amplification budget.
@@ -369,7 +404,7 @@ class Hub {
   std::vector<ClientId> session_changes_;
   // The next data sequence of s, the packet kept for resending within the
   // hub-wide budget.
-  std::uint64_t send_seq(HubSession& s, Bytes packet, Time now);
+  std::uint64_t send_seq(HubSession& s, Bytes packet, Time now, const Endpoint& to);
   DropCounters drops_;
 
   // Load estimate: mac1-valid initiations in the current one-second bucket.

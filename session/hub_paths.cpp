@@ -6,6 +6,7 @@
 // its source cannot turn the hub on someone else.
 #include <algorithm>
 
+#include "session/flow_fields.hpp"
 #include "session/hub.hpp"
 
 namespace tund::session {
@@ -163,6 +164,60 @@ SealResult Hub::seal_redundant_copy(MutableBytes out, std::size_t inner_len, Tim
   SealResult r = SealResult::send(*n);
   r.to = s->standby_;
   return r;
+}
+
+std::uint32_t HubSession::path_of(const Endpoint& e) {
+  for (std::size_t i = 0; i < paced_eps_.size(); ++i)
+    if (paced_eps_[i] == e) return static_cast<std::uint32_t>(i + 1);
+  // A new endpoint takes the next slot in turn (the one added longest ago):
+  // its pacer and byte count start afresh.
+  const std::size_t i = paced_next_;
+  paced_next_ = (paced_next_ + 1) % paced_eps_.size();
+  pacer_.forget(static_cast<std::uint32_t>(i + 1));
+  paced_eps_[i] = e;
+  endpoint_bytes_[i] = 0;
+  return static_cast<std::uint32_t>(i + 1);
+}
+
+bool HubSession::sendable(const Endpoint& e, Time now) const {
+  if (e == endpoint_) return validated_;
+  return e == standby_ && standby_heard_ + limits::kRedundantStandbyFresh > now;
+}
+
+const Endpoint& HubSession::return_endpoint(Bytes inner, Time now) const {
+  if (!bond_flows_ || !validated_) return data_endpoint();
+  FlowFields f;
+  if (!read_flow_fields(inner, f)) return data_endpoint();
+  const auto* e = bond_flows_->find(flow_hash(f, flow_seed_), now);
+  if (!e || !e->value || e->value > paced_eps_.size()) return data_endpoint();
+  const Endpoint& to = paced_eps_[e->value - 1];
+  // Only where the client proved it wants traffic (anti-reflection).
+  return sendable(to, now) ? to : data_endpoint();
+}
+
+void HubSession::refresh_bond(Time now) {
+  std::array<std::uint32_t, 2> ids{};
+  if (validated_) ids[0] = path_of(endpoint_);
+  if (standby_.valid() && !(standby_ == endpoint_) && sendable(standby_, now)) ids[1] = path_of(standby_);
+  if (ids == bonded_paths_) return;  // the pacers are told only of a change
+  bonded_paths_ = ids;
+  pacer_.set_bonded(ids, now);
+}
+
+void Hub::note_bond_flow(HubSession& s, bool bonded, Bytes inner, const Endpoint& from, Time now) {
+  // The client says it bonds by sending kDataBond (authenticated, like any
+  // data): no flag to keep in sync, and nothing unauthenticated turns it on.
+  if (bonded && !s.bond_flows_)
+    s.bond_flows_ = std::make_unique<FlowTable<std::uint32_t>>(limits::kHubBondFlows, limits::kBondFlowIdle);
+  if (!s.bond_flows_) return;
+  s.refresh_bond(now);
+  FlowFields f;
+  if (!read_flow_fields(inner, f)) return;
+  // Keyed by the reply's 5-tuple: what the hub will look up when it sends.
+  std::swap(f.src, f.dst);
+  std::swap(f.sport, f.dport);
+  bool fresh = false, evicted = false;
+  s.bond_flows_->touch(flow_hash(f, s.flow_seed_), now, fresh, evicted).value = s.path_of(from);
 }
 
 void Hub::expire_validation(Time now) {

@@ -16,10 +16,13 @@ namespace tund::session {
 namespace t = wire::transport;
 using wire::MessageType;
 
-std::uint64_t Hub::send_seq(HubSession& s, Bytes packet, Time now) {
+std::uint64_t Hub::send_seq(HubSession& s, Bytes packet, Time now, const Endpoint& to) {
   // Past the hub-wide budget a packet is sent but not kept: after a handover
-  // inner TCP recovers it, and no set of clients can exhaust the hub.
-  const std::uint64_t seq = s.stream_.send(packet, now);
+  // inner TCP recovers it, and no set of clients can exhaust the hub. Kept
+  // with the endpoint it goes to, whose pacer its acknowledgement feeds.
+  const std::uint32_t path = s.path_of(to);
+  s.endpoint_bytes_[path - 1] += packet.size();
+  const std::uint64_t seq = s.stream_.send(packet, now, path);
   if (s.stream_.resend_buffer().packets()) wake_housekeeping(now);  // kept packets age out there
   return seq;
 }
@@ -56,7 +59,10 @@ SealResult Hub::seal_to_client(std::optional<ClientId> id, MutableBytes buf, std
     // The client's path is paced: new data waits in the flow queue rather
     // than in its radio's buffer (paced_sender.hpp).
     if (config_.pacing) s.follow_path(now);
-    if (!released && config_.pacing && !s.pacer_.admit(inner_len, now)) {
+    // A bonding client: its flow's endpoint (validated), else the data path.
+    const Bytes inner(buf.data() + t::kDataOffset, inner_len);
+    const Endpoint to = s.return_endpoint(inner, now);
+    if (!released && config_.pacing && !s.pacer_.admit_on(s.path_of(to), inner_len, now)) {
       const bool kept = s.pacer_.hold(Bytes(buf.data() + t::kDataOffset, inner_len), now);
       mark_pacing(s);
       if (!kept) {
@@ -65,12 +71,13 @@ SealResult Hub::seal_to_client(std::optional<ClientId> id, MutableBytes buf, std
       }
       return SealResult::queued();
     }
-    const std::uint64_t seq = send_seq(s, Bytes(buf.data() + t::kDataOffset, inner_len), now);
+    if (released && s.bonding()) s.pacer_.spend_on(s.path_of(to), inner_len, now);
+    const std::uint64_t seq = send_seq(s, inner, now, to);
     // The operator's redundancy policy (read before the AEAD may run in place).
     const bool named = redundant(config_.redundant, Bytes(buf.data() + t::kDataOffset, inner_len));
     if (auto n = seal_data(s, buf, inner_len, seq, defer, now)) {
       SealResult r = SealResult::send(*n);
-      r.to = s.data_endpoint();
+      r.to = to;
       r.fragment = beyond_path(inner_len, s.inner_mtu());  // owed (above)
       pending_copy_ = {};
       if (named && s.validated_ && copy_allowed(s, inner_len, now)) {
@@ -150,13 +157,14 @@ std::optional<HubTransmit> Hub::poll_transmit(MutableBytes out, Time now) {
       ready_.pop_back();
       mark_pacing(*s);
       continue;
-    } else if (auto n = s->stream_.next_resend(out.subspan(t::kDataOffset, out.size() - t::kDataOverhead), seq)) {
+    } else if (auto n = s->stream_.next_resend(out.subspan(t::kDataOffset, out.size() - t::kDataOverhead), seq,
+                                               s->path_of(to))) {
       inner = *n;
       s->pacer_.spend(inner, now);
       len = seal_data(*s, out, inner, seq, nullptr, now);
     } else if (s->channel_.has_staged()) {
       inner = s->channel_.unstage(out.subspan(t::kSeqSize));
-      seq = send_seq(*s, Bytes(out.data() + t::kDataOffset, inner), now);
+      seq = send_seq(*s, Bytes(out.data() + t::kDataOffset, inner), now, to);
       s->pacer_.spend(inner, now);
       len = seal_data(*s, out, inner, seq, nullptr, now);
     } else {
@@ -190,7 +198,7 @@ std::optional<std::size_t> Hub::release_paced(MutableBytes inner_out, Time now, 
     ++tried;
     // Resends and staged data go first, through poll_transmit (on_timer).
     if (!s->pacer_.waiting() || !s->channel_.can_send(now) || s->stream_.has_resend()) continue;
-    if (const auto n = s->pacer_.release(inner_out, now)) {
+    if (const auto n = s->pacer_.release(inner_out, now, s->bonding())) {
       --pacing_next_;  // this session again next, until its pacer says wait
       who = id;
       return n;

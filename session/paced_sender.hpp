@@ -1,17 +1,26 @@
-// What stands between a session's new data and its active path (issue 29):
-// the path's pacer (path_rate.hpp) and the flow queue (flow_queue.hpp) where
-// data waits when the pacer says so. The same for a client (its uplink) and
-// a hub (each client's path):
-//   admit(len)       new data may be sealed now: nothing waits and the pacer
+// What stands between a session's new data and its paths (issues 29, 30):
+// a pacer per path (path_rate.hpp) and one flow queue (flow_queue.hpp) where
+// data waits when a pacer says so. The same for a client (its uplinks) and a
+// hub (each client's endpoints):
+//   use_path(path)   the active path changed: a path used within
+//                    kRateResumeWindow resumes from kRateResumeShare of its
+//                    rate, an unknown one starts at kRateInitial; the path
+//                    left keeps its estimate
+//   admit(len)       new data may be sealed now on the active path (admit_on:
+//                    on a bonded one): nothing waits and that path's pacer
 //                    has room (which it then counts)
 //   hold(packet)     else the packet waits, per flow
-//   release(out)     the next waiting packet, when the pacer has room
+//   release(out)     the next waiting packet, when a pacer has room: the
+//                    active path's, or in a bond any bonded path's (the
+//                    caller places it and spends on its path)
 //   may_send()       whether anything else (a resend) may leave now; then spend()
-//   on_ack()         the data stream's acknowledgements feed the pacer
-//   new_path()       the active path changed: the rate starts again, low
-// Sans I/O: every call carries `now`.
+//   on_ack(path)     the acknowledgements of what each path carried feed its pacer
+// Paths are the caller's small integers (a client's PathId, a hub's endpoint
+// slot); 0 is "none". At most kPacedPaths are remembered, the least recently
+// used forgotten first. Sans I/O: every call carries `now`.
 #pragma once
 
+#include <array>
 #include <optional>
 
 #include "session/flow_queue.hpp"
@@ -21,53 +30,171 @@ namespace tund::session {
 
 class PacedSender {
  public:
+  struct PathSlot {
+    std::uint32_t path = 0;  // 0: free
+    PathRate rate;
+    Time last_ack = Time::min();   // acknowledgements last spoke of it
+    Time last_used = Time::min();  // last made active, bonded or acknowledged
+    bool bonded = false;
+  };
+
   PacedSender(std::uint64_t seed, MemoryBudget* shared) : queue_(seed, shared) {}
 
-  bool admit(std::size_t inner_len, Time now) { return queue_.empty() && rate_.take(inner_len, now); }
+  // The active path (failover's only one): see the header comment.
+  void use_path(std::uint32_t path, Time now, std::optional<Duration> rtt) {
+    if (!path) return;  // no path: the last one's pacer stays in charge
+    std::size_t i = find(path);
+    if (i != kNone && i == current_) return;
+    if (i == kNone) {
+      i = take_slot(path, now);
+      slots_[i].rate.reset(now, rtt);
+    } else if (!slots_[i].bonded) {  // a bonded path's estimate is live: kept as it is
+      PathSlot& s = slots_[i];
+      if (s.last_ack != Time::min() && now - s.last_ack <= limits::kRateResumeWindow)
+        s.rate.resume(now, limits::kRateResumeShare);
+      else
+        s.rate.reset(now, rtt);
+    }
+    current_ = i;
+    slots_[i].last_used = now;
+    if (const auto base = slots_[i].rate.base_rtt()) queue_.set_round_trip(*base, slots_[i].rate.rate_bps() / 8);
+  }
+  // Bond: which paths carry data besides the active one (a path that joins
+  // resumes or starts like use_path; one that leaves keeps its estimate).
+  template <class Paths>
+  void set_bonded(const Paths& paths, Time now) {
+    for (auto& s : slots_) s.bonded = false;
+    for (const std::uint32_t p : paths) {
+      if (!p) continue;
+      std::size_t i = find(p);
+      if (i == kNone) {
+        i = take_slot(p, now);
+        slots_[i].rate.reset(now);
+      }
+      slots_[i].bonded = true;
+      slots_[i].last_used = now;
+    }
+  }
+  std::uint32_t path() const { return slots_[current_].path; }
+
+  bool admit(std::size_t inner_len, Time now) { return admit_on(slots_[current_].path, inner_len, now); }
+  bool admit_on(std::uint32_t path, std::size_t inner_len, Time now) {
+    return queue_.empty() && rate_for(path).take(inner_len, now);
+  }
   // False when the packet could not be kept (the queue's memory budget).
   bool hold(Bytes inner, Time now) {
     const bool kept = queue_.enqueue(inner, now);
-    release_at_ = std::min(release_at_, rate_.next_release(now));
+    release_at_ = std::min(release_at_, next_release(now));
     return kept;
   }
-  std::optional<std::size_t> release(MutableBytes out, Time now) {
+  // The next waiting packet, when the active path's pacer (or in a bond any
+  // bonded path's) has room; the active path's is charged here, a bonded
+  // path's by the caller (spend_on) once it placed the packet.
+  std::optional<std::size_t> release(MutableBytes out, Time now, bool bond = false) {
     if (queue_.empty()) return std::nullopt;
-    if (!may_send(now)) return std::nullopt;
+    if (!(bond ? may_send_any(now) : may_send(now))) return std::nullopt;
     const auto n = queue_.dequeue(out, now);
     if (!n) return std::nullopt;  // CoDel dropped what was left
-    rate_.spend(*n, now);
+    if (!bond) slots_[current_].rate.spend(*n, now);
     return n;
   }
-  // True when the pacer has room now; else remembers when it will (next_deadline).
+  // True when the active path's pacer has room now; else remembers when it
+  // will (next_deadline).
   bool may_send(Time now) {
-    const Time at = rate_.next_release(now);
+    const Time at = slots_[current_].rate.next_release(now);
     release_at_ = at > now ? at : kNever;
     return at <= now;
   }
-  void spend(std::size_t bytes, Time now) { rate_.spend(bytes, now); }
+  bool may_send_any(Time now) {
+    const Time at = next_release(now);
+    release_at_ = at > now ? at : kNever;
+    return at <= now;
+  }
+  void spend(std::size_t bytes, Time now) { slots_[current_].rate.spend(bytes, now); }
+  void spend_on(std::uint32_t path, std::size_t bytes, Time now) { rate_for(path).spend(bytes, now); }
   bool waiting() const { return !queue_.empty(); }
   // When release() (or a resend held by may_send()) can go on, and when an
   // idle queue gives its memory back.
   Time next_deadline() const { return std::min(release_at_, queue_.idle_release_at()); }
 
-  void on_ack(Time now, std::optional<Duration> rtt, std::size_t bytes, std::size_t packets,
+  // An acknowledgement's share for `path` (ResendBuffer::AckOutcome::paths).
+  // A path no longer remembered learns nothing.
+  void on_ack(std::uint32_t path, Time now, std::optional<Duration> rtt, std::size_t bytes, std::size_t packets,
               std::optional<std::int64_t> one_way) {
-    rate_.on_ack(now, rtt, bytes, packets, one_way);
-    if (const auto base = rate_.base_rtt()) queue_.set_round_trip(*base, rate_.rate_bps() / 8);
+    const std::size_t i = find(path);
+    if (i == kNone) return;
+    PathSlot& s = slots_[i];
+    s.rate.on_ack(now, rtt, bytes, packets, one_way);
+    if (rtt) s.last_ack = now;
+    if (i == current_)
+      if (const auto base = s.rate.base_rtt()) queue_.set_round_trip(*base, s.rate.rate_bps() / 8);
   }
-  void new_path(Time now, std::optional<Duration> rtt) { rate_.reset(now, rtt); }
   void expire(Time now) { queue_.expire(now); }
   void clear() {
     queue_.clear();
     release_at_ = kNever;
   }
+  // A path that is gone for good (a hub's endpoint slot given to another).
+  void forget(std::uint32_t path) {
+    if (const std::size_t i = find(path); i != kNone && i != current_) slots_[i] = PathSlot{};
+  }
 
   const FlowQueue& queue() const { return queue_; }
-  const PathRate& rate() const { return rate_; }
+  // The active path's rate (status, metrics; tests read it).
+  const PathRate& rate() const { return slots_[current_].rate; }
+  const PathRate* rate_of(std::uint32_t path) const {
+    const std::size_t i = find(path);
+    return i == kNone ? nullptr : &slots_[i].rate;
+  }
+  // When acknowledgements last spoke of `path` (Time::min(): never).
+  Time acked_at(std::uint32_t path) const {
+    const std::size_t i = find(path);
+    return i == kNone ? Time::min() : slots_[i].last_ack;
+  }
+  const std::array<PathSlot, limits::kPacedPaths>& paths() const { return slots_; }
 
  private:
+  static constexpr std::size_t kNone = limits::kPacedPaths;
+  std::size_t find(std::uint32_t path) const {
+    if (!path) return kNone;
+    for (std::size_t i = 0; i < slots_.size(); ++i)
+      if (slots_[i].path == path) return i;
+    return kNone;
+  }
+  // A slot for a new path: a free one, else the least recently used (never
+  // the active path's).
+  std::size_t take_slot(std::uint32_t path, Time now) {
+    std::size_t pick = kNone;
+    for (std::size_t i = 0; i < slots_.size(); ++i) {
+      if (i == current_ && slots_[i].path) continue;
+      if (!slots_[i].path) {
+        pick = i;
+        break;
+      }
+      if (pick == kNone || slots_[i].last_used < slots_[pick].last_used) pick = i;
+    }
+    slots_[pick] = PathSlot{};
+    slots_[pick].path = path;
+    slots_[pick].last_used = now;
+    return pick;
+  }
+  // The rate of `path`, or the active path's when it is not remembered.
+  PathRate& rate_for(std::uint32_t path) {
+    const std::size_t i = find(path);
+    return slots_[i == kNone ? current_ : i].rate;
+  }
+  // The soonest any pacer that may carry data has room: the active path's
+  // and the bonded ones'.
+  Time next_release(Time now) const {
+    Time at = slots_[current_].rate.next_release(now);
+    for (const auto& s : slots_)
+      if (s.path && s.bonded) at = std::min(at, s.rate.next_release(now));
+    return at;
+  }
+
   FlowQueue queue_;
-  PathRate rate_;
+  std::array<PathSlot, limits::kPacedPaths> slots_{};
+  std::size_t current_ = 0;
   Time release_at_ = kNever;
 };
 

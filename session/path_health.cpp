@@ -79,8 +79,9 @@ PathHealth::Totals PathHealth::totals(Time now) const {
     t.bytes += b.bytes;
   }
   gaps = std::max<std::int64_t>(gaps, 0);
-  t.packets += static_cast<std::uint64_t>(gaps);
-  t.losses += static_cast<std::uint64_t>(gaps);
+  t.gaps = static_cast<std::uint64_t>(gaps);
+  t.packets += t.gaps;
+  t.losses += t.gaps;
   // The window ends now and spans `count` slices (less right after a reset).
   t.span = std::min<Duration>(limits::kGrayBucket * count, now - since_);
   return t;
@@ -97,7 +98,7 @@ void PathHealth::note_rate(Time now) {
   if (t.span.count() > 0) best_bps_ = std::max(best_bps_, 8.0 * static_cast<double>(t.bytes) / duration_cast<Seconds>(t.span).count());
 }
 
-const char* PathHealth::judge(Time now, Duration standby_rtt) const {
+const char* PathHealth::judge(Time now, Duration standby_rtt, bool bonded) const {
   if (now - since_ < window() || !rtt_) return nullptr;  // not a whole window on this path yet
   const Totals t = totals(now);
   const Summary s = summarise(t);
@@ -106,11 +107,19 @@ const char* PathHealth::judge(Time now, Duration standby_rtt) const {
   // Losses that come with a standing queue while the path delivers as fast
   // as ever are our own traffic overflowing it (congestion), not the radio.
   const bool short_queue = queue < std::max<Duration>(limits::kGrayQueueFloor, base / 4);
-  const bool congested = !short_queue && s.delivery_bps >= limits::kGrayCollapse * best_bps_;
-  if (!congested && t.packets >= limits::kGrayMinPackets && t.losses >= limits::kGrayMinLosses &&
-      loss_lower_bound(t.losses, t.packets) > limits::kGrayLoss)
+  // Bonded, the path delivers only its flows' share, under its best (measured
+  // while it carried them all) by design: a standing queue alone says
+  // congestion, and delivery says nothing of collapse.
+  const bool congested = !short_queue && (bonded || s.delivery_bps >= limits::kGrayCollapse * best_bps_);
+  // Bonded, the hub's one sequence runs over every bonded path: a gap is a
+  // packet lost on any of them (often to the hub's own pacer overshooting a
+  // bonded path's buffer), so only this path's own packets' losses count.
+  const std::uint64_t packets = bonded ? t.packets - t.gaps : t.packets;
+  const std::uint64_t losses = bonded ? t.losses - t.gaps : t.losses;
+  if (!congested && packets >= limits::kGrayMinPackets && losses >= limits::kGrayMinLosses &&
+      loss_lower_bound(losses, packets) > limits::kGrayLoss)
     return "lossy";
-  if (queue > std::max<Duration>(standby_rtt, limits::kGrayQueueFloor) && best_bps_ > 0 &&
+  if (!bonded && queue > std::max<Duration>(standby_rtt, limits::kGrayQueueFloor) && best_bps_ > 0 &&
       s.delivery_bps < limits::kGrayCollapse * best_bps_)
     return "collapsed";
   return nullptr;

@@ -50,7 +50,10 @@ class PathHealth {
 
   // Why the path is failing gray ("lossy", "collapsed"), or nothing.
   // `standby_rtt`: the round trip of the path that would take over.
-  const char* judge(Time now, Duration standby_rtt) const;
+  // `bonded`: the path carries only some of the session's flows (issue 30):
+  // never "collapsed", losses with a standing queue are congestion, and gaps
+  // in what the hub sent are not counted (they are every bonded path's).
+  const char* judge(Time now, Duration standby_rtt, bool bonded = false) const;
 
   // The reordering allowance for loss detection (RACK's min_rtt / 4).
   Duration reorder_window() const { return base().value_or(Duration{0}) / limits::kGrayReorderDivisor; }
@@ -79,6 +82,7 @@ class PathHealth {
   Duration window() const;
   struct Totals {
     std::uint64_t packets = 0, losses = 0, bytes = 0;
+    std::uint64_t gaps = 0;  // of packets and losses: the hub's sequence gaps
     Duration span{0};
   };
   Totals totals(Time now) const;

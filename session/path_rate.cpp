@@ -19,6 +19,20 @@ void PathRate::reset(Time now, std::optional<Duration> rtt) {
   first_rtt_ = rtt;
 }
 
+void PathRate::resume(Time now, double share) {
+  rate_ = std::max(rate_ * share, limits::kRateInitial / 8.0);
+  tokens_ = 0;
+  refilled_ = round_start_ = base_seen_ = now;
+  round_bytes_ = round_sent_ = 0;
+  round_min_rtt_.reset();
+  round_min_one_way_.reset();
+  open_ = false;
+  blind_rounds_ = 0;
+  round_index_ = 0;  // a round trip's acknowledgements first, before it is lowered
+  delivered_.fill(0);  // else the first round would jump back to the old best
+  searching_ = true;
+}
+
 Duration PathRate::queue_target() const {
   const Duration by_rtt =
       std::clamp<Duration>(base_rtt().value_or(Duration{0}) / 4, limits::kQueueTargetFloor, limits::kQueueTargetCeiling);

@@ -54,6 +54,10 @@ class PathRate {
   // starts at kRateInitial. `rtt`: the path's probe round trip,
   // when known (the first round's length).
   void reset(Time now, std::optional<Duration> rtt = std::nullopt);
+  // A path this session used lately comes back (paced_sender.hpp): its
+  // baseline and best deliveries stay, the rate starts again from `share`
+  // of what it was (at least kRateInitial) and is searched up from there.
+  void resume(Time now, double share);
 
   // Pacing: true when a data packet of `bytes` (inner) may leave now (and it
   // is counted, with kRatePacketOverhead); false when it must wait

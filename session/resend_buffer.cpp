@@ -42,7 +42,7 @@ void ResendBuffer::trim_front() {
   while (!entries_.empty() && entries_.front().acked) pop_front();
 }
 
-bool ResendBuffer::remember(std::uint64_t seq, Bytes packet, Time now) {
+bool ResendBuffer::remember(std::uint64_t seq, Bytes packet, Time now, std::uint32_t path) {
   if (packet.size() > limits_.max_bytes || limits_.max_packets == 0) return false;
   while (!entries_.empty() &&
          (bytes_ + packet.size() > limits_.max_bytes || entries_.size() >= limits_.max_packets))
@@ -61,7 +61,7 @@ bool ResendBuffer::remember(std::uint64_t seq, Bytes packet, Time now) {
   data.assign(packet.begin(), packet.end());  // reuses the recycled capacity
   bytes_ += data.size();
   const std::size_t after = data.capacity();
-  entries_.push_back(Entry{seq, now, false, false, false, false, std::move(data)});
+  entries_.push_back(Entry{seq, now, false, false, false, false, path, std::move(data)});
   account_.changed(before, after + entries_.capacity() * sizeof(Entry));
   last_kept_ = now;
   return true;
@@ -73,7 +73,10 @@ bool ResendBuffer::on_ack(const Ack& ack, std::uint64_t next_seq, AckOutcome* ou
   for (std::size_t i = 0; i < entries_.size(); ++i) {
     Entry& e = entries_[i];
     if (e.seq > ack.highest) break;
-    if (outcome && e.seq == ack.highest && !e.resent) outcome->highest_sent = e.sent;
+    if (outcome && e.seq == ack.highest && !e.resent) {
+      outcome->highest_sent = e.sent;
+      outcome->highest_path = e.path;
+    }
     bool have = e.seq == ack.highest || e.seq < floor;
     if (!have) {
       const std::uint64_t bit = ack.highest - 1 - e.seq;
@@ -86,6 +89,10 @@ bool ResendBuffer::on_ack(const Ack& ack, std::uint64_t next_seq, AckOutcome* ou
         ++outcome->acked;
         outcome->bytes += e.data.size();
         if (!e.resent && (!outcome->newest_sent || e.sent > *outcome->newest_sent)) outcome->newest_sent = e.sent;
+        auto& share = outcome->share_for(e.path);
+        ++share.acked;
+        share.bytes += e.data.size();
+        if (!e.resent && (!share.newest_sent || e.sent > *share.newest_sent)) share.newest_sent = e.sent;
       }
     }
   }
@@ -94,8 +101,14 @@ bool ResendBuffer::on_ack(const Ack& ack, std::uint64_t next_seq, AckOutcome* ou
       Entry& e = entries_[i];
       if (e.sent + outcome->reorder >= *outcome->newest_sent) break;  // in send order: the rest are newer
       if (e.acked || e.counted_lost || e.sent < outcome->since) continue;
+      // Only a newer packet of its own path says it is lost.
+      const auto* share = outcome->share(e.path);
+      if (!share || !share->newest_sent || e.sent + outcome->reorder >= *share->newest_sent) continue;
       e.counted_lost = true;
       ++outcome->lost;
+      auto& lost_share = outcome->share_for(e.path);
+      ++lost_share.lost;
+      lost_share.lost_bytes += e.data.size();
     }
   }
   trim_front();
@@ -117,7 +130,20 @@ std::size_t ResendBuffer::schedule_resend(std::uint64_t end_seq, Time now) {
   return n;
 }
 
-std::optional<std::size_t> ResendBuffer::next_resend(MutableBytes out, std::uint64_t& seq) {
+std::size_t ResendBuffer::schedule_resend_path(std::uint32_t path, Time now) {
+  expire(now);
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    Entry& e = entries_[i];
+    if (e.path != path || e.acked || e.resend) continue;
+    e.resend = true;
+    ++resend_pending_;
+    ++n;
+  }
+  return n;
+}
+
+std::optional<std::size_t> ResendBuffer::next_resend(MutableBytes out, std::uint64_t& seq, std::uint32_t path) {
   if (!resend_pending_) return std::nullopt;
   for (std::size_t i = 0; i < entries_.size(); ++i) {
     Entry& e = entries_[i];
@@ -128,6 +154,7 @@ std::optional<std::size_t> ResendBuffer::next_resend(MutableBytes out, std::uint
     if (e.data.size() > out.size()) continue;
     std::memcpy(out.data(), e.data.data(), e.data.size());
     seq = e.seq;
+    if (path) e.path = path;
     ++resent_;
     return e.data.size();
   }

@@ -9,13 +9,14 @@
 // limits::kResendIdleSlots (idle_memory()): a session whose traffic ended
 // holds under 1 KiB here, not its largest burst's buffers for life.
 //
-//   remember(seq, packet)      after sealing data sequence `seq`
+//   remember(seq, packet, path) after sealing data sequence `seq` for `path`
 //   on_ack(ack)                drops what the peer has; refuses an ack for
 //                              data never sent
 //   schedule_resend(end_seq)   everything unacknowledged below data sequence `end_seq`
 //   next_resend(out)           the oldest scheduled packet, copied out
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -44,7 +45,9 @@ class ResendBuffer {
   // False when the packet is not kept: beyond the limits, or the memory it
   // would take is beyond the shared budget (it is sent all the same: after a
   // handover inner TCP recovers it).
-  bool remember(std::uint64_t seq, Bytes packet, Time now);
+  // `path`: the caller's name for the path it goes on (0: one path), so an
+  // acknowledgement tells each path's rate of its own packets (AckOutcome::paths).
+  bool remember(std::uint64_t seq, Bytes packet, Time now, std::uint32_t path = 0);
   // What an acknowledgement said about the packets sent since `since`
   // (the path's health, session/path_health.hpp): how many it covered first
   // and their bytes, the send time of the newest of them, and how many older
@@ -60,14 +63,47 @@ class ResendBuffer {
     // When the ack's `highest` was sent, if it is still kept and was sent
     // once (for the one-way delay with Ack::received_us).
     std::optional<Time> highest_sent;
+    // The same per path the packets were sent on (remember's `path`, or the
+    // path of their last resend): each path's rate and health learn only
+    // from their own packets and round trips. Lost: older than the newest
+    // acknowledged packet *of the same path* by the reordering window (a
+    // bond's slower path is not a lossy one). At most kAckPathShares paths;
+    // more are counted with the last.
+    struct PathShare {
+      std::uint32_t path = 0;
+      std::size_t acked = 0, bytes = 0, lost = 0;
+      std::size_t lost_bytes = 0;  // the lost packets' bytes
+      std::optional<Time> newest_sent;
+    };
+    std::array<PathShare, limits::kAckPathShares> paths{};
+    std::size_t path_count = 0;
+    std::uint32_t highest_path = 0;  // the path `highest_sent` was sent on
+    const PathShare* share(std::uint32_t path) const {
+      for (std::size_t i = 0; i < path_count; ++i)
+        if (paths[i].path == path) return &paths[i];
+      return nullptr;
+    }
+    PathShare& share_for(std::uint32_t path) {
+      for (std::size_t i = 0; i < path_count; ++i)
+        if (paths[i].path == path) return paths[i];
+      if (path_count < paths.size()) {
+        paths[path_count].path = path;
+        return paths[path_count++];
+      }
+      return paths[paths.size() - 1];
+    }
   };
   // False when the ack claims data that was never sent (it is then ignored).
   bool on_ack(const Ack& ack, std::uint64_t next_seq, AckOutcome* outcome = nullptr);
   // Marks every unacknowledged packet with a sequence below `end_seq` for
   // resending (a sequence boundary, exact where a timestamp would not be).
   std::size_t schedule_resend(std::uint64_t end_seq, Time now);
+  // Marks every unacknowledged packet last sent on `path` for resending (a
+  // bonded path that left the bond: what it may have lost goes on another).
+  std::size_t schedule_resend_path(std::uint32_t path, Time now);
   // Copies the oldest packet scheduled for resend to `out`; its size, or nothing.
-  std::optional<std::size_t> next_resend(MutableBytes out, std::uint64_t& seq);
+  // `path`: where it goes now (its acknowledgement is that path's), 0: where it went.
+  std::optional<std::size_t> next_resend(MutableBytes out, std::uint64_t& seq, std::uint32_t path = 0);
   bool has_resend() const { return resend_pending_ > 0; }
   // Marks the newest packet (just remembered) to be sent again.
   void schedule_last();
@@ -101,6 +137,7 @@ class ResendBuffer {
     // Sent more than once: its acknowledgement cannot tell which copy
     // arrived, so it gives no round trip (Karn's rule).
     bool resent = false;
+    std::uint32_t path = 0;  // what it was (last) sent on
     std::vector<std::uint8_t> data;
   };
   using Buffer = std::vector<std::uint8_t>;

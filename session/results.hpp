@@ -30,6 +30,9 @@ struct SealResult {
   // kSend of a datagram larger than the active path carries (an IPv6 packet
   // owed its 1280 bytes, inner_mtu.hpp): send it with outer fragmentation.
   bool fragment = false;
+  // Client only, kSend: the path it goes on (the active one, or in a bond
+  // the path its flow is pinned to; session/bond_scheduler.hpp).
+  std::uint32_t path = 0;
 
   static SealResult send(std::size_t n) { return {Kind::kSend, n, {}, {}}; }
   static SealResult too_big(std::size_t inner_mtu) { return {Kind::kTooBig, inner_mtu, DropReason::kPathMtuExceeded, {}}; }

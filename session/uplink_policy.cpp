@@ -12,8 +12,33 @@ const char* to_string(UplinkRole r) {
     case UplinkRole::kActive: return "active";
     case UplinkRole::kStandby: return "standby";
     case UplinkRole::kUnusable: return "unusable";
+    case UplinkRole::kBonded: return "bonded";
   }
   return "unusable";
+}
+
+const char* to_string(UplinkMode m) { return m == UplinkMode::kBond ? "bond" : "failover"; }
+
+const char* to_string(UplinkTier t) {
+  switch (t) {
+    case UplinkTier::kPrimary: return "primary";
+    case UplinkTier::kSecondary: return "secondary";
+    case UplinkTier::kBackup: return "backup";
+    case UplinkTier::kNever: return "never";
+  }
+  return "primary";
+}
+
+std::optional<UplinkTier> parse_tier(const std::string& s) {
+  for (const auto t : {UplinkTier::kPrimary, UplinkTier::kSecondary, UplinkTier::kBackup, UplinkTier::kNever})
+    if (s == to_string(t)) return t;
+  return std::nullopt;
+}
+
+UplinkTier uplink_tier(const UplinkPolicyConfig& c, const std::string& name) {
+  for (const auto& [glob, tier] : c.tiers)
+    if (fnmatch(glob.c_str(), name.c_str(), 0) == 0) return tier;
+  return UplinkTier::kPrimary;
 }
 
 bool glob_match(const std::vector<std::string>& globs, const std::string& name) {
@@ -28,6 +53,44 @@ bool uplink_metered(const UplinkPolicyConfig& c, const std::string& name, std::o
 }
 
 namespace {
+// Bond mode: the active path and the other healthy, measured uplinks of its
+// tier group (primary and secondary together; backup only with each other),
+// one path per uplink (the best-ranked family: one uplink is not bonded
+// with itself), metered ones only with bond_metered. Nothing when the
+// active path is not healthy itself (failover's fallback then decides).
+// A path that recovers joins after the hold-down, as failover would return to it.
+template <class Metered>
+void choose_bond(const UplinkPolicyConfig& c, const std::vector<UplinkCandidate>& cands,
+                 const std::vector<std::size_t>& healthy, std::size_t pick, Metered&& metered,
+                 const std::map<std::uint32_t, Time>& healthy_since, Time now, UplinkChoice& out) {
+  if (std::find(healthy.begin(), healthy.end(), pick) == healthy.end()) return;
+  const bool backup = uplink_tier(c, cands[pick].name) == UplinkTier::kBackup;
+  out.bond.emplace_back(cands[pick].id, uplink_tier(c, cands[pick].name) == UplinkTier::kSecondary);
+  std::vector<std::string> names{cands[pick].name};
+  for (const std::size_t i : healthy) {
+    const auto& u = cands[i];
+    const UplinkTier tier = uplink_tier(c, u.name);
+    if (out.bond.size() >= limits::kAckPathShares) break;
+    if (i == pick || !u.rtt || (tier == UplinkTier::kBackup) != backup) continue;
+    if (std::find(names.begin(), names.end(), u.name) != names.end()) continue;
+    if (metered(i) && !c.bond_metered) continue;
+    const auto since = healthy_since.find(u.id);
+    const Duration hold = std::max<Duration>(c.hold_down, u.rtt.value_or(Duration{0}) * limits::kHoldDownRtts);
+    if (since == healthy_since.end() || now - since->second < hold) {
+      const Time at = since == healthy_since.end() ? now + hold : since->second + hold;
+      out.revisit = std::min(out.revisit, at);
+      out.verdicts[i].reason = "joins the bond after the hold-down";
+      continue;
+    }
+    names.push_back(u.name);
+    out.bond.emplace_back(u.id, tier == UplinkTier::kSecondary);
+    out.verdicts[i].role = UplinkRole::kBonded;
+    out.verdicts[i].reason = tier == UplinkTier::kSecondary ? "bonded (secondary: new flows when the primary paths are full)"
+                                                            : "bonded";
+  }
+  if (out.bond.size() < 2) out.bond.clear();
+}
+
 std::size_t priority(const UplinkPolicyConfig& c, const std::string& name) {
   for (std::size_t i = 0; i < c.prefer.size(); ++i)
     if (fnmatch(c.prefer[i].c_str(), name.c_str(), 0) == 0) return i;
@@ -62,6 +125,8 @@ UplinkChoice choose_uplink(const UplinkPolicyConfig& c, const std::vector<Uplink
     auto& v = out.verdicts[i];
     if (glob_match(c.avoid, u.name)) {
       v.reason = "avoided by policy";
+    } else if (uplink_tier(c, u.name) == UplinkTier::kNever) {
+      v.reason = "tier never";
     } else if (!u.usable) {
       v.reason = u.unusable_reason.empty() ? "not usable" : u.unusable_reason;
     } else {
@@ -77,9 +142,11 @@ UplinkChoice choose_uplink(const UplinkPolicyConfig& c, const std::vector<Uplink
     }
   }
   auto metered = [&](std::size_t i) { return uplink_metered(c, cands[i].name, cands[i].system_metered); };
+  // Tiers first: with none configured every uplink is primary and the
+  // order is failover's as it always was.
   auto rank = [&](std::size_t i) {
-    return std::make_tuple(metered(i), priority(c, cands[i].name), cands[i].name,
-                           cands[i].family != 6);
+    return std::make_tuple(static_cast<int>(uplink_tier(c, cands[i].name)), metered(i), priority(c, cands[i].name),
+                           cands[i].name, cands[i].family != 6);
   };
   auto better = [&](std::size_t a, std::size_t b) { return rank(a) < rank(b); };
   std::sort(usable.begin(), usable.end(), better);
@@ -142,6 +209,7 @@ UplinkChoice choose_uplink(const UplinkPolicyConfig& c, const std::vector<Uplink
     out.verdicts[*pick].role = UplinkRole::kActive;
     out.verdicts[*pick].reason = why;
   }
+  if (c.mode == UplinkMode::kBond && pick) choose_bond(c, cands, healthy, *pick, metered, healthy_since, now, out);
   for (auto i : usable) {
     auto& v = out.verdicts[i];
     if (v.role != UplinkRole::kStandby || !v.reason.empty()) continue;

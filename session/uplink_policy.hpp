@@ -8,7 +8,10 @@
 //      IPv4 on one uplink; healthy = not failing gray, and no measurement
 //      yet or RTT ≤ max_rtt and loss ≤ max_loss;
 //   4. with nothing healthy, the best usable one (something beats nothing);
-//   5. failures move at once; a move to a *better* uplink while the current one
+//   5. tiers (`[uplinks] tiers`): a "never" uplink is never used; a "backup"
+//      one only when no primary or secondary one is healthy; a secondary one
+//      ranks after every primary one (before metered and `prefer`);
+//   6. failures move at once; a move to a *better* uplink while the current one
 //      is still healthy waits until that uplink has been healthy for
 //      max(hold_down, kHoldDownRtts of its round trip) (no flapping back and
 //      forth on a recovering link).
@@ -25,6 +28,18 @@
 
 namespace tund::session {
 
+// Failover: one active path at a time (the others standbys it probes).
+// Bond: the active path and the other healthy uplinks of its tier group
+// carry data together, each flow on one (session/bond_scheduler.hpp).
+enum class UplinkMode : std::uint8_t { kFailover, kBond };
+const char* to_string(UplinkMode m);
+// Primary and secondary form one group in a bond (secondary paths take new
+// flows only when every primary one is full); backup is used only when no
+// primary or secondary uplink is healthy; never, not at all.
+enum class UplinkTier : std::uint8_t { kPrimary, kSecondary, kBackup, kNever };
+const char* to_string(UplinkTier t);
+std::optional<UplinkTier> parse_tier(const std::string& s);
+
 struct UplinkPolicyConfig {
   std::vector<std::string> prefer{"eth*", "en*", "wlan*", "wl*", "wwan*", "lte*"};
   std::vector<std::string> avoid{"docker*", "br-*", "virbr*", "veth*"};
@@ -35,7 +50,15 @@ struct UplinkPolicyConfig {
   Duration max_rtt = std::chrono::milliseconds(500);
   double max_loss = 0.2;
   Duration hold_down = std::chrono::milliseconds(2000);
+  UplinkMode mode = UplinkMode::kFailover;
+  // Glob -> tier, the first match wins; an uplink no glob matches is primary.
+  std::vector<std::pair<std::string, UplinkTier>> tiers;
+  // A metered uplink joins a bond only with this (it may still be the
+  // active path when nothing unmetered is healthy, as in failover).
+  bool bond_metered = false;
 };
+
+UplinkTier uplink_tier(const UplinkPolicyConfig& config, const std::string& name);
 
 // Probing that follows traffic: after `after` without inner packets either
 // way a session is idle; then the active path is probed only every
@@ -61,7 +84,9 @@ struct UplinkCandidate {
   std::optional<bool> system_metered{};  // NetworkManager's verdict, when it has one
 };
 
-enum class UplinkRole : std::uint8_t { kActive, kStandby, kUnusable };
+// Ordered: an uplink's role is the best of its paths' (bonded: carries data
+// with the active one, in bond mode).
+enum class UplinkRole : std::uint8_t { kActive, kBonded, kStandby, kUnusable };
 const char* to_string(UplinkRole r);
 
 struct UplinkVerdict {
@@ -73,6 +98,11 @@ struct UplinkChoice {
   std::optional<std::uint32_t> active;
   std::vector<UplinkVerdict> verdicts;  // parallel to the candidates
   Time revisit = kNever;                // when a hold-down ends: decide again then
+  // Bond mode: the paths that carry data, the active one first, each with
+  // whether it is of the secondary tier (empty: failover, or nothing to
+  // bond with). One path per uplink (its best family), at most
+  // kAckPathShares.
+  std::vector<std::pair<std::uint32_t, bool>> bond;
 };
 
 bool glob_match(const std::vector<std::string>& globs, const std::string& name);

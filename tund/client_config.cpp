@@ -97,7 +97,21 @@ ClientSettings read_client_config(const toml::value& root, const std::string& pa
   if (auto m = get_optional_int(root, "fwmark", 1, 0xffffffffll)) s.fwmark = static_cast<std::uint32_t>(*m);
 
   if (const auto* up = get_optional_table(root, "uplinks")) {
-    check_keys(*up, {"prefer", "avoid", "metered", "max_rtt_ms", "max_loss", "hold_down_ms", "idle_after_ms", "idle_keepalive_ms", "idle_standby_probe_ms", "redundant"}, "[uplinks]");
+    check_keys(*up, {"prefer", "avoid", "metered", "max_rtt_ms", "max_loss", "hold_down_ms", "idle_after_ms", "idle_keepalive_ms", "idle_standby_probe_ms", "redundant", "mode", "tiers", "bond_metered"}, "[uplinks]");
+    if (auto m = get_optional_string(*up, "mode")) {
+      if (*m == "bond") s.uplinks.mode = session::UplinkMode::kBond;
+      else if (*m != "failover") fail(*find(*up, "mode"), "mode must be \"failover\" or \"bond\", not \"" + *m + "\"");
+    }
+    if (auto b = get_optional_bool(*up, "bond_metered")) s.uplinks.bond_metered = *b;
+    // tiers = { primary = [globs], secondary = [...], backup = [...], never = [...] }:
+    // the most restrictive tier whose globs match an uplink wins (so a broad
+    // primary glob never overrides a named exclusion), whatever the order.
+    if (const auto* tiers = get_optional_table(*up, "tiers")) {
+      check_keys(*tiers, {"primary", "secondary", "backup", "never"}, "[uplinks.tiers]");
+      for (const auto tier : {session::UplinkTier::kNever, session::UplinkTier::kBackup, session::UplinkTier::kSecondary,
+                              session::UplinkTier::kPrimary})
+        for (auto& glob : get_string_array(*tiers, session::to_string(tier))) s.uplinks.tiers.emplace_back(std::move(glob), tier);
+    }
     s.redundant = read_redundant(*up, "redundant");
     if (find(*up, "prefer")) s.uplinks.prefer = get_string_array(*up, "prefer");
     if (find(*up, "avoid")) s.uplinks.avoid = get_string_array(*up, "avoid");

@@ -183,9 +183,17 @@ void ClientDaemon::seal_slot(std::size_t i, std::optional<std::size_t> slot, Tim
     e.len = 0;
     return;
   }
+  // The path the packet was sealed for: the active one, or in a bond its flow's.
+  const session::PathId via = sealed.path ? sealed.path : s->active_path();
+  if (via != s->active_path()) hub = remote(*slot, via);
+  if (!hub) {
+    ++no_route_;
+    e.len = 0;
+    return;
+  }
   e.len = sealed.len;
   e.to = *hub;
-  e.socket = path_ifindex(s->active_path());
+  e.socket = path_ifindex(via);
   e.fragment = sealed.fragment;
   b.jobs.push_back(job);
   // The user's redundancy policy: a copy on the best standby.

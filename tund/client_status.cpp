@@ -187,13 +187,14 @@ std::string ClientDaemon::render_metrics() const {
   for (const auto& u : monitor_->table())
     m.sample("tund_uplink_info", {{"uplink", u.name}, {"kind", netmon::to_string(u.kind)}}, 1);
   m.family("tund_uplink_role", "gauge",
-           "Each uplink's role for each hub, one series per role (active, standby, unusable): 1 for the one it has "
+           "Each uplink's role for each hub, one series per role (active, bonded, standby, unusable): 1 for the one it has "
            "(its best path's).");
   for (std::size_t i = 0; i < client_->session_count(); ++i)
     for (const auto& u : monitor_->table()) {
       auto role = session::UplinkRole::kUnusable;  // the best of its paths' (roles are ordered)
       for (const auto& v : engine_->paths_of(i, static_cast<std::uint32_t>(u.ifindex))) role = std::min(role, v.verdict->role);
-      for (const auto r : {session::UplinkRole::kActive, session::UplinkRole::kStandby, session::UplinkRole::kUnusable})
+      for (const auto r : {session::UplinkRole::kActive, session::UplinkRole::kBonded, session::UplinkRole::kStandby,
+                           session::UplinkRole::kUnusable})
         m.sample("tund_uplink_role", {{"hub", settings_.hubs[i].name}, {"uplink", u.name}, {"role", session::to_string(r)}},
                  r == role ? 1 : 0);
     }
@@ -211,6 +212,9 @@ std::string ClientDaemon::render_metrics() const {
            });
   per_path("tund_uplink_probes_sent_total", "counter", "Path probes sent to the first hub on each path.",
            [](const session::PathStats& st) { return std::optional<double>(static_cast<double>(st.probes_sent)); });
+  // Each uplink's share of the traffic (issue 30: in a bond several carry data).
+  per_path("tund_uplink_data_bytes_total", "counter", "Data sealed for the first hub on each path (bytes on the wire).",
+           [](const session::PathStats& st) { return std::optional<double>(static_cast<double>(st.data_bytes)); });
   m.family("tund_handovers_total", "counter", "Uplink changes, by what triggered them.");
   for (const char* r : {"manual", "uplink_change", "path_quality", "hold_down_over", "other"}) {
     const auto& by = engine_->handovers().by_trigger;

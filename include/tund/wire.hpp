@@ -12,6 +12,12 @@
 //                    one is suspected (session/client_paths.cpp); delivered
 //                    like data (at most once per data sequence), but the
 //                    receiver never moves its return path on it
+//  data bond  (40+n) as data: sent on a bonded path other than the client's
+//                    active one (`[uplinks] mode = "bond"`, session/
+//                    bond_scheduler.hpp); delivered like data, never moves
+//                    the return path, and tells the hub this source carries
+//                    the client's flows: once it has answered a challenge,
+//                    those flows' return packets may go there
 //
 // Data and control share one counter space per keypair; the 16-byte header is
 // the AEAD's associated data, so the type byte is authenticated too. The data
@@ -36,9 +42,12 @@ enum class MessageType : std::uint8_t {
   kData = 4,
   kControl = 5,
   kDataCopy = 6,
+  kDataBond = 7,
 };
 
-inline bool carries_data(MessageType t) { return t == MessageType::kData || t == MessageType::kDataCopy; }
+inline bool carries_data(MessageType t) {
+  return t == MessageType::kData || t == MessageType::kDataCopy || t == MessageType::kDataBond;
+}
 
 inline constexpr std::size_t kTagSize = 16;
 inline constexpr std::size_t kMacSize = 16;
@@ -193,6 +202,7 @@ inline std::optional<MessageType> classify(Bytes datagram) {
       break;
     case MessageType::kData:
     case MessageType::kDataCopy:
+    case MessageType::kDataBond:
       if (datagram.size() >= transport::kMinSize + transport::kSeqSize) return type;
       break;
     case MessageType::kControl:

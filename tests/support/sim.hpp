@@ -149,7 +149,9 @@ class Sim {
       if (t) put_from_path(t->path, Bytes(copy.data(), t->len));
     }
     if (batched && r.kind == session::SealResult::Kind::kSend) job.run();
-    if (r.kind == session::SealResult::Kind::kSend) put_from_path(cs().active_path(), Bytes(buf.data(), r.len), r.fragment);
+    // In a bond a packet goes on the path its flow is pinned to (r.path).
+    if (r.kind == session::SealResult::Kind::kSend)
+      put_from_path(r.path ? r.path : cs().active_path(), Bytes(buf.data(), r.len), r.fragment);
     return r;
   }
   session::SealResult hub_send(const std::vector<std::uint8_t>& inner) {

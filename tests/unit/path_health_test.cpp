@@ -117,6 +117,42 @@ TEST(PathHealth, ACapacityCollapseWithAGrowingQueueIsJudged) {
   EXPECT_LE(*judged - collapse, Duration(600ms));
 }
 
+// After a steady download, 2 s of the hub's packets arriving every
+// `every`, each `skipped`-th of its sequence missing (lost), acknowledged
+// every 5 ms after `rtt`: never judged bonded (asserted); returns whether a
+// lone path would have been.
+static bool bonded_share(std::int64_t every_ms, std::uint64_t skipped, Duration rtt) {
+  PathHealth h;
+  Time t{};
+  std::uint64_t seq = 1;
+  steady_download(h, t, seq);
+  bool lone = false;
+  for (const Time start = t; t < start + Duration(2s); t += 1ms) {
+    if (t.time_since_epoch().count() % (every_ms * 1000000) == 0) {
+      if (seq % skipped == 0) ++seq;
+      h.on_receive(t, seq++, 1500);
+    }
+    if (t.time_since_epoch().count() % 5000000 == 0) h.on_ack(t, rtt, 1, 60, 0);
+    EXPECT_EQ(h.judge(t, kStandbyRtt, true), nullptr) << "at " << t.time_since_epoch().count();
+    lone = lone || h.judge(t, kStandbyRtt);
+  }
+  return lone;
+}
+
+TEST(PathHealth, ABondedPathCarryingItsShareWithItsOwnQueueIsNotJudged) {
+  // Bonded (issue 30), the other path takes half the flows: delivery half
+  // the best, its flows' queue 60 ms and one packet in ten overflowing it.
+  // Judged as a lone path that is a collapse (or a fade); bonded, nothing.
+  EXPECT_TRUE(bonded_share(7, 10, 70ms)) << "alone on the path, the same would be judged";
+}
+
+TEST(PathHealth, ABondedPathIsNotJudgedByTheOtherPathsDownstreamLosses) {
+  // Bonded, with a short queue: every other packet of the hub's sequence
+  // went on the other bonded path, which is dying (lost there). This path's
+  // own packets all arrive.
+  EXPECT_TRUE(bonded_share(3, 2, 14ms)) << "alone on the path, the same gaps are its losses";
+}
+
 TEST(PathHealth, LateArrivalsAreNotLosses) {
   PathHealth h;
   h.reset(Time{});

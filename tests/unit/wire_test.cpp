@@ -66,7 +66,7 @@ TEST(Wire, ClassifyRejectsEveryWrongLength) {
 
 TEST(Wire, ClassifyRejectsUnknownTypesAndReservedBytes) {
   for (int t = 0; t < 256; ++t) {
-    if (t >= 1 && t <= 6) continue;
+    if (t >= 1 && t <= 7) continue;
     auto m = message(MessageType::kData, 148);
     m[0] = static_cast<std::uint8_t>(t);
     EXPECT_FALSE(wire::classify(m)) << t;

@@ -1,0 +1,144 @@
+// Which path carries each inner packet when a client bonds its uplinks
+// (issue 30, `[uplinks] mode = "bond"`), pure logic over what the paths'
+// pacers measured (path_rate.hpp). The idea is ECF's and BLEST's (MPTCP
+// schedulers): send where the data arrives soonest, and use a slower path
+// only when the fast one is full and the slow one would deliver sooner.
+//
+//   each inner flow (flow_fields.hpp: the 5-tuple, IPv4 and IPv6) is pinned
+//   to one path, so its packets arrive in order and nothing is held at the
+//   receiver;
+//   a new flow goes to the path of earliest expected delivery:
+//     delivery(p) = max(queue(p), backlog(p) / rate(p)) + base_rtt(p) / 2
+//     cost(p)     = delivery(p) + (flows(p) + 1) * kBondFlowWeight / rate(p)
+//   (queue: the last measured, less the time since, as nothing more entered
+//   it; backlog: what we sent on p since, drained by its acknowledgements and
+//   at its rate; flows: those pinned to it that spoke within the last
+//   kBondFlowActive), among the primary tier's
+//   paths, or the secondary tier's too when every primary path is full
+//   (its queue above its target);
+//   a pinned flow moves only when its path leaves the bond (dead, gray,
+//   gone: then it is placed anew, as failover would move it), or when its
+//   path is full and another would deliver it kBondMoveFactor times sooner
+//   and kBondMoveMargin, after it stayed kBondFlowHold and no other flow of
+//   the session moved within kBondMoveInterval (no flapping).
+//
+// One flow over several paths (spreading, with a reordering buffer at the
+// receiver) is not done: every flow stays on one path. It would pay only
+// between paths alike enough (alike(): capacities within
+// kBondAlikeCapacityRatio, base round trips within kBondAlikeRttDifference);
+// beyond that, spreading one flow is measured to do worse than the best path.
+//
+// Memory is bounded: kBondFlows flows in a set-associative table (a new flow
+// takes the least recently seen of its set's ways), allocated once. Nothing
+// is allocated per packet. Sans I/O: every call carries `now`.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "session/flow_table.hpp"
+#include "tund/limits.hpp"
+#include "tund/types.hpp"
+
+namespace tund::session {
+
+// What the scheduler knows of one bonded path.
+struct BondPath {
+  std::uint32_t id = 0;
+  double rate_bps = 0;                  // estimated (0: unknown, taken as kRateInitial)
+  std::optional<Duration> base_rtt;     // least round trip lately
+  Duration queue{0};                    // the path's queue delay over its last round
+  // When that queue was measured (the path's last acknowledgement; none:
+  // now). A queue nothing more entered drains in its own delay, so it counts
+  // only what is left of it: a path that carried an upload's standing queue
+  // and then nothing does not read full for good (what we sent since is in
+  // the backlog).
+  std::optional<Time> queue_at;
+  Duration queue_target{0};             // what counts as full
+  bool secondary = false;               // used for new flows only when every primary path is full
+  // Seen full at least once (its pacer lowered its rate for a queue): its
+  // rate is what it carries. Until then its rate only says what it was
+  // given, and it is taken to carry as much as the best bonded path
+  // (optimism: a flow placed there finds out).
+  bool measured = false;
+};
+
+class BondScheduler {
+ public:
+  explicit BondScheduler(std::uint64_t seed) : seed_(seed) {}
+
+  // The bonded paths now (at most kAckPathShares; more are ignored) and what
+  // is known of each; paths that stay keep their backlog and counters.
+  void set_paths(const std::vector<BondPath>& paths, Time now);
+  // The path for an inner packet of `len` bytes (IP header first), its flow
+  // pinned or placed; `fallback` (the active path) for what has no flow (not
+  // IP) or when no path is bonded.
+  std::uint32_t place(Bytes inner, std::size_t len, std::uint32_t fallback, Time now);
+  // The bytes a path was given besides place() (resends): its backlog.
+  void charge(std::uint32_t path, std::size_t len, Time now);
+  // An acknowledgement's news of `path`: packets delivered or lost leave its
+  // backlog (see delivery()).
+  void on_ack(std::uint32_t path, std::size_t packets, std::size_t bytes);
+
+  // Alike enough to spread one flow over both (see the header comment).
+  static bool alike(const BondPath& a, const BondPath& b);
+
+  struct PathCount {
+    std::uint32_t id = 0;
+    std::uint64_t packets = 0, bytes = 0;
+    std::uint32_t flows = 0;  // pinned and active at the last count
+    bool full = false;
+  };
+  struct FlowView {
+    std::uint64_t hash = 0;  // the flow's hash under this session's secret
+    std::uint32_t path = 0;
+    std::uint64_t packets = 0, bytes = 0;
+    Time last_seen{};
+  };
+  struct Counters {
+    std::uint64_t placed = 0, moved = 0, followed = 0, evicted = 0;
+  };
+  const std::array<PathCount, limits::kAckPathShares>& path_counts() const { return counts_; }
+  // Up to `max` active flows, the busiest first (status).
+  std::vector<FlowView> flows(std::size_t max, Time now) const;
+  std::size_t active_flows(Time now) const;
+  const Counters& counters() const { return counters_; }
+
+ private:
+  struct Path {
+    BondPath info;
+    double backlog = 0;  // bytes, drained at the rate since `drained`
+    Time drained{};
+  };
+  struct Flow {
+    std::uint32_t path = 0;
+    Time placed_at{};
+    std::uint64_t packets = 0, bytes = 0;
+  };
+
+  Path* find(std::uint32_t id);
+  std::size_t index(std::uint32_t id) const;
+  double rate_of(const Path& p) const;  // bytes per second
+  Duration queue_left(const Path& p, Time now) const;
+  Duration delivery(Path& p, Time now);
+  Duration cost(Path& p, std::size_t index, Time now);
+  bool full(Path& p, Time now);
+  // The best path for a new flow (kNone when none is bonded).
+  std::size_t best(Time now, std::size_t except);
+  void recount(Time now);
+
+  std::uint64_t seed_;
+  std::array<Path, limits::kAckPathShares> paths_{};
+  std::size_t path_count_ = 0;
+  double best_rate_ = 0;  // bytes per second: the best bonded path's estimate
+  bool any_measured_ = false;
+  std::array<PathCount, limits::kAckPathShares> counts_{};
+  FlowTable<Flow> flows_{limits::kBondFlows, limits::kBondFlowIdle};
+  Time last_move_ = Time::min();
+  Time counted_ = Time::min();
+  Counters counters_;
+};
+
+}  // namespace tund::session

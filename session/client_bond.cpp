@@ -1,0 +1,75 @@
+// ClientSession, its paths' rates and the bond (issues 29 and 30): what an
+// acknowledgement says of each path the acknowledged packets took (each
+// path's pacer learns only from its own packets and round trips), and which
+// paths carry data together when the policy bonds them (bond_scheduler.hpp
+// places each flow). Split from client.cpp, which seals with the path the
+// scheduler gives.
+#include <algorithm>
+
+#include "session/client.hpp"
+
+namespace tund::session {
+
+void ClientSession::learn_from_ack(const ResendBuffer::AckOutcome& outcome, std::uint32_t received_us, Time now) {
+  bool bonded_news = false;
+  for (std::size_t i = 0; i < outcome.path_count; ++i) {
+    const auto& share = outcome.paths[i];
+    const auto rtt = share.newest_sent ? std::optional<Duration>(now - *share.newest_sent) : std::nullopt;
+    // The one-way sample is of the ack's highest packet: its path's.
+    const auto one_way = share.path == outcome.highest_path ? PathRate::one_way_sample(received_us, outcome.highest_sent)
+                                                            : std::nullopt;
+    pacer_.on_ack(share.path, now, rtt, share.bytes, share.acked, one_way);
+    if (bonding()) bond_.on_ack(share.path, share.acked + share.lost, share.bytes + share.lost_bytes);
+    if (share.path == active_path_) health_.on_ack(now, rtt, share.acked, share.bytes, share.lost);
+    bonded_news = bonded_news || bonding();
+  }
+  if (bonded_news && (bond_refreshed_ == Time::min() || now - bond_refreshed_ >= limits::kRateRoundFloor))
+    refresh_bond(now);
+}
+
+void ClientSession::refresh_bond(Time now) {
+  bond_refreshed_ = now;
+  bond_view_.clear();
+  for (const auto& m : bonded_) {
+    BondPath b;
+    b.id = m.path;
+    b.secondary = m.secondary;
+    if (const PathRate* r = pacer_.rate_of(m.path)) {
+      b.rate_bps = r->rate_bps();
+      b.base_rtt = r->base_rtt();
+      b.queue = std::max(r->recent_queue().value_or(Duration{0}), Duration{0});
+      if (const Time at = pacer_.acked_at(m.path); at != Time::min()) b.queue_at = at;
+      b.queue_target = r->queue_target();
+      b.measured = r->counters().decreases > 0;
+    }
+    // Before the data's own round trips, the probes'.
+    if (!b.base_rtt)
+      if (const Path* p = find_path(m.path)) b.base_rtt = p->stats.rtt;
+    bond_view_.push_back(b);
+  }
+  bond_.set_paths(bond_view_, now);
+}
+
+void ClientSession::set_bond(const std::vector<BondMember>& members, Time now) {
+  // A path that leaves the bond dead, failing gray or gone sends again (on
+  // the active path) what it carried and is not acknowledged: inside a bond
+  // a path that dies costs what a failover's resends cost, not inner TCP's
+  // timeouts. One that leaves healthy (a policy change) delivers what it has.
+  for (const auto& m : bonded_) {
+    if (m.path == active_path_ ||
+        std::any_of(members.begin(), members.end(), [&](const BondMember& n) { return n.path == m.path; }))
+      continue;
+    const Path* p = find_path(m.path);
+    if (!p || p->stats.dead || p->stats.gray) stream_.schedule_path(m.path, now);
+  }
+  bonded_.clear();
+  for (const auto& m : members)
+    if (has_path(m.path)) bonded_.push_back(m);
+  if (bonded_.size() < 2) bonded_.clear();
+  std::vector<PathId> ids;
+  for (const auto& m : bonded_) ids.push_back(m.path);
+  pacer_.set_bonded(ids, now);
+  refresh_bond(now);
+}
+
+}  // namespace tund::session
