@@ -93,17 +93,23 @@ UPLINKS
   BOND_WRAP=(mptcpize run)
   CLI_IP=10.1.0.2
 }
-# tund as configured by default (today: failover, pacing off), and with
-# [uplinks] mode = "bond" and nothing else changed.
+# tund as configured by default (failover, pacing on), and with [uplinks]
+# mode = "bond" and bond_metered = true (the lab's second uplink is named
+# lte0, metered by the default globs: a user bonding it says so), nothing
+# else changed. Measured once the bond has formed: a new uplink joins after
+# the hold-down (2 s), as failover would switch to it.
 bond_setup_tund_failover() { lab_one_hub; CLI_IP=10.77.0.2; }
 bond_setup_tund_bond() { lab_one_hub '[uplinks]
-mode = "bond"'; CLI_IP=10.77.0.2; }
+mode = "bond"
+bond_metered = true'; CLI_IP=10.77.0.2; }
 bond_ready() { nsx cli ping -c 1 -W 1 10.4.0.2; }
+bond_formed() { nsx cli "$BIN/tund" status -c "$LAB_DIR/cli.toml" --json | jq -e '.bond.bonding' >/dev/null; }
 bond_lab_up() {
   lab_up
   BOND_WRAP=() BOND_NOTE=""
   "bond_setup_${1//-/_}" || BOND_NOTE="its setup failed"
   wait_for 20 bond_ready || BOND_NOTE="${BOND_NOTE:+$BOND_NOTE; }srv did not answer through it in 20 s"
+  [ "$1" != tund-bond ] || wait_for 20 bond_formed || BOND_NOTE="${BOND_NOTE:+$BOND_NOTE; }the bond did not form in 20 s"
   [ -z "$BOND_NOTE" ] || echo "   ($1: $BOND_NOTE)"
   sleep 1
 }
