@@ -87,8 +87,11 @@ Duration BondScheduler::delivery(Path& p, Time now) {
 }
 
 Duration BondScheduler::cost(Path& p, std::size_t i, Time now) {
-  const double weight = static_cast<double>((counts_[i].flows + 1) * limits::kBondFlowWeight);
-  return delivery(p, now) + from_seconds(weight / rate_of(p));
+  const std::size_t flows = counts_[i].flows + 1;
+  // Nothing measured yet: the rates are guesses (kRateInitial would make
+  // each flow weigh 100 ms), the round trips are not.
+  if (!any_measured_ && p.info.base_rtt) return delivery(p, now) + static_cast<Duration::rep>(flows) * (*p.info.base_rtt / 2);
+  return delivery(p, now) + from_seconds(static_cast<double>(flows * limits::kBondFlowWeight) / rate_of(p));
 }
 
 bool BondScheduler::full(Path& p, Time now) {
@@ -136,6 +139,7 @@ std::uint32_t BondScheduler::place(Bytes inner, std::size_t len, std::uint32_t f
   bool fresh = false, evicted = false;
   Flow& f = flows_.touch(flow_hash(fields, seed_), now, fresh, evicted).value;
   counters_.evicted += evicted;
+  count_rate(f, len, fresh, now);
   std::size_t at = fresh ? kNone : index(f.path);
   if (at == kNone) {
     // A new flow, or one whose path left the bond: placed as new.
@@ -148,7 +152,7 @@ std::uint32_t BondScheduler::place(Bytes inner, std::size_t len, std::uint32_t f
              (last_move_ == Time::min() || now - last_move_ >= limits::kBondMoveInterval) && full(paths_[at], now)) {
     // Full: another path that would deliver it clearly sooner takes it.
     const std::size_t alt = best(now, at);
-    if (alt != kNone) {
+    if (alt != kNone && f.rate <= rate_of(paths_[alt])) {
       const Duration here = delivery(paths_[at], now);
       const Duration there = cost(paths_[alt], alt, now);
       if (Seconds(there).count() * limits::kBondMoveFactor + Seconds(limits::kBondMoveMargin).count() <
@@ -166,6 +170,19 @@ std::uint32_t BondScheduler::place(Bytes inner, std::size_t len, std::uint32_t f
   f.bytes += len;
   charge(f.path, len, now);
   return f.path;
+}
+
+void BondScheduler::count_rate(Flow& f, std::size_t len, bool fresh, Time now) {
+  if (fresh) {
+    f.window_at = now;
+  } else if (now - f.window_at >= limits::kBondFlowActive) {
+    // A window gone by (several: the flow was quiet, its rate is 0).
+    const Duration span = now - f.window_at;
+    f.rate = span < 2 * limits::kBondFlowActive ? static_cast<double>(f.window_bytes) / Seconds(span).count() : 0;
+    f.window_at = now;
+    f.window_bytes = 0;
+  }
+  f.window_bytes += len;
 }
 
 void BondScheduler::on_ack(std::uint32_t id, std::size_t packets, std::size_t bytes) {

@@ -16,11 +16,17 @@
 //   kBondFlowActive), among the primary tier's
 //   paths, or the secondary tier's too when every primary path is full
 //   (its queue above its target);
+//   until a path is measured its rate is only a guess, and each flow on it
+//   weighs half its base round trip instead: the lower round trip takes
+//   flows until it would deliver later (a control connection placed first
+//   does not send the transfer after it to a slow link);
 //   a pinned flow moves only when its path leaves the bond (dead, gray,
 //   gone: then it is placed anew, as failover would move it), or when its
 //   path is full and another would deliver it kBondMoveFactor times sooner
-//   and kBondMoveMargin, after it stayed kBondFlowHold and no other flow of
-//   the session moved within kBondMoveInterval (no flapping).
+//   and kBondMoveMargin, and carries what the flow sends now (a flow that
+//   fills a fast path alone is not moved to a slower one), after it stayed
+//   kBondFlowHold and no other flow of the session moved within
+//   kBondMoveInterval (no flapping).
 //
 // One flow over several paths (spreading, with a reordering buffer at the
 // receiver) is not done: every flow stays on one path. It would pay only
@@ -116,7 +122,13 @@ class BondScheduler {
     std::uint32_t path = 0;
     Time placed_at{};
     std::uint64_t packets = 0, bytes = 0;
+    // What it sent over its last whole kBondFlowActive (bytes per second),
+    // counted in the window since `window_at`.
+    double rate = 0;
+    Time window_at{};
+    std::uint64_t window_bytes = 0;
   };
+  static void count_rate(Flow& f, std::size_t len, bool fresh, Time now);
 
   Path* find(std::uint32_t id);
   std::size_t index(std::uint32_t id) const;

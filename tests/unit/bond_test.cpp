@@ -303,6 +303,51 @@ TEST(BondScheduler, ABacklogDoesNotGrowWhenThePathCarriesMoreThanItsEstimate) {
   EXPECT_EQ(per_path[2], 4);
 }
 
+TEST(BondScheduler, BeforeAnyRateIsMeasuredTheShorterRoundTripTakesATransferAndItsControlFlow) {
+  // iperf3's way, and many an application's: a control connection, then the
+  // transfer. Unmeasured paths of 8 and 40 ms: both go on the 8 ms one
+  // (bench/bond put the transfer on the 8 Mbit/s link, its guessed rate
+  // making the control connection weigh 100 ms on the other).
+  BondScheduler s(42);
+  s.set_paths({path(1, 1, 8ms, false), path(2, 1, 40ms, false)}, t0);
+  const auto control = tcp(40000), transfer = tcp(40001);
+  EXPECT_EQ(s.place(control, control.size(), 1, t0), 1u);
+  EXPECT_EQ(s.place(transfer, transfer.size(), 1, t0 + 1ms), 1u);
+  // (Alike round trips still alternate: UnmeasuredPathsAreTakenToCarryAsMuchAsTheBest.)
+}
+
+TEST(BondScheduler, AFlowThatFillsAFastPathAloneIsNotMovedToASlowerOne) {
+  // One transfer at 20 Mbit/s on the 20 Mbit/s path, its queue over the
+  // target; the 8 Mbit/s path idle. Moving it would put 20 on 8.
+  BondScheduler s(42);
+  s.set_paths({path(1, 20, 8ms), path(2, 8, 40ms)}, t0);
+  const auto p = tcp(40000);
+  ASSERT_EQ(s.place(p, p.size(), 1, t0), 1u);
+  const auto gap = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(1448.0 * 8 / 20e6));
+  auto full = path(1, 20, 8ms, true, false, 100ms);
+  Time now = t0;
+  for (; now < t0 + limits::kBondFlowHold + 2s; now += gap) {
+    full.queue_at = now;
+    if ((now - t0) % 100ms < gap) s.set_paths({full, path(2, 8, 40ms)}, now);
+    EXPECT_EQ(s.place(p, 1448, 1, now), 1u);
+    s.on_ack(1, 1, 1448);
+  }
+  EXPECT_EQ(s.counters().moved, 0u);
+  // Eight flows sharing it (placed before path 2 joined), each at 2.5
+  // Mbit/s: some go.
+  BondScheduler many(42);
+  many.set_paths({path(1, 20, 8ms)}, t0);
+  std::vector<std::vector<std::uint8_t>> flows;
+  for (int f = 0; f < 8; ++f) flows.push_back(tcp(static_cast<std::uint16_t>(41000 + f)));
+  for (auto& f : flows) many.place(f, f.size(), 1, t0);
+  for (now = t0; now < t0 + limits::kBondFlowHold + 2s; now += 8 * gap) {
+    full.queue_at = now;
+    if ((now - t0) % 100ms < 8 * gap) many.set_paths({full, path(2, 8, 40ms)}, now);
+    for (auto& f : flows) many.on_ack(many.place(f, 1448, 1, now), 1, 1448);
+  }
+  EXPECT_GE(many.counters().moved, 1u);
+}
+
 TEST(BondScheduler, UnlikePathsGetFlowsByCapacityAndRoundTrip) {
   BondScheduler s(42);
   s.set_paths({path(1, 20, 8ms), path(2, 8, 40ms)}, t0);
