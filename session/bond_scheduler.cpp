@@ -38,9 +38,11 @@ void BondScheduler::set_paths(const std::vector<BondPath>& paths, Time now) {
   path_count_ = n;
   best_rate_ = 0;
   any_measured_ = false;
+  longest_base_.reset();
   for (std::size_t i = 0; i < n; ++i) {
     best_rate_ = std::max(best_rate_, paths_[i].info.rate_bps / 8);
     any_measured_ = any_measured_ || paths_[i].info.measured;
+    if (const auto base = paths_[i].info.base_rtt) longest_base_ = std::max(longest_base_.value_or(*base), *base);
   }
 }
 
@@ -89,8 +91,12 @@ Duration BondScheduler::delivery(Path& p, Time now) {
 Duration BondScheduler::cost(Path& p, std::size_t i, Time now) {
   const std::size_t flows = counts_[i].flows + 1;
   // Nothing measured yet: the rates are guesses (kRateInitial would make
-  // each flow weigh 100 ms), the round trips are not.
-  if (!any_measured_ && p.info.base_rtt) return delivery(p, now) + static_cast<Duration::rep>(flows) * (*p.info.base_rtt / 2);
+  // each flow weigh 100 ms), the round trips are not (a path with none yet
+  // is taken to be as far as the farthest).
+  if (!any_measured_ && longest_base_) {
+    const Duration base = p.info.base_rtt.value_or(*longest_base_);
+    return delivery(p, now) + static_cast<Duration::rep>(flows) * (base / 2);
+  }
   return delivery(p, now) + from_seconds(static_cast<double>(flows * limits::kBondFlowWeight) / rate_of(p));
 }
 

@@ -146,6 +146,7 @@ class BondScheduler {
   std::size_t path_count_ = 0;
   double best_rate_ = 0;  // bytes per second: the best bonded path's estimate
   bool any_measured_ = false;
+  std::optional<Duration> longest_base_;  // the longest base round trip of a bonded path
   std::array<PathCount, limits::kAckPathShares> counts_{};
   FlowTable<Flow> flows_{limits::kBondFlows, limits::kBondFlowIdle};
   Time last_move_ = Time::min();
