@@ -124,6 +124,12 @@ void tund_client::seal_and_queue(std::size_t slot, std::size_t len, Bytes origin
 
 void tund_client::service(Time now) {
   deadline = engine.service(now);
+  // A spread flow's packets now in order, or whose wait ran out.
+  engine.client().release_ordered(now, [&](Bytes d) {
+    if (d.size() > inner.stride()) return;
+    std::memcpy(inner.back().data(), d.data(), d.size());
+    inner.push(d.size(), 0);
+  });
   engine::Event e;
   while (engine.poll_event(e)) push_event(e);
   for (std::size_t slot = 0; slot < engine.hub_count(); ++slot) {

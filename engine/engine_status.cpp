@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "daemon/pacing_json.hpp"
+#include "daemon/reorder_json.hpp"
 #include "engine/client_engine.hpp"
 
 namespace tund::engine {
@@ -90,6 +91,8 @@ json ClientEngine::bond_json(const session::ClientSession& s, Time now) const {
           {"moved", c.moved},
           {"followed", c.followed},
           {"evicted", c.evicted},
+          {"spilled", c.spilled},
+          {"reorder", daemon::reorder_json(s.stream().reorder())},
           {"flows", flows}};
 }
 

@@ -12,6 +12,7 @@
 #include "daemon/json_reply.hpp"
 #include "daemon/log.hpp"
 #include "daemon/pacing_json.hpp"
+#include "daemon/reorder_json.hpp"
 #include "session/inner_mtu.hpp"
 #include "session/ip_packet.hpp"
 
@@ -463,6 +464,7 @@ void HubDaemon::on_udp_readable(std::size_t socket) {
                     } else if (r.kind == ReceiveResult::Kind::kReply) {
                       udp.send_one(Bytes(reply_buf_.data(), r.len), rx.peer(i));
                     }
+                    hub_->release_ordered(now, [&](Bytes inner) { dp_->writer.add(inner); });
                   });
   dp_->writer.flush();
   after_event(now);
@@ -470,6 +472,9 @@ void HubDaemon::on_udp_readable(std::size_t socket) {
 
 void HubDaemon::after_event(Time now) {
   if (hub_->next_deadline() <= now) hub_->on_timer(now);
+  // A spread flow's packets whose wait for earlier ones ran out.
+  hub_->release_ordered(now, [&](Bytes inner) { dp_->writer.add(inner); });
+  dp_->writer.flush();
   for (const auto id : hub_->take_session_changes()) {  // drained always: kept bounded
     const auto* s = hub_->session(id);
     log_session_change(id, s);
@@ -551,6 +556,7 @@ std::string HubDaemon::status_json() const {
                         {"redundant_bytes", s->redundant_bytes()},
                         {"buffered_bytes", s->buffered_bytes()},
                         {"bonding", s->bonding()},  // its flows return the way each came (issue 30)
+                        {"reorder", daemon::reorder_json(s->stream().reorder())},
                         {"pacing", daemon::pacing_json(s->pacer(), daemon::now(),
                                                        [s](std::uint32_t p) { return s->paced_endpoints()[p - 1].to_string(); })},
                         {"cipher", crypto::to_string(s->suite())},

@@ -15,8 +15,9 @@ Duration from_seconds(double s) { return std::chrono::duration_cast<Duration>(Se
 }  // namespace
 
 bool BondScheduler::alike(const BondPath& a, const BondPath& b) {
-  if (!a.base_rtt || !b.base_rtt || a.rate_bps <= 0 || b.rate_bps <= 0) return false;
-  const double ratio = std::max(a.rate_bps, b.rate_bps) / std::min(a.rate_bps, b.rate_bps);
+  const double ca = std::max(a.rate_bps, a.capacity_bps), cb = std::max(b.rate_bps, b.capacity_bps);
+  if (!a.base_rtt || !b.base_rtt || ca <= 0 || cb <= 0) return false;
+  const double ratio = std::max(ca, cb) / std::min(ca, cb);
   const Duration spread = *a.base_rtt > *b.base_rtt ? *a.base_rtt - *b.base_rtt : *b.base_rtt - *a.base_rtt;
   return ratio <= limits::kBondAlikeCapacityRatio && spread <= limits::kBondAlikeRttDifference;
 }
@@ -43,6 +44,23 @@ void BondScheduler::set_paths(const std::vector<BondPath>& paths, Time now) {
     best_rate_ = std::max(best_rate_, paths_[i].info.rate_bps / 8);
     any_measured_ = any_measured_ || paths_[i].info.measured;
     if (const auto base = paths_[i].info.base_rtt) longest_base_ = std::max(longest_base_.value_or(*base), *base);
+  }
+  // Each path's partner: of the paths alike to it, the fastest. A path not
+  // measured yet is taken at the best rate, as for placing (rate_of()): a
+  // partner that carried nothing yet has only its initial rate, and would
+  // never be found alike otherwise; its pacer starts it low and learns.
+  const auto seen = [&](std::size_t i) {
+    BondPath b = paths_[i].info;
+    b.rate_bps = rate_of(paths_[i]) * 8;
+    if (!b.measured) b.capacity_bps = 0;
+    return b;
+  };
+  for (std::size_t i = 0; i < n; ++i) {
+    paths_[i].partner = kNone;
+    for (std::size_t j = 0; j < n; ++j)
+      if (j != i && alike(seen(i), seen(j)) &&
+          (paths_[i].partner == kNone || rate_of(paths_[j]) > rate_of(paths_[paths_[i].partner])))
+        paths_[i].partner = j;
   }
 }
 
@@ -134,12 +152,13 @@ void BondScheduler::recount(Time now) {
   for (std::size_t i = 0; i < path_count_; ++i) counts_[i].full = full(paths_[i], now);
 }
 
-std::uint32_t BondScheduler::place(Bytes inner, std::size_t len, std::uint32_t fallback, Time now) {
-  if (path_count_ == 0) return fallback;
+BondScheduler::Placement BondScheduler::place(Bytes inner, std::size_t len, std::uint32_t fallback, Time now) {
+  last_ = nullptr;
+  if (path_count_ == 0) return {fallback};
   FlowFields fields;
   if (!read_flow_fields(inner, fields)) {
     charge(fallback, len, now);
-    return fallback;
+    return {fallback};
   }
   recount(now);
   bool fresh = false, evicted = false;
@@ -150,7 +169,7 @@ std::uint32_t BondScheduler::place(Bytes inner, std::size_t len, std::uint32_t f
   if (at == kNone) {
     // A new flow, or one whose path left the bond: placed as new.
     at = best(now, kNone);
-    if (at == kNone) return fallback;
+    if (at == kNone) return {fallback};
     ++(fresh ? counters_.placed : counters_.followed);
     f.placed_at = now;
     ++counts_[at].flows;
@@ -175,7 +194,25 @@ std::uint32_t BondScheduler::place(Bytes inner, std::size_t len, std::uint32_t f
   ++f.packets;
   f.bytes += len;
   charge(f.path, len, now);
-  return f.path;
+  last_ = &f;
+  Placement placed{f.path};
+  if (const std::size_t partner = paths_[at].partner;
+      partner != kNone && (paths_[partner].filled_at == Time::min() ||
+                           now - paths_[partner].filled_at >= limits::kBondFlowActive))
+    placed.partner = paths_[partner].info.id;
+  placed.ordered = f.spilled_at != Time::min() && now - f.spilled_at < limits::kBondFlowActive;
+  return placed;
+}
+
+void BondScheduler::spill(const Placement& placed, std::size_t len, Time now) {
+  const std::size_t from = index(placed.path), to = index(placed.partner);
+  if (!last_ || from == kNone || to == kNone) return;
+  paths_[from].backlog = std::max(0.0, paths_[from].backlog - static_cast<double>(len + limits::kRatePacketOverhead));
+  --counts_[from].packets;
+  counts_[from].bytes -= len;
+  charge(placed.partner, len, now);
+  last_->spilled_at = now;
+  ++counters_.spilled;
 }
 
 void BondScheduler::count_rate(Flow& f, std::size_t len, bool fresh, Time now) {

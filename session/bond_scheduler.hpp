@@ -28,11 +28,21 @@
 //   kBondFlowHold and no other flow of the session moved within
 //   kBondMoveInterval (no flapping).
 //
-// One flow over several paths (spreading, with a reordering buffer at the
-// receiver) is not done: every flow stays on one path. It would pay only
-// between paths alike enough (alike(): capacities within
-// kBondAlikeCapacityRatio, base round trips within kBondAlikeRttDifference);
-// beyond that, spreading one flow is measured to do worse than the best path.
+// One flow over two paths (spreading): a pinned flow whose path's pacer has
+// no room may spill onto the path's partner, the bonded path most alike to
+// it (alike(): capacities within kBondAlikeCapacityRatio, base round trips
+// within kBondAlikeRttDifference; beyond that, spreading one flow is
+// measured to do worse than the best path, so unlike paths have no
+// partner). A partner is offered only while no flow pinned to it found it
+// without room within kBondFlowActive (it has room to spare: with flows on
+// both paths, per-flow placement already uses both, and spreading would
+// only reorder them). The caller, which knows the pacers, decides per
+// packet (found_full() says a flow's own path had no room, place() names
+// the partner, spill() says it was taken); a flow that
+// spilled within kBondFlowActive is `ordered`: each of its packets carries
+// wire::transport::kSeqOrdered, and the receiver delivers them in sequence
+// order within a bounded wait (reorder_buffer.hpp). A flow that never
+// spills is never held at the receiver.
 //
 // Memory is bounded: kBondFlows flows in a set-associative table (a new flow
 // takes the least recently seen of its set's ways), allocated once. Nothing
@@ -54,6 +64,7 @@ namespace tund::session {
 struct BondPath {
   std::uint32_t id = 0;
   double rate_bps = 0;                  // estimated (0: unknown, taken as kRateInitial)
+  double capacity_bps = 0;              // what it showed it carries (PathRate::capacity_bps; 0: rate_bps)
   std::optional<Duration> base_rtt;     // least round trip lately
   Duration queue{0};                    // the path's queue delay over its last round
   // When that queue was measured (the path's last acknowledgement; none:
@@ -78,10 +89,23 @@ class BondScheduler {
   // The bonded paths now (at most kAckPathShares; more are ignored) and what
   // is known of each; paths that stay keep their backlog and counters.
   void set_paths(const std::vector<BondPath>& paths, Time now);
+  struct Placement {
+    std::uint32_t path = 0;     // the flow's pinned path (its packet is charged there)
+    std::uint32_t partner = 0;  // where it may spill when `path` has no room (0: nowhere)
+    bool ordered = false;       // spread lately: delivered in order at the receiver
+  };
   // The path for an inner packet of `len` bytes (IP header first), its flow
   // pinned or placed; `fallback` (the active path) for what has no flow (not
   // IP) or when no path is bonded.
-  std::uint32_t place(Bytes inner, std::size_t len, std::uint32_t fallback, Time now);
+  Placement place(Bytes inner, std::size_t len, std::uint32_t fallback, Time now);
+  // The packet place() last placed went on its partner instead: the charge
+  // moves there and the flow is spread (ordered) from now.
+  void spill(const Placement& placed, std::size_t len, Time now);
+  // A flow pinned to `path` found its pacer without room: the path is
+  // filled by its own flows, and is no partner for a while.
+  void found_full(std::uint32_t path, Time now) {
+    if (Path* p = find(path)) p->filled_at = now;
+  }
   // The bytes a path was given besides place() (resends): its backlog.
   void charge(std::uint32_t path, std::size_t len, Time now);
   // An acknowledgement's news of `path`: packets delivered or lost leave its
@@ -105,6 +129,7 @@ class BondScheduler {
   };
   struct Counters {
     std::uint64_t placed = 0, moved = 0, followed = 0, evicted = 0;
+    std::uint64_t spilled = 0;  // packets of a pinned flow sent on its path's partner
   };
   const std::array<PathCount, limits::kAckPathShares>& path_counts() const { return counts_; }
   // Up to `max` active flows, the busiest first (status).
@@ -117,6 +142,8 @@ class BondScheduler {
     BondPath info;
     double backlog = 0;  // bytes, drained at the rate since `drained`
     Time drained{};
+    std::size_t partner = limits::kAckPathShares;  // index of the most alike path (none: kAckPathShares)
+    Time filled_at = Time::min();  // a flow pinned here last found no room
   };
   struct Flow {
     std::uint32_t path = 0;
@@ -127,6 +154,7 @@ class BondScheduler {
     double rate = 0;
     Time window_at{};
     std::uint64_t window_bytes = 0;
+    Time spilled_at = Time::min();  // last sent on its path's partner
   };
   static void count_rate(Flow& f, std::size_t len, bool fresh, Time now);
 
@@ -142,6 +170,7 @@ class BondScheduler {
   void recount(Time now);
 
   std::uint64_t seed_;
+  Flow* last_ = nullptr;  // what place() last placed (for spill())
   std::array<Path, limits::kAckPathShares> paths_{};
   std::size_t path_count_ = 0;
   double best_rate_ = 0;  // bytes per second: the best bonded path's estimate

@@ -74,19 +74,28 @@ SealResult ClientSession::seal(MutableBytes buf, std::size_t inner_len, Time now
   if (channel_.can_send(now) && !stream_.holds_new_data()) {
     const Bytes inner(buf.data() + t::kDataOffset, inner_len);
     // Bonding: the path its flow is pinned to (bond_scheduler.hpp).
-    PathId via = bonding() ? bond_.place(inner, inner_len, active_path_, now) : active_path_;
+    const BondScheduler::Placement placed =
+        bonding() ? bond_.place(inner, inner_len, active_path_, now) : BondScheduler::Placement{active_path_};
+    PathId via = placed.path;
     if (via != active_path_ && !has_path(via)) via = active_path_;  // removed since the policy ran
     // That path's pacer: new data waits in the flow queue rather than in
-    // the radio's buffer (paced_sender.hpp).
-    if (!released && owner_.config_.pacing && !pacer_.admit_on(via, inner_len, now)) {
+    // the radio's buffer (paced_sender.hpp), unless its flow may spill onto
+    // the path's partner and that one has room (spreading).
+    if (!released && owner_.config_.pacing && !pacer_.admit_on(via, inner_len, now) &&
+        !spill(placed, via, inner_len, now, false)) {
       if (!pacer_.hold(inner, now)) return SealResult::drop(DropReason::kQueueNoMemory);
       return SealResult::queued();
     }
-    if (released && bonding()) pacer_.spend_on(via, inner_len, now);
+    if (released && bonding()) {
+      spill(placed, via, inner_len, now, true);
+      pacer_.spend_on(via, inner_len, now);
+    }
     const std::uint64_t seq = stream_.send(inner, now, via);
+    // A spread flow's packets go in order at the hub (reorder_buffer.hpp).
+    const bool ordered = placed.ordered || via != placed.path;
     // The user's redundancy policy (read before the AEAD may run in place).
     const bool named = redundant(owner_.config_.redundant, Bytes(buf.data() + t::kDataOffset, inner_len));
-    if (auto tx = seal_data(buf, inner_len, seq, now, defer, via)) {
+    if (auto tx = seal_data(buf, inner_len, ordered ? seq | t::kSeqOrdered : seq, now, defer, via)) {
       // Suspected active path: a copy goes on the standby too (poll_transmit).
       if (dup_path_ && dup_bytes_ < limits::kSuspicionMaxBytes) stream_.schedule_last();
       // Rekey by message count is checked where messages are counted.
@@ -234,7 +243,7 @@ ReceiveResult ClientSession::on_transport(crypto::Keypair& kp, MutableBytes msg,
     note_inner(now);
     // The active path's health: its own data counts; a copy that came first
     // on a standby only fills the sequence (its original will be a duplicate).
-    health_.on_receive(now, load_le64(plain.data()), inner->length, path == active_path_ && !copy);
+    health_.on_receive(now, load_le64(plain.data()) & ~t::kSeqOrdered, inner->length, path == active_path_ && !copy);
     if (path == active_path_) judge_gray(now);
     if (keepalive_due_ == kNever) keepalive_due_ = now + limits::kKeepaliveTimeout;
     // Acknowledged above (the hub's liveness counts on it), delivered only
@@ -242,6 +251,8 @@ ReceiveResult ClientSession::on_transport(crypto::Keypair& kp, MutableBytes msg,
     if (owner_.routes_.owner_of_source(*inner) != slot_) return owner_.dropped(DropReason::kBadInnerSource);
     if (const std::size_t mtu = clamp_mtu())
       clamp_mss(MutableBytes(msg.data() + t::kDataOffset, inner->length), mss_for(mtu, 4), mss_for(mtu, 6));
+    // The hub spread this flow over our uplinks: in order (release_ordered).
+    if (stream_.hold_for_order(plain, inner->length, now)) return ReceiveResult::none();
     return ReceiveResult::deliver(t::kDataOffset, inner->length);
   }
   const auto frame = decode_control(plain);
@@ -342,7 +353,7 @@ Time ClientSession::next_deadline() const {
   if (stream_.switching()) t = std::min(t, stream_.switch_started() + 2 * dead_timeout());
   if (!silent_ && expecting_since_ != kNever) t = std::min(t, expecting_since_ + silence());
   t = std::min({t, stream_.ack_deadline(), suspicion_due(), stream_.resend_buffer().idle_release_at(),
-                pacer_.next_deadline()});
+                pacer_.next_deadline(), stream_.reorder_deadline()});
   return t;
 }
 

@@ -136,6 +136,14 @@ class ClientSession {
   // The next packet of the flow queue whose turn it is, copied to `inner_out`
   // (its length), or nothing; seal() it with `released`.
   std::optional<std::size_t> release_paced(MutableBytes inner_out, Time now);
+  // Inner packets of flows the hub spread over our uplinks that are due now,
+  // in order (receive() held them; data_stream.hpp): after each receive()
+  // and at next_deadline().
+  template <class Deliver>
+  void release_ordered(Time now, Deliver&& deliver) {
+    stream_.release_ordered(now, deliver);
+  }
+  const DataStream& stream() const { return stream_; }
   // The paths' pacers and the session's queue (status, metrics).
   const PacedSender& pacer() const { return pacer_; }
   // Bond (issue 30; the engine's policy decides which paths): the paths that
@@ -299,6 +307,9 @@ class ClientSession {
   // What an acknowledgement says of each path the packets it covered took
   // (client_bond.cpp): each path's pacer, the active path's health.
   void learn_from_ack(const ResendBuffer::AckOutcome& outcome, std::uint32_t received_us, Time now);
+  // A packet whose pinned path's pacer has no room goes on the path's
+  // partner when that one has (client_bond.cpp): true, and `via` is it.
+  bool spill(const BondScheduler::Placement& placed, PathId& via, std::size_t len, Time now, bool released);
   // The scheduler's view of the bonded paths, from their pacers.
   void refresh_bond(Time now);
   // Duplicate on suspicion (client_paths.cpp).
@@ -398,6 +409,11 @@ class Client {
   // `min_vip_prefix`: the widest VIP subnet (prefix length) routed to it.
   std::size_t add_hub(const PublicKey& hub_key, std::uint8_t min_vip_prefix = limits::kDefaultMinVipPrefix);
   ClientSession& session(std::size_t slot) { return *sessions_[slot]; }
+  // Every session's spread flows' packets due now, in order (ClientSession::release_ordered).
+  template <class Deliver>
+  void release_ordered(Time now, Deliver&& deliver) {
+    for (auto& s : sessions_) s->release_ordered(now, deliver);
+  }
   const ClientSession& session(std::size_t slot) const { return *sessions_[slot]; }
   std::size_t session_count() const { return sessions_.size(); }
 

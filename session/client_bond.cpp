@@ -27,6 +27,21 @@ void ClientSession::learn_from_ack(const ResendBuffer::AckOutcome& outcome, std:
     refresh_bond(now);
 }
 
+bool ClientSession::spill(const BondScheduler::Placement& placed, PathId& via, std::size_t len, Time now,
+                          bool released) {
+  // Only a flow whose pinned path has no room (which the scheduler learns),
+  // onto a partner still bonded whose pacer has room (released: the packet
+  // already left the queue, and is spent by the caller; else admitted and
+  // counted here, as admit_on does).
+  if (!bonding() || via != placed.path || pacer_.room_on(via, now)) return false;
+  bond_.found_full(via, now);
+  if (!placed.partner || !has_path(placed.partner)) return false;
+  if (released ? !pacer_.room_on(placed.partner, now) : !pacer_.admit_on(placed.partner, len, now)) return false;
+  bond_.spill(placed, len, now);
+  via = placed.partner;
+  return true;
+}
+
 void ClientSession::refresh_bond(Time now) {
   bond_refreshed_ = now;
   bond_view_.clear();
@@ -36,6 +51,7 @@ void ClientSession::refresh_bond(Time now) {
     b.secondary = m.secondary;
     if (const PathRate* r = pacer_.rate_of(m.path)) {
       b.rate_bps = r->rate_bps();
+      b.capacity_bps = r->capacity_bps();
       b.base_rtt = r->base_rtt();
       b.queue = std::max(r->recent_queue().value_or(Duration{0}), Duration{0});
       if (const Time at = pacer_.acked_at(m.path); at != Time::min()) b.queue_at = at;
@@ -48,6 +64,14 @@ void ClientSession::refresh_bond(Time now) {
     bond_view_.push_back(b);
   }
   bond_.set_paths(bond_view_, now);
+  // How long the hub's spread flows' packets may wait here for earlier ones.
+  std::optional<Duration> shortest, longest;
+  for (const auto& b : bond_view_) {
+    if (!b.base_rtt) continue;
+    shortest = std::min(shortest.value_or(*b.base_rtt), *b.base_rtt);
+    longest = std::max(longest.value_or(*b.base_rtt), *b.base_rtt);
+  }
+  if (longest) stream_.set_reorder_wait(ReorderBuffer::wait_for(*shortest, *longest));
 }
 
 void ClientSession::set_bond(const std::vector<BondMember>& members, Time now) {

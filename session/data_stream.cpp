@@ -12,6 +12,7 @@ void DataStream::restart(std::uint64_t id) {
 
 void DataStream::forget_peer() {
   acks_ = AckState{};
+  reorder_.reset();
   resend_.clear();
   switch_started_ = kNever;
 }
@@ -34,11 +35,19 @@ std::optional<InnerPacket> DataStream::receive(Bytes plain, Time now, DropReason
   }
   // Counted as received (and so acknowledged) before the caller's own checks:
   // the sender's liveness timer counts on an answer to every authentic packet.
-  if (!acks_.accept(load_le64(plain.data()), now)) {
+  const std::uint64_t seq = load_le64(plain.data()) & ~wire::transport::kSeqOrdered;
+  if (!acks_.accept(seq, now)) {
     why = DropReason::kDuplicateData;
     return std::nullopt;
   }
+  reorder_.arrived(seq, now);
   return inner;
+}
+
+bool DataStream::hold_for_order(Bytes plain, std::size_t inner_len, Time now) {
+  const std::uint64_t word = load_le64(plain.data());
+  if (!(word & wire::transport::kSeqOrdered)) return false;
+  return reorder_.hold(word & ~wire::transport::kSeqOrdered, plain.subspan(wire::transport::kSeqSize, inner_len), now);
 }
 
 void DataStream::begin_switch(Time now, bool planned) {

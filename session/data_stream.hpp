@@ -20,6 +20,7 @@
 #include <optional>
 
 #include "session/ip_packet.hpp"
+#include "session/reorder_buffer.hpp"
 #include "session/resend_buffer.hpp"
 #include "tund/drop_reason.hpp"
 
@@ -27,8 +28,10 @@ namespace tund::session {
 
 class DataStream {
  public:
-  // `shared`: what all sessions' resend buffers may hold together (a hub's).
-  explicit DataStream(ResendLimits limits, MemoryBudget* shared = nullptr) : resend_(limits, shared) {}
+  // `shared`: what all sessions' resend buffers may hold together (a hub's);
+  // `waiting`: what packets waiting in tund may (its reorder buffers).
+  explicit DataStream(ResendLimits limits, MemoryBudget* shared = nullptr, MemoryBudget* waiting = nullptr)
+      : resend_(limits, shared), reorder_(waiting) {}
 
   std::uint64_t id() const { return id_; }
   // A new stream of ours named `id`: sequences from 1, the peer's state gone.
@@ -58,8 +61,12 @@ class DataStream {
   bool on_ack(const Ack& ack, ResendBuffer::AckOutcome* outcome = nullptr) {
     return resend_.on_ack(ack, next_seq_, outcome);
   }
-  // Ages kept packets out; an idle stream gives its buffers back (resend_buffer.hpp).
-  void expire(Time now) { resend_.expire(now); }
+  // Ages kept packets out; an idle stream gives its buffers back
+  // (resend_buffer.hpp, reorder_buffer.hpp).
+  void expire(Time now) {
+    resend_.expire(now);
+    reorder_.expire(now);
+  }
   // The data path's round trip, when it changes. Kept packets live
   // clamp(4 rtt, floor, max(floor, kResendMaxAgeCeiling)) (the floor is the
   // configured age), and acknowledgements are delayed by a share of it.
@@ -74,6 +81,22 @@ class DataStream {
   // Checks a data message's plaintext (sequence, then the inner packet);
   // the inner packet when it is well formed and new, else why not.
   std::optional<InnerPacket> receive(Bytes plain, Time now, DropReason& why);
+  // Then, once the caller's own checks passed: true when the packet's flow
+  // is spread (kSeqOrdered) and earlier sequences are missing, so a copy of
+  // its first `inner_len` bytes after the sequence waits for
+  // release_ordered(); false when it goes to the TUN now.
+  bool hold_for_order(Bytes plain, std::size_t inner_len, Time now);
+  // Hands over, in sequence order, the waiting packets now due (after each
+  // receive, and at reorder_deadline()).
+  template <class Deliver>
+  void release_ordered(Time now, Deliver&& deliver) {
+    reorder_.release(now, deliver);
+  }
+  Time reorder_deadline() const { return reorder_.deadline(); }
+  // How long a spread flow's packet may wait for earlier ones (the paths'
+  // round trips; see ReorderBuffer::set_wait).
+  void set_reorder_wait(Duration wait) { reorder_.set_wait(wait); }
+  const ReorderBuffer& reorder() const { return reorder_; }
   bool ack_due(Time now) const { return acks_.due(now); }
   Time ack_deadline() const { return acks_.deadline(); }
   Ack make_ack(std::uint32_t flags) { return acks_.make_ack(flags); }
@@ -104,6 +127,7 @@ class DataStream {
   std::uint64_t next_seq_ = 1;
   ResendBuffer resend_;
   AckState acks_;
+  ReorderBuffer reorder_;
   Time switch_started_ = kNever;
   std::uint64_t switch_seq_ = 0;  // next_seq_ when the switch began
   bool planned_ = false;

@@ -59,6 +59,9 @@ class FlowTable {
       if (set[w].hash == hash) return now - set[w].last_seen > idle_ ? nullptr : &set[w];
     return nullptr;
   }
+  Entry* find(std::uint64_t hash, Time now) {
+    return const_cast<Entry*>(static_cast<const FlowTable&>(*this).find(hash, now));
+  }
   bool live(const Entry& e, Time now) const { return e.hash && now - e.last_seen <= idle_; }
   const std::vector<Entry>& entries() const { return entries_; }
   void clear() { std::vector<Entry>().swap(entries_); }

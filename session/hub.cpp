@@ -17,7 +17,7 @@ HubSession::HubSession(Hub& hub, ClientId client)
     : hub_(hub),
       client_(client),
       channel_([this](std::uint32_t idx) { hub_.indices_.release(idx); }, &hub.staged_budget_),
-      stream_(hub.config_.resend, &hub.resend_budget_),
+      stream_(hub.config_.resend, &hub.resend_budget_, &hub.queue_budget_),
       pacer_((std::uint64_t{hub.rng_.next_u32()} << 32) | hub.rng_.next_u32(), &hub.queue_budget_),
       flow_seed_((std::uint64_t{hub.rng_.next_u32()} << 32) | hub.rng_.next_u32()) {}
 
@@ -300,6 +300,14 @@ ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now
     }
     if (const std::size_t mtu = s->inner_mtu())
       clamp_mss(MutableBytes(msg.data() + t::kDataOffset, inner->length), mss_for(mtu, 4), mss_for(mtu, 6));
+    // The client spread this flow over its uplinks: in order (release_ordered).
+    if (s->stream_.hold_for_order(plain, inner->length, now)) {
+      if (!s->in_reordering_list_) {
+        s->in_reordering_list_ = true;
+        reordering_.push_back(s->client_);
+      }
+      return ReceiveResult::none();
+    }
     return ReceiveResult::deliver(t::kDataOffset, inner->length);
   }
   if (frame->kind == wire::ControlKind::kPathProbe) {
@@ -411,6 +419,8 @@ Time Hub::next_deadline() const {
       t = std::min({t, s->challenge_next_, s->validation_deadline_});
   for (ClientId id : pacing_)
     if (const auto* s = clients_[id].session.get()) t = std::min(t, s->pacer_.next_deadline());
+  for (ClientId id : reordering_)
+    if (const auto* s = clients_[id].session.get()) t = std::min(t, s->stream_.reorder_deadline());
   return t;
 }
 

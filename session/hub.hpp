@@ -99,10 +99,13 @@ class HubSession {
   std::size_t path_mtu() const { return path_mtu_; }
   std::size_t inner_mtu() const { return path_mtu_ > wire::transport::kDataOverhead ? path_mtu_ - wire::transport::kDataOverhead : 0; }
   const ResendBuffer& resend_buffer() const { return stream_.resend_buffer(); }
-  // Heap bytes its resend buffer, staged packets and flow queue hold (in the hub's totals).
+  // Heap bytes its resend buffer, staged packets, flow queue and reorder
+  // buffer hold (in the hub's totals).
   std::size_t buffered_bytes() const {
-    return stream_.resend_buffer().memory() + channel_.staged_memory() + pacer_.queue().memory();
+    return stream_.resend_buffer().memory() + channel_.staged_memory() + pacer_.queue().memory() +
+           stream_.reorder().memory();
   }
+  const DataStream& stream() const { return stream_; }
   // The pacer and queue toward the client (status, metrics).
   const PacedSender& pacer() const { return pacer_; }
   std::uint64_t switches() const { return switches_; }
@@ -166,6 +169,9 @@ class HubSession {
   // while fresh (limits::kRedundantStandbyFresh).
   Endpoint standby_;
   Time standby_heard_ = Time::min();
+  // Its round trip, from the challenge it answered (a bond's reorder wait
+  // and spreading need it before data ever went there).
+  std::optional<Duration> standby_rtt_;
   // A new standby address, heard but not validated yet: challenged, and sent
   // at most kUnvalidatedAmplification times the bytes heard from it.
   Endpoint candidate_;
@@ -205,21 +211,44 @@ class HubSession {
     pacer_.use_path(path_of(paced_to_), now, srtt_);
   }
   // Bond: inner flow (its reply's hash) -> the endpoint slot it last came
-  // from; allocated when the client first bonds.
-  std::unique_ptr<FlowTable<std::uint32_t>> bond_flows_;
+  // from, and when the hub last spilled it onto the other bonded endpoint;
+  // allocated when the client first bonds.
+  struct BondFlow {
+    std::uint32_t path = 0;
+    Time spilled_at = Time::min();
+  };
+  std::unique_ptr<FlowTable<BondFlow>> bond_flows_;
   std::uint64_t flow_seed_ = 0;
   // Where a packet toward the client goes: its flow's validated endpoint in
-  // a bond, else data_endpoint().
-  const Endpoint& return_endpoint(Bytes inner, Time now) const;
+  // a bond, else data_endpoint(); in a bond of alike endpoints, the other
+  // one it may spill onto when that endpoint's pacer has no room (its pacer
+  // path id; 0: none), as the client's scheduler does (bond_scheduler.hpp).
+  struct Route {
+    Endpoint to;
+    std::uint32_t partner = 0;
+    BondFlow* flow = nullptr;
+    bool ordered = false;  // spilled lately: the client delivers it in order
+  };
+  Route route(Bytes inner, Time now);
+  // The route's partner takes the packet (validated, and its pacer has
+  // room; released: the caller spends on it): true, and `to` is it.
+  bool spill(Route& route, std::size_t len, Time now, bool released);
   // A bonded endpoint may be sent to: the validated return path or the
   // fresh validated standby.
   bool sendable(const Endpoint& e, Time now) const;
+  // The pacer path id of a known endpoint (0: none), without taking a slot.
+  std::uint32_t known_path(const Endpoint& e) const;
   // The pacers that may release a bond's queued data: the validated return
   // path's and the fresh validated standby's (each flow is then spent on its
   // own endpoint's). Without it only the return path's pacer releases, and
   // 8 flows down get one link's rate however they are spread.
   std::array<std::uint32_t, 2> bonded_paths_{};
+  bool bonded_alike_ = false;  // alike enough to spread a flow (BondScheduler::alike)
+  // When a flow returning to each endpoint last found its pacer without
+  // room (Time{}: never): such an endpoint is no partner for a while.
+  std::array<Time, limits::kPacedPaths> filled_at_{};
   void refresh_bond(Time now);
+  bool in_reordering_list_ = false;  // listed in Hub::reordering_
   bool in_acking_list_ = false;  // listed in Hub::acking_ (no per-packet search)
   std::uint64_t switches_ = 0;   // switching exchanges honoured
 
@@ -280,7 +309,22 @@ class Hub {
                            crypto::SealJob* defer = nullptr) {
     return seal_to_client(who, buf, inner_len, now, defer, true);
   }
-  // What every session's flow queue holds (status).
+  // Inner packets of flows a client spread over its uplinks that are due
+  // now, in order (receive() held them; data_stream.hpp), for the TUN:
+  // after each receive() and at next_deadline().
+  template <class Deliver>
+  void release_ordered(Time now, Deliver&& deliver) {
+    if (reordering_.empty()) return;
+    std::erase_if(reordering_, [&](ClientId id) {
+      HubSession* s = clients_[id].session.get();
+      if (!s) return true;
+      s->stream_.release_ordered(now, deliver);
+      if (s->stream_.reorder().waiting()) return false;
+      s->in_reordering_list_ = false;
+      return true;
+    });
+  }
+  // What every session's flow queue and reorder buffer hold (status).
   std::size_t queued_bytes() const { return queue_budget_.held; }
 
   // After a seal answered kSend with `copy`: a copy of that packet (the same
@@ -398,6 +442,7 @@ class Hub {
   std::vector<ClientId> validating_;  // sessions whose return path is being challenged
   std::vector<ClientId> acking_;      // sessions owing an acknowledgement
   std::vector<ClientId> pacing_;     // sessions whose pacer holds data back
+  std::vector<ClientId> reordering_;  // sessions whose reorder buffer holds packets
   std::size_t pacing_next_ = 0;      // where release_paced() starts: each session in turn
   std::size_t live_sessions_ = 0;
   bool accepting_ = true;

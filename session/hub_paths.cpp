@@ -6,6 +6,7 @@
 // its source cannot turn the hub on someone else.
 #include <algorithm>
 
+#include "session/bond_scheduler.hpp"
 #include "session/flow_fields.hpp"
 #include "session/hub.hpp"
 
@@ -60,6 +61,7 @@ void Hub::on_handshake_proven(HubSession& s, const Endpoint& from, bool moves, T
   } else if (!moves) {
     // A probe under the new keys: the address is the client's, though not
     // its return path; it may carry copies at once.
+    if (!(from == s.standby_)) s.standby_rtt_.reset();
     s.standby_ = from;
     s.standby_heard_ = now;
     return;
@@ -77,6 +79,7 @@ void Hub::on_handshake_proven(HubSession& s, const Endpoint& from, bool moves, T
 void Hub::on_standby_heard(HubSession& s, const Endpoint& from, std::size_t bytes, Time now) {
   // Validated already: as the standby, or as a return path the client left.
   if (from == s.standby_ || (from == s.previous_ && s.previous_.valid())) {
+    if (!(from == s.standby_)) s.standby_rtt_.reset();
     s.standby_ = from;
     s.standby_heard_ = now;
     return;
@@ -123,6 +126,7 @@ bool Hub::on_probe_reply(HubSession& s, const Probe& probe, const Endpoint& from
   if (s.candidate_challenged_ != kNever && from == s.candidate_ && probe == s.candidate_challenge_) {
     s.standby_ = from;
     s.standby_heard_ = now;
+    s.standby_rtt_ = now - s.candidate_challenged_;
     s.candidate_ = Endpoint{};
     s.candidate_challenged_ = kNever;
     return true;
@@ -184,21 +188,81 @@ bool HubSession::sendable(const Endpoint& e, Time now) const {
   return e == standby_ && standby_heard_ + limits::kRedundantStandbyFresh > now;
 }
 
-const Endpoint& HubSession::return_endpoint(Bytes inner, Time now) const {
-  if (!bond_flows_ || !validated_) return data_endpoint();
+std::uint32_t HubSession::known_path(const Endpoint& e) const {
+  for (std::size_t i = 0; i < paced_eps_.size(); ++i)
+    if (paced_eps_[i] == e) return static_cast<std::uint32_t>(i + 1);
+  return 0;
+}
+
+HubSession::Route HubSession::route(Bytes inner, Time now) {
+  Route r{data_endpoint()};
+  if (!bond_flows_ || !validated_) return r;
   FlowFields f;
-  if (!read_flow_fields(inner, f)) return data_endpoint();
-  const auto* e = bond_flows_->find(flow_hash(f, flow_seed_), now);
-  if (!e || !e->value || e->value > paced_eps_.size()) return data_endpoint();
-  const Endpoint& to = paced_eps_[e->value - 1];
+  if (!read_flow_fields(inner, f)) return r;
+  auto* e = bond_flows_->find(flow_hash(f, flow_seed_), now);
+  if (!e || !e->value.path || e->value.path > paced_eps_.size()) return r;
+  r.flow = &e->value;
+  r.ordered = e->value.spilled_at != Time::min() && now - e->value.spilled_at < limits::kBondFlowActive;
   // Only where the client proved it wants traffic (anti-reflection).
-  return sendable(to, now) ? to : data_endpoint();
+  if (const Endpoint& to = paced_eps_[e->value.path - 1]; sendable(to, now)) r.to = to;
+  if (bonded_alike_) {
+    const std::uint32_t here = known_path(r.to);
+    if (here && here == bonded_paths_[0]) r.partner = bonded_paths_[1];
+    if (here && here == bonded_paths_[1]) r.partner = bonded_paths_[0];
+  }
+  return r;
+}
+
+bool HubSession::spill(Route& r, std::size_t len, Time now, bool released) {
+  // Only a bonded flow whose own endpoint has no room (which marks it
+  // filled), onto the other one when no flow of its own filled it lately.
+  if (!r.flow) return false;
+  const std::uint32_t here = known_path(r.to);
+  if (!here || pacer_.room_on(here, now)) return false;
+  filled_at_[here - 1] = now;
+  if (!r.partner || r.partner > paced_eps_.size()) return false;
+  const Time filled = filled_at_[r.partner - 1];
+  if (filled != Time{} && now - filled < limits::kBondFlowActive) return false;
+  const Endpoint& there = paced_eps_[r.partner - 1];
+  if (!sendable(there, now)) return false;
+  if (released ? !pacer_.room_on(r.partner, now) : !pacer_.admit_on(r.partner, len, now)) return false;
+  r.flow->spilled_at = now;
+  r.to = there;
+  return true;
 }
 
 void HubSession::refresh_bond(Time now) {
   std::array<std::uint32_t, 2> ids{};
   if (validated_) ids[0] = path_of(endpoint_);
   if (standby_.valid() && !(standby_ == endpoint_) && sendable(standby_, now)) ids[1] = path_of(standby_);
+  // Alike by what each endpoint's pacer measured (both known), and how long
+  // the client's spread flows' packets may wait here for earlier ones.
+  // An endpoint whose pacer has not measured it yet (never lowered its
+  // rate for a queue, or no round trip) is taken to be like the other, as
+  // the client's scheduler takes an unmeasured path: it starts low and learns.
+  std::array<BondPath, 2> view{};
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    if (const PathRate* r = ids[i] ? pacer_.rate_of(ids[i]) : nullptr) {
+      view[i].rate_bps = r->rate_bps();
+      view[i].capacity_bps = r->capacity_bps();
+      view[i].base_rtt = r->base_rtt();
+      view[i].measured = r->counters().decreases > 0;
+    }
+  // Before data took an endpoint, its round trip from the challenges.
+  const std::array<std::optional<Duration>, 2> challenged{srtt_, standby_rtt_};
+  for (std::size_t i = 0; i < view.size(); ++i)
+    if (!view[i].base_rtt) view[i].base_rtt = challenged[i];
+  for (std::size_t i = 0; i < view.size(); ++i) {
+    const BondPath& other = view[1 - i];
+    if (!view[i].measured) view[i].rate_bps = std::max(view[i].rate_bps, std::max(other.rate_bps, other.capacity_bps));
+    if (!view[i].base_rtt) view[i].base_rtt = other.base_rtt ? other.base_rtt : srtt_;
+  }
+  bonded_alike_ = ids[0] && ids[1] && BondScheduler::alike(view[0], view[1]);
+  if (view[0].base_rtt && view[1].base_rtt)
+    stream_.set_reorder_wait(ReorderBuffer::wait_for(std::min(*view[0].base_rtt, *view[1].base_rtt),
+                                                     std::max(*view[0].base_rtt, *view[1].base_rtt)));
+  else if (srtt_)
+    stream_.set_reorder_wait(ReorderBuffer::wait_for(*srtt_, *srtt_));
   if (ids == bonded_paths_) return;  // the pacers are told only of a change
   bonded_paths_ = ids;
   pacer_.set_bonded(ids, now);
@@ -208,7 +272,7 @@ void Hub::note_bond_flow(HubSession& s, bool bonded, Bytes inner, const Endpoint
   // The client says it bonds by sending kDataBond (authenticated, like any
   // data): no flag to keep in sync, and nothing unauthenticated turns it on.
   if (bonded && !s.bond_flows_)
-    s.bond_flows_ = std::make_unique<FlowTable<std::uint32_t>>(limits::kHubBondFlows, limits::kBondFlowIdle);
+    s.bond_flows_ = std::make_unique<FlowTable<HubSession::BondFlow>>(limits::kHubBondFlows, limits::kBondFlowIdle);
   if (!s.bond_flows_) return;
   s.refresh_bond(now);
   FlowFields f;
@@ -217,7 +281,7 @@ void Hub::note_bond_flow(HubSession& s, bool bonded, Bytes inner, const Endpoint
   std::swap(f.src, f.dst);
   std::swap(f.sport, f.dport);
   bool fresh = false, evicted = false;
-  s.bond_flows_->touch(flow_hash(f, s.flow_seed_), now, fresh, evicted).value = s.path_of(from);
+  s.bond_flows_->touch(flow_hash(f, s.flow_seed_), now, fresh, evicted).value.path = s.path_of(from);
 }
 
 void Hub::expire_validation(Time now) {

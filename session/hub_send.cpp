@@ -59,10 +59,13 @@ SealResult Hub::seal_to_client(std::optional<ClientId> id, MutableBytes buf, std
     // The client's path is paced: new data waits in the flow queue rather
     // than in its radio's buffer (paced_sender.hpp).
     if (config_.pacing) s.follow_path(now);
-    // A bonding client: its flow's endpoint (validated), else the data path.
+    // A bonding client: its flow's endpoint (validated), else the data path;
+    // when that endpoint's pacer has no room, maybe the other one (spreading).
     const Bytes inner(buf.data() + t::kDataOffset, inner_len);
-    const Endpoint to = s.return_endpoint(inner, now);
-    if (!released && config_.pacing && !s.pacer_.admit_on(s.path_of(to), inner_len, now)) {
+    HubSession::Route route = s.route(inner, now);
+    const Endpoint pinned = route.to;
+    if (!released && config_.pacing && !s.pacer_.admit_on(s.path_of(route.to), inner_len, now) &&
+        !s.spill(route, inner_len, now, false)) {
       const bool kept = s.pacer_.hold(Bytes(buf.data() + t::kDataOffset, inner_len), now);
       mark_pacing(s);
       if (!kept) {
@@ -71,11 +74,17 @@ SealResult Hub::seal_to_client(std::optional<ClientId> id, MutableBytes buf, std
       }
       return SealResult::queued();
     }
-    if (released && s.bonding()) s.pacer_.spend_on(s.path_of(to), inner_len, now);
+    if (released && s.bonding()) {
+      s.spill(route, inner_len, now, true);
+      s.pacer_.spend_on(s.path_of(route.to), inner_len, now);
+    }
+    const Endpoint to = route.to;
     const std::uint64_t seq = send_seq(s, inner, now, to);
+    // A spread flow's packets go in order at the client (reorder_buffer.hpp).
+    const bool ordered = route.ordered || !(to == pinned);
     // The operator's redundancy policy (read before the AEAD may run in place).
     const bool named = redundant(config_.redundant, Bytes(buf.data() + t::kDataOffset, inner_len));
-    if (auto n = seal_data(s, buf, inner_len, seq, defer, now)) {
+    if (auto n = seal_data(s, buf, inner_len, ordered ? seq | t::kSeqOrdered : seq, defer, now)) {
       SealResult r = SealResult::send(*n);
       r.to = to;
       r.fragment = beyond_path(inner_len, s.inner_mtu());  // owed (above)

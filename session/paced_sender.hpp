@@ -110,6 +110,12 @@ class PacedSender {
     release_at_ = at > now ? at : kNever;
     return at <= now;
   }
+  // Whether `path`'s pacer has room now (a spread flow's packet takes
+  // whichever of its two paths has; bond_scheduler.hpp).
+  bool room_on(std::uint32_t path, Time now) const {
+    const std::size_t i = find(path);
+    return i != kNone && slots_[i].rate.next_release(now) <= now;
+  }
   void spend(std::size_t bytes, Time now) { slots_[current_].rate.spend(bytes, now); }
   void spend_on(std::uint32_t path, std::size_t bytes, Time now) { rate_for(path).spend(bytes, now); }
   bool waiting() const { return !queue_.empty(); }

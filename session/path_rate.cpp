@@ -154,6 +154,10 @@ void PathRate::end_round(Time now) {
   blind_rounds_ = 0;
   last_round_rtt_ = min_rtt;
   delivered_[round_index_++ % delivered_.size()] = delivered;
+  if (delivered >= peak_delivered_ || now - peak_at_ > limits::kRateResumeWindow) {
+    peak_delivered_ = delivered;
+    peak_at_ = now;
+  }
   const Duration queue = min_one_way && one_way_base_.value() ? *min_one_way - *one_way_base_.value()
                                                                : *min_rtt - base_rtt().value_or(*min_rtt);
   last_queue_ = queue;

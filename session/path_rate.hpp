@@ -39,6 +39,7 @@
 // Sans I/O: every call carries `now`.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <optional>
 
@@ -82,6 +83,12 @@ class PathRate {
   // For status and metrics.
   bool pacing() const { return !open_; }
   double rate_bps() const { return open_ ? 0 : rate_ * 8; }  // 0: not pacing
+  // What the path showed it carries: the most it delivered in a round
+  // within kRateResumeWindow (as long as its baseline is trusted), or its
+  // pacing rate if more. Whether two paths are alike (bond_scheduler.hpp)
+  // is judged on this: a rate a queue pushed down says little of the path,
+  // and a path that then carries nothing would never show more.
+  double capacity_bps() const { return std::max(rate_, peak_delivered_) * 8; }
   std::optional<Duration> base_rtt() const { return baseline_.value(); }
   std::optional<Duration> recent_rtt() const { return last_round_rtt_; }
   // The forward path's queue over the last round: its one-way delay above
@@ -120,6 +127,8 @@ class PathRate {
   int blind_rounds_ = 0;
   std::array<double, limits::kRateWindowRounds> delivered_{};  // bytes/s, the last rounds
   std::size_t round_index_ = 0;
+  double peak_delivered_ = 0;  // bytes/s: the best round lately (capacity_bps)
+  Time peak_at_{};
   Time base_seen_{};      // the last round near the baseline
   bool searching_ = true;  // a new path, no queue seen on it yet
   BaselineRtt baseline_;

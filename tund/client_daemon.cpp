@@ -248,6 +248,7 @@ void ClientDaemon::on_uplink_readable(int ifindex) {
                     const auto path = path_id(ifindex, dp_->rx.peer(i).family);
                     const auto r = client_->receive(d, path, now, job);
                     if (r.kind == ReceiveResult::Kind::kDeliver) dp_->writer.add(Bytes(d.data() + r.offset, r.len));
+                    client_->release_ordered(now, [&](Bytes inner) { dp_->writer.add(inner); });
                   });
   dp_->writer.flush();
   after_event(now);
@@ -256,6 +257,9 @@ void ClientDaemon::on_uplink_readable(int ifindex) {
 void ClientDaemon::after_event(Time now) {
   const Time deadline = engine_->service(now);
   handle_events();
+  // A spread flow's packets whose wait for earlier ones ran out.
+  client_->release_ordered(now, [&](Bytes inner) { dp_->writer.add(inner); });
+  dp_->writer.flush();
   // Handshakes, control frames and resends leave through the send batch too.
   auto& batch = dp_->tx;
   for (std::size_t slot = 0; slot < client_->session_count(); ++slot) {

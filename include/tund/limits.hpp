@@ -385,9 +385,8 @@ inline constexpr double kBondMoveFactor = 1.5;
 inline constexpr auto kBondMoveMargin = std::chrono::milliseconds(10);
 inline constexpr auto kBondFlowHold = std::chrono::seconds(2);
 inline constexpr auto kBondMoveInterval = std::chrono::milliseconds(200);
-// Alike enough to spread one flow over two paths (phase 2, not done yet:
-// each flow stays on one path): capacities within this ratio and base
-// round trips within this difference. Beyond, the receiver's reordering
+// Alike enough to spread one flow over two paths: capacities within this
+// ratio and base round trips within this difference. Beyond, the receiver's reordering
 // wait costs more than the slower path adds (mqvpn's and OpenMPTCProuter's
 // published measurements, issue 30).
 inline constexpr double kBondAlikeCapacityRatio = 2.0;
@@ -398,6 +397,29 @@ inline constexpr std::size_t kHubBondFlows = 1024;
 // Flows `tund status --json` lists per session in a bond (the busiest): a
 // status reply stays small however many flows there are.
 inline constexpr std::size_t kStatusBondFlows = 32;
+// session/reorder_buffer.hpp: the receiver puts a spread flow back in order.
+// Sequences tracked above the watermark (a bit each: 1 KiB a session), and
+// packets that may wait at once and their size (inner packets of one outer
+// datagram; a bigger one goes unordered): 1024 slots are 30 ms at 400
+// Mbit/s. Allocated at the first hold, given back after kReorderIdleAfter.
+inline constexpr std::size_t kReorderSpan = 8192;
+inline constexpr std::size_t kReorderPackets = 1024;
+inline constexpr std::size_t kReorderSlotBytes = 1500;
+inline constexpr auto kReorderIdleAfter = std::chrono::seconds(2);
+// How long an ordered packet may wait for earlier sequences: the spread of
+// the paths' base round trips plus 1/kReorderWaitRttDivisor of the longest
+// (what their queues add, each paced to a few tens of ms at most), within
+// the floor (a lost packet costs this much before inner TCP hears of it,
+// on top of its own duplicate acknowledgements) and the ceiling.
+inline constexpr int kReorderWaitRttDivisor = 2;
+inline constexpr auto kReorderWaitFloor = std::chrono::milliseconds(5);
+inline constexpr auto kReorderWaitCeiling = std::chrono::milliseconds(100);
+// The wait also covers the reordering the stream showed (gaps that filled
+// late), this many times the most of it over the last two windows: a
+// radio's queues differ by more than its round trips say. RACK's
+// reordering window (RFC 8985) grows the same way on measured reordering.
+inline constexpr double kReorderSkewMargin = 1.25;
+inline constexpr auto kReorderSkewWindow = std::chrono::seconds(5);
 }  // namespace tund::limits
 
 namespace tund::limits {

@@ -125,6 +125,10 @@ inline constexpr std::size_t kHeaderSize = 16;
 inline constexpr std::size_t kOverhead = kHeaderSize + kTagSize;  // 32
 inline constexpr std::size_t kMinSize = kOverhead;
 inline constexpr std::size_t kSeqSize = 8;
+// The data sequence's top bit (sequences never reach it): this packet's flow
+// is spread over several paths, so the receiver delivers it in sequence order
+// (session/reorder_buffer.hpp). Under the AEAD like the sequence itself.
+inline constexpr std::uint64_t kSeqOrdered = std::uint64_t{1} << 63;
 // Where the inner packet starts in a data message, and all that surrounds it.
 inline constexpr std::size_t kDataOffset = kHeaderSize + kSeqSize;  // 24
 inline constexpr std::size_t kDataOverhead = kOverhead + kSeqSize;  // 40

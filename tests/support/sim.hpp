@@ -56,6 +56,21 @@ inline std::vector<std::uint8_t> make_inner(std::uint32_t src, std::uint32_t dst
   return p;
 }
 
+// A UDP packet of the flow client:port <-> server:7000: up (client to
+// server) or down (its reply), as bonding and spreading tests send them.
+inline std::vector<std::uint8_t> flow_up(std::uint16_t port, std::uint32_t seq, std::size_t size = 300) {
+  auto p = make_inner(kClientVip, kServer, seq, size);
+  store_be16(p.data() + 20, port);
+  store_be16(p.data() + 22, 7000);
+  return p;
+}
+inline std::vector<std::uint8_t> flow_down(std::uint16_t port, std::uint32_t seq, std::size_t size = 300) {
+  auto p = make_inner(kServer, kClientVip, seq, size);
+  store_be16(p.data() + 20, 7000);
+  store_be16(p.data() + 22, port);
+  return p;
+}
+
 class Sim {
  public:
   static constexpr std::size_t kBuf = 2048;
@@ -103,6 +118,8 @@ class Sim {
   std::map<session::PathId, std::size_t> path_mtu;
   // Paths that lose this share of what crosses them, both ways, at random.
   std::map<session::PathId, double> path_loss;
+  // Paths that take this much longer than 1 ms, both ways.
+  std::map<session::PathId, Duration> path_delay;
   std::size_t too_big_for_path = 0;
   Endpoint client_addr() const { return paths.at(1); }
   // Another uplink of the client (path `id`, seen by the hub at `addr`).
@@ -178,6 +195,7 @@ class Sim {
       bool progress = false;
       if (client->next_deadline() <= now) client->on_timer(now);
       if (hub->next_deadline() <= now) hub->on_timer(now);
+      release_ordered();
       std::vector<std::uint8_t> out(kBuf);
       while (auto t = cs().poll_transmit(out, now)) {
         put_from_path(t->path, Bytes(out.data(), t->len), t->fragment);
@@ -187,6 +205,7 @@ class Sim {
         put(Dir::kToClient, Bytes(out.data(), t->len), t->to, t->fragment);
         progress = true;
       }
+      progress = release_paced() || progress;
       std::vector<InFlight> due;
       while (!in_flight_.empty() && in_flight_.begin()->first.first <= now) {
         due.push_back(std::move(in_flight_.extract(in_flight_.begin()).mapped()));
@@ -250,6 +269,8 @@ class Sim {
     const int copies = u(noise_rng_) < noise_.duplicate ? 2 : 1;
     for (int i = 0; i < copies; ++i) {
       Duration delay = std::chrono::milliseconds(1);
+      for (const auto& [id, extra] : path_delay)
+        if (paths.count(id) && paths.at(id) == addr) delay += extra;
       if (noise_.max_extra_delay.count() > 0)
         delay += Duration(noise_rng_() % static_cast<std::uint64_t>(noise_.max_extra_delay.count()));
       in_flight_.emplace(std::make_pair(now + delay, seq_++),
@@ -342,6 +363,7 @@ class Sim {
       const auto r = hub->receive(d, f.addr, now, reply, job);
       if (r.kind == session::ReceiveResult::Kind::kDeliver)
         delivered_to_hub.emplace_back(d.begin() + r.offset, d.begin() + r.offset + r.len);
+      release_ordered();
       if (r.kind == session::ReceiveResult::Kind::kReply) put(Dir::kToClient, Bytes(reply.data(), r.len), f.addr);
     } else {
       std::optional<session::PathId> path;
@@ -352,7 +374,35 @@ class Sim {
       const auto r = client->receive(d, *path, now, job);
       if (r.kind == session::ReceiveResult::Kind::kDeliver)
         delivered_to_client.emplace_back(d.begin() + r.offset, d.begin() + r.offset + r.len);
+      release_ordered();
     }
+  }
+
+  // What the pacers ([performance] pacing) let go now, sealed as the
+  // daemons seal it (released); true when anything left.
+  bool release_paced() {
+    bool any = false;
+    std::vector<std::uint8_t> buf(kBuf);
+    const MutableBytes inner(buf.data() + wire::transport::kDataOffset, kBuf - wire::transport::kDataOverhead);
+    while (const auto n = cs().release_paced(inner, now)) {
+      const auto r = cs().seal(buf, *n, now, nullptr, true);
+      if (r.kind == session::SealResult::Kind::kSend)
+        put_from_path(r.path ? r.path : cs().active_path(), Bytes(buf.data(), r.len), r.fragment);
+      any = true;
+    }
+    session::ClientId who = 0;
+    while (const auto n = hub->release_paced(inner, now, who)) {
+      const auto r = hub->seal_released(who, buf, *n, now);
+      if (r.kind == session::SealResult::Kind::kSend) put(Dir::kToClient, Bytes(buf.data(), r.len), r.to, r.fragment);
+      any = true;
+    }
+    return any;
+  }
+
+  // Spread flows' packets each side held for order and now hands over, as the daemons do.
+  void release_ordered() {
+    hub->release_ordered(now, [&](Bytes p) { delivered_to_hub.emplace_back(p.begin(), p.end()); });
+    client->release_ordered(now, [&](Bytes p) { delivered_to_client.emplace_back(p.begin(), p.end()); });
   }
 
  public:

@@ -194,7 +194,7 @@ std::map<std::uint32_t, int> place_flows(BondScheduler& s, int n, Time now, int 
   std::map<std::uint32_t, int> per_path;
   for (int f = 0; f < n; ++f) {
     const auto p = tcp(static_cast<std::uint16_t>(40000 + f), version, 0);  // a SYN-sized packet
-    ++per_path[s.place(p, p.size(), 1, now)];
+    ++per_path[s.place(p, p.size(), 1, now).path];
   }
   return per_path;
 }
@@ -220,7 +220,7 @@ TEST(BondScheduler, FlowsThatWentQuietDoNotSteerNewOnes) {
   std::map<std::uint32_t, int> per_path;
   for (int f = 0; f < 8; ++f) {
     const auto p = tcp(static_cast<std::uint16_t>(50000 + f), 4, 0);
-    ++per_path[s.place(p, p.size(), 1, t0 + 5s)];
+    ++per_path[s.place(p, p.size(), 1, t0 + 5s).path];
   }
   EXPECT_EQ(per_path[1], 4);
   EXPECT_EQ(per_path[2], 4);
@@ -261,12 +261,12 @@ TEST(BondScheduler, AFirstFlowsBurstDoesNotFillAnUnmeasuredPath) {
   BondScheduler s(42);
   s.set_paths({path(1, 1, 10ms, false), path(2, 1, 10ms, false)}, t0);
   const auto first = tcp(39999);
-  const std::uint32_t at = s.place(first, first.size(), 1, t0);
+  const std::uint32_t at = s.place(first, first.size(), 1, t0).path;
   for (int i = 0; i < 44; ++i) s.place(first, 1448, 1, t0);
   std::map<std::uint32_t, int> per_path{{at, 1}};
   for (int f = 0; f < 7; ++f) {
     const auto p = tcp(static_cast<std::uint16_t>(40000 + f), 4, 0);
-    ++per_path[s.place(p, p.size(), 1, t0 + 1ms)];
+    ++per_path[s.place(p, p.size(), 1, t0 + 1ms).path];
   }
   EXPECT_EQ(per_path[1], 4);
   EXPECT_EQ(per_path[2], 4);
@@ -281,7 +281,7 @@ TEST(BondScheduler, ABacklogDoesNotGrowWhenThePathCarriesMoreThanItsEstimate) {
   s.set_paths({path(1, 10, 10ms), path(2, 10, 10ms)}, t0);
   const auto upload = tcp(39999);
   const auto gap = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(1448.0 * 8 / 20e6));
-  const std::uint32_t at = s.place(upload, upload.size(), 1, t0);
+  const std::uint32_t at = s.place(upload, upload.size(), 1, t0).path;
   Time now = t0;
   std::size_t unacked = 0;
   for (Time next_ack = t0 + 10ms; now < t0 + 8s; now += gap) {
@@ -297,7 +297,7 @@ TEST(BondScheduler, ABacklogDoesNotGrowWhenThePathCarriesMoreThanItsEstimate) {
   std::map<std::uint32_t, int> per_path;
   for (int f = 0; f < 8; ++f) {
     const auto p = tcp(static_cast<std::uint16_t>(40000 + f), 4, 0);
-    ++per_path[s.place(p, p.size(), 1, now + 2s)];  // the upload's flow went quiet
+    ++per_path[s.place(p, p.size(), 1, now + 2s).path];  // the upload's flow went quiet
   }
   EXPECT_EQ(per_path[1], 4);
   EXPECT_EQ(per_path[2], 4);
@@ -311,8 +311,8 @@ TEST(BondScheduler, BeforeAnyRateIsMeasuredTheShorterRoundTripTakesATransferAndI
   BondScheduler s(42);
   s.set_paths({path(1, 1, 8ms, false), path(2, 1, 40ms, false)}, t0);
   const auto control = tcp(40000), transfer = tcp(40001);
-  EXPECT_EQ(s.place(control, control.size(), 1, t0), 1u);
-  EXPECT_EQ(s.place(transfer, transfer.size(), 1, t0 + 1ms), 1u);
+  EXPECT_EQ(s.place(control, control.size(), 1, t0).path, 1u);
+  EXPECT_EQ(s.place(transfer, transfer.size(), 1, t0 + 1ms).path, 1u);
   // (Alike round trips still alternate: UnmeasuredPathsAreTakenToCarryAsMuchAsTheBest.)
 }
 
@@ -322,14 +322,14 @@ TEST(BondScheduler, AFlowThatFillsAFastPathAloneIsNotMovedToASlowerOne) {
   BondScheduler s(42);
   s.set_paths({path(1, 20, 8ms), path(2, 8, 40ms)}, t0);
   const auto p = tcp(40000);
-  ASSERT_EQ(s.place(p, p.size(), 1, t0), 1u);
+  ASSERT_EQ(s.place(p, p.size(), 1, t0).path, 1u);
   const auto gap = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(1448.0 * 8 / 20e6));
   auto full = path(1, 20, 8ms, true, false, 100ms);
   Time now = t0;
   for (; now < t0 + limits::kBondFlowHold + 2s; now += gap) {
     full.queue_at = now;
     if ((now - t0) % 100ms < gap) s.set_paths({full, path(2, 8, 40ms)}, now);
-    EXPECT_EQ(s.place(p, 1448, 1, now), 1u);
+    EXPECT_EQ(s.place(p, 1448, 1, now).path, 1u);
     s.on_ack(1, 1, 1448);
   }
   EXPECT_EQ(s.counters().moved, 0u);
@@ -343,7 +343,7 @@ TEST(BondScheduler, AFlowThatFillsAFastPathAloneIsNotMovedToASlowerOne) {
   for (now = t0; now < t0 + limits::kBondFlowHold + 2s; now += 8 * gap) {
     full.queue_at = now;
     if ((now - t0) % 100ms < 8 * gap) many.set_paths({full, path(2, 8, 40ms)}, now);
-    for (auto& f : flows) many.on_ack(many.place(f, 1448, 1, now), 1, 1448);
+    for (auto& f : flows) many.on_ack(many.place(f, 1448, 1, now).path, 1, 1448);
   }
   EXPECT_GE(many.counters().moved, 1u);
 }
@@ -366,7 +366,7 @@ TEST(BondScheduler, AFlowStaysOnItsPath) {
   std::set<std::uint32_t> seen;
   const auto p = tcp(40000);
   Time now = t0;
-  for (int i = 0; i < 1000; ++i, now += 100us) seen.insert(s.place(p, p.size(), 1, now));
+  for (int i = 0; i < 1000; ++i, now += 100us) seen.insert(s.place(p, p.size(), 1, now).path);
   EXPECT_EQ(seen.size(), 1u);
 }
 
@@ -374,11 +374,11 @@ TEST(BondScheduler, AFlowFollowsWhenItsPathLeavesTheBond) {
   BondScheduler s(42);
   s.set_paths({path(1, 20, 20ms), path(2, 20, 20ms)}, t0);
   const auto a = tcp(40000), b = tcp(40001);
-  const auto pa = s.place(a, a.size(), 1, t0), pb = s.place(b, b.size(), 1, t0);
+  const auto pa = s.place(a, a.size(), 1, t0).path, pb = s.place(b, b.size(), 1, t0).path;
   ASSERT_NE(pa, pb);
   s.set_paths({path(1, 20, 20ms)}, t0 + 1ms);
-  EXPECT_EQ(s.place(a, a.size(), 1, t0 + 2ms), 1u);
-  EXPECT_EQ(s.place(b, b.size(), 1, t0 + 2ms), 1u);
+  EXPECT_EQ(s.place(a, a.size(), 1, t0 + 2ms).path, 1u);
+  EXPECT_EQ(s.place(b, b.size(), 1, t0 + 2ms).path, 1u);
   EXPECT_EQ(s.counters().followed, 1u);  // the one on path 2
 }
 
@@ -386,19 +386,19 @@ TEST(BondScheduler, AFullPathGivesAFlowToAClearlySoonerOneOnlyAfterTheHold) {
   BondScheduler s(42);
   s.set_paths({path(1, 20, 20ms), path(2, 20, 20ms)}, t0);
   const auto p = tcp(40000);
-  const auto first = s.place(p, p.size(), 1, t0);
+  const auto first = s.place(p, p.size(), 1, t0).path;
   const std::uint32_t other = first == 1 ? 2 : 1;
   // Its path fills: 300 ms of queue.
   s.set_paths({path(first, 20, 20ms, true, false, 300ms), path(other, 20, 20ms)}, t0 + 1ms);
-  EXPECT_EQ(s.place(p, p.size(), 1, t0 + 2ms), first);  // not before kBondFlowHold
-  EXPECT_EQ(s.place(p, p.size(), 1, t0 + limits::kBondFlowHold + 1ms), other);
+  EXPECT_EQ(s.place(p, p.size(), 1, t0 + 2ms).path, first);  // not before kBondFlowHold
+  EXPECT_EQ(s.place(p, p.size(), 1, t0 + limits::kBondFlowHold + 1ms).path, other);
   EXPECT_EQ(s.counters().moved, 1u);
   // A queue just over the target is no reason to move.
   BondScheduler calm(42);
   calm.set_paths({path(1, 20, 20ms), path(2, 20, 20ms)}, t0);
-  const auto f = calm.place(p, p.size(), 1, t0);
+  const auto f = calm.place(p, p.size(), 1, t0).path;
   calm.set_paths({path(f, 20, 20ms, true, false, 20ms), path(f == 1 ? 2 : 1, 20, 20ms)}, t0 + 1ms);
-  EXPECT_EQ(calm.place(p, p.size(), 1, t0 + limits::kBondFlowHold + 1ms), f);
+  EXPECT_EQ(calm.place(p, p.size(), 1, t0 + limits::kBondFlowHold + 1ms).path, f);
 }
 
 TEST(BondScheduler, TheSecondaryTierTakesNewFlowsOnlyWhenThePrimaryIsFull) {
@@ -414,10 +414,10 @@ TEST(BondScheduler, WhatHasNoFlowGoesOnTheActivePath) {
   BondScheduler s(42);
   s.set_paths({path(1, 20, 20ms), path(2, 20, 20ms)}, t0);
   const std::vector<std::uint8_t> junk(40, 0);
-  EXPECT_EQ(s.place(junk, junk.size(), 2, t0), 2u);
+  EXPECT_EQ(s.place(junk, junk.size(), 2, t0).path, 2u);
   BondScheduler none(42);
   const auto p = tcp(1);
-  EXPECT_EQ(none.place(p, p.size(), 5, t0), 5u);
+  EXPECT_EQ(none.place(p, p.size(), 5, t0).path, 5u);
 }
 
 TEST(BondScheduler, ManyFlowsStayWithinTheTable) {

@@ -14,24 +14,9 @@ namespace {
 
 using namespace std::chrono_literals;
 using session::SealResult;
-using test::kClientVip;
-using test::kServer;
-using test::make_inner;
+using test::flow_down;
+using test::flow_up;
 using test::Sim;
-
-// A UDP packet of the flow client:port <-> server:7000, either way.
-std::vector<std::uint8_t> up(std::uint16_t port, std::uint32_t seq) {
-  auto p = make_inner(kClientVip, kServer, seq, 300);
-  store_be16(p.data() + 20, port);
-  store_be16(p.data() + 22, 7000);
-  return p;
-}
-std::vector<std::uint8_t> down(std::uint16_t port, std::uint32_t seq) {
-  auto p = make_inner(kServer, kClientVip, seq, 300);
-  store_be16(p.data() + 20, 7000);
-  store_be16(p.data() + 22, port);
-  return p;
-}
 
 // Each flow's first packets up; the path the client pinned it to.
 std::map<std::uint16_t, session::PathId> open_flows(Sim& s, std::uint16_t first, int n) {
@@ -39,7 +24,7 @@ std::map<std::uint16_t, session::PathId> open_flows(Sim& s, std::uint16_t first,
   for (int i = 0; i < n; ++i) {
     const auto port = static_cast<std::uint16_t>(first + i);
     for (std::uint32_t k = 0; k < 3; ++k) {
-      const SealResult r = s.client_send(up(port, k));
+      const SealResult r = s.client_send(flow_up(port, k));
       if (r.kind == SealResult::Kind::kSend) pinned[port] = r.path;
       s.now += 1ms;
       s.pump();
@@ -63,7 +48,7 @@ TEST(HubBond, AFlowReturnsToTheValidatedEndpointItCameFrom) {
   // The replies: each to its flow's endpoint, the active path's untouched.
   std::map<session::PathId, int> to_path;
   for (const auto& [port, path] : pinned) {
-    const SealResult r = s.hub_send(down(port, 100));
+    const SealResult r = s.hub_send(flow_down(port, 100));
     ASSERT_EQ(r.kind, SealResult::Kind::kSend) << "port " << port;
     EXPECT_EQ(r.to, s.path_addr(path)) << "port " << port;
     ++to_path[path];
@@ -102,7 +87,7 @@ TEST(HubBond, AnUnvalidatedEndpointNeverGetsData) {
   const std::size_t sent_before = s.bytes_to(victim);
   for (const auto& [port, path] : pinned) {
     for (std::uint32_t k = 0; k < 5; ++k) {
-      const SealResult r = s.hub_send(down(port, 200 + k));
+      const SealResult r = s.hub_send(flow_down(port, 200 + k));
       if (r.kind == SealResult::Kind::kSend) {
         EXPECT_FALSE(r.to == victim) << "port " << port;
         // A flow from the unvalidated address returns on the return path.

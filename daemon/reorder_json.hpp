@@ -1,0 +1,24 @@
+// A session's reorder buffer (session/reorder_buffer.hpp) as the status
+// replies show it, the same for a client and a hub: the peer's spread flows'
+// packets waiting for earlier ones now, the wait they may take, and what
+// waited, was given up on or went unordered since the session began.
+#pragma once
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "session/reorder_buffer.hpp"
+
+namespace tund::daemon {
+
+inline nlohmann::json reorder_json(const session::ReorderBuffer& r) {
+  const auto& c = r.counters();
+  return {{"waiting_packets", r.waiting()},
+          {"wait_ms", std::chrono::duration<double, std::milli>(r.wait()).count()},
+          {"memory", r.memory()},
+          {"held_packets", c.held},
+          {"gaps_given_up", c.gaps_given_up},
+          {"unordered_packets", c.unordered}};
+}
+
+}  // namespace tund::daemon
