@@ -155,8 +155,9 @@ bool FlowQueue::ok_to_drop(Bucket& b, std::int32_t head, Time now) {
     return false;
   }
   const Duration sojourn = now - slots_[head].queued;
-  // Under target, or no more than a packet left to send: the queue is not standing.
-  if (sojourn < target_ || b.bytes + slots_[head].len <= limits::kFlowQuantum) {
+  // Under target, or no more than a packet left to send: the queue is not
+  // standing (nor while the pacer searches: set_managing).
+  if (!managing_ || sojourn < target_ || b.bytes + slots_[head].len <= limits::kFlowQuantum) {
     b.first_above = kNever;
     return false;
   }

@@ -55,6 +55,12 @@ class FlowQueue {
   // at the pacing rate `bytes_per_second` (cake's rule for slow links: on a
   // 2 Mbit/s path two packets waiting is no standing queue).
   void set_round_trip(Duration base_rtt, double bytes_per_second = 0);
+  // Off while the path's pacer still searches for the path's capacity
+  // (PathRate::searching): what waits then is the pacer's own lag behind a
+  // TCP's slow start, no standing queue, and a CoDel drop would end the slow
+  // start far under what the path carries (a GEO path: at 1-2 Mbit/s of 20).
+  // The packet and byte limits still bound it.
+  void set_managing(bool on) { managing_ = on; }
   Duration target() const { return target_; }
   Duration interval() const { return interval_; }
   // Drops everything waiting (the session ended); counted as flushed.
@@ -118,6 +124,7 @@ class FlowQueue {
   Time empty_since_ = Time::min();
   Duration target_ = limits::kCodelIntervalFloor / limits::kCodelTargetDivisor;
   Duration interval_ = limits::kCodelIntervalFloor;
+  bool managing_ = true;
   Counters counters_;
 };
 

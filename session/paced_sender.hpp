@@ -58,6 +58,7 @@ class PacedSender {
     current_ = i;
     slots_[i].last_used = now;
     if (const auto base = slots_[i].rate.base_rtt()) queue_.set_round_trip(*base, slots_[i].rate.rate_bps() / 8);
+    queue_.set_managing(!slots_[i].rate.searching());
   }
   // Bond: which paths carry data besides the active one (a path that joins
   // resumes or starts like use_path; one that leaves keeps its estimate).
@@ -132,8 +133,10 @@ class PacedSender {
     PathSlot& s = slots_[i];
     s.rate.on_ack(now, rtt, bytes, packets, one_way);
     if (rtt) s.last_ack = now;
-    if (i == current_)
+    if (i == current_) {
       if (const auto base = s.rate.base_rtt()) queue_.set_round_trip(*base, s.rate.rate_bps() / 8);
+      queue_.set_managing(!s.rate.searching());
+    }
   }
   void expire(Time now) { queue_.expire(now); }
   void clear() {

@@ -29,6 +29,7 @@ void PathRate::resume(Time now, double share) {
   open_ = false;
   blind_rounds_ = 0;
   round_index_ = 0;  // a round trip's acknowledgements first, before it is lowered
+  last_sent_rate_ = 0;
   delivered_.fill(0);  // else the first round would jump back to the old best
   searching_ = true;
 }
@@ -142,6 +143,9 @@ void PathRate::end_round(Time now) {
   round_samples_ = 0;
   round_min_rtt_.reset();
   round_min_one_way_.reset();
+  const double sent_rate = static_cast<double>(sent) / std::max(seconds(length), 1e-6);
+  const double sent_before = last_sent_rate_;
+  last_sent_rate_ = sent_rate;
 
   if (!min_rtt) {
     // Data left and nothing came back that says how it went.
@@ -203,9 +207,16 @@ void PathRate::end_round(Time now) {
   // delivered, is not what filled the queue (a radio's jitter, someone
   // else's traffic): it is not paced below kRateStepMax times its own pace,
   // or its next burst would wait in tund.
-  const double sent_rate = static_cast<double>(sent) / std::max(seconds(length), 1e-6);
   const bool busy = sent_rate >= limits::kRateBusyShare * rate_ || delivered < limits::kRateBusyShare * sent_rate;
   if (!busy) next = std::max(next, sent_rate * limits::kRateStepMax);
+  // Searching, a round in which the sender used its rate while the path
+  // delivered what the round before sent (no queue yet): the rate itself
+  // grows by kRateSearchStep, as the slow start of the TCP inside does. The
+  // step on what was delivered alone lags a round (a round's acknowledgements
+  // are of what the round before sent) and grew kRateStepMax every two.
+  if (searching_ && !refresh && sent_rate >= limits::kRateBusyShare * rate_ && sent_before > 0 &&
+      delivered >= limits::kRateBusyShare * sent_before)
+    next = std::max(next, std::min(rate_ * limits::kRateSearchStep, limits::kRateCeiling / 8.0));
   if (!refresh && queue <= queue_target() / 2 && next < rate_) return;
   // Until a round trip's acknowledgements are in, a round says little.
   if (round_index_ <= 1 && next < rate_) return;

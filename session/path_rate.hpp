@@ -18,7 +18,9 @@
 //   step = clamp(1 + kRateGain (target - queue delay) / baseline,
 //                kRateStepMin, kRateStepMax)
 // A new path starts at kRateInitial (nothing is dumped into an unknown
-// radio) and grows by kRateStepMax a round until the first queue shows; from
+// radio) and grows by kRateStepMax a round until the first queue shows (by
+// kRateSearchStep while the sender uses all of it and the path delivers it,
+// as a TCP slow start inside grows); from
 // then on a queue over the target drains at a share of its excess per
 // baseline round trip, and one at the target is kept there: the link stays
 // busy and the queue stays short. The gain is under 1/2 so that a decision
@@ -80,6 +82,9 @@ class PathRate {
   // The one-way sample of an ack: Ack::received_us less `sent` (mod 2^32), or nothing.
   static std::optional<std::int64_t> one_way_sample(std::uint32_t received_us, std::optional<Time> sent);
 
+  // No queue seen on the path yet (a new path, or one resumed): the rate is
+  // still being searched up, and what waits for it is the pacer's own lag.
+  bool searching() const { return searching_; }
   // For status and metrics.
   bool pacing() const { return !open_; }
   double rate_bps() const { return open_ ? 0 : rate_ * 8; }  // 0: not pacing
@@ -114,6 +119,7 @@ class PathRate {
   Time round_start_{};
   std::size_t round_bytes_ = 0;
   std::size_t round_sent_ = 0;
+  double last_sent_rate_ = 0;  // bytes/s the last round sent (the search's step)
   int round_samples_ = 0;  // acknowledgements with a round trip
   std::optional<Duration> round_min_rtt_;
   std::optional<Duration> last_round_rtt_;

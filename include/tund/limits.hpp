@@ -286,6 +286,16 @@ inline constexpr double kRateCeiling = 100e9;
 inline constexpr double kRateGain = 0.3;
 inline constexpr double kRateStepMin = 0.5;
 inline constexpr double kRateStepMax = 1.5;
+// Until a path's first queue, a round in which the sender used its whole rate
+// and the path delivered what was sent the round before doubles the rate
+// itself (path_rate.cpp): a TCP slow start inside doubles its window a round
+// trip, and a search slower than that (kRateStepMax on the delivery, which
+// lags a round: 1.22x a round) held the excess in the flow queue, where
+// CoDel ended the slow start; on a GEO path (600 ms rounds) at 1-2 Mbit/s of
+// 20, and cubic did not climb back within bench/crowded's 20 s (0.29-0.38
+// of the goodput without a tunnel). Until then CoDel does not drop either
+// (FlowQueue::set_managing): what waits is the pacer's own lag.
+inline constexpr double kRateSearchStep = 2.0;
 inline constexpr std::size_t kRateWindowRounds = 3;
 inline constexpr auto kRateRoundFloor = std::chrono::milliseconds(10);
 // Half the baseline's window (kGrayBaselineWindow): a round drains the path
