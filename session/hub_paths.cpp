@@ -171,8 +171,7 @@ SealResult Hub::seal_redundant_copy(MutableBytes out, std::size_t inner_len, Tim
 }
 
 std::uint32_t HubSession::path_of(const Endpoint& e) {
-  for (std::size_t i = 0; i < paced_eps_.size(); ++i)
-    if (paced_eps_[i] == e) return static_cast<std::uint32_t>(i + 1);
+  if (const std::uint32_t known = known_path(e)) return known;
   // A new endpoint takes the next slot in turn (the one added longest ago):
   // its pacer and byte count start afresh.
   const std::size_t i = paced_next_;

@@ -1,0 +1,91 @@
+// Constants of per-path rates, bonding and the receiver's reorder buffer
+// (issues 29 item 4 and 30): part of limits.hpp, which includes it at its end
+// (they build on its timers and pacer constants); include limits.hpp, not this.
+#pragma once
+
+#include "tund/limits.hpp"
+
+namespace tund::limits {
+// --- per-path rates and bonding (issues 29 item 4 and 30) --------------------
+// Each path keeps its own rate (paced_sender.hpp), so a failover keeps the
+// estimate of the path it leaves. A session remembers this many paths (a
+// client's uplinks in both families, a hub's endpoints of one client); the
+// least recently used goes when a new one comes.
+inline constexpr std::size_t kPacedPaths = 8;
+// Coming back to a path whose acknowledgements spoke within this long, its
+// rate resumes from kRateResumeShare of what it was (at least kRateInitial)
+// and is searched up from there; older, it starts at kRateInitial like an
+// unknown path. The baseline's own window: beyond it, what was measured of
+// the path (its base round trip, its best delivery) is no longer trusted
+// anywhere else either. Half, because others may have taken the path's
+// capacity meanwhile; kRateStepMax a round finds the rest in a few rounds.
+inline constexpr auto kRateResumeWindow = kGrayBaselineWindow;
+inline constexpr double kRateResumeShare = 0.5;
+// An acknowledgement says, per path the acknowledged packets were sent on,
+// what it covered (ResendBuffer::AckOutcome): a session bonds or paces at
+// most this many paths at once (more are counted together as the last).
+inline constexpr std::size_t kAckPathShares = 4;
+// session/bond_scheduler.hpp (issue 30): each inner flow is pinned to one
+// path. Flows remembered per session (idle ones go first, then the oldest),
+// how long a flow without packets keeps its path, and what a new flow is
+// expected to add to a path's backlog when placing it (a TCP flow's first
+// window: ten segments), so that flows starting together spread by the
+// paths' capacities, not all onto the one whose backlog is empty this
+// instant.
+inline constexpr std::size_t kBondFlows = 1024;
+inline constexpr auto kBondFlowIdle = std::chrono::seconds(30);
+// Only flows that sent within this long weigh on where a new flow goes: a
+// flow stays pinned for kBondFlowIdle, but the upload that ended 5 s ago
+// loads no path (counted, it sent a whole download's new flows to the other
+// uplink at once).
+inline constexpr auto kBondFlowActive = std::chrono::seconds(1);
+inline constexpr std::size_t kBondFlowWeight = 10 * 1448;
+// How often the flows pinned to each path are counted again (a scan of the
+// table: cheap at this pace, never per packet).
+inline constexpr auto kBondRecountInterval = std::chrono::milliseconds(100);
+// A pinned flow moves only when its path is full (its queue above the
+// path's target) and another bonded path would deliver it sooner by this
+// factor and kBondMoveMargin; then the flow stays kBondFlowHold on its new
+// path and the session moves at most one flow per kBondMoveInterval (each
+// move reorders the flow once; inner TCP takes a few in stride, not a
+// stream of them).
+inline constexpr double kBondMoveFactor = 1.5;
+inline constexpr auto kBondMoveMargin = std::chrono::milliseconds(10);
+inline constexpr auto kBondFlowHold = std::chrono::seconds(2);
+inline constexpr auto kBondMoveInterval = std::chrono::milliseconds(200);
+// Alike enough to spread one flow over two paths: capacities within this
+// ratio and base round trips within this difference. Beyond, the receiver's reordering
+// wait costs more than the slower path adds (mqvpn's and OpenMPTCProuter's
+// published measurements, issue 30).
+inline constexpr double kBondAlikeCapacityRatio = 2.0;
+inline constexpr auto kBondAlikeRttDifference = std::chrono::milliseconds(50);
+// The hub sends a bonding client's flow back to the endpoint the flow last
+// came from (when validated); it remembers this many flows per session.
+inline constexpr std::size_t kHubBondFlows = 1024;
+// Flows `tund status --json` lists per session in a bond (the busiest): a
+// status reply stays small however many flows there are.
+inline constexpr std::size_t kStatusBondFlows = 32;
+// session/reorder_buffer.hpp: the receiver puts a spread flow back in order.
+// Sequences tracked above the watermark (a bit each: 1 KiB a session), and
+// packets that may wait at once and their size (inner packets of one outer
+// datagram; a bigger one goes unordered): 1024 slots are 30 ms at 400
+// Mbit/s. Allocated at the first hold, given back after kReorderIdleAfter.
+inline constexpr std::size_t kReorderSpan = 8192;
+inline constexpr std::size_t kReorderPackets = 1024;
+inline constexpr std::size_t kReorderSlotBytes = 1500;
+inline constexpr auto kReorderIdleAfter = std::chrono::seconds(2);
+// How long an ordered packet may wait for earlier sequences: the spread of
+// the paths' base round trips plus 1/kReorderWaitRttDivisor of the longest
+// (what their queues add, each paced to a few tens of ms at most), within
+// the floor (a lost packet costs this much before inner TCP hears of it,
+// on top of its own duplicate acknowledgements) and the ceiling.
+inline constexpr int kReorderWaitRttDivisor = 2;
+inline constexpr auto kReorderWaitFloor = std::chrono::milliseconds(5);
+inline constexpr auto kReorderWaitCeiling = std::chrono::milliseconds(100);
+// The wait also covers the reordering the stream showed (gaps that filled
+// late), this many times the most of it over the last two windows: a
+// radio's queues differ by more than its round trips say. RACK's
+// reordering window (RFC 8985) grows the same way on measured reordering.
+inline constexpr double kReorderSkewMargin = 1.25;
+inline constexpr auto kReorderSkewWindow = std::chrono::seconds(5);
+}  // namespace tund::limits
