@@ -83,8 +83,9 @@ void ReorderBuffer::arrived(std::uint64_t seq, Time now) {
       }
 }
 
-bool ReorderBuffer::allocate() {
+bool ReorderBuffer::allocate(Time now) {
   if (!account_.allows(kBuffersBytes)) return false;
+  last_hold_ = now;  // the idle clock starts with the memory, even if this packet is refused
   storage_.assign(limits::kReorderPackets * limits::kReorderSlotBytes, 0);
   lengths_.assign(limits::kReorderPackets, 0);
   slot_of_.assign(limits::kReorderSpan, 0);
@@ -97,8 +98,10 @@ bool ReorderBuffer::allocate() {
 
 bool ReorderBuffer::hold(std::uint64_t seq, Bytes inner, Time now) {
   if (seq <= watermark_) return false;  // nothing earlier is missing
-  if (inner.empty() || inner.size() > limits::kReorderSlotBytes || (storage_.empty() && !allocate()) ||
-      free_.empty() || arrivals_.size() >= kArrivalsMax || seq - next_due_ >= limits::kReorderSpan ||
+  // The checks that need no memory come first: a packet refused anyway
+  // allocates nothing.
+  if (inner.empty() || inner.size() > limits::kReorderSlotBytes || arrivals_.size() >= kArrivalsMax ||
+      seq - next_due_ >= limits::kReorderSpan || (storage_.empty() && !allocate(now)) || free_.empty() ||
       slot_of_[seq % limits::kReorderSpan]) {
     // No room, or its place in the span is still taken by a due packet
     // (the watermark jumped a whole span): it goes now, out of order,

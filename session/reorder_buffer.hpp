@@ -126,7 +126,7 @@ class ReorderBuffer {
   // Everything up to `seq` counts as arrived (given up on when missing).
   void give_up_to(std::uint64_t seq);
   void give_up_expired(Time now);
-  bool allocate();
+  bool allocate(Time now);
 
   static constexpr std::size_t kWords = limits::kReorderSpan / 64;
   std::uint64_t watermark_ = 0;

@@ -154,6 +154,22 @@ TEST(ReorderBuffer, MemoryIsTakenAtTheFirstHoldCountedAndGivenBackWhenIdle) {
   EXPECT_EQ(budget.held, 0u) << "given back with the buffer";
 }
 
+TEST(ReorderBuffer, AJumpThatCannotBeHeldTakesNoMemoryAndLeavesTheIdleClockSane) {
+  // Found by fuzz_client_receive (corpus/client_receive/reorder-jump-regression):
+  // a first ordered packet far ahead is refused; it allocated the buffers
+  // without starting the idle clock, and expire() subtracted Time::min().
+  session::MemoryBudget budget;
+  Receiver r(&budget);
+  const std::uint64_t far = std::uint64_t{1} << 40;
+  r.arrive(far, t0);
+  EXPECT_EQ(r.out, (std::vector<int>{static_cast<int>(far & 0xff)}));
+  EXPECT_EQ(r.buf.counters().unordered, 1u);
+  EXPECT_EQ(budget.held, 0u) << "a refused packet allocates nothing";
+  EXPECT_EQ(r.buf.memory(), 0u);
+  r.buf.expire(t0 + limits::kReorderIdleAfter);  // UBSan: no Time::min() arithmetic
+  EXPECT_EQ(r.buf.deadline(), kNever);
+}
+
 TEST(ReorderBuffer, BeyondTheSharedBudgetPacketsGoUnordered) {
   session::MemoryBudget budget{1000};
   Receiver r(&budget);
