@@ -22,6 +22,14 @@ bool BondScheduler::alike(const BondPath& a, const BondPath& b) {
   return ratio <= limits::kBondAlikeCapacityRatio && spread <= limits::kBondAlikeRttDifference;
 }
 
+bool BondScheduler::share_gains(double flow, double here, std::size_t here_flows, double there,
+                                std::size_t there_flows) {
+  if (here <= 0 || there <= 0 || here_flows < 2) return false;
+  const double share_here = here / static_cast<double>(here_flows);
+  if (!contends(flow, here, here_flows) || flow * limits::kBondMoveFactor > here) return false;
+  return there / static_cast<double>(there_flows + 1) > limits::kBondMoveFactor * share_here;
+}
+
 void BondScheduler::set_paths(const std::vector<BondPath>& paths, Time now) {
   std::array<Path, limits::kAckPathShares> next{};
   std::array<PathCount, limits::kAckPathShares> next_counts{};
@@ -164,7 +172,7 @@ BondScheduler::Placement BondScheduler::place(Bytes inner, std::size_t len, std:
   bool fresh = false, evicted = false;
   Flow& f = flows_.touch(flow_hash(fields, seed_), now, fresh, evicted).value;
   counters_.evicted += evicted;
-  count_rate(f, len, fresh, now);
+  f.sent.count(len, now);
   std::size_t at = fresh ? kNone : index(f.path);
   if (at == kNone) {
     // A new flow, or one whose path left the bond: placed as new.
@@ -177,11 +185,13 @@ BondScheduler::Placement BondScheduler::place(Bytes inner, std::size_t len, std:
              (last_move_ == Time::min() || now - last_move_ >= limits::kBondMoveInterval) && full(paths_[at], now)) {
     // Full: another path that would deliver it clearly sooner takes it.
     const std::size_t alt = best(now, at);
-    if (alt != kNone && f.rate <= rate_of(paths_[alt])) {
+    if (alt != kNone && f.sent.rate <= rate_of(paths_[alt])) {
       const Duration here = delivery(paths_[at], now);
       const Duration there = cost(paths_[alt], alt, now);
-      if (Seconds(there).count() * limits::kBondMoveFactor + Seconds(limits::kBondMoveMargin).count() <
-          Seconds(here).count()) {
+      const bool sooner = Seconds(there).count() * limits::kBondMoveFactor + Seconds(limits::kBondMoveMargin).count() <
+                          Seconds(here).count();
+      if (sooner || (!full(paths_[alt], now) && share_gains(f.sent.rate, rate_of(paths_[at]), counts_[at].flows,
+                                                             rate_of(paths_[alt]), counts_[alt].flows))) {
         if (counts_[at].flows) --counts_[at].flows;
         ++counts_[alt].flows;
         at = alt;
@@ -215,17 +225,17 @@ void BondScheduler::spill(const Placement& placed, std::size_t len, Time now) {
   ++counters_.spilled;
 }
 
-void BondScheduler::count_rate(Flow& f, std::size_t len, bool fresh, Time now) {
-  if (fresh) {
-    f.window_at = now;
-  } else if (now - f.window_at >= limits::kBondFlowActive) {
+void FlowRate::count(std::size_t len, Time now) {
+  if (window_at == Time{}) {
+    window_at = now;
+  } else if (now - window_at >= limits::kBondFlowActive) {
     // A window gone by (several: the flow was quiet, its rate is 0).
-    const Duration span = now - f.window_at;
-    f.rate = span < 2 * limits::kBondFlowActive ? static_cast<double>(f.window_bytes) / Seconds(span).count() : 0;
-    f.window_at = now;
-    f.window_bytes = 0;
+    const Duration span = now - window_at;
+    rate = span < 2 * limits::kBondFlowActive ? static_cast<double>(window_bytes) / Seconds(span).count() : 0;
+    window_at = now;
+    window_bytes = 0;
   }
-  f.window_bytes += len;
+  window_bytes += len;
 }
 
 void BondScheduler::on_ack(std::uint32_t id, std::size_t packets, std::size_t bytes) {

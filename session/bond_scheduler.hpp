@@ -22,9 +22,12 @@
 //   does not send the transfer after it to a slow link);
 //   a pinned flow moves only when its path leaves the bond (dead, gray,
 //   gone: then it is placed anew, as failover would move it), or when its
-//   path is full and another would deliver it kBondMoveFactor times sooner
-//   and kBondMoveMargin, and carries what the flow sends now (a flow that
-//   fills a fast path alone is not moved to a slower one), after it stayed
+//   path is full and another carries what the flow sends now (a flow that
+//   fills a fast path alone is not moved to a slower one) and either would
+//   deliver it kBondMoveFactor times sooner and kBondMoveMargin (latency),
+//   or is not full and would give it a kBondMoveFactor times larger share
+//   (throughput, share_gains(): flows that started together before any
+//   path was measured all took the shorter round trip), after it stayed
 //   kBondFlowHold and no other flow of the session moved within
 //   kBondMoveInterval (no flapping).
 //
@@ -59,6 +62,15 @@
 #include "tund/types.hpp"
 
 namespace tund::session {
+
+// What one flow sent over its last whole kBondFlowActive, in bytes a second
+// (both ends count their own direction: bond_scheduler.cpp, hub_paths.cpp).
+struct FlowRate {
+  double rate = 0;
+  Time window_at{};  // Time{}: nothing counted yet
+  std::uint64_t window_bytes = 0;
+  void count(std::size_t len, Time now);
+};
 
 // What the scheduler knows of one bonded path.
 struct BondPath {
@@ -104,7 +116,9 @@ class BondScheduler {
   // A flow pinned to `path` found its pacer without room: the path is
   // filled by its own flows, and is no partner for a while.
   void found_full(std::uint32_t path, Time now) {
-    if (Path* p = find(path)) p->filled_at = now;
+    const std::size_t i = index(path);
+    if (i != limits::kAckPathShares && last_ && contends(last_->sent.rate, rate_of(paths_[i]), counts_[i].flows))
+      paths_[i].filled_at = now;
   }
   // The bytes a path was given besides place() (resends): its backlog.
   void charge(std::uint32_t path, std::size_t len, Time now);
@@ -112,8 +126,30 @@ class BondScheduler {
   // backlog (see delivery()).
   void on_ack(std::uint32_t path, std::size_t packets, std::size_t bytes);
 
+  // The path `path`'s flows may spill onto (0: none; see the header comment).
+  std::uint32_t partner_of(std::uint32_t path) const {
+    const std::size_t i = index(path);
+    return i == limits::kAckPathShares || paths_[i].partner == limits::kAckPathShares ? 0
+                                                                                    : paths_[paths_[i].partner].info.id;
+  }
   // Alike enough to spread one flow over both (see the header comment).
   static bool alike(const BondPath& a, const BondPath& b);
+  // The throughput half of the move rule (the hub's too, for its direction):
+  // a flow sending `flow` on a full path of rate `here` that `here_flows`
+  // active flows share (it among them) is better off on a path of rate
+  // `there` with `there_flows` when an equal share there, with it added, is
+  // kBondMoveFactor times its equal share here. Only a flow that shares its
+  // path moves this way: it sends at least half its share (a call's trickle
+  // gains nothing) and at most 1/kBondMoveFactor of the path (one that fills
+  // a fast path alone stays). Rates in any one unit.
+  static bool share_gains(double flow, double here, std::size_t here_flows, double there, std::size_t there_flows);
+  // A flow that contends for its path: it sends at least half an equal share
+  // of the path's rate among `flows`. Only such a flow marks its path
+  // filled by its own flows (found_full): a call finding no room because
+  // spilled packets used it says nothing of that.
+  static bool contends(double flow, double rate, std::size_t flows) {
+    return flows > 0 && rate > 0 && flow >= rate / static_cast<double>(flows) / 2;
+  }
 
   struct PathCount {
     std::uint32_t id = 0;
@@ -149,14 +185,9 @@ class BondScheduler {
     std::uint32_t path = 0;
     Time placed_at{};
     std::uint64_t packets = 0, bytes = 0;
-    // What it sent over its last whole kBondFlowActive (bytes per second),
-    // counted in the window since `window_at`.
-    double rate = 0;
-    Time window_at{};
-    std::uint64_t window_bytes = 0;
+    FlowRate sent;
     Time spilled_at = Time::min();  // last sent on its path's partner
   };
-  static void count_rate(Flow& f, std::size_t len, bool fresh, Time now);
 
   Path* find(std::uint32_t id);
   std::size_t index(std::uint32_t id) const;

@@ -83,7 +83,7 @@ SealResult ClientSession::seal(MutableBytes buf, std::size_t inner_len, Time now
     // the path's partner and that one has room (spreading).
     if (!released && owner_.config_.pacing && !pacer_.admit_on(via, inner_len, now) &&
         !spill(placed, via, inner_len, now, false)) {
-      if (!pacer_.hold(inner, now)) return SealResult::drop(DropReason::kQueueNoMemory);
+      if (!pacer_.hold(inner, now, via)) return SealResult::drop(DropReason::kQueueNoMemory);
       return SealResult::queued();
     }
     if (released && bonding()) {
@@ -175,7 +175,7 @@ std::optional<ClientTransmit> ClientSession::poll_transmit(MutableBytes out, Tim
     control_queue_.erase(control_queue_.begin());
     if (!has_path(q.path) && q.path != active_path_) continue;  // its path is gone
     if (t::kOverhead + encoded_size(q.frame) > out.size()) continue;  // a probe beyond the buffer: lost
-    if (q.frame.kind == wire::ControlKind::kAck) q.frame.ack = stream_.make_ack(q.frame.ack.flags);
+    if (q.frame.kind == wire::ControlKind::kAck) q.frame.ack = stream_.make_ack(q.frame.ack.flags | bond_ack_flags(now));
     const std::size_t n = encode_control(q.frame, out.data() + t::kHeaderSize);
     if (auto len = channel_.seal(MessageType::kControl, out, n, now)) {
       if (q.path == active_path_) {

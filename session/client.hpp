@@ -157,6 +157,7 @@ class ClientSession {
   };
   void set_bond(const std::vector<BondMember>& members, Time now);
   bool bonding() const { return bonded_.size() > 1; }
+  bool bonded_path(PathId id) const;
   const std::vector<BondMember>& bonded() const { return bonded_; }
   const BondScheduler& bond() const { return bond_; }
   // After seal() answered kSend with `copy`: seals a copy of that packet (the
@@ -360,6 +361,10 @@ class ClientSession {
   BondScheduler bond_;
   std::vector<BondPath> bond_view_;  // scratch for refresh_bond, kept to allocate once
   Time bond_refreshed_ = Time::min();
+  // When an uplink last left the bond: acknowledgements say so for a while
+  // (bond_ack_flags(), wire::control::kAckFlagBondLeft).
+  Time bond_left_at_ = Time::min();
+  std::uint32_t bond_ack_flags(Time now) const;
 
   // Pending handshake.
   std::optional<crypto::noise::IkInitiator> initiator_;

@@ -42,6 +42,15 @@ bool ClientSession::spill(const BondScheduler::Placement& placed, PathId& via, s
   return true;
 }
 
+std::uint32_t ClientSession::bond_ack_flags(Time now) const {
+  return bond_left_at_ != Time::min() && now - bond_left_at_ < limits::kBondLeftSaid ? wire::control::kAckFlagBondLeft
+                                                                                     : 0;
+}
+
+bool ClientSession::bonded_path(PathId id) const {
+  return std::any_of(bonded_.begin(), bonded_.end(), [&](const BondMember& m) { return m.path == id; });
+}
+
 void ClientSession::refresh_bond(Time now) {
   bond_refreshed_ = now;
   bond_view_.clear();
@@ -64,6 +73,7 @@ void ClientSession::refresh_bond(Time now) {
     bond_view_.push_back(b);
   }
   bond_.set_paths(bond_view_, now);
+  for (const auto& b : bond_view_) pacer_.set_partner(b.id, bond_.partner_of(b.id));
   // How long the hub's spread flows' packets may wait here for earlier ones.
   std::optional<Duration> shortest, longest;
   for (const auto& b : bond_view_) {
@@ -80,9 +90,11 @@ void ClientSession::set_bond(const std::vector<BondMember>& members, Time now) {
   // a path that dies costs what a failover's resends cost, not inner TCP's
   // timeouts. One that leaves healthy (a policy change) delivers what it has.
   for (const auto& m : bonded_) {
-    if (m.path == active_path_ ||
-        std::any_of(members.begin(), members.end(), [&](const BondMember& n) { return n.path == m.path; }))
-      continue;
+    if (std::any_of(members.begin(), members.end(), [&](const BondMember& n) { return n.path == m.path; })) continue;
+    // The hub may have put flows of its own choosing there: it hears of it
+    // in the next acknowledgements (kAckFlagBondLeft) and takes them back.
+    bond_left_at_ = now;
+    if (m.path == active_path_) continue;
     const Path* p = find_path(m.path);
     if (!p || p->stats.dead || p->stats.gray) stream_.schedule_path(m.path, now);
   }

@@ -138,7 +138,14 @@ void ClientSession::queue_probes(Time now) {
     it = outstanding_.erase(it);
   }
   const bool can_send = channel_.can_send(now);
+  const bool busy = !idle(now);
   for (auto& p : paths_) {
+    // A bonded uplink is probed at the busy pace as soon as data flows, not
+    // at the idle pace it was left at: its probes tell the hub it is in the
+    // bond (kProbeFlagBonded), and a download's flows may send nothing else
+    // on it.
+    if (busy && p.id != active_path_ && p.last_probe != Time::min() && bonded_path(p.id))
+      p.next_probe = std::min(p.next_probe, p.last_probe + probe_interval(p));
     if (now < p.next_probe) continue;
     // A probe scheduled at the busy pace waits for the idle one.
     if (const Time due = probe_due(p, now); due > now) {
@@ -156,6 +163,7 @@ void ClientSession::send_probe(Path& p, Time now, std::size_t mtu_size) {
   ControlFrame f;
   f.kind = wire::ControlKind::kPathProbe;
   f.probe.probe_id = next_probe_id_++;
+  if (bonded_path(p.id)) f.probe.flags = wire::control::kProbeFlagBonded;  // the hub may use it for its flows
   owner_.rng_.fill(f.probe.challenge);
   // A path MTU probe is padded to its datagram size (the reply echoes it).
   const std::size_t unpadded = wire::transport::kOverhead + wire::control::kProbeSize;

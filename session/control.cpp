@@ -25,6 +25,7 @@ std::size_t encode_control(const ControlFrame& f, std::uint8_t* out) {
     case ControlKind::kPathProbe:
     case ControlKind::kProbeReply:
       store_le32(out + c::kProbeId, f.probe.probe_id);
+      store_le32(out + c::kProbeFlags, f.probe.flags);
       std::memcpy(out + c::kChallenge, f.probe.challenge.data(), f.probe.challenge.size());
       break;
     case ControlKind::kAck:
@@ -58,7 +59,8 @@ std::optional<ControlFrame> decode_control(Bytes p) {
     case ControlKind::kMove: break;
     case ControlKind::kPathProbe:
     case ControlKind::kProbeReply:
-      if (load_le32(p.data() + 8) != 0) return std::nullopt;  // reserved
+      f.probe.flags = load_le32(p.data() + c::kProbeFlags);
+      if (f.probe.flags & ~c::kProbeFlagsKnown) return std::nullopt;
       f.probe.probe_id = load_le32(p.data() + c::kProbeId);
       std::memcpy(f.probe.challenge.data(), p.data() + c::kChallenge, f.probe.challenge.size());
       break;

@@ -12,9 +12,13 @@ namespace tund::session {
 
 struct Probe {
   std::uint32_t probe_id = 0;
+  std::uint32_t flags = 0;  // wire::control::kProbeFlag*; a reply echoes them
   std::array<std::uint8_t, 8> challenge{};
   std::uint16_t padding = 0;  // zero bytes after the body (path MTU probes)
-  bool operator==(const Probe&) const = default;
+  // The same probe: what the asker chose (flags say something beside it).
+  bool operator==(const Probe& o) const {
+    return probe_id == o.probe_id && challenge == o.challenge && padding == o.padding;
+  }
 };
 
 // Receive state of a session's data: the highest data sequence received and

@@ -84,7 +84,7 @@ void FlowQueue::account() {
                                         data_bytes_ + (new_.capacity() + old_.capacity()) * sizeof(std::uint16_t));
 }
 
-bool FlowQueue::enqueue(Bytes inner, Time now) {
+bool FlowQueue::enqueue(Bytes inner, Time now, std::uint32_t tag) {
   if (inner.empty()) return false;
   if (buckets_.empty()) {
     if (!account_.allows(limits::kFlowBuckets * sizeof(Bucket))) {
@@ -104,6 +104,7 @@ bool FlowQueue::enqueue(Bytes inner, Time now) {
   std::memcpy(p.data.data(), inner.data(), inner.size());
   p.len = static_cast<std::uint32_t>(inner.size());
   p.queued = now;
+  p.tag = tag;
   const std::size_t bi = bucket_of(inner, seed_);
   Bucket& b = buckets_[bi];
   if (b.tail >= 0) slots_[b.tail].next = i;
@@ -215,8 +216,12 @@ std::int32_t FlowQueue::codel_dequeue(Bucket& b, Time now) {
   return i;
 }
 
-std::optional<std::size_t> FlowQueue::dequeue(MutableBytes out, Time now) {
+std::optional<std::size_t> FlowQueue::dequeue(MutableBytes out, Time now, std::uint32_t ready) {
   const bool had_packets = packets_ > 0;
+  // Each listed flow is passed over at most once (its head waits for a
+  // pacer without room): the loop is bounded by the flows, not the packets.
+  const std::size_t listed = new_.size() + old_.size();
+  std::size_t passed = 0;
   while (!new_.empty() || !old_.empty()) {
     const bool from_new = !new_.empty();
     auto& list = from_new ? new_ : old_;
@@ -224,6 +229,12 @@ std::optional<std::size_t> FlowQueue::dequeue(MutableBytes out, Time now) {
     Bucket& b = buckets_[bi];
     if (b.deficit <= 0) {
       b.deficit += limits::kFlowQuantum;
+      list.pop_front();
+      old_.push_back(bi);
+      continue;
+    }
+    if (const std::uint32_t tag = b.head >= 0 ? slots_[b.head].tag : 0; tag && !(ready >> tag & 1u)) {
+      if (++passed > listed) break;
       list.pop_front();
       old_.push_back(bi);
       continue;
@@ -248,7 +259,7 @@ std::optional<std::size_t> FlowQueue::dequeue(MutableBytes out, Time now) {
     b.deficit -= static_cast<std::int64_t>(n);
     return n;
   }
-  if (had_packets) empty_since_ = now;
+  if (had_packets && packets_ == 0) empty_since_ = now;
   account();
   return std::nullopt;
 }

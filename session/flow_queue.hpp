@@ -39,11 +39,15 @@ class FlowQueue {
   explicit FlowQueue(std::uint64_t seed, MemoryBudget* shared = nullptr) : seed_(seed), account_(shared) {}
 
   // Keeps a copy of `inner`; false when it is not kept (no memory within the
-  // budget, or an empty packet), counted.
-  bool enqueue(Bytes inner, Time now);
+  // budget, or an empty packet), counted. `tag` (below 32; 0: none) names
+  // the pacer it waits for (paced_sender.hpp: a bonded path's slot).
+  bool enqueue(Bytes inner, Time now, std::uint32_t tag = 0);
   // The next packet to send, copied to `out` (its length), or nothing. CoDel
-  // drops happen here; a marked packet is returned with CE set.
-  std::optional<std::size_t> dequeue(MutableBytes out, Time now);
+  // drops happen here; a marked packet is returned with CE set. Only a
+  // packet whose tag is 0 or has its bit in `ready` goes: a flow whose
+  // head waits for another pacer lets the next flow take its turn (keeping
+  // its deficit), so one full path's flows never hold back another's.
+  std::optional<std::size_t> dequeue(MutableBytes out, Time now, std::uint32_t ready = ~0u);
   bool empty() const { return packets_ == 0; }
   std::size_t packets() const { return packets_; }
   std::size_t bytes() const { return bytes_; }
@@ -89,6 +93,7 @@ class FlowQueue {
     std::uint32_t len = 0;
     std::int32_t next = -1;  // the bucket's next packet, or the free list's
     Time queued{};
+    std::uint32_t tag = 0;
   };
   struct Bucket {
     std::int32_t head = -1, tail = -1;

@@ -273,7 +273,10 @@ ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now
   if ((type == MessageType::kDataCopy || type == MessageType::kDataBond ||
        (frame && frame->kind == wire::ControlKind::kPathProbe)) &&
       !(from == s->endpoint_))
-    on_standby_heard(*s, from, msg.size(), now);
+    on_standby_heard(*s, from, msg.size(),
+                     type == MessageType::kDataBond ||
+                         (frame && (frame->probe.flags & wire::control::kProbeFlagBonded)),
+                     now);
 
   if (is_data) {
     DropReason why{};
@@ -337,6 +340,10 @@ ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now
                            ? PathRate::one_way_sample(frame->ack.received_us, outcome.highest_sent)
                            : std::nullopt);
     }
+    // An uplink left the client's bond: the standby is no longer taken to
+    // be in it (flows the hub moved or spread there come back) until a
+    // bonded probe from it says so again.
+    if (frame->ack.flags & wire::control::kAckFlagBondLeft) s->bonded_heard_ = Time::min();
     if (frame->ack.flags & wire::control::kAckFlagSwitch) {
       // The client moved: it told us what it has; everything else we sent
       // (toward the old path) goes again, once the new path is validated. Our

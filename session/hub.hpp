@@ -38,6 +38,7 @@
 
 #include "crypto/cookie.hpp"
 #include "crypto/handshake.hpp"
+#include "session/bond_scheduler.hpp"
 #include "session/control.hpp"
 #include "session/data_stream.hpp"
 #include "session/flow_table.hpp"
@@ -127,6 +128,8 @@ class HubSession {
   // flow's return packets go to the endpoint the flow last came from, once
   // that endpoint is validated (hub_paths.cpp).
   bool bonding() const { return bond_flows_ != nullptr; }
+  // Flows the hub moved to another endpoint itself (move()).
+  std::uint64_t bond_moves() const { return bond_moves_; }
   // The endpoints the pacer knows, by its path id (index + 1; status).
   const std::array<Endpoint, limits::kPacedPaths>& paced_endpoints() const { return paced_eps_; }
   // Data sealed per endpoint slot (parallel to paced_endpoints()).
@@ -216,6 +219,12 @@ class HubSession {
   struct BondFlow {
     std::uint32_t path = 0;
     Time spilled_at = Time::min();
+    // The hub's own choice for its direction (move()): an endpoint slot, 0
+    // to follow the client. Taken back when the client moves the flow or
+    // says an uplink left its bond.
+    std::uint32_t moved_to = 0;
+    Time moved_at = Time::min();
+    FlowRate sent;  // toward the client
   };
   std::unique_ptr<FlowTable<BondFlow>> bond_flows_;
   std::uint64_t flow_seed_ = 0;
@@ -233,6 +242,29 @@ class HubSession {
   // The route's partner takes the packet (validated, and its pacer has
   // room; released: the caller spends on it): true, and `to` is it.
   bool spill(Route& route, std::size_t len, Time now, bool released);
+  // In a bond of unlike endpoints (no spreading), the route's flow as a
+  // whole goes to the other endpoint when its share there beats its share
+  // of its own full one (BondScheduler::share_gains, the client's rule: a
+  // download's flows all came on the client's faster uplink, which carries
+  // only their acknowledgements and never fills). `route.to` is then the
+  // new endpoint; true when the packet may go there now (as spill).
+  bool move(Route& route, std::size_t len, Time now, bool released);
+  // An endpoint the hub may pick for a flow itself: the validated return
+  // path, or the standby while the client says it is in its bond.
+  bool may_choose(const Endpoint& e, Time now) const;
+  bool standby_bonded(Time now) const;
+  void start_bond();
+  // Active bond flows per endpoint slot, counted every kBondRecountInterval.
+  void count_bond_flows(Time now);
+  std::array<std::uint32_t, limits::kPacedPaths> bond_flow_counts_{};
+  Time bond_counted_ = Time::min();
+  Time last_bond_move_ = Time::min();
+  std::uint64_t bond_moves_ = 0;
+  // The last address other than the return path that said it is in the
+  // client's bond (kDataBond, or a probe flagged kProbeFlagBonded), and when;
+  // an acknowledgement flagged kAckFlagBondLeft forgets it.
+  Endpoint bonded_from_;
+  Time bonded_heard_ = Time::min();
   // A bonded endpoint may be sent to: the validated return path or the
   // fresh validated standby.
   bool sendable(const Endpoint& e, Time now) const;
@@ -400,7 +432,8 @@ class Hub {
   // the address the response went to (`moves`: it may move the return path).
   void on_handshake_proven(HubSession& s, const Endpoint& from, bool moves, Time now);
   // A probe or copy from an address other than the return path.
-  void on_standby_heard(HubSession& s, const Endpoint& from, std::size_t bytes, Time now);
+  // `bonded`: it says it is in the client's bond.
+  void on_standby_heard(HubSession& s, const Endpoint& from, std::size_t bytes, bool bonded, Time now);
   // An authenticated data packet of s from `from` (hub_paths.cpp): a bonded
   // one starts the session's bond; in a bond, its flow returns to `from`.
   void note_bond_flow(HubSession& s, bool bonded, Bytes inner, const Endpoint& from, Time now);

@@ -76,7 +76,17 @@ void Hub::on_handshake_proven(HubSession& s, const Endpoint& from, bool moves, T
   if (s.channel_.has_staged() || s.stream_.has_resend()) mark_ready(s);
 }
 
-void Hub::on_standby_heard(HubSession& s, const Endpoint& from, std::size_t bytes, Time now) {
+void Hub::on_standby_heard(HubSession& s, const Endpoint& from, std::size_t bytes, bool bonded, Time now) {
+  if (bonded) {
+    s.start_bond();
+    s.bonded_from_ = from;
+    s.bonded_heard_ = now;
+  } else if (s.standby_bonded(now) && !(from == s.standby_)) {
+    // A bond's standby stays while the client says it is in the bond: a
+    // backup uplink's probe does not take its place (the hub may send
+    // flows of its own choosing to the standby; only to a bonded one).
+    return;
+  }
   // Validated already: as the standby, or as a return path the client left.
   if (from == s.standby_ || (from == s.previous_ && s.previous_.valid())) {
     if (!(from == s.standby_)) s.standby_rtt_.reset();
@@ -193,6 +203,26 @@ std::uint32_t HubSession::known_path(const Endpoint& e) const {
   return 0;
 }
 
+void HubSession::start_bond() {
+  // The client says it bonds by sending kDataBond or a probe flagged
+  // kProbeFlagBonded (authenticated, like any data): no flag to keep in
+  // sync, and nothing unauthenticated turns it on. A download's flows may
+  // all come on the client's active uplink, as kData: then only its bonded
+  // probes from the other uplinks say it.
+  if (!bond_flows_)
+    bond_flows_ = std::make_unique<FlowTable<BondFlow>>(limits::kHubBondFlows, limits::kBondFlowIdle);
+}
+
+bool HubSession::standby_bonded(Time now) const {
+  return standby_.valid() && standby_ == bonded_from_ && bonded_heard_ != Time::min() &&
+         now - bonded_heard_ < limits::kRedundantStandbyFresh;
+}
+
+bool HubSession::may_choose(const Endpoint& e, Time now) const {
+  if (e == endpoint_) return validated_;
+  return e == standby_ && standby_bonded(now) && sendable(e, now);
+}
+
 HubSession::Route HubSession::route(Bytes inner, Time now) {
   Route r{data_endpoint()};
   if (!bond_flows_ || !validated_) return r;
@@ -200,10 +230,16 @@ HubSession::Route HubSession::route(Bytes inner, Time now) {
   if (!read_flow_fields(inner, f)) return r;
   auto* e = bond_flows_->find(flow_hash(f, flow_seed_), now);
   if (!e || !e->value.path || e->value.path > paced_eps_.size()) return r;
-  r.flow = &e->value;
-  r.ordered = e->value.spilled_at != Time::min() && now - e->value.spilled_at < limits::kBondFlowActive;
+  BondFlow& flow = e->value;
+  r.flow = &flow;
+  r.ordered = flow.spilled_at != Time::min() && now - flow.spilled_at < limits::kBondFlowActive;
+  std::uint32_t path = flow.path;
+  if (flow.moved_to) {
+    if (flow.moved_to <= paced_eps_.size() && may_choose(paced_eps_[flow.moved_to - 1], now)) path = flow.moved_to;
+    else flow.moved_to = 0;  // taken back: the flow follows the client again
+  }
   // Only where the client proved it wants traffic (anti-reflection).
-  if (const Endpoint& to = paced_eps_[e->value.path - 1]; sendable(to, now)) r.to = to;
+  if (const Endpoint& to = paced_eps_[path - 1]; sendable(to, now)) r.to = to;
   if (bonded_alike_) {
     const std::uint32_t here = known_path(r.to);
     if (here && here == bonded_paths_[0]) r.partner = bonded_paths_[1];
@@ -218,16 +254,72 @@ bool HubSession::spill(Route& r, std::size_t len, Time now, bool released) {
   if (!r.flow) return false;
   const std::uint32_t here = known_path(r.to);
   if (!here || pacer_.room_on(here, now)) return false;
-  filled_at_[here - 1] = now;
-  if (!r.partner || r.partner > paced_eps_.size()) return false;
+  count_bond_flows(now);
+  if (const PathRate* rate = pacer_.rate_of(here);
+      rate && BondScheduler::contends(r.flow->sent.rate * 8, rate->rate_bps(), bond_flow_counts_[here - 1]))
+    filled_at_[here - 1] = now;
+  if (!r.partner) return move(r, len, now, released);
+  if (r.partner > paced_eps_.size()) return false;
   const Time filled = filled_at_[r.partner - 1];
   if (filled != Time{} && now - filled < limits::kBondFlowActive) return false;
   const Endpoint& there = paced_eps_[r.partner - 1];
-  if (!sendable(there, now)) return false;
+  if (!may_choose(there, now)) return false;
   if (released ? !pacer_.room_on(r.partner, now) : !pacer_.admit_on(r.partner, len, now)) return false;
   r.flow->spilled_at = now;
   r.to = there;
   return true;
+}
+
+bool HubSession::move(Route& r, std::size_t len, Time now, bool released) {
+  const std::uint32_t here = known_path(r.to);
+  const std::uint32_t there = here == bonded_paths_[0]   ? bonded_paths_[1]
+                              : here == bonded_paths_[1] ? bonded_paths_[0]
+                                                         : 0;
+  if (!here || !there || there > paced_eps_.size()) return false;
+  BondFlow& f = *r.flow;
+  if ((f.moved_at != Time::min() && now - f.moved_at < limits::kBondFlowHold) ||
+      (last_bond_move_ != Time::min() && now - last_bond_move_ < limits::kBondMoveInterval))
+    return false;
+  if (const Time filled = filled_at_[there - 1]; filled != Time{} && now - filled < limits::kBondFlowActive)
+    return false;  // full as well
+  const Endpoint& to = paced_eps_[there - 1];
+  const PathRate* from_rate = pacer_.rate_of(here);
+  if (!from_rate || !may_choose(to, now)) return false;
+  // An endpoint not measured yet is taken to carry as much as this one, as
+  // the client's scheduler takes an unmeasured path: its pacer starts it low
+  // and learns, and a flow moves at most every kBondMoveInterval meanwhile.
+  // So is one that carried nothing lately: its rate says what a burst at
+  // the bond's start met (bench/bond: 0.37 Mbit/s and 97 ms of queue on an
+  // 8 Mbit/s link, kept for the whole run since nothing went there again).
+  const PathRate* to_rate = pacer_.rate_of(there);
+  const Time heard = pacer_.acked_at(there);
+  double there_bps = to_rate ? to_rate->rate_bps() : 0;
+  if (!to_rate || to_rate->counters().decreases == 0 || heard == Time::min() ||
+      now - heard >= limits::kBondFlowActive)
+    there_bps = std::max({there_bps, from_rate->rate_bps(), from_rate->capacity_bps()});
+  count_bond_flows(now);
+  if (!BondScheduler::share_gains(f.sent.rate * 8, from_rate->rate_bps(), bond_flow_counts_[here - 1], there_bps,
+                                  bond_flow_counts_[there - 1]))
+    return false;
+  f.moved_to = there;
+  f.moved_at = last_bond_move_ = now;
+  ++bond_moves_;
+  if (bond_flow_counts_[here - 1]) --bond_flow_counts_[here - 1];
+  ++bond_flow_counts_[there - 1];
+  r.to = to;
+  // Moved, whether this packet goes now or waits for the new endpoint's pacer.
+  return released ? pacer_.room_on(there, now) : pacer_.admit_on(there, len, now);
+}
+
+void HubSession::count_bond_flows(Time now) {
+  if (bond_counted_ != Time::min() && now - bond_counted_ < limits::kBondRecountInterval) return;
+  bond_counted_ = now;
+  bond_flow_counts_.fill(0);
+  for (const auto& e : bond_flows_->entries()) {
+    if (!bond_flows_->live(e, now) || now - e.last_seen > limits::kBondFlowActive) continue;
+    const std::uint32_t path = e.value.moved_to ? e.value.moved_to : e.value.path;
+    if (path && path <= bond_flow_counts_.size()) ++bond_flow_counts_[path - 1];
+  }
 }
 
 void HubSession::refresh_bond(Time now) {
@@ -262,16 +354,18 @@ void HubSession::refresh_bond(Time now) {
                                                      std::max(*view[0].base_rtt, *view[1].base_rtt)));
   else if (srtt_)
     stream_.set_reorder_wait(ReorderBuffer::wait_for(*srtt_, *srtt_));
-  if (ids == bonded_paths_) return;  // the pacers are told only of a change
-  bonded_paths_ = ids;
-  pacer_.set_bonded(ids, now);
+  if (ids != bonded_paths_) {  // the pacers are told only of a change
+    bonded_paths_ = ids;
+    pacer_.set_bonded(ids, now);
+  }
+  // Alike: either's room releases the other's queued packets (spill() then
+  // places them on the one with room).
+  pacer_.set_partner(ids[0], bonded_alike_ ? ids[1] : 0);
+  pacer_.set_partner(ids[1], bonded_alike_ ? ids[0] : 0);
 }
 
 void Hub::note_bond_flow(HubSession& s, bool bonded, Bytes inner, const Endpoint& from, Time now) {
-  // The client says it bonds by sending kDataBond (authenticated, like any
-  // data): no flag to keep in sync, and nothing unauthenticated turns it on.
-  if (bonded && !s.bond_flows_)
-    s.bond_flows_ = std::make_unique<FlowTable<HubSession::BondFlow>>(limits::kHubBondFlows, limits::kBondFlowIdle);
+  if (bonded) s.start_bond();
   if (!s.bond_flows_) return;
   s.refresh_bond(now);
   FlowFields f;
@@ -280,7 +374,10 @@ void Hub::note_bond_flow(HubSession& s, bool bonded, Bytes inner, const Endpoint
   std::swap(f.src, f.dst);
   std::swap(f.sport, f.dport);
   bool fresh = false, evicted = false;
-  s.bond_flows_->touch(flow_hash(f, s.flow_seed_), now, fresh, evicted).value.path = s.path_of(from);
+  HubSession::BondFlow& flow = s.bond_flows_->touch(flow_hash(f, s.flow_seed_), now, fresh, evicted).value;
+  const std::uint32_t path = s.path_of(from);
+  if (flow.path && flow.path != path) flow.moved_to = 0;  // the client moved it: it knows its uplinks
+  flow.path = path;
 }
 
 void Hub::expire_validation(Time now) {

@@ -66,7 +66,7 @@ SealResult Hub::seal_to_client(std::optional<ClientId> id, MutableBytes buf, std
     const Endpoint pinned = route.to;
     if (!released && config_.pacing && !s.pacer_.admit_on(s.path_of(route.to), inner_len, now) &&
         !s.spill(route, inner_len, now, false)) {
-      const bool kept = s.pacer_.hold(Bytes(buf.data() + t::kDataOffset, inner_len), now);
+      const bool kept = s.pacer_.hold(Bytes(buf.data() + t::kDataOffset, inner_len), now, s.path_of(route.to));
       mark_pacing(s);
       if (!kept) {
         drops_.count(DropReason::kQueueNoMemory);
@@ -79,6 +79,7 @@ SealResult Hub::seal_to_client(std::optional<ClientId> id, MutableBytes buf, std
       s.pacer_.spend_on(s.path_of(route.to), inner_len, now);
     }
     const Endpoint to = route.to;
+    if (route.flow) route.flow->sent.count(inner_len, now);
     const std::uint64_t seq = send_seq(s, inner, now, to);
     // A spread flow's packets go in order at the client (reorder_buffer.hpp).
     const bool ordered = route.ordered || !(to == pinned);

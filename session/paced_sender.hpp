@@ -9,10 +9,12 @@
 //   admit(len)       new data may be sealed now on the active path (admit_on:
 //                    on a bonded one): nothing waits and that path's pacer
 //                    has room (which it then counts)
-//   hold(packet)     else the packet waits, per flow
+//   hold(packet, path) else the packet waits, per flow, for `path`'s pacer
 //   release(out)     the next waiting packet, when a pacer has room: the
-//                    active path's, or in a bond any bonded path's (the
-//                    caller places it and spends on its path)
+//                    active path's, or in a bond the one it waits for (the
+//                    caller places it and spends on its path; a bonded
+//                    path's room never sends another path's packets, which
+//                    would overdraw that path by the idle one's rate)
 //   may_send()       whether anything else (a resend) may leave now; then spend()
 //   on_ack(path)     the acknowledgements of what each path carried feed its pacer
 // Paths are the caller's small integers (a client's PathId, a hub's endpoint
@@ -36,6 +38,10 @@ class PacedSender {
     Time last_ack = Time::min();   // acknowledgements last spoke of it
     Time last_used = Time::min();  // last made active, bonded or acknowledged
     bool bonded = false;
+    // The bonded path its flows may spill onto (BondScheduler's partner;
+    // 0: none): its room releases this path's packets too, and the caller
+    // spills them (spreading one flow over alike paths).
+    std::uint32_t partner = 0;
   };
 
   PacedSender(std::uint64_t seed, MemoryBudget* shared) : queue_(seed, shared) {}
@@ -83,8 +89,10 @@ class PacedSender {
     return queue_.empty() && rate_for(path).take(inner_len, now);
   }
   // False when the packet could not be kept (the queue's memory budget).
-  bool hold(Bytes inner, Time now) {
-    const bool kept = queue_.enqueue(inner, now);
+  // `path`: the pacer it waits for in a bond (0, or one not remembered: any).
+  bool hold(Bytes inner, Time now, std::uint32_t path = 0) {
+    const std::size_t i = find(path);
+    const bool kept = queue_.enqueue(inner, now, i == kNone ? 0 : static_cast<std::uint32_t>(i + 1));
     release_at_ = std::min(release_at_, next_release(now));
     return kept;
   }
@@ -93,21 +101,36 @@ class PacedSender {
   // path's by the caller (spend_on) once it placed the packet.
   std::optional<std::size_t> release(MutableBytes out, Time now, bool bond = false) {
     if (queue_.empty()) return std::nullopt;
-    if (!(bond ? may_send_any(now) : may_send(now))) return std::nullopt;
-    const auto n = queue_.dequeue(out, now);
-    if (!n) return std::nullopt;  // CoDel dropped what was left
-    if (!bond) slots_[current_].rate.spend(*n, now);
+    if (!bond) {
+      if (!may_send(now)) return std::nullopt;
+      const auto n = queue_.dequeue(out, now);
+      if (n) slots_[current_].rate.spend(*n, now);
+      return n;  // nothing: CoDel dropped what was left
+    }
+    // In a bond: the packets waiting for a pacer that has room, or whose
+    // partner's has (tags are slot + 1; untagged ones go with any).
+    std::uint32_t room = 0;
+    Time later = kNever;
+    for (std::size_t i = 0; i < slots_.size(); ++i) {
+      if (!slots_[i].path || (i != current_ && !slots_[i].bonded)) continue;
+      const Time at = slots_[i].rate.next_release(now);
+      if (at <= now) room |= 1u << (i + 1);
+      else later = std::min(later, at);
+    }
+    std::uint32_t ready = 1 | room;
+    for (std::size_t i = 0; i < slots_.size(); ++i)
+      if (const std::size_t j = find(slots_[i].partner); j != kNone && (room >> (j + 1) & 1u)) ready |= 1u << (i + 1);
+    release_at_ = ready == 1 ? later : kNever;
+    if (ready == 1) return std::nullopt;
+    const auto n = queue_.dequeue(out, now, ready);
+    // Nothing for the paths with room: the others' turn comes when theirs does.
+    if (!n) release_at_ = later;
     return n;
   }
   // True when the active path's pacer has room now; else remembers when it
   // will (next_deadline).
   bool may_send(Time now) {
     const Time at = slots_[current_].rate.next_release(now);
-    release_at_ = at > now ? at : kNever;
-    return at <= now;
-  }
-  bool may_send_any(Time now) {
-    const Time at = next_release(now);
     release_at_ = at > now ? at : kNever;
     return at <= now;
   }
@@ -119,6 +142,10 @@ class PacedSender {
   }
   void spend(std::size_t bytes, Time now) { slots_[current_].rate.spend(bytes, now); }
   void spend_on(std::uint32_t path, std::size_t bytes, Time now) { rate_for(path).spend(bytes, now); }
+  // `path`'s partner in a bond (see PathSlot::partner; 0: none).
+  void set_partner(std::uint32_t path, std::uint32_t partner) {
+    if (const std::size_t i = find(path); i != kNone) slots_[i].partner = partner;
+  }
   bool waiting() const { return !queue_.empty(); }
   // When release() (or a resend held by may_send()) can go on, and when an
   // idle queue gives its memory back.

@@ -59,6 +59,12 @@ inline constexpr auto kBondMoveInterval = std::chrono::milliseconds(200);
 // published measurements, issue 30).
 inline constexpr double kBondAlikeCapacityRatio = 2.0;
 inline constexpr auto kBondAlikeRttDifference = std::chrono::milliseconds(50);
+// After an uplink leaves the client's bond, its acknowledgements say so
+// (wire::control::kAckFlagBondLeft) for this long: one lost acknowledgement
+// does not leave the hub sending its own choice of flows to a dead uplink.
+// The hub forgets the standby's bond membership at each, and a bonded
+// probe (one per kProbeIntervalStandby at most) restores it.
+inline constexpr auto kBondLeftSaid = std::chrono::seconds(1);
 // The hub sends a bonding client's flow back to the endpoint the flow last
 // came from (when validated); it remembers this many flows per session.
 inline constexpr std::size_t kHubBondFlows = 1024;

@@ -141,7 +141,7 @@ inline constexpr std::size_t kDataOverhead = kOverhead + kSeqSize;  // 40
 // larger than what asked for it.
 enum class ControlKind : std::uint8_t {
   kKeepalive = 1,   // no body
-  kPathProbe = 2,   // probe_id u32, reserved u32, challenge 8 bytes, [zero padding]
+  kPathProbe = 2,   // probe_id u32, flags u32, challenge 8 bytes, [zero padding]
   kProbeReply = 3,  // echo of the probe body and padding
   kAck = 4,         // flags u32, received u32, highest data_seq u64, bitmap of the 512 below it
   kPathMtu = 5,     // mtu u16, reserved u16: the largest datagram the path this came on carries
@@ -150,6 +150,14 @@ enum class ControlKind : std::uint8_t {
 namespace control {
 inline constexpr std::size_t kHeaderSize = 4;
 inline constexpr std::size_t kProbeId = 4;
+inline constexpr std::size_t kProbeFlags = 8;
+// The client's probe on an uplink in its bond (issue 30): the hub may send
+// flows there of its own choosing (a download's, when their endpoint is full).
+// A probe on any other uplink (a backup, a metered one outside the bond)
+// never says it, so the hub sends there nothing but what the client put
+// there itself. Unknown flags are refused, as the reserved word was.
+inline constexpr std::uint32_t kProbeFlagBonded = 1;
+inline constexpr std::uint32_t kProbeFlagsKnown = kProbeFlagBonded;
 inline constexpr std::size_t kChallenge = 12;
 inline constexpr std::size_t kProbeSize = 20;
 inline constexpr std::size_t kAckFlags = 4;
@@ -158,6 +166,11 @@ inline constexpr std::uint32_t kAckFlagSwitch = 1;  // part of the switching exc
 // break): nothing was lost, nothing is resent, and nothing waits for the new
 // path's validation.
 inline constexpr std::uint32_t kAckFlagPlanned = 2;
+// Client to hub: an uplink left the client's bond lately (dead, gray, gone,
+// or by policy). The hub takes back every choice of its own (flows it moved
+// or spread to the standby) until a bonded probe speaks for the standby
+// again: the client knows its uplinks, the hub only hears them.
+inline constexpr std::uint32_t kAckFlagBondLeft = 4;
 // When `highest` arrived, in microseconds of the receiver's own clock modulo
 // 2^32 (0: not said). Its sender subtracts when it sent that packet: the
 // one-way delay plus a constant offset between the clocks, so changes in it

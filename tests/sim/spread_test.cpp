@@ -2,7 +2,8 @@
 // two-peer simulation with pacing on: when the flow's path has no room its
 // packets spill onto the alike partner, which is 8 ms longer here, so they
 // arrive out of order; the receiver's reorder buffer hands them to the TUN in
-// order. Unlike paths never spread a flow.
+// order. Unlike paths never spread a flow; there the hub moves whole flows of
+// a download onto the other bonded endpoint when theirs is full (HubMoves).
 #include <gtest/gtest.h>
 
 #include <vector>
@@ -111,6 +112,100 @@ TEST(Spreading, PathsTooFarApartNeverSpreadAFlow) {
   EXPECT_EQ(s.cs().bond().counters().spilled, 0u);
   EXPECT_EQ(s.hub->session(0)->stream().reorder().counters().held, 0u) << "nothing waits at the hub";
   EXPECT_TRUE(increasing(flow_seqs(s.delivered_to_hub, kPort, 20)));
+}
+
+// --- unlike endpoints: the hub moves whole flows (hub_paths.cpp, move()) ----
+
+constexpr std::uint16_t kFirstFlow = 7100;
+constexpr int kFlows = 8;
+
+// The client opens kFlows flows; returns how many it pinned to path 1.
+int open_download(Sim& s) {
+  int on_first = 0;
+  for (int f = 0; f < kFlows; ++f) {
+    const SealResult r = s.client_send(flow_up(static_cast<std::uint16_t>(kFirstFlow + f), 0, 100));
+    on_first += r.kind == SealResult::Kind::kSend && r.path == 1;
+    s.now += 1ms;
+    s.pump();
+  }
+  return on_first;
+}
+
+// `span` of a download: each flow a 1200-byte packet every 4 ms (2.4 Mbit/s,
+// 19 in all) and a small packet up every 20 ms (its acknowledgements).
+void download(Sim& s, Duration span, std::uint32_t& k) {
+  for (const Time end = s.now + span; s.now < end; s.now += 1ms, ++k) {
+    for (int f = 0; f < kFlows; ++f)
+      if ((k + f) % 4 == 0) s.hub_send(flow_down(static_cast<std::uint16_t>(kFirstFlow + f), k, kBulk));
+    if (k % 20 == 0)
+      for (int f = 0; f < kFlows; ++f) s.client_send(flow_up(static_cast<std::uint16_t>(kFirstFlow + f), k, 60));
+    s.pump();
+  }
+}
+
+// Data the hub sealed toward one of the client's addresses.
+std::uint64_t sent_toward(Sim& s, const Endpoint& to) {
+  const auto* h = s.hub->session(0);
+  for (std::size_t i = 0; i < h->paced_endpoints().size(); ++i)
+    if (h->paced_endpoints()[i] == to) return h->endpoint_bytes()[i];
+  return 0;
+}
+
+TEST(HubMoves, ADownloadsFlowsOnAFullEndpointMoveToTheBondedOtherAndComeBackWhenItLeaves) {
+  Sim s = bonded_sim(601, 80ms);  // 80 ms apart: unlike, nothing is spread
+  s.path_rate_bps[1] = 8e6;
+  s.path_rate_bps[2] = 8e6;
+  s.run_for(2500ms, 1ms);  // a bonded probe from path 2 reached the hub
+  ASSERT_EQ(open_download(s), kFlows) << "the client put every flow on the shorter round trip";
+  std::uint32_t k = 0;
+  download(s, 3s, k);
+  const auto* h = s.hub->session(0);
+  EXPECT_GE(h->bond_moves(), 1u) << "flows left the full endpoint";
+  EXPECT_LE(h->bond_moves(), static_cast<std::uint64_t>(kFlows)) << "one at a time, each held";
+  const std::uint64_t second = sent_toward(s, s.path_addr(2));
+  EXPECT_GT(second, 100u * kBulk) << "the second endpoint carried some of the download";
+  EXPECT_EQ(s.hub->session(0)->stream().reorder().counters().held, 0u);
+  // Path 2 leaves the client's bond (by policy here; dead or gray alike):
+  // its acknowledgements say so, and the hub takes its flows back.
+  s.cs().set_bond({{1, false}}, s.now);
+  download(s, 300ms, k);
+  const std::uint64_t then = sent_toward(s, s.path_addr(2));
+  download(s, 500ms, k);
+  EXPECT_EQ(sent_toward(s, s.path_addr(2)), then) << "nothing more went to the uplink that left";
+}
+
+TEST(HubMoves, AStandbyOutsideTheBondNeverGetsTheHubsChoice) {
+  // Path 2 is a backup the client probes but does not bond (a metered
+  // uplink); path 3 is bonded. Whatever the hub moves goes to path 3.
+  Sim s = bonded_sim(602, 80ms);
+  s.add_uplink(3, Endpoint::v4(0x0a030002, 40003));
+  s.path_delay[3] = 80ms;
+  s.run_for(3s, 1ms);
+  s.cs().set_bond({{1, false}, {3, false}}, s.now);
+  for (const session::PathId p : {1u, 2u, 3u}) s.path_rate_bps[p] = 8e6;
+  s.run_for(2500ms, 1ms);
+  ASSERT_EQ(open_download(s), kFlows);
+  std::uint32_t k = 0;
+  download(s, 3s, k);
+  EXPECT_GE(s.hub->session(0)->bond_moves(), 1u);
+  EXPECT_GT(sent_toward(s, s.path_addr(3)), 100u * kBulk);
+  EXPECT_EQ(sent_toward(s, s.path_addr(2)), 0u) << "no data to an uplink outside the bond";
+}
+
+TEST(HubMoves, OneFlowAloneStaysOnItsFullEndpoint) {
+  Sim s = bonded_sim(603, 80ms);
+  s.path_rate_bps[1] = 8e6;
+  s.path_rate_bps[2] = 8e6;
+  s.run_for(2500ms, 1ms);
+  const SealResult r = s.client_send(flow_up(kPort, 0, 100));
+  ASSERT_EQ(r.path, 1u);
+  for (std::uint32_t k = 0; k < 3000; ++k) {
+    s.hub_send(flow_down(kPort, k, kBulk));  // 9.6 Mbit/s: more than its endpoint carries
+    if (k % 20 == 0) s.client_send(flow_up(kPort, k, 60));
+    s.now += 1ms;
+    s.pump();
+  }
+  EXPECT_EQ(s.hub->session(0)->bond_moves(), 0u) << "it fills its path alone: a move gains it nothing";
 }
 
 }  // namespace

@@ -120,6 +120,11 @@ class Sim {
   std::map<session::PathId, double> path_loss;
   // Paths that take this much longer than 1 ms, both ways.
   std::map<session::PathId, Duration> path_delay;
+  // Paths that carry at most this many bits a second each way, behind a
+  // buffer of path_buffer (beyond it a datagram is lost): a bottleneck that
+  // a pacer measures and fills.
+  std::map<session::PathId, double> path_rate_bps;
+  Duration path_buffer = std::chrono::milliseconds(100);
   std::size_t too_big_for_path = 0;
   Endpoint client_addr() const { return paths.at(1); }
   // Another uplink of the client (path `id`, seen by the hub at `addr`).
@@ -267,8 +272,18 @@ class Sim {
       if (paths.count(id) && paths.at(id) == addr && u(noise_rng_) < share) return;
     if (u(noise_rng_) < noise_.drop) return;
     const int copies = u(noise_rng_) < noise_.duplicate ? 2 : 1;
+    // The bottleneck: what is sent waits behind what it queued earlier.
+    Time leaves = now;
+    for (const auto& [id, bps] : path_rate_bps) {
+      if (!paths.count(id) || !(paths.at(id) == addr)) continue;
+      Time& busy = busy_until_[{id, dir}];
+      if (busy > now && busy - now > path_buffer) return;
+      busy = std::max(busy, now) + std::chrono::duration_cast<Duration>(
+                                       std::chrono::duration<double>(static_cast<double>(datagram.size()) * 8 / bps));
+      leaves = busy;
+    }
     for (int i = 0; i < copies; ++i) {
-      Duration delay = std::chrono::milliseconds(1);
+      Duration delay = (leaves - now) + std::chrono::milliseconds(1);
       for (const auto& [id, extra] : path_delay)
         if (paths.count(id) && paths.at(id) == addr) delay += extra;
       if (noise_.max_extra_delay.count() > 0)
@@ -428,6 +443,7 @@ class Sim {
   WireNoise noise_;
   std::uint64_t seq_ = 0;
   std::map<std::pair<Time, std::uint64_t>, InFlight> in_flight_;
+  std::map<std::pair<session::PathId, Dir>, Time> busy_until_;  // path_rate_bps queues
 };
 
 // A client with a second uplink (path 2), connected, with a few seconds of

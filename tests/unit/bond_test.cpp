@@ -161,6 +161,30 @@ TEST(PerPathRate, EachPathLearnsOnlyFromItsOwnAcknowledgements) {
   EXPECT_EQ(p.rate_of(5), nullptr);
 }
 
+TEST(PerPathRate, AnIdleBondedPathsRoomDoesNotReleaseAFullPathsPackets) {
+  // Flows all on path 1, which has no room; path 2 is bonded and idle (its
+  // pacer always has room). Path 1's packets leave at path 1's pace, not
+  // at whatever path 2 allows: that overdrew path 1 by path 2's rate, and
+  // its radio queue grew as if there were no pacing (bench/bond: the call's
+  // p99 103 ms in bond mode against 30 in failover).
+  session::PacedSender p(1, nullptr);
+  Time now = t0;
+  p.use_path(1, now, 40ms);
+  p.set_bonded(std::vector<std::uint32_t>{1, 2}, now);
+  const auto pkt = tcp(40000);
+  std::vector<std::uint8_t> buf(2048);
+  while (p.admit_on(1, 1400, now)) {
+  }
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(p.hold(pkt, now, 1));
+  EXPECT_TRUE(p.room_on(2, now));
+  EXPECT_FALSE(p.release(buf, now, true)) << "path 2's room is not path 1's";
+  EXPECT_GT(p.next_deadline(), now) << "woken when path 1 has room again";
+  now = p.next_deadline();
+  ASSERT_TRUE(p.release(buf, now, true));
+  p.spend_on(1, 1400, now);
+  EXPECT_FALSE(p.release(buf, now, true));
+}
+
 TEST(PerPathRate, TheLeastRecentlyUsedPathIsForgottenNeverTheActiveOne) {
   session::PacedSender p(1, nullptr);
   Time now = t0;
@@ -346,6 +370,64 @@ TEST(BondScheduler, AFlowThatFillsAFastPathAloneIsNotMovedToASlowerOne) {
     for (auto& f : flows) many.on_ack(many.place(f, 1448, 1, now).path, 1, 1448);
   }
   EXPECT_GE(many.counters().moved, 1u);
+}
+
+TEST(BondScheduler, AFlowSharingAFullPathMovesWhereItsShareIsClearlyLarger) {
+  // The rule both ends use (the hub for its direction): rates in any unit.
+  EXPECT_TRUE(BondScheduler::share_gains(2.5, 20, 8, 8, 0)) << "8 flows share 20; alone on 8 it gets 3x more";
+  EXPECT_FALSE(BondScheduler::share_gains(19, 20, 1, 8, 0)) << "alone on its path";
+  EXPECT_FALSE(BondScheduler::share_gains(15, 20, 2, 20, 0)) << "it fills most of its path: a call beside it";
+  EXPECT_FALSE(BondScheduler::share_gains(0.06, 20, 2, 20, 0)) << "a call's trickle gains nothing";
+  EXPECT_FALSE(BondScheduler::share_gains(2.5, 20, 8, 8, 2)) << "8/3 is not 1.5 x 20/8";
+  // In the scheduler: 8 flows placed on path 1 before path 2 joined; path
+  // 1 then just full (a queue over its target, far from what would make
+  // path 2 deliver sooner), path 2 idle: flows go, until shares even out.
+  const auto gap = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(1448.0 * 8 / 20e6));
+  BondScheduler s(42);
+  s.set_paths({path(1, 20, 8ms)}, t0);
+  std::vector<std::vector<std::uint8_t>> flows;
+  for (int f = 0; f < 8; ++f) flows.push_back(tcp(static_cast<std::uint16_t>(42000 + f)));
+  for (auto& f : flows) s.place(f, f.size(), 1, t0);
+  auto full = path(1, 20, 8ms, true, false, 20ms);
+  for (Time now = t0; now < t0 + limits::kBondFlowHold + 3s; now += 8 * gap) {
+    full.queue_at = now;
+    if ((now - t0) % 100ms < 8 * gap) s.set_paths({full, path(2, 20, 12ms)}, now);
+    for (auto& f : flows) s.on_ack(s.place(f, 1448, 1, now).path, 1, 1448);
+  }
+  EXPECT_GE(s.counters().moved, 2u);
+  EXPECT_LE(s.counters().moved, 4u) << "20/(k+1) against 1.5 x 20/(8-k): at most 3 or 4";
+}
+
+TEST(BondScheduler, OnlyAFlowContendingForItsPathMarksItFilled) {
+  // Alike paths: a bulk flow on one may spill onto the other unless flows
+  // of the other's own fill it. A call there finding no room (spilled
+  // packets took it) does not count; a bulk flow there does.
+  BondScheduler s(42);
+  s.set_paths({path(1, 20, 20ms), path(2, 20, 20ms)}, t0);
+  const auto call = tcp(40000, 4, 100), bulk = tcp(40001);
+  const std::uint32_t call_path = s.place(call, call.size(), 1, t0).path;
+  std::uint32_t bulk_path = s.place(bulk, bulk.size(), 1, t0).path;
+  ASSERT_NE(call_path, bulk_path);
+  Time now = t0;
+  for (; now < t0 + 1500ms; now += 1ms) {  // a window of rates: 0.1 and 11.6 Mbit/s
+    if ((now - t0) % 20ms == 0ms) s.place(call, call.size(), 1, now);
+    s.place(bulk, 1448, 1, now);
+  }
+  s.place(call, call.size(), 1, now);
+  s.found_full(call_path, now);
+  EXPECT_EQ(s.place(bulk, 1448, 1, now).partner, call_path) << "the call's path is still offered";
+  // A second bulk flow on the call's path, then it finds it full.
+  std::uint32_t p = 0;
+  for (std::uint16_t port = 41000; p != call_path; ++port) {
+    const auto f = tcp(port);
+    p = s.place(f, f.size(), 1, now).path;
+    if (p == call_path)
+      for (Time t = now; t < now + 1500ms; t += 1ms) {
+        s.place(f, 1448, 1, t);
+        if (t + 1ms >= now + 1500ms) s.found_full(call_path, t);
+      }
+  }
+  EXPECT_EQ(s.place(bulk, 1448, 1, now + 1500ms).partner, 0u) << "filled by a flow of its own";
 }
 
 TEST(BondScheduler, UnlikePathsGetFlowsByCapacityAndRoundTrip) {

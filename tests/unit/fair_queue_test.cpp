@@ -73,6 +73,31 @@ TEST(FlowQueue, ACallsPacketGoesBeforeABulkBacklog) {
   EXPECT_EQ(q.packets(), 198u);
 }
 
+TEST(FlowQueue, APacketWaitingForAPacerWithoutRoomLetsTheNextFlowGo) {
+  // Bonding: flow 1000 waits for pacer (tag) 1, flow 2000 for pacer 2.
+  FlowQueue q(42);
+  const auto a = packet4(1000, 1400), b = packet4(2000, 1400);
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(q.enqueue(Bytes(a.data(), a.size()), t0, 1));
+    ASSERT_TRUE(q.enqueue(Bytes(b.data(), b.size()), t0, 2));
+  }
+  std::array<std::uint8_t, 2048> buf{};
+  const MutableBytes out(buf.data(), buf.size());
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(q.dequeue(out, t0, 1u << 2)) << "only pacer 2 has room";
+    EXPECT_EQ(sport_of(buf.data()), 2000);
+  }
+  EXPECT_FALSE(q.dequeue(out, t0, 1u << 2)) << "what is left waits for pacer 1";
+  EXPECT_EQ(q.packets(), 10u);
+  ASSERT_TRUE(q.dequeue(out, t0, 1u << 1));
+  EXPECT_EQ(sport_of(buf.data()), 1000);
+  // Untagged packets go with any.
+  const auto c = packet4(3000, 200);
+  ASSERT_TRUE(q.enqueue(Bytes(c.data(), c.size()), t0));
+  ASSERT_TRUE(q.dequeue(out, t0, 1u << 5));
+  EXPECT_EQ(sport_of(buf.data()), 3000);
+}
+
 TEST(FlowQueue, BulkFlowsShareByBytes) {
   FlowQueue q(7);
   const auto a = packet4(1000, 1400), b = packet4(1001, 700);

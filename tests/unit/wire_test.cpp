@@ -84,6 +84,7 @@ TEST(Control, RoundTripEveryKind) {
   frames[0].kind = wire::ControlKind::kKeepalive;
   frames[1].kind = wire::ControlKind::kPathProbe;
   frames[1].probe.probe_id = 0xdeadbeef;
+  frames[1].probe.flags = wire::control::kProbeFlagBonded;
   frames[1].probe.challenge = {1, 2, 3, 4, 5, 6, 7, 8};
   frames[2] = frames[1];
   frames[2].kind = wire::ControlKind::kProbeReply;
@@ -104,6 +105,7 @@ TEST(Control, RoundTripEveryKind) {
     EXPECT_EQ(back->kind, f.kind);
     const bool probe = f.kind == wire::ControlKind::kPathProbe || f.kind == wire::ControlKind::kProbeReply;
     EXPECT_EQ(back->probe, probe ? f.probe : session::Probe{});
+    EXPECT_EQ(back->probe.flags, probe ? f.probe.flags : 0u);
     if (f.kind == wire::ControlKind::kAck) {
       EXPECT_EQ(back->ack, f.ack);
     }
@@ -131,6 +133,12 @@ TEST(Control, RoundTripEveryKind) {
       const auto again = session::decode_control(wide);
       ASSERT_TRUE(again);
       EXPECT_EQ(again->probe, padded.probe);
+    }
+    if (probe) {
+      // A flag this build does not know is refused, as the reserved word was.
+      auto copy = std::vector<std::uint8_t>(buf, buf + n);
+      copy[wire::control::kProbeFlags] |= 2;
+      EXPECT_FALSE(session::decode_control(copy));
     }
     // Non-zero reserved bytes are refused.
     for (std::size_t r : {std::size_t{1}, std::size_t{2}, std::size_t{3}}) {
