@@ -248,7 +248,9 @@ class HubSession {
   // download's flows all came on the client's faster uplink, which carries
   // only their acknowledgements and never fills). `route.to` is then the
   // new endpoint; true when the packet may go there now (as spill).
-  bool move(Route& route, std::size_t len, Time now, bool released);
+  // `here`: the route's endpoint slot, which spill() found full (and
+  // counted the flows of).
+  bool move(Route& route, std::uint32_t here, std::size_t len, Time now, bool released);
   // An endpoint the hub may pick for a flow itself: the validated return
   // path, or the standby while the client says it is in its bond.
   bool may_choose(const Endpoint& e, Time now) const;

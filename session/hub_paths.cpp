@@ -258,7 +258,7 @@ bool HubSession::spill(Route& r, std::size_t len, Time now, bool released) {
   if (const PathRate* rate = pacer_.rate_of(here);
       rate && BondScheduler::contends(r.flow->sent.rate * 8, rate->rate_bps(), bond_flow_counts_[here - 1]))
     filled_at_[here - 1] = now;
-  if (!r.partner) return move(r, len, now, released);
+  if (!r.partner) return move(r, here, len, now, released);
   if (r.partner > paced_eps_.size()) return false;
   const Time filled = filled_at_[r.partner - 1];
   if (filled != Time{} && now - filled < limits::kBondFlowActive) return false;
@@ -270,12 +270,11 @@ bool HubSession::spill(Route& r, std::size_t len, Time now, bool released) {
   return true;
 }
 
-bool HubSession::move(Route& r, std::size_t len, Time now, bool released) {
-  const std::uint32_t here = known_path(r.to);
+bool HubSession::move(Route& r, std::uint32_t here, std::size_t len, Time now, bool released) {
   const std::uint32_t there = here == bonded_paths_[0]   ? bonded_paths_[1]
                               : here == bonded_paths_[1] ? bonded_paths_[0]
                                                          : 0;
-  if (!here || !there || there > paced_eps_.size()) return false;
+  if (!there || there > paced_eps_.size()) return false;
   BondFlow& f = *r.flow;
   if ((f.moved_at != Time::min() && now - f.moved_at < limits::kBondFlowHold) ||
       (last_bond_move_ != Time::min() && now - last_bond_move_ < limits::kBondMoveInterval))
@@ -297,7 +296,6 @@ bool HubSession::move(Route& r, std::size_t len, Time now, bool released) {
   if (!to_rate || to_rate->counters().decreases == 0 || heard == Time::min() ||
       now - heard >= limits::kBondFlowActive)
     there_bps = std::max({there_bps, from_rate->rate_bps(), from_rate->capacity_bps()});
-  count_bond_flows(now);
   if (!BondScheduler::share_gains(f.sent.rate * 8, from_rate->rate_bps(), bond_flow_counts_[here - 1], there_bps,
                                   bond_flow_counts_[there - 1]))
     return false;
