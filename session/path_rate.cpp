@@ -115,7 +115,10 @@ void PathRate::on_ack(Time now, std::optional<Duration> rtt, std::size_t bytes, 
     } else {
       one_way_base_.add(now, d);
       round_min_one_way_ = round_min_one_way_ ? std::min(*round_min_one_way_, d) : d;
+      if (base) end_search(d - *base);
     }
+  } else if (rtt && base_rtt()) {
+    end_search(*rtt - *base_rtt());
   }
   if (rtt) {
     baseline_.add(now, *rtt);
@@ -130,6 +133,21 @@ void PathRate::on_ack(Time now, std::optional<Duration> rtt, std::size_t bytes, 
     }
   }
   if (round_over(now)) end_round(now);
+}
+
+void PathRate::end_search(Duration queue) {
+  // The search doubles the rate a round, blind for a round trip to what the
+  // last doubling did, and a round's least delay is older still: on a GEO
+  // uplink it doubled twice past the path (16 Mbit/s on 5) and left a
+  // second of queue in its buffer. The first acknowledgement that met a
+  // full target of queue ends it, back at the best the path delivered.
+  if (!searching_ || queue <= queue_target()) return;
+  searching_ = false;
+  const double best = *std::max_element(delivered_.begin(), delivered_.end());
+  if (best > 0 && best < rate_) {
+    rate_ = std::max(best, limits::kRateFloor / 8.0);
+    ++counters_.decreases;
+  }
 }
 
 void PathRate::end_round(Time now) {
@@ -164,6 +182,7 @@ void PathRate::end_round(Time now) {
   }
   const Duration queue = min_one_way && one_way_base_.value() ? *min_one_way - *one_way_base_.value()
                                                                : *min_rtt - base_rtt().value_or(*min_rtt);
+  const std::optional<Duration> queue_before = last_queue_;
   last_queue_ = queue;
   // What the path carries. With a queue standing on it, the link was busy
   // all round: what it delivered is its capacity now (after a drop, the
@@ -206,9 +225,16 @@ void PathRate::end_round(Time now) {
   // And a sender that used less than kRateBusyShare of its rate, all of it
   // delivered, is not what filled the queue (a radio's jitter, someone
   // else's traffic): it is not paced below kRateStepMax times its own pace,
-  // or its next burst would wait in tund.
+  // or its next burst would wait in tund. Unless the queue grew over the
+  // round, or stands beyond kRateOwnQueueTargets targets: a TCP flow whose
+  // window, not the pacer, sets its pace sends what the path delivers and a
+  // little more each round, filling a deep buffer under a pacer that never
+  // binds (bench/crowded wifi-deep: paced at 31 Mbit/s on a 20 Mbit/s link
+  // while the queue grew to 400 ms).
+  const bool growing = queue_before && queue > *queue_before;
+  const bool own = growing || queue > queue_target() * limits::kRateOwnQueueTargets;
   const bool busy = sent_rate >= limits::kRateBusyShare * rate_ || delivered < limits::kRateBusyShare * sent_rate;
-  if (!busy) next = std::max(next, sent_rate * limits::kRateStepMax);
+  if (!busy && !own) next = std::max(next, sent_rate * limits::kRateStepMax);
   // Searching, a round in which the sender used its rate while the path
   // delivered what the round before sent (no queue yet): the rate itself
   // grows by kRateSearchStep, as the slow start of the TCP inside does. The

@@ -109,6 +109,7 @@ class PathRate {
  private:
   void refill(Time now);
   void end_round(Time now);
+  void end_search(Duration queue);
   bool round_over(Time now) const;
   Duration round_length() const;
 

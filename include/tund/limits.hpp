@@ -312,6 +312,9 @@ inline constexpr std::size_t kRatePacketOverhead = 40 + 28;
 // capacity: the rate is not lowered under kRateStepMax times what was sent
 // (path_rate.cpp). Over 1 / kRateStepMax, so that such a sender stays so.
 inline constexpr double kRateBusyShare = 0.8;
+// A queue this many targets deep is the sender's to drain whatever its pace
+// (path_rate.cpp): a radio's jitter is within a few targets.
+inline constexpr double kRateOwnQueueTargets = 4;
 // The standing queue a path may keep: clamp(baseline / 4, floor, ceiling),
 // and at least kQueueTargetPackets full packet's time at the path's rate.
 // The floor leaves a radio's scheduling jitter room; the ceiling keeps a
