@@ -19,6 +19,11 @@ bool BondScheduler::alike(const BondPath& a, const BondPath& b) {
   if (!a.base_rtt || !b.base_rtt || ca <= 0 || cb <= 0) return false;
   const double ratio = std::max(ca, cb) / std::min(ca, cb);
   const Duration spread = *a.base_rtt > *b.base_rtt ? *a.base_rtt - *b.base_rtt : *b.base_rtt - *a.base_rtt;
+  const auto unmeasured_spread =
+      std::max<Duration>(std::chrono::duration_cast<Duration>(std::max(*a.base_rtt, *b.base_rtt) *
+                                                              limits::kBondUnmeasuredRttShare),
+                         limits::kBondUnmeasuredRttSlack);
+  if ((!a.measured || !b.measured) && spread > unmeasured_spread) return false;
   return ratio <= limits::kBondAlikeCapacityRatio && spread <= limits::kBondAlikeRttDifference;
 }
 

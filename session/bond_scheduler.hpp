@@ -34,7 +34,9 @@
 // One flow over two paths (spreading): a pinned flow whose path's pacer has
 // no room may spill onto the path's partner, the bonded path most alike to
 // it (alike(): capacities within kBondAlikeCapacityRatio, base round trips
-// within kBondAlikeRttDifference; beyond that, spreading one flow is
+// within kBondAlikeRttDifference, and within kBondUnmeasuredRttShare of each
+// other (or kBondUnmeasuredRttSlack) while either's capacity is unmeasured;
+// beyond that, spreading one flow is
 // measured to do worse than the best path, so unlike paths have no
 // partner). A partner is offered only while no flow pinned to it found it
 // without room within kBondFlowActive (it has room to spare: with flows on
@@ -87,10 +89,11 @@ struct BondPath {
   std::optional<Time> queue_at;
   Duration queue_target{0};             // what counts as full
   bool secondary = false;               // used for new flows only when every primary path is full
-  // Seen full at least once (its pacer lowered its rate for a queue): its
-  // rate is what it carries. Until then its rate only says what it was
-  // given, and it is taken to carry as much as the best bonded path
-  // (optimism: a flow placed there finds out).
+  // Seen full lately while used (PathRate::measured): its rate is what it
+  // carries. Until then its rate only says what it was given, and it is
+  // taken to carry as much as the best bonded path (optimism: a flow placed
+  // there finds out). A path that carried only a call is not measured by
+  // the queue the call met.
   bool measured = false;
 };
 

@@ -65,7 +65,7 @@ void ClientSession::refresh_bond(Time now) {
       b.queue = std::max(r->recent_queue().value_or(Duration{0}), Duration{0});
       if (const Time at = pacer_.acked_at(m.path); at != Time::min()) b.queue_at = at;
       b.queue_target = r->queue_target();
-      b.measured = r->counters().decreases > 0;
+      b.measured = r->measured(now);
     }
     // Before the data's own round trips, the probes'.
     if (!b.base_rtt)

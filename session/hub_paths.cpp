@@ -293,7 +293,7 @@ bool HubSession::move(Route& r, std::uint32_t here, std::size_t len, Time now, b
   const PathRate* to_rate = pacer_.rate_of(there);
   const Time heard = pacer_.acked_at(there);
   double there_bps = to_rate ? to_rate->rate_bps() : 0;
-  if (!to_rate || to_rate->counters().decreases == 0 || heard == Time::min() ||
+  if (!to_rate || !to_rate->measured(now) || heard == Time::min() ||
       now - heard >= limits::kBondFlowActive)
     there_bps = std::max({there_bps, from_rate->rate_bps(), from_rate->capacity_bps()});
   if (!BondScheduler::share_gains(f.sent.rate * 8, from_rate->rate_bps(), bond_flow_counts_[here - 1], there_bps,
@@ -335,7 +335,7 @@ void HubSession::refresh_bond(Time now) {
       view[i].rate_bps = r->rate_bps();
       view[i].capacity_bps = r->capacity_bps();
       view[i].base_rtt = r->base_rtt();
-      view[i].measured = r->counters().decreases > 0;
+      view[i].measured = r->measured(now);
     }
   // Before data took an endpoint, its round trip from the challenges.
   const std::array<std::optional<Duration>, 2> challenged{srtt_, standby_rtt_};

@@ -235,6 +235,10 @@ void PathRate::end_round(Time now) {
   const bool own = growing || queue > queue_target() * limits::kRateOwnQueueTargets;
   const bool busy = sent_rate >= limits::kRateBusyShare * rate_ || delivered < limits::kRateBusyShare * sent_rate;
   if (!busy && !own) next = std::max(next, sent_rate * limits::kRateStepMax);
+  // What it delivered measures the path only if the sender pressed on it
+  // (a queue that merely grew may be a radio's jitter under a call).
+  if (queue > queue_target() / 2 && (busy || queue > queue_target() * limits::kRateOwnQueueTargets))
+    measured_at_ = now;
   // Searching, a round in which the sender used its rate while the path
   // delivered what the round before sent (no queue yet): the rate itself
   // grows by kRateSearchStep, as the slow start of the TCP inside does. The

@@ -94,6 +94,12 @@ class PathRate {
   // is judged on this: a rate a queue pushed down says little of the path,
   // and a path that then carries nothing would never show more.
   double capacity_bps() const { return std::max(rate_, peak_delivered_) * 8; }
+  // Whether a round lately (kRateResumeWindow) said what the path carries:
+  // a queue over half the target while the sender used its rate, or one
+  // kRateOwnQueueTargets targets deep. A queue a quiet sender met (a call
+  // alone on a path, a radio's jitter) lowers its rate but says nothing of
+  // the path's capacity; the bond scheduler takes such a path as unmeasured.
+  bool measured(Time now) const { return measured_at_ && now - *measured_at_ < limits::kRateResumeWindow; }
   std::optional<Duration> base_rtt() const { return baseline_.value(); }
   std::optional<Duration> recent_rtt() const { return last_round_rtt_; }
   // The forward path's queue over the last round: its one-way delay above
@@ -136,6 +142,7 @@ class PathRate {
   std::size_t round_index_ = 0;
   double peak_delivered_ = 0;  // bytes/s: the best round lately (capacity_bps)
   Time peak_at_{};
+  std::optional<Time> measured_at_;
   Time base_seen_{};      // the last round near the baseline
   bool searching_ = true;  // a new path, no queue seen on it yet
   BaselineRtt baseline_;

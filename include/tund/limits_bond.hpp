@@ -59,6 +59,15 @@ inline constexpr auto kBondMoveInterval = std::chrono::milliseconds(200);
 // published measurements, issue 30).
 inline constexpr double kBondAlikeCapacityRatio = 2.0;
 inline constexpr auto kBondAlikeRttDifference = std::chrono::milliseconds(50);
+// A path whose capacity nothing measured yet (BondPath::measured) is taken
+// to carry as much as the best, but alike to spread one flow over only if
+// its base round trip is also within this share of the other's (or this
+// slack, which a reordering wait covers anyway): the round trip is then the
+// one hint of what the path is. Unlike access technologies differ in it
+// (bench/bond's unlike pair, 8 and 40 ms: one flow down spread over both on
+// that optimism got 10.4 Mbit/s where the fast link alone carries 18.1).
+inline constexpr double kBondUnmeasuredRttShare = 0.25;
+inline constexpr auto kBondUnmeasuredRttSlack = std::chrono::milliseconds(20);
 // After an uplink leaves the client's bond, its acknowledgements say so
 // (wire::control::kAckFlagBondLeft) for this long: one lost acknowledgement
 // does not leave the hub sending its own choice of flows to a dead uplink.
