@@ -1,5 +1,7 @@
 #include "hub/cluster_keys.hpp"
 
+#include <set>
+
 namespace tund::hub {
 
 using nlohmann::json;
@@ -73,10 +75,17 @@ Mappings check_mappings(const std::vector<std::pair<std::string, std::string>>& 
   }
   // client/<key hex> -> address: usable, then one client per address.
   std::map<std::uint32_t, std::vector<std::string>> holders;
+  std::set<std::string> listed;
   for (const auto& [k, v] : clients) {
     const auto hex = after_prefix(k, client_prefix);
     if (!hex || !is_key_hex(*hex)) {
       refuse(Refusal::kKeyShape, k, "not " + client_prefix + "<64 hex digits>", "");
+      continue;
+    }
+    // A range lists a key once; a key listed twice is an answer not to
+    // trust for that client (the fuzzer's: one copy refused, one accepted).
+    if (!listed.insert(std::string(*hex)).second) {
+      refuse(Refusal::kKeyShape, k, "listed twice in one answer", *hex);
       continue;
     }
     const auto addr = canonical_ipv4(v);
@@ -104,6 +113,8 @@ Mappings check_mappings(const std::vector<std::pair<std::string, std::string>>& 
       }
     }
   }
+  // A client refused for any entry is not let through for another.
+  for (const auto& [hex, why] : m.refused) m.clients.erase(hex);
   return m;
 }
 

@@ -126,3 +126,22 @@ TEST(ClusterHooks, AMemberThatTakesNoHandshakesCountsThemAndAnswersNone) {
 
 }  // namespace
 }  // namespace tund
+
+namespace tund {
+namespace {
+
+TEST(ClusterKeys, AClientListedTwiceInOneAnswerIsRefusedNotLetThrough) {
+  // A range lists each key once. The fuzzer's etcd listed one client twice,
+  // with a bad value and a good one: it was counted refused and let through.
+  const std::string hex(64, 'a'), key = "/tund/t/client/" + hex;
+  const config::Prefix pool{0x0a4d0001, 24};
+  for (const auto& order : {std::vector<std::pair<std::string, std::string>>{{key, "no address"}, {key, "10.77.0.5"}},
+                            std::vector<std::pair<std::string, std::string>>{{key, "10.77.0.5"}, {key, "10.77.0.6"}}}) {
+    const auto m = hub::check_mappings(order, {}, "/tund/t/client/", "/tund/t/vip/", pool);
+    EXPECT_FALSE(m.clients.count(hex));
+    EXPECT_TRUE(m.refused.count(hex));
+  }
+}
+
+}  // namespace
+}  // namespace tund
