@@ -143,7 +143,7 @@ void PathRate::end_search(Duration queue) {
   // full target of queue ends it, back at the best the path delivered.
   if (!searching_ || queue <= queue_target()) return;
   searching_ = false;
-  const double best = *std::max_element(delivered_.begin(), delivered_.end());
+  const double best = best_delivered();
   if (best > 0 && best < rate_) {
     rate_ = std::max(best, limits::kRateFloor / 8.0);
     ++counters_.decreases;
@@ -190,7 +190,7 @@ void PathRate::end_round(Time now) {
   // one, the best of the last rounds (a round whose acknowledgements came
   // late or bunched says less than the path carried).
   const double capacity =
-      queue > queue_target() ? delivered : *std::max_element(delivered_.begin(), delivered_.end());
+      queue > queue_target() ? delivered : best_delivered();
   // Steer the path's queue toward the target: a proportional step, a share
   // of the error per round trip, within [kRateStepMin, kRateStepMax] of
   // what it carries. Under the target it grows (up to doubling a round on an
@@ -232,13 +232,13 @@ void PathRate::end_round(Time now) {
   // binds (bench/crowded wifi-deep: paced at 31 Mbit/s on a 20 Mbit/s link
   // while the queue grew to 400 ms).
   const bool growing = queue_before && queue > *queue_before;
-  const bool own = growing || queue > queue_target() * limits::kRateOwnQueueTargets;
+  const bool deep = queue > queue_target() * limits::kRateOwnQueueTargets;
+  const bool own = growing || deep;
   const bool busy = sent_rate >= limits::kRateBusyShare * rate_ || delivered < limits::kRateBusyShare * sent_rate;
   if (!busy && !own) next = std::max(next, sent_rate * limits::kRateStepMax);
   // What it delivered measures the path only if the sender pressed on it
   // (a queue that merely grew may be a radio's jitter under a call).
-  if (queue > queue_target() / 2 && (busy || queue > queue_target() * limits::kRateOwnQueueTargets))
-    measured_at_ = now;
+  if (queue > queue_target() / 2 && (busy || deep)) measured_at_ = now;
   // Searching, a round in which the sender used its rate while the path
   // delivered what the round before sent (no queue yet): the rate itself
   // grows by kRateSearchStep, as the slow start of the TCP inside does. The

@@ -116,6 +116,8 @@ class PathRate {
   void refill(Time now);
   void end_round(Time now);
   void end_search(Duration queue);
+  // bytes/s: the best of the last kRateWindowRounds rounds' deliveries.
+  double best_delivered() const { return *std::max_element(delivered_.begin(), delivered_.end()); }
   bool round_over(Time now) const;
   Duration round_length() const;
 
