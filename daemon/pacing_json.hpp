@@ -54,6 +54,8 @@ nlohmann::json pacing_json(const session::PacedSender& p, Time now, Name&& name)
           {"waited_packets", c.queued},
           {"drops", {{"codel", c.codel_drops}, {"overflow", c.overflow}, {"no_memory", c.no_memory}, {"flushed", c.flushed}}},
           {"ecn_marks", c.codel_marks},
+          // Bond: packets sent on a path whose pacer had no room (should stay 0).
+          {"sent_without_room", p.overdrawn()},
           {"paths", pacing_paths_json(p, now, name)}};
 }
 

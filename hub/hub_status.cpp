@@ -89,6 +89,9 @@ std::string HubDaemon::render_metrics() const {
               });
   per_session("tund_hub_session_queue_ecn_marks_total", "counter", "Packets to the client marked CE for waiting too long.",
               [](const session::HubSession& s) { return s.pacer().queue().counters().codel_marks; });
+  per_session("tund_hub_session_sent_without_room_total", "counter",
+              "Bond: packets sent on an endpoint whose pacer had no room (the bond changed as they left).",
+              [](const session::HubSession& s) { return s.pacer().overdrawn(); });
   m.family("tund_hub_staged_bytes", "gauge",
            "Memory packets waiting for a key or a validated path hold, all sessions (capped by [limits] staged_total_bytes).");
   m.sample("tund_hub_staged_bytes", static_cast<double>(hub_->staged_bytes()));

@@ -210,11 +210,8 @@ BondScheduler::Placement BondScheduler::place(Bytes inner, std::size_t len, std:
   f.bytes += len;
   charge(f.path, len, now);
   last_ = &f;
-  Placement placed{f.path};
-  if (const std::size_t partner = paths_[at].partner;
-      partner != kNone && (paths_[partner].filled_at == Time::min() ||
-                           now - paths_[partner].filled_at >= limits::kBondFlowActive))
-    placed.partner = paths_[partner].info.id;
+  Placement placed{f.path, partner_of(f.path, now)};
+  placed.contends = contends(f.sent.current(now), rate_of(paths_[at]), counts_[at].flows);
   placed.ordered = f.spilled_at != Time::min() && now - f.spilled_at < limits::kBondFlowActive;
   return placed;
 }
@@ -241,6 +238,12 @@ void FlowRate::count(std::size_t len, Time now) {
     window_bytes = 0;
   }
   window_bytes += len;
+}
+
+double FlowRate::current(Time now) const {
+  if (window_at == Time{}) return 0;
+  const Duration span = std::max<Duration>(now - window_at, limits::kBondFlowRateMinSpan);
+  return std::max(rate, static_cast<double>(window_bytes) / Seconds(span).count());
 }
 
 void BondScheduler::on_ack(std::uint32_t id, std::size_t packets, std::size_t bytes) {

@@ -42,8 +42,9 @@
 // without room within kBondFlowActive (it has room to spare: with flows on
 // both paths, per-flow placement already uses both, and spreading would
 // only reorder them). The caller, which knows the pacers, decides per
-// packet (found_full() says a flow's own path had no room, place() names
-// the partner, spill() says it was taken); a flow that
+// packet (place() names the partner and whether the flow contends for its
+// path: only then may it spill; found_full() says such a flow's own path
+// had no room, spill() says it took the partner); a flow that
 // spilled within kBondFlowActive is `ordered`: each of its packets carries
 // wire::transport::kSeqOrdered, and the receiver delivers them in sequence
 // order within a bounded wait (reorder_buffer.hpp). A flow that never
@@ -72,6 +73,9 @@ struct FlowRate {
   Time window_at{};  // Time{}: nothing counted yet
   std::uint64_t window_bytes = 0;
   void count(std::size_t len, Time now);
+  // What it sends now: the last whole window's rate, or the window under
+  // way's over at least kBondFlowRateMinSpan if more (a flow's first second).
+  double current(Time now) const;
 };
 
 // What the scheduler knows of one bonded path.
@@ -108,6 +112,11 @@ class BondScheduler {
     std::uint32_t path = 0;     // the flow's pinned path (its packet is charged there)
     std::uint32_t partner = 0;  // where it may spill when `path` has no room (0: nowhere)
     bool ordered = false;       // spread lately: delivered in order at the receiver
+    // It contends for `path` (contends()): only such a flow spills. One that
+    // does not (a call) waits for its own path's room in the flow queue,
+    // where it goes first: a second path gains it nothing, and its packets
+    // would wait in the peer's reorder buffer for the bulk's.
+    bool contends = false;
   };
   // The path for an inner packet of `len` bytes (IP header first), its flow
   // pinned or placed; `fallback` (the active path) for what has no flow (not
@@ -116,12 +125,11 @@ class BondScheduler {
   // The packet place() last placed went on its partner instead: the charge
   // moves there and the flow is spread (ordered) from now.
   void spill(const Placement& placed, std::size_t len, Time now);
-  // A flow pinned to `path` found its pacer without room: the path is
-  // filled by its own flows, and is no partner for a while.
+  // A flow pinned to `path` that contends for it (Placement::contends)
+  // found its pacer without room: the path is filled by its own flows, and
+  // is no partner for a while.
   void found_full(std::uint32_t path, Time now) {
-    const std::size_t i = index(path);
-    if (i != limits::kAckPathShares && last_ && contends(last_->sent.rate, rate_of(paths_[i]), counts_[i].flows))
-      paths_[i].filled_at = now;
+    if (const std::size_t i = index(path); i != limits::kAckPathShares) paths_[i].filled_at = now;
   }
   // The bytes a path was given besides place() (resends): its backlog.
   void charge(std::uint32_t path, std::size_t len, Time now);
@@ -129,11 +137,13 @@ class BondScheduler {
   // backlog (see delivery()).
   void on_ack(std::uint32_t path, std::size_t packets, std::size_t bytes);
 
-  // The path `path`'s flows may spill onto (0: none; see the header comment).
-  std::uint32_t partner_of(std::uint32_t path) const {
+  // The path `path`'s flows may spill onto now (0: none; see the header
+  // comment): its most alike path, while no flow of its own filled it.
+  std::uint32_t partner_of(std::uint32_t path, Time now) const {
     const std::size_t i = index(path);
-    return i == limits::kAckPathShares || paths_[i].partner == limits::kAckPathShares ? 0
-                                                                                    : paths_[paths_[i].partner].info.id;
+    if (i == limits::kAckPathShares || paths_[i].partner == limits::kAckPathShares) return 0;
+    const Path& p = paths_[paths_[i].partner];
+    return p.filled_at != Time::min() && now - p.filled_at < limits::kBondFlowActive ? 0 : p.info.id;
   }
   // Alike enough to spread one flow over both (see the header comment).
   static bool alike(const BondPath& a, const BondPath& b);

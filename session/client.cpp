@@ -83,11 +83,12 @@ SealResult ClientSession::seal(MutableBytes buf, std::size_t inner_len, Time now
     // the path's partner and that one has room (spreading).
     if (!released && owner_.config_.pacing && !pacer_.admit_on(via, inner_len, now) &&
         !spill(placed, via, inner_len, now, false)) {
-      if (!pacer_.hold(inner, now, via)) return SealResult::drop(DropReason::kQueueNoMemory);
+      if (!pacer_.hold(inner, now, via, placed.contends)) return SealResult::drop(DropReason::kQueueNoMemory);
       return SealResult::queued();
     }
     if (released && bonding()) {
       spill(placed, via, inner_len, now, true);
+      if (!pacer_.room_on(via, now)) pacer_.sent_without_room(via);
       pacer_.spend_on(via, inner_len, now);
     }
     const std::uint64_t seq = stream_.send(inner, now, via);

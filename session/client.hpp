@@ -313,6 +313,8 @@ class ClientSession {
   bool spill(const BondScheduler::Placement& placed, PathId& via, std::size_t len, Time now, bool released);
   // The scheduler's view of the bonded paths, from their pacers.
   void refresh_bond(Time now);
+  // Each bonded path's partner, as the scheduler offers it now, to its pacer.
+  void share_partners(Time now);
   // Duplicate on suspicion (client_paths.cpp).
   Time suspicion_due() const;
   void begin_suspicion(Time now);

@@ -29,17 +29,24 @@ void ClientSession::learn_from_ack(const ResendBuffer::AckOutcome& outcome, std:
 
 bool ClientSession::spill(const BondScheduler::Placement& placed, PathId& via, std::size_t len, Time now,
                           bool released) {
-  // Only a flow whose pinned path has no room (which the scheduler learns),
-  // onto a partner still bonded whose pacer has room (released: the packet
+  // Only a flow that contends for its pinned path, which has no room (the
+  // scheduler learns it is full), onto a partner still bonded whose pacer has room (released: the packet
   // already left the queue, and is spent by the caller; else admitted and
   // counted here, as admit_on does).
-  if (!bonding() || via != placed.path || pacer_.room_on(via, now)) return false;
+  if (!bonding() || via != placed.path || !placed.contends || pacer_.room_on(via, now)) return false;
   bond_.found_full(via, now);
+  share_partners(now);  // a path its own flows filled is no partner now
   if (!placed.partner || !has_path(placed.partner)) return false;
   if (released ? !pacer_.room_on(placed.partner, now) : !pacer_.admit_on(placed.partner, len, now)) return false;
   bond_.spill(placed, len, now);
   via = placed.partner;
   return true;
+}
+
+void ClientSession::share_partners(Time now) {
+  // The pacers release a path's packets by its partner's room only while
+  // spill() would put them there (paced_sender.hpp).
+  for (const auto& b : bond_view_) pacer_.set_partner(b.id, bond_.partner_of(b.id, now));
 }
 
 std::uint32_t ClientSession::bond_ack_flags(Time now) const {
@@ -73,7 +80,7 @@ void ClientSession::refresh_bond(Time now) {
     bond_view_.push_back(b);
   }
   bond_.set_paths(bond_view_, now);
-  for (const auto& b : bond_view_) pacer_.set_partner(b.id, bond_.partner_of(b.id));
+  share_partners(now);
   // How long the hub's spread flows' packets may wait here for earlier ones.
   std::optional<Duration> shortest, longest;
   for (const auto& b : bond_view_) {

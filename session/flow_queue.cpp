@@ -220,10 +220,13 @@ std::optional<std::size_t> FlowQueue::dequeue(MutableBytes out, Time now, std::u
   const bool had_packets = packets_ > 0;
   // Each listed flow is passed over at most once (its head waits for a
   // pacer without room): the loop is bounded by the flows, not the packets.
-  const std::size_t listed = new_.size() + old_.size();
-  std::size_t passed = 0;
-  while (!new_.empty() || !old_.empty()) {
-    const bool from_new = !new_.empty();
+  // A new flow passed over stays among the new ones, behind them: a call
+  // whose path has no room this instant keeps its place before the bulk
+  // (in the old flows' round it would wait a whole round of their quanta,
+  // 60-100 ms in bench/bond against 30 in failover).
+  std::size_t new_passed = 0, old_passed = 0;
+  while (new_passed < new_.size() || old_passed < old_.size()) {
+    const bool from_new = new_passed < new_.size();
     auto& list = from_new ? new_ : old_;
     const std::uint16_t bi = list.front();
     Bucket& b = buckets_[bi];
@@ -234,9 +237,9 @@ std::optional<std::size_t> FlowQueue::dequeue(MutableBytes out, Time now, std::u
       continue;
     }
     if (const std::uint32_t tag = b.head >= 0 ? slots_[b.head].tag : 0; tag && !(ready >> tag & 1u)) {
-      if (++passed > listed) break;
+      ++(from_new ? new_passed : old_passed);
       list.pop_front();
-      old_.push_back(bi);
+      list.push_back(bi);
       continue;
     }
     const std::int32_t i = codel_dequeue(b, now);

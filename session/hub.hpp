@@ -237,11 +237,17 @@ class HubSession {
     std::uint32_t partner = 0;
     BondFlow* flow = nullptr;
     bool ordered = false;  // spilled lately: the client delivers it in order
+    bool contends = false;  // the flow contends for its endpoint: it may spill or move
   };
   Route route(Bytes inner, Time now);
   // The route's partner takes the packet (validated, and its pacer has
   // room; released: the caller spends on it): true, and `to` is it.
   bool spill(Route& route, std::size_t len, Time now, bool released);
+  // A spread flow may spill onto endpoint slot `partner` now: the hub may
+  // choose it, and no flow returning to it found it full lately.
+  bool spills_onto(std::uint32_t partner, Time now) const;
+  // Each bonded endpoint's partner, as spill() would take it now, to its pacer.
+  void share_partners(Time now);
   // In a bond of unlike endpoints (no spreading), the route's flow as a
   // whole goes to the other endpoint when its share there beats its share
   // of its own full one (BondScheduler::share_gains, the client's rule: a

@@ -240,6 +240,14 @@ HubSession::Route HubSession::route(Bytes inner, Time now) {
   }
   // Only where the client proved it wants traffic (anti-reflection).
   if (const Endpoint& to = paced_eps_[path - 1]; sendable(to, now)) r.to = to;
+  // Only a flow that contends for its endpoint spills or moves (see
+  // BondScheduler::Placement::contends; a call waits for its own
+  // endpoint's room).
+  if (const std::uint32_t here = known_path(r.to))
+    if (const PathRate* rate = pacer_.rate_of(here)) {
+      count_bond_flows(now);
+      r.contends = BondScheduler::contends(flow.sent.current(now) * 8, rate->rate_bps(), bond_flow_counts_[here - 1]);
+    }
   if (bonded_alike_) {
     const std::uint32_t here = known_path(r.to);
     if (here && here == bonded_paths_[0]) r.partner = bonded_paths_[1];
@@ -249,25 +257,35 @@ HubSession::Route HubSession::route(Bytes inner, Time now) {
 }
 
 bool HubSession::spill(Route& r, std::size_t len, Time now, bool released) {
-  // Only a bonded flow whose own endpoint has no room (which marks it
-  // filled), onto the other one when no flow of its own filled it lately.
-  if (!r.flow) return false;
+  // Only a bonded flow that contends for its own endpoint, which has no
+  // room (it is marked filled), onto the other one when no flow of its own
+  // filled it lately.
+  if (!r.flow || !r.contends) return false;
   const std::uint32_t here = known_path(r.to);
   if (!here || pacer_.room_on(here, now)) return false;
-  count_bond_flows(now);
-  if (const PathRate* rate = pacer_.rate_of(here);
-      rate && BondScheduler::contends(r.flow->sent.rate * 8, rate->rate_bps(), bond_flow_counts_[here - 1]))
-    filled_at_[here - 1] = now;
+  filled_at_[here - 1] = now;
+  share_partners(now);  // an endpoint its own flows filled is no partner now
   if (!r.partner) return move(r, here, len, now, released);
-  if (r.partner > paced_eps_.size()) return false;
-  const Time filled = filled_at_[r.partner - 1];
-  if (filled != Time{} && now - filled < limits::kBondFlowActive) return false;
-  const Endpoint& there = paced_eps_[r.partner - 1];
-  if (!may_choose(there, now)) return false;
+  if (!spills_onto(r.partner, now)) return false;
   if (released ? !pacer_.room_on(r.partner, now) : !pacer_.admit_on(r.partner, len, now)) return false;
   r.flow->spilled_at = now;
-  r.to = there;
+  r.to = paced_eps_[r.partner - 1];
   return true;
+}
+
+bool HubSession::spills_onto(std::uint32_t partner, Time now) const {
+  if (!partner || partner > paced_eps_.size()) return false;
+  const Time filled = filled_at_[partner - 1];
+  if (filled != Time{} && now - filled < limits::kBondFlowActive) return false;
+  return may_choose(paced_eps_[partner - 1], now);
+}
+
+void HubSession::share_partners(Time now) {
+  // The pacers release an endpoint's packets by its partner's room only
+  // while spill() would put them there (paced_sender.hpp).
+  const auto& [a, b] = bonded_paths_;
+  pacer_.set_partner(a, bonded_alike_ && spills_onto(b, now) ? b : 0);
+  pacer_.set_partner(b, bonded_alike_ && spills_onto(a, now) ? a : 0);
 }
 
 bool HubSession::move(Route& r, std::uint32_t here, std::size_t len, Time now, bool released) {
@@ -358,8 +376,7 @@ void HubSession::refresh_bond(Time now) {
   }
   // Alike: either's room releases the other's queued packets (spill() then
   // places them on the one with room).
-  pacer_.set_partner(ids[0], bonded_alike_ ? ids[1] : 0);
-  pacer_.set_partner(ids[1], bonded_alike_ ? ids[0] : 0);
+  share_partners(now);
 }
 
 void Hub::note_bond_flow(HubSession& s, bool bonded, Bytes inner, const Endpoint& from, Time now) {

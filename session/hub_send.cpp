@@ -66,7 +66,8 @@ SealResult Hub::seal_to_client(std::optional<ClientId> id, MutableBytes buf, std
     const Endpoint pinned = route.to;
     if (!released && config_.pacing && !s.pacer_.admit_on(s.path_of(route.to), inner_len, now) &&
         !s.spill(route, inner_len, now, false)) {
-      const bool kept = s.pacer_.hold(Bytes(buf.data() + t::kDataOffset, inner_len), now, s.path_of(route.to));
+      const bool kept =
+          s.pacer_.hold(Bytes(buf.data() + t::kDataOffset, inner_len), now, s.path_of(route.to), route.contends);
       mark_pacing(s);
       if (!kept) {
         drops_.count(DropReason::kQueueNoMemory);
@@ -76,7 +77,9 @@ SealResult Hub::seal_to_client(std::optional<ClientId> id, MutableBytes buf, std
     }
     if (released && s.bonding()) {
       s.spill(route, inner_len, now, true);
-      s.pacer_.spend_on(s.path_of(route.to), inner_len, now);
+      const std::uint32_t path = s.path_of(route.to);
+      if (!s.pacer_.room_on(path, now)) s.pacer_.sent_without_room(path);
+      s.pacer_.spend_on(path, inner_len, now);
     }
     const Endpoint to = route.to;
     if (route.flow) route.flow->sent.count(inner_len, now);

@@ -11,10 +11,12 @@
 //                    has room (which it then counts)
 //   hold(packet, path) else the packet waits, per flow, for `path`'s pacer
 //   release(out)     the next waiting packet, when a pacer has room: the
-//                    active path's, or in a bond the one it waits for (the
-//                    caller places it and spends on its path; a bonded
-//                    path's room never sends another path's packets, which
-//                    would overdraw that path by the idle one's rate)
+//                    active path's, or in a bond the one it waits for or
+//                    that one's partner (the caller places it, spilling it
+//                    onto the partner, and spends on its path; a path's
+//                    room never sends another path's packets on that other
+//                    path, which would overdraw it by this one's rate: one
+//                    that goes without room after all is sent_without_room())
 //   may_send()       whether anything else (a resend) may leave now; then spend()
 //   on_ack(path)     the acknowledgements of what each path carried feed its pacer
 // Paths are the caller's small integers (a client's PathId, a hub's endpoint
@@ -89,10 +91,12 @@ class PacedSender {
     return queue_.empty() && rate_for(path).take(inner_len, now);
   }
   // False when the packet could not be kept (the queue's memory budget).
-  // `path`: the pacer it waits for in a bond (0, or one not remembered: any).
-  bool hold(Bytes inner, Time now, std::uint32_t path = 0) {
+  // `path`: the pacer it waits for in a bond (0, or one not remembered: any);
+  // `may_spill`: its partner's too (its flow contends for `path`; a call's
+  // packet waits for its own path's room only).
+  bool hold(Bytes inner, Time now, std::uint32_t path = 0, bool may_spill = false) {
     const std::size_t i = find(path);
-    const bool kept = queue_.enqueue(inner, now, i == kNone ? 0 : static_cast<std::uint32_t>(i + 1));
+    const bool kept = queue_.enqueue(inner, now, i == kNone ? 0 : may_spill ? spill_tag(i) : own_tag(i));
     release_at_ = std::min(release_at_, next_release(now));
     return kept;
   }
@@ -107,19 +111,20 @@ class PacedSender {
       if (n) slots_[current_].rate.spend(*n, now);
       return n;  // nothing: CoDel dropped what was left
     }
-    // In a bond: the packets waiting for a pacer that has room, or whose
-    // partner's has (tags are slot + 1; untagged ones go with any).
+    // In a bond: the packets waiting for a pacer that has room, and those
+    // that may spill whose partner's has (untagged ones go with any).
     std::uint32_t room = 0;
     Time later = kNever;
     for (std::size_t i = 0; i < slots_.size(); ++i) {
       if (!slots_[i].path || (i != current_ && !slots_[i].bonded)) continue;
       const Time at = slots_[i].rate.next_release(now);
-      if (at <= now) room |= 1u << (i + 1);
+      if (at <= now) room |= 1u << own_tag(i) | 1u << spill_tag(i);
       else later = std::min(later, at);
     }
     std::uint32_t ready = 1 | room;
     for (std::size_t i = 0; i < slots_.size(); ++i)
-      if (const std::size_t j = find(slots_[i].partner); j != kNone && (room >> (j + 1) & 1u)) ready |= 1u << (i + 1);
+      if (const std::size_t j = find(slots_[i].partner); j != kNone && (room >> own_tag(j) & 1u))
+        ready |= 1u << spill_tag(i);
     release_at_ = ready == 1 ? later : kNever;
     if (ready == 1) return std::nullopt;
     const auto n = queue_.dequeue(out, now, ready);
@@ -142,10 +147,23 @@ class PacedSender {
   }
   void spend(std::size_t bytes, Time now) { slots_[current_].rate.spend(bytes, now); }
   void spend_on(std::uint32_t path, std::size_t bytes, Time now) { rate_for(path).spend(bytes, now); }
-  // `path`'s partner in a bond (see PathSlot::partner; 0: none).
+  // `path`'s partner in a bond (see PathSlot::partner; 0: none). The
+  // caller names a partner only while it would spill onto it: a packet the
+  // partner's room released goes there, not on its own path, whose pacer
+  // has no room for it.
   void set_partner(std::uint32_t path, std::uint32_t partner) {
     if (const std::size_t i = find(path); i != kNone) slots_[i].partner = partner;
   }
+  // A released packet the caller sends on `path` although its pacer has no
+  // room (the partner's room released it and the bond changed since, so it
+  // no longer spills): the partner releases nothing more of `path`'s until
+  // the caller names it again, so `path` is overdrawn by a packet, not by
+  // the partner's whole rate (bench/bond: a second of queue in tund).
+  void sent_without_room(std::uint32_t path) {
+    set_partner(path, 0);
+    ++overdrawn_;
+  }
+  std::uint64_t overdrawn() const { return overdrawn_; }
   bool waiting() const { return !queue_.empty(); }
   // When release() (or a resend held by may_send()) can go on, and when an
   // idle queue gives its memory back.
@@ -191,6 +209,11 @@ class PacedSender {
 
  private:
   static constexpr std::size_t kNone = limits::kPacedPaths;
+  // A held packet's tag in the flow queue: the slot it waits for, and
+  // whether its partner's room may release it too.
+  static_assert(2 * limits::kPacedPaths < 32, "FlowQueue tags are bits of a 32-bit mask");
+  static std::uint32_t own_tag(std::size_t slot) { return static_cast<std::uint32_t>(slot + 1); }
+  static std::uint32_t spill_tag(std::size_t slot) { return static_cast<std::uint32_t>(slot + 1 + limits::kPacedPaths); }
   std::size_t find(std::uint32_t path) const {
     if (!path) return kNone;
     for (std::size_t i = 0; i < slots_.size(); ++i)
@@ -232,6 +255,7 @@ class PacedSender {
   std::array<PathSlot, limits::kPacedPaths> slots_{};
   std::size_t current_ = 0;
   Time release_at_ = kNever;
+  std::uint64_t overdrawn_ = 0;
 };
 
 }  // namespace tund::session

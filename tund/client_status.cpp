@@ -163,6 +163,9 @@ std::string ClientDaemon::render_metrics() const {
               [now](const session::ClientSession& s) { return seconds_or_zero(s.pacer().queue().head_sojourn(now)); });
   per_session("tund_queue_ecn_marks_total", "counter", "Packets marked CE for waiting too long (CoDel).",
               [](const session::ClientSession& s) { return s.pacer().queue().counters().codel_marks; });
+  per_session("tund_sent_without_room_total", "counter",
+              "Bond: packets sent on an uplink whose pacer had no room (the bond changed as they left).",
+              [](const session::ClientSession& s) { return s.pacer().overdrawn(); });
   m.family("tund_queue_drops_total", "counter", "Packets the queue dropped, by reason (codel, overflow, no_memory).");
   for (std::size_t i = 0; i < client_->session_count(); ++i) {
     const auto& c = client_->session(i).pacer().queue().counters();

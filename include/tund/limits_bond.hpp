@@ -39,6 +39,11 @@ inline constexpr auto kBondFlowIdle = std::chrono::seconds(30);
 // loads no path (counted, it sent a whole download's new flows to the other
 // uplink at once).
 inline constexpr auto kBondFlowActive = std::chrono::seconds(1);
+// Whether a flow contends for its path (only such a flow spreads) is judged
+// before its first whole kBondFlowActive too, on what it sent so far over
+// at least this long: a download's first second counts, while a call's
+// first few frames never look like a burst.
+inline constexpr auto kBondFlowRateMinSpan = std::chrono::milliseconds(125);
 inline constexpr std::size_t kBondFlowWeight = 10 * 1448;
 // How often the flows pinned to each path are counted again (a scan of the
 // table: cheap at this pace, never per packet).
