@@ -246,7 +246,7 @@ HubSession::Route HubSession::route(Bytes inner, Time now) {
   if (const std::uint32_t here = known_path(r.to))
     if (const PathRate* rate = pacer_.rate_of(here)) {
       count_bond_flows(now);
-      r.contends = BondScheduler::contends(flow.sent.current(now) * 8, rate->rate_bps(), bond_flow_counts_[here - 1]);
+      r.contends = BondScheduler::contends(flow.sent.current(now) * 8, rate->rate_bps(), bond_flows_active_[here - 1]);
     }
   if (bonded_alike_) {
     const std::uint32_t here = known_path(r.to);
@@ -320,8 +320,10 @@ bool HubSession::move(Route& r, std::uint32_t here, std::size_t len, Time now, b
   f.moved_to = there;
   f.moved_at = last_bond_move_ = now;
   ++bond_moves_;
-  if (bond_flow_counts_[here - 1]) --bond_flow_counts_[here - 1];
-  ++bond_flow_counts_[there - 1];
+  for (auto* counts : {&bond_flow_counts_, &bond_flows_active_}) {
+    if ((*counts)[here - 1]) --(*counts)[here - 1];
+    ++(*counts)[there - 1];
+  }
   r.to = to;
   // Moved, whether this packet goes now or waits for the new endpoint's pacer.
   return released ? pacer_.room_on(there, now) : pacer_.admit_on(there, len, now);
@@ -330,12 +332,25 @@ bool HubSession::move(Route& r, std::uint32_t here, std::size_t len, Time now, b
 void HubSession::count_bond_flows(Time now) {
   if (bond_counted_ != Time::min() && now - bond_counted_ < limits::kBondRecountInterval) return;
   bond_counted_ = now;
-  bond_flow_counts_.fill(0);
-  for (const auto& e : bond_flows_->entries()) {
-    if (!bond_flows_->live(e, now) || now - e.last_seen > limits::kBondFlowActive) continue;
+  const auto path_of_flow = [&](const auto& e) -> std::uint32_t {
+    if (!bond_flows_->live(e, now) || now - e.last_seen > limits::kBondFlowActive) return 0;
     const std::uint32_t path = e.value.moved_to ? e.value.moved_to : e.value.path;
-    if (path && path <= bond_flow_counts_.size()) ++bond_flow_counts_[path - 1];
-  }
+    return path <= bond_flow_counts_.size() ? path : 0;
+  };
+  auto& active = bond_flows_active_;
+  active.fill(0);
+  for (const auto& e : bond_flows_->entries())
+    if (const std::uint32_t path = path_of_flow(e)) ++active[path - 1];
+  // Only the flows that contend for an endpoint share it: a call or a
+  // control connection beside one download does not halve the download's
+  // share (counted, one download over the unlike pair was moved onto the
+  // 8 Mbit/s endpoint, where an unmeasured rate promised it twice as much).
+  bond_flow_counts_.fill(0);
+  for (const auto& e : bond_flows_->entries())
+    if (const std::uint32_t path = path_of_flow(e))
+      if (const PathRate* rate = pacer_.rate_of(path);
+          rate && BondScheduler::contends(e.value.sent.current(now) * 8, rate->rate_bps(), active[path - 1]))
+        ++bond_flow_counts_[path - 1];
 }
 
 void HubSession::refresh_bond(Time now) {
