@@ -127,9 +127,14 @@ class BondScheduler {
   void spill(const Placement& placed, std::size_t len, Time now);
   // A flow pinned to `path` that contends for it (Placement::contends)
   // found its pacer without room: the path is filled by its own flows, and
-  // is no partner for a while.
-  void found_full(std::uint32_t path, Time now) {
-    if (const std::size_t i = index(path); i != limits::kAckPathShares) paths_[i].filled_at = now;
+  // is no partner for a while. True when it was not filled before (the
+  // partners offered change).
+  bool found_full(std::uint32_t path, Time now) {
+    const std::size_t i = index(path);
+    if (i == limits::kAckPathShares) return false;
+    const Time was = paths_[i].filled_at;
+    paths_[i].filled_at = now;
+    return was == Time::min() || now - was >= limits::kBondFlowActive;
   }
   // The bytes a path was given besides place() (resends): its backlog.
   void charge(std::uint32_t path, std::size_t len, Time now);

@@ -88,8 +88,7 @@ SealResult ClientSession::seal(MutableBytes buf, std::size_t inner_len, Time now
     }
     if (released && bonding()) {
       spill(placed, via, inner_len, now, true);
-      if (!pacer_.room_on(via, now)) pacer_.sent_without_room(via);
-      pacer_.spend_on(via, inner_len, now);
+      pacer_.spend_released(via, inner_len, now);
     }
     const std::uint64_t seq = stream_.send(inner, now, via);
     // A spread flow's packets go in order at the hub (reorder_buffer.hpp).

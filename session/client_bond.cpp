@@ -30,12 +30,11 @@ void ClientSession::learn_from_ack(const ResendBuffer::AckOutcome& outcome, std:
 bool ClientSession::spill(const BondScheduler::Placement& placed, PathId& via, std::size_t len, Time now,
                           bool released) {
   // Only a flow that contends for its pinned path, which has no room (the
-  // scheduler learns it is full), onto a partner still bonded whose pacer has room (released: the packet
-  // already left the queue, and is spent by the caller; else admitted and
-  // counted here, as admit_on does).
+  // scheduler learns it is full), onto a partner still bonded whose pacer
+  // has room (released: the packet already left the queue, and is spent by
+  // the caller; else admitted and counted here, as admit_on does).
   if (!bonding() || via != placed.path || !placed.contends || pacer_.room_on(via, now)) return false;
-  bond_.found_full(via, now);
-  share_partners(now);  // a path its own flows filled is no partner now
+  if (bond_.found_full(via, now)) share_partners(now);  // a path its own flows filled is no partner now
   if (!placed.partner || !has_path(placed.partner)) return false;
   if (released ? !pacer_.room_on(placed.partner, now) : !pacer_.admit_on(placed.partner, len, now)) return false;
   bond_.spill(placed, len, now);

@@ -243,13 +243,12 @@ HubSession::Route HubSession::route(Bytes inner, Time now) {
   // Only a flow that contends for its endpoint spills or moves (see
   // BondScheduler::Placement::contends; a call waits for its own
   // endpoint's room).
-  if (const std::uint32_t here = known_path(r.to))
-    if (const PathRate* rate = pacer_.rate_of(here)) {
-      count_bond_flows(now);
-      r.contends = BondScheduler::contends(flow.sent.current(now) * 8, rate->rate_bps(), bond_flows_active_[here - 1]);
-    }
+  const std::uint32_t here = known_path(r.to);
+  if (const PathRate* rate = here ? pacer_.rate_of(here) : nullptr) {
+    count_bond_flows(now);
+    r.contends = BondScheduler::contends(flow.sent.current(now) * 8, rate->rate_bps(), bond_flows_active_[here - 1]);
+  }
   if (bonded_alike_) {
-    const std::uint32_t here = known_path(r.to);
     if (here && here == bonded_paths_[0]) r.partner = bonded_paths_[1];
     if (here && here == bonded_paths_[1]) r.partner = bonded_paths_[0];
   }
@@ -263,8 +262,10 @@ bool HubSession::spill(Route& r, std::size_t len, Time now, bool released) {
   if (!r.flow || !r.contends) return false;
   const std::uint32_t here = known_path(r.to);
   if (!here || pacer_.room_on(here, now)) return false;
+  const Time was = filled_at_[here - 1];
+  const bool newly_filled = was == Time{} || now - was >= limits::kBondFlowActive;
   filled_at_[here - 1] = now;
-  share_partners(now);  // an endpoint its own flows filled is no partner now
+  if (newly_filled) share_partners(now);  // an endpoint its own flows filled is no partner now
   if (!r.partner) return move(r, here, len, now, released);
   if (!spills_onto(r.partner, now)) return false;
   if (released ? !pacer_.room_on(r.partner, now) : !pacer_.admit_on(r.partner, len, now)) return false;

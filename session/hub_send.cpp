@@ -77,9 +77,7 @@ SealResult Hub::seal_to_client(std::optional<ClientId> id, MutableBytes buf, std
     }
     if (released && s.bonding()) {
       s.spill(route, inner_len, now, true);
-      const std::uint32_t path = s.path_of(route.to);
-      if (!s.pacer_.room_on(path, now)) s.pacer_.sent_without_room(path);
-      s.pacer_.spend_on(path, inner_len, now);
+      s.pacer_.spend_released(s.path_of(route.to), inner_len, now);
     }
     const Endpoint to = route.to;
     if (route.flow) route.flow->sent.count(inner_len, now);

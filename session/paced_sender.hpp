@@ -163,6 +163,12 @@ class PacedSender {
     set_partner(path, 0);
     ++overdrawn_;
   }
+  // A released packet the caller placed on `path` (bond): spent there, and
+  // counted as sent without room when it had none.
+  void spend_released(std::uint32_t path, std::size_t bytes, Time now) {
+    if (!room_on(path, now)) sent_without_room(path);
+    spend_on(path, bytes, now);
+  }
   std::uint64_t overdrawn() const { return overdrawn_; }
   bool waiting() const { return !queue_.empty(); }
   // When release() (or a resend held by may_send()) can go on, and when an
