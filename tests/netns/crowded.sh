@@ -38,15 +38,23 @@ crowded_late_ms() {
 # second of its trace, so every system sees the same capacity.
 crowded_restart_link() { lab_link_restart wlan "$(crowded_profile)" "${LTE_TRACE_START:-0}"; }
 
+# A system named NAME_alone (tund_alone, direct_alone) runs the call with no
+# bulk beside it: the link's floor, what its capacity alone does to the call
+# through that system's framing (on the LTE uplink's dips, a call's 50
+# frames a second do not fit even alone).
+setup_direct_alone() { setup_direct; }
+ready_direct_alone() { ready_direct; }
+
 crowded_run() {
-  local sys=$1 dir=$2 run=$3 tag="${1}_${2}_$3" port=$CROWDED_PORT
+  local sys=$1 dir=$2 run=$3 tag="${1}_${2}_$3" port=$CROWDED_PORT alone=
   CROWDED_PORT=$((CROWDED_PORT + 1))
+  case $sys in *_alone) alone=1 ;; esac
   local sink_ns=cli sender_ns=srv dest=$CLI_IP
   [ "$dir" = up ] && sink_ns=srv sender_ns=cli dest=10.4.0.2
   # What the last run left in the emulator's queues drains before the next.
   lab_link_drained wlan || echo "   (the link still held $(lab_link_queued wlan) bytes)"
-  lab_start "$sink_ns" "sink_$tag" $NETPEER sink "$port" "$LAB_DIR/timeline_$tag" --cut-on-term
-  wait_for 5 grep -q ready "$LAB_DIR/sink_$tag.log"
+  [ -z "$alone" ] && lab_start "$sink_ns" "sink_$tag" $NETPEER sink "$port" "$LAB_DIR/timeline_$tag" --cut-on-term &&
+    wait_for 5 grep -q ready "$LAB_DIR/sink_$tag.log"
   crowded_restart_link
   # Unpaced and endless, under BULK_CC (default cubic: Linux's default,
   # Android's and most servers'): a loss-based sender fills whatever queue the
@@ -54,7 +62,7 @@ crowded_run() {
   # in it. The sink cuts the transfer once the call is over; timeout is only
   # a backstop.
   local call_at=$(( $(date +%s%N) + WARMUP_S * 1000000000 ))
-  lab_start "$sender_ns" "bulk_$tag" timeout $((WARMUP_S + BULK_S + 20)) \
+  [ -z "$alone" ] && lab_start "$sender_ns" "bulk_$tag" timeout $((WARMUP_S + BULK_S + 20)) \
     $NETPEER send "$dest" "$port" 100000000000 --cc "${BULK_CC:-cubic}"
   # Both ends of the call start their schedule at one instant, their sockets
   # bound by then: no frame meets a port nobody listens on yet.
@@ -62,18 +70,21 @@ crowded_run() {
   lab_call_wait "$tag" $((BULK_S + 15))
   local peak; peak=$(lab_link_stats | awk -v d="$dir" '$1 == "wlan" && $2 == d { for (i = 3; i <= NF; i++) if ($i ~ /^queue_peak=/) print substr($i, 12) }')
   local sink_pid bulk_pid
-  sink_pid=$(eval echo "\$PID_sink_$tag"); bulk_pid=$(eval echo "\$PID_bulk_$tag")
-  kill -TERM "$sink_pid" 2>/dev/null; wait "$sink_pid" 2>/dev/null
-  kill "$bulk_pid" 2>/dev/null; wait "$bulk_pid" 2>/dev/null
+  if [ -z "$alone" ]; then
+    sink_pid=$(eval echo "\$PID_sink_$tag"); bulk_pid=$(eval echo "\$PID_bulk_$tag")
+    kill -TERM "$sink_pid" 2>/dev/null; wait "$sink_pid" 2>/dev/null
+    kill "$bulk_pid" 2>/dev/null; wait "$bulk_pid" 2>/dev/null
+  fi
   # Goodput over the call's own window (it started WARMUP_S after the bulk):
   # the sink's 10 ms bins, placed on the wall clock by its first byte.
-  local got bytes first_ms call_ms mbit intact=no
-  got=$(tail -n1 "$LAB_DIR/sink_$tag.log" | grep -v ready); bytes=$(echo "$got" | cut -d' ' -f2)
+  local got= bytes= first_ms call_ms mbit intact=no
+  [ -z "$alone" ] && got=$(tail -n1 "$LAB_DIR/sink_$tag.log" | grep -v ready) && bytes=$(echo "$got" | cut -d' ' -f2)
   first_ms=$(cat "$LAB_DIR/timeline_$tag.start" 2>/dev/null || echo 0)
   call_ms=$(( $(head -n1 "$LAB_DIR/call_cli_$tag.log" | cut -d' ' -f2) / 1000000 ))
   mbit=$(awk -v f="$first_ms" -v c="$call_ms" -v s="$BULK_S" '{ t = f + $1 } t >= c && t < c + s * 1000 { b += $2 }
     END { printf "%.2f", b * 8 / s / 1e6 }' "$LAB_DIR/timeline_$tag" 2>/dev/null || echo 0)
   [ -n "$bytes" ] && [ "$(echo "$got" | cut -d' ' -f1)" = "$($NETPEER prefix "$bytes")" ] && intact=yes
+  [ -n "$alone" ] && intact=- mbit=0.00
   local late_ms report; late_ms=$(crowded_late_ms)
   report=$($CALL_REPORT "$LAB_DIR/call_cli_$tag.log" "$LAB_DIR/call_srv_$tag.log" --json --late-ms "$late_ms")
   echo "== $(crowded_profile) $sys bulk $dir run $run: ${mbit} Mbit/s over the call's ${BULK_S} s (${bytes:-0} bytes in all, intact $intact), queue peak ${peak:-?} bytes"
@@ -88,7 +99,8 @@ crowded_table() {
 import json, sys
 from collections import OrderedDict
 names = {"direct": "direct (no tunnel)", "tund": "tund", "wg": "wireguard-go (Debian)",
-         "wgm": "wireguard-go 0.0.20250522"}
+         "wgm": "wireguard-go 0.0.20250522", "tund_alone": "tund, call alone: floor",
+         "direct_alone": "direct, call alone: floor"}
 # Issue 29's targets, in the bulk's direction: the call's frames late (over
 # 150 ms) or lost at most 1% of those sent, its p99 one-way delay at most
 # 100 ms, and the bulk keeps at least 90% of the direct goodput. Where the
@@ -135,6 +147,9 @@ for (profile, direction), rows in groups.items():
     direct_mbit = sum(direct) / len(direct) if direct else None
     back = other[direction]
     late_ms = rows[0]["report"]["late_ms"]
+    # The call alone through tund: what no scheduling inside tund can beat.
+    floors = [x["report"][direction]["whole"] for x in rows if x["system"] == "tund_alone"]
+    floor = min(floors) if floors else None
     print()
     print("== %s, bulk %s (%s) for the call's length, the call 50 frames a second each way; late: > %g ms%s" %
           (profile, direction, flows[direction], late_ms,
@@ -148,7 +163,12 @@ for (profile, direction), rows in groups.items():
         same, same_v = call_cells(x["report"][direction])
         rev, rev_v = call_cells(x["report"][back])
         target = verdict(x["report"][direction], ratio, x["report"]["late_ms"]) if x["system"] == "tund" else ""
-        mbit = "%.2f" % x["mbit"] + ("" if x["intact"] == "yes" else " !")
+        if target and floor is not None:
+            target += "; floor %d" % floor
+        alone = x["system"].endswith("_alone")
+        mbit = "-" if alone else "%.2f" % x["mbit"] + ("" if x["intact"] == "yes" else " !")
+        if alone:
+            ratio = None
         print(fmt % ("%s, %s" % (names.get(x["system"], x["system"]), x["run"]), mbit,
                      "%.2f" % ratio if ratio is not None else "-", *same, *rev, target))
         tsv.append("\t".join(str(v) for v in (profile, direction, x["system"], x["run"], late_ms, x["mbit"],
@@ -158,7 +178,8 @@ print()
 print("late|lost: the call's frames later than the line above one way or lost, of those sent; p50 / p99: one-way")
 print("delay of those that arrived; bulk: unpaced TCP, goodput over the call's window ('!': the bytes")
 print("received were not the stream sent); targets (issue 29), in the bulk's direction: late|lost <= 1%,")
-print("p99 <= 100 ms (on geo: the link's own delay + 100), goodput >= 90% of direct")
+print("p99 <= 100 ms (on geo: the link's own delay + 100), goodput >= 90% of direct; floor: the late|lost")
+print("of the call alone through tund (no bulk), where that row ran")
 with open(sys.argv[2], "w") as f:
     f.write("\n".join(tsv) + "\n")
 PY

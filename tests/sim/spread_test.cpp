@@ -208,5 +208,38 @@ TEST(HubMoves, OneFlowAloneStaysOnItsFullEndpoint) {
   EXPECT_EQ(s.hub->session(0)->bond_moves(), 0u) << "it fills its path alone: a move gains it nothing";
 }
 
+TEST(HubMoves, OneDownloadBesideACallStaysOnItsFullEndpoint) {
+  // A call (200-byte frames every 20 ms each way) beside the one download:
+  // it contends for nothing, so the download still has its endpoint to
+  // itself. Counted as a second flow there, it halved the download's share
+  // and sent it to the other endpoint (bench/bond, unlike pair: onto the
+  // 8 Mbit/s link, 7-13 Mbit/s where the fast one alone gave 18).
+  Sim s = bonded_sim(604, 80ms);
+  s.path_rate_bps[1] = 8e6;
+  s.path_rate_bps[2] = 8e6;
+  s.run_for(2500ms, 1ms);
+  constexpr std::uint16_t kCall = kPort + 1;
+  ASSERT_EQ(s.client_send(flow_up(kPort, 0, 100)).path, 1u);
+  ASSERT_EQ(s.client_send(flow_up(kCall, 0, 200)).path, 1u);
+  // The download fills its endpoint for 1.5 s (its pacer learns the 8
+  // Mbit/s), then comes in bursts (a TCP's window: 20 packets at once every
+  // 50 ms, 3.8 Mbit/s on average), each more than the pacer lets through at
+  // once: the endpoint is found full while the flow sends under half of it.
+  for (std::uint32_t k = 0; k < 4500; ++k) {
+    if (k < 1500) s.hub_send(flow_down(kPort, k, kBulk));
+    else if (k % 50 == 0)
+      for (std::uint32_t b = 0; b < 20; ++b) s.hub_send(flow_down(kPort, k * 20 + b, kBulk));
+    if (k % 20 == 0) {
+      s.client_send(flow_up(kPort, k, 60));
+      s.client_send(flow_up(kCall, k, 200));
+      s.hub_send(flow_down(kCall, k, 200));
+    }
+    s.now += 1ms;
+    s.pump();
+  }
+  EXPECT_EQ(s.hub->session(0)->bond_moves(), 0u) << "the call shares nothing: a move gains the download nothing";
+  EXPECT_EQ(sent_toward(s, s.path_addr(2)), 0u) << "nothing went to the endpoint the client did not choose";
+}
+
 }  // namespace
 }  // namespace tund
