@@ -262,10 +262,10 @@ class HubSession {
   bool may_choose(const Endpoint& e, Time now) const;
   bool standby_bonded(Time now) const;
   void start_bond();
-  // Bond flows per endpoint slot that spoke within kBondFlowActive, and of
-  // them those that contend for it (BondScheduler::contends among the
-  // active ones: the ones that share it when a move weighs shares), counted
-  // every kBondRecountInterval.
+  // Bond flows per endpoint slot heard from or sent on within
+  // kBondFlowActive, and of them those that contend for it
+  // (BondScheduler::contends among the active ones: the ones that share it
+  // when a move weighs shares), counted every kBondRecountInterval.
   void count_bond_flows(Time now);
   std::array<std::uint32_t, limits::kPacedPaths> bond_flows_active_{};
   std::array<std::uint32_t, limits::kPacedPaths> bond_flow_counts_{};

@@ -230,6 +230,10 @@ HubSession::Route HubSession::route(Bytes inner, Time now) {
   if (!read_flow_fields(inner, f)) return r;
   auto* e = bond_flows_->find(flow_hash(f, flow_seed_), now);
   if (!e || !e->value.path || e->value.path > paced_eps_.size()) return r;
+  // The server sending on it keeps the flow live and active, as the client
+  // speaking in it does: a stream the client opened with one datagram (a
+  // UDP download, a video) is a flow for as long as it lasts.
+  e->last_seen = now;
   BondFlow& flow = e->value;
   r.flow = &flow;
   r.ordered = flow.spilled_at != Time::min() && now - flow.spilled_at < limits::kBondFlowActive;
@@ -352,6 +356,13 @@ void HubSession::count_bond_flows(Time now) {
       if (const PathRate* rate = pacer_.rate_of(path);
           rate && BondScheduler::contends(e.value.sent.current(now) * 8, rate->rate_bps(), active[path - 1]))
         ++bond_flow_counts_[path - 1];
+  // And the partners again: besides the client's data (refresh_bond) and a
+  // path newly filled, nothing else names them, and a partner unset by a
+  // packet sent without room, or not yet allowed at the first fill, stayed
+  // unset for as long as the endpoint stayed full (a UDP download beside no
+  // upstream data: 19 Mbit/s on one endpoint of the alike pair, none on the
+  // other).
+  share_partners(now);
 }
 
 void HubSession::refresh_bond(Time now) {
