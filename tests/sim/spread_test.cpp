@@ -69,6 +69,19 @@ bool increasing(const std::vector<std::uint32_t>& v) {
   return true;
 }
 
+// The hub learns the client bonds (data from both uplinks) and where each
+// flow came from, kPort's included.
+void open_flows_at_hub(Sim& s) {
+  for (std::uint16_t port = 6000; port < 6016; ++port)
+    for (std::uint32_t k = 0; k < 3; ++k) {
+      s.client_send(flow_up(port, k, 200));
+      s.now += 1ms;
+      s.pump();
+    }
+  s.client_send(flow_up(kPort, 0, 200));
+  s.run_for(50ms, 1ms);
+}
+
 TEST(Spreading, AnUploadSpilledOntoTheAlikePathArrivesInOrder) {
   Sim s = bonded_sim(501, 8ms);
   upload(s);
@@ -81,16 +94,7 @@ TEST(Spreading, AnUploadSpilledOntoTheAlikePathArrivesInOrder) {
 
 TEST(Spreading, ADownloadSpilledOntoTheOtherEndpointArrivesInOrder) {
   Sim s = bonded_sim(502, 8ms);
-  // The hub learns the client bonds (data from both uplinks) and where each
-  // flow came from.
-  for (std::uint16_t port = 6000; port < 6016; ++port)
-    for (std::uint32_t k = 0; k < 3; ++k) {
-      s.client_send(flow_up(port, k, 200));
-      s.now += 1ms;
-      s.pump();
-    }
-  s.client_send(flow_up(kPort, 0, 200));
-  s.run_for(50ms, 1ms);
+  open_flows_at_hub(s);
   ASSERT_TRUE(s.hub->session(0)->bonding());
   for (std::uint32_t k = 0; k < 400; ++k) {
     s.hub_send(flow_down(kPort, k, kBulk));
@@ -114,14 +118,7 @@ TEST(Spreading, AStreamTheClientOpenedWithOneDatagramIsSpreadToo) {
   Sim s = bonded_sim(504, 8ms);
   s.path_rate_bps[1] = 12e6;  // the stream (19.2 Mbit/s) is more than one carries
   s.path_rate_bps[2] = 12e6;
-  for (std::uint16_t port = 6000; port < 6016; ++port)
-    for (std::uint32_t k = 0; k < 3; ++k) {
-      s.client_send(flow_up(port, k, 200));
-      s.now += 1ms;
-      s.pump();
-    }
-  s.client_send(flow_up(kPort, 0, 200));
-  s.run_for(50ms, 1ms);
+  open_flows_at_hub(s);
   ASSERT_TRUE(s.hub->session(0)->bonding());
   // 19.2 Mbit/s for 2.5 s; the client's datagram is over a second old from 1.2 s on.
   std::size_t second_before = 0;
