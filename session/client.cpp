@@ -237,7 +237,7 @@ ReceiveResult ClientSession::on_transport(crypto::Keypair& kp, MutableBytes msg,
   const Bytes plain(msg.data() + t::kHeaderSize, len);
   if (wire::carries_data(static_cast<MessageType>(msg[0]))) {
     DropReason why{};
-    const auto inner = stream_.receive(plain, now, why);
+    const auto inner = stream_.receive(plain, now, path, why);
     const bool copy = static_cast<MessageType>(msg[0]) == MessageType::kDataCopy;
     if (!inner) return owner_.dropped(why == DropReason::kDuplicateData && copy ? DropReason::kDuplicateCopy : why);
     note_inner(now);

@@ -23,7 +23,7 @@ std::uint64_t DataStream::send(Bytes inner, Time now, std::uint32_t path) {
   return seq;
 }
 
-std::optional<InnerPacket> DataStream::receive(Bytes plain, Time now, DropReason& why) {
+std::optional<InnerPacket> DataStream::receive(Bytes plain, Time now, std::uint64_t path, DropReason& why) {
   if (plain.size() < wire::transport::kSeqSize) {
     why = DropReason::kBadInnerPacket;
     return std::nullopt;
@@ -40,7 +40,7 @@ std::optional<InnerPacket> DataStream::receive(Bytes plain, Time now, DropReason
     why = DropReason::kDuplicateData;
     return std::nullopt;
   }
-  reorder_.arrived(seq, now);
+  reorder_.arrived(seq, now, path);
   return inner;
 }
 

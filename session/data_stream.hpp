@@ -79,8 +79,9 @@ class DataStream {
 
   // --- receiving
   // Checks a data message's plaintext (sequence, then the inner packet);
-  // the inner packet when it is well formed and new, else why not.
-  std::optional<InnerPacket> receive(Bytes plain, Time now, DropReason& why);
+  // the inner packet when it is well formed and new, else why not. `path`
+  // tells the session's paths apart (reorder_buffer.hpp's path rule).
+  std::optional<InnerPacket> receive(Bytes plain, Time now, std::uint64_t path, DropReason& why);
   // Then, once the caller's own checks passed: true when the packet's flow
   // is spread (kSeqOrdered) and earlier sequences are missing, so a copy of
   // its first `inner_len` bytes after the sequence waits for

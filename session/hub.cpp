@@ -280,7 +280,7 @@ ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now
 
   if (is_data) {
     DropReason why{};
-    const auto inner = s->stream_.receive(plain, now, why);
+    const auto inner = s->stream_.receive(plain, now, from.tag(), why);
     if (!inner) return dropped(why == DropReason::kDuplicateData && type == MessageType::kDataCopy ? DropReason::kDuplicateCopy : why);
     // Acknowledge every authenticated data packet, even one the VIP check
     // drops below: the client's liveness timer counts on an answer.

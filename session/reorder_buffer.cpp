@@ -22,6 +22,9 @@ void ReorderBuffer::reset() {
   for (std::size_t i = lengths_.size(); i-- > 0;) free_.push_back(static_cast<std::uint16_t>(i));
   while (!arrivals_.empty()) arrivals_.pop_front();
   waiting_ = 0;
+  paths_ = {};
+  evicted_at_ = Time::min();
+  waited_from_ = waited_to_ = passed_from_ = passed_to_ = 0;
 }
 
 void ReorderBuffer::set_seen(std::uint64_t seq, bool on) {
@@ -56,15 +59,20 @@ void ReorderBuffer::roll(Time now) {
   skew_at_ = now;
 }
 
-void ReorderBuffer::arrived(std::uint64_t seq, Time now) {
+void ReorderBuffer::arrived(std::uint64_t seq, Time now, std::uint64_t path) {
   roll(now);
+  if (!seq) return;
   if (seq <= watermark_) {
     // New (the stream drops duplicates) and below the watermark: its gap
-    // was given up on, so it came at least the wait then after the packet
-    // that waited for it, and how long after the give-up besides.
-    if (!seq) return;
+    // was given up on. By the wait: it came at least the wait then after
+    // the packet that waited for it, and how long after the give-up
+    // besides. By the path rule: its path delivered out of order.
+    give_up_passed(seq, now, path);
     ++counters_.late;
-    if (gave_up_at_ != Time::min()) skew_[0] = std::max(skew_[0], gave_up_wait_ + (now - gave_up_at_));
+    if (seq > waited_from_ && seq <= waited_to_)
+      skew_[0] = std::max(skew_[0], gave_up_wait_ + (now - gave_up_at_));
+    else if (seq > passed_from_ && seq <= passed_to_)
+      ++counters_.passed_late;
     return;
   }
   const std::uint64_t was = watermark_;
@@ -81,6 +89,37 @@ void ReorderBuffer::arrived(std::uint64_t seq, Time now) {
         if (arrivals_[i].seq <= watermark_) skew_[0] = std::max(skew_[0], now - arrivals_[i].at);
         break;
       }
+  give_up_passed(seq, now, path);
+}
+
+void ReorderBuffer::give_up_passed(std::uint64_t seq, Time now, std::uint64_t path) {
+  // Its path's mark, else the one idle longest.
+  PathMark* mark = &paths_[0];
+  for (PathMark& p : paths_) {
+    if (p.at != Time::min() && p.path == path) {
+      mark = &p;
+      break;
+    }
+    if (p.at < mark->at) mark = &p;
+  }
+  if (mark->at == Time::min() || mark->path != path) {
+    // A path in use loses its mark: until it would no longer count, its
+    // packets may be on their way unseen, so nothing is given up.
+    if (mark->at != Time::min() && now - mark->at < limits::kReorderPathActive) evicted_at_ = now;
+    *mark = {path, 0, now};
+  }
+  mark->highest = std::max(mark->highest, seq);
+  mark->at = now;
+  if (evicted_at_ != Time::min() && now - evicted_at_ < limits::kReorderPathActive) return;
+  std::uint64_t passed = mark->highest;
+  for (const PathMark& p : paths_)
+    if (p.at != Time::min() && now - p.at < limits::kReorderPathActive) passed = std::min(passed, p.highest);
+  // Below `passed` nothing is on its way: what is missing there is lost.
+  if (passed <= watermark_ + 1) return;
+  ++counters_.gaps_passed;
+  passed_from_ = watermark_;
+  passed_to_ = passed - 1;
+  give_up_to(passed - 1);
 }
 
 bool ReorderBuffer::allocate(Time now) {
@@ -97,7 +136,9 @@ bool ReorderBuffer::allocate(Time now) {
 }
 
 bool ReorderBuffer::hold(std::uint64_t seq, Bytes inner, Time now) {
-  if (seq <= watermark_) return false;  // nothing earlier is missing
+  // Nothing earlier is missing, and nothing earlier waits to be released
+  // (a gap given up as this one came leaves them due: this one goes after).
+  if (seq <= watermark_ && (!waiting_ || seq <= next_due_)) return false;
   // The checks that need no memory come first: a packet refused anyway
   // allocates nothing.
   if (inner.empty() || inner.size() > limits::kReorderSlotBytes || arrivals_.size() >= kArrivalsMax ||
@@ -126,7 +167,9 @@ void ReorderBuffer::give_up_expired(Time now) {
     const Arrival a = arrivals_.front();
     if (a.seq > watermark_) {
       if (now - a.at < wait()) return;
+      waited_from_ = watermark_;
       give_up_to(a.seq);
+      waited_to_ = a.seq - 1;
       ++counters_.gaps_given_up;
       gave_up_at_ = now;
       gave_up_wait_ = wait();

@@ -13,6 +13,17 @@
 //                passed; a packet that waited `wait` gives up the gaps below
 //                it (a loss, or a packet the sender never got out), so no
 //                packet waits longer than `wait` after it arrived
+//   passed       a gap every path in use has passed is lost, given up at
+//                once: the sender numbers packets as they leave and each
+//                path delivers them in that order, so nothing below the
+//                least sequence any such path last delivered is still on
+//                its way (QUIC's packet-threshold loss detection, per path;
+//                RFC 9002 6.1.1). A path that carried no data for
+//                kReorderPathActive has nothing in flight to wait for.
+//                Without it a link's loss holds the flow's later packets,
+//                and inner TCP's news of the loss, the whole wait; with it
+//                the wait is only for packets on their way, and may be
+//                long enough for a radio's queues (kReorderWaitCeiling).
 //
 // One watermark for the whole stream, not one per flow: a spread flow waits
 // for the stream's earlier sequences, most of them its own, and the few of
@@ -59,8 +70,9 @@ class ReorderBuffer {
 
   // The peer's stream restarted: its sequences begin again at 1; what waited goes.
   void reset();
-  // An accepted data sequence (the flag masked off), ordered or not.
-  void arrived(std::uint64_t seq, Time now);
+  // An accepted data sequence (the flag masked off), ordered or not, and
+  // the path it came on (any tag that tells the session's paths apart).
+  void arrived(std::uint64_t seq, Time now, std::uint64_t path);
   // An ordered packet (already arrived()): false when it goes to the TUN now,
   // true when a copy of `inner` waits for release().
   bool hold(std::uint64_t seq, Bytes inner, Time now);
@@ -114,6 +126,8 @@ class ReorderBuffer {
     std::uint64_t pushed_out = 0;   // waited while kReorderPackets others did: went early
     std::uint64_t unordered = 0;    // not kept (too big, or no memory in the budget): went at once
     std::uint64_t late = 0;         // arrived after its gap was given up (the wait grows)
+    std::uint64_t gaps_passed = 0;  // gaps every path in use had passed (lost): given up at once
+    std::uint64_t passed_late = 0;  // of the path rule's last gaps, came after all (its path reordered)
   };
   const Counters& counters() const { return counters_; }
 
@@ -126,6 +140,9 @@ class ReorderBuffer {
   // Everything up to `seq` counts as arrived (given up on when missing).
   void give_up_to(std::uint64_t seq);
   void give_up_expired(Time now);
+  // The path rule (header comment): notes `seq` on `path`, gives up what
+  // every path in use has passed.
+  void give_up_passed(std::uint64_t seq, Time now, std::uint64_t path);
   bool allocate(Time now);
 
   static constexpr std::size_t kWords = limits::kReorderSpan / 64;
@@ -152,6 +169,16 @@ class ReorderBuffer {
   Time skew_at_ = Time::min();
   Time gave_up_at_ = Time::min();  // when the last gap was given up, at which wait
   Duration gave_up_wait_{0};
+  // The sequences the wait gave up last time (a late one there says the wait
+  // was short), and the path rule (a late one there: its path reordered).
+  std::uint64_t waited_from_ = 0, waited_to_ = 0, passed_from_ = 0, passed_to_ = 0;
+  struct PathMark {
+    std::uint64_t path = 0;
+    std::uint64_t highest = 0;  // the highest sequence it delivered
+    Time at = Time::min();      // when it last delivered one
+  };
+  std::array<PathMark, limits::kReorderPaths> paths_{};
+  Time evicted_at_ = Time::min();  // when a path in use last lost its mark
   Time last_hold_ = Time::min();
   MemoryAccount account_;
   Counters counters_;

@@ -39,6 +39,13 @@ struct Endpoint {
     store_be16(b.data() + 16, port);
     return b;
   }
+  // Address and port folded into one word (FNV-1a), to tell a session's few
+  // endpoints apart; not keyed, so never a key of a table a peer can fill.
+  std::uint64_t tag() const {
+    std::uint64_t h = 0xcbf29ce484222325u;
+    for (const auto b : key_bytes()) h = (h ^ b) * 0x100000001b3u;
+    return h;
+  }
   std::string to_string() const;  // "ip:port" or "[ip6]:port"
   std::string address_string() const;  // "ip" or "ip6" (RFC 5952), no port
 };

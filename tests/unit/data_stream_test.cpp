@@ -32,19 +32,19 @@ TEST(DataStream, DeliversEachSequenceOnceAndRefusesShortOrMalformedOnes) {
   DataStream rx({});
   DropReason why{};
   const auto p = plaintext(1, 7);
-  ASSERT_TRUE(rx.receive(p, t0, why));
-  EXPECT_FALSE(rx.receive(p, t0, why));
+  ASSERT_TRUE(rx.receive(p, t0, 1, why));
+  EXPECT_FALSE(rx.receive(p, t0, 1, why));
   EXPECT_EQ(why, DropReason::kDuplicateData);
   const std::vector<std::uint8_t> short_one(wire::transport::kSeqSize - 1, 0);
-  EXPECT_FALSE(rx.receive(short_one, t0, why));
+  EXPECT_FALSE(rx.receive(short_one, t0, 1, why));
   EXPECT_EQ(why, DropReason::kBadInnerPacket);
   auto bad = plaintext(2, 7);
   bad[wire::transport::kSeqSize] = 0x15;  // version 1
-  EXPECT_FALSE(rx.receive(bad, t0, why));
+  EXPECT_FALSE(rx.receive(bad, t0, 1, why));
   EXPECT_EQ(why, DropReason::kBadInnerPacket);
   // A refused packet was not counted as received: the same sequence, well
   // formed, is still delivered.
-  EXPECT_TRUE(rx.receive(plaintext(2, 7), t0, why));
+  EXPECT_TRUE(rx.receive(plaintext(2, 7), t0, 1, why));
 }
 
 TEST(DataStream, AcknowledgementsWaitAShareOfThePathsRoundTrip) {
@@ -53,7 +53,7 @@ TEST(DataStream, AcknowledgementsWaitAShareOfThePathsRoundTrip) {
   const auto delay_of = [&](std::optional<Duration> rtt) {
     DataStream rx({});
     if (rtt) rx.set_round_trip(*rtt, milliseconds(500));
-    EXPECT_TRUE(rx.receive(plaintext(1, 1), t0, why));
+    EXPECT_TRUE(rx.receive(plaintext(1, 1), t0, 1, why));
     return rx.ack_deadline() - t0;
   };
   EXPECT_EQ(delay_of(std::nullopt), limits::kAckDelay) << "unmeasured: the floor";
@@ -63,7 +63,7 @@ TEST(DataStream, AcknowledgementsWaitAShareOfThePathsRoundTrip) {
   // And a burst is acknowledged at once whatever the delay.
   DataStream rx({});
   rx.set_round_trip(milliseconds(600), milliseconds(500));
-  for (std::uint64_t seq = 1; seq <= limits::kAckEveryPackets; ++seq) ASSERT_TRUE(rx.receive(plaintext(seq, 1), t0, why));
+  for (std::uint64_t seq = 1; seq <= limits::kAckEveryPackets; ++seq) ASSERT_TRUE(rx.receive(plaintext(seq, 1), t0, 1, why));
   EXPECT_TRUE(rx.ack_due(t0));
 }
 
@@ -77,7 +77,7 @@ TEST(DataStream, TheSwitchingExchangeResendsExactlyWhatThePeerLacks) {
   for (std::uint8_t i = 1; i <= 10; ++i) {
     sent.push_back(plaintext(client.send(inner_of(plaintext(0, i)), t0), i));
     if (i % 2) {
-      ASSERT_TRUE(hub.receive(sent.back(), t0, why));
+      ASSERT_TRUE(hub.receive(sent.back(), t0, 1, why));
     }
   }
   // The hub sends 1..4; the client receives none of them.
@@ -159,7 +159,7 @@ TEST(DataStream, AnAckForDataNeverSentChangesNothing) {
   DataStream tx({}), rx({});
   DropReason why{};
   for (std::uint8_t i = 1; i <= 3; ++i) tx.send(inner_of(plaintext(0, i)), t0);
-  for (std::uint64_t s = 1; s <= 9; ++s) ASSERT_TRUE(rx.receive(plaintext(s, 1), t0, why));
+  for (std::uint64_t s = 1; s <= 9; ++s) ASSERT_TRUE(rx.receive(plaintext(s, 1), t0, 1, why));
   EXPECT_FALSE(tx.on_ack(rx.make_ack(0)));  // claims 9 of 3 sent
   EXPECT_EQ(tx.resend_buffer().packets(), 3u);
 }
@@ -170,12 +170,12 @@ TEST(DataStream, ARestartForgetsThePeerAndStartsSequencesAgain) {
   s.restart(5);
   EXPECT_EQ(s.send(inner_of(plaintext(0, 1)), t0), 1u);
   EXPECT_EQ(s.send(inner_of(plaintext(0, 2)), t0), 2u);
-  ASSERT_TRUE(s.receive(plaintext(1, 1), t0, why));
+  ASSERT_TRUE(s.receive(plaintext(1, 1), t0, 1, why));
   s.restart(6);
   EXPECT_EQ(s.id(), 6u);
   EXPECT_EQ(s.send(inner_of(plaintext(0, 1)), t0), 1u);
   EXPECT_EQ(s.resend_buffer().packets(), 1u);
-  EXPECT_TRUE(s.receive(plaintext(1, 1), t0, why));  // the peer's new stream
+  EXPECT_TRUE(s.receive(plaintext(1, 1), t0, 1, why));  // the peer's new stream
 }
 
 }  // namespace

@@ -25,9 +25,11 @@ struct Receiver {
   ReorderBuffer buf;
   std::vector<int> out;
   explicit Receiver(session::MemoryBudget* budget = nullptr) : buf(budget) { buf.set_wait(20ms); }
-  // Arrives, as the session does: delivered now unless held, then what is due.
-  void arrive(std::uint64_t seq, Time now, bool ordered = true) {
-    buf.arrived(seq, now);
+  // Arrives, as the session does: delivered now unless held, then what is
+  // due. By default each packet on a path of its own (more than the buffer
+  // tracks): the path rule rests and only the wait gives gaps up.
+  void arrive(std::uint64_t seq, Time now, bool ordered = true, std::uint64_t path = 0) {
+    buf.arrived(seq, now, path ? path : 1000 + seq);
     const auto p = packet(seq);
     if (!ordered || !buf.hold(seq, p, now)) out.push_back(static_cast<int>(seq & 0xff));
     buf.release(now, [&](Bytes b) { out.push_back(b[0]); });
@@ -148,7 +150,8 @@ TEST(ReorderBuffer, MemoryIsTakenAtTheFirstHoldCountedAndGivenBackWhenIdle) {
     EXPECT_GT(budget.held, 0u) << "kept through a short lull";
     r.buf.expire(t0 + limits::kReorderIdleAfter + 1ms);
     EXPECT_EQ(budget.held, 0u);
-    r.arrive(6, t0 + 3s);  // 5 missing: allocated again
+    r.arrive(5, t0 + 3s, true, 1);
+    r.arrive(7, t0 + 3s, true, 2);  // 6 missing (maybe on path 1): allocated again
     EXPECT_GT(budget.held, 0u);
   }
   EXPECT_EQ(budget.held, 0u) << "given back with the buffer";
@@ -161,8 +164,9 @@ TEST(ReorderBuffer, AJumpThatCannotBeHeldTakesNoMemoryAndLeavesTheIdleClockSane)
   session::MemoryBudget budget;
   Receiver r(&budget);
   const std::uint64_t far = std::uint64_t{1} << 40;
-  r.arrive(far, t0);
-  EXPECT_EQ(r.out, (std::vector<int>{static_cast<int>(far & 0xff)}));
+  r.arrive(1, t0, true, 1);
+  r.arrive(far, t0, true, 2);  // the gap below may be on path 1: it would wait
+  EXPECT_EQ(r.out, (std::vector<int>{1, static_cast<int>(far & 0xff)}));
   EXPECT_EQ(r.buf.counters().unordered, 1u);
   EXPECT_EQ(budget.held, 0u) << "a refused packet allocates nothing";
   EXPECT_EQ(r.buf.memory(), 0u);
@@ -178,6 +182,71 @@ TEST(ReorderBuffer, BeyondTheSharedBudgetPacketsGoUnordered) {
   EXPECT_EQ(r.out, (std::vector<int>{1, 3}));
   EXPECT_EQ(r.buf.counters().unordered, 1u);
   EXPECT_EQ(budget.held, 0u);
+}
+
+// The path rule: each path delivers in the order the sender numbered its
+// packets, so a gap every path in use has passed is lost, given up at once.
+constexpr std::uint64_t kFast = 1, kSlow = 2;
+
+TEST(ReorderBuffer, AGapEveryPathHasPassedIsGivenUpAtOnce) {
+  Receiver r;
+  r.arrive(1, t0, true, kFast);
+  r.arrive(2, t0, true, kSlow);
+  r.arrive(4, t0 + 1ms, true, kFast);  // 3 missing: on the slow path, maybe
+  EXPECT_EQ(r.out, (std::vector<int>{1, 2}));
+  r.arrive(5, t0 + 2ms, true, kFast);
+  EXPECT_EQ(r.out, (std::vector<int>{1, 2})) << "the slow path has not passed 3: it may be on its way";
+  r.arrive(6, t0 + 5ms, true, kSlow);
+  EXPECT_EQ(r.out, (std::vector<int>{1, 2, 4, 5, 6})) << "both passed 3: lost, no wait";
+  EXPECT_EQ(r.buf.counters().gaps_passed, 1u);
+  EXPECT_EQ(r.buf.counters().gaps_given_up, 0u);
+  EXPECT_EQ(r.buf.waiting(), 0u);
+}
+
+TEST(ReorderBuffer, AGapOnTheSlowPathIsWaitedForWhileTheFastOneRunsAhead) {
+  Receiver r;
+  r.arrive(1, t0, true, kSlow);
+  for (std::uint64_t s = 3; s <= 9; ++s) r.arrive(s, t0 + 1ms, true, kFast);
+  EXPECT_EQ(r.out, (std::vector<int>{1}));
+  r.arrive(2, t0 + 15ms, true, kSlow);  // the slow path's next, in its order
+  EXPECT_EQ(r.out, (std::vector<int>{1, 2, 3, 4, 5, 6, 7, 8, 9}));
+  EXPECT_EQ(r.buf.counters().gaps_passed, 0u);
+}
+
+TEST(ReorderBuffer, APathSilentLongerThanItsActiveSpanNoLongerHoldsTheRuleBack) {
+  Receiver r;
+  r.arrive(1, t0, true, kSlow);  // the slow path, then nothing on it (left at a handover)
+  r.arrive(3, t0 + limits::kReorderPathActive, true, kFast);
+  r.arrive(4, t0 + limits::kReorderPathActive, true, kFast);
+  EXPECT_EQ(r.out, (std::vector<int>{1, 3, 4})) << "only the fast path is in use, and it passed 2";
+  EXPECT_EQ(r.buf.counters().gaps_passed, 1u);
+}
+
+TEST(ReorderBuffer, OneThatCameAfterThePathRuleGaveItUpSaysNothingOfTheWait) {
+  Receiver r;
+  r.arrive(1, t0, true, kFast);
+  r.arrive(2, t0, true, kSlow);
+  r.arrive(4, t0 + 1ms, true, kFast);
+  r.arrive(5, t0 + 2ms, true, kSlow);  // 3 given up: both passed it
+  r.arrive(3, t0 + 40ms, true, kSlow);  // its path reordered after all
+  EXPECT_EQ(r.out, (std::vector<int>{1, 2, 4, 5, 3}));
+  EXPECT_EQ(r.buf.counters().late, 1u);
+  EXPECT_EQ(r.buf.counters().passed_late, 1u);
+  EXPECT_EQ(r.buf.skew(), 0ms);
+  EXPECT_EQ(r.buf.wait(), 20ms);
+}
+
+TEST(ReorderBuffer, WhileMorePathsAreInUseThanItTracksThePathRuleRests) {
+  Receiver r;
+  const std::uint64_t n = limits::kReorderPaths;
+  for (std::uint64_t p = 1; p <= n; ++p) r.arrive(p, t0, true, p);
+  r.arrive(n + 2, t0 + 1ms, true, 99);  // n + 1 missing; one path more: a mark in use is lost
+  for (std::uint64_t p = 1; p <= n; ++p) r.arrive(n + 2 + p, t0 + 2ms, true, p);
+  EXPECT_EQ(r.out.size(), n) << "the path that lost its mark may still carry n + 1";
+  EXPECT_EQ(r.buf.counters().gaps_passed, 0u);
+  r.tick(t0 + 21ms);
+  EXPECT_EQ(r.buf.counters().gaps_given_up, 1u) << "the wait still bounds it";
+  EXPECT_EQ(r.out.size(), 2 * n + 1);
 }
 
 TEST(ReorderBuffer, TheWaitFollowsThePathsRoundTripsWithinItsBounds) {
@@ -207,18 +276,18 @@ TEST(ReorderBuffer, TheDataStreamHoldsOnlyPacketsMarkedOrdered) {
   };
   DropReason why{};
   const auto first = plain(1, 1), third = plain(3 | wire::transport::kSeqOrdered, 3), fourth = plain(4, 4);
-  ASSERT_TRUE(stream.receive(first, t0, why));
+  ASSERT_TRUE(stream.receive(first, t0, 1, why));
   EXPECT_FALSE(stream.hold_for_order(first, 20, t0));
-  ASSERT_TRUE(stream.receive(third, t0, why)) << "the flag is no part of the sequence";
+  ASSERT_TRUE(stream.receive(third, t0, 3, why)) << "the flag is no part of the sequence";
   EXPECT_TRUE(stream.hold_for_order(third, 20, t0));
-  ASSERT_TRUE(stream.receive(fourth, t0, why));
+  ASSERT_TRUE(stream.receive(fourth, t0, 4, why));
   EXPECT_FALSE(stream.hold_for_order(fourth, 20, t0));
-  EXPECT_FALSE(stream.receive(plain(3, 3), t0, why)) << "a duplicate, flag or not";
+  EXPECT_FALSE(stream.receive(plain(3, 3), t0, 3, why)) << "a duplicate, flag or not";
   std::vector<std::uint8_t> released;
   stream.release_ordered(t0 + 20ms, [&](Bytes b) { released.push_back(b[19]); });
   EXPECT_EQ(released, (std::vector<std::uint8_t>{3}));
 
-  ASSERT_TRUE(stream.receive(plain(9 | wire::transport::kSeqOrdered, 9), t0 + 21ms, why));
+  ASSERT_TRUE(stream.receive(plain(9 | wire::transport::kSeqOrdered, 9), t0 + 21ms, 9, why));
   EXPECT_TRUE(stream.hold_for_order(plain(9 | wire::transport::kSeqOrdered, 9), 20, t0 + 21ms));
   stream.forget_peer();
   EXPECT_EQ(stream.reorder().waiting(), 0u);
