@@ -88,6 +88,12 @@ void ClientSession::refresh_bond(Time now) {
     longest = std::max(longest.value_or(*b.base_rtt), *b.base_rtt);
   }
   if (longest) stream_.set_reorder_wait(ReorderBuffer::wait_for(*shortest, *longest));
+  // The uplinks the hub may spread a flow over: a gap all of them passed is lost.
+  std::array<std::uint64_t, limits::kReorderPaths> spread{};
+  std::size_t n = 0;
+  for (const auto& b : bond_view_)
+    if (n < spread.size()) spread[n++] = b.id;
+  stream_.set_reorder_paths(std::span(spread.data(), bond_view_.size() <= spread.size() ? n : 0));
 }
 
 void ClientSession::set_bond(const std::vector<BondMember>& members, Time now) {

@@ -97,6 +97,9 @@ class DataStream {
   // How long a spread flow's packet may wait for earlier ones (the paths'
   // round trips; see ReorderBuffer::set_wait).
   void set_reorder_wait(Duration wait) { reorder_.set_wait(wait); }
+  // The paths the peer spreads over, as receive() names them (the reorder
+  // buffer's path rule).
+  void set_reorder_paths(std::span<const std::uint64_t> paths) { reorder_.set_paths(paths); }
   const ReorderBuffer& reorder() const { return reorder_; }
   bool ack_due(Time now) const { return acks_.due(now); }
   Time ack_deadline() const { return acks_.deadline(); }

@@ -399,6 +399,10 @@ void HubSession::refresh_bond(Time now) {
                                                      std::max(*view[0].base_rtt, *view[1].base_rtt)));
   else if (srtt_)
     stream_.set_reorder_wait(ReorderBuffer::wait_for(*srtt_, *srtt_));
+  // The client's two addresses its flows may be spread from: a gap both
+  // passed is lost (a third address, if the client bonds more, rests the rule).
+  const std::array<std::uint64_t, 2> spread{endpoint_.tag(), standby_.tag()};
+  stream_.set_reorder_paths(std::span(spread.data(), ids[0] && ids[1] ? 2 : 0));
   if (ids != bonded_paths_) {  // the pacers are told only of a change
     bonded_paths_ = ids;
     pacer_.set_bonded(ids, now);

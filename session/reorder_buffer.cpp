@@ -22,9 +22,9 @@ void ReorderBuffer::reset() {
   for (std::size_t i = lengths_.size(); i-- > 0;) free_.push_back(static_cast<std::uint16_t>(i));
   while (!arrivals_.empty()) arrivals_.pop_front();
   waiting_ = 0;
-  paths_ = {};
-  evicted_at_ = Time::min();
-  waited_from_ = waited_to_ = passed_from_ = passed_to_ = 0;
+  for (std::size_t i = 0; i < paths_n_; ++i) paths_[i].highest = 0;
+  unlisted_at_ = Time::min();
+  passed_from_ = passed_to_ = 0;
 }
 
 void ReorderBuffer::set_seen(std::uint64_t seq, bool on) {
@@ -69,10 +69,10 @@ void ReorderBuffer::arrived(std::uint64_t seq, Time now, std::uint64_t path) {
     // besides. By the path rule: its path delivered out of order.
     give_up_passed(seq, now, path);
     ++counters_.late;
-    if (seq > waited_from_ && seq <= waited_to_)
-      skew_[0] = std::max(skew_[0], gave_up_wait_ + (now - gave_up_at_));
-    else if (seq > passed_from_ && seq <= passed_to_)
+    if (seq > passed_from_ && seq <= passed_to_)
       ++counters_.passed_late;
+    else if (gave_up_at_ != Time::min())
+      skew_[0] = std::max(skew_[0], gave_up_wait_ + (now - gave_up_at_));
     return;
   }
   const std::uint64_t was = watermark_;
@@ -92,28 +92,35 @@ void ReorderBuffer::arrived(std::uint64_t seq, Time now, std::uint64_t path) {
   give_up_passed(seq, now, path);
 }
 
-void ReorderBuffer::give_up_passed(std::uint64_t seq, Time now, std::uint64_t path) {
-  // Its path's mark, else the one idle longest.
-  PathMark* mark = &paths_[0];
-  for (PathMark& p : paths_) {
-    if (p.at != Time::min() && p.path == path) {
-      mark = &p;
-      break;
+void ReorderBuffer::set_paths(std::span<const std::uint64_t> paths) {
+  std::array<PathMark, limits::kReorderPaths> next{};
+  std::size_t n = 0;
+  if (paths.size() >= 2 && paths.size() <= next.size())
+    for (const std::uint64_t path : paths) {
+      next[n] = {path, 0};
+      for (std::size_t i = 0; i < paths_n_; ++i)
+        if (paths_[i].path == path) next[n] = paths_[i];  // what it delivered still holds
+      ++n;
     }
-    if (p.at < mark->at) mark = &p;
-  }
-  if (mark->at == Time::min() || mark->path != path) {
-    // A path in use loses its mark: until it would no longer count, its
-    // packets may be on their way unseen, so nothing is given up.
-    if (mark->at != Time::min() && now - mark->at < limits::kReorderPathActive) evicted_at_ = now;
-    *mark = {path, 0, now};
+  paths_ = next;
+  paths_n_ = n;
+}
+
+void ReorderBuffer::give_up_passed(std::uint64_t seq, Time now, std::uint64_t path) {
+  if (!paths_n_) return;
+  PathMark* mark = nullptr;
+  for (std::size_t i = 0; i < paths_n_; ++i)
+    if (paths_[i].path == path) mark = &paths_[i];
+  if (!mark) {
+    // Data on a path the session does not know it spreads over: what else
+    // it carries is unseen, so the rule rests a while.
+    unlisted_at_ = now;
+    return;
   }
   mark->highest = std::max(mark->highest, seq);
-  mark->at = now;
-  if (evicted_at_ != Time::min() && now - evicted_at_ < limits::kReorderPathActive) return;
+  if (unlisted_at_ != Time::min() && now - unlisted_at_ < limits::kReorderPathRest) return;
   std::uint64_t passed = mark->highest;
-  for (const PathMark& p : paths_)
-    if (p.at != Time::min() && now - p.at < limits::kReorderPathActive) passed = std::min(passed, p.highest);
+  for (std::size_t i = 0; i < paths_n_; ++i) passed = std::min(passed, paths_[i].highest);
   // Below `passed` nothing is on its way: what is missing there is lost.
   if (passed <= watermark_ + 1) return;
   ++counters_.gaps_passed;
@@ -167,9 +174,7 @@ void ReorderBuffer::give_up_expired(Time now) {
     const Arrival a = arrivals_.front();
     if (a.seq > watermark_) {
       if (now - a.at < wait()) return;
-      waited_from_ = watermark_;
       give_up_to(a.seq);
-      waited_to_ = a.seq - 1;
       ++counters_.gaps_given_up;
       gave_up_at_ = now;
       gave_up_wait_ = wait();

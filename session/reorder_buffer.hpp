@@ -13,13 +13,15 @@
 //                passed; a packet that waited `wait` gives up the gaps below
 //                it (a loss, or a packet the sender never got out), so no
 //                packet waits longer than `wait` after it arrived
-//   passed       a gap every path in use has passed is lost, given up at
-//                once: the sender numbers packets as they leave and each
-//                path delivers them in that order, so nothing below the
-//                least sequence any such path last delivered is still on
-//                its way (QUIC's packet-threshold loss detection, per path;
-//                RFC 9002 6.1.1). A path that carried no data for
-//                kReorderPathActive has nothing in flight to wait for.
+//   passed       a gap every path the peer spreads over has passed is
+//                lost, given up at once: the sender numbers packets as they
+//                leave and each path delivers them in that order, so
+//                nothing below the least sequence each such path last
+//                delivered is still on its way (QUIC's packet-threshold
+//                loss detection, per path; RFC 9002 6.1.1). The caller
+//                names those paths (set_paths(): its bond); one that has
+//                delivered nothing yet holds the rule back, and data on a
+//                path not named rests it for kReorderPathRest.
 //                Without it a link's loss holds the flow's later packets,
 //                and inner TCP's news of the loss, the whole wait; with it
 //                the wait is only for packets on their way, and may be
@@ -55,6 +57,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "session/memory_budget.hpp"
@@ -111,6 +114,10 @@ class ReorderBuffer {
   // The most a gap's packet came after the first one waiting behind it,
   // over the last two windows (status).
   Duration skew() const { return std::max(skew_[0], skew_[1]); }
+  // The paths the peer may spread over (tags as arrived() gets them), 2 to
+  // kReorderPaths; otherwise the path rule rests and only the wait gives
+  // gaps up. A path named again keeps what it delivered.
+  void set_paths(std::span<const std::uint64_t> paths);
   // The wait for paths whose base round trips span [shortest, longest].
   static Duration wait_for(Duration shortest, Duration longest) {
     return longest - shortest + longest / limits::kReorderWaitRttDivisor;
@@ -126,7 +133,7 @@ class ReorderBuffer {
     std::uint64_t pushed_out = 0;   // waited while kReorderPackets others did: went early
     std::uint64_t unordered = 0;    // not kept (too big, or no memory in the budget): went at once
     std::uint64_t late = 0;         // arrived after its gap was given up (the wait grows)
-    std::uint64_t gaps_passed = 0;  // gaps every path in use had passed (lost): given up at once
+    std::uint64_t gaps_passed = 0;  // gaps every named path had passed (lost): given up at once
     std::uint64_t passed_late = 0;  // of the path rule's last gaps, came after all (its path reordered)
   };
   const Counters& counters() const { return counters_; }
@@ -141,7 +148,7 @@ class ReorderBuffer {
   void give_up_to(std::uint64_t seq);
   void give_up_expired(Time now);
   // The path rule (header comment): notes `seq` on `path`, gives up what
-  // every path in use has passed.
+  // every named path has passed.
   void give_up_passed(std::uint64_t seq, Time now, std::uint64_t path);
   bool allocate(Time now);
 
@@ -169,16 +176,16 @@ class ReorderBuffer {
   Time skew_at_ = Time::min();
   Time gave_up_at_ = Time::min();  // when the last gap was given up, at which wait
   Duration gave_up_wait_{0};
-  // The sequences the wait gave up last time (a late one there says the wait
-  // was short), and the path rule (a late one there: its path reordered).
-  std::uint64_t waited_from_ = 0, waited_to_ = 0, passed_from_ = 0, passed_to_ = 0;
+  // The sequences the path rule gave up last: a late one there says its
+  // path reordered, not that the wait was short.
+  std::uint64_t passed_from_ = 0, passed_to_ = 0;
   struct PathMark {
     std::uint64_t path = 0;
-    std::uint64_t highest = 0;  // the highest sequence it delivered
-    Time at = Time::min();      // when it last delivered one
+    std::uint64_t highest = 0;  // the highest sequence it delivered (0: none yet)
   };
   std::array<PathMark, limits::kReorderPaths> paths_{};
-  Time evicted_at_ = Time::min();  // when a path in use last lost its mark
+  std::size_t paths_n_ = 0;
+  Time unlisted_at_ = Time::min();  // when data last came on a path not named
   Time last_hold_ = Time::min();
   MemoryAccount account_;
   Counters counters_;

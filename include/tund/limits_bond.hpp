@@ -112,12 +112,11 @@ inline constexpr auto kReorderWaitCeiling = std::chrono::milliseconds(250);
 // reordering window (RFC 8985) grows the same way on measured reordering.
 inline constexpr double kReorderSkewMargin = 1.25;
 inline constexpr auto kReorderSkewWindow = std::chrono::seconds(5);
-// A gap every path in use has delivered past is a loss, given up without
-// the wait. The receiver tracks this many paths (a bond's uplinks; while
-// more are in use the rule rests: it only waits), and a path counts as in use
-// for a while after its last data: longer than any wait (a path with data
-// still on its way delivered within it), short enough that a path left
-// after a handover stops counting soon.
+// A gap every path the peer spreads over has passed is a loss, given up
+// without the wait. The receiver tracks at most this many such paths (a
+// bond's uplinks; with more the rule rests), and data on a path it was not
+// told of rests the rule this long: longer than any wait, so what that path
+// carried has come or been given up by then.
 inline constexpr std::size_t kReorderPaths = 4;
-inline constexpr auto kReorderPathActive = std::chrono::seconds(1);
+inline constexpr auto kReorderPathRest = std::chrono::seconds(1);
 }  // namespace tund::limits

@@ -143,6 +143,30 @@ TEST(Spreading, AStreamTheClientOpenedWithOneDatagramIsSpreadToo) {
   EXPECT_LT(late * 100, seqs.size()) << "under 1% delivered after a later one";
 }
 
+TEST(Spreading, ALossOnEitherPathIsNotWaitedFor) {
+  // Each path delivers in the order it was given: once both delivered a
+  // later sequence, a missing one is lost, and what waits behind it goes
+  // without the wait (reorder_buffer.hpp's path rule).
+  Sim s = bonded_sim(505, 8ms);
+  s.path_rate_bps[1] = 12e6;  // the download (19.2 Mbit/s) keeps both busy
+  s.path_rate_bps[2] = 12e6;
+  s.path_loss[1] = 0.01;
+  s.path_loss[2] = 0.01;
+  open_flows_at_hub(s);
+  ASSERT_TRUE(s.hub->session(0)->bonding());
+  for (std::uint32_t k = 0; k < 2000; ++k) {
+    s.hub_send(flow_down(kPort, k, kBulk));
+    s.now += 500us;
+    s.pump();
+  }
+  s.run_for(2s, 1ms);
+  const auto& c = s.cs().stream().reorder().counters();
+  EXPECT_GT(s.delivered_per_path[2], 100u) << "the download went to both endpoints";
+  EXPECT_GT(c.gaps_passed, 10u) << "losses given up at once";
+  EXPECT_LT(c.gaps_given_up, c.gaps_passed) << "not after the wait";
+  EXPECT_TRUE(increasing(flow_seqs(s.delivered_to_client, kPort, 22))) << "delivered in order";
+}
+
 TEST(Spreading, PathsTooFarApartNeverSpreadAFlow) {
   Sim s = bonded_sim(503, 80ms);  // beyond kBondAlikeRttDifference
   upload(s);
