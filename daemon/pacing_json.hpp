@@ -26,6 +26,8 @@ nlohmann::json pacing_paths_json(const session::PacedSender& p, Time now, Name&&
     out.push_back({{"path", name(slot.path)},
                    {"active", slot.path == p.path()},
                    {"bonded", slot.bonded},
+                   // Where its packets may spill while it has no room (bond).
+                   {"partner", slot.partner ? nlohmann::json(name(slot.partner)) : nlohmann::json(nullptr)},
                    {"rate_bps", slot.rate.rate_bps()},
                    {"base_rtt_ms", ms(slot.rate.base_rtt())},
                    {"rtt_ms", ms(slot.rate.recent_rtt())},

@@ -130,6 +130,8 @@ class HubSession {
   bool bonding() const { return bond_flows_ != nullptr; }
   // Flows the hub moved to another endpoint itself (move()).
   std::uint64_t bond_moves() const { return bond_moves_; }
+  // Its two bonded endpoints are alike enough to spread a flow over (status).
+  bool bonded_alike() const { return bonded_alike_; }
   // The endpoints the pacer knows, by its path id (index + 1; status).
   const std::array<Endpoint, limits::kPacedPaths>& paced_endpoints() const { return paced_eps_; }
   // Data sealed per endpoint slot (parallel to paced_endpoints()).
@@ -292,6 +294,9 @@ class HubSession {
   // room (Time{}: never): such an endpoint is no partner for a while.
   std::array<Time, limits::kPacedPaths> filled_at_{};
   void refresh_bond(Time now);
+  // The client's validated standby spoke (`rtt`: its challenge's round
+  // trip, when this was the answer).
+  void heard_standby(const Endpoint& from, Time now, std::optional<Duration> rtt = std::nullopt);
   bool in_reordering_list_ = false;  // listed in Hub::reordering_
   bool in_acking_list_ = false;  // listed in Hub::acking_ (no per-packet search)
   std::uint64_t switches_ = 0;   // switching exchanges honoured

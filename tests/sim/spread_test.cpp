@@ -84,9 +84,9 @@ void open_flows_at_hub(Sim& s) {
 }
 
 // `packets` of one bulk flow down, one every half millisecond (19.2 Mbit/s).
-void download(Sim& s, std::uint32_t packets) {
+void download(Sim& s, std::uint32_t packets, std::uint16_t port = kPort) {
   for (std::uint32_t k = 0; k < packets; ++k) {
-    s.hub_send(flow_down(kPort, k, kBulk));
+    s.hub_send(flow_down(port, k, kBulk));
     s.now += 500us;
     s.pump();
   }
@@ -146,6 +146,20 @@ TEST(Spreading, AStreamTheClientOpenedWithOneDatagramIsSpreadToo) {
     highest = std::max(highest, seq);
   }
   EXPECT_LT(late * 100, seqs.size()) << "under 1% delivered after a later one";
+}
+
+TEST(Spreading, ADownloadTheClientNeverSpokeInSinceBondingIsSpreadToo) {
+  // Its opening came before the hub knew the client bonds: the hub takes
+  // the flow as on the endpoint it sends it to, and spreads it from there.
+  Sim s = bonded_sim(506, 8ms);
+  open_flows_at_hub(s);
+  ASSERT_TRUE(s.hub->session(0)->bonding());
+  constexpr std::uint16_t kUnseen = 7000;  // no packet of it came from the client
+  download(s, 400, kUnseen);
+  EXPECT_GT(s.delivered_per_path[2], 50u) << "the download went to both endpoints";
+  const auto seqs = flow_seqs(s.delivered_to_client, kUnseen, 22);
+  EXPECT_GT(seqs.size(), 300u);
+  EXPECT_TRUE(increasing(seqs)) << "delivered in order";
 }
 
 TEST(Spreading, ALossOnEitherPathIsNotWaitedFor) {
