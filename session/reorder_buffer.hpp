@@ -9,6 +9,8 @@
 //                (arrived())
 //   hold()       an ordered packet above W + 1's gap is copied and waits;
 //                one at or below W goes now (it filled the gap, or is late)
+//                unless earlier ones still wait to be released: then it
+//                waits behind them
 //   release()    hands over, in sequence order, the waiting packets W has
 //                passed; a packet that waited `wait` gives up the gaps below
 //                it (a loss, or a packet the sender never got out), so no
