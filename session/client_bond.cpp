@@ -89,11 +89,12 @@ void ClientSession::refresh_bond(Time now) {
   }
   if (longest) stream_.set_reorder_wait(ReorderBuffer::wait_for(*shortest, *longest));
   // The uplinks the hub may spread a flow over: a gap all of them passed is lost.
+  // (More than it tracks: none, and only the wait gives gaps up.)
   std::array<std::uint64_t, limits::kReorderPaths> spread{};
   std::size_t n = 0;
-  for (const auto& b : bond_view_)
-    if (n < spread.size()) spread[n++] = b.id;
-  stream_.set_reorder_paths(std::span(spread.data(), bond_view_.size() <= spread.size() ? n : 0));
+  if (bond_view_.size() <= spread.size())
+    for (const auto& b : bond_view_) spread[n++] = b.id;
+  stream_.set_reorder_paths(std::span(spread.data(), n));
 }
 
 void ClientSession::set_bond(const std::vector<BondMember>& members, Time now) {
