@@ -16,7 +16,7 @@ import json
 import sys
 from collections import OrderedDict
 
-SYSTEMS = ["direct-a", "direct-b", "mptcp", "tund-failover", "tund-bond"]
+SYSTEMS = ["direct-a", "direct-b", "mptcp", "tund-a", "tund-b", "tund-failover", "tund-bond"]
 WORKLOADS = {"tcp1": "1 TCP flow", "tcp8": "8 TCP flows", "udp": "UDP stream"}
 FLOWS = {"down": "srv -> cli", "up": "cli -> srv"}
 # Issue 30's targets for bonding: 8 flows at least 85% of the sum on alike
@@ -32,7 +32,8 @@ of them (UDP is offered at 90% of the pair's nominal capacity, so its / sum stay
 wlan%: wlan0's share of the bytes the emulator carried in the workload's direction; targets
 (issue 30, tund-bond rows): 8 flows >= 85% of the sum on alike links and >= the best link on unlike ones;
 1 flow >= 95% of the best link on every pair and >= 75% of the sum on alike links; the call's p99 (the
-workload's direction) <= tund-failover's + 20 ms"""
+workload's direction) <= tund-failover's + 20 ms; where tund-a and tund-b ran, a tund-bond row also says its
+ratio to the better of them (the tunnel alone on one link)"""
 
 
 def read(path):
@@ -110,6 +111,8 @@ def main():
             directs = [x["mbit"] for x in (a, b) if x and x["mbit"] is not None]
             ref_sum = sum(directs) if len(directs) == 2 else None
             best = max(directs) if directs else None
+            alone = [x["mbit"] for x in (by_system.get("tund-a"), by_system.get("tund-b")) if x and x["mbit"] is not None]
+            tund_best = max(alone) if len(alone) == 2 else None
             failover = by_system.get("tund-failover")
             failover_p99 = p99(failover, direction) if failover and failover["mbit"] is not None else None
             order = [s for s in SYSTEMS if s in by_system] + [s for s in by_system if s not in SYSTEMS]
@@ -124,7 +127,8 @@ def main():
                 same, back = p99(r, direction), p99(r, other[direction])
                 target = verdict(r, pair, ref_sum, best, failover_p99) if system == "tund-bond" else ""
                 call = "%s / %s" % (fmt(same, "%d"), fmt(back, "%d")) if r["report"] else "-"
-                tail = "; ".join(x for x in (target, r["note"]) if x)
+                of_tund = "%.2f of tund's better link" % (r["mbit"] / tund_best) if system == "tund-bond" and tund_best else ""
+                tail = "; ".join(x for x in (target, of_tund, r["note"]) if x)
                 print(line % (WORKLOADS[work], system, "%.2f" % r["mbit"], fmt(frac, "%.2f"), fmt(ratio, "%.2f"),
                               r["loss"] and "%.1f" % float(r["loss"]) or "-", call, r["share"] or "-", tail))
                 tsv.append("\t".join(str(v) for v in (

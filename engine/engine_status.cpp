@@ -92,6 +92,7 @@ json ClientEngine::bond_json(const session::ClientSession& s, Time now) const {
           {"followed", c.followed},
           {"evicted", c.evicted},
           {"spilled", c.spilled},
+          {"copied", c.copied},  // packets of calls also sent on a second bonded path
           {"reorder", daemon::reorder_json(s.stream().reorder())},
           {"flows", flows}};
 }

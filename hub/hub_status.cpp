@@ -143,6 +143,7 @@ std::string HubDaemon::status_json() const {
                         {"buffered_bytes", s->buffered_bytes()},
                         {"bonding", s->bonding()},  // its flows return the way each came (issue 30)
                         {"bond_moves", s->bond_moves()},  // flows it moved itself (its direction)
+                        {"bond_copies", s->bond_copies()},  // calls' packets also sent to the other endpoint
                         {"bonded_alike", s->bonded_alike()},  // a flow may spread over both endpoints
                         {"reorder", daemon::reorder_json(s->stream().reorder())},
                         {"pacing", daemon::pacing_json(s->pacer(), daemon::now(),

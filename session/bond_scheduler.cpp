@@ -213,6 +213,7 @@ BondScheduler::Placement BondScheduler::place(Bytes inner, std::size_t len, std:
   Placement placed{f.path, partner_of(f.path, now)};
   placed.contends = contends(f.sent.current(now), rate_of(paths_[at]), counts_[at].flows);
   placed.ordered = f.spilled_at != Time::min() && now - f.spilled_at < limits::kBondFlowActive;
+  placed.copies = path_count_ >= 2 && copies(fields.proto, f.sent, placed.contends, now);
   return placed;
 }
 

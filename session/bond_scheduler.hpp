@@ -50,6 +50,11 @@
 // order within a bounded wait (reorder_buffer.hpp). A flow that never
 // spills is never held at the receiver.
 //
+// A call travels on two paths (copies()): a UDP flow too slow to contend
+// for its path goes, as a copy, on a second bonded path as well, and the
+// receiver delivers whichever comes first. Its delay is then the lesser of
+// the two paths' at each moment; nothing is held for it.
+//
 // Memory is bounded: kBondFlows flows in a set-associative table (a new flow
 // takes the least recently seen of its set's ways), allocated once. Nothing
 // is allocated per packet. Sans I/O: every call carries `now`.
@@ -60,6 +65,7 @@
 #include <optional>
 #include <vector>
 
+#include "session/flow_fields.hpp"
 #include "session/flow_table.hpp"
 #include "tund/limits.hpp"
 #include "tund/types.hpp"
@@ -76,6 +82,12 @@ struct FlowRate {
   // What it sends now: the last whole window's rate, or the window under
   // way's over at least kBondFlowRateMinSpan if more (a flow's first second).
   double current(Time now) const;
+  // Whether current() says what the flow sends: a whole window counted, or
+  // kBondFlowRateMinSpan of the first (before, a download's first packets
+  // look like a call's).
+  bool known(Time now) const {
+    return rate > 0 || (window_at != Time{} && now - window_at >= limits::kBondFlowRateMinSpan);
+  }
 };
 
 // What the scheduler knows of one bonded path.
@@ -117,6 +129,8 @@ class BondScheduler {
     // where it goes first: a second path gains it nothing, and its packets
     // would wait in the peer's reorder buffer for the bulk's.
     bool contends = false;
+    // A call: it also goes, as a copy, on a second bonded path (copies()).
+    bool copies = false;
   };
   // The path for an inner packet of `len` bytes (IP header first), its flow
   // pinned or placed; `fallback` (the active path) for what has no flow (not
@@ -168,6 +182,12 @@ class BondScheduler {
   static bool contends(double flow, double rate, std::size_t flows) {
     return flows > 0 && rate > 0 && flow >= rate / static_cast<double>(flows) / 2;
   }
+  // A flow that travels on two bonded paths at once (the hub's direction
+  // too): UDP (a call's RTP, WebRTC, a game), not contending for its path,
+  // and known to send at most kBondCopyFlowRate.
+  static bool copies(std::uint8_t proto, const FlowRate& sent, bool contends, Time now) {
+    return proto == kProtoUdp && !contends && sent.known(now) && sent.current(now) * 8 <= limits::kBondCopyFlowRate;
+  }
 
   struct PathCount {
     std::uint32_t id = 0;
@@ -184,7 +204,10 @@ class BondScheduler {
   struct Counters {
     std::uint64_t placed = 0, moved = 0, followed = 0, evicted = 0;
     std::uint64_t spilled = 0;  // packets of a pinned flow sent on its path's partner
+    std::uint64_t copied = 0;   // packets of a call also sent, as a copy, on a second path
   };
+  // A packet place() gave Placement::copies went on a second path too.
+  void count_copy() { ++counters_.copied; }
   const std::array<PathCount, limits::kAckPathShares>& path_counts() const { return counts_; }
   // Up to `max` active flows, the busiest first (status).
   std::vector<FlowView> flows(std::size_t max, Time now) const;

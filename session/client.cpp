@@ -103,13 +103,16 @@ SealResult ClientSession::seal(MutableBytes buf, std::size_t inner_len, Time now
       SealResult r = SealResult::send(tx->len);
       r.fragment = tx->fragment;
       r.path = tx->path;
-      // A named packet gets a copy on the best standby (not while suspicion
-      // already copies everything there).
+      // A named packet, or a call in a bond, gets a copy on another path
+      // (not while suspicion already copies everything to a standby).
       copy_seq_ = 0;
-      if (named && !dup_path_ && best_standby()) {
-        copy_seq_ = seq;
-        r.copy = true;
-      }
+      if ((named || placed.copies) && !dup_path_)
+        if (const PathId to = copy_path(via, !named)) {
+          copy_seq_ = seq;
+          copy_to_ = to;
+          r.copy = true;
+          if (!named) bond_.count_copy();
+        }
       return r;
     }
   }
@@ -125,12 +128,13 @@ std::optional<std::size_t> ClientSession::release_paced(MutableBytes inner_out, 
 
 std::optional<ClientTransmit> ClientSession::seal_redundant_copy(MutableBytes out, std::size_t inner_len, Time now,
                                                                 crypto::SealJob* defer) {
-  const Path* standby = copy_seq_ ? best_standby() : nullptr;
+  const Path* standby = copy_seq_ ? find_path(copy_to_) : nullptr;
   const std::uint64_t seq = copy_seq_;
   copy_seq_ = 0;
   if (!standby || inner_len + t::kDataOverhead > out.size()) return std::nullopt;
   const auto len = channel_.seal_data(out, inner_len, seq, now, defer, MessageType::kDataCopy);
   if (!len) return std::nullopt;
+  stream_.copied(seq);
   ++handover_.redundant_copies;
   handover_.redundant_bytes += *len;
   return ClientTransmit{*len, standby->id};

@@ -345,8 +345,14 @@ class ClientSession {
   std::uint64_t path_epoch_ = 0;
   PathId dup_path_ = 0;          // copies go here while the active path is suspected
   std::uint64_t copy_seq_ = 0;   // the packet seal() just sent, when the policy wants a copy (0: none)
+  PathId copy_to_ = 0;           // where that copy goes (copy_path())
   // The standby copies go to: alive, measured, the lowest RTT (nullptr: none).
   Path* best_standby();
+  // Where a copy of a packet sent on `via` goes (0: nowhere): a healthy path
+  // other than `via`, the lowest round trip first; for a bond's own copies
+  // (a call: BondScheduler::copies), a bonded one only, so that a backup or
+  // a metered uplink outside the bond carries none.
+  PathId copy_path(PathId via, bool bonded_only);
   Time suspected_at_ = kNever;
   std::size_t dup_bytes_ = 0;    // copied in this suspicion (<= kSuspicionMaxBytes)
   Time awaiting_since_ = kNever;  // first send on the active path since it last answered

@@ -200,6 +200,15 @@ ClientSession::Path* ClientSession::best_standby() {
   return best;
 }
 
+PathId ClientSession::copy_path(PathId via, bool bonded_only) {
+  const Path* best = nullptr;
+  for (const auto& p : paths_)
+    if (p.id != via && !p.stats.dead && !p.stats.gray && p.stats.rtt && (!bonded_only || bonded_path(p.id)) &&
+        (!best || *p.stats.rtt < *best->stats.rtt))
+      best = &p;
+  return best ? best->id : 0;
+}
+
 void ClientSession::begin_suspicion(Time now) {
   Path* best = best_standby();
   suspected_at_ = now;  // also when there is no standby: one attempt per silence

@@ -56,6 +56,8 @@ class DataStream {
   // What was sent on `path` and is not acknowledged, to be sent again (a bonded path left the bond).
   std::size_t schedule_path(std::uint32_t path, Time now) { return resend_.schedule_resend_path(path, now); }
   void schedule_last() { resend_.schedule_last(); }
+  // Data sequence `seq` just went again as a copy (on another path).
+  void copied(std::uint64_t seq) { resend_.copied(seq); }
   // The peer's acknowledgement; false (nothing changes) when it claims data
   // never sent.
   bool on_ack(const Ack& ack, ResendBuffer::AckOutcome* outcome = nullptr) {

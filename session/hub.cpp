@@ -296,7 +296,7 @@ ReceiveResult Hub::on_transport(MutableBytes msg, const Endpoint& from, Time now
                                          : vip.has_v6() && std::memcmp(inner->src6, vip.vip6.data(), 16) == 0;
     if (!own) return dropped(DropReason::kInnerSourceMismatch);
     // A bonding client: its flows return the way they came (when validated).
-    note_bond_flow(*s, type == MessageType::kDataBond, Bytes(msg.data() + t::kDataOffset, inner->length), from, now);
+    note_bond_flow(*s, type, Bytes(msg.data() + t::kDataOffset, inner->length), from, now);
     if (s->keepalive_due_ == kNever) {
       s->keepalive_due_ = now + limits::kKeepaliveTimeout;
       wake_housekeeping(now);

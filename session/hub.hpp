@@ -130,6 +130,8 @@ class HubSession {
   bool bonding() const { return bond_flows_ != nullptr; }
   // Flows the hub moved to another endpoint itself (move()).
   std::uint64_t bond_moves() const { return bond_moves_; }
+  // Packets of calls also sent, as a copy, to the other bonded endpoint.
+  std::uint64_t bond_copies() const { return bond_copies_; }
   // Its two bonded endpoints are alike enough to spread a flow over (status).
   bool bonded_alike() const { return bonded_alike_; }
   // The endpoints the pacer knows, by its path id (index + 1; status).
@@ -240,6 +242,9 @@ class HubSession {
     BondFlow* flow = nullptr;
     bool ordered = false;  // spilled lately: the client delivers it in order
     bool contends = false;  // the flow contends for its endpoint: it may spill or move
+    // A call (BondScheduler::copies): a copy goes here too, the other
+    // endpoint the client bonds (invalid: no copy).
+    Endpoint copy_to;
   };
   Route route(Bytes inner, Time now);
   // The route's partner takes the packet (validated, and its pacer has
@@ -274,6 +279,7 @@ class HubSession {
   Time bond_counted_ = Time::min();
   Time last_bond_move_ = Time::min();
   std::uint64_t bond_moves_ = 0;
+  std::uint64_t bond_copies_ = 0;
   // The last address other than the return path that said it is in the
   // client's bond (kDataBond, or a probe flagged kProbeFlagBonded), and when;
   // an acknowledgement flagged kAckFlagBondLeft forgets it.
@@ -451,9 +457,11 @@ class Hub {
   // A probe or copy from an address other than the return path.
   // `bonded`: it says it is in the client's bond.
   void on_standby_heard(HubSession& s, const Endpoint& from, std::size_t bytes, bool bonded, Time now);
-  // An authenticated data packet of s from `from` (hub_paths.cpp): a bonded
-  // one starts the session's bond; in a bond, its flow returns to `from`.
-  void note_bond_flow(HubSession& s, bool bonded, Bytes inner, const Endpoint& from, Time now);
+  // An authenticated data packet of s from `from` (hub_paths.cpp), of
+  // `type`: a bonded one starts the session's bond; in a bond, its flow
+  // returns to `from`, unless it is a copy (a call's, sent on two uplinks)
+  // of a flow already placed: the client pinned it where the original went.
+  void note_bond_flow(HubSession& s, wire::MessageType type, Bytes inner, const Endpoint& from, Time now);
   // A probe reply: true when it answered one of our challenges.
   bool on_probe_reply(HubSession& s, const Probe& probe, const Endpoint& from, Time now);
   // Queues `f` to a standby candidate within its amplification budget.
@@ -464,6 +472,7 @@ class Hub {
   struct PendingCopy {
     ClientId client = 0;
     std::uint64_t seq = 0;  // 0: none
+    Endpoint to;            // the client's standby, or for a call the other endpoint
   };
   PendingCopy pending_copy_;
   SealResult seal_to_client(std::optional<ClientId> id, MutableBytes buf, std::size_t inner_len, Time now,

@@ -168,9 +168,10 @@ SealResult Hub::seal_redundant_copy(MutableBytes out, std::size_t inner_len, Tim
   if (!s || inner_len + t::kDataOverhead > out.size()) return SealResult::drop(DropReason::kNoSession);
   const auto n = s->channel_.seal_data(out, inner_len, copy.seq, now, defer, wire::MessageType::kDataCopy);
   if (!n) return SealResult::drop(DropReason::kNoSession);
+  s->stream_.copied(copy.seq);
   s->redundant_bytes_ += *n;
   SealResult r = SealResult::send(*n);
-  r.to = s->standby_;
+  r.to = copy.to;
   return r;
 }
 
@@ -260,6 +261,12 @@ HubSession::Route HubSession::route(Bytes inner, Time now) {
   if (const PathRate* rate = here ? pacer_.rate_of(here) : nullptr) {
     count_bond_flows(now);
     r.contends = BondScheduler::contends(flow.sent.current(now) * 8, rate->rate_bps(), bond_flows_active_[here - 1]);
+    // A call goes to both endpoints the client bonds, as the client sends it
+    // on two of its uplinks: the copy to the one it does not go to.
+    if (BondScheduler::copies(f.proto, flow.sent, r.contends, now)) {
+      const Endpoint& other = r.to == standby_ ? endpoint_ : standby_;
+      if (!(other == r.to) && may_choose(other, now)) r.copy_to = other;
+    }
   }
   if (bonded_alike_) {
     if (here && here == bonded_paths_[0]) r.partner = bonded_paths_[1];
@@ -437,8 +444,8 @@ void HubSession::refresh_bond(Time now) {
   share_partners(now);
 }
 
-void Hub::note_bond_flow(HubSession& s, bool bonded, Bytes inner, const Endpoint& from, Time now) {
-  if (bonded) s.start_bond();
+void Hub::note_bond_flow(HubSession& s, wire::MessageType type, Bytes inner, const Endpoint& from, Time now) {
+  if (type == wire::MessageType::kDataBond) s.start_bond();
   if (!s.bond_flows_) return;
   s.refresh_bond(now);
   FlowFields f;
@@ -448,6 +455,7 @@ void Hub::note_bond_flow(HubSession& s, bool bonded, Bytes inner, const Endpoint
   std::swap(f.sport, f.dport);
   bool fresh = false, evicted = false;
   HubSession::BondFlow& flow = s.bond_flows_->touch(flow_hash(f, s.flow_seed_), now, fresh, evicted).value;
+  if (type == wire::MessageType::kDataCopy && !fresh && flow.path) return;
   const std::uint32_t path = s.path_of(from);
   if (flow.path && flow.path != path) flow.moved_to = 0;  // the client moved it: it knows its uplinks
   flow.path = path;

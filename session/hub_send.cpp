@@ -91,9 +91,13 @@ SealResult Hub::seal_to_client(std::optional<ClientId> id, MutableBytes buf, std
       r.to = to;
       r.fragment = beyond_path(inner_len, s.inner_mtu());  // owed (above)
       pending_copy_ = {};
-      if (named && s.validated_ && copy_allowed(s, inner_len, now)) {
-        pending_copy_ = {*id, seq};
+      // The operator's named packets get a copy to the client's standby; a
+      // bonding client's call, to its other bonded endpoint (route()).
+      const bool call = route.copy_to.valid();
+      if ((named || call) && s.validated_ && copy_allowed(s, inner_len, now)) {
+        pending_copy_ = {*id, seq, call && !named ? route.copy_to : to == s.standby_ ? s.endpoint_ : s.standby_};
         r.copy = true;
+        if (call && !named) ++s.bond_copies_;
       }
       return r;
     }

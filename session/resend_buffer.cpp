@@ -185,6 +185,10 @@ void ResendBuffer::schedule_last() {
   ++resend_pending_;
 }
 
+void ResendBuffer::copied(std::uint64_t seq) {
+  if (!entries_.empty() && entries_.back().seq == seq) entries_.back().resent = true;
+}
+
 void ResendBuffer::cancel_resend() {
   for (std::size_t i = 0; i < entries_.size(); ++i) entries_[i].resend = false;
   resend_pending_ = 0;

@@ -73,6 +73,17 @@ inline constexpr auto kBondAlikeRttDifference = std::chrono::milliseconds(50);
 // that optimism got 10.4 Mbit/s where the fast link alone carries 18.1).
 inline constexpr double kBondUnmeasuredRttShare = 0.25;
 inline constexpr auto kBondUnmeasuredRttSlack = std::chrono::milliseconds(20);
+// A bonded UDP flow that does not contend for its path and sends at most
+// this (bits/s: a voice call's 50 frames a second, with room for a codec's
+// own redundancy) travels on two bonded paths at once, as a copy on the
+// second (BondScheduler::copies; the receiver delivers whichever comes
+// first). A call gains nothing from a second path's capacity but much from
+// its delay: on two radios the delay it sees is the lesser of theirs at each
+// moment (bench/bond, traces pair: its p99 beside one download was 92 ms on
+// the better trace alone, 219 on the other, and 296 in bond mode, where the
+// call sat on the other). A copy costs its sender twice a call's few bytes;
+// a faster flow gains from one path's capacity instead, and is not copied.
+inline constexpr double kBondCopyFlowRate = 256e3;
 // After an uplink leaves the client's bond, its acknowledgements say so
 // (wire::control::kAckFlagBondLeft) for this long: one lost acknowledgement
 // does not leave the hub sending its own choice of flows to a dead uplink.

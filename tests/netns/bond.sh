@@ -5,7 +5,8 @@
 #   bond_refusal              empty when this build's tund takes [uplinks]
 #                             mode = "bond", else why not (the config check's words)
 #   bond_lab_up SYSTEM        a lab with SYSTEM set up (direct-a, direct-b, mptcp,
-#                             tund-failover, tund-bond: bond_setup_direct_a ...)
+#                             tund-a, tund-b, tund-failover, tund-bond:
+#                             bond_setup_direct_a ...)
 #                             and srv answering through it, or BOND_NOTE says not
 #   bond_run SYSTEM WORKLOAD DIR   one measurement (tcp1, tcp8, udp; down:
 #                             srv -> cli, up: cli -> srv); appends a row to $RESULTS
@@ -99,6 +100,13 @@ UPLINKS
 # else changed. Measured once the bond has formed: a new uplink joins after
 # the hold-down (2 s), as failover would switch to it.
 bond_setup_tund_failover() { lab_one_hub; CLI_IP=10.77.0.2; }
+# tund on one uplink only (the other avoided), as direct-a and direct-b are
+# the links without a tunnel: what the tunnel itself gives on each link, so a
+# bond's shortfall is told apart from the tunnel's on a radio trace.
+bond_setup_tund_a() { lab_one_hub '[uplinks]
+avoid = ["lte0"]'; CLI_IP=10.77.0.2; }
+bond_setup_tund_b() { lab_one_hub '[uplinks]
+avoid = ["wlan0"]'; CLI_IP=10.77.0.2; }
 bond_setup_tund_bond() { lab_one_hub '[uplinks]
 mode = "bond"
 bond_metered = true'; CLI_IP=10.77.0.2; }
@@ -197,6 +205,10 @@ bond_run() {
       "$LAB_DIR/iperf_$tag.json" 2>/dev/null) || :
   else
     mbit=$(jq -r '.end.sum_received.bits_per_second / 1e6' "$LAB_DIR/iperf_$tag.json" 2>/dev/null) || :
+    # The sender's retransmissions (inner TCP's own losses, or reordering it took for loss).
+    local retrans
+    retrans=$(jq -r '.end.sum_sent.retransmits // empty' "$LAB_DIR/iperf_$tag.json" 2>/dev/null) || :
+    [ -n "$retrans" ] && note="${note:+$note; }TCP retransmits: $retrans"
   fi
   [ -n "${mbit:-}" ] && [ "$mbit" != null ] || {
     mbit=0; note="iperf3: $(jq -r '.error // empty' "$LAB_DIR/iperf_$tag.json" 2>/dev/null | head -c 80)$(head -c 80 "$LAB_DIR/iperf_$tag.err")"

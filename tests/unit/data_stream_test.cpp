@@ -155,6 +155,27 @@ TEST(DataStream, AnswersAtMostOneExchangePerIntervalAndNoneWhileResending) {
   EXPECT_TRUE(hub.answer_switch(t0 + limits::kSwitchExchangeInterval, false));
 }
 
+TEST(DataStream, APacketSentAlsoAsACopyGivesNoRoundTrip) {
+  // Its acknowledgement cannot tell which of the two arrived: the copy's
+  // path may be the quicker one (Karn's rule, as for a resend).
+  DataStream tx({}), rx({});
+  DropReason why{};
+  const std::uint64_t once = tx.send(inner_of(plaintext(0, 1)), t0, 1);
+  const std::uint64_t twice = tx.send(inner_of(plaintext(0, 2)), t0, 1);
+  tx.copied(twice);
+  tx.copied(once);  // not the newest: a copy goes right after its original, so this changes nothing
+  ASSERT_TRUE(rx.receive(plaintext(once, 1), t0, 1, why));
+  ResendBuffer::AckOutcome first;
+  ASSERT_TRUE(tx.on_ack(rx.make_ack(0), &first));
+  EXPECT_EQ(first.newest_sent, t0) << "sent once: a round trip";
+  ASSERT_TRUE(rx.receive(plaintext(twice, 2), t0, 1, why));
+  ResendBuffer::AckOutcome second;
+  ASSERT_TRUE(tx.on_ack(rx.make_ack(0), &second));
+  EXPECT_EQ(second.acked, 1u);
+  EXPECT_FALSE(second.newest_sent) << "sent twice: none";
+  EXPECT_FALSE(second.highest_sent) << "nor a one-way delay";
+}
+
 TEST(DataStream, AnAckForDataNeverSentChangesNothing) {
   DataStream tx({}), rx({});
   DropReason why{};
