@@ -244,7 +244,7 @@ class HubSession {
     bool contends = false;  // the flow contends for its endpoint: it may spill or move
     // A call (BondScheduler::copies): a copy goes here too, the other
     // endpoint the client bonds (invalid: no copy).
-    Endpoint copy_to;
+    Endpoint copy_to{};
   };
   Route route(Bytes inner, Time now);
   // The route's partner takes the packet (validated, and its pacer has
@@ -472,7 +472,7 @@ class Hub {
   struct PendingCopy {
     ClientId client = 0;
     std::uint64_t seq = 0;  // 0: none
-    Endpoint to;            // the client's standby, or for a call the other endpoint
+    Endpoint to{};          // the client's standby, or for a call the other endpoint
   };
   PendingCopy pending_copy_;
   SealResult seal_to_client(std::optional<ClientId> id, MutableBytes buf, std::size_t inner_len, Time now,
