@@ -346,7 +346,8 @@ class ClientSession {
   PathId dup_path_ = 0;          // copies go here while the active path is suspected
   std::uint64_t copy_seq_ = 0;   // the packet seal() just sent, when the policy wants a copy (0: none)
   PathId copy_to_ = 0;           // where that copy goes (copy_path())
-  // The standby copies go to: alive, measured, the lowest RTT (nullptr: none).
+  // The standby copies go to: alive, measured, the lowest RTT (nullptr:
+  // none); copy_path() of the active path.
   Path* best_standby();
   // Where a copy of a packet sent on `via` goes (0: nowhere): a healthy path
   // other than `via`, the lowest round trip first; for a bond's own copies

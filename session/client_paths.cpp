@@ -191,14 +191,7 @@ Time ClientSession::suspicion_due() const {
   return awaiting_since_ + suspicion_timeout();
 }
 
-ClientSession::Path* ClientSession::best_standby() {
-  Path* best = nullptr;
-  for (auto& p : paths_)
-    if (p.id != active_path_ && !p.stats.dead && !p.stats.gray && p.stats.rtt &&
-        (!best || *p.stats.rtt < *best->stats.rtt))
-      best = &p;
-  return best;
-}
+ClientSession::Path* ClientSession::best_standby() { return find_path(copy_path(active_path_, false)); }
 
 PathId ClientSession::copy_path(PathId via, bool bonded_only) {
   const Path* best = nullptr;

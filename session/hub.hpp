@@ -242,9 +242,7 @@ class HubSession {
     BondFlow* flow = nullptr;
     bool ordered = false;  // spilled lately: the client delivers it in order
     bool contends = false;  // the flow contends for its endpoint: it may spill or move
-    // A call (BondScheduler::copies): a copy goes here too, the other
-    // endpoint the client bonds (invalid: no copy).
-    Endpoint copy_to{};
+    bool call = false;  // BondScheduler::copies: a copy goes to the other endpoint too, if the client bonds it
   };
   Route route(Bytes inner, Time now);
   // The route's partner takes the packet (validated, and its pacer has
@@ -267,6 +265,8 @@ class HubSession {
   // An endpoint the hub may pick for a flow itself: the validated return
   // path, or the standby while the client says it is in its bond.
   bool may_choose(const Endpoint& e, Time now) const;
+  // The client's address other than `e` (of the return path and the standby).
+  const Endpoint& other_endpoint(const Endpoint& e) const { return e == standby_ ? endpoint_ : standby_; }
   bool standby_bonded(Time now) const;
   void start_bond();
   // Bond flows per endpoint slot heard from or sent on within
@@ -472,7 +472,7 @@ class Hub {
   struct PendingCopy {
     ClientId client = 0;
     std::uint64_t seq = 0;  // 0: none
-    Endpoint to{};          // the client's standby, or for a call the other endpoint
+    Endpoint to{};          // the client's address the original did not go to
   };
   PendingCopy pending_copy_;
   SealResult seal_to_client(std::optional<ClientId> id, MutableBytes buf, std::size_t inner_len, Time now,

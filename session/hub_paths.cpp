@@ -262,11 +262,8 @@ HubSession::Route HubSession::route(Bytes inner, Time now) {
     count_bond_flows(now);
     r.contends = BondScheduler::contends(flow.sent.current(now) * 8, rate->rate_bps(), bond_flows_active_[here - 1]);
     // A call goes to both endpoints the client bonds, as the client sends it
-    // on two of its uplinks: the copy to the one it does not go to.
-    if (BondScheduler::copies(f.proto, flow.sent, r.contends, now)) {
-      const Endpoint& other = r.to == standby_ ? endpoint_ : standby_;
-      if (!(other == r.to) && may_choose(other, now)) r.copy_to = other;
-    }
+    // on two of its uplinks (the copy: seal_to_client()).
+    r.call = BondScheduler::copies(f.proto, flow.sent, r.contends, now);
   }
   if (bonded_alike_) {
     if (here && here == bonded_paths_[0]) r.partner = bonded_paths_[1];

@@ -91,11 +91,12 @@ SealResult Hub::seal_to_client(std::optional<ClientId> id, MutableBytes buf, std
       r.to = to;
       r.fragment = beyond_path(inner_len, s.inner_mtu());  // owed (above)
       pending_copy_ = {};
-      // The operator's named packets get a copy to the client's standby; a
-      // bonding client's call, to its other bonded endpoint (route()).
-      const bool call = route.copy_to.valid();
+      // The operator's named packets, and a bonding client's calls, get a
+      // copy to the client's other address: for a call, only one it bonds.
+      const Endpoint& other = s.other_endpoint(to);
+      const bool call = route.call && !(other == to) && s.may_choose(other, now);
       if ((named || call) && s.validated_ && copy_allowed(s, inner_len, now)) {
-        pending_copy_ = {*id, seq, call && !named ? route.copy_to : to == s.standby_ ? s.endpoint_ : s.standby_};
+        pending_copy_ = {*id, seq, other};
         r.copy = true;
         if (call && !named) ++s.bond_copies_;
       }
