@@ -135,6 +135,7 @@ std::optional<ClientTransmit> ClientSession::seal_redundant_copy(MutableBytes ou
   const auto len = channel_.seal_data(out, inner_len, seq, now, defer, MessageType::kDataCopy);
   if (!len) return std::nullopt;
   stream_.copied(seq);
+  if (owner_.config_.pacing) pacer_.spend_copy(standby->id, inner_len, now);
   ++handover_.redundant_copies;
   handover_.redundant_bytes += *len;
   return ClientTransmit{*len, standby->id};

@@ -169,6 +169,7 @@ SealResult Hub::seal_redundant_copy(MutableBytes out, std::size_t inner_len, Tim
   const auto n = s->channel_.seal_data(out, inner_len, copy.seq, now, defer, wire::MessageType::kDataCopy);
   if (!n) return SealResult::drop(DropReason::kNoSession);
   s->stream_.copied(copy.seq);
+  if (config_.pacing) s->pacer_.spend_copy(s->known_path(copy.to), inner_len, now);
   s->redundant_bytes_ += *n;
   SealResult r = SealResult::send(*n);
   r.to = copy.to;
@@ -400,11 +401,10 @@ void HubSession::refresh_bond(Time now) {
   std::array<std::uint32_t, 2> ids{};
   if (validated_) ids[0] = path_of(endpoint_);
   if (standby_.valid() && !(standby_ == endpoint_) && sendable(standby_, now)) ids[1] = path_of(standby_);
-  // Alike by what each endpoint's pacer measured (both known), and how long
-  // the client's spread flows' packets may wait here for earlier ones.
-  // An endpoint whose pacer has not measured it yet (never lowered its
-  // rate for a queue, or no round trip) is taken to be like the other, as
-  // the client's scheduler takes an unmeasured path: it starts low and learns.
+  // Alike by what each endpoint's pacer measured (BondScheduler::alike: an
+  // endpoint not measured yet is alike by its round trip alone, as the
+  // client's are), and how long the client's spread flows' packets may wait
+  // here for earlier ones.
   std::array<BondPath, 2> view{};
   for (std::size_t i = 0; i < ids.size(); ++i)
     if (const PathRate* r = ids[i] ? pacer_.rate_of(ids[i]) : nullptr) {
@@ -419,7 +419,6 @@ void HubSession::refresh_bond(Time now) {
     if (!view[i].base_rtt) view[i].base_rtt = challenged[i];
   for (std::size_t i = 0; i < view.size(); ++i) {
     const BondPath& other = view[1 - i];
-    if (!view[i].measured) view[i].rate_bps = std::max(view[i].rate_bps, std::max(other.rate_bps, other.capacity_bps));
     if (!view[i].base_rtt) view[i].base_rtt = other.base_rtt ? other.base_rtt : srtt_;
   }
   bonded_alike_ = ids[0] && ids[1] && BondScheduler::alike(view[0], view[1]);

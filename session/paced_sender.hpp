@@ -147,6 +147,13 @@ class PacedSender {
   }
   void spend(std::size_t bytes, Time now) { slots_[current_].rate.spend(bytes, now); }
   void spend_on(std::uint32_t path, std::size_t bytes, Time now) { rate_for(path).spend(bytes, now); }
+  // A copy sent on `path` beside its original (a call's in a bond, a named
+  // flow's): spent on that path's pacer, when it has one, without waiting
+  // for room (a copy that waited would come after its original), so the
+  // bulk on that path leaves the copies room instead of overdrawing it.
+  void spend_copy(std::uint32_t path, std::size_t bytes, Time now) {
+    if (const std::size_t i = find(path); i != kNone) slots_[i].rate.spend(bytes, now);
+  }
   // `path`'s partner in a bond (see PathSlot::partner; 0: none). The
   // caller names a partner only while it would spill onto it: a packet the
   // partner's room released goes there, not on its own path, whose pacer

@@ -185,6 +185,21 @@ TEST(PerPathRate, AnIdleBondedPathsRoomDoesNotReleaseAFullPathsPackets) {
   EXPECT_FALSE(p.release(buf, now, true));
 }
 
+TEST(PerPathRate, ACopyIsSpentOnThePathItTakes) {
+  // A call's copy on path 2 uses path 2's room, not path 1's (the copies
+  // went outside any pacer and overdrew the path they took); a copy toward
+  // a path with no pacer of its own charges none.
+  session::PacedSender p(1, nullptr);
+  Time now = t0;
+  p.use_path(1, now, 40ms);
+  p.set_bonded(std::vector<std::uint32_t>{1, 2}, now);
+  for (int i = 0; i < 200 && p.room_on(2, now); ++i) p.spend_copy(2, 228, now);
+  EXPECT_FALSE(p.room_on(2, now)) << "the copies used path 2's room";
+  EXPECT_TRUE(p.room_on(1, now)) << "and left path 1's alone";
+  p.spend_copy(7, 1 << 20, now);
+  EXPECT_TRUE(p.room_on(1, now)) << "an unknown path charges nobody";
+}
+
 // Paths 1 and 2 bonded, 2 partner to 1, and path 1's pacer without room.
 void bond_two_paths_and_fill_the_first(session::PacedSender& p, Time now) {
   p.use_path(1, now, 40ms);
@@ -597,6 +612,18 @@ TEST(BondScheduler, AnUnmeasuredPathIsAlikeOnlyWithARoundTripClose) {
   EXPECT_TRUE(BondScheduler::alike(path(1, 20, 20ms), path(2, 20, 24ms, false)));
   EXPECT_TRUE(BondScheduler::alike(path(1, 20, 2ms), path(2, 20, 18ms, false))) << "within the slack";
   EXPECT_TRUE(BondScheduler::alike(path(1, 20, 8ms), path(2, 15, 40ms))) << "measured: the usual rule";
+}
+
+TEST(BondScheduler, AnUnmeasuredPathsOwnRateIsNotItsCapacity) {
+  // An idle bonded path's pacer doubled on little data to 46 Mbit/s beside
+  // a measured 20 Mbit/s one: both links carried 20. Compared by rates they
+  // were unlike, the partner was never named, and the one download stayed
+  // on one link (bench/bond, alike pair: 2 runs of 6 at 19-21 Mbit/s).
+  EXPECT_TRUE(BondScheduler::alike(path(1, 20, 20ms), path(2, 46, 21ms, false)));
+  EXPECT_TRUE(BondScheduler::alike(path(1, 20, 20ms), path(2, 1, 21ms, false))) << "nor a rate just started";
+  BondScheduler s(42);
+  s.set_paths({path(1, 20, 20ms), path(2, 46, 21ms, false)}, t0);
+  EXPECT_EQ(s.partner_of(1, t0), 2u) << "path 1's flows may spill onto path 2";
 }
 
 // --- the policy's bond set ----------------------------------------------------------
