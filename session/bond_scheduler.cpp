@@ -213,9 +213,9 @@ BondScheduler::Placement BondScheduler::place(Bytes inner, std::size_t len, std:
   charge(f.path, len, now);
   last_ = &f;
   Placement placed{f.path, partner_of(f.path, now)};
-  placed.contends = contends(f.sent.current(now), rate_of(paths_[at]), counts_[at].flows);
+  placed.copies = path_count_ >= 2 && copies(fields.proto, f.sent, now);
+  placed.contends = !placed.copies && contends(f.sent.current(now), rate_of(paths_[at]), counts_[at].flows);
   placed.ordered = f.spilled_at != Time::min() && now - f.spilled_at < limits::kBondFlowActive;
-  placed.copies = path_count_ >= 2 && copies(fields.proto, f.sent, placed.contends, now);
   return placed;
 }
 

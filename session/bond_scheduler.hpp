@@ -183,10 +183,13 @@ class BondScheduler {
     return flows > 0 && rate > 0 && flow >= rate / static_cast<double>(flows) / 2;
   }
   // A flow that travels on two bonded paths at once (the hub's direction
-  // too): UDP (a call's RTP, WebRTC, a game), not contending for its path,
-  // and known to send at most kBondCopyFlowRate.
-  static bool copies(std::uint8_t proto, const FlowRate& sent, bool contends, Time now) {
-    return proto == kProtoUdp && !contends && sent.known(now) && sent.current(now) * 8 <= limits::kBondCopyFlowRate;
+  // too): UDP (a call's RTP, WebRTC, a game) known to send at most
+  // kBondCopyFlowRate. Such a flow never contends for its path, however
+  // thin: on an LTE uplink of 0.13-0.9 Mbit/s beside 8 uploads a call is
+  // a fair share's double, and counted as contending it lost its copies
+  // (bench/bond, traces up: 574-596 of 750 frames late, p50 250 ms).
+  static bool copies(std::uint8_t proto, const FlowRate& sent, Time now) {
+    return proto == kProtoUdp && sent.known(now) && sent.current(now) * 8 <= limits::kBondCopyFlowRate;
   }
 
   struct PathCount {

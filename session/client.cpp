@@ -81,18 +81,20 @@ SealResult ClientSession::seal(MutableBytes buf, std::size_t inner_len, Time now
     // That path's pacer: new data waits in the flow queue rather than in
     // the radio's buffer (paced_sender.hpp), unless its flow may spill onto
     // the path's partner and that one has room (spreading).
+    // A call waits for either of its paths (untagged: any path's room).
     if (!released && owner_.config_.pacing && !pacer_.admit_on(via, inner_len, now) &&
-        !spill(placed, via, inner_len, now, false)) {
-      if (!pacer_.hold(inner, now, via, placed.contends)) return SealResult::drop(DropReason::kQueueNoMemory);
+        !spill(placed, via, inner_len, now, false) && !call_to_room(placed, via, inner_len, now, false)) {
+      if (!pacer_.hold(inner, now, placed.copies ? 0 : via, placed.contends))
+        return SealResult::drop(DropReason::kQueueNoMemory);
       return SealResult::queued();
     }
     if (released && bonding()) {
-      spill(placed, via, inner_len, now, true);
+      if (!spill(placed, via, inner_len, now, true)) call_to_room(placed, via, inner_len, now, true);
       pacer_.spend_released(via, inner_len, now);
     }
     const std::uint64_t seq = stream_.send(inner, now, via);
     // A spread flow's packets go in order at the hub (reorder_buffer.hpp).
-    const bool ordered = placed.ordered || via != placed.path;
+    const bool ordered = placed.ordered || (via != placed.path && !placed.copies);
     // The user's redundancy policy (read before the AEAD may run in place).
     const bool named = redundant(owner_.config_.redundant, Bytes(buf.data() + t::kDataOffset, inner_len));
     if (auto tx = seal_data(buf, inner_len, ordered ? seq | t::kSeqOrdered : seq, now, defer, via)) {

@@ -311,6 +311,9 @@ class ClientSession {
   // A packet whose pinned path's pacer has no room goes on the path's
   // partner when that one has (client_bond.cpp): true, and `via` is it.
   bool spill(const BondScheduler::Placement& placed, PathId& via, std::size_t len, Time now, bool released);
+  // A call (copied on two paths) goes on whichever of them has room first:
+  // true, and `via` is the other one (client_bond.cpp).
+  bool call_to_room(const BondScheduler::Placement& placed, PathId& via, std::size_t len, Time now, bool released);
   // The scheduler's view of the bonded paths, from their pacers.
   void refresh_bond(Time now);
   // Each bonded path's partner, as the scheduler offers it now, to its pacer.

@@ -42,6 +42,20 @@ bool ClientSession::spill(const BondScheduler::Placement& placed, PathId& via, s
   return true;
 }
 
+bool ClientSession::call_to_room(const BondScheduler::Placement& placed, PathId& via, std::size_t len, Time now,
+                                 bool released) {
+  // Its copy goes on the other path anyway (seal()): waiting in tund for its
+  // own path's room while the other has some delayed both (bench/bond,
+  // traces up: beside 8 bonded uploads the frames waited and CoDel dropped
+  // them). Unordered at the receiver: a call wants its frames now, not in
+  // order.
+  if (!bonding() || !placed.copies || pacer_.room_on(via, now)) return false;
+  const PathId other = copy_path(via, true);
+  if (!other || (released ? !pacer_.room_on(other, now) : !pacer_.admit_on(other, len, now))) return false;
+  via = other;
+  return true;
+}
+
 void ClientSession::share_partners(Time now) {
   // The pacers release a path's packets by its partner's room only while
   // spill() would put them there (paced_sender.hpp).

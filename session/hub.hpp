@@ -248,6 +248,9 @@ class HubSession {
   // The route's partner takes the packet (validated, and its pacer has
   // room; released: the caller spends on it): true, and `to` is it.
   bool spill(Route& route, std::size_t len, Time now, bool released);
+  // A call goes to whichever of the client's two bonded endpoints has room
+  // first (its copy goes to the other): true, and `to` is the other one.
+  bool call_to_room(Route& route, std::size_t len, Time now, bool released);
   // A spread flow may spill onto endpoint slot `partner` now: the hub may
   // choose it, and no flow returning to it found it full lately.
   bool spills_onto(std::uint32_t partner, Time now) const;

@@ -256,15 +256,16 @@ HubSession::Route HubSession::route(Bytes inner, Time now) {
   // Only where the client proved it wants traffic (anti-reflection).
   if (const Endpoint& to = paced_eps_[path - 1]; sendable(to, now)) r.to = to;
   // Only a flow that contends for its endpoint spills or moves (see
-  // BondScheduler::Placement::contends; a call waits for its own
-  // endpoint's room).
+  // BondScheduler::Placement::contends; a call takes either endpoint's
+  // room: call_to_room()).
   const std::uint32_t here = known_path(r.to);
   if (const PathRate* rate = here ? pacer_.rate_of(here) : nullptr) {
     count_bond_flows(now);
-    r.contends = BondScheduler::contends(flow.sent.current(now) * 8, rate->rate_bps(), bond_flows_active_[here - 1]);
     // A call goes to both endpoints the client bonds, as the client sends it
     // on two of its uplinks (the copy: seal_to_client()).
-    r.call = BondScheduler::copies(f.proto, flow.sent, r.contends, now);
+    r.call = BondScheduler::copies(f.proto, flow.sent, now);
+    r.contends = !r.call &&
+                 BondScheduler::contends(flow.sent.current(now) * 8, rate->rate_bps(), bond_flows_active_[here - 1]);
   }
   if (bonded_alike_) {
     if (here && here == bonded_paths_[0]) r.partner = bonded_paths_[1];
@@ -289,6 +290,19 @@ bool HubSession::spill(Route& r, std::size_t len, Time now, bool released) {
   if (released ? !pacer_.room_on(r.partner, now) : !pacer_.admit_on(r.partner, len, now)) return false;
   r.flow->spilled_at = now;
   r.to = paced_eps_[r.partner - 1];
+  return true;
+}
+
+bool HubSession::call_to_room(Route& r, std::size_t len, Time now, bool released) {
+  // As the client does (ClientSession::call_to_room): waiting for its own
+  // endpoint's room while the other has some delays the frame and its copy.
+  if (!r.call) return false;
+  const std::uint32_t here = known_path(r.to);
+  const Endpoint& other = other_endpoint(r.to);
+  const std::uint32_t there = other == r.to || !may_choose(other, now) ? 0 : known_path(other);
+  if (!here || !there || pacer_.room_on(here, now)) return false;
+  if (released ? !pacer_.room_on(there, now) : !pacer_.admit_on(there, len, now)) return false;
+  r.to = other;
   return true;
 }
 

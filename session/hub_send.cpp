@@ -65,9 +65,10 @@ SealResult Hub::seal_to_client(std::optional<ClientId> id, MutableBytes buf, std
     HubSession::Route route = s.route(inner, now);
     const Endpoint pinned = route.to;
     if (!released && config_.pacing && !s.pacer_.admit_on(s.path_of(route.to), inner_len, now) &&
-        !s.spill(route, inner_len, now, false)) {
-      const bool kept =
-          s.pacer_.hold(Bytes(buf.data() + t::kDataOffset, inner_len), now, s.path_of(route.to), route.contends);
+        !s.spill(route, inner_len, now, false) && !s.call_to_room(route, inner_len, now, false)) {
+      // A call waits for either endpoint (untagged: any endpoint's room).
+      const bool kept = s.pacer_.hold(Bytes(buf.data() + t::kDataOffset, inner_len), now,
+                                      route.call ? 0 : s.path_of(route.to), route.contends);
       mark_pacing(s);
       if (!kept) {
         drops_.count(DropReason::kQueueNoMemory);
@@ -76,14 +77,14 @@ SealResult Hub::seal_to_client(std::optional<ClientId> id, MutableBytes buf, std
       return SealResult::queued();
     }
     if (released && s.bonding()) {
-      s.spill(route, inner_len, now, true);
+      if (!s.spill(route, inner_len, now, true)) s.call_to_room(route, inner_len, now, true);
       s.pacer_.spend_released(s.path_of(route.to), inner_len, now);
     }
     const Endpoint to = route.to;
     if (route.flow) route.flow->sent.count(inner_len, now);
     const std::uint64_t seq = send_seq(s, inner, now, to);
     // A spread flow's packets go in order at the client (reorder_buffer.hpp).
-    const bool ordered = route.ordered || !(to == pinned);
+    const bool ordered = route.ordered || (!(to == pinned) && !route.call);
     // The operator's redundancy policy (read before the AEAD may run in place).
     const bool named = redundant(config_.redundant, Bytes(buf.data() + t::kDataOffset, inner_len));
     if (auto n = seal_data(s, buf, inner_len, ordered ? seq | t::kSeqOrdered : seq, defer, now)) {

@@ -506,6 +506,29 @@ TEST(BondScheduler, OnlyAFlowContendingForItsPathMaySpillAndMarkItFilled) {
   EXPECT_EQ(s.place(bulk, 1448, 1, now + 1500ms).partner, 0u) << "filled by a flow of its own";
 }
 
+TEST(BondScheduler, ACallIsCopiedAndContendsForNothingEvenOnAThinPath) {
+  // Two LTE uplinks at 0.4 Mbit/s, 4 uploads on each: a fair share is 80
+  // kbit/s, and a call's 91 kbit/s is more than half of it. Taken for a
+  // contending flow it lost its copies and spilled like bulk (bench/bond,
+  // traces up: 574-596 of 750 frames late); it is a call all the same.
+  BondScheduler s(42);
+  s.set_paths({path(1, 0.4, 45ms), path(2, 0.4, 46ms)}, t0);
+  test::PacketSpec spec;
+  spec.proto = session::kProtoUdp;
+  spec.sport = 7200;
+  const auto call = test::build_packet(spec, std::vector<std::uint8_t>(200));
+  place_flows(s, 8, t0);
+  Time now = t0;
+  BondScheduler::Placement placed;
+  for (; now < t0 + 1500ms; now += 1ms) {
+    if ((now - t0) % 20ms == 0ms) placed = s.place(call, call.size(), 1, now);
+    for (std::uint16_t f = 0; f < 8; ++f)
+      if ((now - t0) % 40ms == 0ms) s.place(tcp(static_cast<std::uint16_t>(40000 + f)), 1448, 1, now);
+  }
+  EXPECT_TRUE(placed.copies);
+  EXPECT_FALSE(placed.contends);
+}
+
 TEST(BondScheduler, UnlikePathsGetFlowsByCapacityAndRoundTrip) {
   BondScheduler s(42);
   s.set_paths({path(1, 20, 8ms), path(2, 8, 40ms)}, t0);
