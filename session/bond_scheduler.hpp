@@ -125,11 +125,12 @@ class BondScheduler {
     std::uint32_t partner = 0;  // where it may spill when `path` has no room (0: nowhere)
     bool ordered = false;       // spread lately: delivered in order at the receiver
     // It contends for `path` (contends()): only such a flow spills. One that
-    // does not (a call) waits for its own path's room in the flow queue,
-    // where it goes first: a second path gains it nothing, and its packets
-    // would wait in the peer's reorder buffer for the bulk's.
+    // does not waits for its own path's room in the flow queue, where a
+    // sparse flow goes first.
     bool contends = false;
-    // A call: it also goes, as a copy, on a second bonded path (copies()).
+    // A call (copies(); it never contends): it also goes, as a copy, on a
+    // second bonded path, and its packet takes whichever of the two has room
+    // first (the sender's call_to_room), never ordered at the receiver.
     bool copies = false;
   };
   // The path for an inner packet of `len` bytes (IP header first), its flow

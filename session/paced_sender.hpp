@@ -92,8 +92,8 @@ class PacedSender {
   }
   // False when the packet could not be kept (the queue's memory budget).
   // `path`: the pacer it waits for in a bond (0, or one not remembered: any);
-  // `may_spill`: its partner's too (its flow contends for `path`; a call's
-  // packet waits for its own path's room only).
+  // `may_spill`: its partner's too (its flow contends for `path`). A bond's
+  // call is held with path 0: either of its paths may take it.
   bool hold(Bytes inner, Time now, std::uint32_t path = 0, bool may_spill = false) {
     const std::size_t i = find(path);
     const bool kept = queue_.enqueue(inner, now, i == kNone ? 0 : may_spill ? spill_tag(i) : own_tag(i));
