@@ -50,10 +50,11 @@
 // order within a bounded wait (reorder_buffer.hpp). A flow that never
 // spills is never held at the receiver.
 //
-// A call travels on two paths (copies()): a UDP flow too slow to contend
-// for its path goes, as a copy, on a second bonded path as well, and the
-// receiver delivers whichever comes first. Its delay is then the lesser of
-// the two paths' at each moment; nothing is held for it.
+// A call travels on two paths (copies()): a UDP flow of at most
+// kBondCopyFlowRate goes, as a copy, on a second bonded path as well (each
+// packet on whichever of the two has room first), and the receiver delivers
+// whichever comes first. Its delay is then the lesser of the two paths' at
+// each moment; nothing is held for it, and it never contends.
 //
 // Memory is bounded: kBondFlows flows in a set-associative table (a new flow
 // takes the least recently seen of its set's ways), allocated once. Nothing

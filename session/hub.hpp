@@ -270,6 +270,12 @@ class HubSession {
   bool may_choose(const Endpoint& e, Time now) const;
   // The client's address other than `e` (of the return path and the standby).
   const Endpoint& other_endpoint(const Endpoint& e) const { return e == standby_ ? endpoint_ : standby_; }
+  // That other address when the hub may choose it (may_choose()): where a
+  // call sent to `e` also goes, or goes instead (nullptr: nowhere).
+  const Endpoint* call_other(const Endpoint& e, Time now) const {
+    const Endpoint& other = other_endpoint(e);
+    return other == e || !may_choose(other, now) ? nullptr : &other;
+  }
   bool standby_bonded(Time now) const;
   void start_bond();
   // Bond flows per endpoint slot heard from or sent on within

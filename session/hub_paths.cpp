@@ -298,11 +298,11 @@ bool HubSession::call_to_room(Route& r, std::size_t len, Time now, bool released
   // endpoint's room while the other has some delays the frame and its copy.
   if (!r.call) return false;
   const std::uint32_t here = known_path(r.to);
-  const Endpoint& other = other_endpoint(r.to);
-  const std::uint32_t there = other == r.to || !may_choose(other, now) ? 0 : known_path(other);
+  const Endpoint* other = call_other(r.to, now);
+  const std::uint32_t there = other ? known_path(*other) : 0;
   if (!here || !there || pacer_.room_on(here, now)) return false;
   if (released ? !pacer_.room_on(there, now) : !pacer_.admit_on(there, len, now)) return false;
-  r.to = other;
+  r.to = *other;
   return true;
 }
 

@@ -94,10 +94,9 @@ SealResult Hub::seal_to_client(std::optional<ClientId> id, MutableBytes buf, std
       pending_copy_ = {};
       // The operator's named packets, and a bonding client's calls, get a
       // copy to the client's other address: for a call, only one it bonds.
-      const Endpoint& other = s.other_endpoint(to);
-      const bool call = route.call && !(other == to) && s.may_choose(other, now);
+      const bool call = route.call && s.call_other(to, now);
       if ((named || call) && s.validated_ && copy_allowed(s, inner_len, now)) {
-        pending_copy_ = {*id, seq, other};
+        pending_copy_ = {*id, seq, s.other_endpoint(to)};
         r.copy = true;
         if (call && !named) ++s.bond_copies_;
       }

@@ -73,7 +73,7 @@ inline constexpr auto kBondAlikeRttDifference = std::chrono::milliseconds(50);
 // that optimism got 10.4 Mbit/s where the fast link alone carries 18.1).
 inline constexpr double kBondUnmeasuredRttShare = 0.25;
 inline constexpr auto kBondUnmeasuredRttSlack = std::chrono::milliseconds(20);
-// A bonded UDP flow that does not contend for its path and sends at most
+// A bonded UDP flow that sends at most
 // this (bits/s: a voice call's 50 frames a second, with room for a codec's
 // own redundancy) travels on two bonded paths at once, as a copy on the
 // second (BondScheduler::copies; the receiver delivers whichever comes
