@@ -123,7 +123,7 @@ void tund_client::seal_and_queue(std::size_t slot, std::size_t len, Bytes origin
 }
 
 void tund_client::service(Time now) {
-  deadline = engine.service(now);
+  engine.service(now);
   // A spread flow's packets now in order, or whose wait ran out.
   engine.client().release_ordered(now, [&](Bytes d) {
     if (d.size() > inner.stride()) return;
@@ -154,6 +154,7 @@ void tund_client::service(Time now) {
       seal_and_queue(slot, *n, Bytes(paced.data(), *n), now, true);
     }
   }
+  deadline = engine.next_deadline(now);  // after the polls: they may set timers
 }
 
 extern "C" {

@@ -265,7 +265,7 @@ void ClientEngine::note_edges(std::size_t slot, Time now) {
   push({up ? EventKind::kUp : EventKind::kDown, slot, 0, s.active_path(), member(slot), 0, why, ""});
 }
 
-Time ClientEngine::service(Time now) {
+void ClientEngine::service(Time now) {
   bool revisit_due = false;
   for (const auto& st : hubs_) revisit_due = revisit_due || st.selector.last().revisit <= now;
   if (client_.next_deadline() <= now) client_.on_timer(now);
@@ -276,13 +276,17 @@ Time ClientEngine::service(Time now) {
     seen_path_epoch_ = client_.path_epoch();
     apply_policy(now, revisit_due ? "hold-down over" : "path measurements");
   }
-  Time deadline = client_.next_deadline();
   for (std::size_t slot = 0; slot < hubs_.size(); ++slot) {
     // Before the caller polls, so the handshake goes to the new member.
     follow_cluster(slot, now);
     note_edges(slot, now);
-    const auto& st = hubs_[slot];
-    const Time soonest = now + std::chrono::milliseconds(1);
+  }
+}
+
+Time ClientEngine::next_deadline(Time now) const {
+  Time deadline = client_.next_deadline();
+  const Time soonest = now + std::chrono::milliseconds(1);
+  for (const auto& st : hubs_) {
     if (st.selector.last().revisit != kNever) deadline = std::min(deadline, std::max(st.selector.last().revisit, soonest));
     if (st.moving_since != kNever) deadline = std::min(deadline, std::max(st.moving_since + limits::kMemberSilence, soonest));
   }

@@ -10,6 +10,7 @@
 //   uplink table changed   ──▶ set_uplinks ──▶ paths added/removed, policy
 //   hub addresses known    ──▶ set_member_addresses
 //   after any input        ──▶ service(now) ──▶ timers, policy, cluster, events
+//   after polling          ──▶ next_deadline(now) ──▶ when to call service again
 //   events (poll_event)    ◀── up / down / handshake / path changed / resolve / member moved
 //
 // Every entry takes `now`; nothing here reads a clock, opens a socket or
@@ -146,8 +147,12 @@ class ClientEngine {
   // Runs the policy of every hub now; `why` names the trigger in the event.
   void apply_policy(Time now, const std::string& why);
   // After any input: due timers, the policy when its inputs changed, cluster
-  // following, edges as events. Returns the next deadline.
-  Time service(Time now);
+  // following, edges as events.
+  void service(Time now);
+  // When service() is next due: asked after the caller polled and released
+  // what service() let go, since those may set a timer of their own (a
+  // resend held back for the pacer's room).
+  Time next_deadline(Time now) const;
   // A handshake, control frame or resend of `slot`, addressed (nothing: none left).
   std::optional<Transmit> poll_transmit(std::size_t slot, MutableBytes out, Time now);
 

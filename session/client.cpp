@@ -198,8 +198,7 @@ std::optional<ClientTransmit> ClientSession::poll_transmit(MutableBytes out, Tim
   }
   // Resends and staged packets take their turn from the pacer too: what a
   // new path is owed after a handover goes out at its pace, not at once.
-  if (owner_.config_.pacing && !dup_path_ && (stream_.has_resend() || channel_.has_staged()) && !pacer_.may_send(now))
-    return std::nullopt;
+  if (pacer_holds_back() && !pacer_.may_send(now)) return std::nullopt;
   std::uint64_t seq = 0;
   if (auto n = stream_.next_resend(out.subspan(t::kDataOffset, out.size() - t::kDataOverhead), seq,
                                    dup_path_ ? 0 : active_path_)) {
@@ -339,6 +338,10 @@ ReceiveResult ClientSession::on_transport(crypto::Keypair& kp, MutableBytes msg,
   return ReceiveResult::none();
 }
 
+bool ClientSession::pacer_holds_back() const {
+  return owner_.config_.pacing && !dup_path_ && (stream_.has_resend() || channel_.has_staged());
+}
+
 Time ClientSession::next_deadline() const {
   if (state_ == State::kIdle) return kNever;
   Time t = std::min({retransmit_at_, unanswered_since_ == kNever ? kNever
@@ -360,7 +363,7 @@ Time ClientSession::next_deadline() const {
   if (stream_.switching()) t = std::min(t, stream_.switch_started() + 2 * dead_timeout());
   if (!silent_ && expecting_since_ != kNever) t = std::min(t, expecting_since_ + silence());
   t = std::min({t, stream_.ack_deadline(), suspicion_due(), stream_.resend_buffer().idle_release_at(),
-                pacer_.next_deadline(), stream_.reorder_deadline()});
+                pacer_.next_deadline(pacer_holds_back()), stream_.reorder_deadline()});
   return t;
 }
 

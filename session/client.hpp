@@ -303,6 +303,9 @@ class ClientSession {
   void on_authenticated_receive();
   // Something left on the active path: `data`, and whether the hub answers it.
   void on_sent(Time now, bool data, bool answered);
+  // Resends or staged data wait for the pacer's room (poll_transmit); copies
+  // on suspicion do not wait.
+  bool pacer_holds_back() const;
   // An inner packet either way: the end of an idle period, if one ran.
   void note_inner(Time now);
   // What an acknowledgement says of each path the packets it covered took

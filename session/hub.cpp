@@ -425,7 +425,8 @@ Time Hub::next_deadline() const {
     if (const auto* s = clients_[id].session.get())
       t = std::min({t, s->challenge_next_, s->validation_deadline_});
   for (ClientId id : pacing_)
-    if (const auto* s = clients_[id].session.get()) t = std::min(t, s->pacer_.next_deadline());
+    if (const auto* s = clients_[id].session.get())
+      t = std::min(t, s->pacer_.next_deadline(s->stream_.has_resend() || s->channel_.has_staged()));
   for (ClientId id : reordering_)
     if (const auto* s = clients_[id].session.get()) t = std::min(t, s->stream_.reorder_deadline());
   return t;

@@ -18,6 +18,7 @@
 //                    path, which would overdraw it by this one's rate: one
 //                    that goes without room after all is sent_without_room())
 //   may_send()       whether anything else (a resend) may leave now; then spend()
+//   next_deadline(held) when to call release() or may_send() again
 //   on_ack(path)     the acknowledgements of what each path carried feed its pacer
 // Paths are the caller's small integers (a client's PathId, a hub's endpoint
 // slot); 0 is "none". At most kPacedPaths are remembered, the least recently
@@ -178,9 +179,16 @@ class PacedSender {
   }
   std::uint64_t overdrawn() const { return overdrawn_; }
   bool waiting() const { return !queue_.empty(); }
-  // When release() (or a resend held by may_send()) can go on, and when an
-  // idle queue gives its memory back.
-  Time next_deadline() const { return std::min(release_at_, queue_.idle_release_at()); }
+  // When release() or what the caller holds back (`held`: a resend or staged
+  // data that asked may_send() and still waits) can go on, and when an idle
+  // queue gives its memory back. With nothing waiting the last release time
+  // is stale: once passed it would stay in the past and wake the caller at
+  // once, again and again (a client spun its timer for 1.6 s after a
+  // handover whose held resends were acknowledged meanwhile, until the
+  // kernel's real-time throttling stopped it for 50 ms).
+  Time next_deadline(bool held) const {
+    return std::min(held || waiting() ? release_at_ : kNever, queue_.idle_release_at());
+  }
 
   // An acknowledgement's share for `path` (ResendBuffer::AckOutcome::paths).
   // A path no longer remembered learns nothing.

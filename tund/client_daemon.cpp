@@ -255,7 +255,7 @@ void ClientDaemon::on_uplink_readable(int ifindex) {
 }
 
 void ClientDaemon::after_event(Time now) {
-  const Time deadline = engine_->service(now);
+  engine_->service(now);
   handle_events();
   // A spread flow's packets whose wait for earlier ones ran out.
   client_->release_ordered(now, [&](Bytes inner) { dp_->writer.add(inner); });
@@ -273,7 +273,7 @@ void ClientDaemon::after_event(Time now) {
     release_paced(slot, now);
   }
   flush_tx();
-  timer_.arm(deadline);
+  timer_.arm(engine_->next_deadline(now));
   for (std::size_t slot = 0; slot < client_->session_count() && slot < seen_switches_.size(); ++slot) {
     const auto& h = client_->session(slot).handover_stats();
     if (h.switches == seen_switches_[slot]) continue;
