@@ -426,7 +426,7 @@ Time Hub::next_deadline() const {
       t = std::min({t, s->challenge_next_, s->validation_deadline_});
   for (ClientId id : pacing_)
     if (const auto* s = clients_[id].session.get())
-      t = std::min(t, s->pacer_.next_deadline(s->stream_.has_resend() || s->channel_.has_staged()));
+      t = std::min(t, s->pacer_.next_deadline(s->owes_data()));
   for (ClientId id : reordering_)
     if (const auto* s = clients_[id].session.get()) t = std::min(t, s->stream_.reorder_deadline());
   return t;
@@ -446,7 +446,7 @@ void Hub::on_timer(Time now) {
   // Resends and staged data a pacer held back: their turn has come.
   for (ClientId id : pacing_)
     if (HubSession* s = clients_[id].session.get();
-        s && (s->stream_.has_resend() || s->channel_.has_staged()) && s->pacer_.may_send(now))
+        s && s->owes_data() && s->pacer_.may_send(now))
       mark_ready(*s);
   if (now < next_housekeeping_) return;
   // The next pass: when a session next needs one (a keepalive, a key or the

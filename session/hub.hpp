@@ -277,6 +277,9 @@ class HubSession {
     return other == e || !may_choose(other, now) ? nullptr : &other;
   }
   bool standby_bonded(Time now) const;
+  // Resends or staged data are owed to the client: they go through
+  // poll_transmit, at the pacer's pace when it paces.
+  bool owes_data() const { return stream_.has_resend() || channel_.has_staged(); }
   void start_bond();
   // Bond flows per endpoint slot heard from or sent on within
   // kBondFlowActive, and of them those that contend for it

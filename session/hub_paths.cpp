@@ -71,7 +71,7 @@ void Hub::on_handshake_proven(HubSession& s, const Endpoint& from, bool moves, T
   s.validated_ = true;
   s.via_previous_ = false;
   s.validation_deadline_ = s.challenge_next_ = kNever;
-  if (s.channel_.has_staged() || s.stream_.has_resend()) mark_ready(s);
+  if (s.owes_data()) mark_ready(s);
 }
 
 void Hub::on_standby_heard(HubSession& s, const Endpoint& from, std::size_t bytes, bool bonded, Time now) {
@@ -126,7 +126,7 @@ bool Hub::on_probe_reply(HubSession& s, const Probe& probe, const Endpoint& from
     if (s.challenged_at_ != kNever) s.on_rtt_sample(now - s.challenged_at_, config_.resend.max_age);
     s.validated_ = true;
     s.validation_deadline_ = s.challenge_next_ = kNever;
-    if (s.channel_.has_staged() || s.stream_.has_resend()) mark_ready(s);
+    if (s.owes_data()) mark_ready(s);
     return true;
   }
   if (s.candidate_challenged_ != kNever && from == s.candidate_ && probe == s.candidate_challenge_) {

@@ -166,7 +166,7 @@ std::optional<HubTransmit> Hub::poll_transmit(MutableBytes out, Time now) {
     } else if (!s->validated_ && !s->via_previous_) {
       ready_.pop_back();  // data waits for the new path's validation
       continue;
-    } else if (config_.pacing && (s->stream_.has_resend() || s->channel_.has_staged()) &&
+    } else if (config_.pacing && s->owes_data() &&
                (s->follow_path(now), !s->pacer_.may_send(now))) {
       // Resends and staged data take their turn from the pacer too: what the
       // client is owed after a handover goes out at its new path's pace.
@@ -204,7 +204,7 @@ std::optional<std::size_t> Hub::release_paced(MutableBytes inner_out, Time now, 
     if (pacing_next_ >= pacing_.size()) pacing_next_ = 0;
     const ClientId id = pacing_[pacing_next_];
     HubSession* s = clients_[id].session.get();
-    if (!s || (!s->pacer_.waiting() && !s->stream_.has_resend() && !s->channel_.has_staged())) {
+    if (!s || (!s->pacer_.waiting() && !s->owes_data())) {
       if (s) s->in_pacing_list_ = false;
       pacing_[pacing_next_] = pacing_.back();
       pacing_.pop_back();
