@@ -15,6 +15,23 @@ namespace tund::session {
 namespace t = wire::transport;
 
 void Hub::migrate(HubSession& s, const Endpoint& to, std::size_t bytes, Time now) {
+  // The client's standby, validated and heard lately (sendable: it gets
+  // copies and bonded flows already), proved it wants traffic: the return
+  // path moves there validated (RFC 9000 9.3: a path seen recently need not
+  // be validated again). A challenge would hold what the client is owed for
+  // a round trip of the new path, on LTE the largest share of a handover's
+  // downstream stall.
+  if (to == s.standby_ && s.sendable(to, now)) {
+    if (s.validated_) s.previous_ = s.endpoint_;
+    s.endpoint_ = to;
+    s.validated_ = true;
+    s.via_previous_ = false;
+    s.validation_deadline_ = s.challenge_next_ = kNever;
+    ++s.path_changes_;
+    if (s.standby_rtt_) s.on_rtt_sample(*s.standby_rtt_, config_.resend.max_age);
+    if (s.owes_data()) mark_ready(s);
+    return;
+  }
   if (s.validated_) s.previous_ = s.endpoint_;
   s.endpoint_ = to;
   s.validated_ = false;
