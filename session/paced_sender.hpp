@@ -4,8 +4,9 @@
 // hub (each client's endpoints):
 //   use_path(path)   the active path changed: a path used within
 //                    kRateResumeWindow resumes from kRateResumeShare of its
-//                    rate, an unknown one starts at kRateInitial; the path
-//                    left keeps its estimate
+//                    rate, an unknown one starts at kRateInitial, a bonded
+//                    one searches on from its rate (at least kRateInitial);
+//                    the path left keeps its estimate
 //   admit(len)       new data may be sealed now on the active path (admit_on:
 //                    on a bonded one): nothing waits and that path's pacer
 //                    has room (which it then counts)
@@ -57,12 +58,21 @@ class PacedSender {
     if (i == kNone) {
       i = take_slot(path, now);
       slots_[i].rate.reset(now, rtt);
-    } else if (!slots_[i].bonded) {  // a bonded path's estimate is live: kept as it is
+    } else if (!slots_[i].bonded) {
       PathSlot& s = slots_[i];
       if (s.last_ack != Time::min() && now - s.last_ack <= limits::kRateResumeWindow)
         s.rate.resume(now, limits::kRateResumeShare);
       else
         s.rate.reset(now, rtt);
+    } else {
+      // A bonded path's estimate is live and kept, but it was measured on its
+      // share, and it takes over everything now: at least what an unknown
+      // path would get, searched up from there with CoDel waiting for the
+      // first queue, as a failover's new path. Kept as it was, a path that
+      // had carried a trickle (a download's acknowledgements up, its rate
+      // lowered to that pace by the radio's jitter) held the upload in tund
+      // until CoDel dropped it (bench/handover, radio pair, bond mode).
+      slots_[i].rate.resume(now, 1.0);
     }
     current_ = i;
     slots_[i].last_used = now;

@@ -203,6 +203,43 @@ TEST(PerPathRate, AWakeUpForAResendThatWentIsNotKept) {
   EXPECT_EQ(p.next_deadline(true), retry) << "a resend still held is woken until it asks again";
 }
 
+TEST(PerPathRate, ABondedPathTakingOverIsNotHeldToARateItsTrickleSet) {
+  // lte0 bonded beside wlan0 carries only a download's acknowledgements up
+  // (a trickle); the radio's jitter shows as a queue, which lowers its rate
+  // to what the trickle delivers, though nothing measured what lte0
+  // carries. Then wlan0 goes silent and lte0 takes over everything: kept at
+  // the trickle's rate, the upload and the call waited in tund until CoDel
+  // dropped them (bench/handover, radio pair, bond mode: 2-11 drops, up
+  // stalls of 225-500 ms, 2-6 UDP datagrams lost, in 4 blackholes of 30).
+  // It starts from at least what an unknown path would, and searches on from
+  // there, CoDel waiting for the first queue, as a failover's new path.
+  session::PacedSender p(1, nullptr);
+  Time now = t0;
+  p.use_path(1, now, 40ms);
+  p.set_bonded(std::vector<std::uint32_t>{1, 2}, now);
+  for (int i = 0; i < 400; ++i) {  // 8 s of 100 bytes every 20 ms
+    p.spend_on(2, 100, now);
+    now += 20ms;
+    const std::int64_t one_way_us = 20000 + (i % 4 < 2 ? 0 : 40000);  // 40 ms of jitter
+    p.on_ack(2, now, 40ms + std::chrono::microseconds(one_way_us - 20000), 100, 1, one_way_us);
+  }
+  const session::PathRate& lte = *p.rate_of(2);
+  ASSERT_LT(lte.rate_bps(), limits::kRateInitial) << "the trickle's jitter lowered it";
+  ASSERT_FALSE(lte.measured(now)) << "a trickle's pace says nothing of the path";
+  p.set_bonded(std::vector<std::uint32_t>{1, 2}, now);
+  p.use_path(2, now, 40ms);
+  EXPECT_GE(p.rate().rate_bps(), limits::kRateInitial);
+  EXPECT_TRUE(p.rate().searching()) << "and looks for the rest";
+  // A bonded path that carried its share at a measured rate keeps that
+  // rate, and searches on from it too: it carries everything now.
+  grow(p, 1, now, 20);
+  const double learned = p.rate_of(1)->rate_bps();
+  ASSERT_GT(learned, limits::kRateInitial);
+  p.use_path(1, now, 40ms);
+  EXPECT_DOUBLE_EQ(p.rate().rate_bps(), learned);
+  EXPECT_TRUE(p.rate().searching());
+}
+
 TEST(PerPathRate, ACopyIsSpentOnThePathItTakes) {
   // A call's copy on path 2 uses path 2's room, not path 1's (the copies
   // went outside any pacer and overdrew the path they took); a copy toward
