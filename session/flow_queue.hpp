@@ -65,6 +65,7 @@ class FlowQueue {
   // start far under what the path carries (a GEO path: at 1-2 Mbit/s of 20).
   // The packet and byte limits still bound it.
   void set_managing(bool on) { managing_ = on; }
+  bool managing() const { return managing_; }
   Duration target() const { return target_; }
   Duration interval() const { return interval_; }
   // Drops everything waiting (the session ended); counted as flushed.

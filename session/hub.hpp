@@ -162,6 +162,9 @@ class HubSession {
 
   // Return-path validation.
   bool validated_ = true;
+  // Moved onto the validated standby: sent to at once, its challenge still
+  // owed; unanswered by the deadline, back to previous_ (Hub::migrate).
+  bool confirming_ = false;
   Endpoint previous_;  // last validated endpoint, to fall back to
   bool via_previous_ = false;  // planned switch: data to previous_ until validated
   Probe challenge_;

@@ -17,24 +17,18 @@ namespace t = wire::transport;
 void Hub::migrate(HubSession& s, const Endpoint& to, std::size_t bytes, Time now) {
   // The client's standby, validated and heard lately (sendable: it gets
   // copies and bonded flows already), proved it wants traffic: the return
-  // path moves there validated (RFC 9000 9.3: a path seen recently need not
-  // be validated again). A challenge would hold what the client is owed for
-  // a round trip of the new path, on LTE the largest share of a handover's
-  // downstream stall.
-  if (to == s.standby_ && s.sendable(to, now)) {
-    if (s.validated_) s.previous_ = s.endpoint_;
-    s.endpoint_ = to;
-    s.validated_ = true;
-    s.via_previous_ = false;
-    s.validation_deadline_ = s.challenge_next_ = kNever;
-    ++s.path_changes_;
-    if (s.standby_rtt_) s.on_rtt_sample(*s.standby_rtt_, config_.resend.max_age);
-    if (s.owes_data()) mark_ready(s);
-    return;
-  }
+  // path moves there at once (RFC 9000 9.3: a path seen recently need not
+  // wait for a new validation). Waiting would hold what the client is owed
+  // for a round trip of the new path, on LTE the largest share of a
+  // handover's downstream stall. It is still challenged, in the background
+  // (`confirming_`): "heard" is only a source address, which an on-path
+  // party can write. Unanswered, the hub returns to the last path and
+  // forgets the standby, so the next move there waits for its answer.
+  const bool fast = to == s.standby_ && s.sendable(to, now);
   if (s.validated_) s.previous_ = s.endpoint_;
   s.endpoint_ = to;
-  s.validated_ = false;
+  s.validated_ = fast;
+  s.confirming_ = fast;
   s.via_previous_ = false;  // until the client says its old path still carries
   s.unvalidated_rx_ = bytes;
   s.unvalidated_tx_ = 0;
@@ -43,6 +37,7 @@ void Hub::migrate(HubSession& s, const Endpoint& to, std::size_t bytes, Time now
   challenge(s, now);
   if (std::find(validating_.begin(), validating_.end(), s.client_) == validating_.end())
     validating_.push_back(s.client_);
+  if (fast && s.owes_data()) mark_ready(s);
 }
 
 void HubSession::on_rtt_sample(Duration sample, Duration resend_floor) {
@@ -74,7 +69,7 @@ void Hub::challenge(HubSession& s, Time now) {
 void Hub::on_handshake_proven(HubSession& s, const Endpoint& from, bool moves, Time now) {
   s.handshake_index_ = 0;
   if (from == s.endpoint_) {
-    if (s.validated_) return;
+    if (s.validated_ && !s.confirming_) return;
   } else if (!moves) {
     // A probe under the new keys: the address is the client's, though not
     // its return path; it may carry copies at once.
@@ -86,6 +81,7 @@ void Hub::on_handshake_proven(HubSession& s, const Endpoint& from, bool moves, T
   }
   // The response was the challenge and this packet its answer.
   s.validated_ = true;
+  s.confirming_ = false;
   s.via_previous_ = false;
   s.validation_deadline_ = s.challenge_next_ = kNever;
   if (s.owes_data()) mark_ready(s);
@@ -139,9 +135,10 @@ bool Hub::queue_to_candidate(HubSession& s, const ControlFrame& f) {
 }
 
 bool Hub::on_probe_reply(HubSession& s, const Probe& probe, const Endpoint& from, Time now) {
-  if (!s.validated_ && from == s.endpoint_ && probe == s.challenge_) {
+  if ((!s.validated_ || s.confirming_) && from == s.endpoint_ && probe == s.challenge_) {
     if (s.challenged_at_ != kNever) s.on_rtt_sample(now - s.challenged_at_, config_.resend.max_age);
     s.validated_ = true;
+    s.confirming_ = false;
     s.validation_deadline_ = s.challenge_next_ = kNever;
     if (s.owes_data()) mark_ready(s);
     return true;
@@ -492,10 +489,12 @@ void Hub::expire_validation(Time now) {
   // Re-challenge, or give up and return to the last validated path.
   std::erase_if(validating_, [&](ClientId id) {
     HubSession* s = clients_[id].session.get();
-    if (!s || s->validated_) return true;
+    if (!s || (s->validated_ && !s->confirming_)) return true;
     if (now >= s->validation_deadline_) {
+      if (s->confirming_) s->standby_ = Endpoint{};  // it did not answer: no longer taken on trust
       if (s->previous_.valid()) s->endpoint_ = s->previous_;
       s->validated_ = true;
+      s->confirming_ = false;
       s->validation_deadline_ = s->challenge_next_ = kNever;
       if (s->channel_.has_staged()) mark_ready(*s);
       return true;

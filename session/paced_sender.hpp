@@ -58,26 +58,25 @@ class PacedSender {
     if (i == kNone) {
       i = take_slot(path, now);
       slots_[i].rate.reset(now, rtt);
-    } else if (!slots_[i].bonded) {
+    } else {
+      // A path acknowledged lately resumes (a bonded one from all of its
+      // rate: its estimate is live), one that was not starts afresh. A
+      // bonded path was measured on its share and takes over everything
+      // now: it searches on, as a failover's new path does, from at least
+      // kRateInitial. Kept as it was, a path that had carried a trickle (a
+      // download's acknowledgements up, its rate lowered to that pace by
+      // the radio's jitter) held the upload in tund until CoDel dropped it
+      // (bench/handover, radio pair, bond mode).
       PathSlot& s = slots_[i];
       if (s.last_ack != Time::min() && now - s.last_ack <= limits::kRateResumeWindow)
-        s.rate.resume(now, limits::kRateResumeShare);
+        s.rate.resume(now, s.bonded ? 1.0 : limits::kRateResumeShare);
       else
         s.rate.reset(now, rtt);
-    } else {
-      // A bonded path's estimate is live and kept, but it was measured on its
-      // share, and it takes over everything now: at least what an unknown
-      // path would get, searched up from there with CoDel waiting for the
-      // first queue, as a failover's new path. Kept as it was, a path that
-      // had carried a trickle (a download's acknowledgements up, its rate
-      // lowered to that pace by the radio's jitter) held the upload in tund
-      // until CoDel dropped it (bench/handover, radio pair, bond mode).
-      slots_[i].rate.resume(now, 1.0);
     }
     current_ = i;
     slots_[i].last_used = now;
     if (const auto base = slots_[i].rate.base_rtt()) queue_.set_round_trip(*base, slots_[i].rate.rate_bps() / 8);
-    queue_.set_managing(!slots_[i].rate.searching());
+    update_managing();
   }
   // Bond: which paths carry data besides the active one (a path that joins
   // resumes or starts like use_path; one that leaves keeps its estimate).
@@ -94,6 +93,7 @@ class PacedSender {
       slots_[i].bonded = true;
       slots_[i].last_used = now;
     }
+    update_managing();
   }
   std::uint32_t path() const { return slots_[current_].path; }
 
@@ -209,10 +209,9 @@ class PacedSender {
     PathSlot& s = slots_[i];
     s.rate.on_ack(now, rtt, bytes, packets, one_way);
     if (rtt) s.last_ack = now;
-    if (i == current_) {
+    if (i == current_)
       if (const auto base = s.rate.base_rtt()) queue_.set_round_trip(*base, s.rate.rate_bps() / 8);
-      queue_.set_managing(!s.rate.searching());
-    }
+    if (i == current_ || s.bonded) update_managing();
   }
   void expire(Time now) { queue_.expire(now); }
   void clear() {
@@ -272,6 +271,16 @@ class PacedSender {
   PathRate& rate_for(std::uint32_t path) {
     const std::size_t i = find(path);
     return slots_[i == kNone ? current_ : i].rate;
+  }
+  // CoDel manages the one flow queue unless every pacer that may carry
+  // data (the active path's, the bonded ones') still searches: what waits
+  // then is the pacers' lag, no standing queue (FlowQueue::set_managing). One
+  // path's search must not leave the others' standing queues unmanaged.
+  void update_managing() {
+    bool searching = slots_[current_].rate.searching();
+    for (const auto& s : slots_)
+      if (s.path && s.bonded) searching = searching && s.rate.searching();
+    queue_.set_managing(!searching);
   }
   // The soonest any pacer that may carry data has room: the active path's
   // and the bonded ones'.

@@ -126,6 +126,17 @@ void grow(session::PacedSender& p, std::uint32_t path, Time& now, int rounds) {
   }
 }
 
+// Acknowledgements of a busy path whose one-way delay then stands 60 ms above
+// its least: a queue, with the sender using its rate.
+void meet_a_queue(session::PacedSender& p, std::uint32_t path, Time& now) {
+  for (int i = 0; i < 400; ++i) {
+    while (p.room_on(path, now)) p.spend_on(path, 1400, now);
+    now += 1ms;
+    const std::int64_t one_way_us = i < 100 ? 20000 : 80000;
+    p.on_ack(path, now, std::chrono::microseconds(one_way_us * 2), 4 * 1400, 4, one_way_us);
+  }
+}
+
 TEST(PerPathRate, AFailoverKeepsTheEstimateAndAReturnResumesFromIt) {
   session::PacedSender p(1, nullptr);
   Time now = t0;
@@ -233,11 +244,34 @@ TEST(PerPathRate, ABondedPathTakingOverIsNotHeldToARateItsTrickleSet) {
   // A bonded path that carried its share at a measured rate keeps that
   // rate, and searches on from it too: it carries everything now.
   grow(p, 1, now, 20);
+  meet_a_queue(p, 1, now);
   const double learned = p.rate_of(1)->rate_bps();
   ASSERT_GT(learned, limits::kRateInitial);
+  ASSERT_FALSE(p.rate_of(1)->searching());
+  ASSERT_TRUE(p.rate_of(1)->measured(now));
   p.use_path(1, now, 40ms);
   EXPECT_DOUBLE_EQ(p.rate().rate_bps(), learned);
   EXPECT_TRUE(p.rate().searching());
+}
+
+TEST(PerPathRate, OnePathsSearchLeavesCoDelOnForABondedPathsQueue) {
+  // The flow queue is one for all paths. A path that searches (a new one,
+  // or one that just became the active path) turns CoDel off only when no
+  // other path that carries data has found its queue; else a planned switch
+  // inside a bond left the other path's standing queue unmanaged.
+  session::PacedSender p(1, nullptr);
+  Time now = t0;
+  p.use_path(1, now, 40ms);
+  p.set_bonded(std::vector<std::uint32_t>{1, 2}, now);
+  grow(p, 1, now, 20);
+  meet_a_queue(p, 1, now);
+  ASSERT_FALSE(p.rate_of(1)->searching());
+  EXPECT_TRUE(p.queue().managing());
+  p.use_path(2, now, 40ms);  // never acknowledged: starts afresh, searching
+  ASSERT_TRUE(p.rate().searching());
+  EXPECT_TRUE(p.queue().managing()) << "path 1 still carries, its queue found";
+  p.set_bonded(std::vector<std::uint32_t>{2}, now);
+  EXPECT_FALSE(p.queue().managing()) << "only the searching path is left";
 }
 
 TEST(PerPathRate, ACopyIsSpentOnThePathItTakes) {

@@ -109,6 +109,42 @@ TEST(Reflection, AValidatedStandbyGetsCopiesAndANewAddressIsValidatedAgain) {
   EXPECT_EQ(s.hub->session(0)->endpoint(), s.path_addr(1));
 }
 
+// The validated standby's address goes to someone else (its NAT mapping
+// reused) and an on-path party keeps it looking fresh (it writes that
+// address as the source of the client's packets), then moves the return
+// path there. The hub sends there at once, as to any fresh standby, but
+// its background challenge goes unanswered: by the validation timeout it is
+// back on the last path and has forgotten the standby, so a second move
+// there is held to the 3x budget again.
+TEST(Reflection, AStandbyThatDoesNotConfirmAMoveIsForgotten) {
+  Sim s = test::two_path_sim(127);
+  const Endpoint old_standby = s.path_addr(2), first = s.path_addr(1);
+  s.not_ours.push_back(old_standby);  // now someone else's
+  s.paths[2] = Endpoint::v4(0x0a020002, 41002);
+  const Endpoint rebound = s.paths[2];
+  s.spoof = [&](Bytes, Endpoint& from) {
+    if (from == rebound) from = old_standby;
+    return true;
+  };
+  s.run_for(1s, 1ms);  // the standby's probes arrive "from" the old address
+  s.cs().set_active_path(2, s.now);
+  download(s, 40);
+  ASSERT_EQ(s.hub->session(0)->endpoint(), old_standby);
+  EXPECT_TRUE(s.hub->session(0)->path_validated()) << "a fresh standby is sent to at once";
+  download(s, 1500);
+  // Unconfirmed: back on the last validated path (and moved there again by
+  // the next packet "from" the old address, but only to challenge it).
+  EXPECT_TRUE(s.hub->session(0)->endpoint() == first || !s.hub->session(0)->path_validated())
+      << "the unconfirmed standby is no longer sent to freely";
+  // The mover keeps at it: from now on the old address is a new one.
+  const std::size_t in = s.bytes_from(old_standby), out = s.bytes_to(old_standby);
+  download(s, 3000, 1540);
+  const std::size_t in2 = s.bytes_from(old_standby) - in, out2 = s.bytes_to(old_standby) - out;
+  std::printf("   unconfirmed standby, afterwards: %zu bytes from its address, %zu bytes sent to it\n", in2, out2);
+  EXPECT_GT(in2, 0u);
+  EXPECT_LE(out2, limits::kUnvalidatedAmplification * in2);
+}
+
 TEST(Reflection, CopiesHaveAByteBudgetPerSecond) {
   Sim s = test::two_path_sim(123);
   s.hub->set_redundancy(udp_port(5004));
