@@ -165,6 +165,12 @@ class HubSession {
   // Moved onto the validated standby: sent to at once, its challenge still
   // owed; unanswered by the deadline, back to previous_ (Hub::migrate).
   bool confirming_ = false;
+  // The return path is settled: validated, nothing left to confirm or retry.
+  void settle_path() {
+    validated_ = true;
+    confirming_ = false;
+    validation_deadline_ = challenge_next_ = kNever;
+  }
   Endpoint previous_;  // last validated endpoint, to fall back to
   bool via_previous_ = false;  // planned switch: data to previous_ until validated
   Probe challenge_;

@@ -80,10 +80,8 @@ void Hub::on_handshake_proven(HubSession& s, const Endpoint& from, bool moves, T
     s.endpoint_ = from;
   }
   // The response was the challenge and this packet its answer.
-  s.validated_ = true;
-  s.confirming_ = false;
+  s.settle_path();
   s.via_previous_ = false;
-  s.validation_deadline_ = s.challenge_next_ = kNever;
   if (s.owes_data()) mark_ready(s);
 }
 
@@ -137,9 +135,7 @@ bool Hub::queue_to_candidate(HubSession& s, const ControlFrame& f) {
 bool Hub::on_probe_reply(HubSession& s, const Probe& probe, const Endpoint& from, Time now) {
   if ((!s.validated_ || s.confirming_) && from == s.endpoint_ && probe == s.challenge_) {
     if (s.challenged_at_ != kNever) s.on_rtt_sample(now - s.challenged_at_, config_.resend.max_age);
-    s.validated_ = true;
-    s.confirming_ = false;
-    s.validation_deadline_ = s.challenge_next_ = kNever;
+    s.settle_path();
     if (s.owes_data()) mark_ready(s);
     return true;
   }
@@ -493,9 +489,7 @@ void Hub::expire_validation(Time now) {
     if (now >= s->validation_deadline_) {
       if (s->confirming_) s->standby_ = Endpoint{};  // it did not answer: no longer taken on trust
       if (s->previous_.valid()) s->endpoint_ = s->previous_;
-      s->validated_ = true;
-      s->confirming_ = false;
-      s->validation_deadline_ = s->challenge_next_ = kNever;
+      s->settle_path();
       if (s->channel_.has_staged()) mark_ready(*s);
       return true;
     }
