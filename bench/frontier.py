@@ -47,6 +47,10 @@ QUEUE_BYTES = 250_000
 CALL_WIRE, CALL_EVERY_MS = 296, 20
 BULK_WIRE, BULK_PAYLOAD = 1502, 1368
 LATE_MS = 150
+# With --carried, the least pace (bytes per ms, 0.6 Mbit/s) the sender assumes:
+# one that learns only from what the link carried would otherwise starve
+# itself after a dead spell (a real pacer has a floor and a search too).
+CARRIED_FLOOR = OPPORTUNITY / 20
 
 
 def load_trace(path):
@@ -75,7 +79,7 @@ def simulate(capacity, start_s, warmup_s, seconds, feedback, window, target_ms, 
             seen = history[max(0, i - feedback - window):i - feedback]
             pace = sum(h[1] for h in seen) / max(1, len(seen))  # bytes per ms the link could carry (or carried) then
             if carried_only:
-                pace = max(pace, OPPORTUNITY / CALL_EVERY_MS)  # what a call alone would say
+                pace = max(pace, CARRIED_FLOOR)
             sent_since = sum(h[2] for h in history[i - feedback:i])
         else:
             known_queue, pace, sent_since = 0, OPPORTUNITY, 0
