@@ -47,6 +47,11 @@ QUEUE_BYTES = 250_000
 CALL_WIRE, CALL_EVERY_MS = 296, 20
 BULK_WIRE, BULK_PAYLOAD = 1502, 1368
 LATE_MS = 150
+# bench/crowded's LTE scenario: the trace, LTE_TRACE_START, WARMUP_S, BULK_S,
+# and direct's goodput there (Mbit/s, 2026-12-05).
+LTE_TRACE = os.path.join(HERE, "linkem/traces/lte-down.trace")
+LTE_START_S, LTE_WARMUP_S, LTE_SECONDS = 19, 2, 20
+LTE_DIRECT_MBIT = 3.63
 # With --carried, the least pace (bytes per ms, 0.6 Mbit/s) the sender assumes:
 # one that learns only from what the link carried would otherwise starve
 # itself after a dead spell (a real pacer has a floor and a search too).
@@ -99,7 +104,8 @@ def simulate(capacity, start_s, warmup_s, seconds, feedback, window, target_ms, 
             queued += BULK_WIRE
             sent += BULK_WIRE
         # The link carries this millisecond's opportunities, FIFO, byte by byte.
-        budget = capacity[t % len(capacity)]
+        available = capacity[t % len(capacity)]
+        budget = available
         carried = 0
         while queue and budget > 0:
             head = queue[0]
@@ -115,7 +121,7 @@ def simulate(capacity, start_s, warmup_s, seconds, feedback, window, target_ms, 
                     late += delays[-1] > LATE_MS
                 elif t >= call_from:
                     bulk_bytes += BULK_PAYLOAD
-        history.append((queued, carried if carried_only else capacity[t % len(capacity)], sent))
+        history.append((queued, carried if carried_only else available, sent))
     delays.sort()
     p99 = delays[int(0.99 * (len(delays) - 1))] if delays else 0
     return bulk_bytes * 8 / seconds / 1e6, late, frames, p99
@@ -123,14 +129,14 @@ def simulate(capacity, start_s, warmup_s, seconds, feedback, window, target_ms, 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--trace", default=os.path.join(HERE, "linkem/traces/lte-down.trace"))
-    parser.add_argument("--start", type=int, default=19)
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--trace", default=LTE_TRACE)
+    parser.add_argument("--start", type=int, default=LTE_START_S)
+    parser.add_argument("--warmup", type=int, default=LTE_WARMUP_S)
+    parser.add_argument("--seconds", type=int, default=LTE_SECONDS)
     parser.add_argument("--feedback", default="40,60")
     parser.add_argument("--window", default="20,100")
     parser.add_argument("--targets", default="0,5,10,20,40,80,160")
-    parser.add_argument("--direct-mbit", type=float, default=3.63)
+    parser.add_argument("--direct-mbit", type=float, default=LTE_DIRECT_MBIT)
     parser.add_argument("--carried", action="store_true",
                         help="the sender knows only what the link carried (what acknowledgements can say), not its capacity")
     args = parser.parse_args()

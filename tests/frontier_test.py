@@ -14,13 +14,14 @@ spec = importlib.util.spec_from_file_location("frontier", os.path.join(root, "be
 frontier = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(frontier)
 
-capacity = frontier.load_trace(os.path.join(root, "bench", "linkem", "traces", "lte-down.trace"))
-DIRECT = 3.63  # Mbit/s, bench/crowded's direct row (docs/queueing.md)
+capacity = frontier.load_trace(frontier.LTE_TRACE)
+DIRECT = frontier.LTE_DIRECT_MBIT
 failures = []
 
 
 def run(feedback, target):
-    return frontier.simulate(capacity, 19, 2, 20, feedback, 20, target)
+    return frontier.simulate(capacity, frontier.LTE_START_S, frontier.LTE_WARMUP_S, frontier.LTE_SECONDS, feedback,
+                             20, target)
 
 
 def check(ok, what):
